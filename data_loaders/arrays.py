@@ -1,0 +1,263 @@
+"""Lazy readers for the per-subject arrays (12-lead ECG, cine MRI).
+
+Each source answers ``ids → array`` for the ids asked and nothing more, so a cohort of 100,000
+subjects never sits in memory. Files are opened per call: safe across threads and workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from data_loaders.errors import CohortFormatError
+from data_loaders.synthetic import schema
+
+ECG_STRIP_DATASET = "strip"
+ECG_MEDIAN_DATASET = "median"
+MRI_CINE_DATASET = "cine"
+IDS_DATASET = "sample_id"
+
+
+class EcgSource(Protocol):
+    """Where a cohort's ECGs come from; arrays are float32 millivolts, leads in ``leads`` order."""
+
+    leads: tuple[str, ...]
+
+    def strips(self, ids: Sequence[str]) -> np.ndarray: ...
+
+    def medians(self, ids: Sequence[str]) -> np.ndarray: ...
+
+
+class MriSource(Protocol):
+    """Where a cohort's cines come from; arrays are float32 (n, frames, rows, cols) in [0, 1]."""
+
+    def cines(self, ids: Sequence[str]) -> np.ndarray: ...
+
+
+def rows_for(index: pd.Index, ids: Sequence[str], path: Path) -> np.ndarray:
+    """Positions of ``ids`` in a stored id index, with an error naming ids the file lacks."""
+    rows = index.get_indexer(pd.Index([str(i) for i in ids]))
+    if (rows < 0).any():
+        missing = [str(i) for i, row in zip(ids, rows) if row < 0][:5]
+        raise KeyError(f"{path}: no arrays for subject ids {missing}")
+    return rows
+
+
+def read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
+    """Read rows in any order with one sorted HDF5 selection (a slice when they are contiguous)."""
+    if len(rows) == 0:
+        return np.empty((0, *dataset.shape[1:]), dtype=dataset.dtype)
+    unique, inverse = np.unique(rows, return_inverse=True)
+    if unique[-1] - unique[0] + 1 == len(unique):
+        block = dataset[int(unique[0]) : int(unique[-1]) + 1]
+    else:
+        block = dataset[unique]
+    return block[inverse]
+
+
+def _open(path: Path) -> h5py.File:
+    if not path.is_file():
+        raise CohortFormatError(path, "file", "an existing HDF5 file", "no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise CohortFormatError(path, "file", "a readable HDF5 file", str(error)) from error
+
+
+def _check_dataset(file: h5py.File, path: Path, name: str, shape_tail: tuple[int | None, ...], n_subjects: int) -> None:
+    if name not in file:
+        raise CohortFormatError(path, name, "a dataset of that name", f"datasets {sorted(file.keys())}")
+    dataset = file[name]
+    expected = (n_subjects, *shape_tail)
+    fits = len(dataset.shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, dataset.shape))
+    if not fits:
+        shown = tuple("any" if e is None else e for e in expected)
+        raise CohortFormatError(path, name, f"shape {shown}", str(dataset.shape))
+    if not (np.issubdtype(dataset.dtype, np.integer) or np.issubdtype(dataset.dtype, np.floating)):
+        raise CohortFormatError(path, name, "a numeric dtype", str(dataset.dtype))
+
+
+def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index) -> pd.Index:
+    if IDS_DATASET not in file:
+        raise CohortFormatError(path, IDS_DATASET, "a dataset of subject ids", "none")
+    stored = pd.Index(file[IDS_DATASET].asstr()[:])
+    if stored.has_duplicates:
+        raise CohortFormatError(path, IDS_DATASET, "unique ids", f"duplicates such as {list(stored[stored.duplicated()][:5])}")
+    missing = expected_ids.difference(stored)
+    extra = stored.difference(expected_ids)
+    if len(missing) or len(extra):
+        raise CohortFormatError(
+            path, IDS_DATASET, "the same subject ids as the phenotype table",
+            f"{len(missing)} ids missing (e.g. {list(missing[:3])}) and {len(extra)} unknown (e.g. {list(extra[:3])})",
+        )
+    return stored
+
+
+def _scale(raw: np.ndarray, scale: float) -> np.ndarray:
+    return raw.astype(np.float32) * np.float32(scale) if scale != 1.0 else raw.astype(np.float32)
+
+
+class Hdf5EcgSource:
+    """Our own format: one HDF5 file with ``sample_id``, ``strip`` (N, 5000, L) and ``median`` (N, 600, L).
+
+    Values are stored as integers or floats and multiplied by the ``scale_to_mv`` attribute; the
+    lead names are the ``leads`` attribute, so no order is ever assumed.
+    """
+
+    def __init__(self, path: Path, expected_ids: pd.Index):
+        self.path = path
+        with _open(path) as file:
+            self._index = _stored_ids(file, path, expected_ids)
+            leads = file.attrs.get("leads")
+            if leads is None:
+                raise CohortFormatError(path, "attrs.leads", "the lead names in array order", "none")
+            self.leads = tuple(str(lead) for lead in leads)
+            self._scale = float(file.attrs.get("scale_to_mv", 1.0))
+            n = len(self._index)
+            _check_dataset(file, path, ECG_STRIP_DATASET, (schema.ECG_STRIP_SAMPLES, len(self.leads)), n)
+            _check_dataset(file, path, ECG_MEDIAN_DATASET, (schema.ECG_MEDIAN_SAMPLES, len(self.leads)), n)
+
+    def _read(self, name: str, ids: Sequence[str]) -> np.ndarray:
+        rows = rows_for(self._index, ids, self.path)
+        with h5py.File(self.path, "r") as file:
+            return _scale(read_rows(file[name], rows), self._scale)
+
+    def strips(self, ids: Sequence[str]) -> np.ndarray:
+        return self._read(ECG_STRIP_DATASET, ids)
+
+    def medians(self, ids: Sequence[str]) -> np.ndarray:
+        return self._read(ECG_MEDIAN_DATASET, ids)
+
+
+class Hdf5MriSource:
+    """Our own format: one HDF5 file with ``sample_id`` and ``cine`` (N, frames, rows, cols).
+
+    Stored values are divided by the ``intensity_scale`` attribute (255 for uint8) to give [0, 1].
+    """
+
+    def __init__(self, path: Path, expected_ids: pd.Index):
+        self.path = path
+        with _open(path) as file:
+            self._index = _stored_ids(file, path, expected_ids)
+            _check_dataset(file, path, MRI_CINE_DATASET, (None, None, None), len(self._index))
+            self.frame_shape = tuple(file[MRI_CINE_DATASET].shape[1:])
+            self._scale = 1.0 / float(file.attrs.get("intensity_scale", 1.0))
+
+    def cines(self, ids: Sequence[str]) -> np.ndarray:
+        rows = rows_for(self._index, ids, self.path)
+        with h5py.File(self.path, "r") as file:
+            return _scale(read_rows(file[MRI_CINE_DATASET], rows), self._scale)
+
+
+class Ml4hFolder:
+    """ml4h's tensor layout: a folder of ``<sample_id>.hd5`` files, one per subject."""
+
+    def __init__(self, folder: Path, expected_ids: pd.Index, manifest_path: Path, where: str):
+        if not folder.is_dir():
+            raise CohortFormatError(manifest_path, f"{where}.path", "a folder of <sample_id>.hd5 files", f"{folder} does not exist")
+        present = {p.stem for p in folder.glob("*.hd5")}
+        missing = [i for i in expected_ids if i not in present]
+        if missing:
+            raise CohortFormatError(folder, f"{missing[0]}.hd5", f"one .hd5 file per subject ({len(expected_ids)})", f"{len(missing)} missing, e.g. {missing[:3]}")
+        self.folder = folder
+
+    def read(self, sample_id: str, dataset: str) -> np.ndarray:
+        path = self.folder / f"{sample_id}.hd5"
+        try:
+            with h5py.File(path, "r") as file:
+                if dataset not in file:
+                    raise CohortFormatError(path, dataset, "a dataset at that path", "none")
+                return file[dataset][()]
+        except OSError as error:
+            raise CohortFormatError(path, "file", "a readable HDF5 file", str(error)) from error
+
+
+class Ml4hEcgSource:
+    """ECGs from ml4h hd5 files: one 1-D dataset per lead, e.g. ``ukb_ecg_rest/strip_I/instance_0``."""
+
+    def __init__(self, folder: Ml4hFolder, leads: Sequence[str], strip_pattern: str, median_pattern: str, scale_to_mv: float):
+        self._folder = folder
+        self.leads = tuple(leads)
+        self._patterns = {ECG_STRIP_DATASET: strip_pattern, ECG_MEDIAN_DATASET: median_pattern}
+        self._lengths = {ECG_STRIP_DATASET: schema.ECG_STRIP_SAMPLES, ECG_MEDIAN_DATASET: schema.ECG_MEDIAN_SAMPLES}
+        self._scale = scale_to_mv
+
+    def _read(self, kind: str, ids: Sequence[str]) -> np.ndarray:
+        length = self._lengths[kind]
+        out = np.empty((len(ids), length, len(self.leads)), dtype=np.float32)
+        for row, sample_id in enumerate(ids):
+            for column, lead in enumerate(self.leads):
+                dataset = self._patterns[kind].format(lead=lead)
+                trace = np.asarray(self._folder.read(str(sample_id), dataset)).reshape(-1)
+                if trace.shape[0] != length:
+                    raise CohortFormatError(self._folder.folder / f"{sample_id}.hd5", dataset, f"{length} samples", f"{trace.shape[0]}")
+                out[row, :, column] = trace
+        return out * np.float32(self._scale) if self._scale != 1.0 else out
+
+    def strips(self, ids: Sequence[str]) -> np.ndarray:
+        return self._read(ECG_STRIP_DATASET, ids)
+
+    def medians(self, ids: Sequence[str]) -> np.ndarray:
+        return self._read(ECG_MEDIAN_DATASET, ids)
+
+
+class Ml4hMriSource:
+    """Cines from ml4h hd5 files, stored (rows, cols, frames) as ml4h does; returned (frames, rows, cols)."""
+
+    def __init__(self, folder: Ml4hFolder, dataset: str, intensity_scale: float):
+        self._folder = folder
+        self._dataset = dataset
+        self._scale = 1.0 / intensity_scale
+
+    def cines(self, ids: Sequence[str]) -> np.ndarray:
+        frames = []
+        for sample_id in ids:
+            series = np.asarray(self._folder.read(str(sample_id), self._dataset))
+            if series.ndim != 3:
+                path = self._folder.folder / f"{sample_id}.hd5"
+                raise CohortFormatError(path, self._dataset, "a (rows, cols, frames) cine", f"shape {series.shape}")
+            frames.append(np.moveaxis(series, -1, 0))
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            raise CohortFormatError(self._folder.folder, self._dataset, "the same cine shape for every subject", str(sorted(shapes)))
+        if not frames:
+            return np.empty((0, 0, 0, 0), dtype=np.float32)
+        return _scale(np.stack(frames), self._scale)
+
+
+class SyntheticEcgSource:
+    """ECGs regenerated on demand from each subject's phenotypes and seed (large synthetic cohorts)."""
+
+    leads = schema.ECG_LEADS
+
+    def __init__(self, phenotypes: pd.DataFrame):
+        self._phenotypes = phenotypes
+
+    def strips(self, ids: Sequence[str]) -> np.ndarray:
+        from data_loaders.synthetic.ecg import synthesize_ecg_strips
+
+        rows = self._phenotypes.loc[[str(i) for i in ids]]
+        return synthesize_ecg_strips(rows, rows[schema.SEED].to_numpy())
+
+    def medians(self, ids: Sequence[str]) -> np.ndarray:
+        from data_loaders.ecg_measures import median_beats
+
+        return median_beats(self.strips(ids))
+
+
+class SyntheticMriSource:
+    """Cines regenerated on demand from each subject's phenotypes and seed."""
+
+    def __init__(self, phenotypes: pd.DataFrame):
+        self._phenotypes = phenotypes
+
+    def cines(self, ids: Sequence[str]) -> np.ndarray:
+        from data_loaders.synthetic.mri import synthesize_cines
+
+        rows = self._phenotypes.loc[[str(i) for i in ids]]
+        return synthesize_cines(rows, rows[schema.SEED].to_numpy()).astype(np.float32) / np.float32(255.0)

@@ -1,0 +1,108 @@
+"""Writers that add to a cohort folder without ever leaving a half-written file behind.
+
+Every file is written under a temporary name in the same folder and renamed into place; the
+manifest, which makes a new part visible, is always written last.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from data_loaders.arrays import IDS_DATASET
+from data_loaders.manifest import MANIFEST_NAME, read_manifest
+
+SPACES_FILE = "spaces.h5"
+PREDICTIONS_FILE = "predictions.parquet"
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    temporary_path = Path(temporary)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, path)
+    finally:
+        temporary_path.unlink(missing_ok=True)
+
+
+def write_manifest(cohort_dir: Path, manifest: dict[str, Any]) -> None:
+    with atomic_path(Path(cohort_dir) / MANIFEST_NAME) as temporary:
+        temporary.write_text(tomli_w.dumps(manifest), encoding="utf-8")
+
+
+def update_manifest(cohort_dir: Path, **sections: Any) -> dict[str, Any]:
+    """Replace or add top-level manifest entries (``spaces=…``, ``model=…``) and write it back."""
+    manifest = read_manifest(Path(cohort_dir) / MANIFEST_NAME)
+    manifest.update(sections)
+    write_manifest(Path(cohort_dir), manifest)
+    return manifest
+
+
+def write_spaces(
+    cohort_dir: Path,
+    spaces: Mapping[str, np.ndarray],
+    subject_ids: Sequence[str],
+    descriptions: Mapping[str, str] | None = None,
+) -> None:
+    """Store latent matrices in the cohort's spaces.h5 and list them in the manifest.
+
+    Spaces already in the file and not named here are kept, so encoders can add spaces one by one.
+    """
+    cohort_dir = Path(cohort_dir)
+    path = cohort_dir / SPACES_FILE
+    ids = np.asarray([str(i) for i in subject_ids], dtype=object)
+    for name, matrix in spaces.items():
+        if matrix.ndim != 2 or matrix.shape[0] != len(ids):
+            raise ValueError(f"space {name!r}: expected ({len(ids)}, d), got {matrix.shape}")
+        if not np.isfinite(matrix).all():
+            raise ValueError(f"space {name!r}: contains NaN or inf")
+    kept = _existing_spaces(path, ids, exclude=set(spaces))
+    with atomic_path(path) as temporary, h5py.File(temporary, "w") as file:
+        file.create_dataset(IDS_DATASET, data=ids, dtype=h5py.string_dtype())
+        for name, matrix in {**kept, **spaces}.items():
+            file.create_dataset(name, data=np.asarray(matrix, dtype=np.float32))
+    manifest = read_manifest(cohort_dir / MANIFEST_NAME)
+    tables = dict(manifest.get("spaces", {}))
+    for name in spaces:
+        entry: dict[str, Any] = {"path": SPACES_FILE, "dataset": name}
+        if descriptions and name in descriptions:
+            entry["description"] = descriptions[name]
+        tables[name] = entry
+    manifest["spaces"] = tables
+    write_manifest(cohort_dir, manifest)
+
+
+def _existing_spaces(path: Path, ids: np.ndarray, exclude: set[str]) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    with h5py.File(path, "r") as file:
+        if IDS_DATASET not in file or list(file[IDS_DATASET].asstr()[:]) != list(ids):
+            return {}
+        return {name: file[name][()] for name in file if name not in exclude and name != IDS_DATASET}
+
+
+def write_predictions(cohort_dir: Path, predictions: pd.DataFrame) -> None:
+    """Store the long table of out-of-sample predictions and register it in the manifest."""
+    required = {"sample_id", "task", "space", "prediction"}
+    missing = required - set(predictions.columns)
+    if missing:
+        raise ValueError(f"predictions need columns {sorted(required)}; missing {sorted(missing)}")
+    cohort_dir = Path(cohort_dir)
+    table = predictions.assign(sample_id=predictions["sample_id"].astype(str))
+    with atomic_path(cohort_dir / PREDICTIONS_FILE) as temporary:
+        table.to_parquet(temporary, index=False)
+    update_manifest(cohort_dir, predictions={"path": PREDICTIONS_FILE})

@@ -1,0 +1,85 @@
+"""Readers for the tabular parts of a cohort: phenotypes, latent tables, predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_loaders.errors import CohortFormatError
+from data_loaders.manifest import VariableSpec
+
+TABLE_SUFFIXES = (".parquet", ".csv", ".tsv")
+
+
+def read_table(path: Path, id_column: str) -> pd.DataFrame:
+    """Read a Parquet/CSV/TSV table with its id column as strings (ml4h ids are integers)."""
+    if not path.is_file():
+        raise CohortFormatError(path, "file", "an existing Parquet, CSV or TSV file", "no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            table = pd.read_parquet(path)
+        elif suffix in (".csv", ".tsv"):
+            table = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={id_column: str})
+        else:
+            raise CohortFormatError(path, "file", f"one of {', '.join(TABLE_SUFFIXES)}", suffix or "no suffix")
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        if isinstance(error, CohortFormatError):
+            raise
+        raise CohortFormatError(path, "file", "a readable table", str(error)) from error
+    if id_column not in table.columns:
+        raise CohortFormatError(path, id_column, f"an id column named {id_column!r}", f"columns {list(table.columns)[:8]}")
+    ids = table[id_column]
+    if ids.isna().any():
+        raise CohortFormatError(path, id_column, "an id on every row", f"{int(ids.isna().sum())} empty ids")
+    table[id_column] = ids.astype(str)
+    duplicated = table[id_column][table[id_column].duplicated()]
+    if len(duplicated):
+        raise CohortFormatError(path, id_column, "unique ids", f"duplicates such as {list(duplicated.unique()[:5])}")
+    return table.set_index(id_column)
+
+
+def read_phenotypes(path: Path, id_column: str, variables: dict[str, VariableSpec]) -> pd.DataFrame:
+    """Read the phenotype table and coerce each declared variable to its declared type."""
+    table = read_table(path, id_column)
+    for name, spec in variables.items():
+        if name not in table.columns:
+            raise CohortFormatError(path, name, f"a column for the declared variable {name!r}", "no such column")
+        table[name] = _coerce(table[name], spec, path)
+    return table
+
+
+def _coerce(column: pd.Series, spec: VariableSpec, path: Path) -> pd.Series:
+    if spec.type == "continuous":
+        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+            bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
+            example = column[bad].iloc[0] if bad.any() else column.dtype
+            raise CohortFormatError(path, spec.name, "numbers (a continuous variable)", repr(example))
+        return column.astype("float64")
+    if spec.type == "binary":
+        values = set(column.dropna().unique().tolist())
+        if not values <= {0, 1}:
+            raise CohortFormatError(path, spec.name, "0/1 or true/false (a binary variable)", repr(sorted(values, key=str)[:5]))
+        return column.astype("boolean") if column.isna().any() else column.astype(bool)
+    as_text = column.astype("string")
+    if spec.categories:
+        unknown = set(as_text.dropna().unique()) - set(spec.categories)
+        if unknown:
+            raise CohortFormatError(path, spec.name, f"one of the declared categories {list(spec.categories)}", repr(sorted(unknown)[:5]))
+        return pd.Categorical(as_text, categories=list(spec.categories))
+    return as_text.astype("category")
+
+
+def read_latent_table(path: Path, id_column: str = "sample_id") -> tuple[pd.Index, np.ndarray]:
+    """Read an ml4h-style latent TSV/CSV: a sample_id column and latent_0 … latent_<d-1>."""
+    table = read_table(path, id_column)
+    latent_columns = [column for column in table.columns if column.startswith("latent_")]
+    if not latent_columns:
+        raise CohortFormatError(path, "latent_0", "columns latent_0 … latent_<d-1>", "no latent_ columns")
+    expected = [f"latent_{i}" for i in range(len(latent_columns))]
+    if set(latent_columns) != set(expected):
+        raise CohortFormatError(path, "latent columns", f"latent_0 … latent_{len(expected) - 1} without gaps", str(latent_columns[:6]))
+    values = table[expected].to_numpy(dtype=np.float32)
+    return table.index, values
