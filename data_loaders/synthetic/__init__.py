@@ -1,0 +1,2 @@
+"""The synthetic cardiac demo cohort: a causal phenotype model (``phenotypes``), ECG and MRI
+generators (``ecg``, ``mri``) and the streaming cohort writer (``generate.generate_cohort``)."""
