@@ -1,0 +1,88 @@
+"""Cohort definitions and their resolution to boolean masks.
+
+A saved cohort keeps its *definition* — filters, an explicit id list (a lasso/box selection), or
+set algebra over other saved cohorts — so it means the same thing when the data are reloaded and
+its size is always recomputed, never trusted from when it was saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from app.core.filters import combined_mask, filter_from_dict
+
+Operation = Literal["union", "intersection", "difference", "complement"]
+OPERATIONS: tuple[Operation, ...] = ("union", "intersection", "difference", "complement")
+OPERAND_COUNTS: dict[str, tuple[int, int | None]] = {"union": (2, None), "intersection": (2, None), "difference": (2, 2), "complement": (1, 1)}
+
+
+@dataclass(frozen=True)
+class CohortDefinition:
+    """Exactly one of: filter specs, subject ids, or an operation over other cohorts (by store id)."""
+
+    filters: tuple[dict[str, Any], ...] = ()
+    subject_ids: tuple[str, ...] = ()
+    operation: Operation | None = None
+    operands: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.operation is not None:
+            if self.operation not in OPERATIONS:
+                raise ValueError(f"unknown operation {self.operation!r}; expected one of {OPERATIONS}")
+            fewest, most = OPERAND_COUNTS[self.operation]
+            if not fewest <= len(self.operands) <= (most or len(self.operands)):
+                wanted = f"{fewest}" if fewest == most else f"at least {fewest}"
+                raise ValueError(f"{self.operation} takes {wanted} cohorts, got {len(self.operands)}")
+        for spec in self.filters:
+            filter_from_dict(spec)  # refuse a malformed filter when it is defined, not when it is used
+
+    @property
+    def kind(self) -> str:
+        if self.operation is not None:
+            return "algebra"
+        return "selection" if self.subject_ids else "filters"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"filters": list(self.filters), "subject_ids": list(self.subject_ids), "operation": self.operation, "operands": list(self.operands)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CohortDefinition:
+        return cls(
+            filters=tuple(data.get("filters") or ()),
+            subject_ids=tuple(str(i) for i in data.get("subject_ids") or ()),
+            operation=data.get("operation"),
+            operands=tuple(int(i) for i in data.get("operands") or ()),
+        )
+
+
+def resolve_mask(
+    definition: CohortDefinition,
+    phenotypes: pd.DataFrame,
+    lookup: Callable[[int], CohortDefinition],
+    _seen: frozenset[int] = frozenset(),
+) -> np.ndarray:
+    """Boolean mask over ``phenotypes`` rows; ``lookup`` fetches operand definitions by store id.
+
+    Ids no longer in the data are ignored (a selection saved on another cohort version).
+    """
+    if definition.operation is None:
+        if definition.subject_ids:
+            return phenotypes.index.isin(definition.subject_ids)
+        return combined_mask(phenotypes, [filter_from_dict(spec) for spec in definition.filters])
+    masks = []
+    for operand in definition.operands:
+        if operand in _seen:
+            raise ValueError(f"cohort {operand} is defined in terms of itself")
+        masks.append(resolve_mask(lookup(operand), phenotypes, lookup, _seen | {operand}))
+    if definition.operation == "union":
+        return np.logical_or.reduce(masks)
+    if definition.operation == "intersection":
+        return np.logical_and.reduce(masks)
+    if definition.operation == "difference":
+        return masks[0] & ~masks[1]
+    return ~masks[0]

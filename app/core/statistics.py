@@ -1,0 +1,100 @@
+"""Compare two groups of subjects over every variable: effect sizes, tests and FDR-adjusted q-values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from data_loaders.manifest import VariableSpec
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg q-values; NaN p-values stay NaN and do not count as tests."""
+    p_values = np.asarray(p_values, dtype=float)
+    q_values = np.full_like(p_values, np.nan)
+    tested = np.flatnonzero(~np.isnan(p_values))
+    if len(tested) == 0:
+        return q_values
+    order = tested[np.argsort(p_values[tested])]
+    ranked = p_values[order] * len(tested) / np.arange(1, len(tested) + 1)
+    q_values[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return q_values
+
+
+def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    row: dict[str, float | str] = {"A": np.nan, "B": np.nan, "std_diff": np.nan, "p_value": np.nan, "test": ""}
+    if len(a) == 0 or len(b) == 0:
+        return row
+    row["A"], row["B"] = a.mean(), b.mean()
+    pooled_sd = np.sqrt((a.var(ddof=1 if len(a) > 1 else 0) + b.var(ddof=1 if len(b) > 1 else 0)) / 2)
+    row["std_diff"] = (a.mean() - b.mean()) / pooled_sd if pooled_sd > 0 else 0.0
+    if len(a) < 2 or len(b) < 2:
+        return row
+    # Welch's t for roughly normal variables, Mann–Whitney when skewed (|skew| > 1 in either group).
+    skewed = abs(stats.skew(a)) > 1 or abs(stats.skew(b)) > 1
+    if skewed:
+        row["p_value"] = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
+        row["test"] = "Mann–Whitney U"
+    else:
+        row["p_value"] = stats.ttest_ind(a, b, equal_var=False).pvalue
+        row["test"] = "Welch t"
+    return row
+
+
+def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> list[dict[str, float | str]]:
+    table = np.array([[int((a == level).sum()) for level in levels], [int((b == level).sum()) for level in levels]])
+    keep = table.sum(axis=0) > 0
+    table, levels = table[:, keep], [level for level, k in zip(levels, keep) if k]
+    p_value, test = np.nan, ""
+    if table.shape[1] >= 2 and (table.sum(axis=1) > 0).all():
+        expected = stats.contingency.expected_freq(table)
+        if table.shape == (2, 2) and expected.min() < 5:
+            p_value, test = stats.fisher_exact(table).pvalue, "Fisher exact"
+        else:
+            p_value, test = stats.chi2_contingency(table, correction=False).pvalue, "χ²"
+    shares = table / np.maximum(table.sum(axis=1, keepdims=True), 1)
+    rows = []
+    for column, level in enumerate(levels):
+        if len(levels) == 2 and column == 0 and {False, True} == set(levels):
+            continue  # a binary variable is one row: the share of True
+        p_a, p_b = shares[0, column], shares[1, column]
+        pooled = np.sqrt((p_a * (1 - p_a) + p_b * (1 - p_b)) / 2)
+        rows.append(
+            {
+                "level": "" if level is True else str(level),
+                "A": p_a,
+                "B": p_b,
+                "std_diff": (p_a - p_b) / pooled if pooled > 0 else 0.0,
+                "p_value": p_value,
+                "test": test,
+            }
+        )
+    return rows
+
+
+def compare_groups(
+    phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], mask_a: np.ndarray, mask_b: np.ndarray
+) -> pd.DataFrame:
+    """One row per continuous variable and per category level: group A vs B, sorted by |effect|.
+
+    Columns: variable, label, level, kind (mean or proportion), A, B, std_diff (standardised
+    difference), p_value, test, q_value (Benjamini–Hochberg over the variables tested).
+    """
+    rows = []
+    for name, spec in variables.items():
+        column = phenotypes[name]
+        if spec.type == "continuous":
+            values = column.to_numpy(dtype=float, na_value=np.nan)
+            row = _continuous_row(values[mask_a], values[mask_b])
+            rows.append({"variable": name, "label": spec.display_label, "level": "", "kind": "mean", **row})
+        else:
+            levels = [False, True] if spec.type == "binary" else list(spec.categories or column.dropna().unique())
+            for row in _categorical_rows(name, column[mask_a].dropna(), column[mask_b].dropna(), levels):
+                rows.append({"variable": name, "label": spec.label, "kind": "proportion", **row})
+    table = pd.DataFrame(rows, columns=["variable", "label", "level", "kind", "A", "B", "std_diff", "p_value", "test"])
+    per_variable = table.drop_duplicates("variable").set_index("variable")["p_value"]
+    q_by_variable = pd.Series(benjamini_hochberg(per_variable.to_numpy()), index=per_variable.index)
+    table["q_value"] = table["variable"].map(q_by_variable)
+    return table.reindex(table["std_diff"].abs().sort_values(ascending=False, na_position="last").index).reset_index(drop=True)

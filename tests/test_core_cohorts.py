@@ -1,0 +1,118 @@
+"""Filters, cohort algebra and the SQLite cohort store."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.cohort_store import CohortStore, CohortStoreError
+from app.core.cohort_algebra import CohortDefinition, resolve_mask
+from app.core.filters import ChoiceFilter, RangeFilter, combined_mask, filter_from_dict
+
+
+@pytest.fixture
+def phenotypes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age_years": [50.0, 61.0, 70.0, np.nan, 80.0],
+            "sex": pd.Categorical(["female", "male", "female", "male", "female"]),
+            "atrial_fibrillation": [False, True, True, False, True],
+        },
+        index=pd.Index(["a", "b", "c", "d", "e"], name="sample_id"),
+    )
+
+
+def test_range_filters_are_inclusive_open_ended_and_drop_missing(phenotypes):
+    assert RangeFilter("age_years", 61, 70).mask(phenotypes).tolist() == [False, True, True, False, False]
+    assert RangeFilter("age_years", low=70).mask(phenotypes).tolist() == [False, False, True, False, True]
+    assert RangeFilter("age_years").mask(phenotypes).tolist() == [True, True, True, False, True]
+
+
+def test_choice_filters_on_categories_and_binaries(phenotypes):
+    assert ChoiceFilter("sex", ("male",)).mask(phenotypes).tolist() == [False, True, False, True, False]
+    assert ChoiceFilter("atrial_fibrillation", (True,)).mask(phenotypes).tolist() == [False, True, True, False, True]
+    assert not ChoiceFilter("sex", ()).mask(phenotypes).any()
+
+
+def test_filters_combine_with_and_and_round_trip_through_dicts(phenotypes):
+    filters = [RangeFilter("age_years", low=60), ChoiceFilter("sex", ("female",))]
+    assert combined_mask(phenotypes, filters).tolist() == [False, False, True, False, True]
+    assert [filter_from_dict(f.to_dict()) for f in filters] == filters
+    assert combined_mask(phenotypes, []).all()
+    with pytest.raises(ValueError, match="unknown filter kind"):
+        filter_from_dict({"kind": "regex"})
+
+
+def test_set_algebra_over_definitions(phenotypes):
+    women = CohortDefinition(filters=(ChoiceFilter("sex", ("female",)).to_dict(),))
+    af = CohortDefinition(filters=(ChoiceFilter("atrial_fibrillation", (True,)).to_dict(),))
+    lasso = CohortDefinition(subject_ids=("a", "b", "zz"))
+    saved = {1: women, 2: af, 3: lasso}
+
+    def mask(definition):
+        return resolve_mask(definition, phenotypes, saved.__getitem__).tolist()
+
+    assert mask(lasso) == [True, True, False, False, False]
+    assert mask(CohortDefinition(operation="union", operands=(1, 3))) == [True, True, True, False, True]
+    assert mask(CohortDefinition(operation="intersection", operands=(1, 2))) == [False, False, True, False, True]
+    assert mask(CohortDefinition(operation="difference", operands=(2, 1))) == [False, True, False, False, False]
+    assert mask(CohortDefinition(operation="complement", operands=(1,))) == [False, True, False, True, False]
+
+
+def test_definitions_refuse_wrong_arity_and_cycles(phenotypes):
+    with pytest.raises(ValueError, match="complement takes 1 cohorts, got 2"):
+        CohortDefinition(operation="complement", operands=(1, 2))
+    with pytest.raises(ValueError, match="at least 2"):
+        CohortDefinition(operation="union", operands=(1,))
+    loop = {1: CohortDefinition(operation="complement", operands=(1,))}
+    with pytest.raises(ValueError, match="in terms of itself"):
+        resolve_mask(loop[1], phenotypes, loop.__getitem__, frozenset({1}))
+
+
+def test_store_saves_lists_renames_and_deletes(tmp_path):
+    store = CohortStore(tmp_path / "cohorts.sqlite", dataset="demo")
+    women = store.save("Women", CohortDefinition(filters=(ChoiceFilter("sex", ("female",)).to_dict(),)))
+    lasso = store.save("  lasso   1 ", CohortDefinition(subject_ids=("a", "b")))
+    assert lasso.name == "lasso 1"
+    combined = store.save("Women or lasso", CohortDefinition(operation="union", operands=(women.id, lasso.id)))
+    assert [c.name for c in store.list()] == ["lasso 1", "Women", "Women or lasso"]
+    with pytest.raises(CohortStoreError, match="already exists"):
+        store.save("Women", CohortDefinition(subject_ids=("c",)))
+    store.rename(women.id, "Female subjects")
+    assert store.get(combined.id).definition.operands == (women.id, lasso.id)  # algebra follows renames
+    with pytest.raises(CohortStoreError, match="Women or lasso is defined from it"):
+        store.delete(women.id)
+    store.delete(combined.id)
+    store.delete(women.id)
+    assert [c.name for c in store.list()] == ["lasso 1"]
+    with pytest.raises(CohortStoreError, match="no saved cohort"):
+        store.rename(women.id, "ghost")
+    with pytest.raises(CohortStoreError, match="needs a name"):
+        store.save("   ", CohortDefinition(subject_ids=("a",)))
+    with pytest.raises(CohortStoreError, match="no saved cohort"):
+        store.save("over nothing", CohortDefinition(operation="complement", operands=(999,)))
+
+
+def test_store_survives_a_restart_and_keeps_datasets_apart(tmp_path):
+    path = tmp_path / "cohorts.sqlite"
+    CohortStore(path, dataset="demo").save("AF", CohortDefinition(subject_ids=("b",)))
+    assert [c.name for c in CohortStore(path, dataset="demo").list()] == ["AF"]
+    assert CohortStore(path, dataset="other").list() == []
+
+
+def _save_from_another_process(path: str, name: str) -> None:
+    CohortStore(path, dataset="demo").save(name, CohortDefinition(subject_ids=("a",)))
+
+
+def test_a_second_worker_process_sees_and_adds_the_same_cohorts(tmp_path):
+    path = tmp_path / "cohorts.sqlite"
+    store = CohortStore(path, dataset="demo")
+    store.save("from worker 1", CohortDefinition(subject_ids=("a",)))
+    worker = multiprocessing.get_context("spawn").Process(target=_save_from_another_process, args=(str(path), "from worker 2"))
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    assert [c.name for c in store.list()] == ["from worker 1", "from worker 2"]

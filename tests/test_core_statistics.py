@@ -1,0 +1,82 @@
+"""Cohort comparison statistics, checked against scipy and hand computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from app.core.statistics import benjamini_hochberg, compare_groups
+from data_loaders.manifest import VariableSpec
+
+VARIABLES = {
+    "lv_mass_g": VariableSpec("lv_mass_g", "continuous", "LV mass", "g"),
+    "nt_probnp": VariableSpec("nt_probnp", "continuous", "NT-proBNP", "pg/mL"),
+    "af": VariableSpec("af", "binary", "AF"),
+    "smoking": VariableSpec("smoking", "categorical", "Smoking", categories=("never", "former", "current")),
+    "rare": VariableSpec("rare", "binary", "Rare event"),
+}
+
+
+@pytest.fixture
+def groups():
+    rng = np.random.default_rng(0)
+    n = 400
+    in_a = np.arange(n) < 150
+    table = pd.DataFrame(
+        {
+            "lv_mass_g": rng.normal(110, 20, n) + 15 * in_a,
+            "nt_probnp": rng.lognormal(4, 1.2, n),
+            "af": rng.random(n) < np.where(in_a, 0.3, 0.1),
+            "smoking": pd.Categorical(rng.choice(["never", "former", "current"], n), categories=["never", "former", "current"]),
+            "rare": np.isin(np.arange(n), [0, 1, 200]),
+        }
+    )
+    return table, in_a, ~in_a
+
+
+def test_benjamini_hochberg_matches_scipy():
+    p = np.array([0.01, 0.04, 0.03, 0.2, np.nan, 0.005])
+    expected = stats.false_discovery_control(p[~np.isnan(p)], method="bh")
+    q = benjamini_hochberg(p)
+    assert np.isnan(q[4])
+    assert np.allclose(q[~np.isnan(p)], expected)
+
+
+def test_comparison_matches_scipy_tests(groups):
+    table, a, b = groups
+    result = compare_groups(table, VARIABLES, a, b).set_index(["variable", "level"])
+    mass = result.loc[("lv_mass_g", "")]
+    assert mass["test"] == "Welch t"
+    assert mass["p_value"] == pytest.approx(stats.ttest_ind(table.lv_mass_g[a], table.lv_mass_g[b], equal_var=False).pvalue)
+    pooled = np.sqrt((table.lv_mass_g[a].var() + table.lv_mass_g[b].var()) / 2)
+    assert mass["std_diff"] == pytest.approx((table.lv_mass_g[a].mean() - table.lv_mass_g[b].mean()) / pooled)
+    skewed = result.loc[("nt_probnp", "")]
+    assert skewed["test"] == "Mann–Whitney U"
+    assert skewed["p_value"] == pytest.approx(stats.mannwhitneyu(table.nt_probnp[a], table.nt_probnp[b]).pvalue)
+    af = result.loc[("af", "")]
+    counts = pd.crosstab(a, table.af).to_numpy()[::-1]
+    assert af["A"] == pytest.approx(table.af[a].mean())
+    assert af["p_value"] == pytest.approx(stats.chi2_contingency(counts, correction=False).pvalue)
+    rare = result.loc[("rare", "")]
+    assert rare["test"] == "Fisher exact"
+    assert rare["p_value"] == pytest.approx(stats.fisher_exact(pd.crosstab(a, table.rare).to_numpy()).pvalue)
+    assert set(result.loc["smoking"].index) == {"never", "former", "current"}
+    assert result.loc["smoking"]["p_value"].nunique() == 1  # one χ² test per variable
+
+
+def test_q_values_adjust_over_variables_and_rows_sort_by_effect(groups):
+    table, a, b = groups
+    result = compare_groups(table, VARIABLES, a, b)
+    per_variable = result.drop_duplicates("variable").set_index("variable")
+    assert np.allclose(per_variable["q_value"], stats.false_discovery_control(per_variable["p_value"], method="bh"))
+    effects = result["std_diff"].abs().to_numpy()
+    assert (np.diff(effects) <= 1e-12).all()
+    assert result.iloc[0]["variable"] == "lv_mass_g"
+
+
+def test_empty_group_gives_no_numbers_rather_than_errors(groups):
+    table, a, _ = groups
+    result = compare_groups(table, VARIABLES, a, np.zeros(len(a), dtype=bool))
+    assert result["p_value"].isna().all()
