@@ -23,7 +23,7 @@ OPERAND_COUNTS: dict[str, tuple[int, int | None]] = {"union": (2, None), "inters
 
 @dataclass(frozen=True)
 class CohortDefinition:
-    """Exactly one of: filter specs, subject ids, or an operation over other cohorts (by store id)."""
+    """Filter specs and/or explicit subject ids (both must hold), or an operation over saved cohorts (by store id)."""
 
     filters: tuple[dict[str, Any], ...] = ()
     subject_ids: tuple[str, ...] = ()
@@ -35,6 +35,8 @@ class CohortDefinition:
             if self.operation not in OPERATIONS:
                 raise ValueError(f"unknown operation {self.operation!r}; expected one of {OPERATIONS}")
             fewest, most = OPERAND_COUNTS[self.operation]
+            if self.filters or self.subject_ids:
+                raise ValueError("a cohort is either filters/ids or an operation over other cohorts, not both")
             if not fewest <= len(self.operands) <= (most or len(self.operands)):
                 wanted = f"{fewest}" if fewest == most else f"at least {fewest}"
                 raise ValueError(f"{self.operation} takes {wanted} cohorts, got {len(self.operands)}")
@@ -45,7 +47,9 @@ class CohortDefinition:
     def kind(self) -> str:
         if self.operation is not None:
             return "algebra"
-        return "selection" if self.subject_ids else "filters"
+        if self.subject_ids:
+            return "selection + filters" if self.filters else "selection"
+        return "filters"
 
     def to_dict(self) -> dict[str, Any]:
         return {"filters": list(self.filters), "subject_ids": list(self.subject_ids), "operation": self.operation, "operands": list(self.operands)}
@@ -71,9 +75,10 @@ def resolve_mask(
     Ids no longer in the data are ignored (a selection saved on another cohort version).
     """
     if definition.operation is None:
+        mask = combined_mask(phenotypes, [filter_from_dict(spec) for spec in definition.filters])
         if definition.subject_ids:
-            return phenotypes.index.isin(definition.subject_ids)
-        return combined_mask(phenotypes, [filter_from_dict(spec) for spec in definition.filters])
+            mask &= phenotypes.index.isin(definition.subject_ids)
+        return mask
     masks = []
     for operand in definition.operands:
         if operand in _seen:

@@ -39,7 +39,7 @@ def trace_groups(colour_values: pd.Series | None, spec: VariableSpec | None) -> 
         groups = [TraceGroup(spec.label, np.flatnonzero(~missing))]
     else:
         if spec.type == "binary":
-            levels = [(False, f"no {spec.label}"), (True, spec.label)]
+            levels = [(False, f"{spec.label}: no"), (True, f"{spec.label}: yes")]
         else:
             present = set(colour_values.dropna().astype(str))
             levels = [(c, c) for c in (spec.categories or sorted(present)) if c in present]
@@ -124,6 +124,7 @@ def scatter_figure(
         legend={"orientation": "h", "y": -0.15, "itemsizing": "constant"},
         template="plotly_white",
         clickmode="event+select",
+        modebar={"orientation": "v"},
     )
     return figure
 

@@ -1,0 +1,35 @@
+"""``python -m app [--cohort DIR] [--host H] [--port P] [--debug]``: serve the explorer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.config import AppConfig
+from app.demo import ensure_demo_cohort
+from app.server import create_app
+from data_loaders import CohortFormatError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("--cohort", type=Path, help="cohort folder (default: the synthetic demo cohort, built on first start)")
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8050)")
+    parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode with hot reload")
+    args = parser.parse_args(argv)
+    config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug)
+    if config.cohort_dir is None:
+        ensure_demo_cohort(config)
+    try:
+        app = create_app(config)
+    except CohortFormatError as error:
+        print(f"error: the cohort could not be loaded: {error}", file=sys.stderr)
+        return 2
+    app.run(host=config.host, port=config.port, debug=config.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""What every request of a process shares: the loaded cohort and handles to the persisted stores.
+
+All of it is read-only after start-up; anything a user creates goes to the cohort store (SQLite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from app.cohort_store import CohortStore
+from app.config import AppConfig
+from app.core.cohort_algebra import CohortDefinition, resolve_mask
+from app.core.projections import ProjectionCache, ProjectionSpec, fingerprint
+from app.figures.scatter import hover_texts
+from data_loaders import Cohort
+from data_loaders.manifest import VariableSpec
+
+HOVER_VARIABLES = ("age_years", "sex", "lvef_pct", "lv_mass_g", "atrial_fibrillation", "heart_failure")
+
+
+@dataclass(frozen=True, eq=False)
+class AppContext:
+    config: AppConfig
+    cohort: Cohort
+
+    @cached_property
+    def store(self) -> CohortStore:
+        return CohortStore(self.config.resolved_cohort_db, dataset=str(self.cohort.root.resolve()))
+
+    @cached_property
+    def projection_cache(self) -> ProjectionCache:
+        return ProjectionCache(self.config.projection_cache_dir)
+
+    @cached_property
+    def space_fingerprints(self) -> dict[str, str]:
+        return {name: fingerprint(matrix) for name, matrix in self.cohort.spaces.items()}
+
+    @cached_property
+    def hover_text(self) -> np.ndarray:
+        present = [name for name in HOVER_VARIABLES if name in self.cohort.variables]
+        return hover_texts(self.cohort.phenotypes, self.cohort.variables, present)
+
+    @property
+    def variables(self) -> dict[str, VariableSpec]:
+        return self.cohort.variables
+
+    @property
+    def n_subjects(self) -> int:
+        return len(self.cohort.phenotypes)
+
+    def cached_projection(self, space: str, spec: ProjectionSpec) -> np.ndarray | None:
+        """A projection if it is cached; PCA is cheap enough to compute on the spot."""
+        key = self.space_fingerprints[space]
+        if spec.method == "pca":
+            return self.projection_cache.get_or_compute(self.cohort.spaces[space], spec, key)
+        return self.projection_cache.get(key, spec)
+
+    def compute_projection(self, space: str, spec: ProjectionSpec) -> np.ndarray:
+        return self.projection_cache.get_or_compute(self.cohort.spaces[space], spec, self.space_fingerprints[space])
+
+    def saved_cohort_mask(self, cohort_id: int) -> np.ndarray:
+        return self.definition_mask(self.store.get(cohort_id).definition)
+
+    def definition_mask(self, definition: CohortDefinition) -> np.ndarray:
+        return resolve_mask(definition, self.cohort.phenotypes, lambda operand: self.store.get(operand).definition)

@@ -1,0 +1,1 @@
+"""One module per panel: each has ``layout(context)`` and ``register(app, context)``."""

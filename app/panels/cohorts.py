@@ -1,0 +1,307 @@
+"""Cohort controls: filters with histograms, save the current cohort, set algebra, rename, delete, export.
+
+The current cohort is the subjects passing every filter and, when there is one, inside the
+current lasso/box selection. Saved cohorts keep that definition in the SQLite store.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+from dash import ALL, Input, Output, State, ctx, dcc, html
+
+from app.cohort_store import CohortStoreError
+from app.context import AppContext
+from app.core.cohort_algebra import OPERATIONS, CohortDefinition
+from app.core.filters import ChoiceFilter, RangeFilter
+from app.figures.distributions import filter_histogram
+from app.panels.explorer import highlight_rows, variable_options
+
+OPERATION_LABELS = {"union": "A ∪ B (either)", "intersection": "A ∩ B (both)", "difference": "A − B (A, not B)", "complement": "not A"}
+
+
+def current_definition(context: AppContext, filters: list | None, selection: dict | None) -> CohortDefinition:
+    """The definition to save for what is highlighted now: filters plus the selected subjects' ids."""
+    rows = (selection or {}).get("rows")
+    ids = tuple(context.cohort.subject_ids[np.asarray(rows, dtype=int)]) if rows is not None else ()
+    return CohortDefinition(filters=tuple(filters or ()), subject_ids=ids)
+
+
+def filter_block(context: AppContext, variable: str) -> html.Div:
+    """The controls for one filter: a range slider or checklist, its histogram and a remove button."""
+    spec = context.variables[variable]
+    column = context.cohort.phenotypes[variable]
+    if spec.type == "continuous":
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        control = dcc.RangeSlider(id={"type": "range-filter", "variable": variable}, min=np.floor(low), max=np.ceil(high),
+                                  value=[np.floor(low), np.ceil(high)], tooltip={"placement": "bottom", "always_visible": False},
+                                  allowCross=False, marks=None)
+    else:
+        options = [{"label": "yes", "value": True}, {"label": "no", "value": False}] if spec.type == "binary" else [
+            {"label": c, "value": c} for c in (spec.categories or sorted(column.dropna().astype(str).unique()))
+        ]
+        control = dcc.Checklist(id={"type": "choice-filter", "variable": variable}, options=options,
+                                value=[o["value"] for o in options], inline=True, inputClassName="me-1", labelClassName="me-3")
+    return html.Div(
+        [
+            html.Div(
+                [html.Span(spec.display_label, className="fw-semibold small"),
+                 dbc.Button("×", id={"type": "remove-filter", "variable": variable}, size="sm", color="link",
+                            className="p-0 ms-auto text-danger", title=f"Remove the {spec.label} filter")],
+                className="d-flex align-items-center",
+            ),
+            dcc.Graph(id={"type": "filter-histogram", "variable": variable}, config={"displayModeBar": False, "staticPlot": True},
+                      style={"height": "90px"}),
+            control,
+        ],
+        className="filter-block border rounded p-2 mb-2",
+    )
+
+
+def filters_from_controls(range_ids: list[dict], range_values: list, choice_ids: list[dict], choice_values: list) -> list[dict]:
+    filters = [RangeFilter(i["variable"], v[0], v[1]).to_dict() for i, v in zip(range_ids, range_values) if v]
+    filters += [ChoiceFilter(i["variable"], tuple(v or ())).to_dict() for i, v in zip(choice_ids, choice_values)]
+    return filters
+
+
+def saved_cohort_rows(context: AppContext) -> list[dict]:
+    rows = []
+    for saved in context.store.list():
+        try:
+            size = int(context.definition_mask(saved.definition).sum())
+        except (ValueError, KeyError, CohortStoreError) as error:
+            size, kind = None, f"cannot resolve: {error}"
+        else:
+            kind = saved.definition.kind
+        rows.append({"id": saved.id, "name": saved.name, "size": size, "kind": kind})
+    return rows
+
+
+def layout(context: AppContext) -> html.Div:
+    filterable = variable_options(context)
+    return html.Div(
+        [
+            dbc.Card(
+                [
+                    dbc.CardHeader(html.Div([html.Strong("Current cohort"), dbc.Badge(id="current-count", color="primary", className="ms-2")])),
+                    dbc.CardBody(
+                        [
+                            dcc.Dropdown(id="add-filter", options=filterable, placeholder="Add a filter on…", className="mb-2"),
+                            html.Div(id="filter-blocks"),
+                            dbc.InputGroup(
+                                [dbc.Input(id="cohort-name", placeholder="Name the current cohort", maxLength=80, debounce=False),
+                                 dbc.Button("Save", id="save-cohort", color="primary")],
+                                size="sm",
+                            ),
+                            html.Div(id="save-feedback", className="small mt-1"),
+                        ]
+                    ),
+                ],
+                className="mb-3",
+            ),
+            dbc.Card(
+                [
+                    dbc.CardHeader(html.Strong("Saved cohorts")),
+                    dbc.CardBody(
+                        [
+                            html.Div(id="saved-cohort-list", className="mb-2"),
+                            dcc.Dropdown(id="manage-cohort", placeholder="Choose a saved cohort", className="mb-2"),
+                            dbc.ButtonGroup(
+                                [dbc.Button("Highlight", id="apply-cohort", color="secondary", outline=True),
+                                 dbc.Button("Export CSV", id="export-cohort", color="secondary", outline=True),
+                                 dbc.Button("Delete", id="delete-cohort", color="danger", outline=True)],
+                                size="sm", className="mb-2 w-100",
+                            ),
+                            dbc.InputGroup(
+                                [dbc.Input(id="rename-to", placeholder="New name", maxLength=80),
+                                 dbc.Button("Rename", id="rename-cohort", color="secondary", outline=True)],
+                                size="sm", className="mb-2",
+                            ),
+                            html.Hr(className="my-2"),
+                            html.Div("Combine saved cohorts", className="small fw-semibold mb-1"),
+                            dcc.Dropdown(id="algebra-a", placeholder="Cohort A", className="mb-1"),
+                            dcc.Dropdown(id="algebra-operation", options=[{"label": OPERATION_LABELS[o], "value": o} for o in OPERATIONS],
+                                         value="intersection", clearable=False, className="mb-1"),
+                            dcc.Dropdown(id="algebra-b", placeholder="Cohort B", className="mb-1"),
+                            dbc.InputGroup(
+                                [dbc.Input(id="algebra-name", placeholder="Name of the result", maxLength=80),
+                                 dbc.Button("Save", id="save-algebra", color="primary")],
+                                size="sm",
+                            ),
+                            html.Div(id="manage-feedback", className="small mt-1"),
+                            dcc.Download(id="cohort-download"),
+                        ]
+                    ),
+                ]
+            ),
+            dcc.Store(id="filter-variables", data=[]),
+            dcc.Store(id="filters", data=[]),
+            dcc.Store(id="cohorts-version", data=0),
+        ]
+    )
+
+
+def _feedback(text: str, ok: bool) -> html.Span:
+    return html.Span(text, className="text-success" if ok else "text-danger", role="status")
+
+
+def register(app: dash.Dash, context: AppContext) -> None:
+    @app.callback(
+        Output("filter-variables", "data"),
+        Output("add-filter", "value"),
+        Input("add-filter", "value"),
+        Input({"type": "remove-filter", "variable": ALL}, "n_clicks"),
+        State("filter-variables", "data"),
+        prevent_initial_call=True,
+    )
+    def _edit_filter_list(added, _removed, variables):
+        variables = list(variables or [])
+        trigger = ctx.triggered_id
+        if trigger == "add-filter":
+            if added and added not in variables:
+                variables.append(added)
+            return variables, None
+        if isinstance(trigger, dict) and ctx.triggered[0]["value"]:
+            variables = [v for v in variables if v != trigger["variable"]]
+            return variables, dash.no_update
+        return dash.no_update, dash.no_update
+
+    @app.callback(Output("filter-blocks", "children"), Input("filter-variables", "data"))
+    def _render_filter_blocks(variables):
+        return [filter_block(context, variable) for variable in variables or []]
+
+    @app.callback(
+        Output("filters", "data"),
+        Input({"type": "range-filter", "variable": ALL}, "value"),
+        Input({"type": "choice-filter", "variable": ALL}, "value"),
+        State({"type": "range-filter", "variable": ALL}, "id"),
+        State({"type": "choice-filter", "variable": ALL}, "id"),
+        prevent_initial_call=True,  # views draw first; filters only patch what is already drawn
+    )
+    def _collect_filters(range_values, choice_values, range_ids, choice_ids):
+        return filters_from_controls(range_ids, range_values, choice_ids, choice_values)
+
+    @app.callback(
+        Output({"type": "filter-histogram", "variable": ALL}, "figure"),
+        Output("current-count", "children"),
+        Input("filters", "data"),
+        Input("selection", "data"),
+        State({"type": "filter-histogram", "variable": ALL}, "id"),
+    )
+    def _update_histograms(filters, selection, histogram_ids):
+        rows = highlight_rows(context, filters, selection)
+        mask = np.ones(context.n_subjects, dtype=bool)
+        if rows is not None:
+            mask[:] = False
+            mask[rows] = True
+        phenotypes = context.cohort.phenotypes
+        figures = [filter_histogram(phenotypes[i["variable"]], context.variables[i["variable"]], mask) for i in histogram_ids]
+        return figures, f"{int(mask.sum()):,} of {context.n_subjects:,}"
+
+    @app.callback(
+        Output("save-feedback", "children"),
+        Output("cohorts-version", "data", allow_duplicate=True),
+        Output("cohort-name", "value"),
+        Input("save-cohort", "n_clicks"),
+        Input("cohort-name", "n_submit"),
+        State("cohort-name", "value"),
+        State("filters", "data"),
+        State("selection", "data"),
+        State("cohorts-version", "data"),
+        prevent_initial_call=True,
+    )
+    def _save_current(_clicks, _submit, name, filters, selection, version):
+        try:
+            saved = context.store.save(name or "", current_definition(context, filters, selection))
+        except (CohortStoreError, ValueError) as error:
+            return _feedback(str(error), False), dash.no_update, dash.no_update
+        size = int(context.definition_mask(saved.definition).sum())
+        return _feedback(f"Saved “{saved.name}” ({size:,} subjects)", True), (version or 0) + 1, ""
+
+    @app.callback(
+        Output("saved-cohort-list", "children"),
+        Output("manage-cohort", "options"),
+        Output("algebra-a", "options"),
+        Output("algebra-b", "options"),
+        Input("cohorts-version", "data"),
+    )
+    def _list_saved(_version):
+        rows = saved_cohort_rows(context)
+        if not rows:
+            listing = html.Div("No saved cohorts yet.", className="text-muted small")
+        else:
+            listing = dbc.ListGroup(
+                [dbc.ListGroupItem(
+                    [html.Span(row["name"], className="me-auto"),
+                     dbc.Badge(f"{row['size']:,}" if row["size"] is not None else "?", color="light", text_color="dark", className="ms-2"),
+                     html.Small(row["kind"], className="text-muted ms-2")],
+                    className="d-flex align-items-center py-1 small saved-cohort")
+                 for row in rows],
+                flush=True,
+            )
+        options = [{"label": row["name"], "value": row["id"]} for row in rows]
+        return listing, options, options, options
+
+    @app.callback(
+        Output("manage-feedback", "children", allow_duplicate=True),
+        Output("cohorts-version", "data", allow_duplicate=True),
+        Input("rename-cohort", "n_clicks"),
+        Input("delete-cohort", "n_clicks"),
+        Input("save-algebra", "n_clicks"),
+        State("manage-cohort", "value"),
+        State("rename-to", "value"),
+        State("algebra-a", "value"),
+        State("algebra-operation", "value"),
+        State("algebra-b", "value"),
+        State("algebra-name", "value"),
+        State("cohorts-version", "data"),
+        prevent_initial_call=True,
+    )
+    def _manage(_rename, _delete, _algebra, chosen, new_name, a, operation, b, algebra_name, version):
+        try:
+            if ctx.triggered_id == "save-algebra":
+                operands = (a,) if operation == "complement" else (a, b)
+                if any(operand is None for operand in operands):
+                    raise CohortStoreError("choose the cohorts to combine")
+                saved = context.store.save(algebra_name or "", CohortDefinition(operation=operation, operands=tuple(operands)))
+                message = f"Saved “{saved.name}” ({int(context.definition_mask(saved.definition).sum()):,} subjects)"
+            elif chosen is None:
+                raise CohortStoreError("choose a saved cohort first")
+            elif ctx.triggered_id == "rename-cohort":
+                message = f"Renamed to “{context.store.rename(chosen, new_name or '').name}”"
+            else:
+                name = context.store.get(chosen).name
+                context.store.delete(chosen)
+                message = f"Deleted “{name}”"
+        except (CohortStoreError, ValueError) as error:
+            return _feedback(str(error), False), dash.no_update
+        return _feedback(message, True), (version or 0) + 1
+
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Output("filter-variables", "data", allow_duplicate=True),
+        Input("apply-cohort", "n_clicks"),
+        State("manage-cohort", "value"),
+        prevent_initial_call=True,
+    )
+    def _highlight_saved(_clicks, chosen):
+        if chosen is None:
+            return dash.no_update, dash.no_update
+        return {"rows": np.flatnonzero(context.saved_cohort_mask(chosen)).tolist(), "source": "saved"}, []
+
+    @app.callback(
+        Output("cohort-download", "data"),
+        Output("manage-feedback", "children", allow_duplicate=True),
+        Input("export-cohort", "n_clicks"),
+        State("manage-cohort", "value"),
+        prevent_initial_call=True,
+    )
+    def _export(_clicks, chosen):
+        if chosen is None:
+            return dash.no_update, _feedback("choose a saved cohort first", False)
+        saved = context.store.get(chosen)
+        table = context.cohort.phenotypes.loc[context.saved_cohort_mask(chosen), list(context.variables)]
+        filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in saved.name) + ".csv"
+        return dcc.send_data_frame(table.to_csv, filename), _feedback(f"Exported {len(table):,} subjects", True)

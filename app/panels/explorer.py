@@ -1,0 +1,263 @@
+"""Linked latent-space views: two latent projections and one clinical scatter, coloured alike.
+
+A lasso/box selection in any view becomes a compact list of row ids (reduced in the browser by
+a clientside callback) and every view repaints only its ``selectedpoints`` through a Patch.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+import plotly.graph_objects as go
+from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html
+
+from app.context import AppContext
+from app.core.cohort_algebra import CohortDefinition
+from app.core.projections import METHODS, ProjectionSpec
+from app.figures.scatter import scatter_figure, selected_points, trace_groups
+
+LATENT_VIEWS = (0, 1)
+SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only"}
+
+
+def _space_label(name: str) -> str:
+    return SPACE_LABELS.get(name, name)
+
+
+def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical")) -> list[dict]:
+    return [
+        {"label": f"{spec.group} · {spec.display_label}" if spec.group else spec.display_label, "value": name}
+        for name, spec in context.variables.items()
+        if spec.type in types
+    ]
+
+
+def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
+    """Rows of the current cohort (filters ∧ selection), or None when neither narrows it."""
+    selected = (selection or {}).get("rows")
+    if not filters and selected is None:
+        return None
+    mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
+    if selected is not None:
+        chosen = np.zeros(len(mask), dtype=bool)
+        chosen[np.asarray(selected, dtype=int)] = True
+        mask &= chosen
+    return np.flatnonzero(mask)
+
+
+def message_figure(text: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
+    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def _view_card(view: int, title: str, controls: list) -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
+            dbc.CardBody(
+                dcc.Loading(
+                    dcc.Graph(id=f"view-{view}", config={"displaylogo": False, "scrollZoom": True}, style={"height": "430px"}),
+                    delay_show=400,
+                ),
+                className="p-1",
+            ),
+        ],
+        className="h-100",
+    )
+
+
+def layout(context: AppContext) -> html.Div:
+    spaces = list(context.cohort.spaces)
+    space_options = [{"label": _space_label(name), "value": name} for name in spaces]
+    method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
+    continuous = variable_options(context, ("continuous",))
+    cards = []
+    for view in LATENT_VIEWS:
+        default_space = spaces[min(view, len(spaces) - 1)] if spaces else None
+        cards.append(
+            _view_card(
+                view,
+                f"Latent view {view + 1}",
+                [
+                    dbc.Col(dcc.Dropdown(id=f"view-{view}-space", options=space_options, value=default_space, clearable=False,
+                                         placeholder="no latent spaces", style={"minWidth": "150px"}), width=True),
+                    dbc.Col(dcc.Dropdown(id=f"view-{view}-method", options=method_options, value="pca", clearable=False,
+                                         style={"minWidth": "90px"}), width="auto"),
+                ],
+            )
+        )
+    default_x = "age_years" if "age_years" in context.variables else (continuous[0]["value"] if continuous else None)
+    default_y = "lv_mass_g" if "lv_mass_g" in context.variables else (continuous[-1]["value"] if continuous else None)
+    cards.append(
+        _view_card(
+            2,
+            "Clinical view",
+            [
+                dbc.Col(dcc.Dropdown(id="clinical-x", options=continuous, value=default_x, clearable=False, style={"minWidth": "120px"}), width=True),
+                dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
+                dbc.Col(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), width=True),
+            ],
+        )
+    )
+    default_colour = "atrial_fibrillation" if "atrial_fibrillation" in context.variables else None
+    return html.Div(
+        [
+            dbc.Row(
+                [
+                    dbc.Col(html.Label("Colour by", htmlFor="colour-by", className="col-form-label fw-semibold"), width="auto"),
+                    dbc.Col(dcc.Dropdown(id="colour-by", options=variable_options(context), value=default_colour, placeholder="no colour"), md=4),
+                    dbc.Col(html.Div(id="selection-summary", className="text-muted small"), className="text-end"),
+                    dbc.Col(dbc.Button("Clear selection", id="clear-selection", size="sm", color="secondary", outline=True), width="auto"),
+                ],
+                className="g-2 mb-2 align-items-center",
+            ),
+            html.Div(id="projection-progress"),
+            dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
+            dcc.Store(id="selection"),
+            dcc.Store(id="projection-request"),
+            dcc.Store(id="projection-ready", data=0),
+        ]
+    )
+
+
+def _colour(context: AppContext, colour: str | None):
+    if not colour:
+        return None, None
+    return context.cohort.phenotypes[colour], context.variables[colour]
+
+
+def _selection_only(triggers: set[str]) -> bool:
+    return bool(triggers) and triggers <= {"selection", "filters"}
+
+
+def _patch_selection(context: AppContext, colour: str | None, rows: np.ndarray | None) -> Patch:
+    values, spec = _colour(context, colour)
+    groups = trace_groups(values, spec) or None
+    patch = Patch()
+    if groups is None:
+        patch["data"][0]["selectedpoints"] = None if rows is None else rows.tolist()
+        return patch
+    for index, positions in enumerate(selected_points(groups, rows)):
+        patch["data"][index]["selectedpoints"] = positions
+    return patch
+
+
+def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
+                       filters: list | None, selection: dict | None, triggers: set[str]) -> tuple[object, object]:
+    """(figure or patch, projection request) for one latent view."""
+    if not space:
+        return message_figure("This cohort has no latent spaces yet: run python -m models.encode"), None
+    spec = ProjectionSpec(method=method)
+    coordinates = context.cached_projection(space, spec)
+    if coordinates is None:
+        if _selection_only(triggers):
+            return dash.no_update, dash.no_update
+        text = f"Computing the {METHODS[method]} of the {_space_label(space)} space…"
+        return message_figure(text), {"space": space, "method": method}
+    rows = highlight_rows(context, filters, selection)
+    if _selection_only(triggers):
+        return _patch_selection(context, colour, rows), dash.no_update
+    values, colour_spec = _colour(context, colour)
+    figure = scatter_figure(
+        coordinates, trace_groups(values, colour_spec), values, colour_spec, context.hover_text, selected_rows=rows,
+        title=f"{_space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
+        revision=f"{view}-{space}-{method}",
+    )
+    return figure, None
+
+
+def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
+                         filters: list | None, selection: dict | None, triggers: set[str]) -> object:
+    rows = highlight_rows(context, filters, selection)
+    if _selection_only(triggers):
+        return _patch_selection(context, colour, rows)
+    if not x or not y:
+        return message_figure("Choose two continuous variables")
+    phenotypes = context.cohort.phenotypes
+    coordinates = np.column_stack([phenotypes[x].to_numpy(dtype=np.float32, na_value=np.nan),
+                                   phenotypes[y].to_numpy(dtype=np.float32, na_value=np.nan)])
+    values, colour_spec = _colour(context, colour)
+    return scatter_figure(
+        coordinates, trace_groups(values, colour_spec), values, colour_spec, context.hover_text, selected_rows=rows,
+        title=f"{context.variables[x].label} vs {context.variables[y].label}",
+        x_label=context.variables[x].display_label, y_label=context.variables[y].display_label, revision=f"clinical-{x}-{y}",
+    )
+
+
+def selection_summary(context: AppContext, filters: list | None, selection: dict | None) -> str:
+    rows = highlight_rows(context, filters, selection)
+    if rows is None:
+        return f"All {context.n_subjects:,} subjects · lasso or box-select points in any view"
+    return f"{len(rows):,} of {context.n_subjects:,} subjects highlighted"
+
+
+def register(app: dash.Dash, context: AppContext) -> None:
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="selectionFromViews"),
+        Output("selection", "data"),
+        [Input(f"view-{view}", "selectedData") for view in (*LATENT_VIEWS, 2)],
+        Input("clear-selection", "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    for view in LATENT_VIEWS:
+        @app.callback(
+            Output(f"view-{view}", "figure"),
+            Output("projection-request", "data", allow_duplicate=True),
+            Input(f"view-{view}-space", "value"),
+            Input(f"view-{view}-method", "value"),
+            Input("colour-by", "value"),
+            Input("filters", "data"),
+            Input("selection", "data"),
+            Input("projection-ready", "data"),
+            prevent_initial_call="initial_duplicate",
+        )
+        def _update_latent_view(space, method, colour, filters, selection, _ready, view=view):
+            return render_latent_view(context, view, space, method, colour, filters, selection, _triggered_components())
+
+    @app.callback(
+        Output("view-2", "figure"),
+        Input("clinical-x", "value"),
+        Input("clinical-y", "value"),
+        Input("colour-by", "value"),
+        Input("filters", "data"),
+        Input("selection", "data"),
+    )
+    def _update_clinical_view(x, y, colour, filters, selection):
+        return render_clinical_view(context, x, y, colour, filters, selection, _triggered_components())
+
+    @app.callback(Output("selection-summary", "children"), Input("filters", "data"), Input("selection", "data"))
+    def _summarise(filters, selection):
+        return selection_summary(context, filters, selection)
+
+    @app.callback(
+        Output("projection-ready", "data"),
+        Input("projection-request", "data"),
+        State("projection-ready", "data"),
+        background=True,
+        running=[(Output("projection-progress", "children"), _progress_bar(), None)],
+        prevent_initial_call=True,
+    )
+    def _compute_projection(request, ready):
+        if not request:
+            return dash.no_update
+        context.compute_projection(request["space"], ProjectionSpec(method=request["method"]))
+        return (ready or 0) + 1
+
+
+def _triggered_components() -> set[str]:
+    return {prop_id.split(".")[0] for prop_id in ctx.triggered_prop_ids}
+
+
+def _progress_bar() -> dbc.Alert:
+    return dbc.Alert(
+        [
+            html.Div("Computing a projection; it is cached on disk and will be instant next time.", className="mb-1"),
+            dbc.Progress(value=100, striped=True, animated=True, style={"height": "6px"}),
+        ],
+        color="info",
+        className="py-2",
+    )
