@@ -56,6 +56,8 @@ def test_set_algebra_over_definitions(phenotypes):
         return resolve_mask(definition, phenotypes, saved.__getitem__).tolist()
 
     assert mask(lasso) == [True, True, False, False, False]
+    women_in_lasso = CohortDefinition(filters=women.filters, subject_ids=lasso.subject_ids)
+    assert mask(women_in_lasso) == [True, False, False, False, False] and women_in_lasso.kind == "selection + filters"
     assert mask(CohortDefinition(operation="union", operands=(1, 3))) == [True, True, True, False, True]
     assert mask(CohortDefinition(operation="intersection", operands=(1, 2))) == [False, False, True, False, True]
     assert mask(CohortDefinition(operation="difference", operands=(2, 1))) == [False, True, False, False, False]
@@ -65,6 +67,8 @@ def test_set_algebra_over_definitions(phenotypes):
 def test_definitions_refuse_wrong_arity_and_cycles(phenotypes):
     with pytest.raises(ValueError, match="complement takes 1 cohorts, got 2"):
         CohortDefinition(operation="complement", operands=(1, 2))
+    with pytest.raises(ValueError, match="not both"):
+        CohortDefinition(subject_ids=("a",), operation="complement", operands=(1,))
     with pytest.raises(ValueError, match="at least 2"):
         CohortDefinition(operation="union", operands=(1,))
     loop = {1: CohortDefinition(operation="complement", operands=(1,))}

@@ -27,7 +27,7 @@ def test_groups_cover_every_subject_once_with_missing_apart():
         rows = np.sort(np.concatenate([g.rows for g in groups]))
         assert rows.tolist() == [0, 1, 2, 3]
     assert [(g.name, g.rows.tolist()) for g in trace_groups(table.sex, SEX)] == [("female", [1, 3]), ("male", [0]), ("missing", [2])]
-    assert [(g.name, g.rows.tolist()) for g in trace_groups(table.af, AF)] == [("no AF", [1, 2]), ("AF", [0, 3])]
+    assert [(g.name, g.rows.tolist()) for g in trace_groups(table.af, AF)] == [("AF: no", [1, 2]), ("AF: yes", [0, 3])]
     assert [(g.name, g.rows.tolist()) for g in trace_groups(table.age_years, AGE)] == [("Age", [0, 2, 3]), ("missing", [1])]
 
 
