@@ -1,0 +1,112 @@
+"""Helpers for browser tests: start the real server, drive headless Chromium, read Plotly's state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1500,1000")
+
+requires_chromium = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_app(cohort_dir: Path, cache_dir: Path, timeout: float = 90) -> Iterator[str]:
+    """Start ``python -m app`` on a free port; yield its URL; stop it afterwards."""
+    port = free_port()
+    environment = {**os.environ, "LSE_CACHE_DIR": str(cache_dir)}
+    log = open(cache_dir / "server.log", "w")  # noqa: SIM115 - closed below, after the server stops
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "--cohort", str(cohort_dir), "--port", str(port)],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the app did not start: {(cache_dir / 'server.log').read_text()[-2000:]}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()
+
+
+def chrome():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+        time.sleep(interval)
+
+
+PLOT_STATE = """
+const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!graph || !graph.data || !graph._fullData) { return null; }
+// gd.data keeps the base64 arrays as sent; _fullData holds them decoded.
+return graph.data.map((trace, index) => ({
+    type: trace.type,
+    rows: Array.from((graph._fullData[index] || {}).customdata || []),
+    selected: trace.selectedpoints === undefined || trace.selectedpoints === null ? null : Array.from(trace.selectedpoints),
+}));
+"""
+
+
+def plot_state(driver, graph_id: str) -> list[dict] | None:
+    """Each trace's type, row ids (customdata) and selected positions, read from the page."""
+    return driver.execute_script(PLOT_STATE, f"#{graph_id}")
+
+
+def highlighted_rows(traces: list[dict]) -> set[int] | None:
+    """Row ids drawn as selected across all traces (None when nothing is selected)."""
+    if all(trace["selected"] is None for trace in traces):
+        return None
+    return {trace["rows"][position] for trace in traces for position in (trace["selected"] or [])}
+
+
+def severe_console_errors(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

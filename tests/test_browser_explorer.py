@@ -1,0 +1,92 @@
+"""End to end in headless Chromium: points drawn, linked selection, a cohort saved and kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from data_loaders.cohort_io import write_manifest, write_spaces
+from data_loaders.manifest import variables_to_tables
+from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
+from tests.browser import chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SUBJECTS = 300
+
+
+@pytest.fixture(scope="module")
+def explorer_cohort(tmp_path_factory):
+    """A phenotype-only cohort with two stand-in latent spaces: the explorer needs no arrays."""
+    folder = tmp_path_factory.mktemp("explorer-cohort")
+    phenotypes = sample_phenotypes(SUBJECTS, seed=1).assign(sokolow_lyon_mv=2.0)
+    phenotypes.reset_index().to_parquet(folder / "phenotypes.parquet", index=False)
+    write_manifest(folder, {"format_version": 1, "name": "Browser test cohort", "phenotypes": {"path": "phenotypes.parquet"},
+                            "variables": variables_to_tables(VARIABLES)})
+    rng = np.random.default_rng(0)
+    signal = phenotypes[["age_years", "lv_mass_g", "lvef_pct", "heart_rate_bpm"]].to_numpy(dtype=np.float32)
+    signal = (signal - signal.mean(0)) / signal.std(0)
+    write_spaces(folder, {"joint": signal @ rng.normal(size=(4, 8)).astype(np.float32),
+                          "ecg": signal[:, [0, 3]] + rng.normal(0, 0.3, (SUBJECTS, 2)).astype(np.float32)}, list(phenotypes.index))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app_url(explorer_cohort, tmp_path_factory):
+    with running_app(explorer_cohort, tmp_path_factory.mktemp("explorer-cache")) as url:
+        yield url
+
+
+@pytest.fixture
+def driver():
+    browser = chrome()
+    yield browser
+    browser.quit()
+
+
+def _drawn(driver, graph_id):
+    traces = plot_state(driver, graph_id)
+    return traces if traces and sum(len(t["rows"]) for t in traces) == SUBJECTS else None
+
+
+def test_page_loads_with_every_subject_drawn_in_webgl(driver, app_url, tmp_path):
+    driver.get(app_url)
+    for graph_id in ("view-0", "view-1", "view-2"):
+        traces = wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
+        assert all(trace["type"] == "scattergl" for trace in traces)
+        assert sorted(row for trace in traces for row in trace["rows"]) == list(range(SUBJECTS))
+    driver.save_screenshot(str(tmp_path / "explorer.png"))
+    assert severe_console_errors(driver) == []
+
+
+def test_box_selection_in_one_view_highlights_the_same_subjects_in_the_others(driver, app_url):
+    driver.get(app_url)
+    for graph_id in ("view-0", "view-1", "view-2"):
+        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
+    driver.find_element(By.CSS_SELECTOR, '#view-0 .modebar-btn[data-val="select"]').click()
+    plot_area = driver.find_element(By.CSS_SELECTOR, "#view-0 .nsewdrag")
+    width, height = plot_area.size["width"], plot_area.size["height"]
+    ActionChains(driver).move_to_element_with_offset(plot_area, -width // 3, -height // 3).click_and_hold().move_by_offset(
+        width // 2, height // 2).release().perform()
+    selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection in view 1")
+    assert 0 < len(selected) < SUBJECTS
+    for other in ("view-1", "view-2"):
+        linked = wait_for(lambda o=other: highlighted_rows(plot_state(driver, o)) == selected or None, message=f"{other} to follow")
+        assert linked
+    summary = driver.find_element(By.ID, "selection-summary").text
+    assert f"{len(selected):,} of {SUBJECTS:,} subjects highlighted" in summary
+    assert severe_console_errors(driver) == []
+
+
+def test_a_saved_cohort_is_still_listed_after_a_reload(driver, app_url):
+    driver.get(app_url)
+    wait_for(lambda: _drawn(driver, "view-0"), message="view 1 drawn")
+    name = driver.find_element(By.ID, "cohort-name")
+    name.send_keys("Everyone in the browser test")
+    driver.find_element(By.ID, "save-cohort").click()
+    wait_for(lambda: "Saved" in driver.find_element(By.ID, "save-feedback").text, message="save confirmation")
+    driver.refresh()
+    listed = wait_for(lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort")], message="saved cohorts listed")
+    assert any("Everyone in the browser test" in text and f"{SUBJECTS:,}" in text for text in listed)
+    assert severe_console_errors(driver) == []
