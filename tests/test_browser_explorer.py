@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from data_loaders.cohort_io import write_manifest, write_spaces
-from data_loaders.manifest import variables_to_tables
-from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
 from tests.browser import chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
-SUBJECTS = 300
+SUBJECTS = PHENOTYPE_COHORT_SUBJECTS
 
-
-@pytest.fixture(scope="module")
-def explorer_cohort(tmp_path_factory):
-    """A phenotype-only cohort with two stand-in latent spaces: the explorer needs no arrays."""
-    folder = tmp_path_factory.mktemp("explorer-cohort")
-    phenotypes = sample_phenotypes(SUBJECTS, seed=1).assign(sokolow_lyon_mv=2.0)
-    phenotypes.reset_index().to_parquet(folder / "phenotypes.parquet", index=False)
-    write_manifest(folder, {"format_version": 1, "name": "Browser test cohort", "phenotypes": {"path": "phenotypes.parquet"},
-                            "variables": variables_to_tables(VARIABLES)})
-    rng = np.random.default_rng(0)
-    signal = phenotypes[["age_years", "lv_mass_g", "lvef_pct", "heart_rate_bpm"]].to_numpy(dtype=np.float32)
-    signal = (signal - signal.mean(0)) / signal.std(0)
-    write_spaces(folder, {"joint": signal @ rng.normal(size=(4, 8)).astype(np.float32),
-                          "ecg": signal[:, [0, 3]] + rng.normal(0, 0.3, (SUBJECTS, 2)).astype(np.float32)}, list(phenotypes.index))
-    return folder
 
 
 @pytest.fixture(scope="module")
-def app_url(explorer_cohort, tmp_path_factory):
-    with running_app(explorer_cohort, tmp_path_factory.mktemp("explorer-cache")) as url:
+def app_url(phenotype_cohort_dir, tmp_path_factory):
+    with running_app(phenotype_cohort_dir, tmp_path_factory.mktemp("explorer-cache")) as url:
         yield url
 
 

@@ -80,3 +80,10 @@ def test_empty_group_gives_no_numbers_rather_than_errors(groups):
     table, a, _ = groups
     result = compare_groups(table, VARIABLES, a, np.zeros(len(a), dtype=bool))
     assert result["p_value"].isna().all()
+
+
+def test_constant_variables_give_no_test_rather_than_warnings(groups):
+    table, a, b = groups
+    constant = table.assign(lv_mass_g=5.0)
+    row = compare_groups(constant, VARIABLES, a, b).set_index("variable").loc["lv_mass_g"]
+    assert row["test"] == "no variation" and np.isnan(row["p_value"]) and row["std_diff"] == 0

@@ -32,8 +32,11 @@ def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
     row["std_diff"] = (a.mean() - b.mean()) / pooled_sd if pooled_sd > 0 else 0.0
     if len(a) < 2 or len(b) < 2:
         return row
+    if a.std() == 0 and b.std() == 0:
+        row["test"] = "no variation"
+        return row
     # Welch's t for roughly normal variables, Mann–Whitney when skewed (|skew| > 1 in either group).
-    skewed = abs(stats.skew(a)) > 1 or abs(stats.skew(b)) > 1
+    skewed = any(abs(stats.skew(group)) > 1 for group in (a, b) if group.std() > 0)
     if skewed:
         row["p_value"] = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
         row["test"] = "Mann–Whitney U"

@@ -1,0 +1,52 @@
+"""Shared fixtures: small generated cohorts, made once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_loaders.cohort_io import write_manifest, write_spaces
+from data_loaders.manifest import variables_to_tables
+from data_loaders.synthetic.generate import generate_cohort
+from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
+
+SMALL_COHORT_SUBJECTS = 120
+TINY_COHORT_SUBJECTS = 12
+PHENOTYPE_COHORT_SUBJECTS = 300
+
+
+@pytest.fixture(scope="session")
+def small_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 120-subject synthetic cohort with stored arrays; read-only, shared by the session."""
+    return generate_cohort(tmp_path_factory.mktemp("cohorts") / "small", SMALL_COHORT_SUBJECTS, seed=7, workers=1)
+
+
+@pytest.fixture(scope="session")
+def _tiny_cohort_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_cohort(tmp_path_factory.mktemp("cohorts") / "tiny", TINY_COHORT_SUBJECTS, seed=3, workers=1)
+
+
+@pytest.fixture
+def tiny_cohort_dir(_tiny_cohort_template: Path, tmp_path: Path) -> Path:
+    """A private copy of a 12-subject cohort that a test may modify or break."""
+    return Path(shutil.copytree(_tiny_cohort_template, tmp_path / "tiny"))
+
+
+@pytest.fixture(scope="session")
+def phenotype_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 subjects with phenotypes and two stand-in latent spaces, no arrays: all the explorer needs."""
+    folder = tmp_path_factory.mktemp("phenotype-cohort")
+    phenotypes = sample_phenotypes(PHENOTYPE_COHORT_SUBJECTS, seed=1).assign(sokolow_lyon_mv=2.0)
+    phenotypes.reset_index().to_parquet(folder / "phenotypes.parquet", index=False)
+    write_manifest(folder, {"format_version": 1, "name": "Phenotype-only test cohort", "phenotypes": {"path": "phenotypes.parquet"},
+                            "variables": variables_to_tables(VARIABLES)})
+    rng = np.random.default_rng(0)
+    signal = phenotypes[["age_years", "lv_mass_g", "lvef_pct", "heart_rate_bpm"]].to_numpy(dtype=np.float32)
+    signal = (signal - signal.mean(0)) / signal.std(0)
+    spaces = {"joint": signal @ rng.normal(size=(4, 8)).astype(np.float32),
+              "ecg": signal[:, [0, 3]] + rng.normal(0, 0.3, (len(signal), 2)).astype(np.float32)}
+    write_spaces(folder, spaces, list(phenotypes.index))
+    return folder
