@@ -35,6 +35,8 @@ def test_choice_filters_on_categories_and_binaries(phenotypes):
     assert ChoiceFilter("sex", ("male",)).mask(phenotypes).tolist() == [False, True, False, True, False]
     assert ChoiceFilter("atrial_fibrillation", (True,)).mask(phenotypes).tolist() == [False, True, True, False, True]
     assert not ChoiceFilter("sex", ()).mask(phenotypes).any()
+    as_text = phenotypes.assign(sex=phenotypes["sex"].astype(object).where(phenotypes.index != "c", None))
+    assert ChoiceFilter("sex", ("female",)).mask(as_text).tolist() == [True, False, False, False, True]
 
 
 def test_filters_combine_with_and_and_round_trip_through_dicts(phenotypes):

@@ -37,26 +37,30 @@ def category_counts(column: pd.Series, spec: VariableSpec, mask: np.ndarray) -> 
     return names, everyone, cohort
 
 
-def filter_histogram(column: pd.Series, spec: VariableSpec, cohort_mask: np.ndarray, bins: int = 30) -> go.Figure:
-    """Everyone in grey, the current cohort in blue, on the same axis: what a filter keeps."""
-    figure = go.Figure()
+def filter_histogram(column: pd.Series, spec: VariableSpec, cohort_mask: np.ndarray, bins: int = 30) -> dict:
+    """Everyone in grey, the current cohort in blue, on the same axis: what a filter keeps.
+
+    A plain figure dict rather than ``go.Figure``: these redraw on every filter change, and
+    graph-object validation would cost more than the histogram itself.
+    """
     if spec.type == "continuous":
         values = column.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(values)
         edges = _bins(values, bins)
-        centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
-        everyone, _ = np.histogram(values[np.isfinite(values)], edges)
-        cohort, _ = np.histogram(values[cohort_mask & np.isfinite(values)], edges)
-        figure.add_bar(x=centres, y=everyone, width=width, marker_color=EVERYONE_COLOUR, name="everyone")
-        figure.add_bar(x=centres, y=cohort, width=width, marker_color=COHORT_COLOUR, name="current cohort")
+        x, width = ((edges[:-1] + edges[1:]) / 2).tolist(), float(edges[1] - edges[0])
+        everyone = np.histogram(values[finite], edges)[0].tolist()
+        cohort = np.histogram(values[cohort_mask & finite], edges)[0].tolist()
     else:
-        names, everyone, cohort = category_counts(column, spec, cohort_mask)
-        figure.add_bar(x=names, y=everyone, marker_color=EVERYONE_COLOUR, name="everyone")
-        figure.add_bar(x=names, y=cohort, marker_color=COHORT_COLOUR, name="current cohort")
-    figure.update_layout(
-        barmode="overlay", bargap=0.05, showlegend=False, height=90, template="plotly_white",
-        margin={"l": 4, "r": 4, "t": 4, "b": 18}, yaxis={"visible": False}, xaxis={"tickfont": {"size": 9}},
-    )
-    return figure
+        x, everyone_counts, cohort_counts = category_counts(column, spec, cohort_mask)
+        width, everyone, cohort = None, everyone_counts.tolist(), cohort_counts.tolist()
+    bar = {"type": "bar", "x": x, "width": width, "hoverinfo": "skip"}
+    return {
+        "data": [{**bar, "y": everyone, "marker": {"color": EVERYONE_COLOUR}, "name": "everyone"},
+                 {**bar, "y": cohort, "marker": {"color": COHORT_COLOUR}, "name": "current cohort"}],
+        "layout": {"barmode": "overlay", "bargap": 0.05, "showlegend": False, "height": 90,
+                   "margin": {"l": 4, "r": 4, "t": 4, "b": 18}, "yaxis": {"visible": False}, "xaxis": {"tickfont": {"size": 9}},
+                   "plot_bgcolor": "white", "paper_bgcolor": "white"},
+    }
 
 
 def overlaid_distributions(column: pd.Series, spec: VariableSpec, masks: dict[str, np.ndarray], bins: int = 40) -> go.Figure:

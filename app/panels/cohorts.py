@@ -66,6 +66,18 @@ def filters_from_controls(range_ids: list[dict], range_values: list, choice_ids:
     return filters
 
 
+def filter_histograms(context: AppContext, filters: list | None, selection: dict | None, variables: list[str]) -> tuple[list, str]:
+    """Each filter's histogram of the current cohort against everyone, and the cohort's size."""
+    rows = highlight_rows(context, filters, selection)
+    mask = np.ones(context.n_subjects, dtype=bool)
+    if rows is not None:
+        mask[:] = False
+        mask[rows] = True
+    phenotypes = context.cohort.phenotypes
+    figures = [filter_histogram(phenotypes[variable], context.variables[variable], mask) for variable in variables]
+    return figures, f"{int(mask.sum()):,} of {context.n_subjects:,}"
+
+
 def saved_cohort_rows(context: AppContext) -> list[dict]:
     rows = []
     for saved in context.store.list():
@@ -191,14 +203,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State({"type": "filter-histogram", "variable": ALL}, "id"),
     )
     def _update_histograms(filters, selection, histogram_ids):
-        rows = highlight_rows(context, filters, selection)
-        mask = np.ones(context.n_subjects, dtype=bool)
-        if rows is not None:
-            mask[:] = False
-            mask[rows] = True
-        phenotypes = context.cohort.phenotypes
-        figures = [filter_histogram(phenotypes[i["variable"]], context.variables[i["variable"]], mask) for i in histogram_ids]
-        return figures, f"{int(mask.sum()):,} of {context.n_subjects:,}"
+        return filter_histograms(context, filters, selection, [i["variable"] for i in histogram_ids])
 
     @app.callback(
         Output("save-feedback", "children"),

@@ -1,0 +1,92 @@
+"""Server-side time of the explorer's filter and selection callbacks at 5,000 and 100,000 subjects.
+
+    .venv/bin/python -m benchmarks.explorer_callbacks --subjects 5000 100000
+
+Times what one request costs the server when a filter or a lasso/box selection changes: the mask,
+the per-view selected positions, and the Patch (serialised to JSON as Dash would send it); also
+the full redraw of a view when the colour variable changes, for comparison. Goal: p95 ≤ 50 ms
+for filter/selection changes at 100,000 subjects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly
+
+from app.config import AppConfig
+from app.context import AppContext
+from app.core.filters import ChoiceFilter, RangeFilter
+from app.panels import cohorts, explorer
+from data_loaders import load_cohort
+from data_loaders.cohort_io import write_manifest, write_spaces
+from data_loaders.manifest import variables_to_tables
+from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
+
+
+def build_cohort(folder: Path, n_subjects: int) -> Path:
+    """Phenotypes plus a 256-d stand-in latent space: the explorer needs no arrays."""
+    phenotypes = sample_phenotypes(n_subjects, seed=0).assign(sokolow_lyon_mv=2.0)
+    phenotypes.reset_index().to_parquet(folder / "phenotypes.parquet", index=False)
+    write_manifest(folder, {"format_version": 1, "name": f"benchmark {n_subjects}", "phenotypes": {"path": "phenotypes.parquet"},
+                            "variables": variables_to_tables(VARIABLES)})
+    rng = np.random.default_rng(0)
+    write_spaces(folder, {"joint": rng.normal(size=(n_subjects, 256)).astype(np.float32)}, list(phenotypes.index))
+    return folder
+
+
+def benchmark_cases(context: AppContext, filters: list[dict], selection: dict) -> dict:
+    """One callable per request, each doing what the callback does for that event."""
+    return {
+        "filter change → patch latent view": lambda: explorer.render_latent_view(
+            context, 0, "joint", "pca", "atrial_fibrillation", filters, None, {"filters"})[0],
+        "selection (20%) → patch latent view": lambda: explorer.render_latent_view(
+            context, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"})[0],
+        "selection (20%) → patch clinical view": lambda: explorer.render_clinical_view(
+            context, "age_years", "lv_mass_g", "atrial_fibrillation", [], selection, {"selection"}),
+        "filter change → 2 filter histograms + count": lambda: cohorts.filter_histograms(context, filters, None, ["age_years", "sex"]),
+        "colour change → full latent view redraw": lambda: explorer.render_latent_view(
+            context, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"})[0],
+    }
+
+
+def timed(function, repeats: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        json.dumps(result, cls=plotly.utils.PlotlyJSONEncoder)  # what Dash does before sending
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subjects", type=int, nargs="+", default=[5000, 100000])
+    parser.add_argument("--repeats", type=int, default=40)
+    args = parser.parse_args()
+    print(f"{'subjects':>9}  {'request':<46} {'median ms':>10} {'p95 ms':>8}")
+    for n in args.subjects:
+        with tempfile.TemporaryDirectory() as folder:
+            cohort_dir = build_cohort(Path(folder), n)
+            context = AppContext(AppConfig(cohort_dir=cohort_dir, cache_dir=Path(folder) / "cache"), load_cohort(cohort_dir))
+            context.cached_projection("joint", explorer.ProjectionSpec("pca"))  # cached once, as in the app
+            _ = context.hover_text
+            rng = np.random.default_rng(1)
+            filters = [RangeFilter("age_years", 55, 70).to_dict(), ChoiceFilter("sex", ("female",)).to_dict()]
+            selection = {"rows": np.sort(rng.choice(n, size=n // 5, replace=False)).tolist()}
+            cases = benchmark_cases(context, filters, selection)
+            for name, case in cases.items():
+                median, p95 = timed(case, args.repeats)
+                print(f"{n:>9}  {name:<46} {median:>10.1f} {p95:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
