@@ -15,19 +15,23 @@ from data_loaders import Cohort, load_cohort
 PANELS = (explorer, cohorts, compare_cohorts)
 
 
-def background_manager(config: AppConfig) -> dash.DiskcacheManager | dash.CeleryManager:
+def make_celery(broker: str):
+    """The Celery app that runs background callbacks when several workers serve the explorer."""
+    from celery import Celery
+
+    return Celery("latent_space_explorer", broker=broker, backend=broker)
+
+
+def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheManager | dash.CeleryManager:
     """A disk cache for one machine; Celery + Redis when a broker is configured (several workers)."""
     if config.celery_broker:
-        from celery import Celery
-
-        celery_app = Celery("latent_space_explorer", broker=config.celery_broker, backend=config.celery_broker)
-        return dash.CeleryManager(celery_app)
+        return dash.CeleryManager(celery_app or make_celery(config.celery_broker))
     import diskcache
 
     return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")))
 
 
-def create_app(config: AppConfig, cohort: Cohort | None = None) -> dash.Dash:
+def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) -> dash.Dash:
     """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests)."""
     context = AppContext(config, cohort or load_cohort(config.resolved_cohort_dir))
     app = dash.Dash(
@@ -35,7 +39,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None) -> dash.Dash:
         title="Latent Space Explorer",
         # Bootstrap (Bootswatch Flatly) is served from assets/: clinical networks often have no CDN access.
         assets_folder=str(config.assets_dir),
-        background_callback_manager=background_manager(config),
+        background_callback_manager=manager or background_manager(config),
     )
     app.layout = page_layout(context)
     for panel in PANELS:
