@@ -82,5 +82,5 @@ def overlaid_distributions(column: pd.Series, spec: VariableSpec, masks: dict[st
             figure.add_bar(x=names, y=counts / total, name=f"{name} (n={int(mask.sum()):,})", marker_color=colour)
         figure.update_layout(barmode="group", xaxis_title=spec.label, yaxis_title="share", yaxis_tickformat=".0%")
     figure.update_layout(template="plotly_white", height=320, margin={"l": 50, "r": 10, "t": 10, "b": 40},
-                         legend={"orientation": "h", "y": 1.12})
+                         legend={"orientation": "h", "y": 1.12}, modebar={"orientation": "v"})
     return figure

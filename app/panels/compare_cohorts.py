@@ -11,7 +11,7 @@ from dash import Input, Output, dcc, html
 from app.context import AppContext
 from app.core.statistics import compare_groups
 from app.figures.distributions import overlaid_distributions
-from app.panels.explorer import highlight_rows, variable_options
+from app.panels.explorer import highlight_rows, message_figure, variable_options
 
 CURRENT = "current"
 REST = "rest"
@@ -109,7 +109,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
         mask_b = group_mask(context, b, filters, selection, other=mask_a)
         sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects · rows sorted by |standardised difference|"
         if not mask_a.any() or not mask_b.any():
-            return dbc.Alert("Both groups need at least one subject.", color="warning"), dash.no_update, sizes
+            advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
+                      "or choose saved cohorts.")
+            return dbc.Alert(advice, color="warning"), message_figure("Nothing to compare yet"), sizes
         table = format_comparison(compare_groups(context.cohort.phenotypes, context.variables, mask_a, mask_b))
         rendered = dbc.Table.from_dataframe(table, striped=True, hover=True, size="sm", className="small")
         figure = dash.no_update
