@@ -16,7 +16,7 @@ from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.figures.distributions import filter_histogram
-from app.panels.explorer import highlight_rows, variable_options
+from app.panels.explorer import current_cohort_mask, variable_options
 
 OPERATION_LABELS = {"union": "A ∪ B (either)", "intersection": "A ∩ B (both)", "difference": "A − B (A, not B)", "complement": "not A"}
 
@@ -68,11 +68,7 @@ def filters_from_controls(range_ids: list[dict], range_values: list, choice_ids:
 
 def filter_histograms(context: AppContext, filters: list | None, selection: dict | None, variables: list[str]) -> tuple[list, str]:
     """Each filter's histogram of the current cohort against everyone, and the cohort's size."""
-    rows = highlight_rows(context, filters, selection)
-    mask = np.ones(context.n_subjects, dtype=bool)
-    if rows is not None:
-        mask[:] = False
-        mask[rows] = True
+    mask = current_cohort_mask(context, filters, selection)
     phenotypes = context.cohort.phenotypes
     figures = [filter_histogram(phenotypes[variable], context.variables[variable], mask) for variable in variables]
     return figures, f"{int(mask.sum()):,} of {context.n_subjects:,}"

@@ -11,7 +11,7 @@ from dash import Input, Output, dcc, html
 from app.context import AppContext
 from app.core.statistics import compare_groups
 from app.figures.distributions import overlaid_distributions
-from app.panels.explorer import highlight_rows, message_figure, variable_options
+from app.panels.explorer import current_cohort_mask, message_figure, variable_options
 
 CURRENT = "current"
 REST = "rest"
@@ -23,12 +23,7 @@ def group_mask(context: AppContext, choice: str | int | None, filters: list | No
     if choice == REST and other is not None:
         return ~other
     if choice in (CURRENT, None):
-        rows = highlight_rows(context, filters, selection)
-        mask = np.ones(context.n_subjects, dtype=bool)
-        if rows is not None:
-            mask[:] = False
-            mask[rows] = True
-        return mask
+        return current_cohort_mask(context, filters, selection)
     return context.saved_cohort_mask(int(choice))
 
 

@@ -33,8 +33,8 @@ def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous"
     ]
 
 
-def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
-    """Rows of the current cohort (filters ∧ selection), or None when neither narrows it."""
+def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
+    """Mask of the current cohort (filters ∧ selection), or None when neither narrows it."""
     selected = (selection or {}).get("rows")
     if not filters and selected is None:
         return None
@@ -43,7 +43,19 @@ def highlight_rows(context: AppContext, filters: list[dict] | None, selection: d
         chosen = np.zeros(len(mask), dtype=bool)
         chosen[np.asarray(selected, dtype=int)] = True
         mask &= chosen
-    return np.flatnonzero(mask)
+    return mask
+
+
+def current_cohort_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray:
+    """The current cohort as a mask: everyone when nothing narrows it."""
+    mask = highlight_mask(context, filters, selection)
+    return np.ones(context.n_subjects, dtype=bool) if mask is None else mask
+
+
+def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
+    """Rows of the current cohort, or None when neither filters nor a selection narrow it."""
+    mask = highlight_mask(context, filters, selection)
+    return None if mask is None else np.flatnonzero(mask)
 
 
 def message_figure(text: str) -> go.Figure:
