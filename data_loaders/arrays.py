@@ -257,7 +257,7 @@ class SyntheticMriSource:
         self._phenotypes = phenotypes
 
     def cines(self, ids: Sequence[str]) -> np.ndarray:
-        from data_loaders.synthetic.mri import synthesize_cines
+        from data_loaders.synthetic.mri import INTENSITY_SCALE, synthesize_cines
 
         rows = self._phenotypes.loc[[str(i) for i in ids]]
-        return synthesize_cines(rows, rows[schema.SEED].to_numpy()).astype(np.float32) / np.float32(255.0)
+        return _scale(synthesize_cines(rows, rows[schema.SEED].to_numpy()), 1.0 / INTENSITY_SCALE)

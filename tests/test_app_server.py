@@ -54,6 +54,7 @@ def test_python_m_app_serves_the_page(small_cohort_dir, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+        server.stdout.close()
 
 
 def test_a_broken_cohort_stops_the_app_with_a_clear_message(tmp_path):
