@@ -293,7 +293,7 @@ def _repolarisation(
     t_wave = _wave(t_peak, rise, fall)[0]
     # The ST plateau rises at the J point and ends with the T wave, falling as it does after the T
     # peak, so every lead's T end (tangent method) is where the T wave alone puts it.
-    plateau = _sigmoid((_BEAT_TIME_MS - j_point) / 4.0) * np.where(_BEAT_TIME_MS < t_peak, 1.0, t_wave)
+    plateau = _sigmoid((_BEAT_TIME_MS - j_point) / 4.0) * np.where(_BEAT_TIME_MS < t_peak, 1.0, t_wave)  # noqa: SIM300 (an array, not a constant)
     return np.outer(t_wave, t_vector) + np.outer(plateau, st_vector)
 
 
