@@ -9,10 +9,10 @@ from dash import html
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
-from app.panels import cohorts, compare_cohorts, explorer
+from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
 from data_loaders import Cohort, load_cohort
 
-PANELS = (explorer, cohorts, compare_cohorts)
+PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
 
 
 def make_celery(broker: str):
@@ -74,6 +74,9 @@ def page_layout(context: AppContext) -> html.Div:
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
                                     dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id="compare-cohorts"),
+                                    dbc.Tab(decoder.layout(context), label="Decode", tab_id="decoder"),
+                                    dbc.Tab(accuracy.layout(context), label="Accuracy", tab_id="accuracy"),
+                                    dbc.Tab(compare_spaces.layout(context), label="Compare spaces", tab_id="compare-spaces"),
                                     dbc.Tab(
                                         html.Div(
                                             [

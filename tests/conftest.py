@@ -12,10 +12,14 @@ from data_loaders.cohort_io import write_manifest, write_spaces
 from data_loaders.manifest import variables_to_tables
 from data_loaders.synthetic.generate import generate_cohort
 from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
+from models.config import ModelConfig, TrainConfig
 
 SMALL_COHORT_SUBJECTS = 120
 TINY_COHORT_SUBJECTS = 12
 PHENOTYPE_COHORT_SUBJECTS = 300
+# A narrow model and two epochs: the first-start pipeline on the small cohort in seconds.
+NARROW_MODEL = ModelConfig.cpu(latent_dim=16, ecg_channels=(8, 16, 16, 16), mri_channels=(16, 16, 16), mri_decoder_channels=(16, 16, 16, 16))
+QUICK_TRAINING = TrainConfig(epochs=2, batch_size=16)
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +54,24 @@ def phenotype_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
               "ecg": signal[:, [0, 3]] + rng.normal(0, 0.3, (len(signal), 2)).astype(np.float32)}
     write_spaces(folder, spaces, list(phenotypes.index))
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained_small_cohort(small_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, int]]]:
+    """A private copy of the small cohort after the first-start pipeline ran on it, and its progress events.
+
+    It has a (narrow) trained model, the joint/ecg/mri spaces and out-of-sample predictions: all
+    the decoder, accuracy and space-comparison panels need. Read-only: copy it to modify it.
+    """
+    from models.pipeline import ensure_trained_demo
+
+    folder = Path(shutil.copytree(small_cohort_dir, tmp_path_factory.mktemp("trained") / "cohort"))
+    events: list[tuple[str, int, int]] = []
+    ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=QUICK_TRAINING, progress=lambda *event: events.append(event))
+    return folder, events
+
+
+@pytest.fixture(scope="session")
+def trained_cohort_dir(trained_small_cohort: tuple[Path, list]) -> Path:
+    """The trained small cohort's folder (read-only)."""
+    return trained_small_cohort[0]

@@ -17,29 +17,17 @@ from data_loaders import load_cohort
 from data_loaders.cohort_io import update_manifest
 from models import encode, evaluate, predictors, train
 from models.checkpoint import PREDICTORS_FILE, WEIGHTS_FILE, load_checkpoint
-from models.config import ModelConfig, TrainConfig
 from models.decoding import clear_cache, codec_for_cohort, load_codec
 from models.pipeline import ensure_trained_demo, status
 from models.predictors import PredictorSet, predictors_for_cohort, stored_predictions
 from models.torchscript import ModelShapeError
 from tests.test_models import write_torchscript_modules
 
-NARROW = ModelConfig.cpu(latent_dim=16, ecg_channels=(8, 16, 16, 16), mri_channels=(16, 16, 16), mri_decoder_channels=(16, 16, 16, 16))
-QUICK = TrainConfig(epochs=2, batch_size=16)
 TASKS = ("atrial_fibrillation", "heart_failure", "lv_hypertrophy", "hypertension", "lvef_pct", "lv_mass_g")
 
 
-@pytest.fixture(scope="module")
-def trained_cohort(small_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, int]]]:
-    """A private copy of the small cohort after the first-start pipeline ran on it."""
-    folder = Path(shutil.copytree(small_cohort_dir, tmp_path_factory.mktemp("trained") / "cohort"))
-    events: list[tuple[str, int, int]] = []
-    ensure_trained_demo(folder, device="cpu", model_config=NARROW, train_config=QUICK, progress=lambda *event: events.append(event))
-    return folder, events
-
-
-def test_first_start_trains_encodes_and_fits_predictors(trained_cohort: tuple[Path, list]) -> None:
-    folder, events = trained_cohort
+def test_first_start_trains_encodes_and_fits_predictors(trained_small_cohort: tuple[Path, list]) -> None:
+    folder, events = trained_small_cohort
     assert [stage for stage in dict.fromkeys(e[0] for e in events)] == ["load", "train", "encode", "predictors", "done"]
     assert status(folder) == {"trained": True, "encoded": True, "predictors": True}
     cohort = load_cohort(folder)
@@ -57,8 +45,8 @@ def test_first_start_trains_encodes_and_fits_predictors(trained_cohort: tuple[Pa
     assert loaded is not None and loaded.direction("lv_mass_g", "joint").shape == (16,)
 
 
-def test_second_start_reuses_everything_in_seconds(trained_cohort: tuple[Path, list]) -> None:
-    folder, _ = trained_cohort
+def test_second_start_reuses_everything_in_seconds(trained_small_cohort: tuple[Path, list]) -> None:
+    folder, _ = trained_small_cohort
     weights = folder / "model" / WEIGHTS_FILE
     before = (weights.stat().st_mtime_ns, (folder / "spaces.h5").stat().st_mtime_ns, (folder / "predictions.parquet").stat().st_mtime_ns)
     started = time.perf_counter()
@@ -68,16 +56,16 @@ def test_second_start_reuses_everything_in_seconds(trained_cohort: tuple[Path, l
     assert not list(folder.glob(".*partial*")) and not list((folder / "model").glob(".*partial*"))
 
 
-def test_stale_spaces_are_re_encoded_after_the_model_changes(trained_cohort: tuple[Path, list], tmp_path: Path) -> None:
-    folder = Path(shutil.copytree(trained_cohort[0], tmp_path / "cohort"))
+def test_stale_spaces_are_re_encoded_after_the_model_changes(trained_small_cohort: tuple[Path, list], tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(trained_small_cohort[0], tmp_path / "cohort"))
     update_manifest(folder, model={**load_cohort(folder).manifest["model"], "model_id": "another-model"})
     assert status(folder) == {"trained": True, "encoded": False, "predictors": False}
     ensure_trained_demo(folder, device="cpu")
     assert status(folder) == {"trained": True, "encoded": True, "predictors": True}
 
 
-def test_codec_decodes_cohort_latents_into_data_units(trained_cohort: tuple[Path, list]) -> None:
-    folder, _ = trained_cohort
+def test_codec_decodes_cohort_latents_into_data_units(trained_small_cohort: tuple[Path, list]) -> None:
+    folder, _ = trained_small_cohort
     cohort = load_cohort(folder)
     codec = codec_for_cohort(cohort, device="cpu")
     assert codec is codec_for_cohort(cohort, device="cpu")  # loaded once per process
@@ -92,8 +80,8 @@ def test_codec_decodes_cohort_latents_into_data_units(trained_cohort: tuple[Path
     np.testing.assert_allclose(codec.encode(cohort.mri(ids), "mri"), cohort.spaces["mri"][:5], rtol=1e-3, atol=2e-3)
 
 
-def test_evaluate_reports_every_metric_and_the_targets(trained_cohort: tuple[Path, list], capsys: pytest.CaptureFixture[str]) -> None:
-    folder, _ = trained_cohort
+def test_evaluate_reports_every_metric_and_the_targets(trained_small_cohort: tuple[Path, list], capsys: pytest.CaptureFixture[str]) -> None:
+    folder, _ = trained_small_cohort
     assert evaluate.main(["--cohort", str(folder), "--device", "cpu", "--max-subjects", "12"]) == 0
     out = capsys.readouterr().out
     for text in ("median per-lead r", "SSIM", "PSNR", "LV cavity area", "fractional area change", "QRS amplitude", "AUROC", "R²", "Targets"):
