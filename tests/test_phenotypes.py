@@ -37,7 +37,9 @@ def test_derived_quantities_are_consistent(population):
     assert np.allclose(population[s.LVESV], expected_esv, atol=0.2)
     bazett = population[s.QT] / np.sqrt(60 / population[s.HEART_RATE])
     assert np.allclose(bazett, population[s.QTC], atol=3)
-    assert population[s.PR].isna().equals(population[s.AF])  # no PR interval without P waves
+    assert population[s.PR].isna().equals(population[s.AF_RHYTHM])  # no PR interval without P waves
+    assert not (population[s.AF_RHYTHM] & ~population[s.AF]).any()  # AF rhythm only in diagnosed AF
+    assert 0.4 < population.loc[population[s.AF], s.AF_RHYTHM].mean() < 0.7  # the rest is paroxysmal
 
 
 def test_prevalences_are_demo_enriched_but_plausible(population):
@@ -58,6 +60,8 @@ def test_causal_directions_hold(population):
     assert population.loc[population[s.HF], s.LVEDV].mean() > population.loc[~population[s.HF], s.LVEDV].mean()
     assert population.groupby(s.SEX, observed=True)[s.LV_MASS].mean()["male"] > 1.25 * population.groupby(s.SEX, observed=True)[s.LV_MASS].mean()["female"]
     assert np.corrcoef(population[s.AGE], population[s.SBP])[0, 1] > 0.2
+    low_ef = population[s.LVEF] < 45
+    assert population.loc[low_ef, s.QRS].mean() > population.loc[~low_ef, s.QRS].mean() + 10  # a failing LV widens the QRS
 
 
 def test_rv_carries_information_the_lv_does_not(population):

@@ -17,10 +17,11 @@ from data_loaders.synthetic import schema as s
 from data_loaders.synthetic.ecg import synthesize_ecg_strips
 
 NORMAL = {
-    s.HEART_RATE: 66.0, s.AF: False, s.PR: 160.0, s.QRS: 92.0, s.QT: 400.0, s.QRS_AXIS: 45.0,
-    s.LV_MASS: 120.0, s.BMI: 26.0, s.SEX: "male", s.LVH: False,
+    s.HEART_RATE: 66.0, s.AF_RHYTHM: False, s.AF: False, s.PR: 160.0, s.QRS: 92.0, s.QT: 400.0, s.QRS_AXIS: 45.0,
+    s.LV_MASS: 120.0, s.BMI: 26.0, s.SEX: "male", s.LVH: False, s.LVEF: 62.0,
 }
-AF_ROW = {s.AF: True, s.PR: np.nan}
+AF_ROW = {s.AF: True, s.AF_RHYTHM: True, s.PR: np.nan}
+PAROXYSMAL_AF_ROW = {s.AF: True, s.AF_RHYTHM: False}
 LEAD = {name: index for index, name in enumerate(s.ECG_LEADS)}
 R = em.MEDIAN_R_PEAK_INDEX
 MS_PER_SAMPLE = 1000 / s.ECG_SAMPLING_HZ
@@ -109,7 +110,7 @@ def test_a_subject_depends_only_on_its_row_and_seed():
 
 def test_only_ecg_drivers_shape_the_ecg():
     table = drivers([{}, {}])
-    table[s.LVEDV], table[s.RVEDV], table[s.LVEF] = (140.0, 260.0), (150.0, 320.0), (60.0, 25.0)
+    table[s.LVEDV], table[s.RVEDV], table[s.RVEF] = (140.0, 260.0), (150.0, 320.0), (60.0, 30.0)
     strips = synthesize_ecg_strips(table, np.array([5, 5]))
     np.testing.assert_array_equal(strips[0], strips[1])
 
@@ -134,7 +135,7 @@ def test_heart_rate_detected_in_lead_ii_matches_the_phenotype(varied):
 def test_af_rr_intervals_are_irregular_and_sinus_nearly_regular(varied):
     table, strips, _ = varied
     irregularity = np.array([em.rr_irregularity(em.detect_r_peaks_multilead(strip)) for strip in strips])
-    af = table[s.AF].to_numpy()
+    af = table[s.AF_RHYTHM].to_numpy()
     assert irregularity[~af].max() < 0.08
     assert irregularity[af].min() > 0.1
 
@@ -156,6 +157,29 @@ def test_af_has_fibrillatory_waves_and_no_p_wave():
     activity = np.array(activity)
     assert activity[af].min() > 0.02
     assert activity[af].min() > 1.5 * activity[~af].max()
+
+
+def test_paroxysmal_af_is_sinus_rhythm_with_a_wider_p_wave():
+    rows = [PAROXYSMAL_AF_ROW] * 8 + [{}] * 8
+    strips, medians = generate(rows, first_seed=60)
+    paroxysmal = np.arange(len(rows)) < 8
+    irregularity = np.array([em.rr_irregularity(em.detect_r_peaks_multilead(strip)) for strip in strips])
+    assert irregularity.max() < 0.08  # sinus rhythm now, whatever the diagnosis
+    # P-wave width in lead II: samples 80–300 ms before the R peak above a quarter of the P peak.
+    p_wave = np.abs(medians[:, R - 150 : R - 40, LEAD["II"]])
+    width = (p_wave > 0.25 * p_wave.max(axis=1, keepdims=True)).sum(axis=1)
+    assert width[paroxysmal].mean() > width[~paroxysmal].mean() + 5  # ≥ 10 ms wider on average
+    assert p_wave[paroxysmal].max(axis=1).min() > 0.04  # P waves are there
+
+
+def test_a_failing_lv_flattens_t_waves_and_loses_anterior_forces():
+    efs = np.linspace(20, 70, 24)
+    _, medians = generate([{s.LVEF: ef} for ef in efs], first_seed=250)
+    t_amplitude = np.abs(medians[:, R + 60 : R + 220]).max(axis=1).mean(axis=1)  # mean over leads of the ST-T peak
+    early_anterior = medians[:, R - 25 : R + 5, LEAD["V2"]].max(axis=1)  # the early R of V2
+    assert stats.spearmanr(efs, t_amplitude).statistic > 0.7
+    assert stats.spearmanr(efs, early_anterior).statistic > 0.5
+    assert t_amplitude[:6].mean() < 0.7 * t_amplitude[-6:].mean()
 
 
 def test_qrs_voltage_rises_with_lv_mass():

@@ -15,7 +15,7 @@ from data_loaders.mri_measures import fractional_area_change, left_atrial_max_ar
 from data_loaders.synthetic import mri
 from data_loaders.synthetic import schema as s
 
-NORMAL = {s.LVEDV: 140.0, s.LVESV: 56.0, s.LV_MASS: 120.0, s.RVEDV: 150.0, s.RVEF: 56.0, s.AF: False, s.HF: False, s.SEX: "male", s.BMI: 27.0}
+NORMAL = {s.LVEDV: 140.0, s.LVESV: 56.0, s.LV_MASS: 120.0, s.RVEDV: 150.0, s.RVEF: 56.0, s.AF: False, s.AF_RHYTHM: False, s.HF: False, s.SEX: "male", s.BMI: 27.0}
 
 
 def drivers(rows: list[dict]) -> pd.DataFrame:
@@ -44,6 +44,7 @@ def sweep() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         ]
     )
     table[s.LVEF] = lvef
+    table[s.AF_RHYTHM] = table[s.AF]
     cines, labels = mri.synthesize_cines(table, np.arange(100, 100 + n), return_labels=True)
     return table, cines, labels
 
@@ -157,19 +158,22 @@ def test_atria_fill_while_the_ventricles_empty():
 def test_left_atrium_is_larger_in_af_and_heart_failure_than_in_matched_controls():
     seeds = np.array([11, 12, 13])
     controls = drivers([{s.LVEDV: edv, s.LVESV: edv * 0.4} for edv in (120.0, 150.0, 180.0)])
-    af = controls.assign(**{s.AF: True})
+    af = controls.assign(**{s.AF: True, s.AF_RHYTHM: True})
     hf = controls.assign(**{s.HF: True})
-    table = pd.concat([controls, af, hf], ignore_index=True)
-    cines, labels = mri.synthesize_cines(table, np.tile(seeds, 3), return_labels=True)
-    label_la = areas(labels, mri.LEFT_ATRIUM).max(axis=1).reshape(3, -1)
-    image_la = left_atrial_max_area(cines).reshape(3, -1)
+    paroxysmal = controls.assign(**{s.AF: True})
+    table = pd.concat([controls, af, hf, paroxysmal], ignore_index=True)
+    cines, labels = mri.synthesize_cines(table, np.tile(seeds, 4), return_labels=True)
+    label_la = areas(labels, mri.LEFT_ATRIUM).max(axis=1).reshape(4, -1)
+    image_la = left_atrial_max_area(cines).reshape(4, -1)
     for la in (label_la, image_la):
-        assert np.all(la[1] > 1.15 * la[0])  # AF
+        assert np.all(la[1] > 1.15 * la[0])  # AF rhythm
         assert np.all(la[2] > 1.1 * la[0])  # heart failure
-    # No atrial kick in AF: the LV barely fills over the last fifth of the cycle.
-    lv = areas(labels, mri.LV_BLOOD_POOL).astype(float).reshape(3, len(seeds), -1)
+        assert np.all(la[3] > 1.07 * la[0]) and np.all(la[3] < la[1])  # paroxysmal AF: larger, less so than in AF rhythm
+    # No atrial kick in AF rhythm: the LV barely fills over the last fifth of the cycle; paroxysmal AF keeps its kick.
+    lv = areas(labels, mri.LV_BLOOD_POOL).astype(float).reshape(4, len(seeds), -1)
     late_filling = (lv[..., 0] - lv[..., 40]) / lv[..., 0]
     assert np.all(late_filling[1] < 0.5 * late_filling[0])
+    assert np.all(late_filling[3] > 0.8 * late_filling[0])
 
 
 def test_bad_input_is_rejected_with_a_clear_error():

@@ -12,12 +12,16 @@ V1–V6) and reaches the leads the way electrode noise does.
 What each driver sets:
 
 - heart rate: the mean RR over the strip is exactly 60 / rate; sinus rhythm has a small respiratory
-  sinus arrhythmia, atrial fibrillation independent RR intervals, no P wave and fibrillatory waves;
+  sinus arrhythmia, atrial-fibrillation rhythm independent RR intervals, no P wave and fibrillatory
+  waves; paroxysmal AF (diagnosed, in sinus rhythm now) a longer, notched P wave from its larger atrium;
 - PR, QRS and QT (QRS onset to T end, tangent method): the wave timings; a QRS of 120 ms or more
   is a bundle branch block (left or right, drawn from the seed) with discordant ST-T changes;
 - QRS axis: the frontal direction of the net QRS vector, so the axis read from leads I and aVF;
 - LV mass, BMI and sex: QRS voltage (up with mass, down with BMI, a little higher in men); LVH adds
-  voltage and, increasingly with mass, a strain pattern (ST depression and T inversion laterally).
+  voltage and, increasingly with mass, a strain pattern (ST depression and T inversion laterally);
+- LV ejection fraction: a failing LV loses anterior forces (poor R-wave progression) and its T waves
+  flatten, as the ECG signs that AI-ECG models read systolic function from (the phenotype model
+  also widens the QRS and speeds the heart as the ejection fraction falls).
 
 Nothing else reaches the ECG: RV size and LV volumes are left for the MRI to carry. The seed adds what
 phenotypes do not fix: wave shapes and directions, heart rotation, respiration and noise.
@@ -33,7 +37,8 @@ import pandas as pd
 from data_loaders.synthetic import schema
 
 DRIVER_COLUMNS = (
-    schema.HEART_RATE, schema.AF, schema.PR, schema.QRS, schema.QT, schema.QRS_AXIS, schema.LV_MASS, schema.BMI, schema.SEX, schema.LVH,
+    schema.HEART_RATE, schema.AF_RHYTHM, schema.AF, schema.PR, schema.QRS, schema.QT, schema.QRS_AXIS, schema.LV_MASS, schema.BMI, schema.SEX,
+    schema.LVH, schema.LVEF,
 )
 BUNDLE_BRANCH_BLOCK_QRS_MS = 120.0
 LEFT_BUNDLE_BRANCH_BLOCK_SHARE = 0.6  # of wide QRS: the block that goes with LV disease
@@ -105,6 +110,10 @@ _BMI_EXPONENT = 0.6  # fat and distance between heart and electrodes damp the vo
 _MALE_VOLTAGE = 1.06
 _LVH_VOLTAGE = 1.15
 _LVH_BACKWARDS_DEG = 8.0  # hypertrophied posterior-lateral wall: deeper S in V1–V2
+_REFERENCE_EF = 62.0  # %: anterior forces and T waves shrink as the ejection fraction falls below it
+_ANTERIOR_EF_EXPONENT = 1.5
+_T_WAVE_EF_EXPONENT = 2.0
+_PAROXYSMAL_P_WIDENING_MS = 22.0  # the enlarged atrium of paroxysmal AF conducts slowly: a wider, notched P
 _STRAIN_MASS_G = (150.0, 220.0)  # strain grows from a trace to full between these LV masses
 _QRS_WIDTH_JITTER = 0.08  # per-subject spread of wave widths, so equal QRS durations still differ in shape
 
@@ -114,7 +123,8 @@ class _Subject:
     """One subject's drivers as plain floats."""
 
     heart_rate_bpm: float
-    af: bool
+    af: bool  # in AF rhythm during the recording
+    paroxysmal_af: bool  # diagnosed AF, in sinus rhythm during the recording
     pr_ms: float
     qrs_ms: float
     qt_ms: float
@@ -123,6 +133,7 @@ class _Subject:
     bmi: float
     male: bool
     lvh: bool
+    lvef_pct: float
 
 
 def synthesize_ecg_strips(drivers: pd.DataFrame, seeds: np.ndarray) -> np.ndarray:
@@ -145,16 +156,18 @@ def _subjects(drivers: pd.DataFrame, seeds: np.ndarray) -> list[_Subject]:
     if len(seeds) != len(drivers):
         raise ValueError(f"{len(seeds)} seeds for {len(drivers)} subjects")
     numbers = {name: drivers[name].to_numpy(dtype=np.float64) for name in DRIVER_COLUMNS if name != schema.SEX}
-    af = numbers[schema.AF].astype(bool)
+    af = numbers[schema.AF_RHYTHM].astype(bool)
     bad = [name for name, values in numbers.items() if not np.isfinite(values[~af] if name == schema.PR else values).all()]
     if bad:
-        raise ValueError(f"synthesize_ecg_strips: missing or infinite values in {bad} (PR may be empty only in AF)")
+        raise ValueError(f"synthesize_ecg_strips: missing or infinite values in {bad} (PR may be empty only in AF rhythm)")
+    paroxysmal = numbers[schema.AF].astype(bool) & ~af
     male = (drivers[schema.SEX].astype(str) == "male").to_numpy()
     lvh = numbers[schema.LVH].astype(bool)
     return [
         _Subject(
             heart_rate_bpm=float(numbers[schema.HEART_RATE][i]),
             af=bool(af[i]),
+            paroxysmal_af=bool(paroxysmal[i]),
             pr_ms=float(numbers[schema.PR][i]),
             qrs_ms=float(numbers[schema.QRS][i]),
             qt_ms=float(numbers[schema.QT][i]),
@@ -163,6 +176,7 @@ def _subjects(drivers: pd.DataFrame, seeds: np.ndarray) -> list[_Subject]:
             bmi=float(numbers[schema.BMI][i]),
             male=bool(male[i]),
             lvh=bool(lvh[i]),
+            lvef_pct=float(numbers[schema.LVEF][i]),
         )
         for i in range(len(drivers))
     ]
@@ -236,6 +250,8 @@ def _beat_vector(subject: _Subject, rng: np.random.Generator) -> np.ndarray:
     table = {"none": _NORMAL_QRS, "left": _LEFT_BLOCK_QRS, "right": _RIGHT_BLOCK_QRS}[block]
     centre, width, size, frontal, forwards = table.T
     size = size * voltage * (_LEFT_BLOCK_VOLTAGE if block == "left" else 1.0)
+    if block != "left":  # septum and anterior wall: the early forces a failing LV loses
+        size[:2] *= _systolic_function(subject) ** _ANTERIOR_EF_EXPONENT
     width = width * rng.lognormal(0.0, _QRS_WIDTH_JITTER, len(width))
     forwards = forwards + rng.normal(0, 8, len(forwards)) - (_LVH_BACKWARDS_DEG if subject.lvh else 0.0)
     frontal = frontal + rng.normal(0, 8, len(frontal))
@@ -251,6 +267,11 @@ def _beat_vector(subject: _Subject, rng: np.random.Generator) -> np.ndarray:
     if not subject.af:
         heart += _p_wave(subject, rng)
     return heart
+
+
+def _systolic_function(subject: _Subject) -> float:
+    """The ejection fraction relative to a healthy one, bounded: what scales the failing LV's ECG signs."""
+    return float(np.clip(subject.lvef_pct / _REFERENCE_EF, 0.35, 1.15))
 
 
 def _turned(directions: np.ndarray, degrees: float) -> np.ndarray:
@@ -276,7 +297,8 @@ def _repolarisation(
     rise = 0.2 * jt * rng.lognormal(0.0, 0.08)
     t_peak = subject.qt_ms - 2.0 * fall
     t_frontal = 0.35 * subject.qrs_axis_deg + 0.65 * 40.0 + rng.normal(0, 10)
-    t_normal = 0.33 * np.sqrt(voltage / _VENTRICULAR_MV) * rng.lognormal(0.0, 0.2) * _direction(t_frontal, 15.0 + rng.normal(0, 8))
+    t_size = 0.33 * np.sqrt(voltage / _VENTRICULAR_MV) * _systolic_function(subject) ** _T_WAVE_EF_EXPONENT * rng.lognormal(0.0, 0.2)
+    t_normal = t_size * _direction(t_frontal, 15.0 + rng.normal(0, 8))
     st_normal = (0.07 if subject.male else 0.04) * _direction(t_frontal, 60.0)  # the J-point elevation of V2–V3
     discordant = -qrs_direction
     if block == "left":
@@ -299,11 +321,12 @@ def _repolarisation(
 
 def _p_wave(subject: _Subject, rng: np.random.Generator) -> np.ndarray:
     """Right then left atrial depolarisation (samples, 3), starting PR before QRS onset."""
-    duration = min(rng.normal(100.0, 8.0), subject.pr_ms - 30.0)
+    widening = _PAROXYSMAL_P_WIDENING_MS if subject.paroxysmal_af else 0.0
+    duration = min(rng.normal(100.0, 8.0) + widening, subject.pr_ms - 30.0)
     onset = -subject.pr_ms
     width = duration / 6.0
     centres = np.array([onset + 0.35 * duration, onset + 0.62 * duration])
-    sizes = 0.15 * rng.lognormal(0.0, 0.2, 2)
+    sizes = 0.15 * rng.lognormal(0.0, 0.2, 2) * np.array([1.0, 1.4 if subject.paroxysmal_af else 1.0])  # a larger left atrium
     directions = _direction(np.array([70.0, 40.0]) + rng.normal(0, 8, 2), np.array([35.0, -40.0]) + rng.normal(0, 8, 2))
     return (sizes[:, None] * _wave(centres, width, width)).T @ directions
 

@@ -65,7 +65,7 @@ NOISE_SIGMA = 0.015 * BLOOD_INTENSITY
 PIXEL_SPACING_MM = 2.0  # fixed, as a fixed acquisition matrix gives: 96 px is a 19 cm field of view
 NOMINAL_END_SYSTOLE = 0.36  # fraction of the cycle; heart failure prolongs systole a little
 
-DRIVER_COLUMNS = (schema.LVEDV, schema.LVESV, schema.LV_MASS, schema.RVEDV, schema.RVEF, schema.AF, schema.HF, schema.SEX, schema.BMI)
+DRIVER_COLUMNS = (schema.LVEDV, schema.LVESV, schema.LV_MASS, schema.RVEDV, schema.RVEF, schema.AF, schema.AF_RHYTHM, schema.HF, schema.SEX, schema.BMI)
 
 _FRAMES = schema.CINE_FRAMES
 _SIZE = schema.CINE_SIZE
@@ -177,7 +177,8 @@ def _hearts(columns: dict[str, np.ndarray], z: np.ndarray) -> _Hearts:
     """Chamber geometry through the cycle from the drivers and each subject's standard-normal draws ``z`` (n, _DRAWS)."""
     col = {name: values[:, None] for name, values in columns.items()}
     z = np.clip(z, -2.5, 2.5)[:, :, None]  # z[:, k] is (n, 1)
-    af = col[schema.AF] > 0.5
+    af = col[schema.AF_RHYTHM] > 0.5  # AF rhythm during the scan: no atrial kick
+    paroxysmal = (col[schema.AF] > 0.5) & ~af  # diagnosed AF, in sinus rhythm now: a larger, slower atrium only
     hf = col[schema.HF] > 0.5
     lvedv = col[schema.LVEDV] * 1e3  # mm³
     lvesv = np.minimum(col[schema.LVESV], col[schema.LVEDV] * 0.97) * 1e3
@@ -214,9 +215,10 @@ def _hearts(columns: dict[str, np.ndarray], z: np.ndarray) -> _Hearts:
     rv_depth = rv_area / (rv_length * (np.pi / 4 - _RV_TAPER / 3))
     tricuspid_plane = _TRICUSPID_OFFSET_MM + rv_length_ed - rv_length
 
-    # Atria: largest at ventricular end-systole; the left one enlarges in AF and heart failure.
-    la_max = 0.45 * lvedv * 1.55**af * 1.35**hf * np.exp(0.08 * z[:, 6])
-    la_emptying = np.where(af, 0.22, np.where(hf, 0.4, 0.58))
+    # Atria: largest at ventricular end-systole; the left one enlarges in AF (most in AF rhythm) and
+    # heart failure, and its size varies between people about as much as atrial volumes do.
+    la_max = 0.45 * lvedv * 1.55**af * 1.25**paroxysmal * 1.35**hf * np.exp(0.14 * z[:, 6])
+    la_emptying = np.where(af, 0.22, np.where(hf, 0.4, np.where(paroxysmal, 0.48, 0.58)))
     la_length, la_radius = _atrium(la_max, la_emptying, atrium, mitral_plane, 1.2)
     ra_max = 0.38 * rvedv * 1.25**af * 1.15**hf * np.exp(0.08 * z[:, 7])
     ra_emptying = np.where(af, 0.25, np.where(hf, 0.4, 0.5))

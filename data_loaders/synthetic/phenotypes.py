@@ -20,6 +20,9 @@ DEMO_PREVALENCE_NOTE = (
     "cohort has about 2-3% AF and 1% heart failure."
 )
 
+AF_RHYTHM_SHARE = 0.55  # of diagnosed AF, the share in AF rhythm at the visit (the rest paroxysmal)
+SYSTOLIC_REFERENCE_EF = 62.0  # %: each point of ejection fraction below it speeds the heart and widens the QRS
+
 # Sex-specific upper limits of the LV mass index (g/m²) above which a subject has LVH.
 LVH_MASS_INDEX_LIMIT = {"female": 60.0, "male": 76.0}
 
@@ -80,14 +83,19 @@ def sample_phenotypes(n_subjects: int, seed: int) -> pd.DataFrame:
     af = rng.random(n) < _logistic(
         -3.4 + 0.08 * (age - 60) + 0.5 * hypertension + 1.6 * heart_failure + 0.04 * (bmi - 27) + 0.3 * male
     )
+    # Most diagnosed AF is paroxysmal: in sinus rhythm at the visit, with only an enlarged, slower
+    # atrium to tell. Those in AF rhythm show it plainly on the ECG and in the cine.
+    af_rhythm = af & (rng.random(n) < AF_RHYTHM_SHARE)
 
-    sinus_rate = 68 - 2 * male + 0.3 * (bmi - 27) + 5 * heart_failure + rng.normal(0, 9, n)
-    heart_rate = np.where(af, rng.normal(84, 13, n), sinus_rate)
+    # A failing LV shows on the ECG: a faster sinus rate and a wider QRS as the ejection fraction falls.
+    systolic_deficit = np.maximum(SYSTOLIC_REFERENCE_EF - lvef, 0.0)
+    sinus_rate = 68 - 2 * male + 0.3 * (bmi - 27) + 5 * heart_failure + 0.3 * systolic_deficit + rng.normal(0, 9, n)
+    heart_rate = np.where(af_rhythm, rng.normal(84, 13, n), sinus_rate)
     heart_rate = np.clip(heart_rate, 45, 140)
-    pr = np.clip(160 + 0.6 * (age - 60) + rng.normal(0, 20, n), 110, 260)
-    pr = np.where(af, np.nan, pr)
+    pr = np.clip(160 + 0.6 * (age - 60) + 8 * af + rng.normal(0, 20, n), 110, 260)
+    pr = np.where(af_rhythm, np.nan, pr)
     bundle_branch_block = rng.random(n) < 0.03 + 0.08 * heart_failure
-    qrs = 92 + 4 * male + 8 * lvh + 10 * heart_failure + rng.normal(0, 8, n)
+    qrs = 92 + 4 * male + 8 * lvh + 6 * heart_failure + 0.5 * systolic_deficit + rng.normal(0, 8, n)
     qrs = np.clip(np.where(bundle_branch_block, rng.uniform(125, 160, n), qrs), 70, 170)
     qtc = np.clip(
         412 + 10 * ~male + 0.3 * (age - 60) + 0.25 * (qrs - 92) + 10 * heart_failure + rng.normal(0, 16, n), 360, 520
@@ -120,6 +128,7 @@ def sample_phenotypes(n_subjects: int, seed: int) -> pd.DataFrame:
             s.QRS_AXIS: qrs_axis.round(0),
             s.SOKOLOW_LYON: np.nan,
             s.AF: af,
+            s.AF_RHYTHM: af_rhythm,
             s.HF: heart_failure,
             s.LVH: lvh,
             s.HYPERTENSION: hypertension,
@@ -151,13 +160,14 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec(s.RVEDV, "continuous", "RV end-diastolic volume", "mL", "MRI", "Right-ventricular end-diastolic volume."),
         _spec(s.RVEF, "continuous", "RV ejection fraction", "%", "MRI", "Right-ventricular ejection fraction."),
         _spec(s.HEART_RATE, "continuous", "Heart rate", "bpm", "ECG", "Mean ventricular rate over the 10 s strip."),
-        _spec(s.PR, "continuous", "PR interval", "ms", "ECG", "P onset to QRS onset; empty in atrial fibrillation."),
+        _spec(s.AF_RHYTHM, "binary", "AF rhythm at the visit", "", "ECG", "In atrial fibrillation on the visit's ECG (paroxysmal AF is in sinus rhythm then)."),
+        _spec(s.PR, "continuous", "PR interval", "ms", "ECG", "P onset to QRS onset; empty in atrial-fibrillation rhythm."),
         _spec(s.QRS, "continuous", "QRS duration", "ms", "ECG", "QRS onset to offset."),
         _spec(s.QT, "continuous", "QT interval", "ms", "ECG", "QRS onset to T-wave end."),
         _spec(s.QTC, "continuous", "QTc (Bazett)", "ms", "ECG", "QT / √RR."),
         _spec(s.QRS_AXIS, "continuous", "QRS axis", "°", "ECG", "Frontal-plane QRS axis."),
         _spec(s.SOKOLOW_LYON, "continuous", "Sokolow-Lyon voltage", "mV", "ECG", "S in V1 + max(R in V5, V6), measured on the median beat."),
-        _spec(s.AF, "binary", "Atrial fibrillation", "", "Outcome", "Atrial fibrillation or flutter."),
+        _spec(s.AF, "binary", "Atrial fibrillation", "", "Outcome", "Diagnosed atrial fibrillation or flutter, paroxysmal or in AF at the visit."),
         _spec(s.HF, "binary", "Heart failure", "", "Outcome", "Heart failure (reduced or preserved ejection fraction)."),
         _spec(s.LVH, "binary", "LV hypertrophy", "", "Outcome", "LV mass index above the sex-specific upper limit."),
         _spec(s.HYPERTENSION, "binary", "Hypertension", "", "Outcome", "Systolic BP ≥ 140 mmHg or treated."),

@@ -27,7 +27,8 @@ RVEF = "rvef_pct"
 
 # ECG phenotypes
 HEART_RATE = "heart_rate_bpm"
-PR = "pr_ms"  # NaN in atrial fibrillation (no P waves)
+AF_RHYTHM = "af_rhythm"  # bool: in atrial fibrillation during the visit's ECG and scan (paroxysmal AF is not)
+PR = "pr_ms"  # NaN in atrial-fibrillation rhythm (no P waves)
 QRS = "qrs_ms"
 QT = "qt_ms"
 QTC = "qtc_ms"  # Bazett
@@ -35,7 +36,7 @@ QRS_AXIS = "qrs_axis_deg"
 SOKOLOW_LYON = "sokolow_lyon_mv"  # measured on the generated median beat
 
 # Binary outcomes (bool)
-AF = "atrial_fibrillation"
+AF = "atrial_fibrillation"  # diagnosed: in AF at the visit (AF_RHYTHM) or paroxysmal, in sinus rhythm then
 HF = "heart_failure"
 LVH = "lv_hypertrophy"
 HYPERTENSION = "hypertension"
