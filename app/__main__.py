@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from app.config import AppConfig
-from app.demo import ensure_demo_cohort
+from app.demo import ensure_demo_cohort, ensure_demo_model
 from app.server import create_app
 from data_loaders import CohortFormatError
+from models.device import DeviceUnavailableError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,15 +18,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cohort", type=Path, help="cohort folder (default: the synthetic demo cohort, built on first start)")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8050)")
+    parser.add_argument("--device", help="where models run: auto (CUDA when present, the default), cpu, cuda or cuda:N")
     parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode with hot reload")
     args = parser.parse_args(argv)
-    config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug)
-    if config.cohort_dir is None:
-        ensure_demo_cohort(config)
+    config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device)
     try:
+        if config.cohort_dir is None:
+            ensure_demo_model(ensure_demo_cohort(config), device=config.device)
         app = create_app(config)
     except CohortFormatError as error:
         print(f"error: the cohort could not be loaded: {error}", file=sys.stderr)
+        return 2
+    except DeviceUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     app.run(host=config.host, port=config.port, debug=config.debug)
     return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from data_loaders.synthetic.generate import GENERATOR_VERSION
+
 DEMO_SUBJECTS = 5000
 DEMO_SEED = 0
 
@@ -27,11 +29,12 @@ class AppConfig:
     debug: bool = False
     demo_subjects: int = DEMO_SUBJECTS
     cohort_db: Path | None = None  # saved cohorts (SQLite); default: cohorts.sqlite in the cache folder
+    device: str = "auto"  # where models decode: auto (CUDA when present), cpu, cuda or cuda:N
     celery_broker: str | None = None  # e.g. redis://localhost:6379/0: background callbacks on Celery instead of a disk cache
 
     @property
     def demo_cohort_dir(self) -> Path:
-        return self.cache_dir / f"demo-cohort-{self.demo_subjects}-seed{DEMO_SEED}"
+        return self.cache_dir / f"demo-cohort-v{GENERATOR_VERSION}-{self.demo_subjects}-seed{DEMO_SEED}"
 
     @property
     def resolved_cohort_dir(self) -> Path:
@@ -59,6 +62,8 @@ class AppConfig:
             values["cohort_db"] = Path(os.environ["LSE_COHORT_DB"])
         if os.environ.get("LSE_CELERY_BROKER"):
             values["celery_broker"] = os.environ["LSE_CELERY_BROKER"]
+        if os.environ.get("LSE_DEVICE"):
+            values["device"] = os.environ["LSE_DEVICE"]
         if os.environ.get("LSE_DEMO_SUBJECTS"):
             values["demo_subjects"] = int(os.environ["LSE_DEMO_SUBJECTS"])
         values.update({key: value for key, value in overrides.items() if value is not None})

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from data_loaders import load_cohort
 from models.checkpoint import PREDICTORS_FILE, is_checkpoint, read_config
@@ -92,6 +93,15 @@ def ensure_trained_demo(
     def report(stage: str) -> Callable[[int, int], None]:
         return lambda done, total: progress(stage, done, total) if progress else None
 
+    def report_encoding(total: int) -> tuple[tqdm, Callable[[int, int], None]]:
+        bar = tqdm(total=total, unit="subject", desc="Encoding", disable=not show_progress)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+            report("encode")(done, total)
+
+        return bar, advance
+
     with _exclusive(cohort_dir):
         done = status(cohort_dir, model_dir)
         arrays: CohortArrays | None = None
@@ -111,11 +121,13 @@ def ensure_trained_demo(
             cohort = load_cohort(cohort_dir)
             source = source_from_path(model_dir)
             everyone = set(map(str, cohort.phenotypes.index))
-            if model is not None and arrays is not None and set(arrays.subject_ids) == everyone:
-                spaces = encode_loaded(model, arrays, next(model.parameters()).device, progress=report("encode"))
-                ids = arrays.subject_ids
-            else:
-                ids, spaces = encode_streamed(cohort, source, select_device(device), report("encode"))
+            bar, advance = report_encoding(len(everyone))
+            with bar:
+                if model is not None and arrays is not None and set(arrays.subject_ids) == everyone:
+                    spaces = encode_loaded(model, arrays, next(model.parameters()).device, progress=advance)
+                    ids = arrays.subject_ids
+                else:
+                    ids, spaces = encode_streamed(cohort, source, select_device(device), advance)
             store_spaces(cohort, ids, spaces, source)
         del arrays  # the cines in memory are no longer needed
         if not status(cohort_dir, model_dir)["predictors"]:

@@ -31,6 +31,8 @@ ArrayMode = Literal["stored", "on-demand"]
 Progress = Callable[[int, int], None]
 
 ECG_SCALE_TO_MV = 0.001  # ECGs are stored as int16 microvolts, like the acquisition systems
+# Bumped whenever the generator's output changes, so caches of generated cohorts are rebuilt.
+GENERATOR_VERSION = 2
 MRI_INTENSITY_SCALE = 255.0  # cines are stored as uint8
 DEFAULT_CHUNK_SIZE = 100
 # gzip keeps the files readable by any HDF5 tool; level 1 is nearly as small and several times faster.
