@@ -110,3 +110,13 @@ def highlighted_rows(traces: list[dict]) -> set[int] | None:
 
 def severe_console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def choose_dropdown_option(driver, dropdown_id: str, text: str, timeout: float = 10) -> None:
+    """Open a Dash 4 dropdown and click the option whose label is ``text``."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: driver.find_elements(By.ID, dropdown_id), timeout=timeout, message=f"the dropdown {dropdown_id}")[0].click()
+    option = wait_for(lambda: next((o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if o.text == text), None),
+                      timeout=timeout, message=f"the option {text!r} of {dropdown_id}")
+    option.click()

@@ -1,0 +1,431 @@
+"""Predictor accuracy per cohort: binary and continuous metrics with bootstrap confidence intervals.
+
+Every metric is written once, for a matrix of subject weights (one row per bootstrap resample,
+each entry how often a subject was drawn); the point estimate is the same code with a row of
+ones. That makes 2,000 resamples a handful of matrix products instead of 2,000 Python loops.
+Only out-of-sample predictions belong here: :func:`held_out_test_predictions` keeps the test split.
+No Dash: the accuracy panel and the tests call these functions directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+BINARY_METRICS = ("auroc", "auprc", "sensitivity", "specificity", "ppv", "npv", "brier")
+CONTINUOUS_METRICS = ("r2", "mae", "rmse", "bias")
+THRESHOLD_METRICS = ("sensitivity", "specificity", "ppv", "npv")
+METRIC_LABELS = {
+    "auroc": "AUROC",
+    "auprc": "AUPRC",
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "ppv": "PPV",
+    "npv": "NPV",
+    "brier": "Brier score",
+    "r2": "R²",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "bias": "Bias (predicted − true)",
+}
+HIGHER_IS_BETTER = {"auroc": True, "auprc": True, "sensitivity": True, "specificity": True, "ppv": True, "npv": True,
+                    "brier": False, "r2": True, "mae": False, "rmse": False, "bias": None}
+METRIC_UNITS_FOLLOW_TASK = ("mae", "rmse", "bias")  # in the task's unit (g, %); the others are unitless
+
+MIN_SUBJECTS = 10
+MIN_PER_CLASS = 5
+N_RESAMPLES = 2000
+CONFIDENCE = 0.95
+CHUNK_CELLS = 2_500_000  # resample weights held at once (rows × subjects): about 20 MB of float64
+AGE_BANDS = ((None, 55, "< 55"), (55, 65, "55–64"), (65, 75, "65–74"), (75, None, "≥ 75"))
+
+
+def metric_names(kind: str) -> tuple[str, ...]:
+    return BINARY_METRICS if kind == "binary" else CONTINUOUS_METRICS
+
+
+# --- kernels: metrics for every row of a weight matrix -------------------------------------------------------------
+
+class _BinaryKernel:
+    """Binary metrics for weight matrices whose columns are the subjects in :attr:`order`: controls, then cases, each by score.
+
+    With that order one cumulative sum along the rows gives, for every case, the weight of the
+    controls scored below it (AUROC as Mann–Whitney, ties counted half) and of everyone flagged
+    at its score (precision for average precision), and the counts at the threshold; one
+    matrix-vector product gives the Brier score.
+    """
+
+    def __init__(self, labels: np.ndarray, scores: np.ndarray, threshold: float):
+        labels = np.asarray(labels) > 0.5
+        scores = np.asarray(scores, dtype=np.float64)
+        controls, cases = np.flatnonzero(~labels), np.flatnonzero(labels)
+        controls, cases = controls[np.argsort(scores[controls], kind="stable")], cases[np.argsort(scores[cases], kind="stable")]
+        self.order = np.r_[controls, cases]
+        self.n_controls = len(controls)
+        control_scores, case_scores = scores[controls], scores[cases]
+        self.below = np.searchsorted(control_scores, case_scores, side="left")  # controls scored below each case
+        self.level = np.searchsorted(control_scores, case_scores, side="right")  # … or level with it
+        self.first_level_case = self.n_controls + np.searchsorted(case_scores, case_scores, side="left")
+        # Flagged subjects (score ≥ threshold) are a run at the top of each block: counted from the running sum, no product needed.
+        self.first_flagged_control = int(np.searchsorted(control_scores, threshold, side="left"))
+        self.first_flagged_case = self.n_controls + int(np.searchsorted(case_scores, threshold, side="left"))
+        self.squared_error = (scores[self.order] - labels[self.order]) ** 2
+
+    def __call__(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics per row of ``weights`` (n_resamples, n_subjects), columns in :attr:`order`."""
+        n_rows, n = weights.shape
+        running = np.zeros((n_rows, n + 1), dtype=weights.dtype)
+        np.cumsum(weights, axis=1, out=running[:, 1:])
+        everyone, controls_all = running[:, n:], running[:, self.n_controls : self.n_controls + 1]
+        controls = controls_all[:, 0].astype(np.float64)
+        cases = everyone[:, 0].astype(np.float64) - controls
+        case_weights = weights[:, self.n_controls :]
+        true_pos = (running[:, n] - running[:, self.first_flagged_case]).astype(np.float64)
+        false_pos = (running[:, self.n_controls] - running[:, self.first_flagged_control]).astype(np.float64)
+        squared_error = (weights @ self.squared_error.astype(weights.dtype)).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            controls_below = 0.5 * (running[:, self.below] + running[:, self.level])
+            # Row sums along contiguous rows are pairwise in numpy: accurate in float32.
+            auroc = (case_weights * controls_below).sum(axis=1, dtype=np.float64) / (cases * controls)
+            # Average precision as scikit-learn defines it: precision at each distinct score, weighted by the recall gained there.
+            flagged_cases = everyone - running[:, self.first_level_case]
+            flagged = flagged_cases + (controls_all - running[:, self.below])
+            precision = np.divide(flagged_cases, flagged, out=np.zeros_like(flagged), where=flagged > 0)
+            auprc = (case_weights * precision).sum(axis=1, dtype=np.float64) / cases
+            false_neg, true_neg = cases - true_pos, controls - false_pos
+            return {
+                "auroc": auroc,
+                "auprc": auprc,
+                "sensitivity": true_pos / cases,
+                "specificity": true_neg / controls,
+                "ppv": true_pos / (true_pos + false_pos),
+                "npv": true_neg / (true_neg + false_neg),
+                "brier": squared_error / (cases + controls),
+            }
+
+
+class _ContinuousKernel:
+    """R², MAE, RMSE and bias (mean of predicted − true) for weight matrices, from one matrix product."""
+
+    order = None
+
+    def __init__(self, truth: np.ndarray, prediction: np.ndarray):
+        truth, prediction = np.asarray(truth, dtype=np.float64), np.asarray(prediction, dtype=np.float64)
+        centred = truth - truth.mean()  # centring keeps the sum of squares exact for values far from zero
+        error = prediction - truth
+        self.columns = np.column_stack([np.ones_like(truth), error, np.abs(error), error**2, centred, centred**2])
+
+    def __call__(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics per row of ``weights`` (n_resamples, n_subjects)."""
+        total, error, absolute, squared, centred, centred_squared = (weights @ self.columns.astype(weights.dtype)).T.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = centred_squared - centred**2 / total
+            return {"r2": 1.0 - squared / spread, "mae": absolute / total, "rmse": np.sqrt(squared / total), "bias": error / total}
+
+
+def _kernel(kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None) -> _BinaryKernel | _ContinuousKernel:
+    if kind == "binary":
+        return _BinaryKernel(truth, prediction, 0.5 if threshold is None else float(threshold))
+    return _ContinuousKernel(truth, prediction)
+
+
+def weighted_metrics(kind: str, truth: np.ndarray, prediction: np.ndarray, weights: np.ndarray,
+                     threshold: float | None = None) -> dict[str, np.ndarray]:
+    """Every metric of ``kind`` for each row of ``weights`` (n_rows, n_subjects): how often each subject counts.
+
+    A row of ones is the ordinary estimate; a row of bootstrap counts is one resample.
+    """
+    kernel = _kernel(kind, truth, prediction, threshold)
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    return kernel(weights if kernel.order is None else weights[:, kernel.order])
+
+
+def point_metrics(kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None = None) -> dict[str, float]:
+    """The metrics on the subjects as they are (no resampling)."""
+    values = weighted_metrics(kind, truth, prediction, np.ones((1, len(truth))), threshold)
+    return {name: float(value[0]) for name, value in values.items()}
+
+
+def _resample_counts(rng: np.random.Generator, n_resamples: int, n_subjects: int) -> np.ndarray:
+    """How often each subject is drawn in each resample of ``n_subjects`` with replacement: (n_resamples, n_subjects).
+
+    float32 holds these counts, and the sums of them the kernels take, exactly; it halves the memory traffic.
+    """
+    draws = rng.integers(0, n_subjects, size=(n_resamples, n_subjects))
+    counts = np.empty((n_resamples, n_subjects), dtype=np.float32)
+    for resample, drawn in enumerate(draws):  # one resample at a time: the counting stays in cache
+        counts[resample] = np.bincount(drawn, minlength=n_subjects)
+    return counts
+
+
+def bootstrap_metrics(kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None = None,
+                      n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, np.ndarray]:
+    """Each metric on ``n_resamples`` resamples of the subjects (with replacement); NaN where a resample leaves it undefined.
+
+    Seeded: the same data and seed give the same resamples. Resamples are made in chunks so that
+    memory stays bounded at any cohort size.
+    """
+    kernel = _kernel(kind, truth, prediction, threshold)
+    n = len(truth)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_CELLS // max(n, 1))
+    # Subjects are exchangeable under resampling, so counts are drawn straight in the kernel's column order.
+    parts = [kernel(_resample_counts(rng, rows, n)) for rows in _chunks(n_resamples, chunk)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    for start in range(0, total, size):
+        yield min(size, total - start)
+
+
+# --- estimates with intervals, and why there is no number ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    """One metric for one group: the estimate and its percentile bootstrap interval, or why there is none."""
+
+    metric: str
+    value: float = np.nan
+    low: float = np.nan
+    high: float = np.nan
+    reason: str | None = None  # shown instead of a number
+    defined_resamples: int = 0  # resamples in which the metric was defined (a resample can lose every case)
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None and np.isfinite(self.value)
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """Every metric of one task for one group of test subjects (a cohort, its complement, everyone, a subgroup)."""
+
+    name: str
+    kind: str
+    n: int
+    cases: int | None  # binary tasks: subjects with the outcome
+    reason: str | None  # why the group has no metrics at all (too small, one class only)
+    estimates: dict[str, MetricEstimate] = field(default_factory=dict)
+    threshold: float | None = None
+
+
+def insufficiency(kind: str, truth: np.ndarray) -> str | None:
+    """Why a group cannot be evaluated (too few subjects, one class only, too few of a class), or None."""
+    n = len(truth)
+    if n == 0:
+        return "no test subjects"
+    if n < MIN_SUBJECTS:
+        return f"too few test subjects (n = {n}; {MIN_SUBJECTS} needed)"
+    if kind != "binary":
+        return None if np.ptp(truth) > 0 else f"every one of the {n} test subjects has the same value"
+    cases = int((np.asarray(truth) > 0.5).sum())
+    if cases == 0:
+        return f"one class only: no cases among {n} test subjects"
+    if cases == n:
+        return f"one class only: all {n} test subjects are cases"
+    if min(cases, n - cases) < MIN_PER_CLASS:
+        counts = f"{cases} case{'s' if cases != 1 else ''}, {n - cases} control{'s' if n - cases != 1 else ''}"
+        return f"too few {'cases' if cases < n - cases else 'controls'} ({counts}; {MIN_PER_CLASS} of each needed)"
+    return None
+
+
+def _undefined_reason(metric: str) -> str:
+    return {"ppv": "no one at or above the threshold", "npv": "no one below the threshold"}.get(metric, "undefined for this group")
+
+
+def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None = None,
+                   n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = CONFIDENCE) -> GroupMetrics:
+    """Every metric with a (percentile) bootstrap interval over resampled subjects, or the reason there are none."""
+    truth, prediction = np.asarray(truth, dtype=np.float64), np.asarray(prediction, dtype=np.float64)
+    known = np.isfinite(truth) & np.isfinite(prediction)
+    truth, prediction = truth[known], prediction[known]
+    cases = int((truth > 0.5).sum()) if kind == "binary" else None
+    reason = insufficiency(kind, truth)
+    if reason is not None:
+        return GroupMetrics(name, kind, len(truth), cases, reason, {m: MetricEstimate(m, reason=reason) for m in metric_names(kind)}, threshold)
+    point = point_metrics(kind, truth, prediction, threshold)
+    resampled = bootstrap_metrics(kind, truth, prediction, threshold, n_resamples, seed)
+    tail = 100 * (1 - confidence) / 2
+    estimates = {}
+    for metric in metric_names(kind):
+        values = resampled[metric][np.isfinite(resampled[metric])]
+        if not np.isfinite(point[metric]):
+            estimates[metric] = MetricEstimate(metric, reason=_undefined_reason(metric))
+        elif len(values) < 0.5 * n_resamples:
+            estimates[metric] = MetricEstimate(metric, point[metric], reason="too unstable for an interval", defined_resamples=len(values))
+        else:
+            low, high = np.percentile(values, [tail, 100 - tail])
+            estimates[metric] = MetricEstimate(metric, point[metric], float(low), float(high), defined_resamples=len(values))
+    return GroupMetrics(name, kind, len(truth), cases, None, estimates, threshold)
+
+
+# --- curves and tables the figures draw ------------------------------------------------------------------------------
+
+def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False- and true-positive rates at each distinct score (highest first), from (0, 0); thresholds start at +inf."""
+    labels, scores = np.asarray(labels) > 0.5, np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    labels, scores = labels[order], scores[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores) != 0), len(scores) - 1]
+    true_pos = np.cumsum(labels)[last_of_tie]
+    false_pos = (last_of_tie + 1) - true_pos
+    fpr = np.r_[0.0, false_pos / max(false_pos[-1], 1)]
+    tpr = np.r_[0.0, true_pos / max(true_pos[-1], 1)]
+    return fpr, tpr, np.r_[np.inf, scores[last_of_tie]]
+
+
+def precision_recall_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Recall and precision at each distinct score (highest first), and those scores."""
+    labels, scores = np.asarray(labels) > 0.5, np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    labels, scores = labels[order], scores[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores) != 0), len(scores) - 1]
+    true_pos = np.cumsum(labels)[last_of_tie]
+    recall = true_pos / max(true_pos[-1], 1)
+    precision = true_pos / (last_of_tie + 1)
+    return recall, precision, scores[last_of_tie]
+
+
+def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Where a threshold sits on the ROC and PR curves (flagged = score ≥ threshold)."""
+    counts = confusion_counts(labels, scores, threshold)
+    (true_neg, false_pos), (false_neg, true_pos) = counts
+    flagged = true_pos + false_pos
+    return {"fpr": false_pos / max(true_neg + false_pos, 1), "tpr": true_pos / max(true_pos + false_neg, 1),
+            "precision": true_pos / flagged if flagged else np.nan}
+
+
+def confusion_counts(labels: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """2×2 counts, rows true (no, yes), columns predicted (no, yes), as scikit-learn's confusion_matrix."""
+    labels = np.asarray(labels) > 0.5
+    flagged = np.asarray(scores, dtype=np.float64) >= threshold
+    return np.array([[np.sum(~labels & ~flagged), np.sum(~labels & flagged)], [np.sum(labels & ~flagged), np.sum(labels & flagged)]])
+
+
+def reliability_bins(labels: np.ndarray, scores: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Mean predicted risk, observed fraction of cases and size of each non-empty risk bin (deciles of predicted risk).
+
+    Quantile bins, as scikit-learn's ``calibration_curve(strategy="quantile")``: predicted risks
+    are skewed towards zero for rare outcomes, so equal-width bins would leave most of them empty.
+    """
+    labels, scores = np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    edges = np.percentile(scores, np.linspace(0, 100, n_bins + 1))
+    bins = np.searchsorted(edges[1:-1], scores)
+    size = np.bincount(bins, minlength=n_bins)
+    predicted = np.bincount(bins, weights=scores, minlength=n_bins)
+    observed = np.bincount(bins, weights=labels, minlength=n_bins)
+    filled = size > 0
+    return pd.DataFrame({"predicted": predicted[filled] / size[filled], "observed": observed[filled] / size[filled], "n": size[filled]})
+
+
+def limits_of_agreement(truth: np.ndarray, prediction: np.ndarray) -> tuple[float, float, float]:
+    """Bland–Altman: mean difference (predicted − true) and the 95% limits of agreement around it."""
+    difference = np.asarray(prediction, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    bias = float(difference.mean())
+    spread = 1.96 * float(difference.std(ddof=1)) if len(difference) > 1 else np.nan
+    return bias, bias - spread, bias + spread
+
+
+# --- the data: test-split predictions joined with the truth ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskPredictions:
+    """Held-out predictions of one task on one space for the test subjects whose outcome is known."""
+
+    task: str
+    space: str
+    kind: str
+    rows: np.ndarray  # positions in the phenotype table (the explorer's row ids)
+    truth: np.ndarray
+    prediction: np.ndarray
+    threshold: float | None  # binary: Youden's J on the training cross-fit predictions
+
+    def subset(self, cohort_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(truth, prediction) of the subjects inside a mask over every subject of the cohort."""
+        inside = np.asarray(cohort_mask, dtype=bool)[self.rows]
+        return self.truth[inside], self.prediction[inside]
+
+
+def held_out_test_predictions(predictions: pd.DataFrame, phenotypes: pd.DataFrame) -> dict[tuple[str, str], TaskPredictions]:
+    """Every (task, space) of a stored prediction table, test split only and never a training subject.
+
+    Training subjects' predictions are cross-fitted: out-of-sample, but they chose the threshold
+    and the model's settings, so they would flatter the predictor. A row counts only when its
+    split is "test" and, where the table says how it was made, it was "held-out".
+    """
+    keep = predictions["split"].astype(str).eq("test") if "split" in predictions.columns else pd.Series(False, index=predictions.index)
+    if "fit" in predictions.columns:
+        keep &= predictions["fit"].astype(str).eq("held-out")
+    test = predictions[keep.to_numpy()]
+    position = pd.Series(np.arange(len(phenotypes)), index=phenotypes.index.astype(str))
+    tasks = {}
+    for (task, space), group in test.groupby(["task", "space"], sort=False, observed=True):
+        if task not in phenotypes.columns:
+            continue
+        rows = position.reindex(group["sample_id"].astype(str)).to_numpy()
+        found = ~np.isnan(rows)
+        rows = rows[found].astype(np.int64)
+        truth = phenotypes[task].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        prediction = group["prediction"].to_numpy(dtype=np.float64)[found]
+        known = np.isfinite(truth) & np.isfinite(prediction)
+        kind = str(group["kind"].iloc[0]) if "kind" in group.columns else "binary"
+        threshold = float(group["threshold"].iloc[0]) if "threshold" in group.columns and pd.notna(group["threshold"].iloc[0]) else None
+        tasks[(str(task), str(space))] = TaskPredictions(str(task), str(space), kind, rows[known], truth[known], prediction[known],
+                                                          threshold if kind == "binary" else None)
+    return tasks
+
+
+# --- subgroups -------------------------------------------------------------------------------------------------------
+
+def age_bands(ages: pd.Series | np.ndarray) -> pd.Series:
+    """Ten-year age bands (< 55, 55–64, 65–74, ≥ 75) as an ordered categorical; missing ages stay missing."""
+    ages = pd.Series(ages, dtype="float64")
+    labels = [label for _, _, label in AGE_BANDS]
+    bands = pd.Series(pd.Categorical([None] * len(ages), categories=labels, ordered=True), index=ages.index)
+    for low, high, label in AGE_BANDS:
+        inside = ages.notna() & (ages >= (low if low is not None else -np.inf)) & (ages < (high if high is not None else np.inf))
+        bands[inside] = label
+    return bands
+
+
+def level_masks(values: pd.Series, levels: Sequence | None = None) -> dict[str, np.ndarray]:
+    """A mask per level of a categorical or binary variable (missing values fall in none)."""
+    if values.dtype == bool or pd.api.types.is_bool_dtype(values):
+        return {"no": ~values.fillna(True).to_numpy(dtype=bool), "yes": values.fillna(False).to_numpy(dtype=bool)}
+    text = values.astype("string")
+    present = set(text.dropna())
+    ordered = [str(level) for level in (levels or sorted(present)) if str(level) in present]
+    return {level: text.eq(level).fillna(False).to_numpy(dtype=bool) for level in ordered}
+
+
+def subgroup_table(kind: str, groups: Sequence[tuple[str, np.ndarray, np.ndarray, float | None]], n_resamples: int = N_RESAMPLES,
+                   seed: int = 0, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """One row per subgroup (name, truth, prediction, threshold): size, cases, every metric with its interval, and why not.
+
+    Columns: subgroup, n, cases, note, then ``<metric>``, ``<metric>_low``, ``<metric>_high`` for
+    each metric; NaN where a group has no number (the note says why).
+    """
+    rows = []
+    for name, truth, prediction, threshold in groups:
+        result = evaluate_group(name, kind, truth, prediction, threshold, n_resamples, seed, confidence)
+        row: dict[str, object] = {"subgroup": name, "n": result.n, "cases": result.cases, "note": result.reason or ""}
+        notes = []
+        for metric, estimate in result.estimates.items():
+            row[metric] = estimate.value
+            row[f"{metric}_low"], row[f"{metric}_high"] = estimate.low, estimate.high
+            if result.reason is None and estimate.reason:
+                notes.append(f"{METRIC_LABELS[metric]}: {estimate.reason}")
+        if notes:
+            row["note"] = "; ".join(notes)
+        rows.append(row)
+    columns = ["subgroup", "n", "cases", "note"] + [f"{m}{suffix}" for m in metric_names(kind) for suffix in ("", "_low", "_high")]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def sort_subgroups(table: pd.DataFrame, column: str, descending: bool) -> pd.DataFrame:
+    """Rows ordered by one column; groups without a number always last."""
+    return table.sort_values(column, ascending=not descending, na_position="last", kind="stable").reset_index(drop=True)

@@ -1,0 +1,83 @@
+"""End to end in headless Chromium: highlight a saved cohort, open the Accuracy tab, read metrics with intervals for it and the rest."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.by import By
+
+from app.cohort_store import CohortStore
+from app.core.cohort_algebra import CohortDefinition
+from app.core.filters import RangeFilter
+from app.core.metrics import MIN_SUBJECTS
+from data_loaders import load_cohort
+from tests.browser import REPO_ROOT, choose_dropdown_option, chrome, requires_chromium, running_app, severe_console_errors, wait_for
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SCREENSHOTS = REPO_ROOT / "screenshots"
+COHORT_NAME = "Older half of the test split"
+ESTIMATE_OVER_INTERVAL = re.compile(r"^[+−-]?\d+\.\d+\n[+−-]?\d+\.\d+ to [+−-]?\d+\.\d+$")
+
+
+def _older_half(cohort_dir) -> tuple[RangeFilter, int, int, int]:
+    """An age filter splitting the test split in two halves big enough to judge; (filter, cohort size, its test subjects, the rest's)."""
+    phenotypes = load_cohort(cohort_dir).phenotypes
+    test = phenotypes["split"].astype(str).eq("test").to_numpy()
+    assert test.sum() >= 2 * MIN_SUBJECTS, "the trained small cohort's test split is too small for this test"
+    older = RangeFilter("age_years", float(np.median(phenotypes["age_years"].to_numpy()[test])), None)
+    inside = older.mask(phenotypes)
+    return older, int(inside.sum()), int((inside & test).sum()), int((~inside & test).sum())
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_cohort_dir, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("accuracy-cache")
+    older, *_ = _older_half(trained_cohort_dir)
+    CohortStore(cache / "cohorts.sqlite", dataset=str(trained_cohort_dir.resolve())).save(COHORT_NAME, CohortDefinition(filters=(older.to_dict(),)))
+    with running_app(trained_cohort_dir, cache) as url:
+        yield url
+
+
+@pytest.fixture
+def driver():
+    browser = chrome()
+    yield browser
+    browser.quit()
+
+
+METRIC_TABLE = """
+return Array.from(document.querySelectorAll('#accuracy-metric-table tr'))
+    .map(row => Array.from(row.querySelectorAll('th, td')).map(cell => cell.innerText.trim()));
+"""
+
+
+def _metric_table(driver) -> list[list[str]]:
+    """The metrics table's cells as text, read in one script so that a re-render cannot change it half-way."""
+    return driver.execute_script(METRIC_TABLE)
+
+
+def test_metrics_with_intervals_for_a_highlighted_cohort_and_its_complement(driver, app_url, trained_cohort_dir):
+    _, size, in_test, rest = _older_half(trained_cohort_dir)
+    driver.get(app_url)
+    choose_dropdown_option(driver, "manage-cohort", COHORT_NAME)
+    driver.find_element(By.ID, "apply-cohort").click()
+    wait_for(lambda: driver.find_element(By.ID, "current-count").text.startswith(f"{size:,} of"), message="the saved cohort highlighted")
+    next(tab for tab in driver.find_elements(By.CSS_SELECTOR, "#main-tabs .nav-link") if tab.text == "Accuracy").click()
+    choose_dropdown_option(driver, "accuracy-task", "LV mass (g)")
+    table = wait_for(lambda: (rows := _metric_table(driver)) and "MAE (g)" in str(rows) and rows, message="the LV mass metrics")
+    header = table[0]
+    assert header[1].startswith("Current cohort") and f"n = {in_test}" in header[1]
+    assert header[2].startswith("Everyone else") and f"n = {rest}" in header[2]
+    assert header[3].startswith("Everyone") and f"n = {in_test + rest}" in header[3]
+    assert [row[0] for row in table[1:]] == ["R²", "MAE (g)", "RMSE (g)", "Bias (predicted − true) (g)"]
+    for row in table[1:]:
+        for cell in row[1:]:
+            assert ESTIMATE_OVER_INTERVAL.match(cell), f"{row[0]}: {cell!r} is not an estimate over its interval"
+    assert wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#accuracy-agreement .js-plotly-plot"), message="the agreement plots")
+    subgroups = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#accuracy-subgroup-table tbody tr"), message="the subgroup table")
+    assert subgroups[0].text.startswith("Everyone (all test subjects)")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "accuracy-browser-test.png"))
+    assert severe_console_errors(driver) == []

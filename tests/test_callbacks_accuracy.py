@@ -1,0 +1,218 @@
+"""Accuracy panel callbacks, called as plain functions on the trained small cohort (stored test-split predictions)."""
+
+from __future__ import annotations
+
+import io
+
+import dash
+import numpy as np
+import pandas as pd
+import pytest
+from dash import html
+
+from app.config import AppConfig
+from app.context import AppContext
+from app.core.cohort_algebra import CohortDefinition
+from app.core.filters import ChoiceFilter
+from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_group
+from app.panels import accuracy
+from data_loaders import load_cohort
+from models.predictors import stored_predictions
+
+WOMEN = [ChoiceFilter("sex", ("female",)).to_dict()]
+
+
+@pytest.fixture
+def context(trained_cohort_dir, tmp_path) -> AppContext:
+    return AppContext(AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path), load_cohort(trained_cohort_dir))
+
+
+def _test_rows(context: AppContext) -> np.ndarray:
+    return np.flatnonzero(context.cohort.phenotypes["split"].astype(str).eq("test").to_numpy())
+
+
+def _women(context: AppContext) -> np.ndarray:
+    return context.cohort.phenotypes["sex"].astype(str).eq("female").to_numpy()
+
+
+def _panel_app(context: AppContext) -> dash.Dash:
+    """The panel alone in an app, as app.server registers it (other panels are not needed here)."""
+    app = dash.Dash(__name__)
+    app.layout = html.Div([accuracy.layout(context)])
+    accuracy.register(app, context)
+    return app
+
+
+def test_the_panel_lays_out_its_controls_and_registers_its_callbacks(context):
+    app = _panel_app(context)
+    layout = str(app.layout)
+    for component in ("accuracy-task", "accuracy-space", "accuracy-cohort", "accuracy-threshold", "accuracy-breakdown", "accuracy-export"):
+        assert f"'{component}'" in layout
+    outputs = " ".join(app.callback_map)
+    for output in ("accuracy-metrics.children", "accuracy-subgroups.children", "accuracy-download.data", "accuracy-threshold.value"):
+        assert output in outputs
+
+
+def test_a_cohort_without_stored_predictions_says_how_to_make_them(phenotype_cohort_dir, tmp_path):
+    context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
+    app = _panel_app(context)
+    assert "python -m models.predictors" in str(app.layout)
+    assert not app.callback_map  # no callbacks for components that are not there
+
+
+def test_only_held_out_test_subjects_are_scored(context):
+    table = stored_predictions(context.cohort)
+    assert set(table["split"]) == {"train", "test"}  # the stored table has both; the panel must keep one
+    test_rows = set(_test_rows(context).tolist())
+    for (task, _space), predictions in accuracy.task_predictions(context).items():
+        assert set(predictions.rows.tolist()) <= test_rows
+        known = context.cohort.phenotypes[task].notna().to_numpy()
+        assert len(predictions.rows) == int(known[sorted(test_rows)].sum())
+
+
+def test_threshold_starts_at_the_stored_training_threshold(context):
+    stored = accuracy.task_predictions(context)[("hypertension", "ecg")].threshold
+    value, disabled, note, options, metric, style = accuracy.threshold_settings(context, "hypertension", "ecg", None)
+    assert value == round(stored, 3) and not disabled and "Youden" in note and style == {}
+    assert [o["value"] for o in options][:2] == ["auroc", "auprc"] and metric == "auroc"
+    value, disabled, note, options, metric, style = accuracy.threshold_settings(context, "lv_mass_g", "ecg", "auroc")
+    assert disabled and metric == "r2" and "no threshold" in note and style == {"display": "none"}
+    assert options[1] == {"label": "MAE (g)", "value": "mae"}
+
+
+def _older_half(context: AppContext) -> dict:
+    """A selection of the older half of the test split (and nobody else): both it and its complement can be judged."""
+    test = _test_rows(context)
+    assert len(test) >= 2 * MIN_SUBJECTS, "the trained small cohort's test split is too small for this test"
+    ages = context.cohort.phenotypes["age_years"].to_numpy()[test]
+    return {"rows": test[ages >= np.median(ages)].tolist(), "source": "test"}
+
+
+def _balanced_binary_task(context: AppContext) -> str:
+    """The binary outcome whose test split has the most subjects in its rarer class."""
+    test = _test_rows(context)
+    phenotypes = context.cohort.phenotypes
+    binary = {task for (task, _), p in accuracy.task_predictions(context).items() if p.kind == "binary"}
+    return max(sorted(binary), key=lambda t: min(phenotypes[t].to_numpy(dtype=float)[test].sum(), len(test) - phenotypes[t].to_numpy(dtype=float)[test].sum()))
+
+
+def test_metrics_for_the_cohort_its_complement_and_everyone(context):
+    selection = _older_half(context)
+    evaluation = accuracy.evaluate(context, "lv_mass_g", "joint", None, accuracy.CURRENT, [], selection)
+    test = _test_rows(context)
+    cohort, rest, everyone = evaluation.groups
+    assert (cohort.name, rest.name, everyone.name) == ("Current cohort", "Everyone else", "Everyone")
+    assert (cohort.n, rest.n, everyone.n) == (len(selection["rows"]), len(test) - len(selection["rows"]), len(test))
+    mask = np.zeros(context.n_subjects, dtype=bool)
+    mask[selection["rows"]] = True
+    predictions = accuracy.task_predictions(context)[("lv_mass_g", "joint")]
+    for group, inside in ((cohort, mask), (rest, ~mask)):
+        truth, prediction = predictions.subset(inside)
+        direct = evaluate_group(group.name, "continuous", truth, prediction, None, N_RESAMPLES, accuracy.SEED)
+        for metric in ("r2", "mae", "rmse", "bias"):
+            assert group.estimates[metric].value == pytest.approx(direct.estimates[metric].value)
+            assert group.estimates[metric].low == pytest.approx(direct.estimates[metric].low)
+            assert group.estimates[metric].low < group.estimates[metric].value < group.estimates[metric].high
+    sizes, table, figures = accuracy.render_evaluation(context, "lv_mass_g", "joint", None, accuracy.CURRENT, [], selection)
+    text = str(table)
+    assert "MAE (g)" in text and f"n = {cohort.n:,}" in text and f"n = {rest.n:,}" in text
+    for group in (cohort, rest):
+        mae = group.estimates["mae"]
+        assert f"{mae.value:.1f}" in text and f"{mae.low:.1f} to {mae.high:.1f}" in text
+    assert [getattr(f, "id", None) for f in figures if getattr(f, "id", None)] == ["accuracy-agreement"]
+    assert "test split only" in sizes[0]
+
+
+def test_a_group_with_too_few_cases_says_so_instead_of_a_number(context):
+    task = _balanced_binary_task(context)
+    test = _test_rows(context)
+    outcome = context.cohort.phenotypes[task].to_numpy(dtype=float)
+    cases, controls = test[outcome[test] == 1], test[outcome[test] == 0]
+    selection = {"rows": [*cases[:2], *controls[:MIN_SUBJECTS]]}  # enough subjects, too few cases
+    evaluation = accuracy.evaluate(context, task, "ecg", None, accuracy.CURRENT, [], selection)
+    cohort = evaluation.groups[0]
+    assert (cohort.n, cohort.cases) == (MIN_SUBJECTS + 2, 2)
+    assert cohort.reason == f"too few cases (2 cases, {MIN_SUBJECTS} controls; {MIN_PER_CLASS} of each needed)"
+    assert not any(e.available for e in cohort.estimates.values())
+    assert cohort.reason in str(accuracy.metrics_table(evaluation, ""))
+    only_controls = accuracy.evaluate(context, task, "ecg", None, accuracy.CURRENT, [], {"rows": controls[:MIN_SUBJECTS].tolist()})
+    assert only_controls.groups[0].reason == f"one class only: no cases among {MIN_SUBJECTS} test subjects"
+    everyone = evaluation.groups[2]
+    assert everyone.reason is None and everyone.estimates["auroc"].available
+    assert evaluation.threshold == pytest.approx(accuracy.task_predictions(context)[(task, "ecg")].threshold)
+
+
+def test_the_current_cohort_being_everyone_is_explained_not_compared_with_nobody(context):
+    sizes, table, figures = accuracy.render_evaluation(context, "lv_mass_g", "ecg", None, accuracy.CURRENT, [], None)
+    assert "The current cohort is everyone" in str(sizes)
+    assert "no test subjects" in str(table)
+    names = [trace.name for trace in figures[1].figure.data if trace.showlegend is not False]
+    assert "Everyone" in names and "Current cohort" not in names
+
+
+def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
+    test = _test_rows(context)
+    women = _women(context)
+    kind, table = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, "sex", [], None)
+    assert kind == "continuous"
+    assert table["subgroup"].tolist() == [accuracy.EVERYONE_ROW, "Sex: female", "Sex: male"]
+    assert table["n"].tolist() == [len(test), int(women[test].sum()), int((~women[test]).sum())]
+    selection = _older_half(context)
+    _, by_space = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection)
+    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in ("Joint (ECG + MRI)", "ECG only", "MRI only")
+                                                 for side in ("current cohort", "everyone else")]
+    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * 3
+    assert by_space["mae"].iloc[1::2].nunique() == 3  # three predictors, three errors
+    _, none_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
+    assert len(none_saved) == 1
+    table_component, _figure = accuracy.render_subgroups(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, "mae", [], None, None)
+    assert "No saved cohorts yet" in str(table_component)
+    women_cohort = context.store.save("Women", CohortDefinition(filters=tuple(WOMEN)))
+    _, saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
+    assert saved["subgroup"].tolist() == [accuracy.EVERYONE_ROW, "Women"] and saved["n"].iloc[1] == int(women[test].sum())
+    evaluation = accuracy.evaluate(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
+    assert evaluation.groups[0].name == "Saved: Women" and evaluation.groups[0].n == int(women[test].sum())
+    context.store.delete(women_cohort.id)
+    _, table, _ = accuracy.render_evaluation(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
+    assert "cannot be used" in str(table)
+
+
+def test_sorting_keeps_everyone_first_and_flips_on_a_second_click(context):
+    sort = accuracy.next_sort(None, "mae")
+    assert sort == {"column": "mae", "descending": False}  # lower error is better: best first
+    assert accuracy.next_sort(sort, "mae") == {"column": "mae", "descending": True}
+    assert accuracy.next_sort(None, "r2")["descending"] is True
+    _, table = accuracy.subgroup_results(context, "lv_mass_g", "joint", None, accuracy.BY_AGE, [], None, {"column": "mae", "descending": False})
+    assert table["subgroup"].iloc[0] == accuracy.EVERYONE_ROW
+    ranked = table["mae"].iloc[1:].dropna().tolist()
+    assert ranked == sorted(ranked)
+    component, figure = accuracy.render_subgroups(context, "lv_mass_g", "joint", None, accuracy.BY_AGE, "mae", [], None,
+                                                  {"column": "mae", "descending": False})
+    assert "MAE (g) ▲" in str(component)
+    assert figure.layout.xaxis.title.text == "MAE with 95% bootstrap interval"
+
+
+def test_disparities_are_flagged_only_when_the_interval_excludes_everyone():
+    assert accuracy.disparity("auroc", 0.5, 0.7, 0.8) == "worse"
+    assert accuracy.disparity("auroc", 0.82, 0.9, 0.8) == "better"
+    assert accuracy.disparity("mae", 12.0, 15.0, 10.0) == "worse"
+    assert accuracy.disparity("auroc", 0.7, 0.9, 0.8) is None
+    assert accuracy.disparity("bias", 5.0, 8.0, 0.0) is None  # no better direction for a bias
+
+
+def test_export_is_a_csv_of_numbers_with_what_they_are_of(context):
+    kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
+    frame = accuracy.export_frame(table, kind, "hypertension", "joint", 0.4)
+    back = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+    assert back.columns[:6].tolist() == ["task", "space", "subgroup", "n", "cases", "note"]
+    assert {"auroc", "auroc_low", "auroc_high", "brier", "threshold", "bootstrap_resamples", "seed"} <= set(back.columns)
+    assert back["threshold"].eq(0.4).all() and back["bootstrap_resamples"].eq(N_RESAMPLES).all()
+    assert back.loc[0, "auroc"] == pytest.approx(table.loc[0, "auroc"])
+
+
+def test_numbers_are_formatted_for_reading():
+    assert accuracy.format_number("auroc", "binary", 0.8123) == "0.81"
+    assert accuracy.format_number("brier", "binary", 0.04567) == "0.046"
+    assert accuracy.format_number("mae", "continuous", 12.345) == "12.3"
+    assert accuracy.format_number("bias", "continuous", -4.56) == "-4.6" and accuracy.format_number("bias", "continuous", 2.0) == "+2.0"
+    assert accuracy.format_number("r2", "continuous", -0.001) == "0.00"  # not "-0.00"

@@ -1,0 +1,238 @@
+"""Accuracy metrics against scikit-learn, the vectorised bootstrap, its coverage, and the subgroup table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+
+from app.core import metrics
+from app.core.metrics import (
+    MIN_PER_CLASS,
+    MIN_SUBJECTS,
+    age_bands,
+    bootstrap_metrics,
+    confusion_counts,
+    evaluate_group,
+    held_out_test_predictions,
+    insufficiency,
+    level_masks,
+    point_metrics,
+    precision_recall_points,
+    reliability_bins,
+    roc_points,
+    sort_subgroups,
+    subgroup_table,
+    weighted_metrics,
+)
+
+
+def _binary_sample(n: int, seed: int, prevalence: float = 0.2, rounded: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.random(n) < prevalence
+    risk = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.4 * labels - 1.5)))
+    return labels, np.round(risk, 2) if rounded else risk  # rounding makes many ties
+
+
+def _continuous_sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(140, 30, n)  # an LV mass in grams: far from zero, as real values are
+    return truth, 0.6 * truth + 50 + rng.normal(0, 15, n)
+
+
+def _sklearn_binary(labels, scores, threshold, weights=None) -> dict[str, float]:
+    flagged = scores >= threshold
+    (tn, fp), (fn, tp) = skm.confusion_matrix(labels, flagged, sample_weight=weights)
+    return {
+        "auroc": skm.roc_auc_score(labels, scores, sample_weight=weights),
+        "auprc": skm.average_precision_score(labels, scores, sample_weight=weights),
+        "sensitivity": skm.recall_score(labels, flagged, sample_weight=weights),
+        "specificity": tn / (tn + fp),
+        "ppv": skm.precision_score(labels, flagged, sample_weight=weights),
+        "npv": tn / (tn + fn),
+        "brier": skm.brier_score_loss(labels, scores, sample_weight=weights),
+    }
+
+
+@pytest.mark.parametrize("rounded", [False, True], ids=["distinct scores", "tied scores"])
+def test_binary_metrics_match_scikit_learn(rounded):
+    labels, scores = _binary_sample(400, seed=1, rounded=rounded)
+    ours = point_metrics("binary", labels, scores, threshold=0.3)
+    assert ours == pytest.approx(_sklearn_binary(labels, scores, 0.3), abs=1e-12)
+
+
+def test_bootstrap_weights_are_sample_weights_to_scikit_learn():
+    """A resample is the sample with each subject counted as often as it was drawn: scikit-learn's sample_weight."""
+    labels, scores = _binary_sample(300, seed=2, rounded=True)
+    counts = np.random.default_rng(0).multinomial(300, np.full(300, 1 / 300), size=3).astype(float)
+    ours = weighted_metrics("binary", labels, scores, counts, threshold=0.25)
+    for row, weights in enumerate(counts):
+        expected = _sklearn_binary(labels, scores, 0.25, weights)
+        assert {name: values[row] for name, values in ours.items()} == pytest.approx(expected, abs=1e-10)
+    truth, prediction = _continuous_sample(300, seed=2)
+    ours = weighted_metrics("continuous", truth, prediction, counts)
+    for row, weights in enumerate(counts):
+        assert ours["r2"][row] == pytest.approx(skm.r2_score(truth, prediction, sample_weight=weights), abs=1e-10)
+        assert ours["mae"][row] == pytest.approx(skm.mean_absolute_error(truth, prediction, sample_weight=weights), abs=1e-10)
+
+
+def test_continuous_metrics_match_scikit_learn():
+    truth, prediction = _continuous_sample(500, seed=3)
+    ours = point_metrics("continuous", truth, prediction)
+    assert ours["r2"] == pytest.approx(skm.r2_score(truth, prediction), abs=1e-12)
+    assert ours["mae"] == pytest.approx(skm.mean_absolute_error(truth, prediction), abs=1e-10)
+    assert ours["rmse"] == pytest.approx(skm.root_mean_squared_error(truth, prediction), abs=1e-10)
+    assert ours["bias"] == pytest.approx(np.mean(prediction - truth), abs=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["binary", "continuous"])
+def test_bootstrap_is_seeded_and_equals_the_metrics_of_its_resamples(kind):
+    truth, prediction = _binary_sample(250, seed=4, rounded=True) if kind == "binary" else _continuous_sample(250, seed=4)
+    first = bootstrap_metrics(kind, truth, prediction, 0.3, n_resamples=300, seed=11)
+    again = bootstrap_metrics(kind, truth, prediction, 0.3, n_resamples=300, seed=11)
+    other = bootstrap_metrics(kind, truth, prediction, 0.3, n_resamples=300, seed=12)
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name])
+        assert not np.allclose(first[name], other[name])
+    # The same counts, drawn from the same seed, through the float64 path: the float32 kernel agrees.
+    kernel = metrics._kernel(kind, truth, prediction, 0.3)
+    counts = metrics._resample_counts(np.random.default_rng(11), 300, len(truth)).astype(np.float64)
+    order = np.argsort(kernel.order) if kernel.order is not None else slice(None)
+    exact = weighted_metrics(kind, truth, prediction, counts[:, order], 0.3)  # counts are in the kernel's column order
+    for name in first:
+        np.testing.assert_allclose(first[name], exact[name], rtol=1e-5, atol=1e-6)
+
+
+def test_bootstrap_memory_is_chunked_without_changing_results(monkeypatch):
+    labels, scores = _binary_sample(200, seed=5)
+    whole = bootstrap_metrics("binary", labels, scores, 0.3, n_resamples=100, seed=3)
+    monkeypatch.setattr(metrics, "CHUNK_CELLS", 200 * 7)  # seven resamples at a time
+    chunked = bootstrap_metrics("binary", labels, scores, 0.3, n_resamples=100, seed=3)
+    for name in whole:
+        np.testing.assert_allclose(whole[name], chunked[name], rtol=1e-6)
+
+
+def test_percentile_intervals_cover_the_true_auroc_and_bias_about_95_percent_of_the_time():
+    """Repeated samples from a binormal model with a known AUROC, and from errors with a known mean."""
+    separation, n, repeats = 1.0, 200, 200
+    true_auroc = norm.cdf(separation / np.sqrt(2))
+    rng = np.random.default_rng(2024)
+    auroc_hits = bias_hits = 0
+    for repeat in range(repeats):
+        labels = np.r_[np.zeros(n // 2), np.ones(n // 2)]
+        scores = norm.cdf(rng.normal(size=n) + separation * labels)  # a monotone map: the AUROC is unchanged
+        auroc = evaluate_group("sim", "binary", labels, scores, 0.5, n_resamples=400, seed=repeat).estimates["auroc"]
+        auroc_hits += auroc.low <= true_auroc <= auroc.high
+        truth = rng.normal(100, 20, n)
+        bias = evaluate_group("sim", "continuous", truth, truth + 2.0 + rng.normal(0, 10, n), n_resamples=400, seed=repeat).estimates["bias"]
+        bias_hits += bias.low <= 2.0 <= bias.high
+    assert 0.88 <= auroc_hits / repeats <= 0.99
+    assert 0.88 <= bias_hits / repeats <= 0.99
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ([], "no test subjects"),
+        ([0, 1] * 4, f"too few test subjects (n = 8; {MIN_SUBJECTS} needed)"),
+        ([0] * 30, "one class only: no cases among 30 test subjects"),
+        ([1] * 12, "one class only: all 12 test subjects are cases"),
+        ([1] * (MIN_PER_CLASS - 1) + [0] * 40, f"too few cases ({MIN_PER_CLASS - 1} cases, 40 controls; {MIN_PER_CLASS} of each needed)"),
+        ([1] * 20 + [0] * 20, None),
+    ],
+)
+def test_a_group_too_small_or_with_one_class_says_so(labels, expected):
+    assert insufficiency("binary", np.asarray(labels, dtype=float)) == expected
+
+
+def test_an_insufficient_group_has_reasons_instead_of_numbers():
+    labels = np.zeros(40)
+    result = evaluate_group("Women over 65", "binary", labels, np.linspace(0, 1, 40), 0.5)
+    assert result.reason.startswith("one class only") and result.n == 40 and result.cases == 0
+    assert all(not estimate.available and estimate.reason == result.reason for estimate in result.estimates.values())
+    constant = evaluate_group("x", "continuous", np.full(20, 150.0), np.linspace(100, 200, 20))
+    assert constant.reason == "every one of the 20 test subjects has the same value"
+
+
+def test_ppv_is_undefined_when_no_one_is_flagged_and_the_rest_still_has_numbers():
+    labels, scores = _binary_sample(200, seed=6)
+    result = evaluate_group("cohort", "binary", labels, scores, threshold=1.01, n_resamples=200)
+    assert result.reason is None
+    assert np.isnan(result.estimates["ppv"].value) and result.estimates["ppv"].reason == "no one at or above the threshold"
+    assert result.estimates["sensitivity"].value == 0.0
+    auroc = result.estimates["auroc"]
+    assert auroc.available and auroc.low < auroc.value < auroc.high and auroc.defined_resamples == 200
+
+
+def test_missing_outcomes_are_left_out():
+    labels, scores = _binary_sample(100, seed=7)
+    with_missing = np.r_[labels.astype(float), [np.nan, np.nan]]
+    result = evaluate_group("x", "binary", with_missing, np.r_[scores, [0.5, 0.9]], 0.3, n_resamples=50)
+    assert result.n == 100
+    assert result.estimates["auroc"].value == pytest.approx(skm.roc_auc_score(labels, scores))
+
+
+def test_curves_and_tables_match_scikit_learn():
+    labels, scores = _binary_sample(300, seed=8, rounded=True)
+    fpr, tpr, thresholds = roc_points(labels, scores)
+    sk_fpr, sk_tpr, sk_thresholds = skm.roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    np.testing.assert_allclose(thresholds[1:], sk_thresholds[1:])
+    recall, precision, cuts = precision_recall_points(labels, scores)
+    sk_precision, sk_recall, sk_cuts = skm.precision_recall_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(recall, sk_recall[:-1][::-1])
+    np.testing.assert_allclose(precision, sk_precision[:-1][::-1])
+    np.testing.assert_allclose(cuts, sk_cuts[::-1])
+    np.testing.assert_array_equal(confusion_counts(labels, scores, 0.3), skm.confusion_matrix(labels, scores >= 0.3))
+    bins = reliability_bins(labels, scores, n_bins=8)
+    observed, predicted = calibration_curve(labels, scores, n_bins=8, strategy="quantile")
+    np.testing.assert_allclose(bins["observed"], observed)
+    np.testing.assert_allclose(bins["predicted"], predicted)
+    assert bins["n"].sum() == len(labels)
+
+
+def test_held_out_predictions_never_include_training_subjects():
+    phenotypes = pd.DataFrame({"atrial_fibrillation": [True, False, True, False, None], "lv_mass_g": [150.0, 120, 130, 160, 140]},
+                              index=pd.Index(["S0", "S1", "S2", "S3", "S4"], name="sample_id"))
+    rows = []
+    for sample, split, fit in (("S0", "train", "cross-fit"), ("S1", "test", "held-out"), ("S2", "test", "held-out"), ("S3", "test", "cross-fit"),
+                               ("S4", "test", "held-out")):
+        rows.append({"sample_id": sample, "task": "atrial_fibrillation", "space": "ecg", "prediction": 0.4, "kind": "binary", "threshold": 0.2,
+                     "split": split, "fit": fit})
+        rows.append({"sample_id": sample, "task": "lv_mass_g", "space": "ecg", "prediction": 140.0, "kind": "continuous", "threshold": np.nan,
+                     "split": split, "fit": fit})
+    tasks = held_out_test_predictions(pd.DataFrame(rows), phenotypes)
+    af = tasks[("atrial_fibrillation", "ecg")]
+    assert af.rows.tolist() == [1, 2]  # S0 trained the model, S3 was cross-fitted, S4 has no known outcome
+    assert af.truth.tolist() == [0.0, 1.0] and af.threshold == 0.2 and af.kind == "binary"
+    mass = tasks[("lv_mass_g", "ecg")]
+    assert mass.rows.tolist() == [1, 2, 4] and mass.threshold is None
+    truth, prediction = mass.subset(np.array([False, False, True, False, True]))
+    assert truth.tolist() == [130.0, 140.0] and prediction.tolist() == [140.0, 140.0]
+
+
+def test_age_bands_and_level_masks():
+    bands = age_bands(pd.Series([45.0, 54.9, 55.0, 64.99, 65.0, 74.0, 75.0, 82.0, np.nan]))
+    assert bands.astype(object).where(bands.notna(), None).tolist() == ["< 55", "< 55", "55–64", "55–64", "65–74", "65–74", "≥ 75", "≥ 75", None]
+    masks = level_masks(bands, ["< 55", "55–64", "65–74", "≥ 75"])
+    assert list(masks) == ["< 55", "55–64", "65–74", "≥ 75"] and sum(m.sum() for m in masks.values()) == 8
+    flags = level_masks(pd.Series([True, False, True]))
+    assert flags["yes"].tolist() == [True, False, True] and flags["no"].tolist() == [False, True, False]
+
+
+def test_subgroup_table_has_intervals_notes_and_sorts_missing_last():
+    labels, scores = _binary_sample(600, seed=9)
+    groups = [("A", labels[:300], scores[:300], 0.3), ("B", labels[300:], scores[300:], 0.3), ("tiny", labels[:6], scores[:6], 0.3)]
+    table = subgroup_table("binary", groups, n_resamples=200)
+    assert table["subgroup"].tolist() == ["A", "B", "tiny"]
+    assert table.loc[2, "note"].startswith("too few test subjects") and np.isnan(table.loc[2, "auroc"])
+    first = table.iloc[0]
+    assert first["auroc_low"] < first["auroc"] < first["auroc_high"]
+    assert first["auroc"] == pytest.approx(skm.roc_auc_score(labels[:300], scores[:300]))
+    ordered = sort_subgroups(table, "auroc", descending=True)
+    assert ordered["subgroup"].iloc[-1] == "tiny" and ordered["auroc"].iloc[0] >= ordered["auroc"].iloc[1]
+    assert sort_subgroups(table, "auroc", descending=False)["subgroup"].iloc[-1] == "tiny"
