@@ -93,8 +93,11 @@ class CrossModalAutoencoder(nn.Module):
         size = self.config.mri_size
         if cine.shape[-1] != size:
             cine = F.interpolate(cine, size=(size, size), mode="bilinear", align_corners=False)
-        cine = layouts.interpolate_frames(cine, self.config.mri_frame_step)
-        return (cine * self.mri_std + self.mri_mean).clamp(0.0, 1.0)
+        # Into data units on the key frames, before interpolation multiplies the pixels: the same
+        # result (the scale is affine and interpolation linear; frames between two clipped ones stay
+        # in [0, 1]) for a fraction of the element-wise work that dominates decoding on a CPU.
+        key_frames = torch.addcmul(self.mri_mean, cine, self.mri_std).clamp_(0.0, 1.0)
+        return layouts.interpolate_frames(key_frames, self.config.mri_frame_step)
 
     # --- the public interface, in data units ---------------------------------------------------
     def encode_ecg(self, ecg: torch.Tensor) -> torch.Tensor:

@@ -52,7 +52,8 @@ def interpolate_frames(cines: torch.Tensor, step: int) -> torch.Tensor:
     """(n, k, rows, cols) key frames → (n, k·step, rows, cols), linear in time round the cycle."""
     if step == 1:
         return cines
-    following = torch.roll(cines, shifts=-1, dims=1)
-    parts = [cines + (following - cines) * (j / step) for j in range(step)]
     n, k, rows, cols = cines.shape
-    return torch.stack(parts, dim=2).reshape(n, k * step, rows, cols)
+    following = torch.roll(cines, shifts=-1, dims=1)
+    weights = torch.arange(step, dtype=cines.dtype, device=cines.device).div_(step).view(1, 1, step, 1, 1)
+    # One broadcast lerp writes every in-between frame in place: no per-step tensors to stack.
+    return torch.lerp(cines.unsqueeze(2), following.unsqueeze(2), weights).reshape(n, k * step, rows, cols)
