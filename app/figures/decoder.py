@@ -1,0 +1,257 @@
+"""Figures of decoded hearts, as pure functions of arrays: 12-lead ECGs, cine MRIs, agreement, interpolation strips.
+
+ECG traces, curves and small multiples are SVG (``go.Scatter``); cines are heatmaps, sent as
+uint8 (the cohort's [0, 1] intensity scale times 255, one fixed scale for every panel of a figure)
+so that a 50-frame cine pair travels as about a megabyte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# The standard 12-lead layout: 3 rows × 4 columns, limb leads left, chest leads right.
+STANDARD_LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
+TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+ECG_GRID = "rgba(214, 39, 40, 0.18)"  # ECG paper: light red lines every 0.2 s and 0.5 mV
+INTENSITY_MAX = 255
+FRAME_MS = 40
+CHANGE_LIMIT = 0.25  # the interpolation strip's change row saturates at ± this intensity
+
+
+def lead_positions(leads: Sequence[str]) -> list[tuple[int, int, int, str]]:
+    """(row, col, index into ``leads``, name) for every standard lead present, found by name (any order, any case)."""
+    by_name = {lead.upper(): index for index, lead in enumerate(leads)}
+    return [
+        (row + 1, col + 1, by_name[name.upper()], name)
+        for row, names in enumerate(STANDARD_LAYOUT)
+        for col, name in enumerate(names)
+        if name.upper() in by_name
+    ]
+
+
+def ecg_time_axis(samples: int, sampling_hz: int, r_peak_index: int | None) -> np.ndarray:
+    """Seconds per sample; relative to the R peak for a median beat."""
+    return (np.arange(samples) - (r_peak_index or 0)) / sampling_hz
+
+
+def twelve_lead_figure(
+    ecgs: Mapping[str, np.ndarray],
+    leads: Sequence[str],
+    *,
+    sampling_hz: int = 500,
+    r_peak_index: int | None = 250,
+    title: str = "",
+    lead_notes: Mapping[str, str] | None = None,
+    height: int = 520,
+) -> go.Figure:
+    """ECGs (samples, leads) in mV, overlaid by name, in the standard 3 × 4 lead layout with seconds and mV axes.
+
+    ``lead_notes`` adds a short text after a lead's name (e.g. the correlation of truth and reconstruction).
+    """
+    figure = make_subplots(rows=3, cols=4, shared_xaxes=True, shared_yaxes="all", horizontal_spacing=0.02, vertical_spacing=0.05)
+    positions = lead_positions(leads)
+    peak = max((float(np.nanmax(np.abs(ecg))) for ecg in ecgs.values() if np.size(ecg)), default=1.0)
+    limit = float(np.ceil(max(peak, 0.5) * 2 + 0.2) / 2)
+    traces, rows, cols = [], [], []
+    for trace_index, (name, ecg) in enumerate(ecgs.items()):
+        ecg = np.asarray(ecg, dtype=np.float32)
+        if ecg.ndim != 2 or ecg.shape[1] != len(leads):
+            raise ValueError(f"ECG {name!r}: expected (samples, {len(leads)} leads), got {ecg.shape}")
+        time = ecg_time_axis(len(ecg), sampling_hz, r_peak_index)
+        colour = TRACE_COLOURS[trace_index % len(TRACE_COLOURS)]
+        for row, col, index, lead in positions:
+            traces.append(go.Scatter(x=time, y=ecg[:, index], mode="lines", name=name, legendgroup=name, showlegend=(row, col) == (1, 1),
+                                     line={"color": colour, "width": 1.6 if trace_index == 0 else 1.3},
+                                     hovertemplate=f"{lead} · {name}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"))
+            rows.append(row)
+            cols.append(col)
+    figure.add_traces(traces, rows=rows, cols=cols)
+    annotations = []
+    for row, col, _, lead in positions:
+        note = (lead_notes or {}).get(lead)
+        suffix = "" if (row, col) == (1, 1) else str((row - 1) * 4 + col)
+        annotations.append({"text": f"<b>{lead}</b>" + (f" <span style='color:#555'>{note}</span>" if note else ""), "showarrow": False,
+                            "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.02, "y": 0.98, "xanchor": "left", "yanchor": "top",
+                            "font": {"size": 11}})
+    axes = {}
+    for number in range(1, 13):
+        row, col = (number - 1) // 4 + 1, (number - 1) % 4 + 1
+        suffix = "" if number == 1 else str(number)
+        axes[f"xaxis{suffix}"] = {"dtick": 0.2, "gridcolor": ECG_GRID, "zeroline": False, "showticklabels": True, "ticks": "outside", "ticklen": 3,
+                                  **({"title": {"text": "time (s)", "standoff": 2}} if row == 3 else {})}
+        axes[f"yaxis{suffix}"] = {"dtick": 0.5, "gridcolor": ECG_GRID, "zeroline": True, "zerolinecolor": "rgba(214, 39, 40, 0.35)", "range": [-limit, limit],
+                                  **({"title": {"text": "mV", "standoff": 2}} if col == 1 else {})}
+    figure.update_layout(
+        annotations=annotations, **axes,
+        title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
+        margin={"l": 50, "r": 10, "t": 40 if title else 20, "b": 40}, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.06},
+        hovermode="closest",
+    )
+    return figure
+
+
+def to_intensity_bytes(cine: np.ndarray) -> np.ndarray:
+    """A cine on the [0, 1] scale as uint8 0–255: the same fixed scale for truth and reconstruction."""
+    return np.round(np.clip(np.asarray(cine, dtype=np.float32), 0.0, 1.0) * INTENSITY_MAX).astype(np.uint8)
+
+
+def _image_axes(figure: go.Figure, count: int, rows: int = 1) -> None:
+    for index in range(1, count * rows + 1):
+        suffix = "" if index == 1 else str(index)
+        figure.update_layout({f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
+                              f"yaxis{suffix}": {"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"}})
+
+
+def cine_figure(cines: Mapping[str, np.ndarray], *, title: str = "", frame_ms: int = FRAME_MS, height: int = 380) -> go.Figure:
+    """Cines (frames, rows, cols) on the [0, 1] scale side by side, one grey scale, with a frame slider and play/pause."""
+    names = list(cines)
+    if not names:
+        raise ValueError("cine_figure needs at least one cine")
+    stacks = [to_intensity_bytes(cines[name]) for name in names]
+    frames = {stack.shape[0] for stack in stacks}
+    if len(frames) != 1 or any(stack.ndim != 3 for stack in stacks):
+        raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[stack.shape for stack in stacks]}")
+    n_frames = frames.pop()
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.02)
+
+    def heatmaps(frame: int) -> list[go.Heatmap]:
+        return [go.Heatmap(z=stack[frame], zmin=0, zmax=INTENSITY_MAX, colorscale="gray", showscale=index == len(stacks) - 1,
+                           colorbar={"title": {"text": "intensity", "side": "right"}, "tickvals": [0, INTENSITY_MAX / 2, INTENSITY_MAX],
+                                     "ticktext": ["0", "0.5", "1"], "thickness": 10, "len": 0.8},
+                           hovertemplate=f"{names[index]}<br>row %{{y}}, col %{{x}}<br>intensity %{{z}}/255<extra></extra>")
+                for index, stack in enumerate(stacks)]
+
+    figure.add_traces(heatmaps(0), rows=[1] * len(stacks), cols=list(range(1, len(stacks) + 1)))
+    # A frame carries only the new images: every other setting stays as the first frame has it (and validating less is faster).
+    figure.frames = [go.Frame(data=[go.Heatmap(z=stack[frame]) for stack in stacks], traces=list(range(len(stacks))), name=str(frame))
+                     for frame in range(n_frames)]
+    _image_axes(figure, len(names))
+    play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}, "mode": "immediate"}
+    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+    figure.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
+                      "pad": {"t": 4, "r": 6},
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}],
+        sliders=[{"active": 0, "x": 0.25, "len": 0.75, "y": -0.02, "yanchor": "top", "pad": {"t": 4},
+                  "currentvalue": {"prefix": "frame ", "font": {"size": 12}, "xanchor": "right"},
+                  "steps": [{"label": str(frame), "method": "animate",
+                             "args": [[str(frame)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}]}
+                            for frame in range(n_frames)]}],
+    )
+    return figure
+
+
+def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, truth_area: np.ndarray | None,
+                     decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> go.Figure:
+    """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded)."""
+    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
+                           subplot_titles=(f"{ecg_label}: correlation of original and decoded, per lead", f"{mri_label}: LV cavity area over the cycle"))
+    if lead_correlation is not None:
+        values = np.asarray(lead_correlation, dtype=float)
+        figure.add_trace(go.Bar(x=list(leads), y=values, marker_color=np.where(values >= 0.8, "#2ca02c", np.where(values >= 0.5, "#ff7f0e", "#d62728")),
+                                name="r", showlegend=False, text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
+                                hovertemplate="%{x}: r = %{y:.3f}<extra></extra>"), row=1, col=1)
+    figure.update_traces(textfont={"size": 9}, selector={"type": "bar"})
+    for name, curve, colour in (("truth", truth_area, TRACE_COLOURS[0]), ("decoded", decoded_area, TRACE_COLOURS[1])):
+        if curve is not None and np.isfinite(curve).any():
+            figure.add_trace(go.Scatter(x=np.arange(len(curve)), y=curve, mode="lines+markers", marker={"size": 3}, name=name,
+                                        line={"color": colour}, hovertemplate=f"{name}: frame %{{x}} · %{{y:.0f}} px<extra></extra>"), row=2, col=1)
+    if truth_area is not None and decoded_area is not None and not (np.isfinite(truth_area).any() or np.isfinite(decoded_area).any()):
+        figure.add_annotation(text="LV cavity not found in these cines", showarrow=False, xref="x2 domain", yref="y2 domain", x=0.5, y=0.5)
+    figure.update_yaxes(title={"text": "Pearson r"}, range=[min(-0.05, float(np.nanmin(lead_correlation)) - 0.1) if lead_correlation is not None
+                                                            and np.isfinite(lead_correlation).any() else -0.05, 1.12], row=1, col=1)
+    figure.update_xaxes(title={"text": "frame", "standoff": 2}, row=2, col=1)
+    figure.update_yaxes(title={"text": "area (px)"}, row=2, col=1)
+    figure.update_layout(height=height, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
+                         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 0.36, "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.7)"})
+    return figure
+
+
+def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads: Sequence[str], lead: str, cines: np.ndarray,
+                        cine_frames: Mapping[str, int], *, sampling_hz: int = 500, r_peak_index: int | None = 250, title: str = "",
+                        change_limit: float = CHANGE_LIMIT) -> go.Figure:
+    """One column per step: the chosen lead's beat (all steps' beats faintly behind it), chosen frames of the decoded cine,
+    and how the first of those frames differs from the first step's (the "change vs start" row; red brighter, blue darker, ± ``change_limit`` full scale).
+
+    ``ecg_beats`` is (steps, samples, leads) in mV and ``cines`` (steps, frames, rows, cols) on [0, 1];
+    ``cine_frames`` maps a row label (e.g. "end-diastole") to a frame index.
+    """
+    steps = len(step_labels)
+    if len(ecg_beats) != steps or len(cines) != steps:
+        raise ValueError(f"{steps} step labels but {len(ecg_beats)} ECGs and {len(cines)} cines")
+    positions = {name.upper(): index for index, name in enumerate(leads)}
+    if lead.upper() not in positions:
+        raise ValueError(f"lead {lead!r} not among {list(leads)}")
+    lead_index = positions[lead.upper()]
+    rows = 2 + len(cine_frames)
+    figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
+                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=list(step_labels))
+    time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
+    images = to_intensity_bytes(cines)
+    first_label, first_frame = next(iter(cine_frames.items()))
+    changes = np.clip(np.round((cines[:, first_frame] - cines[0, first_frame]) * 254), -127, 127).astype(np.int8)  # 1/254 of full scale
+    for step in range(steps):
+        for other in range(steps):
+            if other != step:
+                figure.add_trace(go.Scatter(x=time, y=ecg_beats[other, :, lead_index], mode="lines", line={"color": "rgba(0,0,0,0.12)", "width": 1},
+                                            hoverinfo="skip", showlegend=False), row=1, col=step + 1)
+        figure.add_trace(go.Scatter(x=time, y=ecg_beats[step, :, lead_index], mode="lines", line={"color": TRACE_COLOURS[1], "width": 1.6},
+                                    showlegend=False, hovertemplate=f"{step_labels[step]} · {lead}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"),
+                         row=1, col=step + 1)
+        for row, frame in enumerate(cine_frames.values(), start=2):
+            figure.add_trace(go.Heatmap(z=images[step, frame], zmin=0, zmax=INTENSITY_MAX, colorscale="gray", showscale=False,
+                                        hovertemplate=f"{step_labels[step]}<br>intensity %{{z}}/255<extra></extra>"), row=row, col=step + 1)
+        limit = change_limit * 254
+        figure.add_trace(go.Heatmap(z=changes[step], zmin=-limit, zmax=limit, zmid=0, colorscale="RdBu_r", showscale=step == steps - 1,
+                                    colorbar={"title": {"text": "vs start", "side": "right"}, "tickvals": [-limit, 0, limit],
+                                              "ticktext": [f"−{change_limit:g}", "0", f"+{change_limit:g}"], "thickness": 10, "len": 0.22, "y": 0.0, "yanchor": "bottom"},
+                                    hovertemplate=f"{step_labels[step]}<br>change %{{z}}/254<extra></extra>"), row=rows, col=step + 1)
+    for row in range(2, rows + 1):
+        for col in range(1, steps + 1):
+            index = (row - 1) * steps + col
+            suffix = "" if index == 1 else str(index)
+            figure.update_layout({f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
+                                  f"yaxis{suffix}": {"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"}})
+    figure.update_xaxes(dtick=0.4, tickangle=0, gridcolor=ECG_GRID, row=1)
+    figure.update_xaxes(title={"text": "time (s)", "standoff": 0}, row=1, col=1)
+    figure.update_yaxes(dtick=0.5, gridcolor=ECG_GRID, matches="y", row=1)
+    figure.update_yaxes(showticklabels=False, row=1)
+    figure.update_yaxes(showticklabels=True, row=1, col=1)
+    figure.update_yaxes(title={"text": f"{lead} (mV)", "standoff": 2}, row=1, col=1)
+    for row, label in enumerate([*cine_frames, "change vs start"], start=2):
+        figure.add_annotation(text=label, textangle=-90, showarrow=False, xref="paper", x=-0.012, xanchor="right",
+                              yref=f"y{(row - 1) * steps + 1} domain", y=0.5)
+    figure.update_layout(title={"text": title, "x": 0.01, "font": {"size": 14}}, template="plotly_white",
+                         height=170 + 150 * (len(cine_frames) + 1), margin={"l": 60, "r": 10, "t": 60 if title else 40, "b": 10})
+    return figure
+
+
+def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str, np.ndarray], units: Mapping[str, str] | None = None,
+                            *, height: int = 220) -> go.Figure:
+    """Each predictor's output at each interpolation step: one small panel per predictor (its own scale)."""
+    names = list(predictions)
+    if not names:
+        figure = go.Figure()
+        figure.add_annotation(text="No predictors were fitted for this model", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=height)
+        return figure
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.06)
+    positions = np.arange(len(step_labels))
+    for col, name in enumerate(names, start=1):
+        unit = (units or {}).get(name, "")
+        figure.add_trace(go.Scatter(x=positions, y=np.asarray(predictions[name], dtype=float), mode="lines+markers", showlegend=False,
+                                    line={"color": TRACE_COLOURS[2]}, customdata=list(step_labels),
+                                    hovertemplate=f"{name}<br>%{{customdata}}: %{{y:.3g}} {unit}<extra></extra>"), row=1, col=col)
+        figure.update_xaxes(tickvals=[0, len(step_labels) - 1], ticktext=["start", "end"], row=1, col=col)
+        if unit:
+            figure.update_yaxes(title={"text": unit, "standoff": 2}, row=1, col=col)
+    figure.update_annotations(font={"size": 11})
+    figure.update_layout(height=height, template="plotly_white", margin={"l": 45, "r": 10, "t": 40, "b": 30})
+    return figure

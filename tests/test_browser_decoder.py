@@ -1,0 +1,140 @@
+"""End to end in headless Chromium: from a box selection to decoded ECGs and cines, cross-modal, prototypes,
+a perturbation and an interpolation, each drawn by the real server's background callbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from data_loaders import load_cohort
+from tests.browser import REPO_ROOT, chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.conftest import SMALL_COHORT_SUBJECTS
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SCREENSHOTS = REPO_ROOT / "screenshots"
+
+FIGURE_STATE = """
+const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!graph || !graph.data || !graph.layout) { return null; }
+return {
+    names: graph.data.map(t => t.name || null),
+    types: graph.data.map(t => t.type),
+    title: (graph.layout.title && graph.layout.title.text) || '',
+    annotations: (graph.layout.annotations || []).map(a => a.text || ''),
+    frames: (graph._transitionData && graph._transitionData._frames || []).length,
+};
+"""
+
+
+def figure_state(driver, graph_id: str) -> dict | None:
+    """Trace names and types, title, annotation texts and animation frame count of a drawn figure."""
+    return driver.execute_script(FIGURE_STATE, f"#{graph_id}")
+
+
+def _with(driver, graph_id: str, predicate):
+    state = figure_state(driver, graph_id)
+    return state if state and predicate(state) else None
+
+
+def _shot(driver, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def _tab(driver, label: str) -> None:
+    driver.find_element(By.XPATH, f"//a[contains(@class, 'nav-link') and normalize-space()='{label}']").click()
+
+
+def _scroll_to(driver, element_id: str) -> None:
+    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'});", element_id)
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_cohort_dir, tmp_path_factory):
+    with running_app(trained_cohort_dir, tmp_path_factory.mktemp("decoder-cache")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def driver():
+    browser = chrome()
+    browser.set_window_size(1500, 1300)
+    yield browser
+    browser.quit()
+
+
+def _box_select(driver, subjects: int = SMALL_COHORT_SUBJECTS) -> set[int]:
+    """Box-select about a quarter of the subjects in latent view 1; returns their rows."""
+    wait_for(lambda: (t := plot_state(driver, "view-0")) and sum(len(x["rows"]) for x in t) == subjects, message="view 1 drawn")
+    driver.find_element(By.CSS_SELECTOR, '#view-0 .modebar-btn[data-val="select"]').click()
+    plot_area = driver.find_element(By.CSS_SELECTOR, "#view-0 .nsewdrag")
+    width, height = plot_area.size["width"], plot_area.size["height"]
+    ActionChains(driver).move_to_element_with_offset(plot_area, -width // 3, -height // 3).click_and_hold().move_by_offset(
+        width // 2, height // 2).release().perform()
+    selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection")
+    assert 2 <= len(selected) < subjects
+    return selected
+
+
+def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver, app_url, trained_cohort_dir):
+    driver.get(app_url)
+    selected = _box_select(driver)
+
+    _tab(driver, "Decode")
+    ecg = wait_for(lambda: _with(driver, "decoder-ecg", lambda s: {"original", "decoded"} <= set(s["names"])), timeout=90, message="decoded ECG drawn")
+    assert ecg["types"].count("scatter") == 24
+    assert {a.split("</b>")[0].removeprefix("<b>") for a in ecg["annotations"]} >= {"I", "aVR", "V1", "V6"}
+    mri = wait_for(lambda: _with(driver, "decoder-mri", lambda s: s["types"] == ["heatmap", "heatmap"]), message="decoded cine drawn")
+    assert mri["frames"] == 50
+    shown = [label.text for label in driver.find_elements(By.CSS_SELECTOR, "#decoder-shown label")]
+    selected_ids = set(load_cohort(trained_cohort_dir).subject_ids[sorted(selected)])
+    assert len(shown) == 2 and set(shown) <= selected_ids, "the two subjects nearest the selection's centre are decoded"
+    assert shown[0] in ecg["title"]
+    assert "on CPU in" in driver.find_element(By.ID, "decoder-subject-status").text
+    table = driver.find_element(By.ID, "decoder-subject-table").text
+    assert "ECG r" in table and "LV area curve r" in table
+    _shot(driver, "decoder-subjects")
+
+    driver.find_element(By.XPATH, "//label[normalize-space()='ECG only' and @for]").click()
+    cross = wait_for(lambda: _with(driver, "decoder-mri", lambda s: any("cross-modal" in a for a in s["annotations"])), timeout=60,
+                     message="the MRI decoded from the ECG")
+    assert any("ECG latent" in a for a in cross["annotations"])
+    _scroll_to(driver, "decoder-mri")
+    _shot(driver, "decoder-cross-modal")
+    assert severe_console_errors(driver) == []
+
+
+def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
+    driver.get(app_url)
+    _box_select(driver)
+    _tab(driver, "Decode")
+    _tab(driver, "Cohort prototypes")
+    proto = wait_for(lambda: _with(driver, "decoder-proto-ecg", lambda s: any((n or "").startswith("A: mean") for n in s["names"])), timeout=90,
+                     message="prototypes drawn")
+    assert any((n or "").startswith("B: mean of everyone else") for n in proto["names"])
+    wait_for(lambda: "Atrial fibrillation" in driver.find_element(By.ID, "decoder-proto-table").text, message="predictions on the prototypes")
+    _shot(driver, "decoder-prototypes")
+
+    _tab(driver, "Perturb")
+    wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "perturbed" in s["names"]), timeout=90, message="perturbation drawn")
+    thumb = driver.find_element(By.CSS_SELECTOR, "#decoder-pc-0 [role='slider']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", thumb)
+    thumb.send_keys(Keys.END)  # to the slider's end: +3 SD along the first principal component
+    moved = wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "PC 1 +3 SD" in s["title"]), timeout=60, message="PC 1 moved by 3 SD")
+    assert "perturbed" in moved["names"]
+    wait_for(lambda: "↑" in driver.find_element(By.ID, "decoder-perturb-table").text or "↓" in driver.find_element(By.ID, "decoder-perturb-table").text,
+             message="predictions change")
+    _shot(driver, "decoder-perturb")
+
+    _tab(driver, "Interpolate")
+    strip = wait_for(lambda: _with(driver, "decoder-interp-strip", lambda s: s["types"].count("heatmap") == 15), timeout=90, message="strip drawn")
+    assert "From mean of current cohort" in strip["title"]
+    wait_for(lambda: _with(driver, "decoder-interp-predictions", lambda s: len(s["types"]) >= 4), message="predictions along the path")
+    _shot(driver, "decoder-interpolate")
+    assert severe_console_errors(driver) == []

@@ -1,0 +1,130 @@
+"""Latent maths of the decoder panel: prototypes, directions, perturbation, interpolation, agreement measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.core import decoding
+from data_loaders.synthetic import schema
+from models.predictors import fit_predictors
+
+
+@pytest.fixture(scope="module")
+def latents() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.normal(size=(400, 6)) * np.array([3.0, 2.0, 1.0, 0.5, 0.5, 0.2])).astype(np.float32)
+
+
+def test_mean_prototype_is_the_cohorts_mean_and_the_medoid_a_member(latents):
+    mask = latents[:, 0] > 1
+    assert np.allclose(decoding.cohort_prototype(latents, mask, "mean"), latents[mask].mean(axis=0), atol=1e-5)
+    medoid = decoding.cohort_prototype(latents, mask, "medoid")
+    assert any(np.array_equal(medoid, row) for row in latents[mask])
+    with pytest.raises(ValueError, match="at least one subject"):
+        decoding.cohort_prototype(latents, np.zeros(len(latents), dtype=bool))
+    with pytest.raises(ValueError, match="kind"):
+        decoding.cohort_prototype(latents, mask, "median")
+
+
+def test_medoid_minimises_the_summed_distance_even_when_only_candidates_near_the_mean_are_tried(latents):
+    members = latents[:150].astype(np.float64)
+    totals = np.linalg.norm(members[:, None] - members[None], axis=2).sum(axis=1)
+    assert decoding.medoid_index(members) == int(np.argmin(totals))
+    assert decoding.medoid_index(members, candidates=30) == int(np.argmin(totals))
+
+
+def test_closest_to_centre_orders_the_given_rows_by_distance_to_their_mean(latents):
+    rows = np.arange(50, 90)
+    chosen = decoding.closest_to_centre(latents, rows, 3)
+    distance = np.linalg.norm(latents[rows] - latents[rows].mean(axis=0), axis=1)
+    assert chosen.tolist() == rows[np.argsort(distance)[:3]].tolist()
+    assert decoding.closest_to_centre(latents, [], 3).tolist() == []
+
+
+def test_principal_directions_are_unit_vectors_with_the_populations_spread(latents):
+    first, second = decoding.principal_directions(latents, 2)
+    assert np.isclose(np.linalg.norm(first.vector), 1.0, atol=1e-5) and abs(float(first.vector @ second.vector)) < 1e-5
+    assert abs(first.vector[0]) > 0.99  # the widest axis of the test cloud
+    assert first.spread == pytest.approx(np.std(latents @ first.vector, ddof=1), rel=1e-3)
+    assert first.spread > second.spread
+
+
+def test_perturbation_moves_by_population_sds_and_leaves_the_start_untouched(latents):
+    (first,) = decoding.principal_directions(latents, 1)
+    start = latents[0].copy()
+    moved = decoding.perturb(start, [first], [2.0])
+    assert np.array_equal(start, latents[0])
+    assert float((moved - start) @ first.vector) == pytest.approx(2.0 * first.spread, rel=1e-4)
+    assert np.allclose(decoding.perturb(start, [first], [0.0]), start)
+    with pytest.raises(ValueError):
+        decoding.perturb(start, [first], [1.0, 2.0])
+
+
+def test_cohort_difference_points_from_b_to_a(latents):
+    mask_a, mask_b = latents[:, 1] > 0, latents[:, 1] <= 0
+    difference = decoding.cohort_difference(latents, mask_a, mask_b)
+    gap = latents[mask_a].mean(axis=0) - latents[mask_b].mean(axis=0)
+    assert np.allclose(difference.vector, gap / np.linalg.norm(gap), atol=1e-5)
+    with pytest.raises(ValueError, match="no length"):
+        decoding.direction("nothing", np.zeros(6), latents)
+
+
+def test_interpolation_runs_straight_from_start_to_end_in_even_steps():
+    start, end = np.zeros(4, np.float32), np.arange(4, dtype=np.float32)
+    path = decoding.interpolate(start, end, 5)
+    assert path.shape == (5, 4)
+    assert np.array_equal(path[0], start) and np.allclose(path[-1], end)
+    assert np.allclose(np.diff(path, axis=0), end / 4)
+    with pytest.raises(ValueError):
+        decoding.interpolate(start, end, 1)
+    with pytest.raises(ValueError):
+        decoding.interpolate(start, np.zeros(3, np.float32), 3)
+
+
+def test_a_step_along_a_predictors_direction_moves_its_prediction_the_expected_way():
+    rng = np.random.default_rng(3)
+    n = 400
+    latents = rng.normal(size=(n, 8)).astype(np.float32)
+    risk = latents[:, 0] - 0.5 * latents[:, 2]
+    phenotypes = pd.DataFrame(
+        {schema.AF: rng.random(n) < 1 / (1 + np.exp(-2 * risk)), schema.LVEF: 60 - 4 * latents[:, 1] + rng.normal(0, 1, n),
+         schema.SPLIT: np.where(np.arange(n) < 300, "train", "test")},
+        index=pd.Index([f"S{i:04d}" for i in range(n)], name="sample_id"),
+    )
+    predictors, _ = fit_predictors({"joint": latents}, phenotypes, tasks=[schema.AF, schema.LVEF])
+    start = latents[:5].mean(axis=0)
+    for task in (schema.AF, schema.LVEF):
+        along = decoding.direction(task, predictors.direction(task, "joint"), latents)
+        steps = np.stack([decoding.perturb(start, [along], [amount]) for amount in (-2.0, -1.0, 0.0, 1.0, 2.0)])
+        predictions = predictors[task, "joint"].predict(steps)
+        assert np.all(np.diff(predictions) > 0), f"{task}: {predictions}"
+        path = decoding.interpolate(steps[0], steps[-1], 4)
+        assert np.all(np.diff(predictors[task, "joint"].predict(path)) > 0)
+
+
+def test_per_lead_correlation_is_one_for_a_scaled_copy_and_nan_for_a_flat_lead():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=(2, 600, 3)).astype(np.float32)
+    decoded = truth * 0.5 + 0.1
+    decoded[1, :, 2] = -truth[1, :, 2]
+    decoded[0, :, 1] = 0.3
+    r = decoding.per_lead_correlation(truth, decoded)
+    assert r.shape == (2, 3)
+    assert np.isclose(r[0, 0], 1.0) and np.isnan(r[0, 1]) and np.isclose(r[1, 2], -1.0)
+    with pytest.raises(ValueError):
+        decoding.per_lead_correlation(truth, decoded[:, :300])
+
+
+def test_cine_agreement_follows_the_lv_cavity_of_synthetic_cines(small_cohort_dir):
+    from data_loaders import load_cohort
+
+    cohort = load_cohort(small_cohort_dir)
+    cines = cohort.mri(list(cohort.subject_ids[:2]))
+    flat = np.full_like(cines[:1], 0.5)
+    same, unrelated = decoding.cine_agreement(cines, np.concatenate([cines[:1], flat]))
+    assert same.truth_area.shape == (cines.shape[1],) and np.isfinite(same.truth_area).all()
+    assert same.curve_correlation == pytest.approx(1.0) and same.truth_fac == pytest.approx(same.decoded_fac)
+    assert 0.1 < same.truth_fac < 0.8
+    assert np.isnan(unrelated.curve_correlation) and unrelated.decoded_fac == 0.0  # a motionless cine: no correlation, no area change
