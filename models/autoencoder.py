@@ -135,7 +135,7 @@ class CrossModalAutoencoder(nn.Module):
         from_ecg = (~fused & (draw < settings.fused_probability + (1 - settings.fused_probability) / 2)).unsqueeze(1)
         latent = torch.where(fused.unsqueeze(1), (z_ecg + z_mri) / 2, torch.where(from_ecg, z_ecg, z_mri))
         ecg_loss = F.mse_loss(self.ecg_decoder(latent), ecg)
-        mri_loss = F.mse_loss(self.mri_decoder.forward_train(latent), cine_target)
+        mri_loss = mri_reconstruction_loss(self.mri_decoder.forward_train(latent), cine_target, settings)
         contrastive = self.contrastive_loss(z_ecg, z_mri)
         total = settings.ecg_weight * ecg_loss + settings.mri_weight * mri_loss + settings.contrastive_weight * contrastive
         return {"loss": total, "ecg": ecg_loss, "mri": mri_loss, "contrastive": contrastive}
@@ -150,3 +150,9 @@ class CrossModalAutoencoder(nn.Module):
     @property
     def temperature(self) -> float:
         return float(self.logit_scale.detach().clamp(max=MAX_LOGIT_SCALE).exp().reciprocal())
+
+
+def mri_reconstruction_loss(decoded: torch.Tensor, target: torch.Tensor, settings: TrainConfig) -> torch.Tensor:
+    """The cine loss ``settings.mri_loss`` names, in model units: mean squared or mean absolute error."""
+    return F.l1_loss(decoded, target) if settings.mri_loss == "l1" else F.mse_loss(decoded, target)
+

@@ -15,6 +15,8 @@ from typing import Any, Literal, TypeVar
 from data_loaders.synthetic import schema
 
 EcgInput = Literal["median", "strip"]
+MriLoss = Literal["mse", "l1"]
+MRI_LOSSES: tuple[str, ...] = ("mse", "l1")
 ECG_INPUT_SAMPLES = {"median": schema.ECG_MEDIAN_SAMPLES, "strip": schema.ECG_STRIP_SAMPLES}
 
 
@@ -155,6 +157,9 @@ class TrainConfig:
     ecg_weight: float = 1.0
     mri_weight: float = 1.0
     contrastive_weight: float = 0.1
+    # The cine's reconstruction loss: "l1" keeps chamber edges sharper than "mse", which averages an
+    # uncertain edge into blur (and blur is what SSIM and the image-measured LV area punish).
+    mri_loss: MriLoss = "mse"
     # Modality dropout: each subject's latent comes from its ECG or its MRI at random; with
     # ``fused_probability`` it is the mean of both instead (the "joint" space the app decodes).
     fused_probability: float = 0.2
@@ -169,6 +174,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("epochs must be ≥ 1 and batch_size ≥ 2 (the contrastive loss needs pairs)")
+        if self.mri_loss not in MRI_LOSSES:
+            raise ValueError(f"mri_loss must be one of {MRI_LOSSES}, got {self.mri_loss!r}")
         if not 0.0 <= self.fused_probability <= 1.0:
             raise ValueError(f"fused_probability must be in [0, 1], got {self.fused_probability}")
 
@@ -197,4 +204,4 @@ def _from_dict(cls: type[Config], values: dict[str, Any]) -> Config:
     return cls(**converted)
 
 
-__all__ = ["ECG_INPUT_SAMPLES", "EcgInput", "ModelConfig", "TrainConfig"]
+__all__ = ["ECG_INPUT_SAMPLES", "MRI_LOSSES", "EcgInput", "ModelConfig", "MriLoss", "TrainConfig"]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from data_loaders import Cohort
 from data_loaders.synthetic import schema
-from models.autoencoder import CrossModalAutoencoder
+from models.autoencoder import CrossModalAutoencoder, mri_reconstruction_loss
 from models.config import ModelConfig, TrainConfig
 from models.data import UINT8_SCALE, CohortArrays, load_arrays
 from models.device import select_device
@@ -122,7 +122,7 @@ def validate(model: CrossModalAutoencoder, batches: Batches, settings: TrainConf
         values = {}
         for name, latent in sources.items():
             values[f"ecg_from_{name}"] = F.mse_loss(model.ecg_decoder(latent), ecg)
-            values[f"mri_from_{name}"] = F.mse_loss(model.mri_decoder.forward_train(latent), target)
+            values[f"mri_from_{name}"] = mri_reconstruction_loss(model.mri_decoder.forward_train(latent), target, settings)
         values["contrastive"] = model.contrastive_loss(z_ecg, z_mri) if len(rows) > 1 else torch.tensor(0.0)
         for key, value in values.items():
             totals[key] = totals.get(key, 0.0) + float(value) * len(rows)
