@@ -106,6 +106,21 @@ def test_training_losses_are_finite_and_reach_every_part_of_the_model() -> None:
     assert model.logit_scale.grad is not None  # the temperature is learned
 
 
+def test_the_cine_loss_is_mean_squared_or_mean_absolute_error_as_configured() -> None:
+    model = CrossModalAutoencoder(ModelConfig.cpu(latent_dim=16))
+    ecg, cine = _random_inputs(4)
+    inputs = (model.ecg_to_model(ecg), model.mri_to_model(cine), model.mri_target(cine))
+    by_loss = {}
+    for name in ("mse", "l1"):
+        by_loss[name] = model.losses(*inputs, TrainConfig(fused_probability=1.0, mri_loss=name), torch.Generator().manual_seed(0))["mri"]
+    latent = (model.ecg_encoder(inputs[0]) + model.mri_encoder(inputs[1])) / 2  # fused_probability 1: the mean of both
+    decoded = model.mri_decoder.forward_train(latent)
+    assert torch.allclose(by_loss["mse"], ((decoded - inputs[2]) ** 2).mean())
+    assert torch.allclose(by_loss["l1"], (decoded - inputs[2]).abs().mean())
+    with pytest.raises(ValueError, match="mri_loss must be one of"):
+        TrainConfig(mri_loss="huber")
+
+
 def test_contrastive_loss_rewards_matching_pairs() -> None:
     model = CrossModalAutoencoder(ModelConfig.cpu(latent_dim=8))
     z = torch.randn(16, 8, generator=torch.Generator().manual_seed(1))
