@@ -1,0 +1,181 @@
+"""Figures for comparing two latent spaces: the overlap map with its animated transition, the overlap
+histogram, and one subject's neighbourhood in both spaces as small multiples.
+
+The overlap map is one WebGL figure whatever the cohort size (subjects, trails and the animation
+frames all live in it); the small multiples are SVG subplots of one figure (few points each).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
+OVERLAP_SCALE = "RdBu"
+SHARED_COLOUR = "#6a3d9a"
+ONLY_A_COLOUR = "#e66101"
+ONLY_B_COLOUR = "#1b9e77"
+SUBJECT_COLOUR = "#111111"
+TRAIL_COLOUR = "rgba(90, 90, 90, 0.45)"
+BACKGROUND_COLOUR = "#d9d9d9"
+UNSELECTED_OPACITY = 0.12
+
+
+def _layout_defaults(figure: go.Figure, revision: str) -> None:
+    figure.update_layout(template="plotly_white", uirevision=revision or "keep", margin={"l": 40, "r": 10, "t": 36, "b": 36})
+
+
+def trail_segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y for one line trace drawing every segment, separated by gaps (NaN)."""
+    x = np.column_stack([starts[:, 0], ends[:, 0], np.full(len(starts), np.nan)]).ravel()
+    y = np.column_stack([starts[:, 1], ends[:, 1], np.full(len(starts), np.nan)]).ravel()
+    return x, y
+
+
+def overlap_colour_range(overlap: np.ndarray) -> tuple[float, float]:
+    """A colour range centred on the cohort's median overlap, so that "changed more than most" shows even when all changed a lot."""
+    if not len(overlap):
+        return 0.0, 1.0
+    low, median, high = np.quantile(overlap, [0.02, 0.5, 0.98])
+    spread = max(median - low, high - median, 0.02)
+    return float(max(0.0, median - spread)), float(min(1.0, median + spread))
+
+
+def overlap_map(
+    frames: list[np.ndarray],
+    overlap: np.ndarray,
+    hover_text: np.ndarray,
+    *,
+    rows: np.ndarray | None = None,
+    selected_rows: np.ndarray | None = None,
+    trails: tuple[np.ndarray, np.ndarray] | None = None,
+    frame_labels: tuple[str, str] = ("A", "B"),
+    title: str = "",
+    axis_labels: tuple[str, str] = ("", ""),
+    revision: str = "",
+) -> go.Figure:
+    """Subjects coloured by overlap, laid out by space A; a slider/play button moves every point to B's aligned layout.
+
+    ``frames`` are full (N, 2) layouts from A's to B's; ``rows`` restricts the drawn subjects (e.g. to
+    a brushed overlap range); ``trails`` are (rows, targets) segments drawn on A's layout.
+    """
+    rows = np.arange(len(overlap)) if rows is None else np.asarray(rows)
+    start = frames[0]
+    cmin, cmax = overlap_colour_range(overlap)
+    position = None
+    if selected_rows is not None:
+        chosen = np.zeros(len(overlap), dtype=bool)
+        chosen[np.asarray(selected_rows, dtype=int)] = True
+        position = np.flatnonzero(chosen[rows]).tolist()
+    subjects = go.Scattergl(
+        x=start[rows, 0], y=start[rows, 1], mode="markers", name="subjects",
+        marker={"size": 4 if len(rows) > 20_000 else 6, "color": overlap[rows].astype(np.float32), "colorscale": OVERLAP_SCALE,
+                "cmin": cmin, "cmax": cmax,
+                "colorbar": {"title": {"text": "overlap", "side": "top"}, "thickness": 12, "len": 0.8}},
+        customdata=rows.astype(np.int32), hovertext=hover_text[rows],
+        hovertemplate="%{hovertext}<br>overlap %{marker.color:.2f}<extra></extra>",
+        selectedpoints=position, selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": UNSELECTED_OPACITY}},
+        showlegend=False,
+    )
+    figure = go.Figure([subjects])
+    if trails is not None and len(trails[0]):
+        trail_rows, targets = trails
+        x, y = trail_segments(start[trail_rows], targets)
+        figure.add_trace(go.Scattergl(x=x, y=y, mode="lines", line={"color": TRAIL_COLOUR, "width": 1}, hoverinfo="skip",
+                                      name="trails", showlegend=False))
+    steps = []
+    has_trails = len(figure.data) > 1
+    frame_traces = [0, 1] if has_trails else [0]
+
+    def frame_data(index: int, layout: np.ndarray) -> list:
+        data = [go.Scattergl(x=layout[rows, 0], y=layout[rows, 1])]
+        if has_trails:  # trails belong to A's layout: shown on its frame only
+            data.append(go.Scattergl(x=figure.data[1].x if index == 0 else [], y=figure.data[1].y if index == 0 else []))
+        return data
+
+    figure.frames = [go.Frame(data=frame_data(index, layout), traces=frame_traces, name=str(index)) for index, layout in enumerate(frames)]
+    for index in range(len(frames)):
+        label = frame_labels[0] if index == 0 else frame_labels[1] if index == len(frames) - 1 else ""
+        steps.append({"method": "animate", "label": label, "args": [[str(index)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                                                                                    "transition": {"duration": 0}}]})
+    play = {"frame": {"duration": 120, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": False, "mode": "immediate"}
+    figure.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 13}} if title else None,
+        xaxis={"title": {"text": axis_labels[0], "standoff": 4}, "zeroline": False},
+        yaxis={"title": {"text": axis_labels[1]}, "zeroline": False},
+        dragmode="lasso", clickmode="event", hovermode="closest",
+        legend={"orientation": "h", "y": 1.02, "x": 0.99, "xanchor": "right", "yanchor": "bottom", "font": {"size": 11}},
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.13, "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "r": 6},
+                      "showactive": False,
+                      "buttons": [{"label": f"▶ {frame_labels[0]} → {frame_labels[1]}", "method": "animate", "args": [None, play]},
+                                  {"label": f"◀ back to {frame_labels[0]}", "method": "animate",
+                                   "args": [["0"], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}]}],
+        sliders=[{"active": 0, "steps": steps, "x": 0.36, "len": 0.62, "y": -0.09, "yanchor": "top", "pad": {"t": 0},
+                  "currentvalue": {"visible": False}, "ticklen": 0}],
+    )
+    _layout_defaults(figure, revision)
+    figure.update_layout(margin={"l": 45, "r": 10, "t": 30, "b": 95})
+    return figure
+
+
+def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | None = None, revision: str = "") -> go.Figure:
+    """Counts of subjects by overlap (bars binned here, not per point in the browser); brush to filter the map."""
+    edges = np.linspace(0.0, 1.0, 21)
+    counts, _ = np.histogram(overlap, bins=edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    cmin, cmax = overlap_colour_range(overlap)
+    figure = go.Figure(go.Bar(
+        x=centres, y=counts, width=np.diff(edges) * 0.95, name="everyone",
+        marker={"color": centres, "colorscale": OVERLAP_SCALE, "cmin": cmin, "cmax": cmax, "line": {"width": 0}},
+        hovertemplate="overlap %{x:.2f}: %{y:,} subjects<extra></extra>",
+    ))
+    if highlighted is not None:
+        selected_counts, _ = np.histogram(overlap[highlighted], bins=edges)
+        figure.add_trace(go.Bar(x=centres, y=selected_counts, width=np.diff(edges) * 0.5, name="selection",
+                                marker={"color": SUBJECT_COLOUR}, hovertemplate="selection, overlap %{x:.2f}: %{y:,}<extra></extra>"))
+    figure.update_layout(
+        xaxis={"title": {"text": f"overlap (Jaccard, k = {k})"}, "range": [0, 1]},
+        yaxis={"title": {"text": "subjects"}}, barmode="overlay", dragmode="select", selectdirection="h", bargap=0,
+        showlegend=highlighted is not None, legend={"orientation": "h", "y": 1.12, "x": 0},
+    )
+    _layout_defaults(figure, revision)
+    return figure
+
+
+def _panel_points(figure: go.Figure, column: int, coordinates: np.ndarray, groups: list[tuple[str, np.ndarray, str, str, float]],
+                  hover_text: np.ndarray, background: np.ndarray) -> None:
+    figure.add_trace(go.Scatter(x=coordinates[background, 0], y=coordinates[background, 1], mode="markers", name="other subjects",
+                                marker={"size": 4, "color": BACKGROUND_COLOUR}, hoverinfo="skip", showlegend=column == 1,
+                                legendgroup="background"), row=1, col=column)
+    for name, rows, colour, symbol, size in groups:
+        figure.add_trace(go.Scatter(
+            x=coordinates[rows, 0], y=coordinates[rows, 1], mode="markers", name=name, legendgroup=name, showlegend=column == 1,
+            marker={"size": size, "color": colour, "symbol": symbol, "line": {"width": 0.5, "color": "white"}},
+            customdata=rows.astype(np.int32), hovertext=hover_text[rows], hovertemplate="%{hovertext}<extra>" + name + "</extra>",
+        ), row=1, col=column)
+
+
+def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject: int, shared: np.ndarray, only_a: np.ndarray,
+                            only_b: np.ndarray, hover_text: np.ndarray, titles: tuple[str, str], background: np.ndarray,
+                            revision: str = "") -> go.Figure:
+    """One subject's neighbourhood in A's layout and in B's aligned layout, side by side (SVG subplots of one figure)."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.06, shared_xaxes=True, shared_yaxes=True)
+    subject_rows = np.array([subject])
+    groups = [
+        (f"shared ({len(shared)})", shared, SHARED_COLOUR, "circle", 8),
+        (f"only in A ({len(only_a)})", only_a, ONLY_A_COLOUR, "triangle-up", 9),
+        (f"only in B ({len(only_b)})", only_b, ONLY_B_COLOUR, "square", 8),
+        ("subject", subject_rows, SUBJECT_COLOUR, "star", 16),
+    ]
+    for column, coordinates in ((1, layout_a), (2, layout_b)):
+        _panel_points(figure, column, coordinates, groups, hover_text, background)
+    involved = np.concatenate([subject_rows, shared, only_a, only_b])
+    points = np.vstack([layout_a[involved], layout_b[involved]])
+    low, high = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
+    pad = np.maximum((high - low) * 0.08, 1e-3)
+    figure.update_xaxes(range=[low[0] - pad[0], high[0] + pad[0]], zeroline=False)
+    figure.update_yaxes(range=[low[1] - pad[1], high[1] + pad[1]], zeroline=False)
+    figure.update_layout(legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}, hovermode="closest")
+    _layout_defaults(figure, revision)
+    return figure

@@ -1,0 +1,168 @@
+"""Compare-spaces panel callbacks as plain functions on a real app context (300 subjects, two spaces)."""
+
+from __future__ import annotations
+
+import dash
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from app.config import AppConfig
+from app.context import AppContext
+from app.core.neighbours import compare_neighbourhoods, exact_neighbours
+from app.panels import compare_spaces
+from app.server import create_app
+from data_loaders import load_cohort
+
+A, B = "ecg", "joint"
+
+
+@pytest.fixture
+def context(phenotype_cohort_dir, tmp_path) -> AppContext:
+    return AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
+
+
+def overview(context, *, k=20, metric="euclidean", brushed=None, selection=None, triggers=frozenset(), method="pca", align=None, space_b=B):
+    outputs = compare_spaces.render_overview(context, A, space_b, method, k, metric, brushed, 0.3, ["on"], align, selection, set(triggers))
+    names = ("map", "histogram", "most", "least", "suggestions", "suggested", "request", "summary", "title")
+    return dict(zip(names, outputs))
+
+
+def test_the_panel_is_laid_out_and_its_callbacks_registered(phenotype_cohort_dir, tmp_path):
+    app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
+    layout = str(app.layout)
+    for component in ("cs-space-a", "cs-space-b", "cs-k", "cs-metric", "cs-map", "cs-histogram", "cs-neighbourhood", "cs-most-changed",
+                      "cs-least-changed", "cs-suggestions"):
+        assert f"'{component}'" in layout
+    outputs = " ".join(app.callback_map)
+    assert "cs-map.figure" in outputs and "cs-ready.data" in outputs and "selection.data@" in outputs  # selection written only as a duplicate output
+
+
+def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_neighbours(context):
+    drawn = overview(context)
+    figure = drawn["map"]
+    assert isinstance(figure, go.Figure) and drawn["request"] is dash.no_update  # 300 subjects: computed in the request
+    subjects = figure.data[0]
+    assert subjects.type == "scattergl" and sorted(np.asarray(subjects.customdata).tolist()) == list(range(300))
+    expected = compare_neighbourhoods(exact_neighbours(context.cohort.spaces[A], 20), exact_neighbours(context.cohort.spaces[B], 20)).overlap
+    np.testing.assert_allclose(np.asarray(subjects.marker.color), expected, atol=1e-6)
+    assert len(list((context.config.cache_dir / "neighbours").glob("*.npy"))) == 2  # one cached neighbour list per space
+    assert sum(np.asarray(drawn["histogram"].data[0].y)) == 300
+    most = [row["overlap"] for row in drawn["most"]]
+    least = [row["overlap"] for row in drawn["least"]]
+    assert most == sorted(most) and least == sorted(least, reverse=True) and most[0] == pytest.approx(expected.min(), abs=1e-3)
+    assert {"subject", "overlap", "age_years", "sex"} <= set(drawn["most"][0])
+    assert "20 nearest neighbours" in drawn["title"] and "ECG only" in drawn["title"]
+
+
+def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
+    figure = overview(context)["map"]
+    layout_a = context.cached_projection(A, compare_spaces.ProjectionSpec("pca"))
+    first, last = figure.frames[0].data[0], figure.frames[-1].data[0]
+    np.testing.assert_allclose(np.asarray(first.x), layout_a[:, 0], atol=1e-5)
+    aligned_b = compare_spaces.aligned_layouts(context, A, B, "pca")[1]
+    np.testing.assert_allclose(np.asarray(last.y), aligned_b[:, 1], atol=1e-5)
+    raw_b = context.cached_projection(B, compare_spaces.ProjectionSpec("pca"))
+    assert np.abs(aligned_b - layout_a).mean() <= np.abs(raw_b - layout_a).mean()  # alignment brings B towards A
+    assert len(figure.frames) == 9 and figure.layout.sliders[0].steps[-1].label == "Joint (ECG + MRI)"
+    assert figure.data[1].mode == "lines" and len(figure.data[1].x)  # trails, in the same WebGL figure
+    assert len(figure.frames[0].data[1].x) == len(figure.data[1].x) and len(figure.frames[-1].data[1].x) == 0  # on A's layout only
+
+
+def test_a_new_selection_only_patches_the_highlighted_points(context):
+    overview(context)
+    patched = overview(context, selection={"rows": [5, 2]}, triggers={"selection"})
+    assert isinstance(patched["map"], dash.Patch) and patched["most"] is dash.no_update
+    operations = patched["map"].to_plotly_json()["operations"]
+    assert operations[0]["location"] == ["data", 0, "selectedpoints"] and operations[0]["params"]["value"] == [2, 5]
+    assert "Selection (2)" in str(patched["summary"])
+
+
+def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(context):
+    overview(context)
+    overlap = compare_spaces.load_comparison(context, A, B, 20, "euclidean").overlap
+    low, high = np.quantile(overlap, [0.0, 0.3])
+    brushed = overview(context, brushed={"range": {"x": [float(high), float(low)]}})
+    shown = np.asarray(brushed["map"].data[0].customdata)
+    assert 0 < len(shown) < 300 and set(shown) == set(np.flatnonzero((overlap >= low) & (overlap <= high)))
+    assert f"{len(shown):,} subjects" in brushed["title"]
+    assert compare_spaces.overlap_range(None) is None and compare_spaces.overlap_range({"points": []}) is None
+
+
+def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, monkeypatch):
+    monkeypatch.setattr(compare_spaces, "INLINE_SUBJECTS", 100)
+    waiting = overview(context, k=7, metric="cosine")
+    assert waiting["request"] == {"space_a": A, "space_b": B, "method": "pca", "k": 7, "metric": "cosine"}
+    assert "nearest neighbours" in waiting["map"].layout.annotations[0].text
+    assert overview(context, k=7, metric="cosine", triggers={"selection"})["map"] is dash.no_update
+    assert not compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")  # what the interval polls for
+    progress = []
+    compare_spaces.load_comparison(context, A, B, 7, "cosine", compute=True, progress=lambda done, space: progress.append((done, space)))
+    assert progress[-1] == (1.0, B) and progress[0][1] == A
+    assert compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")
+    assert isinstance(overview(context, k=7, metric="cosine")["map"], go.Figure)
+
+
+def test_a_missing_umap_layout_is_requested_not_computed_in_the_request(context):
+    drawn = overview(context, method="umap")
+    assert drawn["request"]["method"] == "umap"
+
+
+def test_the_same_space_twice_or_too_few_spaces_explain_themselves(context):
+    assert "two different spaces" in overview(context, space_b=A)["summary"]
+    context.cohort.spaces.pop(B)
+    assert "models.encode" in overview(context)["summary"]
+
+
+def test_subject_chosen_by_click_or_list_row_and_never_by_a_trail():
+    assert compare_spaces.subject_from_event("cs-map", {"points": [{"curveNumber": 0, "customdata": 42}]}) == 42
+    assert compare_spaces.subject_from_event("cs-map", {"points": [{"curveNumber": 1, "pointNumber": 3}]}) is None
+    assert compare_spaces.subject_from_event({"type": "cs-row", "list": "most", "row": 17}, None, clicked=True) == 17
+    assert compare_spaces.subject_from_event({"type": "cs-row", "list": "gained", "row": 3}, None, clicked=False) is None
+
+
+def test_lists_sort_by_any_column_with_missing_values_last(context):
+    records = [{"id": 0, "subject": "S0", "overlap": 0.5, "age_years": None}, {"id": 1, "subject": "S1", "overlap": 0.1, "age_years": 70.0},
+               {"id": 2, "subject": "S2", "overlap": 0.9, "age_years": 50.0}]
+    assert [r["id"] for r in compare_spaces.sorted_records(records, "overlap", "ascending")] == [1, 0, 2]
+    assert [r["id"] for r in compare_spaces.sorted_records(records, "age_years", "descending")] == [1, 2, 0]
+    assert [r["id"] for r in compare_spaces.sorted_records(records, "age_years", "ascending")] == [2, 1, 0]
+    assert [r["id"] for r in compare_spaces.sorted_records(records, compare_spaces.RANK, "ascending")] == [0, 1, 2]  # as ranked
+    assert [r["id"] for r in compare_spaces.sorted_records(records, compare_spaces.RANK, "descending")] == [2, 1, 0]
+    table = compare_spaces.subject_table(records, compare_spaces.table_columns(context), "most")
+    rows = table.children[1].children
+    assert [row.id for row in rows] == [{"type": "cs-row", "list": "most", "row": i} for i in range(3)]
+    assert rows[0].children[2].children == "–"  # a missing age
+
+
+def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_common(context):
+    overview(context)
+    comparison = compare_spaces.load_comparison(context, A, B, 20, "euclidean")
+    figure, title, common = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", 11, {"rows": [11]}, None)
+    assert {trace.type for trace in figure.data} == {"scatter"} and figure.layout.xaxis2 is not None  # SVG small multiples, one figure
+    names = {trace.name for trace in figure.data}
+    assert f"shared ({len(comparison.shared(11))})" in names and f"only in B ({len(comparison.gained(11))})" in names
+    assert context.cohort.subject_ids[11] in title and f"overlap {comparison.overlap[11]:.2f}" in title
+    group = np.argsort(comparison.overlap)[:15]
+    _, title, common = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", None, {"rows": group.tolist()}, ["on"])
+    assert context.cohort.subject_ids[group[0]] in title  # no click: the selection's most changed subject
+    text = str(common)
+    assert "15 selected subjects" in text and "'list': 'gained'" in text and "cs-profile" in text
+    hint, _, _ = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", None, None, None)
+    assert "Click a subject" in hint.layout.annotations[0].text
+
+
+def test_a_suggested_group_becomes_the_selection_or_a_saved_cohort(context):
+    suggested = overview(context)["suggested"]
+    assert suggested, "the ECG stand-in and joint spaces differ enough for suggestions"
+    selection, _, _ = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, True, suggested, A, B, 20, 0)
+    assert selection == {"rows": suggested[0], "source": "compare-spaces-suggestion"}
+    _, feedback, version = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 3)
+    assert version == 4 and "Saved" in str(feedback)
+    saved = context.store.list()[0]
+    assert saved.name == "ECG only vs Joint (ECG + MRI), k=20: group 1"
+    assert context.saved_cohort_mask(saved.id).sum() == len(suggested[0])
+    compare_spaces.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 4)
+    assert [cohort.name for cohort in context.store.list()][-1].endswith("group 1 (2)")
+    unchanged = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, False, suggested, A, B, 20, 0)
+    assert unchanged == (dash.no_update,) * 3  # the buttons being drawn is not a click
