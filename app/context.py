@@ -58,6 +58,10 @@ class AppContext:
             return self.projection_cache.get_or_compute(self.cohort.spaces[space], spec, key)
         return self.projection_cache.get(key, spec)
 
+    def projection_ready(self, space: str, spec: ProjectionSpec) -> bool:
+        """Whether a projection can be drawn now without computing anything slow."""
+        return spec.method == "pca" or self.projection_cache.has(self.space_fingerprints[space], spec)
+
     def compute_projection(self, space: str, spec: ProjectionSpec) -> np.ndarray:
         return self.projection_cache.get_or_compute(self.cohort.spaces[space], spec, self.space_fingerprints[space])
 

@@ -6,7 +6,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.browser import chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import choose_dropdown_option, chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -72,3 +72,17 @@ def test_a_saved_cohort_is_still_listed_after_a_reload(driver, app_url):
     listed = wait_for(lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort")], message="saved cohorts listed")
     assert any("Everyone in the browser test" in text and f"{SUBJECTS:,}" in text for text in listed)
     assert severe_console_errors(driver) == []
+
+
+def test_a_umap_view_is_computed_in_the_background_and_then_drawn(driver, app_url):
+    driver.get(app_url)
+    wait_for(lambda: _drawn(driver, "view-1"), message="view 2 drawn")
+    choose_dropdown_option(driver, "view-1-method", "UMAP")
+    wait_for(lambda: "Computing" in driver.find_element(By.ID, "view-1").text or _umap_drawn(driver), message="the UMAP to be requested")
+    wait_for(lambda: _umap_drawn(driver), timeout=120, message="the UMAP drawn once computed")
+    assert severe_console_errors(driver) == []
+
+
+def _umap_drawn(driver) -> bool:
+    title = driver.execute_script("const g = document.querySelector('#view-1 .js-plotly-plot'); return g && g.layout.title ? g.layout.title.text : null;")
+    return bool(title and "UMAP" in title and _drawn(driver, "view-1"))

@@ -11,6 +11,7 @@ import pytest
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.filters import ChoiceFilter, RangeFilter
+from app.core.projections import ProjectionSpec
 from app.panels import cohorts, compare_cohorts, explorer
 from app.server import create_app
 from data_loaders import load_cohort
@@ -61,6 +62,16 @@ def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request
     assert "Computing the UMAP" in figure.layout.annotations[0].text
     unchanged, _ = explorer.render_latent_view(context, 1, "ecg", "umap", None, WOMEN, None, {"filters"})
     assert unchanged is dash.no_update  # nothing drawn yet, so nothing to patch
+
+
+def test_a_waiting_view_draws_once_its_projection_is_cached(context):
+    pending = {"space": "ecg", "method": "tsne"}
+    assert not explorer.projection_arrived(context, None)  # waits for nothing
+    assert not explorer.projection_arrived(context, pending)
+    context.compute_projection("ecg", ProjectionSpec(method="tsne"))
+    assert explorer.projection_arrived(context, pending)
+    figure, request = explorer.render_latent_view(context, 1, "ecg", "tsne", None, [], None, {"projection-poll"})
+    assert request is None and len(figure.data) >= 1
 
 
 def test_cohort_without_spaces_says_how_to_make_them(context):

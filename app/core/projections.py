@@ -78,6 +78,9 @@ class ProjectionCache:
         parameters = hashlib.blake2b(json.dumps(spec.key_parameters(), sort_keys=True).encode(), digest_size=8).hexdigest()
         return self.folder / f"{space_fingerprint}-{spec.method}-{parameters}.npy"
 
+    def has(self, space_fingerprint: str, spec: ProjectionSpec) -> bool:
+        return self.path_for(space_fingerprint, spec).is_file()
+
     def get(self, space_fingerprint: str, spec: ProjectionSpec) -> np.ndarray | None:
         path = self.path_for(space_fingerprint, spec)
         if not path.is_file():

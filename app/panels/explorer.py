@@ -2,6 +2,11 @@
 
 A lasso/box selection in any view becomes a compact list of row ids (reduced in the browser by
 a clientside callback) and every view repaints only its ``selectedpoints`` through a Patch.
+
+A view whose UMAP or t-SNE is not cached yet shows a message, asks a background callback to
+compute it, and records what it waits for; an interval then polls (cheaply: a file check) until
+the projection is on disk and the view draws it. Polling, rather than an input from the background
+callback, because Dash does not rerun a callback from a chain its own output started.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from app.core.projections import METHODS, ProjectionSpec
 from app.figures.scatter import scatter_figure, selected_points, trace_groups
 
 LATENT_VIEWS = (0, 1)
+PROJECTION_POLL_MS = 1000
 SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only"}
 
 
@@ -131,6 +137,8 @@ def layout(context: AppContext) -> html.Div:
             dcc.Store(id="selection"),
             dcc.Store(id="projection-request"),
             dcc.Store(id="projection-ready", data=0),
+            *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
+            dcc.Interval(id="projection-poll", interval=PROJECTION_POLL_MS, disabled=True),
         ]
     )
 
@@ -199,6 +207,11 @@ def render_clinical_view(context: AppContext, x: str | None, y: str | None, colo
     )
 
 
+def projection_arrived(context: AppContext, pending: dict | None) -> bool:
+    """Whether the projection a view waits for is now cached (False when it waits for none)."""
+    return bool(pending) and context.projection_ready(pending["space"], ProjectionSpec(method=pending["method"]))
+
+
 def selection_summary(context: AppContext, filters: list | None, selection: dict | None) -> str:
     rows = highlight_rows(context, filters, selection)
     if rows is None:
@@ -219,16 +232,26 @@ def register(app: dash.Dash, context: AppContext) -> None:
         @app.callback(
             Output(f"view-{view}", "figure"),
             Output("projection-request", "data", allow_duplicate=True),
+            Output(f"view-{view}-pending", "data"),
             Input(f"view-{view}-space", "value"),
             Input(f"view-{view}-method", "value"),
             Input("colour-by", "value"),
             Input("filters", "data"),
             Input("selection", "data"),
-            Input("projection-ready", "data"),
+            Input("projection-poll", "n_intervals"),
+            State(f"view-{view}-pending", "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, _ready, view=view):
-            return render_latent_view(context, view, space, method, colour, filters, selection, _triggered_components())
+        def _update_latent_view(space, method, colour, filters, selection, _ticks, pending, view=view):
+            triggers = _triggered_components()
+            if triggers == {"projection-poll"} and not projection_arrived(context, pending):
+                return dash.no_update, dash.no_update, dash.no_update
+            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers)
+            return figure, request, request if request is not dash.no_update else dash.no_update
+
+    @app.callback(Output("projection-poll", "disabled"), [Input(f"view-{view}-pending", "data") for view in LATENT_VIEWS])
+    def _poll_while_waiting(*pending):
+        return not any(pending)
 
     @app.callback(
         Output("view-2", "figure"),
