@@ -146,7 +146,7 @@ class _SubjectMeasure:
             slope = max(float(loss @ shift / (loss @ loss)), 0.0)
         # The plane is most apical at end-systole, so never further than the closed frames reached.
         furthest = planes[closed].max() + 1 if len(closed) >= 5 and loss.max(initial=0) > 0.1 else window[1]
-        candidates = self.valve_ed + np.arange(0, furthest - self.valve_ed, 0.25)
+        candidates = self.valve_ed + np.arange(0, max(furthest - self.valve_ed, 0.25), 0.25)  # never empty
         for t in np.flatnonzero(np.isnan(planes)):
             positions = self.along_sorted[t]
             loss_at = 1 - (len(positions) - np.searchsorted(positions, candidates, side="right")) / area_ed
