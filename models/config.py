@@ -159,7 +159,7 @@ class TrainConfig:
     contrastive_weight: float = 0.1
     # The cine's reconstruction loss: "l1" keeps chamber edges sharper than "mse", which averages an
     # uncertain edge into blur (and blur is what SSIM and the image-measured LV area punish).
-    mri_loss: MriLoss = "mse"
+    mri_loss: MriLoss = "l1"
     # Modality dropout: each subject's latent comes from its ECG or its MRI at random; with
     # ``fused_probability`` it is the mean of both instead (the "joint" space the app decodes).
     fused_probability: float = 0.2
