@@ -1,0 +1,73 @@
+"""End to end in headless Chromium: every panel opened in turn on a trained cohort, and no plot goes blank.
+
+A page gets only a handful of WebGL contexts; past that the browser drops the oldest and its plot
+turns blank. The explorer's three views and the space-comparison map are WebGL; every other
+figure is SVG, so opening every panel must leave every WebGL context alive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.browser import chrome, plot_state, requires_chromium, running_app, wait_for
+from tests.conftest import SMALL_COHORT_SUBJECTS
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+PANELS = ("Compare cohorts", "Decode", "Accuracy", "Compare spaces", "Variables", "Explore")
+
+WEBGL_CONTEXTS = """
+return Array.from(document.querySelectorAll('canvas.gl-canvas-context')).map((canvas) => {
+    const gl = canvas.getContext('webgl2') || canvas.getContext('webgl') || canvas.getContext('experimental-webgl');
+    return gl ? gl.isContextLost() : null;
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_cohort_dir, tmp_path_factory):
+    with running_app(trained_cohort_dir, tmp_path_factory.mktemp("app-cache")) as url:
+        yield url
+
+
+@pytest.fixture
+def driver():
+    browser = chrome()
+    yield browser
+    browser.quit()
+
+
+def _drawn(driver, graph_id: str) -> bool:
+    traces = plot_state(driver, graph_id)
+    return bool(traces) and sum(len(trace["rows"]) for trace in traces) == SMALL_COHORT_SUBJECTS
+
+
+def _open(driver, label: str) -> None:
+    tab = wait_for(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#main-tabs a") if a.text == label), None), message=f"the {label} tab")
+    tab.click()
+
+
+def test_opening_every_panel_leaves_every_webgl_plot_drawn(driver, app_url):
+    driver.get(app_url)
+    for graph_id in ("view-0", "view-1", "view-2"):
+        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
+    assert driver.execute_script(WEBGL_CONTEXTS).count(False) >= 3  # the three views hold live WebGL contexts
+    for label in PANELS:
+        _open(driver, label)
+        if label == "Decode":
+            wait_for(lambda: "decoded on" in driver.find_element(By.TAG_NAME, "body").text, timeout=90, message="the first decode")
+        if label == "Compare spaces":
+            wait_for(lambda: _drawn(driver, "cs-map"), timeout=60, message="the overlap map")
+        contexts = driver.execute_script(WEBGL_CONTEXTS)
+        assert True not in contexts, f"a WebGL context was lost after opening {label}: {contexts}"
+    for graph_id in ("view-0", "view-1", "view-2"):
+        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} still drawn after every panel was opened")
+    assert True not in driver.execute_script(WEBGL_CONTEXTS)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "all-panels-then-explore.png"))
+    entries = driver.get_log("browser")
+    assert not [e for e in entries if "WebGL" in e["message"] and ("lost" in e["message"].lower() or "too many" in e["message"].lower())], entries
+    assert [e["message"] for e in entries if e["level"] == "SEVERE"] == []
