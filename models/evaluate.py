@@ -74,7 +74,7 @@ def _median(values: np.ndarray | list[float]) -> float:
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     keep = np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 3:
+    if keep.sum() < 3 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:  # a constant has no ranking to compare
         return float("nan")
     return float(spearmanr(x[keep], y[keep]).statistic)
 
