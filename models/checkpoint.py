@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from data_loaders.cohort_io import atomic_path
 from models.autoencoder import CrossModalAutoencoder
 from models.config import ModelConfig, TrainConfig
 from models.device import select_device
@@ -72,9 +73,9 @@ def save_checkpoint(
         "ecg_leads": list(ecg_leads),
         "metadata": metadata or {},
     }
-    with atomic_file(folder / WEIGHTS_FILE) as temporary:
+    with atomic_path(folder / WEIGHTS_FILE) as temporary:
         torch.save(state, temporary)
-    with atomic_file(folder / CONFIG_FILE) as temporary:
+    with atomic_path(folder / CONFIG_FILE) as temporary:
         temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -139,20 +140,6 @@ def load_checkpoint(folder: Path | str, device: str | torch.device | None = "aut
 def is_checkpoint(folder: Path | str) -> bool:
     folder = Path(folder)
     return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed into place only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    temporary_path = Path(temporary)
-    try:
-        yield temporary_path
-        os.replace(temporary_path, path)
-    finally:
-        temporary_path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -29,8 +29,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
+from data_loaders.cohort_io import atomic_path
 from data_loaders.synthetic import schema
-from models.checkpoint import PREDICTORS_FILE, atomic_file
+from models.checkpoint import PREDICTORS_FILE
 
 BINARY_TASKS = (schema.AF, schema.HF, schema.LVH, schema.HYPERTENSION)
 CONTINUOUS_TASKS = (schema.LVEF, schema.LV_MASS)
@@ -141,7 +142,7 @@ class PredictorSet:
     def save(self, path: Path | str) -> Path:
         path = Path(path)
         document = {"format": PREDICTORS_FORMAT, "version": 1, "metadata": self.metadata, "predictors": [p.to_dict() for p in self.predictors.values()]}
-        with atomic_file(path) as temporary:
+        with atomic_path(path) as temporary:
             temporary.write_text(json.dumps(document) + "\n", encoding="utf-8")
         return path
 

@@ -33,13 +33,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(cohort_dir: Path, cache_dir: Path, timeout: float = 90) -> Iterator[str]:
-    """Start ``python -m app`` on a free port; yield its URL; stop it afterwards."""
+def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, extra_args: tuple[str, ...] = (),
+                extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``python -m app`` (on the demo cohort when ``cohort_dir`` is None) on a free port; yield its URL; stop it afterwards.
+
+    What the server printed is in ``cache_dir / "server.log"``.
+    """
     port = free_port()
-    environment = {**os.environ, "LSE_CACHE_DIR": str(cache_dir)}
+    environment = {**os.environ, "LSE_CACHE_DIR": str(cache_dir), **(extra_env or {})}
+    cohort_args = ["--cohort", str(cohort_dir)] if cohort_dir is not None else []
     log = open(cache_dir / "server.log", "w")  # noqa: SIM115 - closed below, after the server stops
     server = subprocess.Popen(
-        [sys.executable, "-m", "app", "--cohort", str(cohort_dir), "--port", str(port)],
+        [sys.executable, "-m", "app", *cohort_args, "--port", str(port), *extra_args],
         cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment,
     )
     url = f"http://127.0.0.1:{port}"

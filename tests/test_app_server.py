@@ -13,6 +13,7 @@ from app.config import AppConfig
 from app.demo import ensure_demo_cohort, ensure_demo_model
 from app.server import create_app
 from data_loaders import load_cohort
+from tests.browser import running_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,27 +83,10 @@ def test_background_callbacks_use_celery_when_a_broker_is_configured(phenotype_c
 
 def test_first_start_builds_and_trains_the_demo_then_reuses_it(tmp_path):
     """The README's first command on a fresh machine: no cohort given, so the demo is generated, trained, encoded and served."""
-    port = _free_port()
-    environment = {"LSE_CACHE_DIR": str(tmp_path), "LSE_DEMO_SUBJECTS": "40", "PATH": "/usr/bin:/bin"}
-    log = tmp_path / "server.log"
-    with open(log, "w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--device", "cpu"], cwd=REPO_ROOT,
-                                  stdout=output, stderr=subprocess.STDOUT, env=environment)
-        try:
-            deadline = time.monotonic() + 420
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=2) as response:
-                        layout = response.read().decode()
-                    break
-                except OSError:
-                    assert server.poll() is None, log.read_text()
-                    assert time.monotonic() < deadline, "the demo was not served within 7 minutes"
-                    time.sleep(1)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-    printed = log.read_text()
+    with running_app(None, tmp_path, timeout=420, extra_args=("--device", "cpu"), extra_env={"LSE_DEMO_SUBJECTS": "40"}) as url, \
+            urllib.request.urlopen(f"{url}/_dash-layout", timeout=10) as response:
+        layout = response.read().decode()
+    printed = (tmp_path / "server.log").read_text()
     assert "generating the synthetic demo cohort" in printed and "training the cross-modal autoencoder" in printed
     assert "Demo model ready" in printed
     assert "40 subjects" in layout and "joint" in layout
