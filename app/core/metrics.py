@@ -265,29 +265,28 @@ def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarr
 
 # --- curves and tables the figures draw ------------------------------------------------------------------------------
 
-def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """False- and true-positive rates at each distinct score (highest first), from (0, 0); thresholds start at +inf."""
+def _counts_by_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives and everyone flagged at each distinct score taken as the threshold (highest first), and those scores."""
     labels, scores = np.asarray(labels) > 0.5, np.asarray(scores, dtype=np.float64)
     order = np.argsort(-scores, kind="stable")
     labels, scores = labels[order], scores[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(scores) != 0), len(scores) - 1]
-    true_pos = np.cumsum(labels)[last_of_tie]
-    false_pos = (last_of_tie + 1) - true_pos
+    return np.cumsum(labels)[last_of_tie], last_of_tie + 1, scores[last_of_tie]
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False- and true-positive rates at each distinct score (highest first), from (0, 0); thresholds start at +inf."""
+    true_pos, flagged, thresholds = _counts_by_threshold(labels, scores)
+    false_pos = flagged - true_pos
     fpr = np.r_[0.0, false_pos / max(false_pos[-1], 1)]
     tpr = np.r_[0.0, true_pos / max(true_pos[-1], 1)]
-    return fpr, tpr, np.r_[np.inf, scores[last_of_tie]]
+    return fpr, tpr, np.r_[np.inf, thresholds]
 
 
 def precision_recall_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Recall and precision at each distinct score (highest first), and those scores."""
-    labels, scores = np.asarray(labels) > 0.5, np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-scores, kind="stable")
-    labels, scores = labels[order], scores[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores) != 0), len(scores) - 1]
-    true_pos = np.cumsum(labels)[last_of_tie]
-    recall = true_pos / max(true_pos[-1], 1)
-    precision = true_pos / (last_of_tie + 1)
-    return recall, precision, scores[last_of_tie]
+    true_pos, flagged, thresholds = _counts_by_threshold(labels, scores)
+    return true_pos / max(true_pos[-1], 1), true_pos / flagged, thresholds
 
 
 def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
