@@ -152,7 +152,7 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
                      decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> go.Figure:
     """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded)."""
     figure = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
-                           subplot_titles=(f"{ecg_label}: correlation of original and decoded, per lead", f"{mri_label}: LV cavity area over the cycle"))
+                           subplot_titles=(f"{ecg_label}: r per lead, original vs decoded", f"{mri_label}: LV cavity area over the cycle"))
     if lead_correlation is not None:
         values = np.asarray(lead_correlation, dtype=float)
         figure.add_trace(go.Bar(x=list(leads), y=values, marker_color=np.where(values >= 0.8, "#2ca02c", np.where(values >= 0.5, "#ff7f0e", "#d62728")),
@@ -169,8 +169,9 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
                                                             and np.isfinite(lead_correlation).any() else -0.05, 1.12], row=1, col=1)
     figure.update_xaxes(title={"text": "frame", "standoff": 2}, row=2, col=1)
     figure.update_yaxes(title={"text": "area (px)"}, row=2, col=1)
-    figure.update_layout(height=height, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
-                         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 0.36, "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.7)"})
+    # A top margin clear of the mode bar, and the legend under the figure, away from both titles.
+    figure.update_layout(height=height, template="plotly_white", margin={"l": 50, "r": 10, "t": 48, "b": 70},
+                         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.22, "yanchor": "top"})
     return figure
 
 
