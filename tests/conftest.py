@@ -75,3 +75,13 @@ def trained_small_cohort(small_cohort_dir: Path, tmp_path_factory: pytest.TempPa
 def trained_cohort_dir(trained_small_cohort: tuple[Path, list]) -> Path:
     """The trained small cohort's folder (read-only)."""
     return trained_small_cohort[0]
+
+
+@pytest.fixture
+def driver():
+    """A headless Chromium for one browser test (tests.browser.chrome); closed afterwards."""
+    from tests.browser import chrome
+
+    browser = chrome()
+    yield browser
+    browser.quit()

@@ -13,7 +13,7 @@ from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import RangeFilter
 from app.core.metrics import MIN_SUBJECTS
 from data_loaders import load_cohort
-from tests.browser import REPO_ROOT, choose_dropdown_option, chrome, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import REPO_ROOT, choose_dropdown_option, requires_chromium, running_app, severe_console_errors, wait_for
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = REPO_ROOT / "screenshots"
@@ -38,13 +38,6 @@ def app_url(trained_cohort_dir, tmp_path_factory):
     CohortStore(cache / "cohorts.sqlite", dataset=str(trained_cohort_dir.resolve())).save(COHORT_NAME, CohortDefinition(filters=(older.to_dict(),)))
     with running_app(trained_cohort_dir, cache) as url:
         yield url
-
-
-@pytest.fixture
-def driver():
-    browser = chrome()
-    yield browser
-    browser.quit()
 
 
 METRIC_TABLE = """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import chrome, plot_state, requires_chromium, running_app, wait_for
+from tests.browser import plot_state, requires_chromium, running_app, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -31,13 +31,6 @@ return Array.from(document.querySelectorAll('canvas.gl-canvas-context')).map((ca
 def app_url(trained_cohort_dir, tmp_path_factory):
     with running_app(trained_cohort_dir, tmp_path_factory.mktemp("app-cache")) as url:
         yield url
-
-
-@pytest.fixture
-def driver():
-    browser = chrome()
-    yield browser
-    browser.quit()
 
 
 def _drawn(driver, graph_id: str) -> bool:

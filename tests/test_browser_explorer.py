@@ -6,7 +6,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.browser import choose_dropdown_option, chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import choose_dropdown_option, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -18,13 +18,6 @@ SUBJECTS = PHENOTYPE_COHORT_SUBJECTS
 def app_url(phenotype_cohort_dir, tmp_path_factory):
     with running_app(phenotype_cohort_dir, tmp_path_factory.mktemp("explorer-cache")) as url:
         yield url
-
-
-@pytest.fixture
-def driver():
-    browser = chrome()
-    yield browser
-    browser.quit()
 
 
 def _drawn(driver, graph_id):
