@@ -7,6 +7,7 @@ manifest, which makes a new part visible, is always written last.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,25 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         temporary_path.unlink(missing_ok=True)
 
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield building
+        if path.exists():
+            retired = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, retired)
+            os.replace(building, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(building, path)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 def write_manifest(cohort_dir: Path, manifest: dict[str, Any]) -> None:
     with atomic_path(Path(cohort_dir) / MANIFEST_NAME) as temporary:

@@ -8,12 +8,7 @@ and plain containers: a checkpoint holding a pickled Python object is rejected w
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,22 +135,3 @@ def load_checkpoint(folder: Path | str, device: str | torch.device | None = "aut
 def is_checkpoint(folder: Path | str) -> bool:
     folder = Path(folder)
     return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
-
-
-@contextmanager
-def atomic_folder(path: Path) -> Iterator[Path]:
-    """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
-    try:
-        yield building
-        if path.exists():
-            retired = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, retired)
-            os.replace(building, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(building, path)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from data_loaders import Cohort, CohortFormatError, load_cohort
-from models.checkpoint import WEIGHTS_FILE, CheckpointError, atomic_folder, save_checkpoint
+from data_loaders.cohort_io import atomic_folder
+from models.checkpoint import WEIGHTS_FILE, CheckpointError, save_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device

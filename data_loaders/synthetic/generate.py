@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from data_loaders import arrays
-from data_loaders.cohort_io import write_manifest
+from data_loaders.cohort_io import atomic_folder, write_manifest
 from data_loaders.manifest import FORMAT_VERSION, variables_to_tables
 from data_loaders.synthetic import schema
 from data_loaders.synthetic.phenotypes import DEMO_PREVALENCE_NOTE, VARIABLES, sample_phenotypes
@@ -63,28 +61,14 @@ def generate_cohort(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     workers = workers or min(os.cpu_count() or 1, 4)
     phenotypes = sample_phenotypes(n_subjects, seed)
-    building = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as building:
         if arrays_mode == "stored":
             _write_arrays(building, phenotypes, workers, chunk_size, progress)
         else:
             _measure_ecg_only(phenotypes, workers, chunk_size, progress)
         phenotypes.reset_index().to_parquet(building / "phenotypes.parquet", index=False)
         write_manifest(building, _manifest(phenotypes, seed, arrays_mode))
-        _replace_folder(building, out_dir)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
     return out_dir
-
-
-def _replace_folder(building: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        retired = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, retired)
-        os.replace(building, out_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(building, out_dir)
 
 
 def generate_subject_arrays(drivers: pd.DataFrame, with_mri: bool = True) -> dict[str, np.ndarray]:
