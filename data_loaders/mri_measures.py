@@ -7,10 +7,11 @@ How the LV cavity is found, per subject:
    method on the end-diastolic frame, leaving out the dark lungs: in bright-blood SSFP every blood
    pool (and fat) is bright. Intensity scale does not matter ([0, 1] floats or uint8).
 2. At end-diastole (frame 0) the bright regions are opened by 6 px, which breaks the bridges that
-   blur leaves across septa (a 2 px blur joins the LV and RV at the crux), and the LV is the large
-   one, off the image border, furthest to the image right; it then takes back the rim the opening
-   removed, without crossing to the pools it was cut from: where this project's synthetic cines and the usual radiological display put it
-   (pass ``lv_seed`` otherwise). Its principal axis, pointing up the image, is the long axis.
+   blur leaves across septa (a 2 px blur joins the LV and RV at the crux). The LV is the large one,
+   off the image border, furthest to the image right, where this project's synthetic cines and the
+   usual radiological display put it (pass ``lv_seed`` otherwise); it then takes back the rim the
+   opening removed, without crossing into the pools it was cut from. Its principal axis, pointing
+   up the image, is the long axis.
 3. The closed mitral valve is a faint dark line across the orifice: a dip in the intensity profile
    along the axis (taking the brightest pixels across a 7 px band, so a wall clipping the band
    does not count). At end-diastole the region is cut there in case the LV and left atrium merged.
@@ -250,10 +251,12 @@ def _lv_component(bright: np.ndarray, lv_seed: tuple[int, int] | None) -> np.nda
     if count == 0:
         raise ValueError("no bright blood pool found in the end-diastolic frame")
     sizes = np.bincount(labels.ravel())[1:]
+    nearest = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
+    closest_region = labels[tuple(nearest)]
     if lv_seed is not None:
-        label = labels[lv_seed]
-        if label == 0:
+        if not bright[lv_seed]:
             raise ValueError(f"lv_seed {lv_seed} is not in a bright blood pool at end-diastole")
+        label = closest_region[lv_seed]
     else:
         edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         inner = np.setdiff1d(np.arange(1, count + 1), edge_labels)  # chest-wall fat and the like reach the border
@@ -261,8 +264,6 @@ def _lv_component(bright: np.ndarray, lv_seed: tuple[int, int] | None) -> np.nda
         large = candidates[sizes[candidates - 1] >= 0.15 * sizes[candidates - 1].max()]
         columns = ndimage.mean(np.indices(bright.shape)[1], labels, large)
         label = large[int(np.argmax(columns))]
-    nearest = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
-    closest_region = labels[tuple(nearest)]
     return ndimage.binary_dilation(labels == label, structure=_IN_PLANE[1], iterations=_OPENING_PX, mask=bright & (closest_region == label))
 
 
