@@ -188,3 +188,12 @@ def test_bad_input_is_rejected_with_a_clear_error():
         mri.synthesize_cines(drivers([{s.LVEDV: np.nan}]), np.array([1]))
     with pytest.raises(ValueError, match="frames"):
         lv_cavity_area_curve(np.zeros((50, 96, 96)))
+
+
+def test_an_lv_seed_picks_the_same_pool_as_the_default(sweep, measured_lv):
+    _, cines, labels = sweep
+    rows, cols = np.nonzero(labels[0, 0] == mri.LV_BLOOD_POOL)
+    centre = (int(np.median(rows)), int(np.median(cols)))
+    np.testing.assert_array_equal(lv_cavity_area_curve(cines[:1], lv_seed=centre), measured_lv[:1])
+    with pytest.raises(ValueError, match="lv_seed"):
+        lv_cavity_area_curve(cines[:1], lv_seed=(0, 0))
