@@ -149,13 +149,18 @@ class TrainConfig:
     """How a model is trained: optimiser, loss weights, modality dropout, stopping."""
 
     epochs: int = 30
-    batch_size: int = 64
+    # Small batches train the cine faster per second on a CPU: in an 8-epoch A/B on the demo cohort,
+    # batches of 64, 32, 16 and 8 reached SSIM 0.788, 0.812, 0.824 and 0.832 at the same time per
+    # epoch (8: 20% slower). 16 keeps 15 negatives per subject for the contrastive loss.
+    batch_size: int = 16
     learning_rate: float = 4e-3
     weight_decay: float = 1e-4
     seed: int = 0
     # Loss = ecg_weight · ECG reconstruction + mri_weight · MRI reconstruction + contrastive_weight · CLIP.
+    # The cine is the harder modality (the median beat reconstructs to r ≈ 0.99 whatever the weight):
+    # weighting it up makes the shared latent and the MRI encoder spend more on image detail.
     ecg_weight: float = 1.0
-    mri_weight: float = 1.0
+    mri_weight: float = 3.0
     contrastive_weight: float = 0.1
     # The cine's reconstruction loss: "l1" keeps chamber edges sharper than "mse", which averages an
     # uncertain edge into blur (and blur is what SSIM and the image-measured LV area punish).
