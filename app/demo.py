@@ -24,13 +24,15 @@ def ensure_demo_cohort(config: AppConfig) -> Path:
 
 def ensure_demo_model(folder: Path, device: str = "auto") -> Path:
     """Train, encode and fit predictors for the demo cohort where missing (progress bars in the terminal)."""
-    from models.pipeline import ensure_trained_demo, status
+    from models.loading import DEFAULT_MODEL_FOLDER
+    from models.config import ModelConfig
+    from models.pipeline import DEMO_TRAIN, ensure_trained_demo, status, trained_with
 
-    if all(status(folder).values()):
+    if all(status(folder).values()) and trained_with(folder / DEFAULT_MODEL_FOLDER, ModelConfig.cpu(), DEMO_TRAIN):
         return ensure_trained_demo(folder, device=device)
-    print("First start: training the cross-modal autoencoder, encoding every subject and fitting predictors "
+    print("First start (or a new demo recipe): training the cross-modal autoencoder, encoding every subject and fitting predictors "
           "(a few minutes on two CPU cores; cached for later starts)")
     started = time.perf_counter()
-    model_dir = ensure_trained_demo(folder, device=device, show_progress=True)
+    model_dir = ensure_trained_demo(folder, device=device, show_progress=True, retrain_other_recipes=True)
     print(f"Demo model ready in {time.perf_counter() - started:.0f} s: {model_dir}")
     return model_dir

@@ -79,6 +79,12 @@ def status(cohort_dir: Path | str, model_dir: Path | str | None = None) -> dict[
     return {"trained": trained, "encoded": encoded, "predictors": fitted}
 
 
+def trained_with(model_dir: Path | str, model_config: ModelConfig, train_config: TrainConfig) -> bool:
+    """Whether the checkpoint in ``model_dir`` was built and trained with exactly these settings."""
+    document = read_config(model_dir)
+    return document.get("model") == model_config.to_dict() and document.get("train") == train_config.to_dict()
+
+
 def ensure_trained_demo(
     cohort_dir: Path | str,
     *,
@@ -87,10 +93,17 @@ def ensure_trained_demo(
     train_config: TrainConfig | None = None,
     progress: PipelineProgress | None = None,
     show_progress: bool = False,
+    retrain_other_recipes: bool = False,
 ) -> Path:
-    """Make sure the cohort has a trained model, its joint/ecg/mri spaces and predictions; return the model folder."""
+    """Make sure the cohort has a trained model, its joint/ecg/mri spaces and predictions; return the model folder.
+
+    With ``retrain_other_recipes`` a model trained with other settings than these is trained
+    again (the app does so for its cached demo when a new version changes the demo's recipe).
+    """
     cohort_dir = Path(cohort_dir)
     model_dir = cohort_dir / DEFAULT_MODEL_FOLDER
+    config = model_config or ModelConfig.cpu()
+    settings = train_config or DEMO_TRAIN
 
     def report(stage: str) -> Callable[[int, int], None]:
         return lambda done, total: progress(stage, done, total) if progress else None
@@ -108,12 +121,14 @@ def ensure_trained_demo(
         done = status(cohort_dir, model_dir)
         arrays: CohortArrays | None = None
         model = None
+        if done["trained"] and retrain_other_recipes and not trained_with(model_dir, config, settings):
+            log.info("%s: the model was trained with other settings; training it again", model_dir)
+            done["trained"] = False
         if not done["trained"]:
             log.info("%s: training the cross-modal autoencoder", cohort_dir)
             cohort = load_cohort(cohort_dir)
-            config = model_config or ModelConfig.cpu()
             _, result = train_and_save(
-                cohort, model_dir, config, train_config or DEMO_TRAIN, device=device,
+                cohort, model_dir, config, settings, device=device,
                 progress=progress, show_progress=show_progress,
             )
             arrays, model = result.arrays, result.model
@@ -172,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["DEMO_TRAIN", "PipelineProgress", "ensure_trained_demo", "status"]
+__all__ = ["DEMO_TRAIN", "PipelineProgress", "ensure_trained_demo", "status", "trained_with"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

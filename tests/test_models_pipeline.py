@@ -5,6 +5,7 @@ A 120-subject cohort and a narrow model keep the whole file well under a minute 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from data_loaders.cohort_io import update_manifest
 from models import encode, evaluate, predictors, train
 from models.checkpoint import PREDICTORS_FILE, WEIGHTS_FILE, load_checkpoint
 from models.decoding import clear_cache, codec_for_cohort, load_codec
-from models.pipeline import ensure_trained_demo, status
+from models.pipeline import ensure_trained_demo, status, trained_with
 from models.predictors import PredictorSet, predictors_for_cohort, stored_predictions
 from models.torchscript import ModelShapeError
 from tests.test_models import write_torchscript_modules
@@ -133,3 +134,20 @@ def test_a_torchscript_model_that_does_not_fit_the_cohort_is_refused(tiny_cohort
     clear_cache()
     with pytest.raises(ModelShapeError, match=r"wrong/ecg_decoder\.pt: ecg_decoder: .*expected an output of shape \(2, 600, 12\), got \(2, 500, 12\)"):
         codec_for_cohort(load_cohort(tiny_cohort_dir), device="cpu")
+
+
+def test_a_model_trained_with_another_recipe_is_trained_again_only_when_asked(trained_small_cohort: tuple[Path, list], tmp_path: Path) -> None:
+    from tests.conftest import NARROW_MODEL, QUICK_TRAINING
+
+    folder = Path(shutil.copytree(trained_small_cohort[0], tmp_path / "cohort"))
+    weights = folder / "model" / WEIGHTS_FILE
+    before = weights.stat().st_mtime_ns
+    new_recipe = dataclasses.replace(QUICK_TRAINING, seed=QUICK_TRAINING.seed + 1)
+    ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=new_recipe)
+    assert weights.stat().st_mtime_ns == before  # the pipeline CLI keeps whatever model a cohort has
+    ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=QUICK_TRAINING, retrain_other_recipes=True)
+    assert weights.stat().st_mtime_ns == before  # same recipe: nothing to do
+    ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=new_recipe, retrain_other_recipes=True)
+    assert weights.stat().st_mtime_ns != before
+    assert trained_with(folder / "model", NARROW_MODEL, new_recipe)
+    assert status(folder) == {"trained": True, "encoded": True, "predictors": True}
