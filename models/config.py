@@ -158,9 +158,11 @@ class TrainConfig:
     seed: int = 0
     # Loss = ecg_weight · ECG reconstruction + mri_weight · MRI reconstruction + contrastive_weight · CLIP.
     # The cine is the harder modality (the median beat reconstructs to r ≈ 0.99 whatever the weight):
-    # weighting it up makes the shared latent and the MRI encoder spend more on image detail.
+    # weighting it up makes the shared latent and the MRI encoder spend more on image detail. On the
+    # demo: weight 1 → 3 took an 8-epoch run's SSIM from 0.776 to 0.785; in the full first start, 3 → 5
+    # took it from 0.850 to 0.853, at an ECG-only LVEF R² of 0.77 → 0.74.
     ecg_weight: float = 1.0
-    mri_weight: float = 3.0
+    mri_weight: float = 5.0
     contrastive_weight: float = 0.1
     # The cine's reconstruction loss: "l1" keeps chamber edges sharper than "mse", which averages an
     # uncertain edge into blur (and blur is what SSIM and the image-measured LV area punish).

@@ -35,8 +35,8 @@ LOCK_FILE = ".models.lock"
 
 # The demo's training budget: 22 epochs, about 6 minutes on two idle CPU cores for 5,000 subjects,
 # on top of about a minute each of generating the cohort and reading arrays, so the whole first
-# start stays under 10 minutes (8.8 measured). The time limit only guards a slower or busy machine
-# (it then trains fewer epochs).
+# start stays under 10 minutes (8.8–9.1 measured). The time limit guards a slower or busy machine:
+# it then trains fewer epochs (21 in one of those measured runs).
 DEMO_TRAIN = TrainConfig(epochs=22, time_limit_s=400.0)
 
 
