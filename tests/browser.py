@@ -113,6 +113,18 @@ def highlighted_rows(traces: list[dict]) -> set[int] | None:
     return {trace["rows"][position] for trace in traces for position in (trace["selected"] or [])}
 
 
+def box_select_middle(driver, graph_id: str) -> None:
+    """Pick the plot's box-select tool and drag a box over the middle of its plot area, as a user would."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, f'#{graph_id} .modebar-btn[data-val="select"]').click()
+    plot_area = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} .nsewdrag")
+    width, height = plot_area.size["width"], plot_area.size["height"]
+    ActionChains(driver).move_to_element_with_offset(plot_area, -width // 3, -height // 3).click_and_hold().move_by_offset(
+        width // 2, height // 2).release().perform()
+
+
 def severe_console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 

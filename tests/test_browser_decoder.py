@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from data_loaders import load_cohort
-from tests.browser import REPO_ROOT, chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import REPO_ROOT, box_select_middle, chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -72,11 +71,7 @@ def driver():
 def _box_select(driver, subjects: int = SMALL_COHORT_SUBJECTS) -> set[int]:
     """Box-select about a quarter of the subjects in latent view 1; returns their rows."""
     wait_for(lambda: (t := plot_state(driver, "view-0")) and sum(len(x["rows"]) for x in t) == subjects, message="view 1 drawn")
-    driver.find_element(By.CSS_SELECTOR, '#view-0 .modebar-btn[data-val="select"]').click()
-    plot_area = driver.find_element(By.CSS_SELECTOR, "#view-0 .nsewdrag")
-    width, height = plot_area.size["width"], plot_area.size["height"]
-    ActionChains(driver).move_to_element_with_offset(plot_area, -width // 3, -height // 3).click_and_hold().move_by_offset(
-        width // 2, height // 2).release().perform()
+    box_select_middle(driver, "view-0")
     selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection")
     assert 2 <= len(selected) < subjects
     return selected

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.browser import choose_dropdown_option, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import box_select_middle, choose_dropdown_option, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -39,11 +38,7 @@ def test_box_selection_in_one_view_highlights_the_same_subjects_in_the_others(dr
     driver.get(app_url)
     for graph_id in ("view-0", "view-1", "view-2"):
         wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
-    driver.find_element(By.CSS_SELECTOR, '#view-0 .modebar-btn[data-val="select"]').click()
-    plot_area = driver.find_element(By.CSS_SELECTOR, "#view-0 .nsewdrag")
-    width, height = plot_area.size["width"], plot_area.size["height"]
-    ActionChains(driver).move_to_element_with_offset(plot_area, -width // 3, -height // 3).click_and_hold().move_by_offset(
-        width // 2, height // 2).release().perform()
+    box_select_middle(driver, "view-0")
     selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection in view 1")
     assert 0 < len(selected) < SUBJECTS
     for other in ("view-1", "view-2"):
