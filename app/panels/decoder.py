@@ -530,14 +530,21 @@ def _prototypes_tab() -> html.Div:
                 ],
                 className="g-2 mb-2",
             ),
-            html.Div(id="decoder-proto-progress"),
-            html.Div(id="decoder-proto-status", className="mb-1"),
-            _graph("decoder-proto-ecg", 520),
-            dbc.Row([dbc.Col(_graph("decoder-proto-mri", 380), lg=7),
-                     dbc.Col([html.Div("Predictors on each prototype", className="small fw-semibold mb-1"), html.Div(id="decoder-proto-table")], lg=5)],
-                    className="g-2"),
+            *_decoded_views("proto", "Predictors on each prototype"),
         ]
     )
+
+
+def _decoded_views(name: str, table_title: str) -> list:
+    """Progress, status, the 12-lead ECG, the cine and a predictor table: what the prototype and perturbation tabs show."""
+    return [
+        html.Div(id=f"decoder-{name}-progress"),
+        html.Div(id=f"decoder-{name}-status", className="mb-1"),
+        _graph(f"decoder-{name}-ecg", 520),
+        dbc.Row([dbc.Col(_graph(f"decoder-{name}-mri", 380), lg=7),
+                 dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=f"decoder-{name}-table")], lg=5)],
+                className="g-2"),
+    ]
 
 
 def _slider(slider_id: str) -> dcc.Slider:
@@ -569,12 +576,7 @@ def _perturb_tab() -> html.Div:
                 ],
                 className="g-2 mb-2",
             ),
-            html.Div(id="decoder-perturb-progress"),
-            html.Div(id="decoder-perturb-status", className="mb-1"),
-            _graph("decoder-perturb-ecg", 520),
-            dbc.Row([dbc.Col(_graph("decoder-perturb-mri", 380), lg=7),
-                     dbc.Col([html.Div("Predictors before and after", className="small fw-semibold mb-1"), html.Div(id="decoder-perturb-table")], lg=5)],
-                    className="g-2"),
+            *_decoded_views("perturb", "Predictors before and after"),
         ]
     )
 
