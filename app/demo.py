@@ -24,12 +24,10 @@ def ensure_demo_cohort(config: AppConfig) -> Path:
 
 def ensure_demo_model(folder: Path, device: str = "auto") -> Path:
     """Train, encode and fit predictors for the demo cohort where missing (progress bars in the terminal)."""
-    from models.loading import DEFAULT_MODEL_FOLDER
-    from models.config import ModelConfig
-    from models.pipeline import DEMO_TRAIN, ensure_trained_demo, status, trained_with
+    from models.pipeline import DEMO_MODEL, DEMO_TRAIN, ensure_trained_demo, status
 
-    if all(status(folder).values()) and trained_with(folder / DEFAULT_MODEL_FOLDER, ModelConfig.cpu(), DEMO_TRAIN):
-        return ensure_trained_demo(folder, device=device)
+    if all(status(folder, recipe=(DEMO_MODEL, DEMO_TRAIN)).values()):
+        return ensure_trained_demo(folder, device=device, retrain_other_recipes=True)
     print("First start (or a new demo recipe): training the cross-modal autoencoder, encoding every subject and fitting predictors "
           "(a few minutes on two CPU cores; cached for later starts)")
     started = time.perf_counter()

@@ -38,6 +38,7 @@ LOCK_FILE = ".models.lock"
 # start stays under 10 minutes (8.8–9.1 measured). The time limit guards a slower or busy machine:
 # it then trains fewer epochs (21 in one of those measured runs).
 DEMO_TRAIN = TrainConfig(epochs=22, time_limit_s=400.0)
+DEMO_MODEL = ModelConfig.cpu()
 
 
 @contextlib.contextmanager
@@ -60,11 +61,13 @@ def _model_id(model_dir: Path) -> str | None:
     return read_config(model_dir).get("metadata", {}).get("model_id")
 
 
-def status(cohort_dir: Path | str, model_dir: Path | str | None = None) -> dict[str, bool]:
-    """Which steps are done for a cohort: trained, encoded (by that model), predictors (for that model)."""
+def status(
+    cohort_dir: Path | str, model_dir: Path | str | None = None, recipe: tuple[ModelConfig, TrainConfig] | None = None
+) -> dict[str, bool]:
+    """Which steps are done for a cohort: trained (with ``recipe``'s settings, if given), encoded (by that model), predictors (for that model)."""
     cohort = load_cohort(cohort_dir)
     model_dir = Path(model_dir) if model_dir else cohort.root / DEFAULT_MODEL_FOLDER
-    trained = is_checkpoint(model_dir)
+    trained = is_checkpoint(model_dir) and (recipe is None or trained_with(model_dir, *recipe))
     model_id = _model_id(model_dir) if trained else None
     table = cohort.manifest.get("model") or {}
     encoded = trained and all(s in cohort.spaces for s in DEFAULT_SPACES) and table.get("model_id") == model_id
@@ -102,8 +105,9 @@ def ensure_trained_demo(
     """
     cohort_dir = Path(cohort_dir)
     model_dir = cohort_dir / DEFAULT_MODEL_FOLDER
-    config = model_config or ModelConfig.cpu()
+    config = model_config or DEMO_MODEL
     settings = train_config or DEMO_TRAIN
+    recipe = (config, settings) if retrain_other_recipes else None
 
     def report(stage: str) -> Callable[[int, int], None]:
         return lambda done, total: progress(stage, done, total) if progress else None
@@ -118,21 +122,18 @@ def ensure_trained_demo(
         return bar, advance
 
     with _exclusive(cohort_dir):
-        done = status(cohort_dir, model_dir)
+        done = status(cohort_dir, model_dir, recipe)
         arrays: CohortArrays | None = None
         model = None
-        if done["trained"] and retrain_other_recipes and not trained_with(model_dir, config, settings):
-            log.info("%s: the model was trained with other settings; training it again", model_dir)
-            done["trained"] = False
         if not done["trained"]:
-            log.info("%s: training the cross-modal autoencoder", cohort_dir)
+            log.info("%s: training the cross-modal autoencoder%s", cohort_dir, " (its model had other settings)" if is_checkpoint(model_dir) else "")
             cohort = load_cohort(cohort_dir)
             _, result = train_and_save(
                 cohort, model_dir, config, settings, device=device,
                 progress=progress, show_progress=show_progress,
             )
             arrays, model = result.arrays, result.model
-            done = status(cohort_dir, model_dir)
+            done = status(cohort_dir, model_dir, recipe)
         if not done["encoded"]:
             log.info("%s: encoding every subject", cohort_dir)
             cohort = load_cohort(cohort_dir)
@@ -147,7 +148,7 @@ def ensure_trained_demo(
                     ids, spaces = encode_streamed(cohort, source, select_device(device), advance)
             store_spaces(cohort, ids, spaces, source)
         del arrays  # the cines in memory are no longer needed
-        if not status(cohort_dir, model_dir)["predictors"]:
+        if not status(cohort_dir, model_dir, recipe)["predictors"]:
             log.info("%s: fitting predictors", cohort_dir)
             fit_cohort_predictors(cohort_dir, model_dir, progress=report("predictors"), show_progress=show_progress)
     if progress:
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["DEMO_TRAIN", "PipelineProgress", "ensure_trained_demo", "status", "trained_with"]
+__all__ = ["DEMO_MODEL", "DEMO_TRAIN", "PipelineProgress", "ensure_trained_demo", "status", "trained_with"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -145,6 +145,7 @@ def test_a_model_trained_with_another_recipe_is_trained_again_only_when_asked(tr
     new_recipe = dataclasses.replace(QUICK_TRAINING, seed=QUICK_TRAINING.seed + 1)
     ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=new_recipe)
     assert weights.stat().st_mtime_ns == before  # the pipeline CLI keeps whatever model a cohort has
+    assert status(folder, recipe=(NARROW_MODEL, new_recipe)) == {"trained": False, "encoded": False, "predictors": False}
     ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=QUICK_TRAINING, retrain_other_recipes=True)
     assert weights.stat().st_mtime_ns == before  # same recipe: nothing to do
     ensure_trained_demo(folder, device="cpu", model_config=NARROW_MODEL, train_config=new_recipe, retrain_other_recipes=True)
