@@ -10,6 +10,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.state import stores
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
@@ -98,5 +99,6 @@ def page_layout(context: AppContext) -> html.Div:
                 ),
                 fluid=True,
             ),
+            *stores(),
         ]
     )
