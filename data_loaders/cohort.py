@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -12,12 +13,15 @@ import numpy as np
 import pandas as pd
 
 from data_loaders import arrays
+from data_loaders.cohort_io import recover_swaps
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
 from data_loaders.tables import read_latent_table, read_phenotypes, read_table
 
 ARRAY_FORMATS = ("hdf5", "ml4h_hd5", "synthetic")
 PREDICTION_COLUMNS = ("task", "space", "prediction")
+
+logger = logging.getLogger(__name__)
 
 
 class Cohort:
@@ -103,6 +107,8 @@ def load_cohort(path: Path | str) -> Cohort:
     path = Path(path)
     manifest_path = path if path.suffix == ".toml" else path / MANIFEST_NAME
     root = manifest_path.parent
+    for line in [*recover_swaps(root.parent, only=root.name), *recover_swaps(root)]:
+        logger.warning("%s", line)
     manifest = read_manifest(manifest_path)
     variables = parse_variables(manifest, manifest_path)
     table = section(manifest, "phenotypes", manifest_path)

@@ -7,6 +7,7 @@ manifest, which makes a new part visible, is always written last.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ PREDICTIONS_FILE = "predictions.parquet"
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     temporary_path = Path(temporary)
     try:
@@ -40,13 +41,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
         temporary_path.unlink(missing_ok=True)
 
 
-
 @contextmanager
 def atomic_folder(path: Path) -> Iterator[Path]:
-    """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds."""
+    """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds.
+
+    The swap is two renames (``path`` → ``.path.old-PID``, building → ``path``); a process killed
+    between them leaves no ``path``, which :func:`recover_swaps` puts back on the next start.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    recover_swaps(path.parent, only=path.name)
+    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent))
     try:
         yield building
         if path.exists():
@@ -58,6 +63,63 @@ def atomic_folder(path: Path) -> Iterator[Path]:
             os.replace(building, path)
     finally:
         shutil.rmtree(building, ignore_errors=True)
+
+
+_RETIRED = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
+_PARTIAL = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.partial$")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def recover_swaps(folder: Path, only: str | None = None) -> list[str]:
+    """Finish or undo what writers killed in ``folder`` left behind; returns what was done, one line each.
+
+    A target missing beside its ``.NAME.old-PID`` (killed between the two renames of
+    :func:`atomic_folder`) gets the old one back: the previous state. Retired folders and
+    ``.partial`` files or folders of processes no longer running are removed. Entries of live
+    processes are left alone, so two writers never undo each other.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    done: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        retired, partial = _RETIRED.match(entry.name), _PARTIAL.match(entry.name)
+        match = retired or partial
+        if match is None or (only is not None and match["name"] != only):
+            continue
+        pid = match["pid"]
+        if pid is not None and _process_alive(int(pid)):
+            continue
+        target = folder / match["name"]
+        try:
+            if retired and not target.exists():
+                os.replace(entry, target)
+                done.append(f"restored {target} from {entry.name} (a swap was interrupted)")
+            else:
+                _remove(entry)
+                done.append(f"removed the leftover {entry}")
+        except OSError as error:  # a read-only cohort: report, keep serving what is there
+            done.append(f"could not clean {entry}: {error}")
+    return done
+
 
 def write_manifest(cohort_dir: Path, manifest: dict[str, Any]) -> None:
     with atomic_path(Path(cohort_dir) / MANIFEST_NAME) as temporary:
