@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
+from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
@@ -13,6 +19,7 @@ from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decod
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+logger = logging.getLogger(__name__)
 
 
 def make_celery(broker: str):
@@ -32,7 +39,14 @@ def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheMana
 
 
 def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) -> dash.Dash:
-    """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests)."""
+    """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
+
+    Raises DeviceUnavailableError for a ``--device`` this machine lacks, before anything is served.
+    """
+    from models.device import select_device
+
+    select_device(config.device)
+    secure_cache_dir(config.cache_dir)
     context = AppContext(config, cohort or load_cohort(config.resolved_cohort_dir))
     app = dash.Dash(
         __name__,
@@ -44,7 +58,28 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) ->
     app.layout = page_layout(context)
     for panel in PANELS:
         panel.register(app, context)
+    install_security(app, config)
+    problem = decoder.model_problem(context)
+    if problem and context.cohort.has_ecg and context.cohort.has_mri:
+        logger.warning("Decoding is off: %s", problem)
     return app
+
+
+def secure_cache_dir(cache_dir: Path) -> None:
+    """Caches hold pickles and decoded subjects: folders 0700 and files 0600, older ones tightened too.
+
+    The process umask is set so files diskcache, SQLite and the projection cache create later get
+    the same modes (another local user could otherwise read them, or plant a pickle).
+    """
+    os.umask(0o077)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for folder, _subfolders, files in os.walk(cache_dir):
+        os.chmod(folder, 0o700)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
 
 
 def page_layout(context: AppContext) -> html.Div:

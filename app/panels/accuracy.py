@@ -600,4 +600,5 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update
         kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort)
         frame = export_frame(table, kind, task, space, threshold)
+        context.store.record("export", f"accuracy of {task} from {space} by {breakdown}: {len(frame):,} rows")
         return dcc.send_data_frame(safe_csv_frame(frame).to_csv, f"accuracy-{task}-{space}-by-{breakdown}.csv", index=False)

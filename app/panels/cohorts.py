@@ -306,4 +306,5 @@ def register(app: dash.Dash, context: AppContext) -> None:
         saved = context.store.get(chosen)
         table = context.cohort.phenotypes.loc[context.saved_cohort_mask(chosen), list(context.variables)]
         filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in saved.name) + ".csv"
+        context.store.record("export", f"saved cohort {saved.id} {saved.name!r}: {len(table):,} subjects x {table.shape[1]} variables")
         return dcc.send_data_frame(safe_csv_frame(table).to_csv, filename), _feedback(f"Exported {len(table):,} subjects", True)
