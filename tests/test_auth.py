@@ -36,7 +36,8 @@ def test_the_localhost_default_needs_no_sign_in_but_sends_security_headers(pheno
     response = client.get("/")
     assert response.status_code == 200
     policy = response.headers["Content-Security-Policy"]
-    assert "frame-ancestors 'none'" in policy and "'sha256-" in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
+    assert "frame-ancestors 'none'" in policy and " 'sha256-" in policy and "''" not in policy
+    assert "'unsafe-inline'" not in policy.split("style-src")[0] and "unsafe-eval" not in policy
     assert response.headers["X-Frame-Options"] == "DENY"
     assert client.get("/_dash-layout").status_code == 200
 

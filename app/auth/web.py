@@ -70,13 +70,13 @@ def secret_key(config: AppConfig) -> str:
 def content_security_policy(app: dash.Dash) -> str:
     """Scripts only from this server plus Dash's own inline scripts by hash; no framing, no plug-ins.
 
-    Plotly draws its WebGL plots with code it compiles at run time (regl), hence ``'unsafe-eval'``;
-    it also sets inline styles, hence ``style-src 'unsafe-inline'``.
+    No ``'unsafe-eval'``: Plotly 7's WebGL traces draw without it (checked in tests/test_browser_auth.py).
+    Plotly sets inline styles, hence ``style-src 'unsafe-inline'``.
     """
-    hashes = " ".join(f"'{digest}'" for digest in app.csp_hashes())
+    hashes = " ".join(app.csp_hashes())  # already quoted: 'sha256-…'
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' {hashes} 'unsafe-eval'",
+        f"script-src 'self' {hashes}",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
