@@ -16,10 +16,13 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.panels.training_status import register_training_status, training_badge, training_placeholder
+from app.training import MODEL_SPACES, TrainingWatch
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
 logger = logging.getLogger(__name__)
+MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 
 
 def make_celery(broker: str):
@@ -38,10 +41,12 @@ def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheMana
     return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")))
 
 
-def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) -> dash.Dash:
+def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None) -> dash.Dash:
     """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
 
-    Raises DeviceUnavailableError for a ``--device`` this machine lacks, before anything is served.
+    With ``training`` (a background run is making the model), the tabs that need the model show its
+    progress instead of their panels until the run is done. Raises DeviceUnavailableError for a
+    ``--device`` this machine lacks, before anything is served.
     """
     from models.device import select_device
 
@@ -55,11 +60,15 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) ->
         assets_folder=str(config.assets_dir),
         background_callback_manager=manager or background_manager(config),
     )
-    app.layout = page_layout(context)
+    waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
+    app.layout = page_layout(context, training, waiting)
     for panel in PANELS:
-        panel.register(app, context)
+        if not (waiting and panel in MODEL_PANELS):
+            panel.register(app, context)
+    if training is not None:
+        register_training_status(app, training, waiting)
     install_security(app, config)
-    problem = decoder.model_problem(context)
+    problem = None if waiting else decoder.model_problem(context)
     if problem and context.cohort.has_ecg and context.cohort.has_mri:
         logger.warning("Decoding is off: %s", problem)
     return app
@@ -82,7 +91,7 @@ def secure_cache_dir(cache_dir: Path) -> None:
                 os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
 
 
-def page_layout(context: AppContext) -> html.Div:
+def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
     cohort = context.cohort
     facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
     summary = variable_summary(cohort.phenotypes, cohort.variables)
@@ -93,6 +102,7 @@ def page_layout(context: AppContext) -> html.Div:
                     [
                         dbc.NavbarBrand("Latent Space Explorer", className="fw-bold"),
                         html.Span(cohort.name, className="navbar-text text-white-50 small", id="cohort-title"),
+                        *(training_badge() if training is not None else []),
                     ],
                     fluid=True,
                 ),
@@ -109,9 +119,12 @@ def page_layout(context: AppContext) -> html.Div:
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
                                     dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id="compare-cohorts"),
-                                    dbc.Tab(decoder.layout(context), label="Decode", tab_id="decoder"),
-                                    dbc.Tab(accuracy.layout(context), label="Accuracy", tab_id="accuracy"),
-                                    dbc.Tab(compare_spaces.layout(context), label="Compare spaces", tab_id="compare-spaces"),
+                                    dbc.Tab(training_placeholder("training-progress-decoder") if waiting else decoder.layout(context),
+                                            label="Decode", tab_id="decoder"),
+                                    dbc.Tab(training_placeholder("training-progress-accuracy") if waiting else accuracy.layout(context),
+                                            label="Accuracy", tab_id="accuracy"),
+                                    dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
+                                            label="Compare spaces", tab_id="compare-spaces"),
                                     dbc.Tab(
                                         html.Div(
                                             [

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from data_loaders import arrays
-from data_loaders.cohort_io import recover_swaps
+from data_loaders.cohort_io import clean_leftovers
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
 from data_loaders.tables import read_latent_table, read_phenotypes, read_table
@@ -107,8 +107,8 @@ def load_cohort(path: Path | str) -> Cohort:
     path = Path(path)
     manifest_path = path if path.suffix == ".toml" else path / MANIFEST_NAME
     root = manifest_path.parent
-    for line in [*recover_swaps(root.parent, only=root.name), *recover_swaps(root)]:
-        logger.warning("%s", line)
+    clean_leftovers(root.parent, only=root.name)  # a swap killed mid-way: the previous state back (logged)
+    clean_leftovers(root)
     manifest = read_manifest(manifest_path)
     variables = parse_variables(manifest, manifest_path)
     table = section(manifest, "phenotypes", manifest_path)

@@ -6,6 +6,7 @@ manifest, which makes a new part visible, is always written last.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,8 @@ from data_loaders.manifest import MANIFEST_NAME, read_manifest
 
 SPACES_FILE = "spaces.h5"
 PREDICTIONS_FILE = "predictions.parquet"
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -46,11 +49,11 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds.
 
     The swap is two renames (``path`` → ``.path.old-PID``, building → ``path``); a process killed
-    between them leaves no ``path``, which :func:`recover_swaps` puts back on the next start.
+    between them leaves no ``path``, which :func:`clean_leftovers` puts back on the next start.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    recover_swaps(path.parent, only=path.name)
+    clean_leftovers(path.parent, only=path.name)
     building = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent))
     try:
         yield building
@@ -88,37 +91,39 @@ def _remove(entry: Path) -> None:
         entry.unlink(missing_ok=True)
 
 
-def recover_swaps(folder: Path, only: str | None = None) -> list[str]:
-    """Finish or undo what writers killed in ``folder`` left behind; returns what was done, one line each.
+def clean_leftovers(folder: Path, only: str | None = None) -> list[Path]:
+    """Undo what writers killed in ``folder`` left behind (for target ``only``, or all); return what was removed or restored.
 
-    A target missing beside its ``.NAME.old-PID`` (killed between the two renames of
-    :func:`atomic_folder`) gets the old one back: the previous state. Retired folders and
-    ``.partial`` files or folders of processes no longer running are removed. Entries of live
-    processes are left alone, so two writers never undo each other.
+    A kill between :func:`atomic_folder`'s two renames leaves ``NAME`` missing and the previous
+    version as ``.NAME.old-PID``: it is put back (the previous state). Other retired folders and the
+    ``.NAME.PID.*.partial`` files or folders of writers no longer running are removed; a live
+    writer's partial (its pid is in the name) is left alone, so two writers never undo each other.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    done: list[str] = []
+    touched: list[Path] = []
     for entry in sorted(folder.iterdir()):
         retired, partial = _RETIRED.match(entry.name), _PARTIAL.match(entry.name)
         match = retired or partial
         if match is None or (only is not None and match["name"] != only):
             continue
-        pid = match["pid"]
-        if pid is not None and _process_alive(int(pid)):
+        if partial and partial["pid"] is not None and _process_alive(int(partial["pid"])):
             continue
         target = folder / match["name"]
         try:
             if retired and not target.exists():
                 os.replace(entry, target)
-                done.append(f"restored {target} from {entry.name} (a swap was interrupted)")
+                logger.warning("restored %s from %s (a swap was interrupted)", target, entry.name)
             else:
                 _remove(entry)
-                done.append(f"removed the leftover {entry}")
+                logger.warning("removed the leftover %s", entry)
         except OSError as error:  # a read-only cohort: report, keep serving what is there
-            done.append(f"could not clean {entry}: {error}")
-    return done
+            logger.warning("could not clean %s: %s", entry, error)
+            continue
+        touched.append(entry)
+    return touched
+
 
 
 def write_manifest(cohort_dir: Path, manifest: dict[str, Any]) -> None:

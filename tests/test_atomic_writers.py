@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from data_loaders.cohort_io import atomic_folder, atomic_path, recover_swaps
+from data_loaders.cohort_io import atomic_folder, atomic_path, clean_leftovers
 
 # The child swaps ``target`` for a folder holding new.txt and SIGKILLs itself at the named step.
 CHILD = textwrap.dedent(
@@ -57,7 +57,7 @@ def test_a_kill_before_the_swap_completes_leaves_the_previous_folder_after_recov
     kill_during_swap(previous, step)
     leftovers = [entry.name for entry in previous.parent.iterdir() if entry.name.startswith(".")]
     assert leftovers, "the kill should have left something behind"
-    recover_swaps(previous.parent)
+    clean_leftovers(previous.parent)
     assert (previous / "old.txt").read_text() == "old"
     assert not (previous / "new.txt").exists()
     assert sorted(entry.name for entry in previous.parent.iterdir()) == ["model"]
@@ -65,14 +65,14 @@ def test_a_kill_before_the_swap_completes_leaves_the_previous_folder_after_recov
 
 def test_a_kill_after_the_second_rename_keeps_the_new_folder_and_removes_the_old(previous: Path):
     kill_during_swap(previous, "after_second_rename")
-    recover_swaps(previous.parent)
+    clean_leftovers(previous.parent)
     assert (previous / "new.txt").read_text() == "new"
     assert sorted(entry.name for entry in previous.parent.iterdir()) == ["model"]
 
 
 def test_a_kill_while_building_a_first_folder_leaves_nothing_after_recovery(tmp_path: Path):
     kill_during_swap(tmp_path / "fresh", "while_building")
-    recover_swaps(tmp_path)
+    clean_leftovers(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -92,7 +92,7 @@ def test_leftovers_of_a_live_process_are_left_alone(tmp_path: Path):
         live.mkdir()
         dead_file = tmp_path / ".manifest.toml.999999999.zz99yy88.partial"
         dead_file.write_text("half")
-        recover_swaps(tmp_path)
+        clean_leftovers(tmp_path)
         assert live.exists() and not dead_file.exists()
     finally:
         sleeper.kill()
@@ -108,7 +108,7 @@ def test_a_kill_inside_atomic_path_leaves_the_previous_file(tmp_path: Path):
     )
     subprocess.run([sys.executable, "-c", code, str(target)], cwd=Path(__file__).resolve().parents[1], timeout=60)
     assert target.read_text() == "old"
-    recover_swaps(tmp_path)
+    clean_leftovers(tmp_path)
     assert [entry.name for entry in tmp_path.iterdir()] == ["manifest.toml"]
 
 
