@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,26 @@ def test_atomic_path_still_replaces_on_success(tmp_path: Path):
     with atomic_path(target) as temporary:
         temporary.write_text("done")
     assert target.read_text() == "done" and [entry.name for entry in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_generator_workers_die_with_a_killed_generator(tmp_path: Path):
+    import psutil
+
+    code = ("import sys; from data_loaders.synthetic.generate import generate_cohort\n"
+            "generate_cohort(sys.argv[1], 4000, seed=1, workers=2, chunk_size=50)\n")
+    generator = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "cohort")], cwd=Path(__file__).resolve().parents[1])
+    try:
+        parent = psutil.Process(generator.pid)
+        deadline = time.monotonic() + 60
+        workers: list[psutil.Process] = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = [child for child in parent.children() if "resource_tracker" not in " ".join(child.cmdline())]
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the generator never started its workers"
+        generator.send_signal(signal.SIGKILL)
+        generator.wait(timeout=10)
+        gone, alive = psutil.wait_procs(workers, timeout=15)
+        assert alive == []
+    finally:
+        generator.kill()
+        generator.wait()
