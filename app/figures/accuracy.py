@@ -39,7 +39,7 @@ class CohortData:
 def note_figure(text: str, height: int = 320) -> go.Figure:
     """An empty figure that says why there is nothing to draw (instead of blank axes)."""
     figure = go.Figure()
-    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
+    figure.add_annotation(text=plotly_text(text), showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
     figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=height,
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
