@@ -72,16 +72,18 @@ _RETIRED = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
 _PARTIAL = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.partial$")
 
 
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal check above is all there is
 
 
 def _remove(entry: Path) -> None:
@@ -108,7 +110,7 @@ def clean_leftovers(folder: Path, only: str | None = None) -> list[Path]:
         match = retired or partial
         if match is None or (only is not None and match["name"] != only):
             continue
-        if partial and partial["pid"] is not None and _process_alive(int(partial["pid"])):
+        if partial and partial["pid"] is not None and process_alive(int(partial["pid"])):
             continue
         target = folder / match["name"]
         try:
