@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app.figures.text import plotly_text
 from data_loaders.manifest import VariableSpec
 
 MISSING_COLOUR = "#b0b0b0"
@@ -94,7 +95,7 @@ def scatter_figure(
         if group.colour is None:
             marker.update(
                 color=finite[rows], colorscale=CONTINUOUS_SCALE, cmin=low, cmax=high,
-                colorbar={"title": {"text": colour_spec.display_label, "side": "right"}, "thickness": 12},
+                colorbar={"title": {"text": plotly_text(colour_spec.display_label), "side": "right"}, "thickness": 12},
             )
         else:
             marker["color"] = group.colour
@@ -103,7 +104,7 @@ def scatter_figure(
                 x=coordinates[rows, 0],
                 y=coordinates[rows, 1],
                 mode="markers",
-                name=group.name,
+                name=plotly_text(group.name),
                 marker=marker,
                 customdata=rows.astype(np.int32),
                 hovertext=hover_text[rows],
@@ -115,7 +116,7 @@ def scatter_figure(
             )
         )
     figure.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 14}},
+        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}},
         xaxis={"title": {"text": x_label}, "zeroline": False},
         yaxis={"title": {"text": y_label}, "zeroline": False},
         dragmode="lasso",
@@ -131,7 +132,7 @@ def scatter_figure(
 
 def hover_texts(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], key_variables: list[str]) -> np.ndarray:
     """'SYN000123 · Age 63 years · Sex female …' per subject, built once per process."""
-    parts = [phenotypes.index.astype(str).to_numpy(dtype=object)]
+    parts = [np.array([plotly_text(i) for i in phenotypes.index], dtype=object)]
     for name in key_variables:
         spec = variables[name]
         column = phenotypes[name]
@@ -142,4 +143,4 @@ def hover_texts(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], ke
             parts.append(np.where(column.fillna(False).to_numpy(dtype=bool), spec.label, f"no {spec.label}").astype(object))
         else:
             parts.append((f"{spec.label} " + column.astype("string").fillna("–")).to_numpy(dtype=object))
-    return np.array(["<br>".join(row) for row in zip(*parts)], dtype=object)
+    return np.array(["<br>".join(plotly_text(part) if index else part for index, part in enumerate(row)) for row in zip(*parts)], dtype=object)
