@@ -25,7 +25,7 @@ def _tab(driver, label: str):
 
 def test_first_start_serves_the_baseline_then_the_model_appears_without_a_restart(tmp_path, driver):
     demo = AppConfig(cache_dir=tmp_path, demo_subjects=DEMO_SUBJECTS).demo_cohort_dir
-    with running_app(None, tmp_path, timeout=120, extra_args=("--device", "cpu"), extra_env={"LSE_DEMO_SUBJECTS": str(DEMO_SUBJECTS)}) as url:
+    with running_app(None, tmp_path, timeout=300, extra_args=("--device", "cpu"), extra_env={"LSE_DEMO_SUBJECTS": str(DEMO_SUBJECTS)}) as url:
         served_at = time.time()
         driver.get(url)
         badge = wait_for(lambda: driver.find_elements(By.ID, "training-badge"), message="the model status badge")[0]
