@@ -36,6 +36,9 @@ def test_signing_in_with_a_password_opens_the_explorer_with_every_plot_drawn(dri
         for graph_id in ("view-0", "view-1"):
             traces = wait_for(lambda g=graph_id: plot_state(driver, g), timeout=60, message=f"{graph_id} drawn")
             assert sum(len(trace["rows"]) for trace in traces) > 0
+        # Plotly's WebGL renderer (regl) compiles shaders with new Function: a CSP without 'unsafe-eval'
+        # leaves a grey "WebGL is not supported" overlay over every scattergl view.
+        assert driver.find_elements(By.CSS_SELECTOR, ".no-webgl") == []
         driver.save_screenshot(str(tmp_path / "signed-in.png"))
         errors = [e for e in severe_console_errors(driver) if "401" not in e]  # the wrong password's 401 page is logged
         assert errors == [], errors

@@ -70,13 +70,14 @@ def secret_key(config: AppConfig) -> str:
 def content_security_policy(app: dash.Dash) -> str:
     """Scripts only from this server plus Dash's own inline scripts by hash; no framing, no plug-ins.
 
-    No ``'unsafe-eval'``: Plotly 7's WebGL traces draw without it (checked in tests/test_browser_auth.py).
+    ``'unsafe-eval'`` is required: Plotly's WebGL traces compile their shaders through regl's ``new Function``
+    (without it every scattergl view shows "WebGL is not supported"; checked in tests/test_browser_auth.py).
     Plotly sets inline styles, hence ``style-src 'unsafe-inline'``.
     """
     hashes = " ".join(app.csp_hashes())  # already quoted: 'sha256-…'
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' {hashes}",
+        f"script-src 'self' 'unsafe-eval' {hashes}",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
