@@ -20,117 +20,23 @@ import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html
+from dash import ClientsideFunction, Input, Output, Patch, State, dcc, html
 from plotly.colors import sample_colorscale
 
-from app.cohort_store import CohortStoreError
 from app.context import HOVER_VARIABLES, AppContext
-from app.core.cohort_algebra import CohortDefinition
 from app.core.projections import METHODS, ProjectionSpec
-from app.core.selection_shapes import parse_shape, shape_mask
+from app.figures.messages import message_figure
 from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, scatter_figure, subject_lines, typed_array
+from app.state import FILTERS, SELECTION, SPACE_LABELS, SelectionError, highlight_mask, selection_mask, space_label, triggered, variable_options, view_coordinates
 
 LATENT_VIEWS = (0, 1)
 PROJECTION_POLL_MS = 1000
-SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only"}
-
-
-def _space_label(name: str) -> str:
-    return SPACE_LABELS.get(name, name)
-
-
-def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical")) -> list[dict]:
-    return [
-        {"label": f"{spec.group} · {spec.display_label}" if spec.group else spec.display_label, "value": name}
-        for name, spec in context.variables.items()
-        if spec.type in types
-    ]
-
-
-class SelectionError(ValueError):
-    """A selection the browser sent that cannot be resolved (malformed, or on a view that is gone)."""
-
-
-def _view_coordinates(context: AppContext, view: object) -> np.ndarray:
-    """The coordinates of the view a shape was drawn on, as the server holds them."""
-    if not isinstance(view, dict):
-        raise SelectionError("the selection does not say which view it was drawn on")
-    if view.get("kind") == "latent" and view.get("space") in context.cohort.spaces and view.get("method") in METHODS:
-        coordinates = context.cached_projection(view["space"], ProjectionSpec(method=view["method"]))
-        if coordinates is None:
-            raise SelectionError(f"the {METHODS[view['method']]} of {_space_label(view['space'])} is not computed yet")
-        return coordinates
-    if view.get("kind") == "clinical" and {view.get("x"), view.get("y")} <= set(context.variables):
-        phenotypes = context.cohort.phenotypes
-        return np.column_stack([phenotypes[view["x"]].to_numpy(dtype=np.float32, na_value=np.nan),
-                                phenotypes[view["y"]].to_numpy(dtype=np.float32, na_value=np.nan)])
-    raise SelectionError(f"the selection was drawn on an unknown view {view!r}")
-
-
-def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | None:
-    """Who the selection holds, or None when there is none.
-
-    A selection is a shape drawn on a view (resolved on the coordinates the server holds), a saved
-    cohort, or a short list of rows (a subject clicked in Compare spaces); anything else is refused.
-    """
-    if not selection:
-        return None
-    if not isinstance(selection, dict):
-        raise SelectionError("a selection must be an object")
-    if "shape" in selection:
-        try:
-            shape = parse_shape(selection["shape"])
-        except ValueError as error:
-            raise SelectionError(str(error)) from None
-        return shape_mask(_view_coordinates(context, selection.get("view")), shape)
-    if "cohort" in selection:
-        try:
-            return context.saved_cohort_mask(int(selection["cohort"]))
-        except (CohortStoreError, TypeError, ValueError) as error:
-            raise SelectionError(f"the saved cohort {selection['cohort']!r} cannot be highlighted: {error}") from None
-    if "rows" in selection:
-        rows = np.asarray(selection["rows"])
-        if rows.ndim != 1 or (len(rows) and (rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= context.n_subjects)):
-            raise SelectionError(f"selected rows must be integers from 0 to {context.n_subjects - 1}")
-        mask = np.zeros(context.n_subjects, dtype=bool)
-        mask[rows.astype(int)] = True
-        return mask
-    return None
-
-
-def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
-    """Mask of the current cohort (filters ∧ selection), or None when neither narrows it.
-
-    A selection that cannot be resolved narrows nothing (the summary says why).
-    """
-    try:
-        selected = selection_mask(context, selection)
-    except SelectionError:
-        selected = None
-    if not filters and selected is None:
-        return None
-    mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
-    return mask if selected is None else mask & selected
-
-
-def current_cohort_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray:
-    """The current cohort as a mask: everyone when nothing narrows it."""
-    mask = highlight_mask(context, filters, selection)
-    return np.ones(context.n_subjects, dtype=bool) if mask is None else mask
 
 
 def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
     """Rows of the current cohort, or None when neither filters nor a selection narrow it."""
     mask = highlight_mask(context, filters, selection)
     return None if mask is None else np.flatnonzero(mask)
-
-
-def message_figure(text: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return figure
 
 
 def _view_card(view: int, title: str, controls: list) -> dbc.Card:
@@ -150,8 +56,9 @@ def _view_card(view: int, title: str, controls: list) -> dbc.Card:
 
 
 def layout(context: AppContext) -> html.Div:
-    spaces = list(context.cohort.spaces)
-    space_options = [{"label": _space_label(name), "value": name} for name in spaces]
+    known = list(SPACE_LABELS)
+    spaces = sorted(context.cohort.spaces, key=lambda name: known.index(name) if name in known else len(known))
+    space_options = [{"label": space_label(name), "value": name} for name in spaces]
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
     continuous = variable_options(context, ("continuous",))
     cards = []
@@ -197,7 +104,6 @@ def layout(context: AppContext) -> html.Div:
             ),
             html.Div(id="projection-progress"),
             dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
-            dcc.Store(id="selection"),
             dcc.Store(id="projection-request"),
             dcc.Store(id="projection-ready", data=0),
             *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
@@ -214,7 +120,7 @@ def _colour(context: AppContext, colour: str | None) -> ColourCoding:
 
 def _repaint_only(triggers: set[str]) -> bool:
     """Whether only the colour or the highlighted cohort changed: a Patch of the marker colours will do."""
-    return bool(triggers) and triggers <= {"colour-by", "selection", "filters"}
+    return bool(triggers) and triggers <= {"colour-by", SELECTION, FILTERS}
 
 
 def _selection_token(selection: dict | None) -> str:
@@ -236,7 +142,7 @@ def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters
     else:
         patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
     patch["data"][0]["meta"] = {"highlight": highlight is not None}
-    if "selection" in triggers and (selection or {}).get("source") != view_id:
+    if SELECTION in triggers and (selection or {}).get("source") != view_id:
         patch["layout"]["selections"] = []
         patch["layout"]["selectionrevision"] = _selection_token(selection)
     return patch
@@ -252,13 +158,13 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     if coordinates is None:
         if _repaint_only(triggers):
             return dash.no_update, dash.no_update
-        text = f"Computing the {METHODS[method]} of the {_space_label(space)} space…"
+        text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
     if drawn and _repaint_only(triggers):
         return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers), dash.no_update
     figure = scatter_figure(
         coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
-        title=f"{_space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
+        title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
         revision=f"{view}-{space}-{method}",
     )
     return figure, None
@@ -270,7 +176,7 @@ def render_clinical_view(context: AppContext, x: str | None, y: str | None, colo
         return message_figure("Choose two continuous variables")
     if _repaint_only(triggers):
         return repaint_patch(context, "view-2", colour, filters, selection, triggers)
-    coordinates = _view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
+    coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
     return scatter_figure(
         coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
         title=f"{context.variables[x].label} vs {context.variables[y].label}",
@@ -326,7 +232,7 @@ def selection_summary(context: AppContext, filters: list | None, selection: dict
 def register(app: dash.Dash, context: AppContext) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace="explorer", function_name="selectionFromViews"),
-        Output("selection", "data"),
+        Output(SELECTION, "data"),
         [Input(f"view-{view}", "selectedData") for view in (*LATENT_VIEWS, 2)],
         Input("clear-selection", "n_clicks"),
         [State(f"view-{view}-{setting}", "value") for view in LATENT_VIEWS for setting in ("space", "method")],
@@ -343,14 +249,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(f"view-{view}-space", "value"),
             Input(f"view-{view}-method", "value"),
             Input("colour-by", "value"),
-            Input("filters", "data"),
-            Input("selection", "data"),
+            Input(FILTERS, "data"),
+            Input(SELECTION, "data"),
             Input("projection-poll", "n_intervals"),
             State(f"view-{view}-pending", "data"),
             prevent_initial_call="initial_duplicate",
         )
         def _update_latent_view(space, method, colour, filters, selection, _ticks, pending, view=view):
-            triggers = _triggered_components()
+            triggers = triggered()
             if triggers == {"projection-poll"} and not projection_arrived(context, pending):
                 return dash.no_update, dash.no_update, dash.no_update
             figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending)
@@ -365,13 +271,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("clinical-x", "value"),
         Input("clinical-y", "value"),
         Input("colour-by", "value"),
-        Input("filters", "data"),
-        Input("selection", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
     )
     def _update_clinical_view(x, y, colour, filters, selection):
-        return render_clinical_view(context, x, y, colour, filters, selection, _triggered_components())
+        return render_clinical_view(context, x, y, colour, filters, selection, triggered())
 
-    @app.callback(Output("selection-summary", "children"), Input("filters", "data"), Input("selection", "data"))
+    @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):
         return selection_summary(context, filters, selection)
 
@@ -402,10 +308,6 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update
         context.compute_projection(request["space"], ProjectionSpec(method=request["method"]))
         return (ready or 0) + 1
-
-
-def _triggered_components() -> set[str]:
-    return {prop_id.split(".")[0] for prop_id in ctx.triggered_prop_ids}
 
 
 def _progress_bar() -> dbc.Alert:

@@ -1,0 +1,146 @@
+"""State every panel shares: the page-wide stores, cohort choices, space labels and small callback helpers.
+
+The stores are declared once, by ``stores()`` in the page layout; panels read and write them through the
+id constants below, never by importing another panel. A cohort choice (a dropdown value) means the same in
+every panel and is turned into a mask by ``resolve_choice`` alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dash import ctx, dcc
+
+from app.cohort_store import CohortStoreError
+from app.context import AppContext
+from app.core.cohort_algebra import CohortDefinition
+from app.core.projections import METHODS, ProjectionSpec
+from app.core.selection_shapes import parse_shape, shape_mask
+
+# Page-wide stores: component ids (their values are what the browser posts, so they stay stable).
+SELECTION = "selection"              # a drawn shape {"source", "view", "shape"}, {"cohort": id}, {"rows": [...]} or None: see selection_mask
+FILTERS = "filters"                  # [filter dict, ...] of the current cohort
+COHORTS_VERSION = "cohorts-version"  # bumped whenever saved cohorts change
+SAVED_COHORTS = "manage-cohort"      # the sidebar's saved-cohort dropdown; its options list every saved cohort
+
+# Cohort choices: the values a group dropdown may hold besides a saved cohort's id.
+CURRENT = "current"   # the current cohort: filters and selection together
+REST = "rest"         # everyone not in the other group
+EVERYONE = "all"      # every subject
+
+CURRENT_OPTION = {"label": "Current cohort (filters + selection)", "value": CURRENT}
+EVERYONE_OPTION = {"label": "Everyone", "value": EVERYONE}
+REST_OPTION = {"label": "Everyone else (not A)", "value": REST}
+
+# Known spaces first, in this order (the model's, then the raw-signal baseline); any other space after them.
+SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only", "raw": "Raw signals (PCA baseline)"}
+
+
+def stores() -> list[dcc.Store]:
+    """The shared stores, placed once in the page layout."""
+    return [dcc.Store(id=SELECTION), dcc.Store(id=FILTERS, data=[]), dcc.Store(id=COHORTS_VERSION, data=0)]
+
+
+def space_label(name: str) -> str:
+    return SPACE_LABELS.get(name, name)
+
+
+def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical")) -> list[dict]:
+    return [
+        {"label": f"{spec.group} · {spec.display_label}" if spec.group else spec.display_label, "value": name}
+        for name, spec in context.variables.items()
+        if spec.type in types
+    ]
+
+
+def saved_cohort_options(saved_options: list[dict] | None, *leading: dict) -> list[dict]:
+    """A group dropdown's options: ``leading`` choices, then every saved cohort as "Saved: name"."""
+    return [*leading, *({"label": f"Saved: {option['label']}", "value": option["value"]} for option in saved_options or [])]
+
+
+class SelectionError(ValueError):
+    """A selection the browser sent that cannot be resolved (malformed, or on a view that is gone)."""
+
+
+def view_coordinates(context: AppContext, view: object) -> np.ndarray:
+    """The coordinates of the view a shape was drawn on, as the server holds them."""
+    if not isinstance(view, dict):
+        raise SelectionError("the selection does not say which view it was drawn on")
+    if view.get("kind") == "latent" and view.get("space") in context.cohort.spaces and view.get("method") in METHODS:
+        coordinates = context.cached_projection(view["space"], ProjectionSpec(method=view["method"]))
+        if coordinates is None:
+            raise SelectionError(f"the {METHODS[view['method']]} of {space_label(view['space'])} is not computed yet")
+        return coordinates
+    if view.get("kind") == "clinical" and {view.get("x"), view.get("y")} <= set(context.variables):
+        phenotypes = context.cohort.phenotypes
+        return np.column_stack([phenotypes[view["x"]].to_numpy(dtype=np.float32, na_value=np.nan),
+                                phenotypes[view["y"]].to_numpy(dtype=np.float32, na_value=np.nan)])
+    raise SelectionError(f"the selection was drawn on an unknown view {view!r}")
+
+
+def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | None:
+    """Who the selection holds, or None when there is none.
+
+    A selection is a shape drawn on a view (resolved on the coordinates the server holds), a saved
+    cohort, or a short list of rows (a subject clicked in Compare spaces); anything else is refused.
+    """
+    if not selection:
+        return None
+    if not isinstance(selection, dict):
+        raise SelectionError("a selection must be an object")
+    if "shape" in selection:
+        try:
+            shape = parse_shape(selection["shape"])
+        except ValueError as error:
+            raise SelectionError(str(error)) from None
+        return shape_mask(view_coordinates(context, selection.get("view")), shape)
+    if "cohort" in selection:
+        try:
+            return context.saved_cohort_mask(int(selection["cohort"]))
+        except (CohortStoreError, TypeError, ValueError) as error:
+            raise SelectionError(f"the saved cohort {selection['cohort']!r} cannot be highlighted: {error}") from None
+    if "rows" in selection:
+        rows = np.asarray(selection["rows"])
+        if rows.ndim != 1 or (len(rows) and (rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= context.n_subjects)):
+            raise SelectionError(f"selected rows must be integers from 0 to {context.n_subjects - 1}")
+        mask = np.zeros(context.n_subjects, dtype=bool)
+        mask[rows.astype(int)] = True
+        return mask
+    return None
+
+
+def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
+    """Mask of the current cohort (filters ∧ selection), or None when neither narrows it.
+
+    A selection that cannot be resolved narrows nothing (the summary says why).
+    """
+    try:
+        selected = selection_mask(context, selection)
+    except SelectionError:
+        selected = None
+    if not filters and selected is None:
+        return None
+    mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
+    return mask if selected is None else mask & selected
+
+
+def current_cohort_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray:
+    """The current cohort as a mask: everyone when nothing narrows it."""
+    mask = highlight_mask(context, filters, selection)
+    return np.ones(context.n_subjects, dtype=bool) if mask is None else mask
+
+
+def resolve_choice(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None,
+                   other: np.ndarray | None = None) -> np.ndarray:
+    """Mask for a cohort choice: CURRENT (or None), EVERYONE, REST (the complement of ``other``) or a saved cohort's id."""
+    if choice == EVERYONE:
+        return np.ones(context.n_subjects, dtype=bool)
+    if choice == REST and other is not None:
+        return ~other
+    if choice in (CURRENT, None):
+        return current_cohort_mask(context, filters, selection)
+    return context.saved_cohort_mask(int(choice))
+
+
+def triggered() -> set[str]:
+    """Ids of the components that triggered the running callback."""
+    return {prop_id.split(".")[0] for prop_id in ctx.triggered_prop_ids}
