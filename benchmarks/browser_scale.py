@@ -25,7 +25,7 @@ import numpy as np
 
 from benchmarks.explorer_callbacks import build_cohort
 from benchmarks.process_tree import tree_rss_kib
-from tests.browser import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM, box_select_middle, free_port, running_app
+from tests.browser import box_select_middle, chrome, free_port, running_app
 
 INSTRUMENT = """
 if (!window.__bench) {
@@ -54,16 +54,7 @@ TIMEOUT_S = 600
 
 
 def chrome_with_network_log():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chrome(logs=("performance",))
     driver.set_script_timeout(TIMEOUT_S)
     driver.set_page_load_timeout(TIMEOUT_S)
     return driver

@@ -65,7 +65,8 @@ def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, e
         log.close()
 
 
-def chrome():
+def chrome(logs: tuple[str, ...] = ("browser",)):
+    """Headless Chromium keeping the given logs (``performance`` holds the CDP network events)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -74,7 +75,7 @@ def chrome():
     options.binary_location = CHROMIUM
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", dict.fromkeys(logs, "ALL"))
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
