@@ -1,4 +1,4 @@
-"""``python -m app [--cohort DIR] [--host H] [--port P] [--debug]``: serve the explorer.
+"""``python -m app [--cohort DIR] [--host H] [--port P] [--auth MODE] [--allowed-hosts H,…] [--debug]``: serve the explorer.
 
 With no ``--cohort`` it serves the embedded demo: generated on first start, explored at once in its
 raw-signal baseline space while the cross-modal model trains in a background process (app.training).
@@ -15,7 +15,7 @@ from pathlib import Path
 import dash
 from werkzeug.serving import run_simple
 
-from app.config import AppConfig
+from app.config import AUTH_MODES, AppConfig, ConfigError, parse_hosts
 from app.demo import ensure_demo_cohort
 from app.server import create_app
 from app.training import LiveApp, TrainingWatch, start_background_training, status_path
@@ -30,10 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8050)")
     parser.add_argument("--device", help="where models run: auto (CUDA when present, the default), cpu, cuda or cuda:N")
-    parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode with hot reload")
+    parser.add_argument("--auth", choices=AUTH_MODES,
+                        help="sign-in: off (the default on 127.0.0.1), password (the default on any other host) or oidc")
+    parser.add_argument("--allowed-hosts", type=parse_hosts, help="comma-separated names browsers reach this server by (Host header)")
+    parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode with hot reload (loopback hosts only)")
     args = parser.parse_args(argv)
-    config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device)
     try:
+        config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device,
+                                    auth=args.auth, allowed_hosts=args.allowed_hosts)
         select_device(config.device)  # refuse an unavailable device before generating or serving anything
         if config.cohort_dir is None:
             server = serve_demo(config)
@@ -42,11 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     except CohortFormatError as error:
         print(f"error: the cohort could not be loaded: {error}", file=sys.stderr)
         return 2
-    except DeviceUnavailableError as error:
+    except (ConfigError, DeviceUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"Serving on http://{config.host}:{config.port}/", flush=True)
-    run_simple(config.host, config.port, server, threaded=True, use_reloader=config.debug, use_debugger=config.debug)
+    try:
+        run_simple(config.host, config.port, server, threaded=True, use_reloader=config.debug, use_debugger=config.debug)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        print(f"error: cannot listen on {config.host}:{config.port}: {error.strerror or error}", file=sys.stderr)
+        return 2
     return 0
 
 

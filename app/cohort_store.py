@@ -3,13 +3,19 @@
 Each call opens its own short-lived connection (WAL mode, busy timeout), so the store holds no
 state between requests and several gunicorn workers can share one file. Cohorts are scoped to a
 data cohort (``dataset``) so switching the app to another cohort folder shows only its cohorts.
+
+Every cohort has an owner and is private (its owner only) or shared (everyone can see and use it;
+only the owner renames, shares or deletes it). The user is asked of ``current_user`` per call, so
+one store serves every request. Databases from before owners existed are migrated in place:
+their cohorts become shared cohorts with no owner, readable by all, changeable by none but local use.
+Exports are written to an audit log (who, when, what).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +34,19 @@ CREATE TABLE IF NOT EXISTS cohorts (
     UNIQUE (dataset, name)
 )
 """
+AUDIT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+)
+"""
+# Columns added after the first release: (name, declaration); old rows get the default.
+MIGRATIONS = (("owner", "TEXT NOT NULL DEFAULT ''"), ("shared", "INTEGER NOT NULL DEFAULT 1"))
+LOCAL_USER = "local"  # the one user of the embedded, unauthenticated localhost server
 
 
 class CohortStoreError(ValueError):
@@ -41,18 +60,47 @@ class SavedCohort:
     definition: CohortDefinition
     created_at: str
     updated_at: str
+    owner: str = ""
+    shared: bool = True
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    username: str
+    action: str
+    detail: str
+
+
+COLUMNS = "id, name, definition, created_at, updated_at, owner, shared"
 
 
 class CohortStore:
-    """Create, list, rename and delete named cohort definitions for one dataset."""
+    """Create, list, rename, share and delete named cohort definitions for one dataset, per user."""
 
-    def __init__(self, path: Path, dataset: str):
+    def __init__(self, path: Path, dataset: str, current_user: Callable[[], str | None] = lambda: LOCAL_USER):
         self.path = Path(path)
         self.dataset = dataset
+        self.current_user = current_user
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(SCHEMA)
+            connection.execute(AUDIT_SCHEMA)
+            present = {row[1] for row in connection.execute("PRAGMA table_info(cohorts)")}
+            for column, declaration in MIGRATIONS:
+                if column not in present:
+                    connection.execute(f"ALTER TABLE cohorts ADD COLUMN {column} {declaration}")
+
+    def _visible(self) -> tuple[str, tuple]:
+        """The SQL condition (and its parameters) for the cohorts the current user may see.
+
+        No user (None) is server-side work outside a request, e.g. a background job whose request was checked.
+        """
+        user = self.current_user()
+        if user is None:
+            return "dataset = ?", (self.dataset,)
+        return "dataset = ? AND (shared = 1 OR owner = ?)", (self.dataset, user)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -63,7 +111,7 @@ class CohortStore:
         finally:
             connection.close()
 
-    def save(self, name: str, definition: CohortDefinition) -> SavedCohort:
+    def save(self, name: str, definition: CohortDefinition, shared: bool = False) -> SavedCohort:
         name = _clean_name(name)
         for operand in definition.operands:
             self.get(operand)  # refuses algebra over cohorts that do not exist
@@ -71,32 +119,45 @@ class CohortStore:
         try:
             with self._connect() as connection:
                 cursor = connection.execute(
-                    "INSERT INTO cohorts (dataset, name, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    (self.dataset, name, json.dumps(definition.to_dict()), now, now),
+                    "INSERT INTO cohorts (dataset, name, definition, created_at, updated_at, owner, shared) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (self.dataset, name, json.dumps(definition.to_dict()), now, now, self.current_user() or LOCAL_USER, int(bool(shared))),
                 )
         except sqlite3.IntegrityError as error:
             raise CohortStoreError(f"a cohort named {name!r} already exists") from error
         return self.get(int(cursor.lastrowid))
 
     def get(self, cohort_id: int) -> SavedCohort:
+        """A cohort the current user may see (their own or a shared one)."""
+        condition, parameters = self._visible()
         with self._connect() as connection:
-            row = connection.execute(
-                "SELECT id, name, definition, created_at, updated_at FROM cohorts WHERE dataset = ? AND id = ?",
-                (self.dataset, int(cohort_id)),
-            ).fetchone()
+            row = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} AND id = ?", (*parameters, int(cohort_id))).fetchone()
         if row is None:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
         return _to_saved(row)
 
     def list(self) -> list[SavedCohort]:
+        """The current user's cohorts and the shared ones, by name."""
+        condition, parameters = self._visible()
         with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT id, name, definition, created_at, updated_at FROM cohorts WHERE dataset = ? ORDER BY name COLLATE NOCASE",
-                (self.dataset,),
-            ).fetchall()
+            rows = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} ORDER BY name COLLATE NOCASE", parameters).fetchall()
         return [_to_saved(row) for row in rows]
 
+    def _require_owner(self, cohort_id: int) -> SavedCohort:
+        saved = self.get(cohort_id)
+        user = self.current_user() or LOCAL_USER
+        if not (saved.owner == user or (saved.owner == "" and user == LOCAL_USER)):
+            raise CohortStoreError(f"only {saved.owner or 'a local user'} can change the cohort {saved.name!r}")
+        return saved
+
+    def set_shared(self, cohort_id: int, shared: bool) -> SavedCohort:
+        """Share a cohort with every user, or make it private again (its owner only)."""
+        self._require_owner(cohort_id)
+        with self._connect() as connection:
+            connection.execute("UPDATE cohorts SET shared = ? WHERE dataset = ? AND id = ?", (int(bool(shared)), self.dataset, int(cohort_id)))
+        return self.get(cohort_id)
+
     def rename(self, cohort_id: int, new_name: str) -> SavedCohort:
+        self._require_owner(cohort_id)
         new_name = _clean_name(new_name)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
@@ -112,13 +173,31 @@ class CohortStore:
 
     def delete(self, cohort_id: int) -> None:
         """Delete a cohort unless another saved cohort is defined in terms of it."""
-        dependents = [saved.name for saved in self.list() if int(cohort_id) in saved.definition.operands]
+        self._require_owner(cohort_id)
+        with self._connect() as connection:  # every user's cohorts: a private one may be defined from a shared one
+            rows = connection.execute("SELECT name, definition FROM cohorts WHERE dataset = ?", (self.dataset,)).fetchall()
+        dependents = [name for name, definition in rows if int(cohort_id) in CohortDefinition.from_dict(json.loads(definition)).operands]
         if dependents:
             raise CohortStoreError(f"cannot delete: {', '.join(dependents)} {'is' if len(dependents) == 1 else 'are'} defined from it")
         with self._connect() as connection:
             deleted = connection.execute("DELETE FROM cohorts WHERE dataset = ? AND id = ?", (self.dataset, int(cohort_id))).rowcount
         if not deleted:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
+
+
+    def record(self, action: str, detail: str) -> None:
+        """Append to the audit log (e.g. ``export``, what and how many subjects) under the current user."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._connect() as connection:
+            connection.execute("INSERT INTO audit_log (at, username, dataset, action, detail) VALUES (?, ?, ?, ?, ?)",
+                               (now, self.current_user() or LOCAL_USER, self.dataset, action, detail))
+
+    def audit_log(self, limit: int = 1000) -> list[AuditEntry]:
+        """The newest audit entries of this dataset, newest first."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT at, username, action, detail FROM audit_log WHERE dataset = ? ORDER BY id DESC LIMIT ?",
+                                      (self.dataset, int(limit))).fetchall()
+        return [AuditEntry(*row) for row in rows]
 
 
 def _clean_name(name: str) -> str:
@@ -131,4 +210,4 @@ def _clean_name(name: str) -> str:
 
 
 def _to_saved(row: tuple) -> SavedCohort:
-    return SavedCohort(row[0], row[1], CohortDefinition.from_dict(json.loads(row[2])), row[3], row[4])
+    return SavedCohort(row[0], row[1], CohortDefinition.from_dict(json.loads(row[2])), row[3], row[4], row[5], bool(row[6]))

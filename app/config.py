@@ -12,6 +12,16 @@ from data_loaders.synthetic.generate import GENERATOR_VERSION
 
 DEMO_SUBJECTS = 5000
 DEMO_SEED = 0
+AUTH_MODES = ("off", "password", "oidc")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ConfigError(ValueError):
+    """A setting (CLI flag or ``LSE_*`` variable) that cannot be used; the message names it."""
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def default_cache_dir() -> Path:
@@ -31,6 +41,35 @@ class AppConfig:
     cohort_db: Path | None = None  # saved cohorts (SQLite); default: cohorts.sqlite in the cache folder
     device: str = "auto"  # where models decode: auto (CUDA when present), cpu, cuda or cuda:N
     celery_broker: str | None = None  # e.g. redis://localhost:6379/0: background callbacks on Celery instead of a disk cache
+    auth: str | None = None  # off, password or oidc; None: off on a loopback host, password on any other
+    allowed_hosts: tuple[str, ...] = ()  # Host header names served (any port); empty: the loopback names and ``host``
+    secret_key: str | None = None  # signs session cookies; default: a random key kept in the cache folder (0600)
+    oidc_issuer: str | None = None  # e.g. https://login.hospital.example/realms/staff (its /.well-known/openid-configuration)
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"port: expected 1-65535, found {self.port}")
+        if self.demo_subjects < 1:
+            raise ConfigError(f"LSE_DEMO_SUBJECTS: expected a positive whole number, found {self.demo_subjects}")
+        if self.auth is not None and self.auth not in AUTH_MODES:
+            raise ConfigError(f"auth: expected one of {', '.join(AUTH_MODES)}, found {self.auth!r}")
+        if self.debug and not is_loopback(self.host):
+            raise ConfigError(f"--debug is refused on the non-loopback host {self.host}: the debugger runs any code a visitor sends")
+        if self.resolved_auth == "oidc" and not (self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret):
+            raise ConfigError("auth oidc needs LSE_OIDC_ISSUER, LSE_OIDC_CLIENT_ID and LSE_OIDC_CLIENT_SECRET")
+
+    @property
+    def resolved_auth(self) -> str:
+        """``off`` for the embedded localhost default, ``password`` for any other host unless set."""
+        if self.auth is not None:
+            return self.auth
+        return "off" if is_loopback(self.host) else "password"
+
+    @property
+    def resolved_allowed_hosts(self) -> tuple[str, ...]:
+        return self.allowed_hosts or tuple(dict.fromkeys([*LOOPBACK_HOSTS, self.host]))
 
     @property
     def demo_cohort_dir(self) -> Path:
@@ -65,6 +104,20 @@ class AppConfig:
         if os.environ.get("LSE_DEVICE"):
             values["device"] = os.environ["LSE_DEVICE"]
         if os.environ.get("LSE_DEMO_SUBJECTS"):
-            values["demo_subjects"] = int(os.environ["LSE_DEMO_SUBJECTS"])
+            text = os.environ["LSE_DEMO_SUBJECTS"]
+            if not text.strip().isdigit():
+                raise ConfigError(f"LSE_DEMO_SUBJECTS: expected a positive whole number, found {text!r}")
+            values["demo_subjects"] = int(text)
+        for name, key in (("LSE_AUTH", "auth"), ("LSE_SECRET_KEY", "secret_key"), ("LSE_OIDC_ISSUER", "oidc_issuer"),
+                          ("LSE_OIDC_CLIENT_ID", "oidc_client_id"), ("LSE_OIDC_CLIENT_SECRET", "oidc_client_secret"), ("LSE_HOST", "host")):
+            if os.environ.get(name):
+                values[key] = os.environ[name]
+        if os.environ.get("LSE_ALLOWED_HOSTS"):
+            values["allowed_hosts"] = parse_hosts(os.environ["LSE_ALLOWED_HOSTS"])
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def parse_hosts(text: str) -> tuple[str, ...]:
+    """``"a.example, b.example"`` → ``("a.example", "b.example")``."""
+    return tuple(host.strip().lower() for host in text.split(",") if host.strip())

@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from app.auth import current_username
 from app.cohort_store import CohortStore
 from app.config import AppConfig
 from app.core.cohort_algebra import CohortDefinition, resolve_mask
@@ -28,7 +29,7 @@ class AppContext:
 
     @cached_property
     def store(self) -> CohortStore:
-        return CohortStore(self.config.resolved_cohort_db, dataset=str(self.cohort.root.resolve()))
+        return CohortStore(self.config.resolved_cohort_db, dataset=str(self.cohort.root.resolve()), current_user=current_username)
 
     @cached_property
     def projection_cache(self) -> ProjectionCache:

@@ -7,6 +7,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.config import DEMO_SEED, AppConfig
+from data_loaders.cohort_io import clean_leftovers
 from data_loaders.manifest import MANIFEST_NAME
 from data_loaders.synthetic.generate import generate_cohort
 
@@ -14,6 +15,7 @@ from data_loaders.synthetic.generate import generate_cohort
 def ensure_demo_cohort(config: AppConfig) -> Path:
     """Return the demo cohort folder, generating it (with a progress bar) if it is not there yet."""
     folder = config.demo_cohort_dir
+    clean_leftovers(folder.parent, only=folder.name)  # a start killed mid-swap left the previous cohort aside
     if not (folder / MANIFEST_NAME).is_file():
         print(f"First start: generating the synthetic demo cohort ({config.demo_subjects:,} subjects) in {folder}")
         with tqdm(total=config.demo_subjects, unit="subject", desc="Generating demo cohort") as bar:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
+from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
@@ -16,6 +22,7 @@ from app.training import MODEL_SPACES, TrainingWatch
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+logger = logging.getLogger(__name__)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 
 
@@ -39,8 +46,13 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
 
     With ``training`` (a background run is making the model), the tabs that need the model show its
-    progress instead of their panels until the run is done.
+    progress instead of their panels until the run is done. Raises DeviceUnavailableError for a
+    ``--device`` this machine lacks, before anything is served.
     """
+    from models.device import select_device
+
+    select_device(config.device)
+    secure_cache_dir(config.cache_dir)
     context = AppContext(config, cohort or load_cohort(config.resolved_cohort_dir))
     app = dash.Dash(
         __name__,
@@ -56,7 +68,28 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
             panel.register(app, context)
     if training is not None:
         register_training_status(app, training, waiting)
+    install_security(app, config)
+    problem = None if waiting else decoder.model_problem(context)
+    if problem and context.cohort.has_ecg and context.cohort.has_mri:
+        logger.warning("Decoding is off: %s", problem)
     return app
+
+
+def secure_cache_dir(cache_dir: Path) -> None:
+    """Caches hold pickles and decoded subjects: folders 0700 and files 0600, older ones tightened too.
+
+    The process umask is set so files diskcache, SQLite and the projection cache create later get
+    the same modes (another local user could otherwise read them, or plant a pickle).
+    """
+    os.umask(0o077)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for folder, _subfolders, files in os.walk(cache_dir):
+        os.chmod(folder, 0o700)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
 
 
 def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:

@@ -12,7 +12,6 @@ has; the next start runs the pipeline again, which resumes at the first step not
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import dash
 
+from data_loaders.cohort_io import process_alive
 from models.run_status import RunStatus, read_status
 
 STATUS_FILE = ".pipeline-status.json"
@@ -43,20 +43,6 @@ class TrainingWatch:
         if status.state == "running" and status.pid and not process_alive(status.pid):
             return RunStatus(state="failed", message="the training process stopped; the next start trains again")
         return status
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie, exited but not yet reaped, is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): the signal check above is all there is
 
 
 def status_path(cohort_dir: Path) -> Path:

@@ -98,6 +98,33 @@ def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index) -> pd.Index
     return stored
 
 
+MAX_VALUES_PER_SUBJECT = 64_000_000  # 256 MB of float32: far above any ECG or cine, far below a hostile 50 x 100000 x 100000
+
+
+def positive_scale(value: object, path: Path, field: str) -> float:
+    """A scale factor that is a finite number above zero; anything else (text, 0, NaN, true) is refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value) or value <= 0:
+        raise CohortFormatError(path, field, "a finite number above zero", repr(value))
+    return float(value)
+
+
+def check_subject_size(shape: tuple[int, ...], path: Path, name: str) -> None:
+    """Refuse, before reading, per-subject arrays with an empty or impossibly large shape."""
+    if any(size < 1 for size in shape):
+        raise CohortFormatError(path, name, "every dimension at least 1", f"shape {shape}")
+    if int(np.prod(shape, dtype=np.int64)) > MAX_VALUES_PER_SUBJECT:
+        raise CohortFormatError(path, name, f"at most {MAX_VALUES_PER_SUBJECT:,} values per subject", f"shape {shape}")
+
+
+def check_finite(values: np.ndarray, ids: Sequence[str], path: Path, name: str) -> np.ndarray:
+    """Refuse arrays holding NaN or inf, naming the subjects concerned (first five)."""
+    bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1) if len(values) else np.zeros(0, dtype=bool)
+    if bad.any():
+        named = [str(i) for i, flag in zip(ids, bad) if flag][:5]
+        raise CohortFormatError(path, name, "finite values (no NaN or inf)", f"{int(bad.sum())} subjects with NaN/inf, e.g. {named}")
+    return values
+
+
 def _scale(raw: np.ndarray, scale: float) -> np.ndarray:
     return raw.astype(np.float32) * np.float32(scale) if scale != 1.0 else raw.astype(np.float32)
 
@@ -117,7 +144,7 @@ class Hdf5EcgSource:
             if leads is None:
                 raise CohortFormatError(path, "attrs.leads", "the lead names in array order", "none")
             self.leads = tuple(str(lead) for lead in leads)
-            self._scale = float(file.attrs.get("scale_to_mv", 1.0))
+            self._scale = positive_scale(file.attrs.get("scale_to_mv", 1.0), path, "attrs.scale_to_mv")
             n = len(self._index)
             _check_dataset(file, path, ECG_STRIP_DATASET, (schema.ECG_STRIP_SAMPLES, len(self.leads)), n)
             _check_dataset(file, path, ECG_MEDIAN_DATASET, (schema.ECG_MEDIAN_SAMPLES, len(self.leads)), n)
@@ -125,7 +152,7 @@ class Hdf5EcgSource:
     def _read(self, name: str, ids: Sequence[str]) -> np.ndarray:
         rows = rows_for(self._index, ids, self.path)
         with h5py.File(self.path, "r") as file:
-            return _scale(read_rows(file[name], rows), self._scale)
+            return check_finite(_scale(read_rows(file[name], rows), self._scale), ids, self.path, name)
 
     def strips(self, ids: Sequence[str]) -> np.ndarray:
         return self._read(ECG_STRIP_DATASET, ids)
@@ -146,18 +173,19 @@ class Hdf5MriSource:
             self._index = _stored_ids(file, path, expected_ids)
             _check_dataset(file, path, MRI_CINE_DATASET, (None, None, None), len(self._index))
             self.frame_shape = tuple(file[MRI_CINE_DATASET].shape[1:])
-            self._scale = 1.0 / float(file.attrs.get("intensity_scale", 1.0))
+            check_subject_size(self.frame_shape, path, MRI_CINE_DATASET)
+            self._scale = 1.0 / positive_scale(file.attrs.get("intensity_scale", 1.0), path, "attrs.intensity_scale")
 
     def cines(self, ids: Sequence[str]) -> np.ndarray:
         rows = rows_for(self._index, ids, self.path)
         with h5py.File(self.path, "r") as file:
-            return _scale(read_rows(file[MRI_CINE_DATASET], rows), self._scale)
+            return check_finite(_scale(read_rows(file[MRI_CINE_DATASET], rows), self._scale), ids, self.path, MRI_CINE_DATASET)
 
 
 class Ml4hFolder:
     """ml4h's tensor layout: a folder of ``<sample_id>.hd5`` files, one per subject."""
 
-    def __init__(self, folder: Path, expected_ids: pd.Index, manifest_path: Path, where: str):
+    def __init__(self, folder: Path, expected_ids: pd.Index, manifest_path: Path, where: str, allow_outside_paths: bool = False):
         if not folder.is_dir():
             raise CohortFormatError(manifest_path, f"{where}.path", "a folder of <sample_id>.hd5 files", f"{folder} does not exist")
         present = {p.stem for p in folder.glob("*.hd5")}
@@ -165,14 +193,21 @@ class Ml4hFolder:
         if missing:
             raise CohortFormatError(folder, f"{missing[0]}.hd5", f"one .hd5 file per subject ({len(expected_ids)})", f"{len(missing)} missing, e.g. {missing[:3]}")
         self.folder = folder
+        self._allow_outside_paths = allow_outside_paths
 
     def read(self, sample_id: str, dataset: str) -> np.ndarray:
         path = self.folder / f"{sample_id}.hd5"
+        if not self._allow_outside_paths and not path.resolve().is_relative_to(self.folder.resolve()):
+            raise CohortFormatError(path, "file", "a file inside the folder (or allow_outside_paths = true in the manifest)", f"a link to {path.resolve()}")
         try:
             with h5py.File(path, "r") as file:
                 if dataset not in file:
                     raise CohortFormatError(path, dataset, "a dataset at that path", "none")
-                return file[dataset][()]
+                check_subject_size(file[dataset].shape, path, dataset)
+                values = file[dataset][()]
+                if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+                    raise CohortFormatError(path, dataset, "finite values (no NaN or inf)", f"{int((~np.isfinite(values)).sum())} non-finite")
+                return values
         except OSError as error:
             raise CohortFormatError(path, "file", "a readable HDF5 file", str(error)) from error
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -12,12 +13,15 @@ import numpy as np
 import pandas as pd
 
 from data_loaders import arrays
+from data_loaders.cohort_io import clean_leftovers
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
 from data_loaders.tables import read_latent_table, read_phenotypes, read_table
 
 ARRAY_FORMATS = ("hdf5", "ml4h_hd5", "synthetic")
 PREDICTION_COLUMNS = ("task", "space", "prediction")
+
+logger = logging.getLogger(__name__)
 
 
 class Cohort:
@@ -85,7 +89,7 @@ class Cohort:
         table = section(self.manifest, "predictions", self.root / MANIFEST_NAME, required=False)
         if table is None:
             return None
-        path = self.root / string_field(table, "path", self.root / MANIFEST_NAME, "predictions")
+        path = manifest_file(self.manifest, table, self.root / MANIFEST_NAME, self.root, "predictions")
         predictions = read_table(path, "sample_id").reset_index()
         missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
         if missing:
@@ -103,12 +107,17 @@ def load_cohort(path: Path | str) -> Cohort:
     path = Path(path)
     manifest_path = path if path.suffix == ".toml" else path / MANIFEST_NAME
     root = manifest_path.parent
+    clean_leftovers(root.parent, only=root.name)  # a swap killed mid-way: the previous state back (logged)
+    clean_leftovers(root)
     manifest = read_manifest(manifest_path)
     variables = parse_variables(manifest, manifest_path)
     table = section(manifest, "phenotypes", manifest_path)
     id_column = string_field(table, "id_column", manifest_path, "phenotypes", default="sample_id")
-    phenotypes = read_phenotypes(root / string_field(table, "path", manifest_path, "phenotypes"), id_column, variables)
+    phenotypes = read_phenotypes(manifest_file(manifest, table, manifest_path, root, "phenotypes"), id_column, variables)
     phenotypes.index.name = "sample_id"
+    for name in [name for name, spec in variables.items() if spec.type == "continuous" and phenotypes[name].isna().all()]:
+        logger.warning("%s: variable %s has no values in the phenotype table; it is left out of the app", manifest_path, name)
+        del variables[name]
     ids = phenotypes.index
     ecg = _ecg_source(manifest, manifest_path, root, phenotypes)
     mri = _mri_source(manifest, manifest_path, root, phenotypes)
@@ -123,15 +132,33 @@ def _array_format(table: dict[str, Any], manifest_path: Path, where: str) -> str
     return kind
 
 
-def _ml4h_folder(table: dict[str, Any], manifest_path: Path, root: Path, ids: pd.Index, where: str) -> arrays.Ml4hFolder:
-    return arrays.Ml4hFolder(root / string_field(table, "path", manifest_path, where), ids, manifest_path, where)
+def _ml4h_folder(manifest: dict, table: dict[str, Any], manifest_path: Path, root: Path, ids: pd.Index, where: str) -> arrays.Ml4hFolder:
+    return arrays.Ml4hFolder(manifest_file(manifest, table, manifest_path, root, where), ids, manifest_path, where, _allow_outside(manifest))
 
 
 def _number(table: dict[str, Any], key: str, default: float, manifest_path: Path, where: str) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise CohortFormatError(manifest_path, f"{where}.{key}", "a positive number", repr(value))
-    return float(value)
+    return arrays.positive_scale(table.get(key, default), manifest_path, f"{where}.{key}")
+
+
+def cohort_file(root: Path, relative: str, manifest_path: Path, field: str, allow_outside_paths: bool) -> Path:
+    """``root / relative``, refused when it (or a link on the way) leads outside the cohort folder.
+
+    Absolute paths, ``..`` and symbolic links out of the folder need ``allow_outside_paths = true``
+    in the manifest: a manifest from elsewhere must not make the server read arbitrary files.
+    """
+    path = root / relative
+    if not allow_outside_paths and not path.resolve().is_relative_to(root.resolve()):
+        raise CohortFormatError(manifest_path, field, "a path inside the cohort folder (or allow_outside_paths = true)", repr(relative))
+    return path
+
+
+def _allow_outside(manifest: dict[str, Any]) -> bool:
+    return manifest.get("allow_outside_paths", False) is True
+
+
+def manifest_file(manifest: dict[str, Any], table: dict[str, Any], manifest_path: Path, root: Path, where: str) -> Path:
+    """The ``path`` of a manifest table, checked to stay inside the cohort unless the manifest allows otherwise."""
+    return cohort_file(root, string_field(table, "path", manifest_path, where), manifest_path, f"{where}.path", _allow_outside(manifest))
 
 
 def _ecg_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.DataFrame) -> arrays.EcgSource | None:
@@ -142,12 +169,12 @@ def _ecg_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.
     if kind == "synthetic":
         return arrays.SyntheticEcgSource(phenotypes)
     if kind == "hdf5":
-        return arrays.Hdf5EcgSource(root / string_field(table, "path", manifest_path, "ecg"), phenotypes.index)
+        return arrays.Hdf5EcgSource(manifest_file(manifest, table, manifest_path, root, "ecg"), phenotypes.index)
     leads = table.get("leads")
     if not isinstance(leads, list) or not leads or not all(isinstance(lead, str) for lead in leads):
         raise CohortFormatError(manifest_path, "ecg.leads", "the list of lead names to read, e.g. ['I', 'II', …]", repr(leads))
     return arrays.Ml4hEcgSource(
-        _ml4h_folder(table, manifest_path, root, phenotypes.index, "ecg"),
+        _ml4h_folder(manifest, table, manifest_path, root, phenotypes.index, "ecg"),
         leads,
         string_field(table, "strip_dataset", manifest_path, "ecg", default="ukb_ecg_rest/strip_{lead}/instance_0"),
         string_field(table, "median_dataset", manifest_path, "ecg", default="ukb_ecg_rest/median_{lead}/instance_0"),
@@ -163,9 +190,9 @@ def _mri_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.
     if kind == "synthetic":
         return arrays.SyntheticMriSource(phenotypes)
     if kind == "hdf5":
-        return arrays.Hdf5MriSource(root / string_field(table, "path", manifest_path, "mri"), phenotypes.index)
+        return arrays.Hdf5MriSource(manifest_file(manifest, table, manifest_path, root, "mri"), phenotypes.index)
     return arrays.Ml4hMriSource(
-        _ml4h_folder(table, manifest_path, root, phenotypes.index, "mri"),
+        _ml4h_folder(manifest, table, manifest_path, root, phenotypes.index, "mri"),
         string_field(table, "dataset", manifest_path, "mri", default="ukb_cardiac_mri/cine_segmented_lax_4ch/2/instance_0"),
         _number(table, "intensity_scale", 255.0, manifest_path, "mri"),
     )
@@ -178,7 +205,7 @@ def _read_spaces(manifest: dict, manifest_path: Path, root: Path, ids: pd.Index)
         where = f"spaces.{name}"
         if not isinstance(table, dict):
             raise CohortFormatError(manifest_path, where, "a table with a path", type(table).__name__)
-        path = root / string_field(table, "path", manifest_path, where)
+        path = manifest_file(manifest, table, manifest_path, root, where)
         if path.suffix.lower() in (".h5", ".hdf5"):
             stored_ids, matrix = _read_space_hdf5(path, string_field(table, "dataset", manifest_path, where, default=name))
         else:
@@ -200,8 +227,8 @@ def _read_space_hdf5(path: Path, dataset: str) -> tuple[pd.Index, np.ndarray]:
 
 def _align_space(path: Path, name: str, stored_ids: pd.Index, matrix: np.ndarray, ids: pd.Index) -> np.ndarray:
     """Reorder a latent matrix to the phenotype table's order, refusing gaps and NaN/inf."""
-    if matrix.ndim != 2 or matrix.shape[0] != len(stored_ids):
-        raise CohortFormatError(path, name, f"an (N, d) matrix with one row per id ({len(stored_ids)})", f"shape {matrix.shape}")
+    if matrix.ndim != 2 or matrix.shape[0] != len(stored_ids) or matrix.shape[1] < 1:
+        raise CohortFormatError(path, name, f"an (N, d) matrix with one row per id ({len(stored_ids)}) and d >= 1", f"shape {matrix.shape}")
     if not np.issubdtype(matrix.dtype, np.number):
         raise CohortFormatError(path, name, "numbers", str(matrix.dtype))
     if stored_ids.has_duplicates:

@@ -6,7 +6,9 @@ manifest, which makes a new part visible, is always written last.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,12 +27,14 @@ from data_loaders.manifest import MANIFEST_NAME, read_manifest
 SPACES_FILE = "spaces.h5"
 PREDICTIONS_FILE = "predictions.parquet"
 
+logger = logging.getLogger(__name__)
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     temporary_path = Path(temporary)
     try:
@@ -40,13 +44,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
         temporary_path.unlink(missing_ok=True)
 
 
-
 @contextmanager
 def atomic_folder(path: Path) -> Iterator[Path]:
-    """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds."""
+    """A temporary folder beside ``path`` that replaces ``path`` only if the block succeeds.
+
+    The swap is two renames (``path`` → ``.path.old-PID``, building → ``path``); a process killed
+    between them leaves no ``path``, which :func:`clean_leftovers` puts back on the next start.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    clean_leftovers(path.parent, only=path.name)
+    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent))
     try:
         yield building
         if path.exists():
@@ -59,29 +67,65 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     finally:
         shutil.rmtree(building, ignore_errors=True)
 
-def clean_leftovers(folder: Path) -> list[Path]:
-    """Undo what a writer killed mid-way left in ``folder``; return what was removed or restored.
 
-    ``atomic_path`` and ``atomic_folder`` leave ``.NAME.*.partial`` behind only when killed; those are
-    removed. A kill between ``atomic_folder``'s two renames leaves ``NAME`` missing and the previous
-    version as ``.NAME.old-PID``: it is put back. Call it only while no writer is working in ``folder``
-    (under the writers' lock).
+_RETIRED = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
+_PARTIAL = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.partial$")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal check above is all there is
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def clean_leftovers(folder: Path, only: str | None = None) -> list[Path]:
+    """Undo what writers killed in ``folder`` left behind (for target ``only``, or all); return what was removed or restored.
+
+    A kill between :func:`atomic_folder`'s two renames leaves ``NAME`` missing and the previous
+    version as ``.NAME.old-PID``: it is put back (the previous state). Other retired folders and the
+    ``.NAME.PID.*.partial`` files or folders of writers no longer running are removed; a live
+    writer's partial (its pid is in the name) is left alone, so two writers never undo each other.
     """
-    touched = []
-    for leftover in sorted(Path(folder).glob(".*.partial")):
-        if leftover.is_dir():
-            shutil.rmtree(leftover)
-        else:
-            leftover.unlink(missing_ok=True)
-        touched.append(leftover)
-    for retired in sorted(Path(folder).glob(".*.old-*")):
-        original = retired.with_name(retired.name[1:].rsplit(".old-", 1)[0])
-        if original.exists():
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(retired, original)
-        touched.append(retired)
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    touched: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        retired, partial = _RETIRED.match(entry.name), _PARTIAL.match(entry.name)
+        match = retired or partial
+        if match is None or (only is not None and match["name"] != only):
+            continue
+        if partial and partial["pid"] is not None and process_alive(int(partial["pid"])):
+            continue
+        target = folder / match["name"]
+        try:
+            if retired and not target.exists():
+                os.replace(entry, target)
+                logger.warning("restored %s from %s (a swap was interrupted)", target, entry.name)
+            else:
+                _remove(entry)
+                logger.warning("removed the leftover %s", entry)
+        except OSError as error:  # a read-only cohort: report, keep serving what is there
+            logger.warning("could not clean %s: %s", entry, error)
+            continue
+        touched.append(entry)
     return touched
+
 
 
 def write_manifest(cohort_dir: Path, manifest: dict[str, Any]) -> None:

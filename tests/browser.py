@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,8 @@ def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, e
         while True:
             try:
                 urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
+                break
+            except urllib.error.HTTPError:  # 401: up, behind sign-in
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:

@@ -159,10 +159,10 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     assert table["n"].tolist() == [len(test), int(women[test].sum()), int((~women[test]).sum())]
     selection = _older_half(context)
     _, by_space = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection)
-    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in ("Joint (ECG + MRI)", "ECG only", "MRI only")
-                                                 for side in ("current cohort", "everyone else")]
-    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * 3
-    assert by_space["mae"].iloc[1::2].nunique() == 3  # three predictors, three errors
+    spaces = ("Joint (ECG + MRI)", "ECG only", "MRI only", "Raw signals (PCA baseline)")  # the model's three, then the baseline
+    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in spaces for side in ("current cohort", "everyone else")]
+    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * 4
+    assert by_space["mae"].iloc[1::2].nunique() == 4  # four predictors, four errors
     _, none_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
     assert len(none_saved) == 1
     table_component, _figure = accuracy.render_subgroups(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, "mae", [], None, None)

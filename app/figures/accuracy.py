@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.core.metrics import METRIC_LABELS, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
+from app.figures.text import plotly_text
 
 COHORT_COLOUR = "#2c7fb8"
 OTHER_COLOUR = "#e6550d"
@@ -38,7 +39,7 @@ class CohortData:
 def note_figure(text: str, height: int = 320) -> go.Figure:
     """An empty figure that says why there is nothing to draw (instead of blank axes)."""
     figure = go.Figure()
-    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
+    figure.add_annotation(text=plotly_text(text), showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
     figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=height,
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
@@ -60,23 +61,24 @@ def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_l
     for rank, cohort in reversed(list(enumerate(cohorts, start=1))):  # the first cohort drawn last, on top; listed first
         line = {"color": cohort.colour, "dash": cohort.dash, "width": 2}
         fpr, tpr, cut = roc_points(cohort.truth, cohort.prediction)
-        hover = f"{cohort.name}<br>1 − specificity %{{x:.2f}}<br>sensitivity %{{y:.2f}}<br>threshold %{{customdata:.3f}}<extra></extra>"
-        figure.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", line=line, name=cohort.name, legendgroup=cohort.name, legendrank=rank, customdata=cut,
+        hover = f"{plotly_text(cohort.name)}<br>1 − specificity %{{x:.2f}}<br>sensitivity %{{y:.2f}}<br>threshold %{{customdata:.3f}}<extra></extra>"
+        figure.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", line=line, name=plotly_text(cohort.name), legendgroup=cohort.name, legendrank=rank, customdata=cut,
                                     hovertemplate=hover),
                          row=1, col=1)
         recall, precision, cut = precision_recall_points(cohort.truth, cohort.prediction)
         figure.add_trace(go.Scatter(x=np.r_[0.0, recall], y=np.r_[precision[0], precision], mode="lines", line={**line, "shape": "vh"},
-                                    name=cohort.name, legendgroup=cohort.name, showlegend=False, customdata=np.r_[cut[0], cut],
-                                    hovertemplate=f"{cohort.name}<br>recall %{{x:.2f}}<br>precision %{{y:.2f}}<br>threshold %{{customdata:.3f}}<extra></extra>"),
+                                    name=plotly_text(cohort.name), legendgroup=cohort.name, showlegend=False, customdata=np.r_[cut[0], cut],
+                                    hovertemplate=f"{plotly_text(cohort.name)}<br>recall %{{x:.2f}}<br>precision %{{y:.2f}}"
+                                                  "<br>threshold %{customdata:.3f}<extra></extra>"),
                          row=1, col=2)
         prevalence = float(np.mean(np.asarray(cohort.truth) > 0.5))
         figure.add_trace(go.Scatter(x=[0, 1], y=[prevalence, prevalence], mode="lines", line={"color": cohort.colour, "dash": "dot", "width": 1},
-                                    legendgroup=cohort.name, showlegend=False, hovertemplate=f"{cohort.name}: prevalence {prevalence:.1%}<extra></extra>"),
+                                    legendgroup=cohort.name, showlegend=False, hovertemplate=f"{plotly_text(cohort.name)}: prevalence {prevalence:.1%}<extra></extra>"),
                          row=1, col=2)
         if threshold is not None:
             point = operating_point(cohort.truth, cohort.prediction, threshold)
             marker = {"color": cohort.colour, "size": 10, "line": {"color": "white", "width": 1.5}}
-            text = f"{cohort.name} at threshold {threshold:.3f}"
+            text = f"{plotly_text(cohort.name)} at threshold {threshold:.3f}"
             figure.add_trace(go.Scatter(x=[point["fpr"]], y=[point["tpr"]], mode="markers", marker=marker, legendgroup=cohort.name, showlegend=False,
                                         hovertemplate=f"{text}<br>sensitivity %{{y:.2f}}<br>specificity {1 - point['fpr']:.2f}<extra></extra>"),
                              row=1, col=1)
@@ -100,9 +102,9 @@ def reliability_figure(cohorts: Sequence[CohortData], n_bins: int = 10) -> go.Fi
         bins = reliability_bins(cohort.truth, cohort.prediction, n_bins=min(n_bins, max(2, len(cohort.truth) // 10)))
         highest = max(highest, float(bins["predicted"].max()), float(bins["observed"].max()))
         figure.add_trace(go.Scatter(
-            x=bins["predicted"], y=bins["observed"], mode="lines+markers", name=cohort.name, customdata=bins["n"],
+            x=bins["predicted"], y=bins["observed"], mode="lines+markers", name=plotly_text(cohort.name), customdata=bins["n"],
             line={"color": cohort.colour, "dash": cohort.dash, "width": 1.5}, marker={"size": 8, "color": cohort.colour},
-            hovertemplate=f"{cohort.name}<br>predicted %{{x:.1%}}<br>observed %{{y:.1%}}<br>%{{customdata}} subjects<extra></extra>"))
+            hovertemplate=f"{plotly_text(cohort.name)}<br>predicted %{{x:.1%}}<br>observed %{{y:.1%}}<br>%{{customdata}} subjects<extra></extra>"))
     top = min(1.0, highest * 1.1)
     figure.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", line={"color": GUIDE_COLOUR, "dash": "dot", "width": 1},
                                 name="perfect calibration", hoverinfo="skip"))
@@ -113,14 +115,14 @@ def reliability_figure(cohorts: Sequence[CohortData], n_bins: int = 10) -> go.Fi
 
 def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label: str) -> go.Figure:
     """One 2×2 confusion matrix per cohort at the threshold: counts, and each cell's share of its true class."""
-    figure = make_subplots(rows=1, cols=len(cohorts), subplot_titles=[c.name for c in cohorts], horizontal_spacing=0.05)
+    figure = make_subplots(rows=1, cols=len(cohorts), subplot_titles=[plotly_text(c.name) for c in cohorts], horizontal_spacing=0.05)
     names = (("TN", "FP"), ("FN", "TP"))
     full = (("true negatives", "false positives"), ("false negatives", "true positives"))
     for column, cohort in enumerate(cohorts, start=1):
         counts = confusion_counts(cohort.truth, cohort.prediction, threshold)
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         text = [[f"{names[i][j]} <b>{counts[i, j]:,}</b><br>{share[i, j]:.0%} of<br>{'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
-        hover = [[f"{cohort.name}: {counts[i, j]:,} {full[i][j]}, {share[i, j]:.0%} of {'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
+        hover = [[f"{plotly_text(cohort.name)}: {counts[i, j]:,} {full[i][j]}, {share[i, j]:.0%} of {'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
         figure.add_trace(go.Heatmap(z=share, x=["no", "yes"], y=["no", "yes"], text=text, texttemplate="%{text}", textfont={"size": 11},
                                     customdata=hover, hovertemplate="%{customdata}<extra></extra>", colorscale="Blues", zmin=0, zmax=1.4,
                                     showscale=False, xgap=2, ygap=2),
@@ -146,18 +148,18 @@ def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) 
     for rank, cohort in reversed(list(enumerate(cohorts, start=1))):  # the first cohort drawn last, on top; listed first
         truth, prediction = np.asarray(cohort.truth, dtype=float), np.asarray(cohort.prediction, dtype=float)
         marker = {"color": cohort.colour, "size": 6, "opacity": 0.65}
-        figure.add_trace(go.Scatter(x=truth, y=prediction, mode="markers", marker=marker, name=cohort.name, legendgroup=cohort.name, legendrank=rank,
-                                    hovertemplate=f"{cohort.name}<br>true %{{x:.1f}}<br>predicted %{{y:.1f}}<extra></extra>"), row=1, col=1)
+        figure.add_trace(go.Scatter(x=truth, y=prediction, mode="markers", marker=marker, name=plotly_text(cohort.name), legendgroup=cohort.name, legendrank=rank,
+                                    hovertemplate=f"{plotly_text(cohort.name)}<br>true %{{x:.1f}}<br>predicted %{{y:.1f}}<extra></extra>"), row=1, col=1)
         mean, difference = (truth + prediction) / 2, prediction - truth
-        figure.add_trace(go.Scatter(x=mean, y=difference, mode="markers", marker=marker, name=cohort.name, legendgroup=cohort.name, showlegend=False,
-                                    hovertemplate=f"{cohort.name}<br>mean %{{x:.1f}}<br>predicted − true %{{y:.1f}}<extra></extra>"), row=1, col=2)
+        figure.add_trace(go.Scatter(x=mean, y=difference, mode="markers", marker=marker, name=plotly_text(cohort.name), legendgroup=cohort.name, showlegend=False,
+                                    hovertemplate=f"{plotly_text(cohort.name)}<br>mean %{{x:.1f}}<br>predicted − true %{{y:.1f}}<extra></extra>"), row=1, col=2)
         bias, lower, upper = limits_of_agreement(truth, prediction)
         span = [float(mean.min()), float(mean.max())]
         for level, dash, what in ((bias, "solid", "bias"), (lower, "dash", "lower 95% limit"), (upper, "dash", "upper 95% limit")):
             if np.isfinite(level):
                 figure.add_trace(go.Scatter(x=span, y=[level, level], mode="lines", line={"color": cohort.colour, "dash": dash, "width": 1.5},
                                             legendgroup=cohort.name, showlegend=False,
-                                            hovertemplate=f"{cohort.name}: {what} {level:+.1f}{(' ' + unit) if unit else ''}<extra></extra>"), row=1, col=2)
+                                            hovertemplate=f"{plotly_text(cohort.name)}: {what} {level:+.1f}{(' ' + unit) if unit else ''}<extra></extra>"), row=1, col=2)
     figure.add_hline(y=0, line={"color": GUIDE_COLOUR, "width": 1}, row=1, col=2)
     figure.update_xaxes(title_text=f"True {task_label}{suffix}", row=1, col=1)
     figure.update_yaxes(title_text=f"Predicted {task_label}{suffix}", row=1, col=1)
@@ -173,7 +175,7 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
     shown = table[np.isfinite(table[metric].to_numpy(dtype=float))]
     if shown.empty:
         return note_figure(f"No subgroup has enough test subjects for the {label}", height=220)
-    names = [f"{name} (n = {n})" for name, n in zip(shown["subgroup"], shown["n"])]
+    names = [f"{plotly_text(name)} (n = {n})" for name, n in zip(shown["subgroup"], shown["n"])]
     value = shown[metric].to_numpy(dtype=float)
     low, high = shown[f"{metric}_low"].to_numpy(dtype=float), shown[f"{metric}_high"].to_numpy(dtype=float)
     figure = go.Figure(go.Scatter(
@@ -187,7 +189,7 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
         if np.isfinite(reference[1]) and np.isfinite(reference[2]):
             figure.add_vrect(x0=reference[1], x1=reference[2], fillcolor=EVERYONE_COLOUR, opacity=0.12, line_width=0)
         figure.add_annotation(x=reference[0], y=1.0, yref="paper", yanchor="bottom", showarrow=False, font={"size": 11, "color": EVERYONE_COLOUR},
-                              text=f"{reference_name}: {reference[0]:.3f}")
+                              text=f"{plotly_text(reference_name)}: {reference[0]:.3f}")
     figure.update_yaxes(autorange="reversed", automargin=True)
     figure.update_xaxes(title_text=f"{label} with 95% bootstrap interval", zeroline=False)
     figure = _style(figure, 110 + 36 * len(shown))

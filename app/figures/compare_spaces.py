@@ -11,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.figures.text import plotly_text
+
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
 OVERLAP_SCALE = "RdBu"
 SHARED_COLOUR = "#6a3d9a"
@@ -101,7 +103,7 @@ def overlap_map(
                                                                                     "transition": {"duration": 0}}]})
     play = {"frame": {"duration": 120, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": False, "mode": "immediate"}
     figure.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 13}} if title else None,
+        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 13}} if title else None,
         xaxis={"title": {"text": axis_labels[0], "standoff": 4}, "zeroline": False},
         yaxis={"title": {"text": axis_labels[1]}, "zeroline": False},
         dragmode="lasso", clickmode="event", hovermode="closest",
@@ -150,9 +152,9 @@ def _panel_points(figure: go.Figure, column: int, coordinates: np.ndarray, group
                                 legendgroup="background"), row=1, col=column)
     for name, rows, colour, symbol, size in groups:
         figure.add_trace(go.Scatter(
-            x=coordinates[rows, 0], y=coordinates[rows, 1], mode="markers", name=name, legendgroup=name, showlegend=column == 1,
+            x=coordinates[rows, 0], y=coordinates[rows, 1], mode="markers", name=plotly_text(name), legendgroup=name, showlegend=column == 1,
             marker={"size": size, "color": colour, "symbol": symbol, "line": {"width": 0.5, "color": "white"}},
-            customdata=rows.astype(np.int32), hovertext=hover_text[rows], hovertemplate="%{hovertext}<extra>" + name + "</extra>",
+            customdata=rows.astype(np.int32), hovertext=hover_text[rows], hovertemplate="%{hovertext}<extra>" + plotly_text(name) + "</extra>",
         ), row=1, col=column)
 
 

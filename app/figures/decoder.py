@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.figures.text import plotly_text
+
 # The standard 12-lead layout: 3 rows × 4 columns, limb leads left, chest leads right.
 STANDARD_LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
 TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -64,9 +66,9 @@ def twelve_lead_figure(
         time = ecg_time_axis(len(ecg), sampling_hz, r_peak_index)
         colour = TRACE_COLOURS[trace_index % len(TRACE_COLOURS)]
         for row, col, index, lead in positions:
-            traces.append(go.Scatter(x=time, y=ecg[:, index], mode="lines", name=name, legendgroup=name, showlegend=(row, col) == (1, 1),
+            traces.append(go.Scatter(x=time, y=ecg[:, index], mode="lines", name=plotly_text(name), legendgroup=name, showlegend=(row, col) == (1, 1),
                                      line={"color": colour, "width": 1.6 if trace_index == 0 else 1.3},
-                                     hovertemplate=f"{lead} · {name}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"))
+                                     hovertemplate=f"{lead} · {plotly_text(name)}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"))
             rows.append(row)
             cols.append(col)
     figure.add_traces(traces, rows=rows, cols=cols)
@@ -87,7 +89,7 @@ def twelve_lead_figure(
                                   **({"title": {"text": "mV", "standoff": 2}} if col == 1 else {})}
     figure.update_layout(
         annotations=annotations, **axes,
-        title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
+        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
         margin={"l": 50, "r": 10, "t": 40 if title else 20, "b": 40}, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.06},
         hovermode="closest",
     )
@@ -116,13 +118,13 @@ def cine_figure(cines: Mapping[str, np.ndarray], *, title: str = "", frame_ms: i
     if len(frames) != 1 or any(stack.ndim != 3 for stack in stacks):
         raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[stack.shape for stack in stacks]}")
     n_frames = frames.pop()
-    figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.02)
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=[plotly_text(name) for name in names], horizontal_spacing=0.02)
 
     def heatmaps(frame: int) -> list[go.Heatmap]:
         return [go.Heatmap(z=stack[frame], zmin=0, zmax=INTENSITY_MAX, colorscale="gray", showscale=index == len(stacks) - 1,
                            colorbar={"title": {"text": "intensity", "side": "right"}, "tickvals": [0, INTENSITY_MAX / 2, INTENSITY_MAX],
                                      "ticktext": ["0", "0.5", "1"], "thickness": 10, "len": 0.8},
-                           hovertemplate=f"{names[index]}<br>row %{{y}}, col %{{x}}<br>intensity %{{z}}/255<extra></extra>")
+                           hovertemplate=f"{plotly_text(names[index])}<br>row %{{y}}, col %{{x}}<br>intensity %{{z}}/255<extra></extra>")
                 for index, stack in enumerate(stacks)]
 
     figure.add_traces(heatmaps(0), rows=[1] * len(stacks), cols=list(range(1, len(stacks) + 1)))
@@ -133,7 +135,7 @@ def cine_figure(cines: Mapping[str, np.ndarray], *, title: str = "", frame_ms: i
     play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}, "mode": "immediate"}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     figure.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
+        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
         margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
                       "pad": {"t": 4, "r": 6},
@@ -193,7 +195,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
-                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=list(step_labels))
+                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=[plotly_text(label) for label in step_labels])
     time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
     images = to_intensity_bytes(cines)
     first_label, first_frame = next(iter(cine_frames.items()))
@@ -204,16 +206,16 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
                 figure.add_trace(go.Scatter(x=time, y=ecg_beats[other, :, lead_index], mode="lines", line={"color": "rgba(0,0,0,0.12)", "width": 1},
                                             hoverinfo="skip", showlegend=False), row=1, col=step + 1)
         figure.add_trace(go.Scatter(x=time, y=ecg_beats[step, :, lead_index], mode="lines", line={"color": TRACE_COLOURS[1], "width": 1.6},
-                                    showlegend=False, hovertemplate=f"{step_labels[step]} · {lead}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"),
+                                    showlegend=False, hovertemplate=f"{plotly_text(step_labels[step])} · {lead}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"),
                          row=1, col=step + 1)
         for row, frame in enumerate(cine_frames.values(), start=2):
             figure.add_trace(go.Heatmap(z=images[step, frame], zmin=0, zmax=INTENSITY_MAX, colorscale="gray", showscale=False,
-                                        hovertemplate=f"{step_labels[step]}<br>intensity %{{z}}/255<extra></extra>"), row=row, col=step + 1)
+                                        hovertemplate=f"{plotly_text(step_labels[step])}<br>intensity %{{z}}/255<extra></extra>"), row=row, col=step + 1)
         limit = change_limit * 254
         figure.add_trace(go.Heatmap(z=changes[step], zmin=-limit, zmax=limit, zmid=0, colorscale="RdBu_r", showscale=step == steps - 1,
                                     colorbar={"title": {"text": "vs start", "side": "right"}, "tickvals": [-limit, 0, limit],
                                               "ticktext": [f"−{change_limit:g}", "0", f"+{change_limit:g}"], "thickness": 10, "len": 0.22, "y": 0.0, "yanchor": "bottom"},
-                                    hovertemplate=f"{step_labels[step]}<br>change %{{z}}/254<extra></extra>"), row=rows, col=step + 1)
+                                    hovertemplate=f"{plotly_text(step_labels[step])}<br>change %{{z}}/254<extra></extra>"), row=rows, col=step + 1)
     for row in range(2, rows + 1):
         for col in range(1, steps + 1):
             index = (row - 1) * steps + col
@@ -229,7 +231,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     for row, label in enumerate([*cine_frames, "change vs start"], start=2):
         figure.add_annotation(text=label, textangle=-90, showarrow=False, xref="paper", x=-0.012, xanchor="right",
                               yref=f"y{(row - 1) * steps + 1} domain", y=0.5)
-    figure.update_layout(title={"text": title, "x": 0.01, "font": {"size": 14}}, template="plotly_white",
+    figure.update_layout(title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, template="plotly_white",
                          height=170 + 150 * (len(cine_frames) + 1), margin={"l": 60, "r": 10, "t": 60 if title else 40, "b": 10})
     return figure
 
@@ -243,13 +245,13 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
         figure.add_annotation(text="No predictors were fitted for this model", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
         figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=height)
         return figure
-    figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.06)
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=[plotly_text(name) for name in names], horizontal_spacing=0.06)
     positions = np.arange(len(step_labels))
     for col, name in enumerate(names, start=1):
         unit = (units or {}).get(name, "")
         figure.add_trace(go.Scatter(x=positions, y=np.asarray(predictions[name], dtype=float), mode="lines+markers", showlegend=False,
-                                    line={"color": TRACE_COLOURS[2]}, customdata=list(step_labels),
-                                    hovertemplate=f"{name}<br>%{{customdata}}: %{{y:.3g}} {unit}<extra></extra>"), row=1, col=col)
+                                    line={"color": TRACE_COLOURS[2]}, customdata=[plotly_text(label) for label in step_labels],
+                                    hovertemplate=f"{plotly_text(name)}<br>%{{customdata}}: %{{y:.3g}} {unit}<extra></extra>"), row=1, col=col)
         figure.update_xaxes(tickvals=[0, len(step_labels) - 1], ticktext=["start", "end"], row=1, col=col)
         if unit:
             figure.update_yaxes(title={"text": unit, "standoff": 2}, row=1, col=col)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app.figures.text import plotly_text
 from data_loaders.manifest import VariableSpec
 
 EVERYONE_COLOUR = "#c8ccd2"
@@ -73,13 +74,13 @@ def overlaid_distributions(column: pd.Series, spec: VariableSpec, masks: dict[st
         for (name, mask), colour in zip(masks.items(), colours):
             chosen = values[mask & np.isfinite(values)]
             figure.add_histogram(x=chosen, xbins={"start": edges[0], "end": edges[-1], "size": edges[1] - edges[0]},
-                                 histnorm="probability density", name=f"{name} (n={len(chosen):,})", marker_color=colour, opacity=0.55)
+                                 histnorm="probability density", name=f"{plotly_text(name)} (n={len(chosen):,})", marker_color=colour, opacity=0.55)
         figure.update_layout(barmode="overlay", xaxis_title=spec.display_label, yaxis_title="density")
     else:
         for (name, mask), colour in zip(masks.items(), colours):
             names, _, counts = category_counts(column, spec, mask)
             total = max(int(counts.sum()), 1)
-            figure.add_bar(x=names, y=counts / total, name=f"{name} (n={int(mask.sum()):,})", marker_color=colour)
+            figure.add_bar(x=[plotly_text(n) for n in names], y=counts / total, name=f"{plotly_text(name)} (n={int(mask.sum()):,})", marker_color=colour)
         figure.update_layout(barmode="group", xaxis_title=spec.label, yaxis_title="share", yaxis_tickformat=".0%")
     figure.update_layout(template="plotly_white", height=320, margin={"l": 50, "r": 10, "t": 10, "b": 40},
                          legend={"orientation": "h", "y": 1.12}, modebar={"orientation": "v"})

@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from app.figures.text import plotly_text
 from data_loaders.manifest import VariableSpec
 
 MISSING_COLOUR = "#b0b0b0"
@@ -142,7 +143,7 @@ def scatter_figure(
         )
     )
     figure.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 14}},
+        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}},
         xaxis={"title": {"text": x_label}, "zeroline": False},
         yaxis={"title": {"text": y_label}, "zeroline": False},
         dragmode="lasso",
@@ -172,8 +173,8 @@ def subject_lines(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], 
 
 
 def hover_texts(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], key_variables: list[str]) -> np.ndarray:
-    """'SYN000123 · Age 63 years · Sex female …' per subject, built once per process (Compare spaces' small views)."""
-    parts = [phenotypes.index.astype(str).to_numpy(dtype=object)]
+    """'SYN000123 · Age 63 years · Sex female …' per subject, built once per process."""
+    parts = [np.array([plotly_text(i) for i in phenotypes.index], dtype=object)]
     for name in key_variables:
         spec = variables[name]
         column = phenotypes[name]
@@ -184,4 +185,4 @@ def hover_texts(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], ke
             parts.append(np.where(column.fillna(False).to_numpy(dtype=bool), spec.label, f"no {spec.label}").astype(object))
         else:
             parts.append((f"{spec.label} " + column.astype("string").fillna("–")).to_numpy(dtype=object))
-    return np.array(["<br>".join(row) for row in zip(*parts)], dtype=object)
+    return np.array(["<br>".join(plotly_text(part) if index else part for index, part in enumerate(row)) for row in zip(*parts)], dtype=object)

@@ -20,6 +20,7 @@ from dash.exceptions import PreventUpdate
 
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
+from app.core.exports import safe_csv_frame
 from app.core.metrics import (
     AGE_BANDS,
     CONFIDENCE,
@@ -604,4 +605,5 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update
         kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort)
         frame = export_frame(table, kind, task, space, threshold)
-        return dcc.send_data_frame(frame.to_csv, f"accuracy-{task}-{space}-by-{breakdown}.csv", index=False)
+        context.store.record("export", f"accuracy of {task} from {space} by {breakdown}: {len(frame):,} rows")
+        return dcc.send_data_frame(safe_csv_frame(frame).to_csv, f"accuracy-{task}-{space}-by-{breakdown}.csv", index=False)

@@ -14,6 +14,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
+from app.core.exports import safe_csv_frame
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.figures.distributions import filter_histogram
 from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, selection_mask, variable_options
@@ -303,4 +304,5 @@ def register(app: dash.Dash, context: AppContext) -> None:
         saved = context.store.get(chosen)
         table = context.cohort.phenotypes.loc[context.saved_cohort_mask(chosen), list(context.variables)]
         filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in saved.name) + ".csv"
-        return dcc.send_data_frame(table.to_csv, filename), _feedback(f"Exported {len(table):,} subjects", True)
+        context.store.record("export", f"saved cohort {saved.id} {saved.name!r}: {len(table):,} subjects x {table.shape[1]} variables")
+        return dcc.send_data_frame(safe_csv_frame(table).to_csv, filename), _feedback(f"Exported {len(table):,} subjects", True)

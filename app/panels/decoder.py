@@ -141,7 +141,7 @@ def model_problem(context: AppContext, warm: bool = False) -> str | None:
         cohort_model_source(cohort)
     except CheckpointError as error:
         return f"This cohort has no model to decode with ({error})."
-    if warm and expected_device() == "CPU":
+    if warm and expected_device(context.config.device) == "CPU":
         try:
             decoder_models(context)
         except DecoderUnavailable as error:
@@ -149,11 +149,11 @@ def model_problem(context: AppContext, warm: bool = False) -> str | None:
     return None
 
 
-def expected_device() -> str:
-    """Where decoding will run: the first CUDA device when there is one, else the CPU (without initialising CUDA)."""
+def expected_device(device: str = "auto") -> str:
+    """Where decoding will run (``--device``; auto: the first CUDA device when there is one), without initialising CUDA."""
     from models.device import select_device
 
-    return "GPU (CUDA)" if select_device("auto").type == "cuda" else "CPU"
+    return "GPU (CUDA)" if select_device(device).type == "cuda" else "CPU"
 
 
 @functools.lru_cache(maxsize=4)
@@ -162,7 +162,7 @@ def _load_models(context: AppContext) -> DecoderModels:
     from models.decoding import codec_for_cohort
 
     try:
-        codec = codec_for_cohort(context.cohort)
+        codec = codec_for_cohort(context.cohort, device=context.config.device)
         predictors = cohort_predictors(context)
     except (CheckpointError, LookupError, OSError, ValueError) as error:
         raise DecoderUnavailable(f"The cohort's model cannot be loaded ({error}). Train one with python -m models.train --cohort DIR.") from error
@@ -622,10 +622,10 @@ def _interpolate_tab(context: AppContext) -> html.Div:
     )
 
 
-def _device_line(problem: str | None) -> html.Div:
+def _device_line(problem: str | None, device_setting: str) -> html.Div:
     if problem:
         return dbc.Alert(problem, color="warning", className="py-2")
-    device = expected_device()
+    device = expected_device(device_setting)
     note = " (no CUDA GPU found)" if device == "CPU" else ""
     return html.Div([dbc.Badge(f"Decoding on {device}", color="info", className="me-2", id="decoder-device"),
                      html.Span(f"{note} · the model is loaded once per process · each view says how long its decode took".lstrip(" ·"),
@@ -634,10 +634,10 @@ def _device_line(problem: str | None) -> html.Div:
 
 
 def layout(context: AppContext) -> html.Div:
-    problem = model_problem(context)
+    problem = model_problem(context, warm=True)  # a broken model is named in the page, not only in the server log
     return html.Div(
         [
-            _device_line(problem),
+            _device_line(problem, context.config.device),
             dbc.Tabs(
                 [
                     dbc.Tab(_subjects_tab(), label="Subjects", tab_id="subjects"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,6 +26,8 @@ from data_loaders.cohort_io import atomic_folder, write_manifest
 from data_loaders.manifest import FORMAT_VERSION, variables_to_tables
 from data_loaders.synthetic import schema
 from data_loaders.synthetic.phenotypes import DEMO_PREVALENCE_NOTE, VARIABLES, sample_phenotypes
+
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 ArrayMode = Literal["stored", "on-demand"]
 Progress = Callable[[int, int], None]
@@ -71,6 +75,20 @@ def generate_cohort(
     return out_dir
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the kernel kills this worker when its parent dies, even by kill -9 (Linux).
+
+    Without it a killed generator leaves its workers computing for nobody.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+
 def generate_subject_arrays(drivers: pd.DataFrame, with_mri: bool = True) -> dict[str, np.ndarray]:
     """ECG strips, median beats (int16 µV), Sokolow-Lyon voltages and cines (uint8) for some subjects."""
     from data_loaders.ecg_measures import median_beats, sokolow_lyon_mv
@@ -115,7 +133,7 @@ def _generated_chunks(
             yield start, result
         return
     context = multiprocessing.get_context("spawn")  # safe inside a threaded server, unlike fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         pending: deque[tuple[int, int, Future[dict[str, np.ndarray]]]] = deque()
         chunks = _chunks(phenotypes, chunk_size)
         for start, rows in chunks:
