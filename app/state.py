@@ -10,11 +10,14 @@ from __future__ import annotations
 import numpy as np
 from dash import ctx, dcc
 
+from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
+from app.core.projections import METHODS, ProjectionSpec
+from app.core.selection_shapes import parse_shape, shape_mask
 
 # Page-wide stores: component ids (their values are what the browser posts, so they stay stable).
-SELECTION = "selection"              # {"rows": [row, ...]} from a lasso or box selection, or None
+SELECTION = "selection"              # a drawn shape {"source", "view", "shape"}, {"cohort": id}, {"rows": [...]} or None: see selection_mask
 FILTERS = "filters"                  # [filter dict, ...] of the current cohort
 COHORTS_VERSION = "cohorts-version"  # bumped whenever saved cohorts change
 SAVED_COHORTS = "manage-cohort"      # the sidebar's saved-cohort dropdown; its options list every saved cohort
@@ -54,17 +57,70 @@ def saved_cohort_options(saved_options: list[dict] | None, *leading: dict) -> li
     return [*leading, *({"label": f"Saved: {option['label']}", "value": option["value"]} for option in saved_options or [])]
 
 
+class SelectionError(ValueError):
+    """A selection the browser sent that cannot be resolved (malformed, or on a view that is gone)."""
+
+
+def view_coordinates(context: AppContext, view: object) -> np.ndarray:
+    """The coordinates of the view a shape was drawn on, as the server holds them."""
+    if not isinstance(view, dict):
+        raise SelectionError("the selection does not say which view it was drawn on")
+    if view.get("kind") == "latent" and view.get("space") in context.cohort.spaces and view.get("method") in METHODS:
+        coordinates = context.cached_projection(view["space"], ProjectionSpec(method=view["method"]))
+        if coordinates is None:
+            raise SelectionError(f"the {METHODS[view['method']]} of {space_label(view['space'])} is not computed yet")
+        return coordinates
+    if view.get("kind") == "clinical" and {view.get("x"), view.get("y")} <= set(context.variables):
+        phenotypes = context.cohort.phenotypes
+        return np.column_stack([phenotypes[view["x"]].to_numpy(dtype=np.float32, na_value=np.nan),
+                                phenotypes[view["y"]].to_numpy(dtype=np.float32, na_value=np.nan)])
+    raise SelectionError(f"the selection was drawn on an unknown view {view!r}")
+
+
+def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | None:
+    """Who the selection holds, or None when there is none.
+
+    A selection is a shape drawn on a view (resolved on the coordinates the server holds), a saved
+    cohort, or a short list of rows (a subject clicked in Compare spaces); anything else is refused.
+    """
+    if not selection:
+        return None
+    if not isinstance(selection, dict):
+        raise SelectionError("a selection must be an object")
+    if "shape" in selection:
+        try:
+            shape = parse_shape(selection["shape"])
+        except ValueError as error:
+            raise SelectionError(str(error)) from None
+        return shape_mask(view_coordinates(context, selection.get("view")), shape)
+    if "cohort" in selection:
+        try:
+            return context.saved_cohort_mask(int(selection["cohort"]))
+        except (CohortStoreError, TypeError, ValueError) as error:
+            raise SelectionError(f"the saved cohort {selection['cohort']!r} cannot be highlighted: {error}") from None
+    if "rows" in selection:
+        rows = np.asarray(selection["rows"])
+        if rows.ndim != 1 or (len(rows) and (rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= context.n_subjects)):
+            raise SelectionError(f"selected rows must be integers from 0 to {context.n_subjects - 1}")
+        mask = np.zeros(context.n_subjects, dtype=bool)
+        mask[rows.astype(int)] = True
+        return mask
+    return None
+
+
 def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
-    """Mask of the current cohort (filters ∧ selection), or None when neither narrows it."""
-    selected = (selection or {}).get("rows")
+    """Mask of the current cohort (filters ∧ selection), or None when neither narrows it.
+
+    A selection that cannot be resolved narrows nothing (the summary says why).
+    """
+    try:
+        selected = selection_mask(context, selection)
+    except SelectionError:
+        selected = None
     if not filters and selected is None:
         return None
     mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
-    if selected is not None:
-        chosen = np.zeros(len(mask), dtype=bool)
-        chosen[np.asarray(selected, dtype=int)] = True
-        mask &= chosen
-    return mask
+    return mask if selected is None else mask & selected
 
 
 def current_cohort_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray:

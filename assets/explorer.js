@@ -1,36 +1,38 @@
-// Reduce Plotly's selectedData (every point, with coordinates) to the selected subjects' row ids
-// before anything goes to the server: an 80k-point selection then costs a small list of integers.
-// Row ids are each trace's customdata; WebGL traces sent as typed arrays may leave it out of the
-// event's points, so it is read from the plot's decoded data by trace and point number instead.
+// Reduce Plotly's selectedData to the shape the user drew (box corners or lasso vertices, in the
+// view's data coordinates) plus which view it was drawn on: what goes to the server stays a few
+// hundred bytes however many points are inside. The server resolves it on the coordinates it holds.
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     explorer: {
-        selectionFromViews: function () {
+        selectionFromViews: function (sel0, sel1, sel2, _clear, space0, method0, space1, method1, clinicalX, clinicalY) {
             const triggered = dash_clientside.callback_context.triggered.map((t) => t.prop_id);
-            if (triggered.length === 0 || triggered.some((id) => id.startsWith("clear-selection"))) {
-                return null;
+            const at = Date.now(); // every new selection (or clearing) is distinct, so stale outlines are dropped
+            if (triggered.length === 0) {
+                return window.dash_clientside.no_update;
             }
-            const views = ["view-0", "view-1", "view-2"];
+            if (triggered.some((id) => id.startsWith("clear-selection"))) {
+                return { source: "clear", at: at };
+            }
             const source = triggered[0].split(".")[0];
-            const selected = arguments[views.indexOf(source)];
-            if (!selected || !selected.points) {
-                return null; // a double-click clears the selection
+            const selected = { "view-0": sel0, "view-1": sel1, "view-2": sel2 }[source];
+            if (!selected) {
+                return { source: source, at: at }; // a double-click clears the selection
             }
-            const graph = document.querySelector("#" + source + " .js-plotly-plot");
-            const traces = graph && graph._fullData ? graph._fullData : [];
-            const rows = new Set();
-            for (const point of selected.points) {
-                let row = point.customdata;
-                if (row === undefined && traces[point.curveNumber] && traces[point.curveNumber].customdata) {
-                    row = traces[point.curveNumber].customdata[point.pointNumber];
-                }
-                if (Array.isArray(row)) {
-                    row = row[0];
-                }
-                if (row !== undefined && row !== null) {
-                    rows.add(Number(row));
-                }
+            const views = {
+                "view-0": { kind: "latent", space: space0, method: method0 },
+                "view-1": { kind: "latent", space: space1, method: method1 },
+                "view-2": { kind: "clinical", x: clinicalX, y: clinicalY },
+            };
+            let shape = null;
+            if (selected.range && selected.range.x && selected.range.y) {
+                shape = { kind: "box", x: selected.range.x.map(Number), y: selected.range.y.map(Number) };
+            } else if (selected.lassoPoints && selected.lassoPoints.x && selected.lassoPoints.y) {
+                shape = { kind: "lasso", x: selected.lassoPoints.x.map(Number), y: selected.lassoPoints.y.map(Number) };
             }
-            return { rows: Array.from(rows), source: source };
+            if (shape === null) {
+                // An event without a shape (e.g. Plotly re-emitting after a repaint) changes nothing.
+                return window.dash_clientside.no_update;
+            }
+            return { source: source, view: views[source], shape: shape, at: at };
         },
     },
 });

@@ -68,7 +68,8 @@ def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, e
         log.close()
 
 
-def chrome():
+def chrome(logs: tuple[str, ...] = ("browser",)):
+    """Headless Chromium keeping the given logs (``performance`` holds the CDP network events)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -77,7 +78,7 @@ def chrome():
     options.binary_location = CHROMIUM
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", dict.fromkeys(logs, "ALL"))
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
@@ -96,16 +97,29 @@ PLOT_STATE = """
 const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
 if (!graph || !graph.data || !graph._fullData) { return null; }
 // gd.data keeps the base64 arrays as sent; _fullData holds them decoded.
-return graph.data.map((trace, index) => ({
-    type: trace.type,
-    rows: Array.from((graph._fullData[index] || {}).customdata || []),
-    selected: trace.selectedpoints === undefined || trace.selectedpoints === null ? null : Array.from(trace.selectedpoints),
-}));
+return graph.data.map((trace, index) => {
+    const full = graph._fullData[index] || {};
+    const count = full.x ? full.x.length : 0;
+    // Explorer views: point i is row i, and the highlight is in the colour codes (faded ones >= 128).
+    const explorer = trace.meta && trace.meta.highlight !== undefined;
+    const codes = explorer && full.marker ? Array.from(full.marker.color || []) : [];
+    let selected = trace.selectedpoints === undefined || trace.selectedpoints === null ? null : Array.from(trace.selectedpoints);
+    if (explorer) {
+        selected = trace.meta.highlight ? codes.flatMap((code, i) => (code < 128 ? [i] : [])) : null;
+    }
+    return {
+        type: trace.type,
+        rows: full.customdata ? Array.from(full.customdata) : Array.from({ length: count }, (_, i) => i),
+        selected: selected,
+        typed: Boolean(trace.x && trace.x.bdata),
+        hovertext: Boolean(full.hovertext && full.hovertext.length),
+    };
+});
 """
 
 
 def plot_state(driver, graph_id: str) -> list[dict] | None:
-    """Each trace's type, row ids (customdata) and selected positions, read from the page."""
+    """Each trace's type, row ids (customdata, or point numbers in the explorer) and highlighted positions, read from the page."""
     return driver.execute_script(PLOT_STATE, f"#{graph_id}")
 
 

@@ -19,34 +19,125 @@ def app_url(phenotype_cohort_dir, tmp_path_factory):
         yield url
 
 
+VIEWS = ("view-0", "view-1", "view-2")
+RECORD_UPLOADS = """
+window.__uploads = [];
+const send = window.fetch;
+window.fetch = function (url, options) {
+    if (options && typeof options.body === 'string') { window.__uploads.push(options.body.length); }
+    return send.apply(this, arguments);
+};
+"""
+
+
 def _drawn(driver, graph_id):
     traces = plot_state(driver, graph_id)
     return traces if traces and sum(len(t["rows"]) for t in traces) == SUBJECTS else None
 
 
-def test_page_loads_with_every_subject_drawn_in_webgl(driver, app_url, tmp_path):
+def _all_drawn(driver) -> None:
+    for graph_id in VIEWS:
+        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
+
+
+def _highlighted(driver, graph_id):
+    return highlighted_rows(plot_state(driver, graph_id))
+
+
+def _box_selection_everywhere(driver) -> set[int]:
+    box_select_middle(driver, "view-0")
+    selected = wait_for(lambda: _highlighted(driver, "view-0"), message="a selection in view 1")
+    assert 0 < len(selected) < SUBJECTS
+    for other in VIEWS[1:]:
+        wait_for(lambda o=other: _highlighted(driver, o) == selected, message=f"{other} to follow")
+    return selected
+
+
+POINT_PIXEL = """
+const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
+const layout = graph._fullLayout, trace = graph._fullData[0];
+return [layout.xaxis.l2p(trace.x[arguments[1]]) + layout.margin.l, layout.yaxis.l2p(trace.y[arguments[1]]) + layout.margin.t,
+        graph.offsetWidth, graph.offsetHeight];
+"""
+
+
+def _hover_point(driver, graph_id: str, row: int) -> None:
+    """Move the mouse onto one subject's point, as a user would."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    x, y, width, height = driver.execute_script(POINT_PIXEL, f"#{graph_id}", row)
+    graph = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} .js-plotly-plot")
+    ActionChains(driver).move_to_element_with_offset(graph, int(x - width / 2), int(y - height / 2)).perform()
+
+
+def test_page_loads_with_every_subject_in_one_compact_webgl_trace_per_view(driver, app_url, tmp_path):
     driver.get(app_url)
-    for graph_id in ("view-0", "view-1", "view-2"):
+    for graph_id in VIEWS:
         traces = wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
-        assert all(trace["type"] == "scattergl" for trace in traces)
-        assert sorted(row for trace in traces for row in trace["rows"]) == list(range(SUBJECTS))
+        assert len(traces) == 1 and traces[0]["type"] == "scattergl"
+        assert traces[0]["typed"] and not traces[0]["hovertext"]  # float32 typed arrays, no per-point strings
+        assert traces[0]["rows"] == list(range(SUBJECTS))
+    assert "Atrial fibrillation: yes" in driver.find_element(By.ID, "colour-legend").text
     driver.save_screenshot(str(tmp_path / "explorer.png"))
     assert severe_console_errors(driver) == []
 
 
-def test_box_selection_in_one_view_highlights_the_same_subjects_in_the_others(driver, app_url):
+def test_hovering_a_point_shows_that_subject_looked_up_on_the_server(driver, app_url, phenotype_cohort_dir):
+    from data_loaders import load_cohort
+
+    subject_ids = load_cohort(phenotype_cohort_dir).phenotypes.index
     driver.get(app_url)
-    for graph_id in ("view-0", "view-1", "view-2"):
-        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
-    box_select_middle(driver, "view-0")
-    selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection in view 1")
-    assert 0 < len(selected) < SUBJECTS
-    for other in ("view-1", "view-2"):
-        linked = wait_for(lambda o=other: highlighted_rows(plot_state(driver, o)) == selected or None, message=f"{other} to follow")
-        assert linked
-    summary = driver.find_element(By.ID, "selection-summary").text
+    _all_drawn(driver)
+    _hover_point(driver, "view-0", 7)
+    tooltip = wait_for(lambda: driver.execute_script("const t = document.getElementById('view-0-tooltip'); return t && t.textContent;"),
+                       message="the hovered subject's tooltip")
+    hovered = driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot')._hoverdata[0].pointNumber;")
+    assert tooltip.startswith(str(subject_ids[hovered])) and "Age" in tooltip
+
+
+def test_box_selection_sends_its_shape_and_highlights_the_same_subjects_in_every_view(driver, app_url):
+    driver.get(app_url)
+    _all_drawn(driver)
+    driver.execute_script(RECORD_UPLOADS)
+    selected = _box_selection_everywhere(driver)
+    summary = wait_for(lambda: driver.find_element(By.ID, "selection-summary").text, message="the summary")
     assert f"{len(selected):,} of {SUBJECTS:,} subjects highlighted" in summary
+    uploads = driver.execute_script("return window.__uploads;")
+    assert uploads and max(uploads) < 4000  # the box's corners, not the points inside it
     assert severe_console_errors(driver) == []
+
+
+def test_a_colour_change_keeps_the_selection_and_the_zoom(driver, app_url):
+    driver.get(app_url)
+    _all_drawn(driver)
+    selected = _box_selection_everywhere(driver)
+    zoomed = [-0.5, 0.5]
+    driver.execute_script("Plotly.relayout(document.querySelector('#view-1 .js-plotly-plot'), {'xaxis.range': arguments[0]});", zoomed)
+    driver.find_element(By.ID, "colour-by").click()
+    driver.find_element(By.CSS_SELECTOR, ".dash-dropdown-search").send_keys("Age (years)")
+    option = wait_for(lambda: next((o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if "Age (years)" in o.text), None),
+                      message="the Age option")
+    driver.execute_script("arguments[0].click();", option)
+    wait_for(lambda: "legend-bar" in driver.find_element(By.ID, "colour-legend").get_attribute("innerHTML"), message="the new legend")
+    wait_for(lambda: driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot').data[0].marker.colorscale[0][1]") != "rgba(31,119,180,1.0)",
+             message="view 1 recoloured")
+    for graph_id in VIEWS:
+        assert _highlighted(driver, graph_id) == selected
+    assert driver.execute_script("return document.querySelector('#view-1 .js-plotly-plot').layout.xaxis.range;") == zoomed
+    assert f"{len(selected):,} of" in driver.find_element(By.ID, "selection-summary").text
+
+
+def test_clearing_the_selection_unlights_every_view_and_drops_the_outline(driver, app_url):
+    driver.get(app_url)
+    _all_drawn(driver)
+    _box_selection_everywhere(driver)
+    outlines = "return (document.querySelector('#view-0 .js-plotly-plot')._fullLayout.selections || []).length;"
+    assert driver.execute_script(outlines) == 1
+    driver.find_element(By.ID, "clear-selection").click()
+    for graph_id in VIEWS:
+        wait_for(lambda g=graph_id: _highlighted(driver, g) is None, message=f"{graph_id} cleared")
+    wait_for(lambda: driver.execute_script(outlines) == 0, message="the outline in view 1 dropped")
+    assert "All 300 subjects" in driver.find_element(By.ID, "selection-summary").text
 
 
 def test_a_saved_cohort_is_still_listed_after_a_reload(driver, app_url):

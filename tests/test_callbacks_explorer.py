@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import dash
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.core.projections import ProjectionSpec
+from app.figures.scatter import FADED_OFFSET
 from app.panels import cohorts, compare_cohorts, explorer
 from app.server import create_app
 from app.state import resolve_choice
@@ -44,17 +47,83 @@ def test_highlight_is_filters_and_selection_together(context):
     assert explorer.highlight_rows(context, [], {"rows": []}).tolist() == []
 
 
-def test_latent_view_draws_a_figure_then_patches_only_the_selection(context):
+def _operations(patch: dash.Patch) -> dict[tuple, object]:
+    return {tuple(op["location"]): op["params"].get("value") for op in patch.to_plotly_json()["operations"]}
+
+
+def _codes(packed: dict) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(packed["bdata"]), dtype=np.uint8)
+
+
+def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(context):
     figure, request = explorer.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
-    assert isinstance(figure, go.Figure) and request is None
-    assert sorted(np.concatenate([np.asarray(t.customdata) for t in figure.data]).tolist()) == list(range(context.n_subjects))
+    assert isinstance(figure, go.Figure) and request is None and len(figure.data) == 1 and len(figure.data[0].x) == context.n_subjects
     patch, request = explorer.render_latent_view(context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"})
     assert isinstance(patch, dash.Patch) and request is dash.no_update
-    operations = patch.to_plotly_json()["operations"]
-    female_trace = next(op for op in operations if op["location"] == ["data", 0, "selectedpoints"])
-    assert len(female_trace["params"]["value"]) == len(figure.data[0].customdata)  # every woman highlighted in the female trace
-    male_trace = next(op for op in operations if op["location"] == ["data", 1, "selectedpoints"])
-    assert male_trace["params"]["value"] == []
+    operations = _operations(patch)
+    assert set(operations) == {("data", 0, "marker", "color"), ("data", 0, "meta")}  # no coordinates, no other trace
+    women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
+    assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == women.tolist()
+
+
+def test_a_colour_change_patches_the_colour_scale_and_keeps_the_selection(context):
+    selection = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"},
+                 "shape": {"kind": "box", "x": [-1e9, 1e9], "y": [0, 1e9]}}
+    patch, _ = explorer.render_latent_view(context, 0, "joint", "pca", "age_years", [], selection, {"colour-by"})
+    (merge,) = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Merge"]
+    assert merge["location"] == ["data", 0, "marker"] and set(merge["params"]["value"]) == {"color", "colorscale", "cmin", "cmax"}
+    inside = context.cached_projection("joint", ProjectionSpec(method="pca"))[:, 1] >= 0
+    assert (_codes(merge["params"]["value"]["color"]) < FADED_OFFSET).tolist() == inside.tolist()
+    assert ("layout", "selectionrevision") not in _operations(patch)
+
+
+def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters_and_box_everywhere(context):
+    phenotypes = context.cohort.phenotypes
+    selection = {"source": "view-2", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
+                 "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}, "at": 1}
+    in_box = (phenotypes["age_years"] >= 60).to_numpy()
+    women = (phenotypes["sex"] == "female").to_numpy()
+    assert explorer.highlight_rows(context, WOMEN, selection).tolist() == np.flatnonzero(in_box & women).tolist()
+    own = _operations(explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, WOMEN, selection, {"selection"}))
+    other, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"})
+    other = _operations(other)
+    for operations in (own, other):
+        assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == (in_box & women).tolist()
+    assert ("layout", "selectionrevision") not in own  # the outline just drawn stays
+    assert other[("layout", "selectionrevision")]  # a stale outline elsewhere is dropped
+    lasso = {**selection, "shape": {"kind": "lasso", "x": [60, 200, 200, 60], "y": [-1e9, -1e9, 1e9, 1e9]}}
+    assert explorer.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
+
+
+def test_a_cleared_or_broken_selection_highlights_nobody_and_says_why(context):
+    assert explorer.highlight_rows(context, [], {"source": "clear", "at": 5}) is None
+    broken = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}
+    assert explorer.highlight_rows(context, [], broken) is None
+    assert explorer.selection_summary(context, [], broken).startswith("Selection ignored: selection shape x must be a list of numbers")
+    unknown_view = {**broken, "shape": {"kind": "box", "x": [0, 1], "y": [0, 1]}, "view": {"kind": "latent", "space": "nope", "method": "pca"}}
+    assert "unknown view" in explorer.selection_summary(context, [], unknown_view)
+    assert "integers from 0" in explorer.selection_summary(context, [], {"rows": [context.n_subjects]})
+
+
+def test_hovering_a_point_looks_up_that_subject_only(context):
+    show, bbox, children = explorer.hover_tooltip(context, {"points": [{"curveNumber": 0, "pointNumber": 3, "bbox": {"x0": 1}}]})
+    assert show and bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(children)
+    for hostile in (None, {"points": [{"curveNumber": 0, "pointNumber": -1}]}, {"points": [{"curveNumber": 0, "pointNumber": "3"}]},
+                    {"points": [{"curveNumber": 0, "pointNumber": context.n_subjects}]}, {"points": ["x"]}):
+        assert explorer.hover_tooltip(context, hostile)[0] is False
+
+
+def test_a_saved_cohort_is_highlighted_by_reference_not_by_a_list_of_rows(context):
+    saved = context.store.save("women", cohorts.current_definition(context, WOMEN, None))
+    women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
+    assert explorer.highlight_rows(context, [], {"cohort": saved.id, "source": "saved"}).tolist() == np.flatnonzero(women).tolist()
+    assert "cannot be highlighted" in explorer.selection_summary(context, [], {"cohort": 999, "source": "saved"})
+
+
+def test_legend_lists_categories_or_a_colour_bar(context):
+    assert "female" in str(explorer.colour_legend(context, "sex"))
+    assert "legend-bar" in str(explorer.colour_legend(context, "age_years"))
+    assert explorer.colour_legend(context, None) == []
 
 
 def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request(context):
@@ -83,7 +152,8 @@ def test_cohort_without_spaces_says_how_to_make_them(context):
 def test_clinical_view_plots_variables_with_units(context):
     figure = explorer.render_clinical_view(context, "age_years", "lv_mass_g", "atrial_fibrillation", [], None, {"clinical-x"})
     assert figure.layout.xaxis.title.text == "Age (years)" and figure.layout.yaxis.title.text == "LV mass (g)"
-    assert [t.name for t in figure.data] == ["Atrial fibrillation: no", "Atrial fibrillation: yes"]
+    legend = str(explorer.colour_legend(context, "atrial_fibrillation"))
+    assert len(figure.data) == 1 and "Atrial fibrillation: no" in legend and "Atrial fibrillation: yes" in legend
 
 
 def test_filter_controls_become_filter_specs():
@@ -96,7 +166,7 @@ def test_filter_controls_become_filter_specs():
 
 def test_saving_the_current_cohort_keeps_filters_and_selected_ids(context):
     definition = cohorts.current_definition(context, WOMEN, {"rows": [3, 1]})
-    assert definition.subject_ids == tuple(context.cohort.subject_ids[[3, 1]])
+    assert definition.subject_ids == tuple(context.cohort.subject_ids[[1, 3]])
     saved = context.store.save("women in lasso", definition)
     rows = cohorts.saved_cohort_rows(context)
     assert rows == [{"id": saved.id, "name": "women in lasso", "size": int(context.definition_mask(definition).sum()), "kind": "selection + filters"}]

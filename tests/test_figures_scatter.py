@@ -1,11 +1,24 @@
-"""The linked scatter figure builder."""
+"""The compact linked scatter figure builder: one trace, typed arrays, one byte of colour per subject."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import numpy as np
 import pandas as pd
+import plotly.io as pio
 
-from app.figures.scatter import hover_texts, scatter_figure, selected_points, trace_groups
+from app.figures.scatter import (
+    FADED_OFFSET,
+    MISSING_CODE,
+    colour_coding,
+    highlighted_codes,
+    marker_colours,
+    scatter_figure,
+    subject_lines,
+    typed_array,
+)
 from data_loaders.manifest import VariableSpec
 
 AGE = VariableSpec("age_years", "continuous", "Age", "years")
@@ -20,41 +33,73 @@ def _table() -> pd.DataFrame:
     )
 
 
-def test_groups_cover_every_subject_once_with_missing_apart():
+def _colour_at(coding, code: int) -> str:
+    return coding.colorscale[code][1]
+
+
+def test_categories_get_one_code_each_and_missing_its_own_grey():
     table = _table()
-    for spec in (AGE, SEX, AF):
-        groups = trace_groups(table[spec.name], spec)
-        rows = np.sort(np.concatenate([g.rows for g in groups]))
-        assert rows.tolist() == [0, 1, 2, 3]
-    assert [(g.name, g.rows.tolist()) for g in trace_groups(table.sex, SEX)] == [("female", [1, 3]), ("male", [0]), ("missing", [2])]
-    assert [(g.name, g.rows.tolist()) for g in trace_groups(table.af, AF)] == [("AF: no", [1, 2]), ("AF: yes", [0, 3])]
-    assert [(g.name, g.rows.tolist()) for g in trace_groups(table.age_years, AGE)] == [("Age", [0, 2, 3]), ("missing", [1])]
+    sex = colour_coding(table.sex, SEX)
+    assert sex.codes.dtype == np.uint8 and sex.codes.tolist() == [1, 0, MISSING_CODE, 0]
+    assert sex.legend == [("female", "#1f77b4"), ("male", "#d62728"), ("missing", "#b0b0b0")]
+    assert _colour_at(sex, 0) == "rgba(31,119,180,1.0)" and _colour_at(sex, MISSING_CODE) == "rgba(176,176,176,1.0)"
+    af = colour_coding(table.af, AF)
+    assert af.codes.tolist() == [1, 0, 0, 1] and [name for name, _ in af.legend] == ["AF: no", "AF: yes"]
 
 
-def test_selection_maps_rows_to_positions_within_each_trace():
-    groups = trace_groups(_table().sex, SEX)
-    assert selected_points(groups, np.array([3, 2])) == [[1], [], [0]]
-    assert selected_points(groups, None) == [None, None, None]
-    assert selected_points(groups, np.array([], dtype=int)) == [[], [], []]
+def test_continuous_colour_is_quantised_between_its_percentiles_with_missing_apart():
+    coding = colour_coding(_table().age_years, AGE)
+    assert coding.codes[1] == MISSING_CODE
+    assert coding.codes[0] < coding.codes[3] < coding.codes[2] < MISSING_CODE
+    label, low, high = coding.continuous
+    assert label == "Age (years)" and 50 < low < high < 70
+    assert len(coding.colorscale) == 256 and coding.colorscale[0][0] == 0 and coding.colorscale[-1][0] == 1
 
 
-def test_figure_links_by_row_ids_and_keeps_zoom_across_colourings():
+def test_highlight_fades_everyone_outside_it_with_a_transparent_twin_colour():
+    coding = colour_coding(_table().sex, SEX)
+    codes = highlighted_codes(coding, np.array([True, False, True, False]))
+    assert codes.tolist() == [1, FADED_OFFSET + 0, MISSING_CODE, FADED_OFFSET + 0]
+    assert _colour_at(coding, FADED_OFFSET).endswith(",0.08)") and _colour_at(coding, 0).endswith(",1.0)")
+    assert highlighted_codes(coding, None) is coding.codes
+
+
+def test_figure_is_one_webgl_trace_of_typed_arrays_without_per_point_strings():
     table = _table()
-    coordinates = np.arange(8, dtype=np.float32).reshape(4, 2)
-    hover = hover_texts(table, {"age_years": AGE, "sex": SEX}, ["age_years", "sex"])
-    assert hover[0] == "s0<br>Age 50 years<br>Sex male"
-    by_age = scatter_figure(coordinates, trace_groups(table.age_years, AGE), table.age_years, AGE, hover, revision="view-1")
-    by_sex = scatter_figure(coordinates, trace_groups(table.sex, SEX), table.sex, SEX, hover, selected_rows=np.array([1]), revision="view-1")
-    assert all(trace.type == "scattergl" for trace in by_age.data + by_sex.data)
-    assert by_age.layout.uirevision == by_sex.layout.uirevision == "view-1"
-    assert by_age.data[0].marker.colorbar.title.text == "Age (years)"
-    assert list(by_sex.data[0].customdata) == [1, 3] and list(by_sex.data[0].x) == [2.0, 6.0]
-    assert list(by_sex.data[0].selectedpoints) == [0]
-    assert by_sex.data[0].unselected.marker.opacity < 0.2
-    assert [t.name for t in by_sex.data] == ["female", "male", "missing"]
+    coordinates = np.arange(8, dtype=np.float64).reshape(4, 2)
+    figure = scatter_figure(coordinates, colour_coding(table.sex, SEX), highlight=np.array([False, True, True, True]), revision="view-1")
+    (trace,) = figure.data
+    assert trace.type == "scattergl" and trace.hovertext is None and trace.customdata is None and trace.hoverinfo == "none"
+    assert figure.layout.uirevision == "view-1"
+    sent = json.loads(pio.to_json(figure))["data"][0]
+    assert sent["x"]["dtype"] == "f4" and sent["marker"]["color"]["dtype"] == "u1"
+    assert np.frombuffer(base64.b64decode(sent["y"]["bdata"]), dtype=np.float32).tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert np.frombuffer(base64.b64decode(sent["marker"]["color"]["bdata"]), dtype=np.uint8).tolist() == [1 + FADED_OFFSET, 0, MISSING_CODE, 0]
+    assert trace.unselected.marker.opacity == 1.0  # Plotly's own dimming off: the server's highlight rules
+    assert trace.meta == {"highlight": True}
 
 
-def test_uncoloured_figure_draws_everyone_in_one_trace():
-    coordinates = np.zeros((3, 2), dtype=np.float32)
-    figure = scatter_figure(coordinates, [], None, None, np.array(["a", "b", "c"], dtype=object))
-    assert len(figure.data) == 1 and list(figure.data[0].customdata) == [0, 1, 2]
+def test_each_point_costs_at_most_twelve_bytes_and_a_recolouring_two():
+    def sizes(n: int) -> tuple[int, int]:
+        rng = np.random.default_rng(0)
+        coding = colour_coding(pd.Series(rng.normal(size=n)), AGE)
+        figure = json.loads(pio.to_json(scatter_figure(rng.normal(size=(n, 2)), coding)))  # plotly escapes '/' as \\u002f: undone here
+        return len(json.dumps(figure)), len(json.dumps(marker_colours(coding, None)))
+
+    (figure_small, colours_small), (figure_large, colours_large) = sizes(10_000), sizes(40_000)
+    assert (figure_large - figure_small) / 30_000 <= 12.0  # float32 x, y and a uint8 code, base64: 12 bytes
+    assert (colours_large - colours_small) / 30_000 <= 1.34
+
+
+def test_typed_array_round_trips_and_names_the_dtype_as_plotly_does():
+    packed = typed_array(np.array([1, 2, 300], dtype=np.int32))
+    assert packed["dtype"] == "i4" and np.frombuffer(base64.b64decode(packed["bdata"]), dtype=np.int32).tolist() == [1, 2, 300]
+    assert typed_array(np.array([1, 2], dtype=np.uint8))["dtype"] == "u1"
+
+
+def test_hover_lines_describe_one_subject():
+    table = _table()
+    variables = {"age_years": AGE, "sex": SEX, "af": AF}
+    assert subject_lines(table, variables, ["age_years", "sex", "af"], 0) == ["s0", "Age 50 years", "Sex male", "AF"]
+    assert subject_lines(table, variables, ["age_years", "sex", "af"], 2) == ["s2", "Age 70 years", "Sex –", "no AF"]
+    assert subject_lines(table, variables, ["age_years"], 1) == ["s1", "Age – years"]

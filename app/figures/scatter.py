@@ -1,17 +1,23 @@
-"""Linked WebGL scatterplots of subjects, coloured by any variable.
+"""Linked WebGL scatterplots of subjects, compact enough for 100,000s of points per view.
 
-Every trace carries its subjects' row numbers (positions in the phenotype table) as the first
-``customdata`` column: views are linked by those ids, never by coordinates. Selection is drawn
-with ``selectedpoints`` so that a new selection only patches those, not the whole figure.
+One trace per view; point *i* is subject row *i* (position in the phenotype table), so views are
+linked by point number and no per-point id or string is sent. Coordinates travel as float32 typed
+arrays and colour as one byte per subject: a code into a 256-stop colour scale whose upper half
+holds faded twins of the lower half. Highlighting a cohort is then only a new byte array
+(``code + FADED_OFFSET`` for subjects outside it), and a colour or selection change patches
+``marker.color`` alone, keeping zoom. Hover text is looked up on the server for the hovered
+subject only (see :func:`subject_lines`).
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from app.figures.text import plotly_text
 from data_loaders.manifest import VariableSpec
@@ -19,102 +25,123 @@ from data_loaders.manifest import VariableSpec
 MISSING_COLOUR = "#b0b0b0"
 CATEGORY_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 CONTINUOUS_SCALE = "Viridis"
-UNSELECTED_OPACITY = 0.08
+FADED_OFFSET = 128  # code + FADED_OFFSET: the same colour, faded (subject outside the highlighted cohort)
+MISSING_CODE = FADED_OFFSET - 1
+CONTINUOUS_LEVELS = MISSING_CODE  # codes 0..126 spread the 1st..99th percentile of a continuous colour
+FADED_ALPHA = 0.08
 
 
 @dataclass(frozen=True)
-class TraceGroup:
-    """The subjects drawn by one trace: a category (or all, for a continuous colour) and its rows."""
+class ColourCoding:
+    """One byte per subject and the 256-stop scale that turns it into a colour."""
 
-    name: str
-    rows: np.ndarray
-    colour: str | None = None  # None: coloured by value on the continuous scale
+    codes: np.ndarray  # uint8, < FADED_OFFSET
+    colorscale: list[list]
+    legend: list[tuple[str, str]]  # (label, colour) of each category present, missing last
+    continuous: tuple[str, float, float] | None = None  # (label, low, high) of a continuous colour
 
 
-def trace_groups(colour_values: pd.Series | None, spec: VariableSpec | None) -> list[TraceGroup]:
-    """Split subjects into traces: one per category for categorical/binary colours, else one (+ missing)."""
+def _rgba(colour: str, alpha: float) -> str:
+    colour = colour.lstrip("#")
+    if len(colour) == 6:
+        red, green, blue = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    else:  # 'rgb(r, g, b)' as plotly's sample_colorscale returns
+        red, green, blue = (round(float(part)) for part in colour[colour.index("(") + 1:-1].split(",")[:3])
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def _scale(palette: list[str]) -> list[list]:
+    """A step colour scale over codes 0..255: palette[i] at code i, faded twins at i + FADED_OFFSET."""
+    full = [palette[min(i, len(palette) - 1)] for i in range(FADED_OFFSET)]
+    colours = [_rgba(c, 1.0) for c in full] + [_rgba(c, FADED_ALPHA) for c in full]
+    return [[code / 255, colour] for code, colour in enumerate(colours)]
+
+
+def colour_coding(colour_values: pd.Series | None, spec: VariableSpec | None) -> ColourCoding:
+    """Codes and scale for a colour variable (one colour for everyone when there is none)."""
+    n = 0 if colour_values is None else len(colour_values)
     if colour_values is None or spec is None:
-        return []
+        return ColourCoding(np.zeros(n, dtype=np.uint8), _scale([CATEGORY_COLOURS[0]] * MISSING_CODE + [MISSING_COLOUR]), [])
     missing = colour_values.isna().to_numpy()
+    codes = np.full(n, MISSING_CODE, dtype=np.uint8)
     if spec.type == "continuous":
-        groups = [TraceGroup(spec.label, np.flatnonzero(~missing))]
+        values = colour_values.to_numpy(dtype=float, na_value=np.nan)
+        low, high = np.nanpercentile(values, [1, 99]) if (~missing).any() else (0.0, 1.0)
+        span = high - low if high > low else 1.0
+        levels = np.clip(np.rint((values[~missing] - low) / span * (CONTINUOUS_LEVELS - 1)), 0, CONTINUOUS_LEVELS - 1)
+        codes[~missing] = levels.astype(np.uint8)
+        palette = sample_colorscale(CONTINUOUS_SCALE, np.linspace(0, 1, CONTINUOUS_LEVELS).tolist()) + [MISSING_COLOUR]
+        legend = [("missing", MISSING_COLOUR)] if missing.any() else []
+        return ColourCoding(codes, _scale(palette), legend, (spec.display_label, float(low), float(high)))
+    if spec.type == "binary":
+        truth = colour_values.astype("boolean")
+        levels = [(truth == False, f"{spec.label}: no"), (truth == True, f"{spec.label}: yes")]  # noqa: E712 - nullable comparison
     else:
-        if spec.type == "binary":
-            levels = [(False, f"{spec.label}: no"), (True, f"{spec.label}: yes")]
-        else:
-            present = set(colour_values.dropna().astype(str))
-            levels = [(c, c) for c in (spec.categories or sorted(present)) if c in present]
-        as_text = colour_values.astype("string") if spec.type != "binary" else colour_values
-        groups = []
-        for index, (level, name) in enumerate(levels):
-            rows = np.flatnonzero((as_text == (level if spec.type == "binary" else str(level))).fillna(False).to_numpy(dtype=bool))
-            groups.append(TraceGroup(name, rows, CATEGORY_COLOURS[index % len(CATEGORY_COLOURS)]))
+        as_text = colour_values.astype("string")
+        present = set(as_text.dropna())
+        names = [c for c in (spec.categories or sorted(present)) if c in present]
+        levels = [(as_text == name, name) for name in names]
+    palette, legend = [], []
+    for members, name in levels:
+        members = members.fillna(False).to_numpy(dtype=bool)
+        if not members.any():
+            continue
+        colour = CATEGORY_COLOURS[len(palette) % len(CATEGORY_COLOURS)]
+        codes[members] = min(len(palette), MISSING_CODE - 1)
+        palette.append(colour)
+        legend.append((name, colour))
     if missing.any():
-        groups.append(TraceGroup("missing", np.flatnonzero(missing), MISSING_COLOUR))
-    return groups
+        legend.append(("missing", MISSING_COLOUR))
+    palette = (palette or [CATEGORY_COLOURS[0]])[:MISSING_CODE - 1]
+    palette += [palette[-1]] * (MISSING_CODE - len(palette)) + [MISSING_COLOUR]
+    return ColourCoding(codes, _scale(palette), legend)
 
 
-def selected_points(groups: list[TraceGroup], selected_rows: np.ndarray | None) -> list[list[int] | None]:
-    """Per trace, the positions of selected subjects (None everywhere when nothing is selected)."""
-    if selected_rows is None:
-        return [None] * len(groups)
-    selected = np.zeros(max((int(g.rows.max()) + 1 for g in groups if len(g.rows)), default=0), dtype=bool)
-    valid = selected_rows[selected_rows < len(selected)]
-    selected[valid] = True
-    return [np.flatnonzero(selected[g.rows]).tolist() for g in groups]
+def highlighted_codes(coding: ColourCoding, highlight: np.ndarray | None) -> np.ndarray:
+    """The codes to draw: subjects outside ``highlight`` (a mask; None: nobody is) faded."""
+    if highlight is None:
+        return coding.codes
+    return np.where(highlight, coding.codes, coding.codes + FADED_OFFSET).astype(np.uint8)
+
+
+def typed_array(array: np.ndarray) -> dict:
+    """The base64 typed-array form Plotly.js decodes; a Dash Patch would otherwise send a JSON list."""
+    array = np.ascontiguousarray(array)
+    return {"dtype": array.dtype.str.lstrip("<|="), "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+
+
+def marker_colours(coding: ColourCoding, highlight: np.ndarray | None) -> dict:
+    """What a colour change sets on the trace's marker (the scale travels with it)."""
+    return {"color": typed_array(highlighted_codes(coding, highlight)), "colorscale": coding.colorscale, "cmin": 0, "cmax": 255}
 
 
 def scatter_figure(
     coordinates: np.ndarray,
-    groups: list[TraceGroup],
-    colour_values: pd.Series | None,
-    colour_spec: VariableSpec | None,
-    hover_text: np.ndarray,
+    coding: ColourCoding,
     *,
-    selected_rows: np.ndarray | None = None,
+    highlight: np.ndarray | None = None,
     title: str = "",
     x_label: str = "",
     y_label: str = "",
     revision: str = "",
     marker_size: float = 4.0,
 ) -> go.Figure:
-    """A WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change.
-
-    ``hover_text`` is one string per subject (id and key variables), shown on hover.
-    """
-    if not groups:
-        groups = [TraceGroup("subjects", np.arange(len(coordinates)), CATEGORY_COLOURS[0])]
-    figure = go.Figure()
-    continuous = colour_spec is not None and colour_spec.type == "continuous"
-    if continuous:
-        finite = colour_values.to_numpy(dtype=float, na_value=np.nan)
-        low, high = np.nanpercentile(finite, [1, 99]) if np.isfinite(finite).any() else (0.0, 1.0)
-    for group, selection in zip(groups, selected_points(groups, selected_rows)):
-        rows = group.rows
-        marker: dict = {"size": marker_size, "opacity": 0.85}
-        if group.colour is None:
-            marker.update(
-                color=finite[rows], colorscale=CONTINUOUS_SCALE, cmin=low, cmax=high,
-                colorbar={"title": {"text": plotly_text(colour_spec.display_label), "side": "right"}, "thickness": 12},
-            )
-        else:
-            marker["color"] = group.colour
-        figure.add_trace(
-            go.Scattergl(
-                x=coordinates[rows, 0],
-                y=coordinates[rows, 1],
-                mode="markers",
-                name=plotly_text(group.name),
-                marker=marker,
-                customdata=rows.astype(np.int32),
-                hovertext=hover_text[rows],
-                hovertemplate="%{hovertext}<extra></extra>",
-                selectedpoints=selection,
-                selected={"marker": {"opacity": 1.0}},
-                unselected={"marker": {"opacity": UNSELECTED_OPACITY}},
-                showlegend=not continuous or group.colour is not None,
-            )
+    """A one-trace WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change."""
+    figure = go.Figure(
+        go.Scattergl(
+            x=np.asarray(coordinates[:, 0], dtype=np.float32),
+            y=np.asarray(coordinates[:, 1], dtype=np.float32),
+            mode="markers",
+            marker={"size": marker_size, "color": highlighted_codes(coding, highlight), "colorscale": coding.colorscale,
+                    "cmin": 0, "cmax": 255, "showscale": False},
+            hoverinfo="none",
+            # Plotly's own dimming of unselected points is switched off: the server's highlight is the one truth.
+            selected={"marker": {"opacity": 1.0}},
+            unselected={"marker": {"opacity": 1.0}},
+            meta={"highlight": highlight is not None},
+            showlegend=False,
         )
+    )
     figure.update_layout(
         title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}},
         xaxis={"title": {"text": x_label}, "zeroline": False},
@@ -122,12 +149,27 @@ def scatter_figure(
         dragmode="lasso",
         uirevision=revision or "keep",
         margin={"l": 50, "r": 10, "t": 36, "b": 40},
-        legend={"orientation": "h", "y": -0.15, "itemsizing": "constant"},
         template="plotly_white",
         clickmode="event+select",
+        hovermode="closest",
         modebar={"orientation": "v"},
     )
     return figure
+
+
+def subject_lines(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], key_variables: list[str], row: int) -> list[str]:
+    """['SYN000123', 'Age 63 years', 'Sex female', …] for one subject: what hovering it shows."""
+    record = phenotypes.iloc[row]
+    lines = [str(phenotypes.index[row])]
+    for name in key_variables:
+        spec, value = variables[name], record[name]
+        if spec.type == "continuous":
+            lines.append(f"{spec.label} " + ("–" if pd.isna(value) else f"{value:.0f}") + (f" {spec.unit}" if spec.unit else ""))
+        elif spec.type == "binary":
+            lines.append(spec.label if not pd.isna(value) and bool(value) else f"no {spec.label}")
+        else:
+            lines.append(f"{spec.label} " + ("–" if pd.isna(value) else str(value)))
+    return lines
 
 
 def hover_texts(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], key_variables: list[str]) -> np.ndarray:

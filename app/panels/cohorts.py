@@ -17,15 +17,15 @@ from app.core.cohort_algebra import OPERATIONS, CohortDefinition
 from app.core.exports import safe_csv_frame
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.figures.distributions import filter_histogram
-from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, variable_options
+from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, selection_mask, variable_options
 
 OPERATION_LABELS = {"union": "A ∪ B (either)", "intersection": "A ∩ B (both)", "difference": "A − B (A, not B)", "complement": "not A"}
 
 
 def current_definition(context: AppContext, filters: list | None, selection: dict | None) -> CohortDefinition:
     """The definition to save for what is highlighted now: filters plus the selected subjects' ids."""
-    rows = (selection or {}).get("rows")
-    ids = tuple(context.cohort.subject_ids[np.asarray(rows, dtype=int)]) if rows is not None else ()
+    selected = selection_mask(context, selection)
+    ids = tuple(context.cohort.subject_ids[np.flatnonzero(selected)]) if selected is not None else ()
     return CohortDefinition(filters=tuple(filters or ()), subject_ids=ids)
 
 
@@ -289,7 +289,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _highlight_saved(_clicks, chosen):
         if chosen is None:
             return dash.no_update, dash.no_update
-        return {"rows": np.flatnonzero(context.saved_cohort_mask(chosen)).tolist(), "source": "saved"}, []
+        return {"cohort": chosen, "source": "saved"}, []
 
     @app.callback(
         Output("cohort-download", "data"),

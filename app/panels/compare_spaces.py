@@ -40,7 +40,7 @@ from app.core.projections import METHODS, ProjectionSpec
 from app.core.statistics import compare_groups
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
-from app.state import COHORTS_VERSION, SELECTION, space_label, triggered
+from app.state import COHORTS_VERSION, SELECTION, SelectionError, selection_mask, space_label, triggered
 
 PANEL_TAB = "compare-spaces"  # the tab_id app.server gives this panel
 INLINE_SUBJECTS = 5_000  # up to this many subjects, neighbours are computed in the request (exact, under a second)
@@ -95,9 +95,13 @@ def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str
     return layout_a, fit_alignment(layout_b, layout_a, subset=subset).apply(layout_b)
 
 
-def selected_rows(selection: dict | None) -> np.ndarray | None:
-    rows = (selection or {}).get("rows")
-    return None if rows is None else np.asarray(rows, dtype=int)
+def selected_rows(context: AppContext, selection: dict | None) -> np.ndarray | None:
+    """Rows of the selection in force (a shape drawn in Explore, a saved cohort or rows picked here); None if none."""
+    try:
+        mask = selection_mask(context, selection)
+    except SelectionError:
+        return None
+    return None if mask is None else np.flatnonzero(mask)
 
 
 def overlap_range(selected_data: dict | None) -> tuple[float, float] | None:
@@ -212,7 +216,7 @@ def summary_text(context: AppContext, comparison: NeighbourComparison, space_a: 
             f"subjects keep on average {everyone.mean:.0%} of their {comparison.k} nearest neighbours "
             f"(median {everyone.median:.2f}, 10th–90th percentile {everyone.q10:.2f}–{everyone.q90:.2f}); "
             f"{everyone.share_changed:.0%} lost more than half."]
-    rows = selected_rows(selection)
+    rows = selected_rows(context, selection)
     if rows is not None and len(rows):
         chosen = cohort_summary(comparison.overlap, rows)
         text.append(f" Selection ({chosen.n_subjects:,}): mean overlap {chosen.mean:.2f}, {chosen.share_changed:.0%} lost more than half.")
@@ -241,7 +245,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     k = effective_k(context, k)
     compute_here = context.n_subjects <= INLINE_SUBJECTS
     comparison = load_comparison(context, space_a, space_b, k, metric, compute=compute_here)
-    rows_selected = selected_rows(selection)
+    rows_selected = selected_rows(context, selection)
     align_rows = rows_selected if align_on_selection and rows_selected is not None else None
     layouts = aligned_layouts(context, space_a, space_b, method, align_rows)
     if comparison is None or layouts is None:
@@ -299,9 +303,8 @@ def ready_to_draw(context: AppContext, space_a: str | None, space_b: str | None,
     return layouts_ready and load_comparison(context, space_a, space_b, effective_k(context, k), metric) is not None
 
 
-def focus_subject(comparison: NeighbourComparison, subject: int | None, selection: dict | None) -> int | None:
-    """The subject to show: the clicked one if it is in the selection, else the selection's most changed."""
-    rows = selected_rows(selection)
+def focus_subject(comparison: NeighbourComparison, subject: int | None, rows: np.ndarray | None) -> int | None:
+    """The subject to show: the clicked one if it is in the selected ``rows``, else the selection's most changed."""
     if subject is not None and (rows is None or subject in set(rows.tolist())):
         return int(subject)
     if rows is not None and len(rows):
@@ -343,11 +346,11 @@ def render_subject(context: AppContext, space_a: str | None, space_b: str | None
         return message_figure(hint), "", ""
     k = effective_k(context, k)
     comparison = load_comparison(context, space_a, space_b, k, metric, compute=context.n_subjects <= INLINE_SUBJECTS)
-    rows_selected = selected_rows(selection)
+    rows_selected = selected_rows(context, selection)
     layouts = aligned_layouts(context, space_a, space_b, method, rows_selected if align_on_selection else None)
     if comparison is None or layouts is None:
         return message_figure("Waiting for the neighbours…"), "", ""
-    focus = focus_subject(comparison, subject, selection)
+    focus = focus_subject(comparison, subject, rows_selected)
     if focus is None:
         return message_figure(hint), "", html.Div("Select subjects to see what their neighbourhoods gained and lost in common, "
                                                   "and what they share clinically.", className="small text-muted")

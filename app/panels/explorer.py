@@ -1,7 +1,10 @@
 """Linked latent-space views: two latent projections and one clinical scatter, coloured alike.
 
-A lasso/box selection in any view becomes a compact list of row ids (reduced in the browser by
-a clientside callback) and every view repaints only its ``selectedpoints`` through a Patch.
+A lasso/box selection in any view travels as its shape in that view's data coordinates (reduced
+in the browser by a clientside callback, a few hundred bytes whatever it holds); the server
+resolves it on the coordinates it holds, and every view repaints only its marker colour codes
+(one byte per subject, faded outside the highlighted cohort) through a Patch. Hovering a point
+asks the server for that one subject's id and key variables.
 
 A view whose UMAP or t-SNE is not cached yet shows a message, asks a background callback to
 compute it, and records what it waits for; an interval then polls (cheaply: a file check) until
@@ -11,16 +14,20 @@ callback, because Dash does not rerun a callback from a chain its own output sta
 
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
+import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, dcc, html
+from plotly.colors import sample_colorscale
 
-from app.context import AppContext
+from app.context import HOVER_VARIABLES, AppContext
 from app.core.projections import METHODS, ProjectionSpec
 from app.figures.messages import message_figure
-from app.figures.scatter import scatter_figure, selected_points, trace_groups
-from app.state import FILTERS, SELECTION, SPACE_LABELS, highlight_mask, space_label, triggered, variable_options
+from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, scatter_figure, subject_lines, typed_array
+from app.state import FILTERS, SELECTION, SPACE_LABELS, SelectionError, highlight_mask, selection_mask, space_label, triggered, variable_options, view_coordinates
 
 LATENT_VIEWS = (0, 1)
 PROJECTION_POLL_MS = 1000
@@ -33,14 +40,14 @@ def highlight_rows(context: AppContext, filters: list[dict] | None, selection: d
 
 
 def _view_card(view: int, title: str, controls: list) -> dbc.Card:
+    graph = dcc.Graph(id=f"view-{view}", clear_on_unhover=True, style={"height": "430px"},
+                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False})
     return dbc.Card(
         [
             dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
             dbc.CardBody(
-                dcc.Loading(
-                    dcc.Graph(id=f"view-{view}", config={"displaylogo": False, "scrollZoom": True}, style={"height": "430px"}),
-                    delay_show=400,
-                ),
+                html.Div([dcc.Loading(graph, delay_show=400), dcc.Tooltip(id=f"view-{view}-tooltip", direction="bottom")],
+                         style={"position": "relative"}),
                 className="p-1",
             ),
         ],
@@ -89,7 +96,8 @@ def layout(context: AppContext) -> html.Div:
                 [
                     dbc.Col(html.Label("Colour by", htmlFor="colour-by", className="col-form-label fw-semibold"), width="auto"),
                     dbc.Col(dcc.Dropdown(id="colour-by", options=variable_options(context), value=default_colour, placeholder="no colour"), md=4),
-                    dbc.Col(html.Div(id="selection-summary", className="text-muted small"), className="text-end"),
+                    dbc.Col(html.Div(id="colour-legend", className="small"), width=True),
+                    dbc.Col(html.Div(id="selection-summary", className="text-muted small"), width="auto", className="text-end"),
                     dbc.Col(dbc.Button("Clear selection", id="clear-selection", size="sm", color="secondary", outline=True), width="auto"),
                 ],
                 className="g-2 mb-2 align-items-center",
@@ -104,46 +112,58 @@ def layout(context: AppContext) -> html.Div:
     )
 
 
-def _colour(context: AppContext, colour: str | None):
-    if not colour:
-        return None, None
-    return context.cohort.phenotypes[colour], context.variables[colour]
+def _colour(context: AppContext, colour: str | None) -> ColourCoding:
+    if not colour or colour not in context.variables:
+        return colour_coding(pd.Series(np.zeros(context.n_subjects)), None)
+    return colour_coding(context.cohort.phenotypes[colour], context.variables[colour])
 
 
-def _selection_only(triggers: set[str]) -> bool:
-    return bool(triggers) and triggers <= {SELECTION, FILTERS}
+def _repaint_only(triggers: set[str]) -> bool:
+    """Whether only the colour or the highlighted cohort changed: a Patch of the marker colours will do."""
+    return bool(triggers) and triggers <= {"colour-by", SELECTION, FILTERS}
 
 
-def _patch_selection(context: AppContext, colour: str | None, rows: np.ndarray | None) -> Patch:
-    values, spec = _colour(context, colour)
-    groups = trace_groups(values, spec) or None
+def _selection_token(selection: dict | None) -> str:
+    return json.dumps(selection, sort_keys=True, default=str)
+
+
+def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters: list | None, selection: dict | None,
+                  triggers: set[str]) -> Patch:
+    """The marker colours (codes with the cohort highlighted) of an already drawn view; zoom is untouched.
+
+    A selection outline Plotly drew in this view is dropped (via ``selectionrevision``) unless the
+    selection now in force is that very outline, so no view shows a stale box or lasso.
+    """
+    coding = _colour(context, colour)
+    highlight = highlight_mask(context, filters, selection)
     patch = Patch()
-    if groups is None:
-        patch["data"][0]["selectedpoints"] = None if rows is None else rows.tolist()
-        return patch
-    for index, positions in enumerate(selected_points(groups, rows)):
-        patch["data"][index]["selectedpoints"] = positions
+    if "colour-by" in triggers:
+        patch["data"][0]["marker"].update(marker_colours(coding, highlight))
+    else:
+        patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
+    patch["data"][0]["meta"] = {"highlight": highlight is not None}
+    if SELECTION in triggers and (selection or {}).get("source") != view_id:
+        patch["layout"]["selections"] = []
+        patch["layout"]["selectionrevision"] = _selection_token(selection)
     return patch
 
 
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
-                       filters: list | None, selection: dict | None, triggers: set[str]) -> tuple[object, object]:
-    """(figure or patch, projection request) for one latent view."""
+                       filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True) -> tuple[object, object]:
+    """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now."""
     if not space:
         return message_figure("This cohort has no latent spaces yet: run python -m models.encode"), None
     spec = ProjectionSpec(method=method)
     coordinates = context.cached_projection(space, spec)
     if coordinates is None:
-        if _selection_only(triggers):
+        if _repaint_only(triggers):
             return dash.no_update, dash.no_update
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
-    rows = highlight_rows(context, filters, selection)
-    if _selection_only(triggers):
-        return _patch_selection(context, colour, rows), dash.no_update
-    values, colour_spec = _colour(context, colour)
+    if drawn and _repaint_only(triggers):
+        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers), dash.no_update
     figure = scatter_figure(
-        coordinates, trace_groups(values, colour_spec), values, colour_spec, context.hover_text, selected_rows=rows,
+        coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
         title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
         revision=f"{view}-{space}-{method}",
     )
@@ -152,20 +172,45 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
                          filters: list | None, selection: dict | None, triggers: set[str]) -> object:
-    rows = highlight_rows(context, filters, selection)
-    if _selection_only(triggers):
-        return _patch_selection(context, colour, rows)
     if not x or not y:
         return message_figure("Choose two continuous variables")
-    phenotypes = context.cohort.phenotypes
-    coordinates = np.column_stack([phenotypes[x].to_numpy(dtype=np.float32, na_value=np.nan),
-                                   phenotypes[y].to_numpy(dtype=np.float32, na_value=np.nan)])
-    values, colour_spec = _colour(context, colour)
+    if _repaint_only(triggers):
+        return repaint_patch(context, "view-2", colour, filters, selection, triggers)
+    coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
     return scatter_figure(
-        coordinates, trace_groups(values, colour_spec), values, colour_spec, context.hover_text, selected_rows=rows,
+        coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
         title=f"{context.variables[x].label} vs {context.variables[y].label}",
         x_label=context.variables[x].display_label, y_label=context.variables[y].display_label, revision=f"clinical-{x}-{y}",
     )
+
+
+def colour_legend(context: AppContext, colour: str | None) -> list:
+    """One legend for the three views (they are coloured alike): category swatches or a colour bar."""
+    if not colour or colour not in context.variables:
+        return []
+    coding = _colour(context, colour)
+    items = []
+    if coding.continuous is not None:
+        label, low, high = coding.continuous
+        stops = ", ".join(sample_colorscale(CONTINUOUS_SCALE, np.linspace(0, 1, 6).tolist()))
+        items.append(html.Span([html.Span(f"{label}  {low:.3g} "), html.Span(className="legend-bar", style={"background": f"linear-gradient(to right, {stops})"}),
+                                html.Span(f" {high:.3g}")], className="me-3"))
+    for name, swatch in coding.legend:
+        items.append(html.Span([html.Span(className="legend-swatch", style={"background": swatch}), name], className="me-3 text-nowrap"))
+    return items
+
+
+def hover_tooltip(context: AppContext, hover: dict | None) -> tuple[bool, object, object]:
+    """(show, bbox, children) of a view's tooltip: the hovered subject's id and key variables, looked up here."""
+    points = (hover or {}).get("points") or []
+    point = points[0] if points and isinstance(points[0], dict) else {}
+    row, bbox = point.get("pointNumber"), point.get("bbox")
+    if point.get("curveNumber") != 0 or not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
+        return False, dash.no_update, dash.no_update
+    present = [name for name in HOVER_VARIABLES if name in context.variables]
+    lines = subject_lines(context.cohort.phenotypes, context.variables, present, row)
+    children = [html.Strong(lines[0]), *[html.Div(line) for line in lines[1:]]]
+    return True, bbox, html.Div(children, className="small")
 
 
 def projection_arrived(context: AppContext, pending: dict | None) -> bool:
@@ -174,6 +219,10 @@ def projection_arrived(context: AppContext, pending: dict | None) -> bool:
 
 
 def selection_summary(context: AppContext, filters: list | None, selection: dict | None) -> str:
+    try:
+        selection_mask(context, selection)
+    except SelectionError as error:
+        return f"Selection ignored: {error}"
     rows = highlight_rows(context, filters, selection)
     if rows is None:
         return f"All {context.n_subjects:,} subjects · lasso or box-select points in any view"
@@ -186,6 +235,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output(SELECTION, "data"),
         [Input(f"view-{view}", "selectedData") for view in (*LATENT_VIEWS, 2)],
         Input("clear-selection", "n_clicks"),
+        [State(f"view-{view}-{setting}", "value") for view in LATENT_VIEWS for setting in ("space", "method")],
+        State("clinical-x", "value"),
+        State("clinical-y", "value"),
         prevent_initial_call=True,
     )
 
@@ -207,7 +259,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
             triggers = triggered()
             if triggers == {"projection-poll"} and not projection_arrived(context, pending):
                 return dash.no_update, dash.no_update, dash.no_update
-            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers)
+            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending)
             return figure, request, request if request is not dash.no_update else dash.no_update
 
     @app.callback(Output("projection-poll", "disabled"), [Input(f"view-{view}-pending", "data") for view in LATENT_VIEWS])
@@ -228,6 +280,20 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):
         return selection_summary(context, filters, selection)
+
+    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"))
+    def _legend(colour):
+        return colour_legend(context, colour)
+
+    for view in (*LATENT_VIEWS, 2):
+        @app.callback(
+            Output(f"view-{view}-tooltip", "show"),
+            Output(f"view-{view}-tooltip", "bbox"),
+            Output(f"view-{view}-tooltip", "children"),
+            Input(f"view-{view}", "hoverData"),
+        )
+        def _hover(hover):
+            return hover_tooltip(context, hover)
 
     @app.callback(
         Output("projection-ready", "data"),

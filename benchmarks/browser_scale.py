@@ -1,0 +1,278 @@
+"""The explorer at scale in headless Chromium: seconds, bytes down/up and server RSS per user action.
+
+    .venv/bin/python -m benchmarks.browser_scale --subjects 100000 1000000 --cache /tmp/bench-scale
+
+Builds (or reuses, under ``--cache``) a cohort per size as ``benchmarks.explorer_callbacks`` does,
+serves it with ``python -m app``, and drives Chromium through: first load (every view drawn), a
+colour change, a box selection, clearing it, a filter, and each tab. Bytes down are the encoded
+sizes of every response (Chrome's performance log, CDP Network events); bytes up are the bodies
+of the page's requests (counted by a wrapper around ``fetch``). An action is done when every view
+shows its result and no request is in flight. The same load and box selection are then timed on
+a plain Dash page (three Scattergl figures with hover strings, the selection sent as Plotly's
+``selectedData``) with the same points, and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.explorer_callbacks import build_cohort
+from benchmarks.process_tree import tree_rss_kib
+from tests.browser import box_select_middle, chrome, free_port, running_app
+
+INSTRUMENT = """
+if (!window.__bench) {
+    window.__bench = { inflight: 0, up: 0 };
+    const send = window.fetch;
+    window.fetch = function (url, options) {
+        window.__bench.inflight += 1;
+        if (options && typeof options.body === 'string') { window.__bench.up += options.body.length; }
+        return send.apply(this, arguments).finally(() => { window.__bench.inflight -= 1; });
+    };
+}
+"""
+VIEW_STATE = """
+return ['view-0', 'view-1', 'view-2'].map((id) => {
+    const g = document.querySelector('#' + id + ' .js-plotly-plot');
+    if (!g || !g._fullData || !g._fullData.length) { return null; }
+    const points = g._fullData.reduce((total, trace) => total + (trace.x ? trace.x.length : 0), 0);
+    const trace = g.data[0];
+    const highlight = trace.meta && trace.meta.highlight !== undefined ? trace.meta.highlight
+        : g.data.some((t) => t.selectedpoints !== undefined && t.selectedpoints !== null);
+    const scale = trace.marker && trace.marker.colorscale ? JSON.stringify(trace.marker.colorscale[0]) : '';
+    return { points: points, highlight: highlight, scale: scale };
+});
+"""
+TIMEOUT_S = 600
+
+
+def chrome_with_network_log():
+    driver = chrome(logs=("performance",))
+    driver.set_script_timeout(TIMEOUT_S)
+    driver.set_page_load_timeout(TIMEOUT_S)
+    return driver
+
+
+def bytes_down(driver) -> tuple[int, int]:
+    """(all, callback responses only) encoded bytes finished since the last call (the log is drained)."""
+    total = callbacks = 0
+    urls = {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls[message["params"]["requestId"]] = message["params"]["request"]["url"]
+        elif message["method"] == "Network.loadingFinished":
+            size = int(message["params"].get("encodedDataLength", 0))
+            total += size
+            callbacks += size if "_dash-update-component" in urls.get(message["params"]["requestId"], "") else 0
+    return total, callbacks
+
+
+def views(driver) -> list[dict | None]:
+    return driver.execute_script(VIEW_STATE)
+
+
+def settle(driver, done, timeout: float = TIMEOUT_S) -> float:
+    """Seconds until ``done(views)`` holds with no request in flight (checked twice, 50 ms apart)."""
+    start = time.monotonic()
+    quiet = 0
+    while time.monotonic() - start < timeout:
+        state = views(driver)
+        idle = driver.execute_script("return window.__bench ? window.__bench.inflight : 1;") == 0
+        quiet = quiet + 1 if idle and done(state) else 0
+        if quiet == 2:
+            return time.monotonic() - start - 0.05
+        time.sleep(0.05)
+    raise TimeoutError("the action did not finish")
+
+
+class Recorder:
+    def __init__(self, driver, server_pid: int | None, label: str):
+        self.driver, self.server_pid, self.label, self.rows = driver, server_pid, label, []
+
+    def measure(self, action: str, act, done) -> float:
+        bytes_down(self.driver)
+        up_before = self.driver.execute_script("return window.__bench ? window.__bench.up : 0;") or 0
+        act()
+        seconds = settle(self.driver, done)
+        up = (self.driver.execute_script("return window.__bench.up;") or 0) - up_before
+        rss = tree_rss_kib(self.server_pid) / 2**20 if self.server_pid else float("nan")
+        down, callbacks = bytes_down(self.driver)
+        self.rows.append((self.label, action, seconds, down, up, rss, callbacks))
+        print(f"{self.label:>22} {action:<24} {seconds:>8.2f} {down / 1e6:>10.2f} {callbacks / 1e6:>10.2f} {up / 1e3:>9.1f} {rss:>8.2f}", flush=True)
+        return seconds
+
+
+def load(driver, url: str) -> None:
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": INSTRUMENT})
+    driver.get(url)
+
+
+def all_drawn(n: int):
+    return lambda state: all(view is not None and view["points"] == n for view in state)
+
+
+def choose_option(driver, dropdown_id: str, text: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, dropdown_id).click()
+    driver.find_element(By.CSS_SELECTOR, f"#{dropdown_id} .dash-dropdown-search, .dash-dropdown-search").send_keys(text)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        options = [o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if text in o.text]
+        if options:
+            driver.execute_script("arguments[0].click();", options[0])
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"no option {text!r} in {dropdown_id}")
+
+
+def run_explorer(cohort: Path, cache: Path, n: int) -> list[tuple]:
+    from selenium.webdriver.common.by import By
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with running_app(cohort, cache, timeout=TIMEOUT_S) as url:
+        server_pid = _server_pid(url)
+        driver = chrome_with_network_log()
+        try:
+            record = Recorder(driver, server_pid, f"explorer {n:,}")
+            record.measure("first load", lambda: load(driver, url), all_drawn(n))
+            scales = [view["scale"] for view in views(driver)]
+            record.measure("colour change", lambda: choose_option(driver, "colour-by", "LV mass"),
+                           lambda state: all(view["scale"] != old for view, old in zip(state, scales)))
+            record.measure("box selection", lambda: box_select_middle(driver, "view-0"),
+                           lambda state: all(view["highlight"] for view in state))
+            record.measure("clear selection", lambda: driver.find_element(By.ID, "clear-selection").click(),
+                           lambda state: not any(view["highlight"] for view in state))
+            record.measure("filter (sex)", lambda: _filter_to_women(driver), lambda state: all(view["highlight"] for view in state))
+            for tab in ("Compare cohorts", "Decode", "Accuracy", "Compare spaces", "Variables", "Explore"):
+                record.measure(f"tab {tab}", lambda t=tab: driver.find_element(By.LINK_TEXT, t).click(), lambda state: True)
+            return record.rows
+        finally:
+            driver.quit()
+
+
+def _filter_to_women(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    choose_option(driver, "add-filter", "Sex")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        boxes = driver.find_elements(By.CSS_SELECTOR, "[id*='choice-filter'] input[value='male']")
+        if boxes:
+            driver.execute_script("arguments[0].click();", boxes[0])
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the sex filter did not appear")
+
+
+def _server_pid(url: str) -> int | None:
+    port = url.rsplit(":", 1)[1]
+    found = subprocess.run(["bash", "-c", f"ss -ltnp 'sport = :{port}' | grep -o 'pid=[0-9]*' | head -1"], capture_output=True, text=True)
+    return int(found.stdout.strip()[4:]) if found.stdout.strip() else None
+
+
+def serve_baseline(cohort: Path, port: int) -> None:
+    """A plain Dash page: three Scattergl views of the same points, hover strings, selectedData to the server."""
+    import dash
+    import plotly.graph_objects as go
+    from dash import Input, Output, dcc, html
+
+    from data_loaders import load_cohort
+
+    loaded = load_cohort(cohort)
+    phenotypes = loaded.phenotypes
+    latent = loaded.spaces["joint"][:, :4]
+    views = [latent[:, :2], latent[:, 2:4], phenotypes[["age_years", "lv_mass_g"]].to_numpy(dtype=float)]
+    af = phenotypes["atrial_fibrillation"].fillna(False).to_numpy(dtype=bool)
+    hover = (phenotypes.index.astype(str) + "<br>Age " + phenotypes["age_years"].round().astype(str) + "<br>Sex "
+             + phenotypes["sex"].astype(str)).to_numpy()
+
+    def figure(coordinates, selected: set[int] | None) -> go.Figure:
+        fig = go.Figure()
+        for group in (False, True):
+            rows = np.flatnonzero(af == group)
+            fig.add_trace(go.Scattergl(x=coordinates[rows, 0], y=coordinates[rows, 1], mode="markers", customdata=rows, hovertext=hover[rows],
+                                       selectedpoints=None if selected is None else [i for i, r in enumerate(rows) if r in selected]))
+        fig.update_layout(dragmode="select", uirevision="keep")
+        return fig
+
+    app = dash.Dash(__name__)
+    app.layout = html.Div([dcc.Graph(id=f"view-{i}", figure=figure(v, None), style={"height": "430px", "width": "32%", "display": "inline-block"})
+                           for i, v in enumerate(views)])
+
+    @app.callback(Output("view-1", "figure"), Output("view-2", "figure"), Input("view-0", "selectedData"), prevent_initial_call=True)
+    def _linked(selected_data):
+        selected = {int(p["customdata"]) for p in (selected_data or {}).get("points", [])}
+        return figure(views[1], selected), figure(views[2], selected)
+
+    app.run(port=port, debug=False)
+
+
+def run_baseline(cohort: Path, n: int) -> list[tuple]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "benchmarks.browser_scale", "--serve-baseline", str(cohort), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + TIMEOUT_S
+        while _server_pid(url) is None:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the baseline page did not start")
+            time.sleep(0.5)
+        driver = chrome_with_network_log()
+        try:
+            record = Recorder(driver, server.pid, f"plain Dash {n:,}")
+            record.measure("first load", lambda: load(driver, url), all_drawn(n))
+            record.measure("box selection", lambda: box_select_middle(driver, "view-0"),
+                           lambda state: all(view["highlight"] for view in state[1:]))
+            return record.rows
+        finally:
+            driver.quit()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subjects", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--cache", type=Path, required=False, help="folder for the cohorts and the app's caches (reused between runs)")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--serve-baseline", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline, args.port)
+        return
+    if args.cache is None:
+        parser.error("--cache is required")
+    print(f"{'page':>22} {'action':<24} {'seconds':>8} {'MB down':>10} {'of it data':>10} {'KB up':>9} {'RSS GiB':>8}", flush=True)
+    for n in args.subjects:
+        cohort = args.cache / f"cohort-{n}"
+        if not (cohort / ".built").exists():
+            cohort.mkdir(parents=True, exist_ok=True)
+            build_cohort(cohort, n)
+            (cohort / ".built").touch()
+        rows = run_explorer(cohort, args.cache / f"app-cache-{n}", n)
+        for action in ("first load", "colour change", "box selection"):
+            print(f"{'data bytes/point/view':>22} {action:<24} {next(r for r in rows if r[1] == action)[6] / n / 3:>8.2f}")
+        if args.no_baseline:
+            continue
+        baseline = run_baseline(cohort, n)
+        ours = {action: seconds for _, action, seconds, *_ in rows}
+        for _, action, seconds, down, *_ in baseline:
+            mine = next(r for r in rows if r[1] == action)
+            print(f"{'ratio ' + f'{n:,}':>22} {action:<24} {seconds / ours[action]:>7.1f}x {down / max(mine[3], 1):>9.1f}x  (plain Dash / explorer)")
+
+
+if __name__ == "__main__":
+    main()
