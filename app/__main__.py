@@ -1,4 +1,4 @@
-"""``python -m app [--cohort DIR] [--host H] [--port P] [--debug]``: serve the explorer."""
+"""``python -m app [--cohort DIR] [--host H] [--port P] [--debug] [--prepare-only]``: serve the explorer."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default 8050)")
     parser.add_argument("--device", help="where models run: auto (CUDA when present, the default), cpu, cuda or cuda:N")
     parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode with hot reload")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="build the demo (or check the cohort) and exit without serving: run once before gunicorn/Celery workers")
     args = parser.parse_args(argv)
     config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device)
     try:
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.prepare_only:
+        print(f"ready: {config.resolved_cohort_dir}")
+        return 0
     app.run(host=config.host, port=config.port, debug=config.debug)
     return 0
 

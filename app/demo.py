@@ -34,3 +34,23 @@ def ensure_demo_model(folder: Path, device: str = "auto") -> Path:
     model_dir = ensure_trained_demo(folder, device=device, show_progress=True, retrain_other_recipes=True)
     print(f"Demo model ready in {time.perf_counter() - started:.0f} s: {model_dir}")
     return model_dir
+
+
+def not_ready_reason(config: AppConfig) -> str | None:
+    """Why a worker process (gunicorn, Celery) cannot serve yet, as one line, or None when it can.
+
+    Workers never build the demo themselves: several would race, and a build takes minutes, far past
+    any worker timeout. ``python -m app --prepare-only`` builds it once, beforehand.
+    """
+    folder = config.resolved_cohort_dir
+    prepare = f"LSE_CACHE_DIR={config.cache_dir} python -m app --prepare-only"
+    if config.cohort_dir is not None:
+        return None if (folder / MANIFEST_NAME).is_file() else f"LSE_COHORT={folder} has no {MANIFEST_NAME}: point it at a cohort folder"
+    if not (folder / MANIFEST_NAME).is_file():
+        return f"no cohort: set LSE_COHORT to a cohort folder, or build the demo first with `{prepare}`"
+    from models.pipeline import DEMO_MODEL, DEMO_TRAIN, status
+
+    if not all(status(folder, recipe=(DEMO_MODEL, DEMO_TRAIN)).values()):
+        return f"the demo cohort in {folder} has no trained model yet: build it first with `{prepare}`"
+    return None
+
