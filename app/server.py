@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import html
@@ -13,6 +17,7 @@ from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decod
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
 
 
 def make_celery(broker: str):
@@ -22,13 +27,62 @@ def make_celery(broker: str):
     return Celery("latent_space_explorer", broker=broker, backend=broker)
 
 
+class ThreadJobManager(dash.DiskcacheManager):
+    """Background callbacks on a bounded pool of threads in the server process; results in a disk cache.
+
+    Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
+    another thread held at that instant (decode jobs hung for good inside SQLite's allocator), its
+    pipes and zombie were never reaped (about two descriptors leaked per job), and killing a job that
+    had just ended raised ``psutil.NoSuchProcess`` (HTTP 500). Threads fork nothing and start at once;
+    the heavy parts (torch, numpy, scikit-learn, numba) release the GIL. A job superseded by a newer
+    request is cancelled if it has not started and otherwise runs to its end (bounded by the pool).
+    """
+
+    def __init__(self, cache, workers: int):
+        super().__init__(cache)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background-callback")
+        self._jobs: dict[int, tuple[Future, str]] = {}
+        self._job_ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def call_job_fn(self, key, job_fn, args, context) -> int:
+        job = next(self._job_ids)
+        future = self._pool.submit(job_fn, key, self._make_progress_key(key), args, context)
+        with self._lock:
+            self._jobs[job] = (future, key)
+        return job
+
+    def job_running(self, job) -> bool:
+        """Still computing, or finished with a result not yet collected (so a poll never mistakes it for cancelled)."""
+        with self._lock:
+            entry = self._jobs.get(int(job))
+        if entry is None:
+            return False
+        future, key = entry
+        return not future.done() or key in self.handle
+
+    def terminate_job(self, job) -> None:
+        if job is None:
+            return
+        with self._lock:
+            entry = self._jobs.pop(int(job), None)
+        if entry is not None:
+            entry[0].cancel()
+
+    def terminate_unhealthy_job(self, job) -> bool:
+        if job is None or self.job_running(job):
+            return False
+        self.terminate_job(job)
+        return True
+
+
 def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheManager | dash.CeleryManager:
-    """A disk cache for one machine; Celery + Redis when a broker is configured (several workers)."""
+    """Threads on one machine (nothing forked); Celery + Redis when a broker is configured (several workers)."""
     if config.celery_broker:
         return dash.CeleryManager(celery_app or make_celery(config.celery_broker))
     import diskcache
 
-    return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")))
+    return ThreadJobManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")), workers=BACKGROUND_THREADS)
 
 
 def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) -> dash.Dash:
