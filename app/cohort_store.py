@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS cohorts (
 """
 
 
+MAX_DEFINITION_DEPTH = 6  # A ∪ (B ∩ (C − …)): resolving a saved cohort stays a handful of look-ups
+
+
 class CohortStoreError(ValueError):
     """A user-facing problem with a cohort operation (duplicate name, unknown cohort, in use)."""
 
@@ -67,6 +70,8 @@ class CohortStore:
         name = _clean_name(name)
         for operand in definition.operands:
             self.get(operand)  # refuses algebra over cohorts that do not exist
+        if self.depth(definition) > MAX_DEFINITION_DEPTH:
+            raise CohortStoreError(f"cohorts combine at most {MAX_DEFINITION_DEPTH} levels deep: save an intermediate result as filters instead")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self._connect() as connection:
@@ -78,11 +83,18 @@ class CohortStore:
             raise CohortStoreError(f"a cohort named {name!r} already exists") from error
         return self.get(int(cursor.lastrowid))
 
+    def depth(self, definition: CohortDefinition) -> int:
+        """Levels of algebra under a definition (filters or ids: 0); the longest chain of operands."""
+        if definition.operation is None:
+            return 0
+        return 1 + max(self.depth(self.get(operand).definition) for operand in definition.operands)
+
     def get(self, cohort_id: int) -> SavedCohort:
+        _check_id(cohort_id)
         with self._connect() as connection:
             row = connection.execute(
                 "SELECT id, name, definition, created_at, updated_at FROM cohorts WHERE dataset = ? AND id = ?",
-                (self.dataset, int(cohort_id)),
+                (self.dataset, cohort_id),
             ).fetchone()
         if row is None:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
@@ -97,12 +109,13 @@ class CohortStore:
         return [_to_saved(row) for row in rows]
 
     def rename(self, cohort_id: int, new_name: str) -> SavedCohort:
+        _check_id(cohort_id)
         new_name = _clean_name(new_name)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self._connect() as connection:
                 updated = connection.execute(
-                    "UPDATE cohorts SET name = ?, updated_at = ? WHERE dataset = ? AND id = ?", (new_name, now, self.dataset, int(cohort_id))
+                    "UPDATE cohorts SET name = ?, updated_at = ? WHERE dataset = ? AND id = ?", (new_name, now, self.dataset, cohort_id)
                 ).rowcount
         except sqlite3.IntegrityError as error:
             raise CohortStoreError(f"a cohort named {new_name!r} already exists") from error
@@ -112,13 +125,20 @@ class CohortStore:
 
     def delete(self, cohort_id: int) -> None:
         """Delete a cohort unless another saved cohort is defined in terms of it."""
-        dependents = [saved.name for saved in self.list() if int(cohort_id) in saved.definition.operands]
+        _check_id(cohort_id)
+        dependents = [saved.name for saved in self.list() if cohort_id in saved.definition.operands]
         if dependents:
             raise CohortStoreError(f"cannot delete: {', '.join(dependents)} {'is' if len(dependents) == 1 else 'are'} defined from it")
         with self._connect() as connection:
-            deleted = connection.execute("DELETE FROM cohorts WHERE dataset = ? AND id = ?", (self.dataset, int(cohort_id))).rowcount
+            deleted = connection.execute("DELETE FROM cohorts WHERE dataset = ? AND id = ?", (self.dataset, cohort_id)).rowcount
         if not deleted:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
+
+
+def _check_id(cohort_id: object) -> None:
+    """Store ids are positive SQLite integers: no bool, float or string stands in for one, none past 2**63 - 1."""
+    if isinstance(cohort_id, bool) or not isinstance(cohort_id, int) or not 1 <= cohort_id < 2**63:
+        raise CohortStoreError(f"no saved cohort with id {cohort_id!r}")
 
 
 def _clean_name(name: str) -> str:

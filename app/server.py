@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 from dash import html
+from werkzeug.exceptions import HTTPException
 
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+log = logging.getLogger(__name__)
 BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
 
 
@@ -94,11 +99,22 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) ->
         # Bootstrap (Bootswatch Flatly) is served from assets/: clinical networks often have no CDN access.
         assets_folder=str(config.assets_dir),
         background_callback_manager=manager or background_manager(config),
+        on_error=show_refusal,  # a refused input or a failing callback: a message in the page, never a 500
     )
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Flask answers 413 to anything bigger
+    app.server.register_error_handler(Exception, _refuse_malformed_request)
     app.layout = page_layout(context)
     for panel in PANELS:
         panel.register(app, context)
     return app
+
+
+def _refuse_malformed_request(error: Exception):
+    """What escapes Dash's dispatch (a body that is not a callback request): 400 with one line, no traceback; logged."""
+    if isinstance(error, HTTPException):
+        return error
+    log.warning("malformed request to %s refused", flask.request.path, exc_info=error)
+    return flask.jsonify(message="malformed request: not a callback request this page makes"), 400
 
 
 def page_layout(context: AppContext) -> html.Div:
@@ -119,6 +135,7 @@ def page_layout(context: AppContext) -> html.Div:
                 dark=True,
                 className="mb-3",
             ),
+            dbc.Container(dbc.Alert(id=REFUSAL_ALERT_ID, is_open=False, dismissable=True, color="warning", className="py-2"), fluid=True),
             dbc.Container(
                 dbc.Row(
                     [

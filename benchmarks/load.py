@@ -176,53 +176,57 @@ class User:
                 values.append({"id": item["id"], "property": item["property"], "value": self.page.get(item["id"], item["property"])})
         return values
 
-    def post(self, dependency: dict, changed: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Post one callback (polling it if it runs in the background); apply its answer; return what changed."""
-        outputs = split_outputs(dependency["output"])
-        output_specs = []
-        for component_id, prop in outputs:
-            if component_id.startswith("{"):
-                output_specs.append([{"id": self.page.ids[key], "property": prop.split("@")[0]} for key in self.page.matching(component_id)])
-            else:
-                output_specs.append({"id": component_id, "property": prop.split("@")[0]})
-        inputs = self._values(dependency["inputs"])
-        body = {"output": dependency["output"], "outputs": output_specs if len(outputs) > 1 else output_specs[0],
-                "inputs": inputs, "state": self._values(dependency.get("state", [])),
-                "changedPropIds": sorted(f"{component_id}.{prop}" for component_id, prop in changed
-                                         if any(item["id"] == component_id and item["property"] == prop for item in dependency["inputs"]))}
+    def body(self, dependency: dict, changed: set[tuple[str, str]], overrides: dict[tuple[str, str], object] | None = None) -> dict:
+        """The request the renderer would post for ``dependency``, with some input or state values replaced."""
+        saved = {key: self.page.get(*key) for key in overrides or {}}
+        for (component_id, prop), value in (overrides or {}).items():
+            self.page.props.setdefault(component_id, {})[prop] = value
+        try:
+            output_specs = []
+            outputs = split_outputs(dependency["output"])
+            for component_id, prop in outputs:
+                if component_id.startswith("{"):
+                    output_specs.append([{"id": self.page.ids[key], "property": prop.split("@")[0]} for key in self.page.matching(component_id)])
+                else:
+                    output_specs.append({"id": component_id, "property": prop.split("@")[0]})
+            return {"output": dependency["output"], "outputs": output_specs if len(outputs) > 1 else output_specs[0],
+                    "inputs": self._values(dependency["inputs"]), "state": self._values(dependency.get("state", [])),
+                    "changedPropIds": sorted(f"{component_id}.{prop}" for component_id, prop in changed
+                                             if any(item["id"] == component_id and item["property"] == prop for item in dependency["inputs"]))}
+        finally:
+            for (component_id, prop), value in saved.items():
+                self.page.props[component_id][prop] = value
+
+    def exchange(self, dependency: dict, body: dict) -> tuple[int, bytes]:
+        """Post a callback request; for a background callback, poll with its signed handles until it answers."""
         query = f"?endId={self.end_id}" if self.end_id else ""
         status, data = self.request("POST", "/_dash-update-component" + query, body)
         background = dependency.get("background")
-        polls = 0
-        while status == 200 and background:
-            answer = json.loads(data)
-            if "response" in answer or "cacheKey" not in answer and "job" not in answer:
-                break
-            handles = {key: answer[key] for key in ("cacheKey", "job") if key in answer}
-            polls += 1
-            if polls > MAX_POLLS:
-                raise ServerError(f"{dependency['output']}: no result after {MAX_POLLS} polls")
+        if status != 200 or not background:
+            return status, data
+        handles = {key: value for key, value in json.loads(data).items() if key in ("cacheKey", "job")}
+        if not handles:
+            return status, data
+        blank = {**body, "inputs": [{**v, "value": None} if isinstance(v, dict) else v for v in body["inputs"]],
+                 "state": [{**v, "value": None} if isinstance(v, dict) else v for v in body["state"]]}
+        path = "/_dash-update-component" + query + "".join(f"&{key}={value}" for key, value in handles.items())
+        for _ in range(MAX_POLLS):
             time.sleep(background.get("interval", 1000) / 1000)
-            blank = {**body, "inputs": [None if not isinstance(v, dict) else {**v, "value": None} for v in inputs],
-                     "state": [None if not isinstance(v, dict) else {**v, "value": None} for v in body["state"]]}
-            status, data = self.request("POST", "/_dash-update-component" + query + "".join(f"&{k}={v}" for k, v in handles.items()), blank)
-            while status == 200 and "cacheKey" not in (answer := json.loads(data)) and "response" not in answer and background:
-                # a progress update without the handles: keep the handles we have
-                time.sleep(background.get("interval", 1000) / 1000)
-                polls += 1
-                if polls > MAX_POLLS:
-                    raise ServerError(f"{dependency['output']}: no result after {MAX_POLLS} polls")
-                status, data = self.request("POST", "/_dash-update-component" + query + "".join(f"&{k}={v}" for k, v in handles.items()), blank)
-            if status == 200 and "response" in json.loads(data):
-                break
+            status, data = self.request("POST", path, blank)
+            if status != 200 or "response" in json.loads(data) or "sideUpdate" in json.loads(data):
+                return status, data
+        raise ServerError(f"{dependency['output']}: no result after {MAX_POLLS} polls")
+
+    def post(self, dependency: dict, changed: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Post one callback as the renderer does; apply its answer to the page; return what changed."""
+        status, data = self.exchange(dependency, self.body(dependency, changed))
         if status == 204:
             return set()
         if status != 200:
             raise ServerError(f"{dependency['output']}: HTTP {status} {data[:200]!r}")
         answer = json.loads(data)
         updated = set()
-        for key, props in {**answer.get("response", {}), **{item["id"] if isinstance(item["id"], str) else stringify_id(item["id"]): item["props"]
-                                                           for item in answer.get("sideUpdate", []) if isinstance(item, dict) and "props" in item}}.items():
+        for key, props in {**answer.get("response", {}), **answer.get("sideUpdate", {})}.items():  # sideUpdate: set_props
             for prop, value in props.items():
                 if isinstance(value, dict) and "__dash_patch_update" in value:
                     updated.add((key, prop))  # a Patch: the value changes; our copy keeps the old one
@@ -324,7 +328,11 @@ class User:
             self.act("accuracy-task", "value", rng.choice(self.options("accuracy-task")))
         elif kind == "decode":
             self.tab("decoder")
-            self.act("decoder-subjects", "value", rng.sample(range(n_subjects), 2))
+            subjects = self.options("decoder-subjects")  # the layout's own choices: the subjects near the selection
+            if len(subjects) < 2:
+                self.act("selection", "data", {"rows": sorted(rng.sample(range(n_subjects), min(n_subjects, 40))), "source": "view-0"})
+                subjects = self.options("decoder-subjects")
+            self.act("decoder-subjects", "value", rng.sample(subjects, min(2, len(subjects))))
         else:
             raise ValueError(kind)
 
@@ -523,6 +531,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
               f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions")
         report(results, elapsed, before, after)
+        log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
+        failures = [line for line in log_lines if re.match(r"^\w*(Error|Exception)\b|^\w+\.\w+Error", line)]
+        for line in list(dict.fromkeys(failures))[-8:]:
+            print(f"  server log: {line[:200]}")
     finally:
         servers.stop()
         shutil.rmtree(workdir, ignore_errors=True)
