@@ -97,3 +97,40 @@ def show_refusal(error: Exception) -> None:
         message = "Not done: this could not be computed (the details are in the server log)."
     set_props(REFUSAL_ALERT_ID, {"children": message, "is_open": True})
 
+
+
+def selection_rows(selection: object, n_subjects: int) -> list[int] | None:
+    """The shared ``selection`` store: None, or ``{"rows": [...], ...}`` with every row a subject of this cohort."""
+    if selection is None:
+        return None
+    if not isinstance(selection, dict):
+        raise InputRefused(f"selection: expected {{'rows': [...]}}, got {_describe(selection)}")
+    found = selection.get("rows")
+    return None if found is None else rows(found, n_subjects, "selected subjects")
+
+
+MAX_FILTERS = 64
+MAX_FILTER_VALUES = 1_000
+
+
+def filter_specs(filters: object, variables: dict) -> list[dict]:
+    """The shared ``filters`` store: range filters on declared continuous variables, choice filters on the others."""
+    if filters is None:
+        return []
+    if not isinstance(filters, list) or len(filters) > MAX_FILTERS:
+        raise InputRefused(f"filters: expected a list of at most {MAX_FILTERS}, got {_describe(filters)}")
+    for spec in filters:
+        if not isinstance(spec, dict):
+            raise InputRefused(f"filter: expected a filter, got {_describe(spec)}")
+        variable = choice(spec.get("variable"), list(variables), "filter variable")
+        kind = choice(spec.get("kind"), ("range", "choice"), "filter kind")
+        if kind == "range":
+            if variables[variable].type != "continuous":
+                raise InputRefused(f"filter on {variable}: a range needs a continuous variable")
+            for side in ("low", "high"):
+                optional(number, spec.get(side), f"filter on {variable}: {side}", -1e300, 1e300)
+        else:
+            values = spec.get("values", [])
+            if not isinstance(values, list) or len(values) > MAX_FILTER_VALUES or any(not isinstance(v, str | int) for v in values):
+                raise InputRefused(f"filter on {variable}: expected a list of categories, got {_describe(values)}")
+    return filters

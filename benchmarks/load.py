@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -45,6 +46,7 @@ from tests.browser import free_port, scale_out_commands
 REQUEST_TIMEOUT_S = 120
 MAX_POLLS = 400  # per background callback: 400 × its interval bounds one wait
 MAX_CASCADE = 60  # server callbacks one action may trigger
+GRACE_S = 60  # after --max-seconds, in-flight actions get this long before a still-running job counts as an error
 INTERVAL_TICKS = 3  # ticks of an enabled dcc.Interval followed after an action (the Compare spaces poll)
 ACTION_KINDS = ("filter", "selection", "colour", "compare", "saved-cohort", "projection", "compare-spaces", "accuracy", "decode")
 
@@ -125,8 +127,8 @@ class ServerError(Exception):
 class User:
     """One simulated browser tab: its own connection, page copy and signed page-load token."""
 
-    def __init__(self, port: int, rng: random.Random):
-        self.port, self.rng = port, rng
+    def __init__(self, port: int, rng: random.Random, give_up_at: float = math.inf):
+        self.port, self.rng, self.give_up_at = port, rng, give_up_at
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
         self.requests = 0
 
@@ -211,6 +213,8 @@ class User:
                  "state": [{**v, "value": None} if isinstance(v, dict) else v for v in body["state"]]}
         path = "/_dash-update-component" + query + "".join(f"&{key}={value}" for key, value in handles.items())
         for _ in range(MAX_POLLS):
+            if time.monotonic() > self.give_up_at:
+                raise ServerError(f"{dependency['output']}: background job still without a result at the end of the run (stuck?)")
             time.sleep(background.get("interval", 1000) / 1000)
             status, data = self.request("POST", path, blank)
             if status != 200 or "response" in json.loads(data) or "sideUpdate" in json.loads(data):
@@ -355,7 +359,7 @@ def choose_kind(rng: random.Random, only: str | None) -> str:
 
 def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: int, only: str | None, results: Results) -> None:
     rng = random.Random(seed)
-    user = User(port, rng)
+    user = User(port, rng, give_up_at=deadline + GRACE_S)
     try:
         started = time.perf_counter()
         user.load_page()

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
+from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
@@ -23,9 +24,9 @@ OPERATION_LABELS = {"union": "A ∪ B (either)", "intersection": "A ∩ B (both)
 
 def current_definition(context: AppContext, filters: list | None, selection: dict | None) -> CohortDefinition:
     """The definition to save for what is highlighted now: filters plus the selected subjects' ids."""
-    rows = (selection or {}).get("rows")
-    ids = tuple(context.cohort.subject_ids[np.asarray(rows, dtype=int)]) if rows is not None else ()
-    return CohortDefinition(filters=tuple(filters or ()), subject_ids=ids)
+    rows = validation.selection_rows(selection, context.n_subjects)
+    ids = tuple(context.cohort.subject_ids[np.asarray(rows, dtype=np.int64)]) if rows is not None else ()
+    return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids)
 
 
 def filter_block(context: AppContext, variable: str) -> html.Div:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html
 
+from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.alignment import fit_alignment, transition_frames
@@ -98,9 +99,9 @@ def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str
     return layout_a, fit_alignment(layout_b, layout_a, subset=subset).apply(layout_b)
 
 
-def selected_rows(selection: dict | None) -> np.ndarray | None:
-    rows = (selection or {}).get("rows")
-    return None if rows is None else np.asarray(rows, dtype=int)
+def selected_rows(selection: dict | None, n_subjects: int) -> np.ndarray | None:
+    rows = validation.selection_rows(selection, n_subjects)
+    return None if rows is None else np.asarray(rows, dtype=np.int64)
 
 
 def overlap_range(selected_data: dict | None) -> tuple[float, float] | None:
@@ -215,7 +216,7 @@ def summary_text(context: AppContext, comparison: NeighbourComparison, space_a: 
             f"subjects keep on average {everyone.mean:.0%} of their {comparison.k} nearest neighbours "
             f"(median {everyone.median:.2f}, 10th–90th percentile {everyone.q10:.2f}–{everyone.q90:.2f}); "
             f"{everyone.share_changed:.0%} lost more than half."]
-    rows = selected_rows(selection)
+    rows = selected_rows(selection, context.n_subjects)
     if rows is not None and len(rows):
         chosen = cohort_summary(comparison.overlap, rows)
         text.append(f" Selection ({chosen.n_subjects:,}): mean overlap {chosen.mean:.2f}, {chosen.share_changed:.0%} lost more than half.")
@@ -244,7 +245,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     k = effective_k(context, k)
     compute_here = context.n_subjects <= INLINE_SUBJECTS
     comparison = load_comparison(context, space_a, space_b, k, metric, compute=compute_here)
-    rows_selected = selected_rows(selection)
+    rows_selected = selected_rows(selection, context.n_subjects)
     align_rows = rows_selected if align_on_selection and rows_selected is not None else None
     layouts = aligned_layouts(context, space_a, space_b, method, align_rows)
     if comparison is None or layouts is None:
@@ -304,7 +305,7 @@ def ready_to_draw(context: AppContext, space_a: str | None, space_b: str | None,
 
 def focus_subject(comparison: NeighbourComparison, subject: int | None, selection: dict | None) -> int | None:
     """The subject to show: the clicked one if it is in the selection, else the selection's most changed."""
-    rows = selected_rows(selection)
+    rows = selected_rows(selection, len(comparison.overlap))
     if subject is not None and (rows is None or subject in set(rows.tolist())):
         return int(subject)
     if rows is not None and len(rows):
@@ -346,7 +347,7 @@ def render_subject(context: AppContext, space_a: str | None, space_b: str | None
         return message_figure(hint), "", ""
     k = effective_k(context, k)
     comparison = load_comparison(context, space_a, space_b, k, metric, compute=context.n_subjects <= INLINE_SUBJECTS)
-    rows_selected = selected_rows(selection)
+    rows_selected = selected_rows(selection, context.n_subjects)
     layouts = aligned_layouts(context, space_a, space_b, method, rows_selected if align_on_selection else None)
     if comparison is None or layouts is None:
         return message_figure("Waiting for the neighbours…"), "", ""

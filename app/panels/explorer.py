@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html
 
+from app import validation
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
 from app.core.projections import METHODS, ProjectionSpec
@@ -41,13 +42,14 @@ def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous"
 
 def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
     """Mask of the current cohort (filters ∧ selection), or None when neither narrows it."""
-    selected = (selection or {}).get("rows")
+    selected = validation.selection_rows(selection, context.n_subjects)
+    filters = validation.filter_specs(filters, context.variables)
     if not filters and selected is None:
         return None
-    mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
+    mask = context.definition_mask(CohortDefinition(filters=tuple(filters)))
     if selected is not None:
         chosen = np.zeros(len(mask), dtype=bool)
-        chosen[np.asarray(selected, dtype=int)] = True
+        chosen[np.asarray(selected, dtype=np.int64)] = True
         mask &= chosen
     return mask
 
