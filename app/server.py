@@ -17,10 +17,13 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.panels.training_status import register_training_status, training_badge, training_placeholder
+from app.training import MODEL_SPACES, TrainingWatch
 from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 log = logging.getLogger(__name__)
 BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
 
@@ -90,8 +93,12 @@ def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheMana
     return ThreadJobManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")), workers=BACKGROUND_THREADS)
 
 
-def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) -> dash.Dash:
-    """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests)."""
+def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None) -> dash.Dash:
+    """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
+
+    With ``training`` (a background run is making the model), the tabs that need the model show its
+    progress instead of their panels until the run is done.
+    """
     context = AppContext(config, cohort or load_cohort(config.resolved_cohort_dir))
     app = dash.Dash(
         __name__,
@@ -103,9 +110,13 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) ->
     )
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Flask answers 413 to anything bigger
     app.server.register_error_handler(Exception, _refuse_malformed_request)
-    app.layout = page_layout(context)
+    waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
+    app.layout = page_layout(context, training, waiting)
     for panel in PANELS:
-        panel.register(app, context)
+        if not (waiting and panel in MODEL_PANELS):
+            panel.register(app, context)
+    if training is not None:
+        register_training_status(app, training, waiting)
     return app
 
 
@@ -117,7 +128,7 @@ def _refuse_malformed_request(error: Exception):
     return flask.jsonify(message="malformed request: not a callback request this page makes"), 400
 
 
-def page_layout(context: AppContext) -> html.Div:
+def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
     cohort = context.cohort
     facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
     summary = variable_summary(cohort.phenotypes, cohort.variables)
@@ -128,6 +139,7 @@ def page_layout(context: AppContext) -> html.Div:
                     [
                         dbc.NavbarBrand("Latent Space Explorer", className="fw-bold"),
                         html.Span(cohort.name, className="navbar-text text-white-50 small", id="cohort-title"),
+                        *(training_badge() if training is not None else []),
                     ],
                     fluid=True,
                 ),
@@ -145,9 +157,12 @@ def page_layout(context: AppContext) -> html.Div:
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
                                     dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id="compare-cohorts"),
-                                    dbc.Tab(decoder.layout(context), label="Decode", tab_id="decoder"),
-                                    dbc.Tab(accuracy.layout(context), label="Accuracy", tab_id="accuracy"),
-                                    dbc.Tab(compare_spaces.layout(context), label="Compare spaces", tab_id="compare-spaces"),
+                                    dbc.Tab(training_placeholder("training-progress-decoder") if waiting else decoder.layout(context),
+                                            label="Decode", tab_id="decoder"),
+                                    dbc.Tab(training_placeholder("training-progress-accuracy") if waiting else accuracy.layout(context),
+                                            label="Accuracy", tab_id="accuracy"),
+                                    dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
+                                            label="Compare spaces", tab_id="compare-spaces"),
                                     dbc.Tab(
                                         html.Div(
                                             [
