@@ -517,6 +517,9 @@ def inputs_key(*values: object) -> str:
     return hashlib.blake2b(json.dumps(values, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
+WAITING_MARK = "#waiting"
+
+
 def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("cs-map", "figure"),
@@ -551,8 +554,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
         # callback from the background callback's output, which its own request started).
         triggers = _triggered()
         polled = triggers == {"cs-poll"}
+        # cs-drawn is the key of what is shown, marked while it still waits for the background result: a tick
+        # queued after the full map was drawn must not send it (several MB) again, and stops the polling.
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
-        if tab != PANEL_TAB or (key == drawn and not polled):
+        if polled and drawn == key:
+            return (*(dash.no_update,) * 10, True)
+        if tab != PANEL_TAB or (drawn in (key, key + WAITING_MARK) and not polled):
             return (dash.no_update,) * 11
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
             return (dash.no_update,) * 11
@@ -561,7 +568,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         waiting = isinstance(outputs[6], dict)  # a request for the background callback
         if polled:
             outputs[6] = dash.no_update  # the computation is already running
-        return (*outputs, key, not waiting)
+        return (*outputs, key + WAITING_MARK if waiting else key, not waiting)
 
     @app.callback(
         Output("cs-ready", "data"),

@@ -32,6 +32,7 @@ from app.context import AppContext
 from app.core import decoding
 from app.figures.decoder import agreement_figure, cine_figure, interpolation_strip, prediction_strip_figure, twelve_lead_figure
 from app.panels.compare_cohorts import CURRENT, REST, group_mask
+from app.panels.compare_spaces import inputs_key
 from app.panels.explorer import message_figure
 
 SPACES = ("joint", "ecg", "mri")
@@ -645,6 +646,7 @@ def layout(context: AppContext) -> html.Div:
                 className="mb-2",
             ),
             *[dcc.Store(id=f"decoder-{view}-request") for view in ("subject", "proto", "perturb", "interp")],
+            dcc.Store(id="decoder-choices-for"),  # what the subject choices were last computed for
         ],
         id="decoder-panel",
     )
@@ -675,15 +677,23 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("decoder-subjects", "options"),
         Output("decoder-subjects", "value"),
+        Output("decoder-choices-for", "data"),
         Input("decoder-source", "value"),
         Input("decoder-closest", "n_clicks"),
         Input("filters", "data"),
         Input("selection", "data"),
         Input("cohorts-version", "data"),
+        Input("main-tabs", "active_tab"),
+        State("decoder-choices-for", "data"),
     )
-    def _subject_choices(source, _closest, filters, selection, _version):
+    def _subject_choices(source, closest, filters, selection, version, main_tab, computed_for):
+        # Hidden: a selection or filter change costs nothing until the tab is opened; opening it again with
+        # nothing changed keeps the subjects the user picked.
+        inputs = inputs_key(source, closest, filters, selection, version)
+        if main_tab != "decoder" or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
+            return dash.no_update, dash.no_update, dash.no_update
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
-        return subject_choices(context, source, filters, selection, count)
+        return *subject_choices(context, source, filters, selection, count), inputs
 
     @app.callback(
         Output("decoder-shown", "options"),
