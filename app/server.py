@@ -18,6 +18,7 @@ from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
+from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
 from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
@@ -184,5 +185,6 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                 ),
                 fluid=True,
             ),
+            *stores(),
         ]
     )
