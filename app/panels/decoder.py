@@ -232,7 +232,7 @@ def group_label(context: AppContext, choice: str | int | None, saved_names: dict
     if choice == EVERYONE:
         return "everyone"
     names = saved_names if saved_names is not None else {saved.id: saved.name for saved in context.store.list()}
-    return names.get(int(choice), f"cohort {choice}")
+    return names.get(choice, f"cohort {choice}")
 
 
 def endpoint_latent(context: AppContext, endpoint: str, space: str, groups: Groups) -> tuple[np.ndarray, str]:
