@@ -32,6 +32,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_serving(url: str, processes: list[subprocess.Popen], timeout: float, log_path: Path) -> None:
+    """Return once ``url`` serves its layout; raise with the log's tail if a process exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
+            return
+        except OSError:
+            if any(process.poll() is not None for process in processes) or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {log_path.read_text()[-3000:]}") from None
+            time.sleep(0.3)
+
+
 @contextmanager
 def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, extra_args: tuple[str, ...] = (),
                 extra_env: dict[str, str] | None = None) -> Iterator[str]:
@@ -49,15 +62,7 @@ def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, e
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start: {(cache_dir / 'server.log').read_text()[-2000:]}") from None
-                time.sleep(0.3)
+        wait_until_serving(url, [server], timeout, cache_dir / "server.log")
         yield url
     finally:
         server.terminate()
@@ -92,15 +97,7 @@ def running_scaled_out(cohort_dir: Path, workdir: Path, web_workers: int = 2, ti
                  for command in scale_out_commands(port, redis_port, workdir, web_workers)]
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
-                break
-            except OSError:
-                if any(process.poll() is not None for process in processes) or time.monotonic() > deadline:
-                    raise RuntimeError(f"the scaled-out servers did not start: {(workdir / 'server.log').read_text()[-3000:]}") from None
-                time.sleep(0.5)
+        wait_until_serving(url, processes, timeout, workdir / "server.log")
         yield url, processes
     finally:
         for process in reversed(processes):
