@@ -17,3 +17,7 @@ if reason := not_ready_reason(config):
 celery_app = make_celery(config.celery_broker) if config.celery_broker else None
 app = create_app(config, manager=background_manager(config, celery_app))
 server = app.server
+# Dash registers the JavaScript libraries a process may serve while it renders its first page: a gunicorn
+# worker whose first request is for a script (the page came from another worker) would refuse it. Render
+# the page once here, in every process, so any worker can serve any request.
+server.test_client().get("/")
