@@ -1,4 +1,4 @@
-"""``python -m app [--cohort DIR] [--host H] [--port P] [--auth MODE] [--allowed-hosts H,…] [--debug]``: serve the explorer.
+"""``python -m app [--cohort DIR] [--host H] [--port P] [--auth MODE] [--allowed-hosts H,…] [--debug] [--prepare-only]``: serve the explorer.
 
 With no ``--cohort`` it serves the embedded demo: generated on first start, explored at once in its
 raw-signal baseline space while the cross-modal model trains in a background process (app.training).
@@ -34,11 +34,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="sign-in: off (the default on 127.0.0.1), password (the default on any other host) or oidc")
     parser.add_argument("--allowed-hosts", type=parse_hosts, help="comma-separated names browsers reach this server by (Host header)")
     parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode with hot reload (loopback hosts only)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="build the demo (or check the cohort) and exit without serving: run once before gunicorn/Celery workers")
     args = parser.parse_args(argv)
     try:
         config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device,
                                     auth=args.auth, allowed_hosts=args.allowed_hosts)
         select_device(config.device)  # refuse an unavailable device before generating or serving anything
+        if args.prepare_only:
+            return prepare(config)
         if config.cohort_dir is None:
             server = serve_demo(config)
         else:
@@ -55,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # the port is taken, or the address is not this machine's
         print(f"error: cannot listen on {config.host}:{config.port}: {error.strerror or error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def prepare(config: AppConfig) -> int:
+    """Everything the workers of a scaled-out deployment need, done once in the foreground: the demo built and trained, or the cohort checked."""
+    if config.cohort_dir is None:
+        from models.baseline import ensure_raw_space
+        from models.pipeline import ensure_trained_demo
+
+        folder = ensure_demo_cohort(config)
+        ensure_raw_space(folder, show_progress=True)
+        ensure_trained_demo(folder, device=config.device, show_progress=True, retrain_other_recipes=True)
+    build_app(config)  # loads the cohort as a worker will: its problems are reported here
+    print(f"ready: {config.resolved_cohort_dir}")
     return 0
 
 

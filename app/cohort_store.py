@@ -49,6 +49,9 @@ MIGRATIONS = (("owner", "TEXT NOT NULL DEFAULT ''"), ("shared", "INTEGER NOT NUL
 LOCAL_USER = "local"  # the one user of the embedded, unauthenticated localhost server
 
 
+MAX_DEFINITION_DEPTH = 6  # A ∪ (B ∩ (C − …)): resolving a saved cohort stays a handful of look-ups
+
+
 class CohortStoreError(ValueError):
     """A user-facing problem with a cohort operation (duplicate name, unknown cohort, in use)."""
 
@@ -115,6 +118,8 @@ class CohortStore:
         name = _clean_name(name)
         for operand in definition.operands:
             self.get(operand)  # refuses algebra over cohorts that do not exist
+        if self.depth(definition) > MAX_DEFINITION_DEPTH:
+            raise CohortStoreError(f"cohorts combine at most {MAX_DEFINITION_DEPTH} levels deep: save an intermediate result as filters instead")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self._connect() as connection:
@@ -126,11 +131,18 @@ class CohortStore:
             raise CohortStoreError(f"a cohort named {name!r} already exists") from error
         return self.get(int(cursor.lastrowid))
 
+    def depth(self, definition: CohortDefinition) -> int:
+        """Levels of algebra under a definition (filters or ids: 0); the longest chain of operands."""
+        if definition.operation is None:
+            return 0
+        return 1 + max(self.depth(self.get(operand).definition) for operand in definition.operands)
+
     def get(self, cohort_id: int) -> SavedCohort:
         """A cohort the current user may see (their own or a shared one)."""
+        _check_id(cohort_id)
         condition, parameters = self._visible()
         with self._connect() as connection:
-            row = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} AND id = ?", (*parameters, int(cohort_id))).fetchone()
+            row = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} AND id = ?", (*parameters, cohort_id)).fetchone()
         if row is None:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
         return _to_saved(row)
@@ -163,7 +175,7 @@ class CohortStore:
         try:
             with self._connect() as connection:
                 updated = connection.execute(
-                    "UPDATE cohorts SET name = ?, updated_at = ? WHERE dataset = ? AND id = ?", (new_name, now, self.dataset, int(cohort_id))
+                    "UPDATE cohorts SET name = ?, updated_at = ? WHERE dataset = ? AND id = ?", (new_name, now, self.dataset, cohort_id)
                 ).rowcount
         except sqlite3.IntegrityError as error:
             raise CohortStoreError(f"a cohort named {new_name!r} already exists") from error
@@ -176,11 +188,11 @@ class CohortStore:
         self._require_owner(cohort_id)
         with self._connect() as connection:  # every user's cohorts: a private one may be defined from a shared one
             rows = connection.execute("SELECT name, definition FROM cohorts WHERE dataset = ?", (self.dataset,)).fetchall()
-        dependents = [name for name, definition in rows if int(cohort_id) in CohortDefinition.from_dict(json.loads(definition)).operands]
+        dependents = [name for name, definition in rows if cohort_id in CohortDefinition.from_dict(json.loads(definition)).operands]
         if dependents:
             raise CohortStoreError(f"cannot delete: {', '.join(dependents)} {'is' if len(dependents) == 1 else 'are'} defined from it")
         with self._connect() as connection:
-            deleted = connection.execute("DELETE FROM cohorts WHERE dataset = ? AND id = ?", (self.dataset, int(cohort_id))).rowcount
+            deleted = connection.execute("DELETE FROM cohorts WHERE dataset = ? AND id = ?", (self.dataset, cohort_id)).rowcount
         if not deleted:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
 
@@ -198,6 +210,10 @@ class CohortStore:
             rows = connection.execute("SELECT at, username, action, detail FROM audit_log WHERE dataset = ? ORDER BY id DESC LIMIT ?",
                                       (self.dataset, int(limit))).fetchall()
         return [AuditEntry(*row) for row in rows]
+def _check_id(cohort_id: object) -> None:
+    """Store ids are positive SQLite integers: no bool, float or string stands in for one, none past 2**63 - 1."""
+    if isinstance(cohort_id, bool) or not isinstance(cohort_id, int) or not 1 <= cohort_id < 2**63:
+        raise CohortStoreError(f"no saved cohort with id {cohort_id!r}")
 
 
 def _clean_name(name: str) -> str:

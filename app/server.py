@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import stat
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 from dash import html
+from werkzeug.exceptions import HTTPException
 
 from app.auth.web import install_security
 from app.config import AppConfig
@@ -19,11 +24,13 @@ from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decod
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
+from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
-logger = logging.getLogger(__name__)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
+log = logging.getLogger(__name__)
+BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
 
 
 def make_celery(broker: str):
@@ -33,13 +40,62 @@ def make_celery(broker: str):
     return Celery("latent_space_explorer", broker=broker, backend=broker)
 
 
+class ThreadJobManager(dash.DiskcacheManager):
+    """Background callbacks on a bounded pool of threads in the server process; results in a disk cache.
+
+    Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
+    another thread held at that instant (decode jobs hung for good inside SQLite's allocator), its
+    pipes and zombie were never reaped (about two descriptors leaked per job), and killing a job that
+    had just ended raised ``psutil.NoSuchProcess`` (HTTP 500). Threads fork nothing and start at once;
+    the heavy parts (torch, numpy, scikit-learn, numba) release the GIL. A job superseded by a newer
+    request is cancelled if it has not started and otherwise runs to its end (bounded by the pool).
+    """
+
+    def __init__(self, cache, workers: int):
+        super().__init__(cache)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background-callback")
+        self._jobs: dict[int, tuple[Future, str]] = {}
+        self._job_ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def call_job_fn(self, key, job_fn, args, context) -> int:
+        job = next(self._job_ids)
+        future = self._pool.submit(job_fn, key, self._make_progress_key(key), args, context)
+        with self._lock:
+            self._jobs[job] = (future, key)
+        return job
+
+    def job_running(self, job) -> bool:
+        """Still computing, or finished with a result not yet collected (so a poll never mistakes it for cancelled)."""
+        with self._lock:
+            entry = self._jobs.get(int(job))
+        if entry is None:
+            return False
+        future, key = entry
+        return not future.done() or key in self.handle
+
+    def terminate_job(self, job) -> None:
+        if job is None:
+            return
+        with self._lock:
+            entry = self._jobs.pop(int(job), None)
+        if entry is not None:
+            entry[0].cancel()
+
+    def terminate_unhealthy_job(self, job) -> bool:
+        if job is None or self.job_running(job):
+            return False
+        self.terminate_job(job)
+        return True
+
+
 def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheManager | dash.CeleryManager:
-    """A disk cache for one machine; Celery + Redis when a broker is configured (several workers)."""
+    """Threads on one machine (nothing forked); Celery + Redis when a broker is configured (several workers)."""
     if config.celery_broker:
         return dash.CeleryManager(celery_app or make_celery(config.celery_broker))
     import diskcache
 
-    return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")))
+    return ThreadJobManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")), workers=BACKGROUND_THREADS)
 
 
 def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None) -> dash.Dash:
@@ -60,7 +116,10 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
         # Bootstrap (Bootswatch Flatly) is served from assets/: clinical networks often have no CDN access.
         assets_folder=str(config.assets_dir),
         background_callback_manager=manager or background_manager(config),
+        on_error=show_refusal,  # a refused input or a failing callback: a message in the page, never a 500
     )
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Flask answers 413 to anything bigger
+    app.server.register_error_handler(Exception, _refuse_malformed_request)
     waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
     app.layout = page_layout(context, training, waiting)
     for panel in PANELS:
@@ -71,7 +130,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     install_security(app, config)
     problem = None if waiting else decoder.model_problem(context)
     if problem and context.cohort.has_ecg and context.cohort.has_mri:
-        logger.warning("Decoding is off: %s", problem)
+        log.warning("Decoding is off: %s", problem)
     return app
 
 
@@ -90,6 +149,12 @@ def secure_cache_dir(cache_dir: Path) -> None:
             path = os.path.join(folder, name)
             if not os.path.islink(path):
                 os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
+def _refuse_malformed_request(error: Exception):
+    """What escapes Dash's dispatch (a body that is not a callback request): 400 with one line, no traceback; logged."""
+    if isinstance(error, HTTPException):
+        return error
+    log.warning("malformed request to %s refused", flask.request.path, exc_info=error)
+    return flask.jsonify(message="malformed request: not a callback request this page makes"), 400
 
 
 def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
@@ -111,6 +176,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                 dark=True,
                 className="mb-3",
             ),
+            dbc.Container(dbc.Alert(id=REFUSAL_ALERT_ID, is_open=False, dismissable=True, color="warning", className="py-2"), fluid=True),
             dbc.Container(
                 dbc.Row(
                     [

@@ -7,9 +7,13 @@ every panel and is turned into a mask by ``resolve_choice`` alone.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 from dash import ctx, dcc
 
+from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
@@ -57,8 +61,12 @@ def saved_cohort_options(saved_options: list[dict] | None, *leading: dict) -> li
     return [*leading, *({"label": f"Saved: {option['label']}", "value": option["value"]} for option in saved_options or [])]
 
 
-class SelectionError(ValueError):
-    """A selection the browser sent that cannot be resolved (malformed, or on a view that is gone)."""
+class SelectionError(validation.InputRefused):
+    """A well-formed selection that no longer resolves (its view or saved cohort is gone, or not computed yet).
+
+    Malformed selections (negative rows, a bool for an id, a shape without numbers) are refused outright
+    with :class:`app.validation.InputRefused`; a stale one is ignored and the summary says why.
+    """
 
 
 def view_coordinates(context: AppContext, view: object) -> np.ndarray:
@@ -86,24 +94,23 @@ def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | 
     if not selection:
         return None
     if not isinstance(selection, dict):
-        raise SelectionError("a selection must be an object")
+        raise validation.InputRefused("selection: expected an object (a drawn shape, a saved cohort or rows)")
     if "shape" in selection:
         try:
             shape = parse_shape(selection["shape"])
         except ValueError as error:
-            raise SelectionError(str(error)) from None
+            raise validation.InputRefused(str(error)) from None
         return shape_mask(view_coordinates(context, selection.get("view")), shape)
     if "cohort" in selection:
+        cohort_id = validation.integer(selection["cohort"], "saved cohort", 1, 2**63 - 1)
         try:
-            return context.saved_cohort_mask(int(selection["cohort"]))
-        except (CohortStoreError, TypeError, ValueError) as error:
+            return context.saved_cohort_mask(cohort_id)
+        except CohortStoreError as error:
             raise SelectionError(f"the saved cohort {selection['cohort']!r} cannot be highlighted: {error}") from None
     if "rows" in selection:
-        rows = np.asarray(selection["rows"])
-        if rows.ndim != 1 or (len(rows) and (rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= context.n_subjects)):
-            raise SelectionError(f"selected rows must be integers from 0 to {context.n_subjects - 1}")
+        rows = validation.rows(selection["rows"], context.n_subjects, "selected subjects")
         mask = np.zeros(context.n_subjects, dtype=bool)
-        mask[rows.astype(int)] = True
+        mask[np.asarray(rows, dtype=np.int64)] = True
         return mask
     return None
 
@@ -111,15 +118,16 @@ def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | 
 def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
     """Mask of the current cohort (filters ∧ selection), or None when neither narrows it.
 
-    A selection that cannot be resolved narrows nothing (the summary says why).
+    A selection that cannot be resolved narrows nothing (the summary says why); a malformed one is refused.
     """
     try:
         selected = selection_mask(context, selection)
     except SelectionError:
         selected = None
+    filters = validation.filter_specs(filters, context.variables)
     if not filters and selected is None:
         return None
-    mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
+    mask = context.definition_mask(CohortDefinition(filters=tuple(filters)))
     return mask if selected is None else mask & selected
 
 
@@ -138,9 +146,14 @@ def resolve_choice(context: AppContext, choice: str | int | None, filters: list 
         return ~other
     if choice in (CURRENT, None):
         return current_cohort_mask(context, filters, selection)
-    return context.saved_cohort_mask(int(choice))
+    return context.saved_cohort_mask(choice)  # the store refuses anything but a real store id (no int("3") coercion)
 
 
 def triggered() -> set[str]:
     """Ids of the components that triggered the running callback."""
     return {prop_id.split(".")[0] for prop_id in ctx.triggered_prop_ids}
+
+
+def inputs_key(*values: object) -> str:
+    """A short digest of a callback's inputs: a panel redraws on a tab switch only if something changed meanwhile."""
+    return hashlib.blake2b(json.dumps(values, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()

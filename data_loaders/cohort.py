@@ -18,6 +18,8 @@ from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
 from data_loaders.tables import read_latent_table, read_phenotypes, read_table
 
+FINITE_CHECK_ROWS = 65_536
+
 ARRAY_FORMATS = ("hdf5", "ml4h_hd5", "synthetic")
 PREDICTION_COLUMNS = ("task", "space", "prediction")
 
@@ -222,7 +224,15 @@ def _read_space_hdf5(path: Path, dataset: str) -> tuple[pd.Index, np.ndarray]:
             raise CohortFormatError(path, dataset, "a latent matrix of that name", f"datasets {sorted(file.keys())}")
         if arrays.IDS_DATASET not in file:
             raise CohortFormatError(path, arrays.IDS_DATASET, "a dataset of subject ids", "none")
-        return pd.Index(file[arrays.IDS_DATASET].asstr()[:]), file[dataset][()]
+        stored = file[dataset]
+        stored_ids = pd.Index(file[arrays.IDS_DATASET].asstr()[:])
+        offset = stored.id.get_offset()
+        if offset is None or stored.chunks is not None or stored.compression or stored.dtype != np.dtype("<f4") or stored.ndim != 2:
+            return stored_ids, stored[()]
+        shape = stored.shape
+    # Contiguous, uncompressed float32 (as write_spaces stores it): a read-only memory map, so every
+    # worker process serving the cohort shares one copy in the page cache instead of holding its own.
+    return stored_ids, np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape)
 
 
 def _align_space(path: Path, name: str, stored_ids: pd.Index, matrix: np.ndarray, ids: pd.Index) -> np.ndarray:
@@ -240,10 +250,15 @@ def _align_space(path: Path, name: str, stored_ids: pd.Index, matrix: np.ndarray
     extra = stored_ids.difference(ids)
     if len(extra):
         raise CohortFormatError(path, "sample_id", "only subjects of the phenotype table", f"{len(extra)} unknown ids, e.g. {list(extra[:3])}")
-    aligned = np.ascontiguousarray(matrix[rows], dtype=np.float32)
-    bad = ~np.isfinite(aligned)
-    if bad.any():
-        first = np.argwhere(bad)[0]
-        raise CohortFormatError(path, name, "finite values (no NaN or inf)", f"{int(bad.sum())} non-finite, first at subject {ids[first[0]]}, dimension {first[1]}")
+    if isinstance(matrix, np.memmap) and np.array_equal(rows, np.arange(len(rows))):
+        aligned = np.asarray(matrix)  # already in order: keep the shared map (a plain read-only ndarray view of it)
+    else:
+        aligned = np.ascontiguousarray(matrix[rows], dtype=np.float32)
+    for start in range(0, len(aligned), FINITE_CHECK_ROWS):  # in blocks: no full-size temporary for a mapped matrix
+        bad = ~np.isfinite(aligned[start:start + FINITE_CHECK_ROWS])
+        if bad.any():
+            first = np.argwhere(bad)[0]
+            raise CohortFormatError(path, name, "finite values (no NaN or inf)",
+                                    f"non-finite values, the first at subject {ids[start + first[0]]}, dimension {first[1]}")
     aligned.setflags(write=False)
     return aligned

@@ -123,7 +123,10 @@ class _SubjectMeasure:
         self.lv_areas = [self._area_beyond(t, cut) for t, cut in enumerate(self.valve)]
 
     def _annulus_from_motion(self, region: np.ndarray, bottom: float) -> float | None:
-        """Position along the axis, basal to the centroid, where the region's rim stops darkening and starts brightening from end-diastole to the smallest frame; None if it never brightens there."""
+        """Position along the axis, basal to the centroid, where the region's rim stops darkening and starts brightening.
+
+        Brightening is measured from end-diastole to the smallest frame; None if the rim never brightens there.
+        """
         end_systole = int(np.argmin((self.bright & region).sum(axis=(1, 2))))
         change = self.frames[end_systole] - self.frames[0]
         rim = ndimage.binary_dilation(region, structure=_IN_PLANE[1], iterations=3) & ~ndimage.binary_erosion(region, structure=_IN_PLANE[1], iterations=2)

@@ -33,6 +33,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_serving(url: str, processes: list[subprocess.Popen], timeout: float, log_path: Path) -> None:
+    """Return once ``url`` serves its layout; raise with the log's tail if a process exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
+            return
+        except urllib.error.HTTPError:  # 401: up, behind sign-in
+            return
+        except OSError:
+            if any(process.poll() is not None for process in processes) or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {log_path.read_text()[-3000:]}") from None
+            time.sleep(0.3)
+
+
 @contextmanager
 def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, extra_args: tuple[str, ...] = (),
                 extra_env: dict[str, str] | None = None) -> Iterator[str]:
@@ -50,21 +65,53 @@ def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, e
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_dash-layout", timeout=2).close()
-                break
-            except urllib.error.HTTPError:  # 401: up, behind sign-in
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start: {(cache_dir / 'server.log').read_text()[-2000:]}") from None
-                time.sleep(0.3)
+        wait_until_serving(url, [server], timeout, cache_dir / "server.log")
         yield url
     finally:
         server.terminate()
         server.wait(timeout=15)
+        log.close()
+
+
+requires_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="Debian's redis-server is not installed (.ci/run installs it)")
+
+
+def scale_out_commands(port: int, redis_port: int, workdir: Path, web_workers: int = 2) -> list[list[str]]:
+    """The README's scale-out recipe on loopback ports: Redis, one Celery worker, gunicorn with gthread workers (in start order)."""
+    return [
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no"],
+        [sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--concurrency", "2", "--loglevel", "INFO"],
+        [sys.executable, "-m", "gunicorn", "--workers", str(web_workers), "--worker-class", "gthread", "--threads", "8",
+         "--timeout", "120", "--graceful-timeout", "20", "--bind", f"127.0.0.1:{port}", "app.wsgi:server"],
+    ]
+
+
+@contextmanager
+def running_scaled_out(cohort_dir: Path, workdir: Path, web_workers: int = 2, timeout: float = 180) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """Redis + a Celery worker + gunicorn serving ``cohort_dir``; yield the URL and the processes; stop them all afterwards.
+
+    Their output is in ``workdir / "server.log"``.
+    """
+    port, redis_port = free_port(), free_port()
+    environment = {**os.environ, "LSE_CACHE_DIR": str(workdir / "cache"), "LSE_COHORT": str(cohort_dir),
+                   "LSE_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0", "LSE_DEVICE": "cpu"}
+    log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed below, after the servers stop
+    processes = [subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+                 for command in scale_out_commands(port, redis_port, workdir, web_workers)]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url, processes, timeout, workdir / "server.log")
+        yield url, processes
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
         log.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -77,3 +78,17 @@ def test_background_callbacks_use_celery_when_a_broker_is_configured(phenotype_c
     assert isinstance(manager, dash.CeleryManager)
     assert manager.handle.conf.broker_url == "redis://127.0.0.1:6399/0"
     create_app(celery_config, manager=manager)  # builds without reaching the broker
+
+
+def test_gunicorn_without_a_cohort_or_a_built_demo_stops_with_one_clear_line(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("LSE_")} | {"LSE_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:0", "app.wsgi:server"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=environment,
+    )
+    assert result.returncode == 4  # gunicorn halts: the app failed to load (no endless worker respawns)
+    assert "error: no cohort: set LSE_COHORT to a cohort folder, or build the demo first with" in result.stderr
+    assert "python -m app --prepare-only" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-built
+

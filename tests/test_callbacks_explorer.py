@@ -18,6 +18,7 @@ from app.figures.scatter import FADED_OFFSET
 from app.panels import cohorts, compare_cohorts, explorer
 from app.server import create_app
 from app.state import resolve_choice
+from app.validation import InputRefused
 from data_loaders import load_cohort
 
 
@@ -95,14 +96,17 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
     assert explorer.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
 
 
-def test_a_cleared_or_broken_selection_highlights_nobody_and_says_why(context):
+def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malformed_one_is_refused(context):
     assert explorer.highlight_rows(context, [], {"source": "clear", "at": 5}) is None
     broken = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}
-    assert explorer.highlight_rows(context, [], broken) is None
-    assert explorer.selection_summary(context, [], broken).startswith("Selection ignored: selection shape x must be a list of numbers")
+    with pytest.raises(InputRefused, match="selection shape x must be a list of numbers"):
+        explorer.highlight_rows(context, [], broken)
+    with pytest.raises(InputRefused, match="expected a whole number from 0"):
+        explorer.selection_summary(context, [], {"rows": [context.n_subjects]})
     unknown_view = {**broken, "shape": {"kind": "box", "x": [0, 1], "y": [0, 1]}, "view": {"kind": "latent", "space": "nope", "method": "pca"}}
+    assert explorer.highlight_rows(context, [], unknown_view) is None
+    assert explorer.selection_summary(context, [], unknown_view).startswith("Selection ignored:")
     assert "unknown view" in explorer.selection_summary(context, [], unknown_view)
-    assert "integers from 0" in explorer.selection_summary(context, [], {"rows": [context.n_subjects]})
 
 
 def test_hovering_a_point_looks_up_that_subject_only(context):

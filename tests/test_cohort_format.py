@@ -114,6 +114,27 @@ def test_spaces_and_predictions_round_trip(tiny_cohort_dir):
     assert not list(tiny_cohort_dir.glob("*.partial"))
 
 
+def test_stored_spaces_are_memory_mapped_so_worker_processes_share_them(tiny_cohort_dir):
+    cohort = load_cohort(tiny_cohort_dir)
+    ids = list(cohort.subject_ids)
+    joint = np.random.default_rng(1).normal(size=(len(ids), 6)).astype(np.float32)
+    write_spaces(tiny_cohort_dir, {"joint": joint}, ids)
+    mapped = load_cohort(tiny_cohort_dir).spaces["joint"]
+    assert np.array_equal(mapped, joint) and not mapped.flags.writeable and not mapped.flags.owndata
+    spaces_file = str((tiny_cohort_dir / "spaces.h5").resolve())
+    assert spaces_file in Path("/proc/self/maps").read_text()  # a file mapping, not a private copy
+
+
+def test_a_memory_mapped_space_with_nan_is_refused(tiny_cohort_dir):
+    cohort = load_cohort(tiny_cohort_dir)
+    ids = list(cohort.subject_ids)
+    write_spaces(tiny_cohort_dir, {"joint": np.zeros((len(ids), 3), dtype=np.float32)}, ids)
+    with h5py.File(tiny_cohort_dir / "spaces.h5", "r+") as file:
+        file["joint"][len(ids) - 1, 2] = np.inf
+    with pytest.raises(CohortFormatError, match=f"subject {ids[-1]}, dimension 2"):
+        load_cohort(tiny_cohort_dir)
+
+
 def test_spaces_are_aligned_to_the_phenotype_order(tiny_cohort_dir):
     cohort = load_cohort(tiny_cohort_dir)
     ids = list(cohort.subject_ids)

@@ -102,6 +102,31 @@ def test_store_saves_lists_renames_and_deletes(tmp_path):
         store.save("over nothing", CohortDefinition(operation="complement", operands=(999,)))
 
 
+def test_a_cohort_combined_with_itself_is_refused():
+    with pytest.raises(ValueError, match="needs different cohorts"):
+        CohortDefinition(operation="union", operands=(3, 3))
+    with pytest.raises(ValueError, match="needs different cohorts"):
+        CohortDefinition(operation="intersection", operands=(1, 2, 1))
+
+
+def test_store_refuses_ids_that_are_not_store_ids_and_chains_past_the_depth_cap(tmp_path):
+    from app.cohort_store import MAX_DEFINITION_DEPTH
+
+    store = CohortStore(tmp_path / "cohorts.sqlite", dataset="demo")
+    base = store.save("base", CohortDefinition(subject_ids=("a",)))
+    for hostile in (True, 1.0, "1", -1, 0, 10**30, None):
+        for operation in (store.get, store.delete, lambda cohort_id: store.rename(cohort_id, "x")):
+            with pytest.raises(CohortStoreError, match="no saved cohort"):
+                operation(hostile)
+    other = store.save("other", CohortDefinition(subject_ids=("b",)))
+    latest = base
+    for level in range(MAX_DEFINITION_DEPTH):
+        latest = store.save(f"level {level}", CohortDefinition(operation="union", operands=(latest.id, other.id)))
+    assert store.depth(latest.definition) == MAX_DEFINITION_DEPTH
+    with pytest.raises(CohortStoreError, match=f"at most {MAX_DEFINITION_DEPTH} levels deep"):
+        store.save("one too deep", CohortDefinition(operation="complement", operands=(latest.id,)))
+
+
 def test_store_survives_a_restart_and_keeps_datasets_apart(tmp_path):
     path = tmp_path / "cohorts.sqlite"
     CohortStore(path, dataset="demo").save("AF", CohortDefinition(subject_ids=("b",)))

@@ -40,6 +40,8 @@ class CohortDefinition:
             if not fewest <= len(self.operands) <= (most or len(self.operands)):
                 wanted = f"{fewest}" if fewest == most else f"at least {fewest}"
                 raise ValueError(f"{self.operation} takes {wanted} cohorts, got {len(self.operands)}")
+            if len(set(self.operands)) != len(self.operands):
+                raise ValueError(f"{self.operation} needs different cohorts: a cohort combined with itself is itself (or empty)")
         for spec in self.filters:
             filter_from_dict(spec)  # refuse a malformed filter when it is defined, not when it is used
 

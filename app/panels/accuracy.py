@@ -132,7 +132,7 @@ class Evaluation:
 
 def cohort_choice_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None) -> tuple[str, np.ndarray]:
     """(name, mask over every subject) for the cohort to evaluate: the current one or a saved one."""
-    name = "Current cohort" if choice in (CURRENT, None) else f"Saved: {context.store.get(int(choice)).name}"
+    name = "Current cohort" if choice in (CURRENT, None) else f"Saved: {context.store.get(choice).name}"
     return name, resolve_choice(context, choice, filters, selection)
 
 

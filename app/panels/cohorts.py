@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
+from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
@@ -26,7 +27,7 @@ def current_definition(context: AppContext, filters: list | None, selection: dic
     """The definition to save for what is highlighted now: filters plus the selected subjects' ids."""
     selected = selection_mask(context, selection)
     ids = tuple(context.cohort.subject_ids[np.flatnonzero(selected)]) if selected is not None else ()
-    return CohortDefinition(filters=tuple(filters or ()), subject_ids=ids)
+    return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids)
 
 
 def filter_block(context: AppContext, variable: str) -> html.Div:

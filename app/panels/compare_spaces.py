@@ -8,8 +8,6 @@ Clicking or lassoing subjects, or choosing a suggested group, writes the explore
 
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,7 +38,7 @@ from app.core.projections import METHODS, ProjectionSpec
 from app.core.statistics import compare_groups
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
-from app.state import COHORTS_VERSION, SELECTION, SelectionError, selection_mask, space_label, triggered
+from app.state import COHORTS_VERSION, SELECTION, SelectionError, inputs_key, selection_mask, space_label, triggered
 
 PANEL_TAB = "compare-spaces"  # the tab_id app.server gives this panel
 INLINE_SUBJECTS = 5_000  # up to this many subjects, neighbours are computed in the request (exact, under a second)
@@ -507,9 +505,7 @@ def layout(context: AppContext) -> html.Div:
     )
 
 
-def inputs_key(*values: object) -> str:
-    """A short digest of a callback's inputs: the panel redraws on a tab switch only if something changed meanwhile."""
-    return hashlib.blake2b(json.dumps(values, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+WAITING_MARK = "#waiting"
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -546,8 +542,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
         # callback from the background callback's output, which its own request started).
         triggers = triggered()
         polled = triggers == {"cs-poll"}
+        # cs-drawn is the key of what is shown, marked while it still waits for the background result: a tick
+        # queued after the full map was drawn must not send it (several MB) again, and stops the polling.
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
-        if tab != PANEL_TAB or (key == drawn and not polled):
+        if polled and drawn == key:
+            return (*(dash.no_update,) * 10, True)
+        if tab != PANEL_TAB or (drawn in (key, key + WAITING_MARK) and not polled):
             return (dash.no_update,) * 11
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
             return (dash.no_update,) * 11
@@ -556,7 +556,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         waiting = isinstance(outputs[6], dict)  # a request for the background callback
         if polled:
             outputs[6] = dash.no_update  # the computation is already running
-        return (*outputs, key, not waiting)
+        return (*outputs, key + WAITING_MARK if waiting else key, not waiting)
 
     @app.callback(
         Output("cs-ready", "data"),

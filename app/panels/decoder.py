@@ -44,6 +44,7 @@ from app.state import (
     SAVED_COHORTS,
     SELECTION,
     SPACE_LABELS,
+    inputs_key,
     resolve_choice,
     saved_cohort_options,
 )
@@ -231,7 +232,7 @@ def group_label(context: AppContext, choice: str | int | None, saved_names: dict
     if choice == EVERYONE:
         return "everyone"
     names = saved_names if saved_names is not None else {saved.id: saved.name for saved in context.store.list()}
-    return names.get(int(choice), f"cohort {choice}")
+    return names.get(choice, f"cohort {choice}")
 
 
 def endpoint_latent(context: AppContext, endpoint: str, space: str, groups: Groups) -> tuple[np.ndarray, str]:
@@ -650,6 +651,7 @@ def layout(context: AppContext) -> html.Div:
                 className="mb-2",
             ),
             *[dcc.Store(id=f"decoder-{view}-request") for view in ("subject", "proto", "perturb", "interp")],
+            dcc.Store(id="decoder-choices-for"),  # what the subject choices were last computed for
         ],
         id="decoder-panel",
     )
@@ -677,15 +679,23 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("decoder-subjects", "options"),
         Output("decoder-subjects", "value"),
+        Output("decoder-choices-for", "data"),
         Input("decoder-source", "value"),
         Input("decoder-closest", "n_clicks"),
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
         Input(COHORTS_VERSION, "data"),
+        Input("main-tabs", "active_tab"),
+        State("decoder-choices-for", "data"),
     )
-    def _subject_choices(source, _closest, filters, selection, _version):
+    def _subject_choices(source, closest, filters, selection, version, main_tab, computed_for):
+        # Hidden: a selection or filter change costs nothing until the tab is opened; opening it again with
+        # nothing changed keeps the subjects the user picked.
+        inputs = inputs_key(source, closest, filters, selection, version)
+        if main_tab != "decoder" or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
+            return dash.no_update, dash.no_update, dash.no_update
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
-        return subject_choices(context, source, filters, selection, count)
+        return *subject_choices(context, source, filters, selection, count), inputs
 
     @app.callback(
         Output("decoder-shown", "options"),

@@ -260,6 +260,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
             if triggers == {"projection-poll"} and not projection_arrived(context, pending):
                 return dash.no_update, dash.no_update, dash.no_update
             figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending)
+            if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
+                return figure, dash.no_update, None
             return figure, request, request if request is not dash.no_update else dash.no_update
 
     @app.callback(Output("projection-poll", "disabled"), [Input(f"view-{view}-pending", "data") for view in LATENT_VIEWS])

@@ -1,0 +1,549 @@
+"""Many simulated users against a running explorer, posting callbacks exactly as the browser does.
+
+    .venv/bin/python -m benchmarks.load --cohort DIR --server embedded --users 20 --actions 1000
+    .venv/bin/python -m benchmarks.load --cohort DIR --server scaled --users 20 --actions 1000
+    .venv/bin/python -m benchmarks.load --cohort DIR --server embedded --users 1 --actions 1000 --only decode
+
+Starts the server itself on a free loopback port (the embedded ``python -m app``, or Redis + gunicorn
+with two gthread workers + one Celery worker) with a private cache folder, and stops it afterwards.
+Each user loads the page (``/``, ``/_dash-layout``, ``/_dash-dependencies``) and then plays random
+actions: a filter, a selection, a colour, a cohort comparison, a saved cohort, a projection, a
+space comparison, an accuracy view, and (10 % of actions) a decode. An action sets a property as a
+click would, then posts every server callback that property triggers to ``/_dash-update-component``,
+applies the answers to its copy of the page and follows the cascade (background callbacks are
+polled with the signed ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash
+renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
+errors; overall throughput; and RSS, open descriptors and process count of the server's whole
+process tree before and after (after a short settle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from tests.browser import free_port, scale_out_commands
+
+REQUEST_TIMEOUT_S = 120
+MAX_POLLS = 400  # per background callback: 400 × its interval bounds one wait
+MAX_CASCADE = 60  # server callbacks one action may trigger
+GRACE_S = 60  # after --max-seconds, in-flight actions get this long before a still-running job counts as an error
+INTERVAL_TICKS = 3  # ticks of an enabled dcc.Interval followed after an action (the Compare spaces poll)
+ACTION_KINDS = ("filter", "selection", "colour", "compare", "saved-cohort", "projection", "compare-spaces", "accuracy", "decode")
+
+
+def stringify_id(component_id: str | dict) -> str:
+    """Dash's string form of a component id (pattern-matching ids: JSON with sorted keys)."""
+    if isinstance(component_id, dict):
+        return "{" + ",".join(f"{json.dumps(key)}:{json.dumps(component_id[key], separators=(',', ':'))}" for key in sorted(component_id)) + "}"
+    return component_id
+
+
+def parse_id(text: str) -> str | dict:
+    return json.loads(text) if text.startswith("{") else text
+
+
+def split_outputs(output: str) -> list[tuple[str, str]]:
+    """'..a.b...c.d..' or 'a.b' → [(id, property), ...] (ids may be JSON holding dots)."""
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    return [tuple(part.rsplit(".", 1)) for part in parts]  # type: ignore[misc]
+
+
+def matches(pattern: dict, component_id: str | dict) -> bool:
+    if not isinstance(component_id, dict) or set(pattern) != set(component_id):
+        return False
+    return all(isinstance(value, list) or component_id[key] == value for key, value in pattern.items())
+
+
+@dataclass
+class Page:
+    """One user's copy of the page: every component's props, as the renderer holds them."""
+
+    props: dict[str, dict] = field(default_factory=dict)  # stringified id → props
+    types: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str | dict] = field(default_factory=dict)
+
+    def register(self, node) -> None:
+        if isinstance(node, list):
+            for child in node:
+                self.register(child)
+            return
+        if not isinstance(node, dict) or "props" not in node or "type" not in node:
+            return
+        props = node["props"]
+        if "id" in props:
+            key = stringify_id(props["id"])
+            self.ids[key], self.types[key] = props["id"], node["type"]
+            self.props[key] = {name: value for name, value in props.items() if name != "children" or not _has_components(value)}
+        for value in props.values():
+            if isinstance(value, (dict, list)):
+                self.register(value)
+
+    def get(self, component_id: str, prop: str):
+        return self.props.get(component_id, {}).get(prop)
+
+    def set(self, component_id: str, prop: str, value) -> None:
+        self.props.setdefault(component_id, {})[prop] = value
+        if isinstance(value, (dict, list)):
+            self.register(value)
+
+    def matching(self, dependency_id: str) -> list[str]:
+        """Stringified ids of the components a dependency id names (one, or all an ALL pattern matches)."""
+        if dependency_id.startswith("{"):
+            pattern = json.loads(dependency_id)
+            return sorted(key for key, component_id in self.ids.items() if matches(pattern, component_id))
+        return [dependency_id] if dependency_id in self.props else []
+
+
+def _has_components(value) -> bool:
+    if isinstance(value, list):
+        return any(_has_components(item) for item in value)
+    return isinstance(value, dict) and "props" in value
+
+
+class ServerError(Exception):
+    pass
+
+
+class User:
+    """One simulated browser tab: its own connection, page copy and signed page-load token."""
+
+    def __init__(self, port: int, rng: random.Random, give_up_at: float = math.inf):
+        self.port, self.rng, self.give_up_at = port, rng, give_up_at
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+        self.requests = 0
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        for attempt in range(2):
+            try:
+                self.connection.request(method, path, body=payload, headers=headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                self.requests += 1
+                return response.status, data
+            except (http.client.HTTPException, ConnectionError, TimeoutError, OSError):
+                self.connection.close()
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def load_page(self) -> None:
+        status, index = self.request("GET", "/")
+        if status != 200:
+            raise ServerError(f"GET / gave {status}")
+        config = json.loads(re.search(rb'<script id="_dash-config" type="application/json">(.*?)</script>', index, re.S).group(1))
+        self.end_id = config.get("end_id")
+        layout = json.loads(self.request("GET", "/_dash-layout")[1])
+        self.dependencies = [d for d in json.loads(self.request("GET", "/_dash-dependencies")[1]) if not d.get("clientside_function")]
+        self.page = Page()
+        self.page.register(layout)
+        self.by_input: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for index_, dependency in enumerate(self.dependencies):
+            for item in dependency["inputs"]:
+                self.by_input[(item["id"], item["property"])].append(index_)
+        initial = [i for i, d in enumerate(self.dependencies) if not d.get("prevent_initial_call")
+                   and all(item["id"].startswith("{") or item["id"] in self.page.props for item in d["inputs"])]
+        self.cascade(initial, changed=set())
+
+    # -- the renderer's job --------------------------------------------------------------------
+    def _values(self, items: list[dict]) -> list:
+        values = []
+        for item in items:
+            if item["id"].startswith("{"):
+                values.append([{"id": self.page.ids[key], "property": item["property"], "value": self.page.get(key, item["property"])}
+                               for key in self.page.matching(item["id"])])
+            else:
+                values.append({"id": item["id"], "property": item["property"], "value": self.page.get(item["id"], item["property"])})
+        return values
+
+    def body(self, dependency: dict, changed: set[tuple[str, str]], overrides: dict[tuple[str, str], object] | None = None) -> dict:
+        """The request the renderer would post for ``dependency``, with some input or state values replaced."""
+        saved = {key: self.page.get(*key) for key in overrides or {}}
+        for (component_id, prop), value in (overrides or {}).items():
+            self.page.props.setdefault(component_id, {})[prop] = value
+        try:
+            output_specs = []
+            outputs = split_outputs(dependency["output"])
+            for component_id, prop in outputs:
+                if component_id.startswith("{"):
+                    output_specs.append([{"id": self.page.ids[key], "property": prop.split("@")[0]} for key in self.page.matching(component_id)])
+                else:
+                    output_specs.append({"id": component_id, "property": prop.split("@")[0]})
+            return {"output": dependency["output"], "outputs": output_specs if len(outputs) > 1 else output_specs[0],
+                    "inputs": self._values(dependency["inputs"]), "state": self._values(dependency.get("state", [])),
+                    "changedPropIds": sorted(f"{component_id}.{prop}" for component_id, prop in changed
+                                             if any(item["id"] == component_id and item["property"] == prop for item in dependency["inputs"]))}
+        finally:
+            for (component_id, prop), value in saved.items():
+                self.page.props[component_id][prop] = value
+
+    def exchange(self, dependency: dict, body: dict) -> tuple[int, bytes]:
+        """Post a callback request; for a background callback, poll with its signed handles until it answers."""
+        query = f"?endId={self.end_id}" if self.end_id else ""
+        status, data = self.request("POST", "/_dash-update-component" + query, body)
+        background = dependency.get("background")
+        if status != 200 or not background:
+            return status, data
+        handles = {key: value for key, value in json.loads(data).items() if key in ("cacheKey", "job")}
+        if not handles:
+            return status, data
+        blank = {**body, "inputs": [{**v, "value": None} if isinstance(v, dict) else v for v in body["inputs"]],
+                 "state": [{**v, "value": None} if isinstance(v, dict) else v for v in body["state"]]}
+        path = "/_dash-update-component" + query + "".join(f"&{key}={value}" for key, value in handles.items())
+        for _ in range(MAX_POLLS):
+            if time.monotonic() > self.give_up_at:
+                raise ServerError(f"{dependency['output']}: background job still without a result at the end of the run (stuck?)")
+            time.sleep(background.get("interval", 1000) / 1000)
+            status, data = self.request("POST", path, blank)
+            if status != 200 or "response" in json.loads(data) or "sideUpdate" in json.loads(data):
+                return status, data
+        raise ServerError(f"{dependency['output']}: no result after {MAX_POLLS} polls")
+
+    def post(self, dependency: dict, changed: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Post one callback as the renderer does; apply its answer to the page; return what changed."""
+        status, data = self.exchange(dependency, self.body(dependency, changed))
+        if status == 204:
+            return set()
+        if status != 200:
+            raise ServerError(f"{dependency['output']}: HTTP {status} {data[:200]!r}")
+        answer = json.loads(data)
+        updated = set()
+        for key, props in {**answer.get("response", {}), **answer.get("sideUpdate", {})}.items():  # sideUpdate: set_props
+            for prop, value in props.items():
+                if isinstance(value, dict) and "__dash_patch_update" in value:
+                    updated.add((key, prop))  # a Patch: the value changes; our copy keeps the old one
+                    continue
+                self.page.set(key, prop, value)
+                updated.add((key, prop))
+        return updated
+
+    def cascade(self, first: list[int], changed: set[tuple[str, str]]) -> None:
+        """Post callbacks the way the renderer orders them: one wave at a time, then those the answers trigger."""
+        queue, posted = list(dict.fromkeys(first)), 0
+        while queue and posted < MAX_CASCADE:
+            wave, queue = queue, []
+            changed_now: set[tuple[str, str]] = set()
+            for index_ in wave:
+                posted += 1
+                changed_now |= self.post(self.dependencies[index_], changed)
+            changed = changed_now
+            queue = list(dict.fromkeys(self.triggered(changed)))
+
+    def triggered(self, changed: set[tuple[str, str]]) -> list[int]:
+        found = []
+        for component_id, prop in changed:
+            found += self.by_input.get((component_id, prop), [])
+            if component_id.startswith("{"):
+                for (pattern, pattern_prop), indices in self.by_input.items():
+                    if pattern_prop == prop and pattern.startswith("{") and matches(json.loads(pattern), parse_id(component_id)):
+                        found += indices
+        return found
+
+    def act(self, component_id: str, prop: str, value) -> None:
+        """What a click does: set a property, then post everything it triggers and follow enabled intervals."""
+        self.page.set(component_id, prop, value)
+        self.cascade(self.triggered({(component_id, prop)}), {(component_id, prop)})
+        for _ in range(INTERVAL_TICKS):
+            live = [key for key, kind in self.page.types.items() if kind == "Interval" and not self.page.get(key, "disabled")]
+            if not live:
+                break
+            time.sleep(max(self.page.get(key, "interval") or 1000 for key in live) / 1000)
+            for key in live:
+                self.act_interval(key)
+
+    def act_interval(self, key: str) -> None:
+        ticks = (self.page.get(key, "n_intervals") or 0) + 1
+        self.page.set(key, "n_intervals", ticks)
+        self.cascade(self.triggered({(key, "n_intervals")}), {(key, "n_intervals")})
+
+    # -- what a user does ----------------------------------------------------------------------
+    def options(self, component_id: str) -> list:
+        values = [option["value"] if isinstance(option, dict) else option for option in self.page.get(component_id, "options") or []]
+        return [value for value in values if value is not None]
+
+    def tab(self, tab_id: str) -> None:
+        if self.page.get("main-tabs", "active_tab") != tab_id:
+            self.act("main-tabs", "active_tab", tab_id)
+
+    def do(self, kind: str, n_subjects: int) -> None:
+        rng = self.rng
+        if kind == "filter":
+            self.tab("explore")
+            variable = rng.choice(self.options("add-filter"))
+            self.act("add-filter", "value", variable)
+            for key in self.page.matching('{"type":"range-filter","variable":["ALL"]}'):
+                low, high = self.page.get(key, "min"), self.page.get(key, "max")
+                if low is not None and high is not None:
+                    cut = low + (high - low) * rng.uniform(0.2, 0.5)
+                    self.act(key, "value", [cut, high])
+                    return
+            for key in self.page.matching('{"type":"choice-filter","variable":["ALL"]}'):
+                choices = self.options(key)
+                if choices:
+                    self.act(key, "value", choices[:1])
+                    return
+        elif kind == "selection":
+            self.tab("explore")
+            start = rng.randrange(n_subjects)
+            self.act("selection", "data", {"rows": sorted(rng.sample(range(n_subjects), min(n_subjects, 50 + start % 200))), "source": "view-0"})
+        elif kind == "colour":
+            self.tab("explore")
+            self.act("colour-by", "value", rng.choice(self.options("colour-by")))
+        elif kind == "compare":
+            self.tab("compare-cohorts")
+            self.act("compare-variable", "value", rng.choice(self.options("compare-variable")))
+        elif kind == "saved-cohort":
+            self.act("cohort-name", "value", f"load test {rng.randrange(10**9)}")
+            self.act("save-cohort", "n_clicks", (self.page.get("save-cohort", "n_clicks") or 0) + 1)
+            saved = self.options("manage-cohort")
+            if saved:
+                self.act("manage-cohort", "value", rng.choice(saved))
+                self.act("apply-cohort", "n_clicks", (self.page.get("apply-cohort", "n_clicks") or 0) + 1)
+        elif kind == "projection":
+            self.tab("explore")
+            self.act("view-0-method", "value", rng.choice(self.options("view-0-method")))
+        elif kind == "compare-spaces":
+            self.tab("compare-spaces")
+            self.act("cs-k", "value", rng.choice([10, 20, 50]))
+        elif kind == "accuracy":
+            self.tab("accuracy")
+            self.act("accuracy-task", "value", rng.choice(self.options("accuracy-task")))
+        elif kind == "decode":
+            self.tab("decoder")
+            subjects = self.options("decoder-subjects")  # the layout's own choices: the subjects near the selection
+            if len(subjects) < 2:
+                self.act("selection", "data", {"rows": sorted(rng.sample(range(n_subjects), min(n_subjects, 40))), "source": "view-0"})
+                subjects = self.options("decoder-subjects")
+            self.act("decoder-subjects", "value", rng.sample(subjects, min(2, len(subjects))))
+        else:
+            raise ValueError(kind)
+
+
+@dataclass
+class Results:
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def choose_kind(rng: random.Random, only: str | None) -> str:
+    if only:
+        return only
+    if rng.random() < 0.10:
+        return "decode"
+    return rng.choice([kind for kind in ACTION_KINDS if kind != "decode"])
+
+
+def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: int, only: str | None, results: Results) -> None:
+    rng = random.Random(seed)
+    user = User(port, rng, give_up_at=deadline + GRACE_S)
+    try:
+        started = time.perf_counter()
+        user.load_page()
+        with results.lock:
+            results.times["page load"].append(time.perf_counter() - started)
+            results.requests["page load"] += user.requests
+    except Exception as error:  # noqa: BLE001 - a load test counts every failure
+        with results.lock:
+            results.errors["page load"].append(f"{type(error).__name__}: {error}")
+        return
+    for _ in range(actions):
+        if time.monotonic() > deadline:
+            break
+        kind = choose_kind(rng, only)
+        before = user.requests
+        started = time.perf_counter()
+        try:
+            user.do(kind, n_subjects)
+            elapsed = time.perf_counter() - started
+            with results.lock:
+                results.times[kind].append(elapsed)
+        except Exception as error:  # noqa: BLE001
+            with results.lock:
+                results.errors[kind].append(f"{type(error).__name__}: {str(error)[:160]}")
+            with contextlib.suppress(Exception):
+                user.load_page()  # a failed action leaves the copy of the page unknown: reload, as a user would
+        with results.lock:
+            results.requests[kind] += user.requests - before
+
+
+def process_tree(pid: int) -> dict[str, float]:
+    """RSS (MiB), open descriptors and process count of a process and all its descendants."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return {"rss_mib": 0.0, "fds": 0, "processes": 0}
+    rss, fds, alive = 0, 0, 0
+    for process in processes:
+        try:
+            rss += process.memory_info().rss
+            fds += process.num_fds()
+            alive += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return {"rss_mib": rss / 2**20, "fds": fds, "processes": alive}
+
+
+class Servers:
+    """The server under test and whatever it needs (Redis, a Celery worker), each in its own process group."""
+
+    def __init__(self, kind: str, cohort: Path, workdir: Path, workers: int):
+        self.kind, self.cohort, self.workdir, self.workers = kind, cohort, workdir, workers
+        self.port = free_port()
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        env = {**os.environ, "LSE_CACHE_DIR": str(self.workdir / "cache"), "LSE_COHORT": str(self.cohort), "LSE_DEVICE": "cpu"}
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - closed with the process
+        if self.kind == "embedded":
+            self._spawn([sys.executable, "-m", "app", "--cohort", str(self.cohort), "--port", str(self.port)], env, log)
+        else:
+            redis_port = free_port()
+            env["LSE_CELERY_BROKER"] = f"redis://127.0.0.1:{redis_port}/0"
+            for command in scale_out_commands(self.port, redis_port, self.workdir, self.workers):
+                self._spawn(command, env, log)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if any(process.poll() is not None for process in self.processes):
+                raise SystemExit(f"the server exited at start; see {self.workdir / 'server.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise SystemExit("the server did not listen within 300 s")
+        if self.kind == "scaled":
+            time.sleep(5)  # let the Celery worker finish importing the app
+
+    def _spawn(self, command: list[str], env: dict, log) -> None:
+        self.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def tree(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for process in self.processes:
+            for key, value in process_tree(process.pid).items():
+                totals[key] += value
+        return dict(totals)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def report(results: Results, elapsed: float, before: dict, after: dict) -> None:
+    print(f"{'kind':<16}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}{'requests':>10}{'errors':>8}")
+    total_actions = total_requests = total_errors = 0
+    for kind in ["page load", *ACTION_KINDS]:
+        times, errors = results.times.get(kind, []), results.errors.get(kind, [])
+        if not times and not errors:
+            continue
+        total_actions += len(times) + len(errors)
+        total_requests += results.requests.get(kind, 0)
+        total_errors += len(errors)
+        if times:
+            print(f"{kind:<16}{len(times):>6}{statistics.median(times):>9.2f}{percentile(times, 0.95):>9.2f}{max(times):>9.2f}"
+                  f"{results.requests.get(kind, 0):>10}{len(errors):>8}")
+        else:
+            print(f"{kind:<16}{0:>6}{'-':>9}{'-':>9}{'-':>9}{results.requests.get(kind, 0):>10}{len(errors):>8}")
+    print(f"actions {total_actions}, requests {total_requests}, errors {total_errors}, {elapsed:.1f} s: "
+          f"{total_actions / elapsed:.1f} actions/s, {total_requests / elapsed:.1f} requests/s")
+    for key, unit in (("rss_mib", "MiB"), ("fds", "descriptors"), ("processes", "processes")):
+        change = 100 * (after[key] - before[key]) / before[key] if before.get(key) else float("nan")
+        print(f"server tree {key}: {before.get(key, 0):.0f} → {after.get(key, 0):.0f} {unit} ({change:+.1f} %)")
+    shown = 0
+    for kind, errors in results.errors.items():
+        for error in dict.fromkeys(errors):
+            if shown < 12:
+                print(f"  error [{kind}] {error}")
+                shown += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cohort", type=Path, required=True, help="a cohort folder with a trained model (e.g. built by models.pipeline)")
+    parser.add_argument("--server", choices=("embedded", "scaled"), default="embedded")
+    parser.add_argument("--users", type=int, default=20, choices=range(1, 101), metavar="1..100")
+    parser.add_argument("--actions", type=int, default=1000, help="actions in all, shared among the users (at most 20,000)")
+    parser.add_argument("--max-seconds", type=float, default=900, help="stop starting actions after this long (at most 3,600)")
+    parser.add_argument("--only", choices=ACTION_KINDS, help="play one action kind only (e.g. decode)")
+    parser.add_argument("--workers", type=int, default=2, choices=range(1, 9), metavar="1..8", help="gunicorn workers (scaled)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not 1 <= args.actions <= 20_000 or not 1 <= args.max_seconds <= 3600:
+        parser.error("--actions must be 1..20000 and --max-seconds 1..3600")
+    from data_loaders import load_cohort
+
+    n_subjects = len(load_cohort(args.cohort).phenotypes)
+    workdir = Path(tempfile.mkdtemp(prefix="lse-load-"))
+    servers = Servers(args.server, args.cohort.resolve(), workdir, args.workers)
+    try:
+        servers.start()
+        warm = User(servers.port, random.Random(-1))
+        warm.load_page()  # first request builds caches; not measured
+        time.sleep(2)
+        before = servers.tree()
+        results = Results()
+        per_user = [args.actions // args.users + (1 if i < args.actions % args.users else 0) for i in range(args.users)]
+        deadline = time.monotonic() + args.max_seconds
+        started = time.perf_counter()
+        threads = [threading.Thread(target=run_user, args=(servers.port, args.seed * 1000 + i, per_user[i], deadline, n_subjects, args.only, results))
+                   for i in range(args.users)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        time.sleep(5)  # finished background jobs get reaped
+        after = servers.tree()
+        print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
+              f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions")
+        report(results, elapsed, before, after)
+        log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
+        failures = [line for line in log_lines if re.match(r"^\w*(Error|Exception)\b|^\w+\.\w+Error", line)]
+        for line in list(dict.fromkeys(failures))[-8:]:
+            print(f"  server log: {line[:200]}")
+    finally:
+        servers.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""A corpus of hostile callback requests posted straight to /_dash-update-component of the real server.
+
+Each must get a clean answer (no 500, no traceback; a refusal in the page where the input is one the
+page never offers) and the server must keep serving. Requests are built from the server's own
+/_dash-layout and /_dash-dependencies as the browser builds them, with one value replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from benchmarks.load import User
+from tests.browser import running_app
+from tests.conftest import SMALL_COHORT_SUBJECTS
+
+N = SMALL_COHORT_SUBJECTS
+HUGE = 10**30
+REFUSED = b"Not done:"  # the page's refusal banner (app.validation.show_refusal)
+
+BAD_SELECTIONS = [{"rows": [-1]}, {"rows": [HUGE]}, {"rows": [1.7]}, {"rows": [True]}, {"rows": ["1"]}, {"rows": 5}, "everyone", [1, 2],
+                  {"rows": list(range(N + 1))}, {"cohort": "1"},
+                  {"view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}]
+BAD_FILTERS = [[{"kind": "range", "variable": "synthetic_seed", "low": 0}], "age_years > 50", [1], [{"kind": "regex", "variable": "age_years"}],
+               [{"kind": "range", "variable": "age_years", "low": "fifty"}], [{"kind": "choice", "variable": "sex", "values": "female"}],
+               [{"kind": "choice", "variable": "sex", "values": [{"$ne": 1}]}]]
+BAD_COHORT_IDS = [-1, HUGE, True, "1", 1.5]
+
+# (a fragment of the callback's output, the tab it needs, {(component id, property): hostile value}, must the page show a refusal?)
+CASES = (
+    [("view-0.figure", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS]
+    + [("view-0.figure", "explore", {("filters", "data"): value}, True) for value in BAD_FILTERS]
+    + [("selection-summary.children", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS[:4]]
+    + [("view-0.figure", "explore", {("view-0-space", "value"): value}, False) for value in ("nowhere", 3, ["joint"], True)]
+    + [("view-0.figure", "explore", {("view-0-method", "value"): value}, False) for value in ("tsne2", 7, {"a": 1})]
+    + [("view-2.figure", "explore", {("colour-by", "value"): value}, False) for value in ("synthetic_seed", "__class__", 5, ["sex"])]
+    + [("view-2.figure", "explore", {("clinical-x", "value"): value}, False) for value in ("nowhere", {}, 3)]
+    + [("compare-", "compare-cohorts", {("compare-a", "value"): value}, False) for value in (*BAD_COHORT_IDS, "x")]
+    + [("compare-", "compare-cohorts", {("compare-variable", "value"): value}, False) for value in ("nowhere", 3)]
+    + [("manage-feedback.children", "explore", {("delete-cohort", "n_clicks"): 1, ("manage-cohort", "value"): value}, False)
+       for value in BAD_COHORT_IDS]
+    + [("manage-feedback.children", "explore", {("save-algebra", "n_clicks"): 1, ("algebra-a", "value"): 1, ("algebra-b", "value"): 1,
+                                                 ("algebra-operation", "value"): "union", ("algebra-name", "value"): "A or A"}, False)]
+    + [("selection.data", "explore", {("apply-cohort", "n_clicks"): 1, ("manage-cohort", "value"): value}, False) for value in BAD_COHORT_IDS[:3]]
+    + [("save-feedback.children", "explore", {("save-cohort", "n_clicks"): 1, ("cohort-name", "value"): "hostile",
+                                               ("selection", "data"): {"rows": [-1]}}, False)]
+    + [("decoder-ecg.figure", "decoder", {("decoder-subject-request", "data"): {"subjects": value, "latent": "joint", "shown": []}}, False)
+       for value in (["nobody"], [-1], 5, ["x"] * 1000, [True])]
+    + [("accuracy-", "accuracy", {(component, "value"): value}, False)
+       for component, value in (("accuracy-task", "nothing"), ("accuracy-space", "nowhere"), ("accuracy-threshold", 5), ("accuracy-threshold", "a"),
+                                ("accuracy-threshold", True), ("accuracy-cohort", -1), ("accuracy-cohort", HUGE), ("accuracy-cohort", "x"))]
+    + [("cs-", "compare-spaces", {(component, "value"): value}, False)
+       for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
+)
+
+
+@pytest.fixture(scope="module")
+def user(trained_cohort_dir, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("hostile-cache")
+    with running_app(trained_cohort_dir, cache) as url:
+        visitor = User(int(url.rsplit(":", 1)[1]), random.Random(0))
+        visitor.load_page()
+        yield visitor
+
+
+def _dependency(user: User, fragment: str, keys: set[tuple[str, str]]) -> dict:
+    for dependency in user.dependencies:
+        names = {(item["id"], item["property"]) for item in dependency["inputs"] + dependency.get("state", [])}
+        if fragment in dependency["output"] and keys <= names | {("main-tabs", "active_tab")}:
+            return dependency
+    raise AssertionError(f"no callback with output {fragment!r} reads {keys}")
+
+
+def _clean(status: int, data: bytes) -> None:
+    assert status in (200, 204, 400, 413), (status, data[:300])
+    assert b"Traceback" not in data and b"Internal Server Error" not in data, data[:300]
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) + 5 >= 60
+
+
+@pytest.mark.parametrize(("fragment", "tab", "overrides", "refusal"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_a_hostile_callback_input_gets_a_clean_answer(user, fragment, tab, overrides, refusal):
+    overrides = {("main-tabs", "active_tab"): tab, **overrides}
+    dependency = _dependency(user, fragment, set(overrides))
+    changed = {key for key in overrides if key != ("main-tabs", "active_tab")}
+    status, data = user.exchange(dependency, user.body(dependency, changed, overrides))
+    _clean(status, data)
+    if refusal:
+        assert REFUSED in data, data[:300]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"{}", json.dumps({"output": "nowhere.children", "outputs": {}, "inputs": [], "state": []}).encode(),
+                                  b'{"output": "view-0.figure", "inputs": "x"}'])
+def test_a_malformed_request_gets_a_clean_answer(user, body):
+    user.connection.request("POST", "/_dash-update-component", body=body, headers={"Content-Type": "application/json"})
+    response = user.connection.getresponse()
+    _clean(response.status, response.read())
+    assert response.status == 400
+
+
+def test_a_body_past_the_size_cap_is_refused_before_it_is_read(user):
+    from app.validation import MAX_REQUEST_BYTES
+
+    status, data = user.request("POST", "/_dash-update-component", {"output": "x", "padding": "a" * (MAX_REQUEST_BYTES + 1)})
+    assert status == 413
+
+
+def test_the_server_still_serves_after_the_corpus(user):
+    status, _ = user.request("GET", "/_dash-layout")
+    assert status == 200
+    dependency = _dependency(user, "selection-summary.children", {("selection", "data")})
+    status, data = user.exchange(dependency, user.body(dependency, {("selection", "data")}, {("selection", "data"): {"rows": [0, 1, 2]}}))
+    assert status == 200 and b"3 of" in data

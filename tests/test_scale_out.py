@@ -1,0 +1,69 @@
+"""The README's scale-out recipe, for real: Redis, gunicorn with two gthread workers and a Celery worker,
+driven in headless Chromium through a projection, a decode and a saved cohort."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.browser import (
+    box_select_middle,
+    choose_dropdown_option,
+    chrome,
+    highlighted_rows,
+    plot_state,
+    requires_chromium,
+    requires_redis,
+    running_scaled_out,
+    severe_console_errors,
+    wait_for,
+)
+from tests.conftest import SMALL_COHORT_SUBJECTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium, requires_redis]
+
+
+def _drawn(driver, graph_id: str) -> bool:
+    traces = plot_state(driver, graph_id)
+    return bool(traces and sum(len(trace["rows"]) for trace in traces) == SMALL_COHORT_SUBJECTS)
+
+
+def _title(driver, graph_id: str) -> str:
+    return driver.execute_script(f"const g = document.querySelector('#{graph_id} .js-plotly-plot'); "
+                                 "return g && g.layout && g.layout.title ? (g.layout.title.text || '') : '';")
+
+
+def test_gunicorn_and_celery_serve_a_projection_a_decode_and_a_saved_cohort(trained_cohort_dir, tmp_path):
+    driver = chrome()
+    try:
+        with running_scaled_out(trained_cohort_dir, tmp_path, web_workers=2) as (url, processes):
+            driver.get(url)
+            wait_for(lambda: _drawn(driver, "view-1"), timeout=60, message="view 2 drawn")
+
+            choose_dropdown_option(driver, "view-1-method", "UMAP")
+            wait_for(lambda: "UMAP" in _title(driver, "view-1") and _drawn(driver, "view-1"), timeout=180,
+                     message="the UMAP computed by the Celery worker and drawn")
+
+            box_select_middle(driver, "view-0")
+            selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection")
+            assert 2 <= len(selected) < SMALL_COHORT_SUBJECTS
+            driver.find_element(By.XPATH, "//a[contains(@class, 'nav-link') and normalize-space()='Decode']").click()
+            wait_for(lambda: "on CPU in" in driver.find_element(By.ID, "decoder-subject-status").text, timeout=120,
+                     message="two subjects decoded by the Celery worker")
+            assert len(driver.find_elements(By.CSS_SELECTOR, "#decoder-shown label")) == 2
+
+            driver.find_element(By.ID, "cohort-name").send_keys("Seen by both workers")
+            driver.find_element(By.ID, "save-cohort").click()
+            wait_for(lambda: "Saved" in driver.find_element(By.ID, "save-feedback").text, message="save confirmation")
+            for _ in range(3):  # reloads spread over both gunicorn workers: each lists the cohort from the shared store
+                driver.refresh()
+                listed = wait_for(lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort")], message="saved cohorts listed")
+                assert any("Seen by both workers" in text for text in listed)
+            assert severe_console_errors(driver) == []
+            assert all(process.poll() is None for process in processes), "Redis, Celery and gunicorn still running"
+        log = (tmp_path / "server.log").read_text()
+        assert "Booting worker" in log and log.count("Booting worker") >= 2
+        assert "succeeded in" in log  # the Celery worker ran the background jobs
+        assert "Traceback" not in log
+    finally:
+        driver.quit()
