@@ -97,3 +97,17 @@ def test_exports_keep_the_formatting(cohort):
     page = table.to_html(title="Older vs younger")
     assert "&lt;Older&gt;" in page and "<Older>" not in page
     assert page.count("class=nowrap") == 3 * len(table.rows)
+
+
+def test_the_dash_table_keeps_numbers_on_one_line_and_shows_the_footnotes(cohort):
+    from app.figures.table_one import table_one_component
+
+    older = (cohort["age"] >= 65).to_numpy()
+    component = table_one_component(table_one(cohort, VARIABLES, older, ~older, defining={"age"}))
+    table, *notes = component.children
+    header, body = table.children
+    assert [cell.children for cell in header.children.children][-4:-1] == ["Std. difference", "p", "q (BH)"]
+    first = body.children[0]
+    assert first.className == "table-one-defining"
+    assert [cell.className for cell in first.children][-4:-1] == ["text-nowrap"] * 3
+    assert any("†" in note.children for note in notes)
