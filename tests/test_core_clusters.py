@@ -80,3 +80,13 @@ def test_clusters_are_described_by_what_sets_them_apart():
     assert descriptions[1] == f"low LVEF, older, {share:.0f} % AF"
     assert "Split" not in descriptions[0] and "BMI" not in descriptions[1]
     assert descriptions[0].startswith("high LVEF, younger")
+
+
+def test_clusters_become_a_categorical_variable_to_colour_by():
+    from app.core.clusters import cluster_variable
+
+    labels = np.array([0, 0, 1, NOISE, 0], dtype=np.int32)
+    column, spec = cluster_variable(labels, {0: "older", 1: ""}, "joint")
+    assert spec.type == "categorical" and spec.label == "Clusters of joint"
+    assert spec.categories == ("Cluster 1 (3): older", "Cluster 2 (1)", "Not in a cluster (1)")
+    assert list(column) == ["Cluster 1 (3): older"] * 2 + ["Cluster 2 (1)", "Not in a cluster (1)", "Cluster 1 (3): older"]

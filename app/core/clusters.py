@@ -137,3 +137,20 @@ def describe_clusters(
         phrases = [_phrase(row, clinical[row["variable"]], row["A"]) for _, row in table.drop_duplicates("variable").head(most).iterrows()]
         descriptions[int(cluster)] = ", ".join(phrases) or "like the rest on every variable"
     return descriptions
+
+
+def cluster_names(labels: np.ndarray, descriptions: dict[int, str]) -> dict[int, str]:
+    """``Cluster 1 (812): older, low LV ejection fraction``, numbered from 1 for people; NOISE is 'not in a cluster'."""
+    names = {int(c): f"Cluster {c + 1} ({int((labels == c).sum()):,}): {descriptions.get(int(c), '')}".rstrip(": ")
+             for c in np.unique(labels) if c != NOISE}
+    if (labels == NOISE).any():
+        names[NOISE] = f"Not in a cluster ({int((labels == NOISE).sum()):,})"
+    return names
+
+
+def cluster_variable(labels: np.ndarray, descriptions: dict[int, str], space: str) -> tuple[pd.Series, VariableSpec]:
+    """The clusters as a categorical variable, so any view can colour by them like by a clinical category."""
+    names = cluster_names(labels, descriptions)
+    order = [names[c] for c in sorted(names) if c != NOISE] + ([names[NOISE]] if NOISE in names else [])
+    column = pd.Series(pd.Categorical([names[int(c)] for c in labels], categories=order))
+    return column, VariableSpec(f"clusters_{space}", "categorical", f"Clusters of {space}", categories=tuple(order))
