@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dash
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -107,15 +106,15 @@ def test_filter_block_offers_the_right_control(context):
     assert [o["value"] for o in choice.options] == [True, False]
 
 
-def test_comparison_against_the_rest_and_its_table(context):
+def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filter(context):
     women = compare_cohorts.group_mask(context, "current", WOMEN, None)
     rest = compare_cohorts.group_mask(context, "rest", WOMEN, None, other=women)
     assert (women ^ rest).all()
-    from app.core.statistics import compare_groups
-
-    table = compare_cohorts.format_comparison(compare_groups(context.cohort.phenotypes, context.variables, women, rest))
-    sex_rows = table[table["Variable"].str.startswith("Sex")]
-    assert set(sex_rows["A"]) == {"100.0%", "0.0%"}
-    assert list(table.columns) == ["Variable", "A", "B", "Std. difference", "p", "q (BH)", "Test"]
-    assert not table["p"].isin(["nan"]).any()
-    assert isinstance(table, pd.DataFrame)
+    table = compare_cohorts.compare_table(context, "current", "rest", WOMEN, None)
+    assert table.group_sizes == (int(women.sum()), int(rest.sum()))
+    sex_rows = table.rows[table.rows["variable"] == "sex"]
+    assert sex_rows["defining"].all() and sex_rows["q_value"].isna().all()
+    assert sex_rows.set_index("level").loc["female", "summary_a"] == f"{int(women.sum()):,} (100.0 %)"
+    assert "split" not in set(table.rows["variable"])
+    assert not table.rows.loc[~table.rows["defining"], "q_value"].isna().all()
+    assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": []}) is None

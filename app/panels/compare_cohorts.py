@@ -5,12 +5,13 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-import pandas as pd
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 
 from app.context import AppContext
-from app.core.statistics import compare_groups
+from app.core.cohort_algebra import CohortDefinition, defining_variables
+from app.core.table_one import TableOne, table_one
 from app.figures.distributions import overlaid_distributions
+from app.figures.table_one import table_one_component
 from app.panels.explorer import current_cohort_mask, message_figure, variable_options
 
 CURRENT = "current"
@@ -27,28 +28,21 @@ def group_mask(context: AppContext, choice: str | int | None, filters: list | No
     return context.saved_cohort_mask(int(choice))
 
 
-def format_comparison(table: pd.DataFrame) -> pd.DataFrame:
-    """Readable columns: proportions as %, means to one decimal, p/q in scientific notation when tiny."""
-    def value(row: pd.Series, column: str) -> str:
-        number = row[column]
-        if pd.isna(number):
-            return "–"
-        return f"{100 * number:.1f}%" if row["kind"] == "proportion" else f"{number:.1f}"
+def defining_variables_of(context: AppContext, choice: str | int | None, filters: list | None) -> set[str]:
+    """The variables a group choice is defined by (its filters, through saved operands): their p-values are circular."""
+    if choice in (CURRENT, REST, None):
+        return defining_variables(CohortDefinition(filters=tuple(filters or ())), lambda operand: context.store.get(operand).definition)
+    return defining_variables(context.store.get(int(choice)).definition, lambda operand: context.store.get(operand).definition)
 
-    def probability(number: float) -> str:
-        return "–" if pd.isna(number) else (f"{number:.1e}" if number < 0.001 else f"{number:.3f}")
 
-    return pd.DataFrame(
-        {
-            "Variable": [f"{label}: {level}" if level else label for label, level in zip(table["label"], table["level"])],
-            "A": [value(row, "A") for _, row in table.iterrows()],
-            "B": [value(row, "B") for _, row in table.iterrows()],
-            "Std. difference": table["std_diff"].map(lambda d: "–" if pd.isna(d) else f"{d:+.2f}"),
-            "p": table["p_value"].map(probability),
-            "q (BH)": table["q_value"].map(probability),
-            "Test": table["test"],
-        }
-    )
+def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:
+    """Table 1 of group A against group B, or None when either group is empty."""
+    mask_a = group_mask(context, a, filters, selection)
+    mask_b = group_mask(context, b, filters, selection, other=mask_a)
+    if not mask_a.any() or not mask_b.any():
+        return None
+    defining = defining_variables_of(context, a, filters) | defining_variables_of(context, b, filters)
+    return table_one(context.cohort.phenotypes, context.variables, mask_a, mask_b, defining=defining)
 
 
 def layout(context: AppContext) -> html.Div:
@@ -69,7 +63,13 @@ def layout(context: AppContext) -> html.Div:
             html.Div(id="compare-sizes", className="small text-muted mb-2"),
             dbc.Row(
                 [
-                    dbc.Col(dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300), lg=7),
+                    dbc.Col([
+                        dbc.ButtonGroup([dbc.Button("Export Table 1 (CSV for Excel)", id="compare-export-csv", color="secondary", outline=True),
+                                         dbc.Button("Export Table 1 (HTML)", id="compare-export-html", color="secondary", outline=True)],
+                                        size="sm", className="mb-2"),
+                        dcc.Download(id="compare-download"),
+                        dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300),
+                    ], lg=7),
                     dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=5),
                 ]
             ),
@@ -102,14 +102,32 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _compare(a, b, variable, filters, selection, _version):
         mask_a = group_mask(context, a, filters, selection)
         mask_b = group_mask(context, b, filters, selection, other=mask_a)
-        sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects · rows sorted by |standardised difference|"
-        if not mask_a.any() or not mask_b.any():
+        sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
+        table = compare_table(context, a, b, filters, selection)
+        if table is None:
             advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
                       "or choose saved cohorts.")
             return dbc.Alert(advice, color="warning"), message_figure("Nothing to compare yet"), sizes
-        table = format_comparison(compare_groups(context.cohort.phenotypes, context.variables, mask_a, mask_b))
-        rendered = dbc.Table.from_dataframe(table, striped=True, hover=True, size="sm", className="small")
+        rendered = table_one_component(table)
         figure = dash.no_update
         if variable:
             figure = overlaid_distributions(context.cohort.phenotypes[variable], context.variables[variable], {"A": mask_a, "B": mask_b})
         return rendered, figure, sizes
+
+    @app.callback(
+        Output("compare-download", "data"),
+        Input("compare-export-csv", "n_clicks"),
+        Input("compare-export-html", "n_clicks"),
+        State("compare-a", "value"),
+        State("compare-b", "value"),
+        State("filters", "data"),
+        State("selection", "data"),
+        prevent_initial_call=True,
+    )
+    def _export(_csv, _html, a, b, filters, selection):
+        table = compare_table(context, a, b, filters, selection)
+        if table is None:
+            return dash.no_update
+        if ctx.triggered_id == "compare-export-html":
+            return dcc.send_string(table.to_html(title="Table 1: group A vs group B"), "table-1.html")
+        return dcc.send_string(table.to_csv(), "table-1.csv")
