@@ -76,7 +76,7 @@ def test_defining_variables_are_marked_and_left_out_of_the_q_family(cohort):
     others = per_variable.drop(index="age")
     assert np.allclose(others["q_value"], benjamini_hochberg(others["p_value"].to_numpy()))
     shown = table.display()
-    assert shown["Variable"].iloc[0] == "Age (years) †"
+    assert shown["Variable"].iloc[0] == f"Age (years) †, {table.rows['statistic'].iloc[0]}"
     assert any("†" in note for note in table.footnotes())
 
 
@@ -92,11 +92,11 @@ def test_exports_keep_the_formatting(cohort):
     older = (cohort["age"] >= 65).to_numpy()
     table = table_one(cohort, VARIABLES, older, ~older, defining={"age"}, group_names=("<Older>", "Younger"))
     csv = table.to_csv()
-    assert csv.startswith("\ufeffVariable,Statistic,<Older> (n = ")
-    assert "Age (years) †" in csv
+    assert csv.startswith("\ufeffVariable,<Older> (n = ")
+    assert '"Age (years) †, ' in csv
     page = table.to_html(title="Older vs younger")
     assert "&lt;Older&gt;" in page and "<Older>" not in page
-    assert page.count("class=nowrap") == 3 * len(table.rows)
+    assert page.count("class=nowrap") == (len(table.display().columns) - 1) * len(table.rows)
 
 
 def test_the_dash_table_keeps_numbers_on_one_line_and_shows_the_footnotes(cohort):
@@ -107,7 +107,15 @@ def test_the_dash_table_keeps_numbers_on_one_line_and_shows_the_footnotes(cohort
     table, *notes = component.children
     header, body = table.children
     assert [cell.children for cell in header.children.children][-4:-1] == ["Std. difference", "p", "q (BH)"]
+    assert header.children.children[0].className is None
     first = body.children[0]
     assert first.className == "table-one-defining"
-    assert [cell.className for cell in first.children][-4:-1] == ["text-nowrap"] * 3
+    assert [cell.className for cell in first.children][1:] == ["text-nowrap"] * (len(first.children) - 1)
     assert any("†" in note.children for note in notes)
+
+
+def test_a_complete_separation_has_no_finite_standardised_difference(cohort):
+    women = np.arange(len(cohort)) % 2 == 0
+    cohort = cohort.assign(smoking=pd.Categorical(np.where(women, "never", "current"), categories=["never", "former", "current"]))
+    rows = table_one(cohort, VARIABLES, women, ~women).rows.set_index(["variable", "level"])
+    assert np.isnan(rows.loc[("smoking", "never"), "std_diff"]) and np.isnan(rows.loc[("smoking", "current"), "std_diff"])

@@ -27,6 +27,11 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return q_values
 
 
+def _undefined_effect(a: float, b: float) -> float:
+    """No spread in either group: no difference is 0, a difference (100 % vs 0 %) has no finite size, so NaN."""
+    return 0.0 if a == b else np.nan
+
+
 def is_skewed(*groups: np.ndarray) -> bool:
     """|skewness| > 1 in any group: then Mann–Whitney rather than Welch's t, and median [IQR] rather than mean ± SD."""
     return any(abs(stats.skew(group)) > 1 for group in groups if len(group) > 2 and group.std() > 0)
@@ -41,7 +46,7 @@ def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
     if len(a) < MIN_GROUP_FOR_EFFECT or len(b) < MIN_GROUP_FOR_EFFECT:
         return row
     pooled_sd = np.sqrt((a.var(ddof=1 if len(a) > 1 else 0) + b.var(ddof=1 if len(b) > 1 else 0)) / 2)
-    row["std_diff"] = (a.mean() - b.mean()) / pooled_sd if pooled_sd > 0 else 0.0
+    row["std_diff"] = (a.mean() - b.mean()) / pooled_sd if pooled_sd > 0 else _undefined_effect(a.mean(), b.mean())
     if a.std() == 0 and b.std() == 0:
         row["test"] = "no variation"
         return row
@@ -78,7 +83,7 @@ def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> li
                 "level": "" if level is True else str(level),
                 "A": p_a,
                 "B": p_b,
-                "std_diff": ((p_a - p_b) / pooled if pooled > 0 else 0.0) if effect_measurable else np.nan,
+                "std_diff": ((p_a - p_b) / pooled if pooled > 0 else _undefined_effect(p_a, p_b)) if effect_measurable else np.nan,
                 "p_value": p_value,
                 "test": test,
             }

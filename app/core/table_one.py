@@ -80,14 +80,12 @@ class TableOne:
         shown = pd.DataFrame(
             {
                 "Variable": [
-                    f"{label}{' ' + DEFINING_MARK if defining else ''}" + (f": {level}" if level else "")
-                    for label, level, defining in zip(self.rows["label"], self.rows["level"], self.rows["defining"])
+                    f"{label}{' ' + DEFINING_MARK if defining else ''}" + (f": {level}" if level else "") + f", {statistic}"
+                    for label, level, defining, statistic in zip(self.rows["label"], self.rows["level"], self.rows["defining"], self.rows["statistic"])
                 ],
-                "Statistic": self.rows["statistic"],
                 f"{name_a} (n = {self.group_sizes[0]:,})": self.rows["summary_a"],
                 f"{name_b} (n = {self.group_sizes[1]:,})": self.rows["summary_b"],
-                f"Missing {name_a}": self.rows["missing_a"].map(lambda n: f"{n:,}"),
-                f"Missing {name_b}": self.rows["missing_b"].map(lambda n: f"{n:,}"),
+                f"Missing {name_a} / {name_b}": [f"{a:,} / {b:,}" for a, b in zip(self.rows["missing_a"], self.rows["missing_b"])],
                 "Std. difference": self.rows["std_diff"].map(lambda d: NO_VALUE if pd.isna(d) else f"{d:+.2f}"),
                 "p": [format_probability(p) if first else "" for p, first in zip(self.rows["p_value"], first_of_variable)],
                 "q (BH)": [format_probability(q) if first else "" for q, first in zip(self.rows["q_value"], first_of_variable)],
@@ -110,7 +108,7 @@ class TableOne:
     def to_html(self, title: str = "Table 1") -> str:
         """A standalone, formatted HTML page of the table (p and q never wrap)."""
         shown = self.display()
-        nowrap = {"p", "q (BH)", "Std. difference"}
+        nowrap = set(shown.columns) - {"Variable"}
         head = "".join(f"<th>{html.escape(column)}</th>" for column in shown.columns)
         body = "".join(
             "<tr>" + "".join(

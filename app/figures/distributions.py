@@ -42,7 +42,7 @@ def clipping_note(values: np.ndarray, edges: np.ndarray, spec: VariableSpec) -> 
         return ""
     unit = f" {spec.unit}" if spec.unit else ""
     parts = ([f"{below:,} below {edges[0]:.4g}{unit}"] if below else []) + ([f"{above:,} above {edges[-1]:.4g}{unit}"] if above else [])
-    return f"Axis clipped at the 0.5th–99.5th percentile: {' and '.join(parts)} are counted in the end bars."
+    return f"Axis clipped at the 0.5th–99.5th percentile:<br>{' and '.join(parts)}<br>are counted in the end bars."
 
 
 def category_counts(column: pd.Series, spec: VariableSpec, mask: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:

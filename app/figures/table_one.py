@@ -6,16 +6,15 @@ from dash import html
 
 from app.core.table_one import TableOne
 
-NO_WRAP_COLUMNS = ("Std. difference", "p", "q (BH)")
-
 
 def table_one_component(table: TableOne) -> html.Div:
-    """A compact, striped table whose numeric columns never wrap, with its footnotes below."""
+    """A compact, striped table whose numbers never wrap (only the variable's name may), with its footnotes below."""
     shown = table.display()
-    header = html.Thead(html.Tr([html.Th(column, className="text-nowrap" if column in NO_WRAP_COLUMNS else None) for column in shown.columns]))
+    nowrap = set(shown.columns) - {"Variable"}
+    header = html.Thead(html.Tr([html.Th(column, className="text-nowrap" if column in nowrap else None) for column in shown.columns]))
     body = html.Tbody([
         html.Tr(
-            [html.Td(value, className="text-nowrap" if column in NO_WRAP_COLUMNS else None) for column, value in row.items()],
+            [html.Td(value, className="text-nowrap" if column in nowrap else None) for column, value in row.items()],
             className="table-one-defining" if defining else None,
         )
         for (_, row), defining in zip(shown.iterrows(), table.rows["defining"])

@@ -16,6 +16,9 @@ from app.panels.explorer import current_cohort_mask, message_figure, variable_op
 
 CURRENT = "current"
 REST = "rest"
+# In the layout too: a Dash 4 dropdown drops a value that is not among its options when it first draws.
+GROUP_A_OPTIONS = [{"label": "Current cohort (filters + selection)", "value": CURRENT}]
+GROUP_B_OPTIONS = [{"label": "Everyone else (not A)", "value": REST}, {"label": "Current cohort", "value": CURRENT}]
 
 
 def group_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None,
@@ -51,9 +54,9 @@ def layout(context: AppContext) -> html.Div:
             dbc.Row(
                 [
                     dbc.Col([html.Label("Group A", htmlFor="compare-a", className="small fw-semibold"),
-                             dcc.Dropdown(id="compare-a", value=CURRENT, clearable=False)], md=4),
+                             dcc.Dropdown(id="compare-a", options=GROUP_A_OPTIONS, value=CURRENT, clearable=False)], md=4),
                     dbc.Col([html.Label("Group B", htmlFor="compare-b", className="small fw-semibold"),
-                             dcc.Dropdown(id="compare-b", value=REST, clearable=False)], md=4),
+                             dcc.Dropdown(id="compare-b", options=GROUP_B_OPTIONS, value=REST, clearable=False)], md=4),
                     dbc.Col([html.Label("Distribution of", htmlFor="compare-variable", className="small fw-semibold"),
                              dcc.Dropdown(id="compare-variable", options=variable_options(context),
                                           value="lv_mass_g" if "lv_mass_g" in context.variables else None)], md=4),
@@ -69,8 +72,8 @@ def layout(context: AppContext) -> html.Div:
                                         size="sm", className="mb-2"),
                         dcc.Download(id="compare-download"),
                         dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300),
-                    ], lg=7),
-                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=5),
+                    ], lg=8),
+                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=4),
                 ]
             ),
         ]
@@ -85,8 +88,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     )
     def _group_options(saved_options):
         saved = [{"label": f"Saved: {o['label']}", "value": o["value"]} for o in saved_options or []]
-        return ([{"label": "Current cohort (filters + selection)", "value": CURRENT}, *saved],
-                [{"label": "Everyone else (not A)", "value": REST}, {"label": "Current cohort", "value": CURRENT}, *saved])
+        return [*GROUP_A_OPTIONS, *saved], [*GROUP_B_OPTIONS, *saved]
 
     @app.callback(
         Output("compare-table", "children"),
