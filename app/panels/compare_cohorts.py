@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import numpy as np
 from dash import Input, Output, State, ctx, dcc, html
 
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition, defining_variables
 from app.core.table_one import TableOne, table_one
 from app.figures.distributions import overlaid_distributions
+from app.figures.messages import message_figure
 from app.figures.table_one import table_one_component
-from app.panels.explorer import current_cohort_mask, message_figure, variable_options
+from app.state import (
+    COHORTS_VERSION,
+    CURRENT,
+    CURRENT_OPTION,
+    FILTERS,
+    REST,
+    REST_OPTION,
+    SAVED_COHORTS,
+    SELECTION,
+    resolve_choice,
+    saved_cohort_options,
+    variable_options,
+)
 
-CURRENT = "current"
-REST = "rest"
 # In the layout too: a Dash 4 dropdown drops a value that is not among its options when it first draws.
-GROUP_A_OPTIONS = [{"label": "Current cohort (filters + selection)", "value": CURRENT}]
-GROUP_B_OPTIONS = [{"label": "Everyone else (not A)", "value": REST}, {"label": "Current cohort", "value": CURRENT}]
-
-
-def group_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None,
-               other: np.ndarray | None = None) -> np.ndarray:
-    """Mask for a group choice: the current cohort, a saved cohort id, or the rest (complement of ``other``)."""
-    if choice == REST and other is not None:
-        return ~other
-    if choice in (CURRENT, None):
-        return current_cohort_mask(context, filters, selection)
-    return context.saved_cohort_mask(int(choice))
+GROUP_A_OPTIONS = [CURRENT_OPTION]
+GROUP_B_OPTIONS = [REST_OPTION, {"label": "Current cohort", "value": CURRENT}]
 
 
 def defining_variables_of(context: AppContext, choice: str | int | None, filters: list | None) -> set[str]:
@@ -40,8 +40,8 @@ def defining_variables_of(context: AppContext, choice: str | int | None, filters
 
 def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:
     """Table 1 of group A against group B, or None when either group is empty."""
-    mask_a = group_mask(context, a, filters, selection)
-    mask_b = group_mask(context, b, filters, selection, other=mask_a)
+    mask_a = resolve_choice(context, a, filters, selection)
+    mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
     if not mask_a.any() or not mask_b.any():
         return None
     defining = defining_variables_of(context, a, filters) | defining_variables_of(context, b, filters)
@@ -84,11 +84,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("compare-a", "options"),
         Output("compare-b", "options"),
-        Input("manage-cohort", "options"),
+        Input(SAVED_COHORTS, "options"),
     )
     def _group_options(saved_options):
-        saved = [{"label": f"Saved: {o['label']}", "value": o["value"]} for o in saved_options or []]
-        return [*GROUP_A_OPTIONS, *saved], [*GROUP_B_OPTIONS, *saved]
+        return saved_cohort_options(saved_options, *GROUP_A_OPTIONS), saved_cohort_options(saved_options, *GROUP_B_OPTIONS)
 
     @app.callback(
         Output("compare-table", "children"),
@@ -97,13 +96,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("compare-a", "value"),
         Input("compare-b", "value"),
         Input("compare-variable", "value"),
-        Input("filters", "data"),
-        Input("selection", "data"),
-        Input("cohorts-version", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
     )
     def _compare(a, b, variable, filters, selection, _version):
-        mask_a = group_mask(context, a, filters, selection)
-        mask_b = group_mask(context, b, filters, selection, other=mask_a)
+        mask_a = resolve_choice(context, a, filters, selection)
+        mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
         sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
         table = compare_table(context, a, b, filters, selection)
         if table is None:
@@ -122,8 +121,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("compare-export-html", "n_clicks"),
         State("compare-a", "value"),
         State("compare-b", "value"),
-        State("filters", "data"),
-        State("selection", "data"),
+        State(FILTERS, "data"),
+        State(SELECTION, "data"),
         prevent_initial_call=True,
     )
     def _export(_csv, _html, a, b, filters, selection):
