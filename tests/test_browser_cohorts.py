@@ -32,7 +32,7 @@ def _ready(driver, app_url):
 
 def _low_box(driver, block: int):
     """The lower-limit number box of the ``block``-th filter (0: the first added), beside its slider."""
-    boxes = wait_for(lambda: (found := driver.find_elements(By.CSS_SELECTOR, ".filter-block input.filter-low"))
+    boxes = wait_for(lambda: (found := driver.find_elements(By.CSS_SELECTOR, ".filter-block .filter-low input"))
                      and len(found) > block and found, message=f"filter {block + 1}'s number box")
     return boxes[block]
 

@@ -102,9 +102,23 @@ def test_saving_the_current_cohort_keeps_filters_and_selected_ids(context):
 
 
 def test_filter_block_offers_the_right_control(context):
-    assert "RangeSlider" in str(type(cohorts.filter_block(context, "age_years").children[-1]))
+    slider, boxes = cohorts.filter_block(context, "age_years").children[-1].children
+    assert "RangeSlider" in str(type(slider)) and [box.debounce for box in boxes.children[::2]] == [True, True]
+    kept = cohorts.filter_block(context, "age_years", RangeFilter("age_years", 65.0, None).to_dict()).children[-1].children[0]
+    assert kept.value == [65.0, slider.value[1]]
+    women = cohorts.filter_block(context, "sex", ChoiceFilter("sex", ("female",)).to_dict()).children[-1]
+    assert women.value == ["female"]
     choice = cohorts.filter_block(context, "atrial_fibrillation").children[-1]
     assert [o["value"] for o in choice.options] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [(65, None, ([65.0, 82.0], 65.0, 82.0)), (None, None, ([45.0, 82.0], 45.0, 82.0)), (90, 30, ([45.0, 82.0], 45.0, 82.0)),
+     (70, 50, ([50.0, 70.0], 50.0, 70.0))],
+)
+def test_typed_limits_are_kept_in_range_and_order(low, high, expected):
+    assert cohorts.synced_range(low, high, 45.0, 82.0) == expected
 
 
 def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filter(context):
