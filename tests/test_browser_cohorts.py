@@ -90,3 +90,23 @@ def test_compare_cohorts_reads_like_a_table_one(driver, app_url, tmp_path):
     assert driver.find_element(By.ID, "compare-export-csv").is_displayed() and driver.find_element(By.ID, "compare-export-html").is_displayed()
     driver.save_screenshot(str(tmp_path / "table-one.png"))
     assert severe_console_errors(driver) == []
+
+
+def test_saved_cohorts_say_what_they_are_and_an_empty_one_is_not_saved(driver, app_url, tmp_path):
+    _ready(driver, app_url)
+    _only_women(driver)
+    women = _count(driver)
+    driver.find_element(By.ID, "cohort-name").send_keys("Women only")
+    driver.find_element(By.ID, "save-cohort").click()
+    wait_for(lambda: "Saved" in driver.find_element(By.ID, "save-feedback").text, message="save confirmation")
+    listed = wait_for(lambda: next((e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort") if "Women only" in e.text), None),
+                      message="the saved cohort listed")
+    assert "Sex: female" in listed and f"{women:,} now" in listed and "created" in listed and "UTC" in listed
+    next(label for label in driver.find_elements(By.CSS_SELECTOR, ".filter-block label") if label.text == "female").click()
+    wait_for(lambda: _count(driver) == 0, message="an empty current cohort")
+    driver.find_element(By.ID, "cohort-name").send_keys("Nobody")
+    driver.find_element(By.ID, "save-cohort").click()
+    wait_for(lambda: "Not saved" in driver.find_element(By.ID, "save-feedback").text, message="the empty-cohort warning")
+    assert not any("Nobody" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort"))
+    driver.save_screenshot(str(tmp_path / "saved-cohorts.png"))
+    assert severe_console_errors(driver) == []

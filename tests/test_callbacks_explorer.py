@@ -9,6 +9,7 @@ import pytest
 
 from app.config import AppConfig
 from app.context import AppContext
+from app.core.cohort_description import readable_time
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.core.projections import ProjectionSpec
 from app.panels import cohorts, compare_cohorts, explorer
@@ -98,7 +99,8 @@ def test_saving_the_current_cohort_keeps_filters_and_selected_ids(context):
     assert definition.subject_ids == tuple(context.cohort.subject_ids[[3, 1]])
     saved = context.store.save("women in lasso", definition)
     rows = cohorts.saved_cohort_rows(context)
-    assert rows == [{"id": saved.id, "name": "women in lasso", "size": int(context.definition_mask(definition).sum()), "kind": "selection + filters"}]
+    assert rows == [{"id": saved.id, "name": "women in lasso", "size": int(context.definition_mask(definition).sum()),
+                     "definition": "Sex: female and selection (2 subjects)", "created": readable_time(saved.created_at)}]
 
 
 def test_filter_block_offers_the_right_control(context):

@@ -14,6 +14,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
+from app.core.cohort_description import describe_definition, readable_time
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.figures.distributions import filter_histogram
 from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, variable_options
@@ -96,15 +97,16 @@ def filter_histograms(context: AppContext, filters: list | None, selection: dict
 
 
 def saved_cohort_rows(context: AppContext) -> list[dict]:
+    """Each saved cohort with its definition in words, when it was made and its size now (recomputed, never stored)."""
+    names = {saved.id: saved.name for saved in context.store.list()}
     rows = []
     for saved in context.store.list():
         try:
             size = int(context.definition_mask(saved.definition).sum())
+            definition = describe_definition(saved.definition, context.variables, lambda operand: names.get(operand, f"cohort {operand}"))
         except (ValueError, KeyError, CohortStoreError) as error:
-            size, kind = None, f"cannot resolve: {error}"
-        else:
-            kind = saved.definition.kind
-        rows.append({"id": saved.id, "name": saved.name, "size": size, "kind": kind})
+            size, definition = None, f"cannot resolve: {error}"
+        rows.append({"id": saved.id, "name": saved.name, "size": size, "definition": definition, "created": readable_time(saved.created_at)})
     return rows
 
 
@@ -250,8 +252,11 @@ def register(app: dash.Dash, context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def _save_current(_clicks, _submit, name, filters, selection, version):
+        definition = current_definition(context, filters, selection)
+        if not context.definition_mask(definition).any():
+            return _feedback("Not saved: the current cohort is empty. Widen the filters or the selection first.", False), dash.no_update, dash.no_update
         try:
-            saved = context.store.save(name or "", current_definition(context, filters, selection))
+            saved = context.store.save(name or "", definition)
         except (CohortStoreError, ValueError) as error:
             return _feedback(str(error), False), dash.no_update, dash.no_update
         size = int(context.definition_mask(saved.definition).sum())
@@ -271,10 +276,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         else:
             listing = dbc.ListGroup(
                 [dbc.ListGroupItem(
-                    [html.Span(row["name"], className="me-auto"),
-                     dbc.Badge(f"{row['size']:,}" if row["size"] is not None else "?", color="light", text_color="dark", className="ms-2"),
-                     html.Small(row["kind"], className="text-muted ms-2")],
-                    className="d-flex align-items-center py-1 small saved-cohort")
+                    [html.Div([html.Span(row["name"], className="fw-semibold me-auto"),
+                               dbc.Badge(f"{row['size']:,} now" if row["size"] is not None else "?",
+                                         color="warning" if row["size"] == 0 else "light", text_color="dark", className="ms-2")],
+                              className="d-flex align-items-center"),
+                     html.Div(row["definition"], className="text-muted saved-cohort-definition"),
+                     html.Div(f"created {row['created']}" + (" · empty now" if row["size"] == 0 else ""), className="text-muted")],
+                    className="py-1 small saved-cohort")
                  for row in rows],
                 flush=True,
             )
@@ -302,7 +310,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
                 operands = (a,) if operation == "complement" else (a, b)
                 if any(operand is None for operand in operands):
                     raise CohortStoreError("choose the cohorts to combine")
-                saved = context.store.save(algebra_name or "", CohortDefinition(operation=operation, operands=tuple(operands)))
+                combined = CohortDefinition(operation=operation, operands=tuple(operands))
+                if not context.definition_mask(combined).any():
+                    raise CohortStoreError("not saved: that combination has no subjects")
+                saved = context.store.save(algebra_name or "", combined)
                 message = f"Saved “{saved.name}” ({int(context.definition_mask(saved.definition).sum()):,} subjects)"
             elif chosen is None:
                 raise CohortStoreError("choose a saved cohort first")
