@@ -5,7 +5,8 @@
 
 The known groups of the synthetic demo are heart failure, atrial fibrillation in AF rhythm at the
 visit and LV hypertrophy; a subject with several goes to the first in that order, the rest are
-"none". Printed per space and clustering: the adjusted Rand index against that partition, and for
+"none". Printed per space and clustering: the adjusted Rand index against that partition (subjects
+HDBSCAN leaves unclustered count as one more group), and for
 each known group the cluster that holds most of it (its share of the group, and the group's share
 of the cluster), with the cluster's description.
 """
@@ -58,11 +59,17 @@ def main(argv: list[str] | None = None) -> None:
             seconds = time.perf_counter() - started
             found = labels != NOISE
             name = f"k-means k={spec.n_clusters}" if spec.method == "kmeans" else f"HDBSCAN min size {spec.min_cluster_size}"
+            # Unclustered subjects count as one more group: leaving them out would flatter a method that clusters few.
             print(f"\n{space} ({latents.shape[1]}-d), {name}: {labels.max() + 1} clusters, {int((~found).sum())} unclustered, "
-                  f"ARI {adjusted_rand_score(reference[found], labels[found]):.3f} ({seconds:.1f} s)")
+                  f"ARI {adjusted_rand_score(reference, labels):.3f} ({seconds:.1f} s)")
+            if not found.any():
+                continue
             descriptions = describe_clusters(labels, phenotypes, cohort.variables)
             for number, group in enumerate(KNOWN_GROUPS, start=1):
                 in_group = reference == number
+                if not (in_group & found).any():
+                    print(f"  {group}: none in a cluster")
+                    continue
                 best = np.bincount(labels[in_group & found], minlength=labels.max() + 1).argmax()
                 in_best = labels == best
                 print(f"  {group}: {100 * (in_group & in_best).sum() / in_group.sum():.0f} % in cluster {best} "
