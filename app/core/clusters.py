@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from app.core.statistics import compare_groups
+from app.core.table_one import clinical_variables
 from data_loaders.cohort_io import atomic_path
 from data_loaders.manifest import VariableSpec
 
@@ -128,7 +129,7 @@ def describe_clusters(
     Proportions are given as the share within the cluster ("61 % AF"); continuous variables as
     "high"/"low" ("older" for ages). A cluster like the rest on every variable says so.
     """
-    clinical = {name: spec for name, spec in variables.items() if spec.role != "administrative" and name in phenotypes.columns}
+    clinical = clinical_variables(variables, phenotypes)
     descriptions = {}
     for cluster in sorted(set(np.unique(labels)) - {NOISE}):
         inside = labels == cluster

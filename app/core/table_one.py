@@ -127,6 +127,11 @@ class TableOne:
         )
 
 
+def clinical_variables(variables: dict[str, VariableSpec], phenotypes: pd.DataFrame) -> dict[str, VariableSpec]:
+    """The variables that describe subjects: present in the table and not administrative (splits, seeds)."""
+    return {name: spec for name, spec in variables.items() if spec.role != "administrative" and name in phenotypes.columns}
+
+
 def table_one(
     phenotypes: pd.DataFrame,
     variables: dict[str, VariableSpec],
@@ -136,7 +141,7 @@ def table_one(
     group_names: tuple[str, str] = ("A", "B"),
 ) -> TableOne:
     """Describe groups A and B over every clinical variable, in the manifest's order."""
-    clinical = {name: spec for name, spec in variables.items() if spec.role != "administrative" and name in phenotypes.columns}
+    clinical = clinical_variables(variables, phenotypes)
     defining = set(defining)
     compared = compare_groups(phenotypes, clinical, mask_a, mask_b, outside_q_family=defining)
     rows = []
