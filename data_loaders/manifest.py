@@ -16,6 +16,9 @@ from data_loaders.errors import CohortFormatError
 MANIFEST_NAME = "manifest.toml"
 FORMAT_VERSION = 1
 VARIABLE_TYPES = ("continuous", "binary", "categorical")
+# "administrative" columns (a train/test split, a generator seed) describe the study, not the subject:
+# summaries such as Table 1 leave them out.
+VARIABLE_ROLES = ("clinical", "administrative")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class VariableSpec:
     description: str = ""
     group: str = ""
     categories: tuple[str, ...] = ()
+    role: str = "clinical"
 
     @property
     def display_label(self) -> str:
@@ -87,6 +91,9 @@ def parse_variables(manifest: dict[str, Any], path: Path) -> dict[str, VariableS
         categories = table.get("categories", [])
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
             raise CohortFormatError(path, f"{where}.categories", "a list of strings", repr(categories))
+        role = table.get("role", "clinical")
+        if role not in VARIABLE_ROLES:
+            raise CohortFormatError(path, f"{where}.role", f"one of {', '.join(VARIABLE_ROLES)}", repr(role))
         variables[name] = VariableSpec(
             name=name,
             type=kind,
@@ -95,6 +102,7 @@ def parse_variables(manifest: dict[str, Any], path: Path) -> dict[str, VariableS
             description=str(table.get("description", "")),
             group=str(table.get("group", "")),
             categories=tuple(categories),
+            role=role,
         )
     return variables
 
@@ -109,5 +117,7 @@ def variables_to_tables(variables: dict[str, VariableSpec]) -> dict[str, dict[st
                 table[key] = getattr(spec, key)
         if spec.categories:
             table["categories"] = list(spec.categories)
+        if spec.role != "clinical":
+            table["role"] = spec.role
         tables[spec.name] = table
     return tables

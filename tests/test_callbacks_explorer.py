@@ -6,12 +6,12 @@ import base64
 
 import dash
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
 from app.config import AppConfig
 from app.context import AppContext
+from app.core.cohort_description import readable_time
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.core.projections import ProjectionSpec
 from app.figures.scatter import FADED_OFFSET
@@ -173,24 +173,39 @@ def test_saving_the_current_cohort_keeps_filters_and_selected_ids(context):
     assert definition.subject_ids == tuple(context.cohort.subject_ids[[1, 3]])
     saved = context.store.save("women in lasso", definition)
     rows = cohorts.saved_cohort_rows(context)
-    assert rows == [{"id": saved.id, "name": "women in lasso", "size": int(context.definition_mask(definition).sum()), "kind": "selection + filters"}]
+    assert rows == [{"id": saved.id, "name": "women in lasso", "size": int(context.definition_mask(definition).sum()),
+                     "definition": "Sex: female and selection (2 subjects)", "created": readable_time(saved.created_at)}]
 
 
 def test_filter_block_offers_the_right_control(context):
-    assert "RangeSlider" in str(type(cohorts.filter_block(context, "age_years").children[-1]))
+    slider, boxes = cohorts.filter_block(context, "age_years").children[-1].children
+    assert "RangeSlider" in str(type(slider)) and [box.debounce for box in boxes.children[::2]] == [True, True]
+    kept = cohorts.filter_block(context, "age_years", RangeFilter("age_years", 65.0, None).to_dict()).children[-1].children[0]
+    assert kept.value == [65.0, slider.value[1]]
+    women = cohorts.filter_block(context, "sex", ChoiceFilter("sex", ("female",)).to_dict()).children[-1]
+    assert women.value == ["female"]
     choice = cohorts.filter_block(context, "atrial_fibrillation").children[-1]
     assert [o["value"] for o in choice.options] == [True, False]
 
 
-def test_comparison_against_the_rest_and_its_table(context):
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [(65, None, ([65.0, 82.0], 65.0, 82.0)), (None, None, ([45.0, 82.0], 45.0, 82.0)), (90, 30, ([45.0, 82.0], 45.0, 82.0)),
+     (70, 50, ([50.0, 70.0], 50.0, 70.0))],
+)
+def test_typed_limits_are_kept_in_range_and_order(low, high, expected):
+    assert cohorts.synced_range(low, high, 45.0, 82.0) == expected
+
+
+def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filter(context):
     women = resolve_choice(context, "current", WOMEN, None)
     rest = resolve_choice(context, "rest", WOMEN, None, other=women)
     assert (women ^ rest).all()
-    from app.core.statistics import compare_groups
-
-    table = compare_cohorts.format_comparison(compare_groups(context.cohort.phenotypes, context.variables, women, rest))
-    sex_rows = table[table["Variable"].str.startswith("Sex")]
-    assert set(sex_rows["A"]) == {"100.0%", "0.0%"}
-    assert list(table.columns) == ["Variable", "A", "B", "Std. difference", "p", "q (BH)", "Test"]
-    assert not table["p"].isin(["nan"]).any()
-    assert isinstance(table, pd.DataFrame)
+    table = compare_cohorts.compare_table(context, "current", "rest", WOMEN, None)
+    assert table.group_sizes == (int(women.sum()), int(rest.sum()))
+    sex_rows = table.rows[table.rows["variable"] == "sex"]
+    assert sex_rows["defining"].all() and sex_rows["q_value"].isna().all()
+    assert sex_rows.set_index("level").loc["female", "summary_a"] == f"{int(women.sum()):,} (100.0 %)"
+    assert "split" not in set(table.rows["variable"])
+    assert not table.rows.loc[~table.rows["defining"], "q_value"].isna().all()
+    assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": []}) is None

@@ -230,6 +230,10 @@ def _add_unknown_variable_type(d):
     _set_manifest(d, 'type = "continuous"', 'type = "numberish"')
 
 
+def _unknown_variable_role(d):
+    _set_manifest(d, 'role = "administrative"', 'role = "bookkeeping"')
+
+
 def _remove_phenotype_file(d):
     (d / "phenotypes.parquet").unlink()
 
@@ -306,6 +310,7 @@ def _ml4h_file_missing(d):
 BROKEN_COHORTS = {
     "manifest is not TOML": (_break_manifest_toml, MANIFEST_NAME, "valid TOML"),
     "unknown variable type": (_add_unknown_variable_type, MANIFEST_NAME, "one of continuous, binary, categorical"),
+    "unknown variable role": (_unknown_variable_role, MANIFEST_NAME, "one of clinical, administrative"),
     "phenotype file missing": (_remove_phenotype_file, "phenotypes.parquet", "an existing"),
     "duplicate ids": (_duplicate_an_id, "phenotypes.parquet", "unique ids"),
     "declared column missing": (_drop_declared_column, "phenotypes.parquet", "lv_mass_g"),
@@ -353,6 +358,7 @@ def test_manifest_written_by_the_generator_documents_every_column(small_cohort_d
     assert manifest["variables"][s.LV_MASS] == {
         "type": "continuous", "label": "LV mass", "unit": "g", "group": "MRI", "description": "Left-ventricular myocardial mass."
     }
+    assert manifest["variables"][s.SPLIT]["role"] == "administrative"
 
 
 def test_leftovers_of_a_killed_writer_are_removed_and_a_half_swapped_folder_is_put_back(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ class CohortDefinition:
     subject_ids: tuple[str, ...] = ()
     operation: Operation | None = None
     operands: tuple[int, ...] = ()
+    selection_label: str = ""  # where the ids were picked, for people: "box in joint/UMAP", "cluster 2 of joint"
 
     def __post_init__(self) -> None:
         if self.operation is not None:
@@ -54,7 +55,8 @@ class CohortDefinition:
         return "filters"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"filters": list(self.filters), "subject_ids": list(self.subject_ids), "operation": self.operation, "operands": list(self.operands)}
+        saved = {"filters": list(self.filters), "subject_ids": list(self.subject_ids), "operation": self.operation, "operands": list(self.operands)}
+        return {**saved, "selection_label": self.selection_label} if self.selection_label else saved
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CohortDefinition:
@@ -63,7 +65,18 @@ class CohortDefinition:
             subject_ids=tuple(str(i) for i in data.get("subject_ids") or ()),
             operation=data.get("operation"),
             operands=tuple(int(i) for i in data.get("operands") or ()),
+            selection_label=str(data.get("selection_label") or ""),
         )
+
+
+def defining_variables(definition: CohortDefinition, lookup: Callable[[int], CohortDefinition], _seen: frozenset[int] = frozenset()) -> set[str]:
+    """The variables a cohort's filters use, through its operands: comparing on them is circular."""
+    names = {filter_from_dict(spec).variable for spec in definition.filters}
+    for operand in definition.operands:
+        if operand in _seen:
+            raise ValueError(f"cohort {operand} is defined in terms of itself")
+        names |= defining_variables(lookup(operand), lookup, _seen | {operand})
+    return names
 
 
 def resolve_mask(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from data_loaders.manifest import VariableSpec
+
+# A standardised difference needs a spread in each group: with fewer subjects it is noise, not an effect.
+MIN_GROUP_FOR_EFFECT = 2
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
@@ -22,22 +27,30 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return q_values
 
 
+def _undefined_effect(a: float, b: float) -> float:
+    """No spread in either group: no difference is 0, a difference (100 % vs 0 %) has no finite size, so NaN."""
+    return 0.0 if a == b else np.nan
+
+
+def is_skewed(*groups: np.ndarray) -> bool:
+    """|skewness| > 1 in any group: then Mann–Whitney rather than Welch's t, and median [IQR] rather than mean ± SD."""
+    return any(abs(stats.skew(group)) > 1 for group in groups if len(group) > 2 and group.std() > 0)
+
+
 def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     row: dict[str, float | str] = {"A": np.nan, "B": np.nan, "std_diff": np.nan, "p_value": np.nan, "test": ""}
     if len(a) == 0 or len(b) == 0:
         return row
     row["A"], row["B"] = a.mean(), b.mean()
-    pooled_sd = np.sqrt((a.var(ddof=1 if len(a) > 1 else 0) + b.var(ddof=1 if len(b) > 1 else 0)) / 2)
-    row["std_diff"] = (a.mean() - b.mean()) / pooled_sd if pooled_sd > 0 else 0.0
-    if len(a) < 2 or len(b) < 2:
+    if len(a) < MIN_GROUP_FOR_EFFECT or len(b) < MIN_GROUP_FOR_EFFECT:
         return row
+    pooled_sd = np.sqrt((a.var(ddof=1 if len(a) > 1 else 0) + b.var(ddof=1 if len(b) > 1 else 0)) / 2)
+    row["std_diff"] = (a.mean() - b.mean()) / pooled_sd if pooled_sd > 0 else _undefined_effect(a.mean(), b.mean())
     if a.std() == 0 and b.std() == 0:
         row["test"] = "no variation"
         return row
-    # Welch's t for roughly normal variables, Mann–Whitney when skewed (|skew| > 1 in either group).
-    skewed = any(abs(stats.skew(group)) > 1 for group in (a, b) if group.std() > 0)
-    if skewed:
+    if is_skewed(a, b):
         row["p_value"] = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
         row["test"] = "Mann–Whitney U"
     else:
@@ -58,6 +71,7 @@ def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> li
         else:
             p_value, test = stats.chi2_contingency(table, correction=False).pvalue, "χ²"
     shares = table / np.maximum(table.sum(axis=1, keepdims=True), 1)
+    effect_measurable = (table.sum(axis=1) >= MIN_GROUP_FOR_EFFECT).all()
     rows = []
     for column, level in enumerate(levels):
         if len(levels) == 2 and column == 0 and {False, True} == set(levels):
@@ -69,7 +83,7 @@ def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> li
                 "level": "" if level is True else str(level),
                 "A": p_a,
                 "B": p_b,
-                "std_diff": (p_a - p_b) / pooled if pooled > 0 else 0.0,
+                "std_diff": ((p_a - p_b) / pooled if pooled > 0 else _undefined_effect(p_a, p_b)) if effect_measurable else np.nan,
                 "p_value": p_value,
                 "test": test,
             }
@@ -78,12 +92,19 @@ def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> li
 
 
 def compare_groups(
-    phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], mask_a: np.ndarray, mask_b: np.ndarray
+    phenotypes: pd.DataFrame,
+    variables: dict[str, VariableSpec],
+    mask_a: np.ndarray,
+    mask_b: np.ndarray,
+    outside_q_family: Collection[str] = (),
 ) -> pd.DataFrame:
     """One row per continuous variable and per category level: group A vs B, sorted by |effect|.
 
     Columns: variable, label, level, kind (mean or proportion), A, B, std_diff (standardised
-    difference), p_value, test, q_value (Benjamini–Hochberg over the variables tested).
+    difference, NaN when a group has fewer than two subjects), p_value, test, q_value
+    (Benjamini–Hochberg over the variables tested). Variables in ``outside_q_family`` (those that
+    define a group, whose tiny p-values are circular) keep their p-value but get no q-value and do
+    not enter the family of the others.
     """
     rows = []
     for name, spec in variables.items():
@@ -98,6 +119,7 @@ def compare_groups(
                 rows.append({"variable": name, "label": spec.label, "kind": "proportion", **row})
     table = pd.DataFrame(rows, columns=["variable", "label", "level", "kind", "A", "B", "std_diff", "p_value", "test"])
     per_variable = table.drop_duplicates("variable").set_index("variable")["p_value"]
+    per_variable = per_variable[~per_variable.index.isin(list(outside_q_family))]
     q_by_variable = pd.Series(benjamini_hochberg(per_variable.to_numpy()), index=per_variable.index)
     table["q_value"] = table["variable"].map(q_by_variable)
     return table.reindex(table["std_diff"].abs().sort_values(ascending=False, na_position="last").index).reset_index(drop=True)

@@ -25,6 +25,27 @@ def _bins(values: np.ndarray, bins: int) -> np.ndarray:
     return np.linspace(low, high, bins + 1)
 
 
+def _clamped_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Histogram in which values beyond the axis land in the end bins: every subject is drawn."""
+    finite = values[np.isfinite(values)]
+    return np.histogram(np.clip(finite, edges[0], edges[-1]), edges)[0]
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    return (counts / max(int(counts.sum()), 1)).tolist()
+
+
+def clipping_note(values: np.ndarray, edges: np.ndarray, spec: VariableSpec) -> str:
+    """'' when the axis shows every value, else how many lie beyond it (they are counted in the end bins)."""
+    finite = values[np.isfinite(values)]
+    below, above = int((finite < edges[0]).sum()), int((finite > edges[-1]).sum())
+    if not below and not above:
+        return ""
+    unit = f" {spec.unit}" if spec.unit else ""
+    parts = ([f"{below:,} below {edges[0]:.4g}{unit}"] if below else []) + ([f"{above:,} above {edges[-1]:.4g}{unit}"] if above else [])
+    return f"Axis clipped at the 0.5th–99.5th percentile:<br>{' and '.join(parts)}<br>are counted in the end bars."
+
+
 def category_counts(column: pd.Series, spec: VariableSpec, mask: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(level names, counts among everyone, counts in the cohort) for a binary or categorical variable."""
     if spec.type == "binary":
@@ -39,9 +60,9 @@ def category_counts(column: pd.Series, spec: VariableSpec, mask: np.ndarray) -> 
 
 
 def filter_histogram(column: pd.Series, spec: VariableSpec, cohort_mask: np.ndarray, bins: int = 30) -> dict:
-    """Everyone in grey, the current cohort in blue, on the same axis: what a filter keeps.
+    """Everyone in grey, the current cohort in blue, each as shares of its own group: what a filter keeps.
 
-    A plain figure dict rather than ``go.Figure``: these redraw on every filter change, and
+    Shares, not counts, so a cohort of 100 keeps its shape beside 5,000. A plain figure dict rather than ``go.Figure``: these redraw on every filter change, and
     graph-object validation would cost more than the histogram itself.
     """
     if spec.type == "continuous":
@@ -49,11 +70,11 @@ def filter_histogram(column: pd.Series, spec: VariableSpec, cohort_mask: np.ndar
         finite = np.isfinite(values)
         edges = _bins(values, bins)
         x, width = ((edges[:-1] + edges[1:]) / 2).tolist(), float(edges[1] - edges[0])
-        everyone = np.histogram(values[finite], edges)[0].tolist()
-        cohort = np.histogram(values[cohort_mask & finite], edges)[0].tolist()
+        everyone = _shares(_clamped_counts(values, edges))
+        cohort = _shares(_clamped_counts(values[cohort_mask & finite], edges))
     else:
         x, everyone_counts, cohort_counts = category_counts(column, spec, cohort_mask)
-        width, everyone, cohort = None, everyone_counts.tolist(), cohort_counts.tolist()
+        width, everyone, cohort = None, _shares(everyone_counts), _shares(cohort_counts)
     bar = {"type": "bar", "x": x, "width": width, "hoverinfo": "skip"}
     return {
         "data": [{**bar, "y": everyone, "marker": {"color": EVERYONE_COLOUR}, "name": "everyone"},
@@ -65,23 +86,32 @@ def filter_histogram(column: pd.Series, spec: VariableSpec, cohort_mask: np.ndar
 
 
 def overlaid_distributions(column: pd.Series, spec: VariableSpec, masks: dict[str, np.ndarray], bins: int = 40) -> go.Figure:
-    """Normalised histograms (or category shares) of one variable in each named group."""
+    """Each named group's histogram (or category shares) of one variable, as shares within the group.
+
+    Every subject with a value is drawn: values beyond the axis (0.5th–99.5th percentile of
+    everyone) are counted in the end bars, and a note under the plot says how many.
+    """
     figure = go.Figure()
     colours = (COHORT_COLOUR, OTHER_COLOUR)
     if spec.type == "continuous":
         values = column.to_numpy(dtype=float, na_value=np.nan)
         edges = _bins(values, bins)
+        centres, width = (edges[:-1] + edges[1:]) / 2, float(edges[1] - edges[0])
         for (name, mask), colour in zip(masks.items(), colours):
             chosen = values[mask & np.isfinite(values)]
-            figure.add_histogram(x=chosen, xbins={"start": edges[0], "end": edges[-1], "size": edges[1] - edges[0]},
-                                 histnorm="probability density", name=f"{plotly_text(name)} (n={len(chosen):,})", marker_color=colour, opacity=0.55)
-        figure.update_layout(barmode="overlay", xaxis_title=spec.display_label, yaxis_title="density")
+            figure.add_bar(x=centres, y=_shares(_clamped_counts(chosen, edges)), width=width, name=f"{plotly_text(name)} (n={len(chosen):,})",
+                           marker_color=colour, opacity=0.55)
+        figure.update_layout(barmode="overlay", bargap=0, xaxis_title=spec.display_label, yaxis_title="share of group", yaxis_tickformat=".0%")
+        note = clipping_note(values[np.logical_or.reduce(list(masks.values()))], edges, spec)
+        if note:
+            figure.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.32, xanchor="left", showarrow=False,
+                                  font={"size": 10, "color": "#6c757d"})
     else:
         for (name, mask), colour in zip(masks.items(), colours):
             names, _, counts = category_counts(column, spec, mask)
             total = max(int(counts.sum()), 1)
             figure.add_bar(x=[plotly_text(n) for n in names], y=counts / total, name=f"{plotly_text(name)} (n={int(mask.sum()):,})", marker_color=colour)
         figure.update_layout(barmode="group", xaxis_title=spec.label, yaxis_title="share", yaxis_tickformat=".0%")
-    figure.update_layout(template="plotly_white", height=320, margin={"l": 50, "r": 10, "t": 10, "b": 40},
+    figure.update_layout(template="plotly_white", height=340, margin={"l": 50, "r": 10, "t": 10, "b": 70},
                          legend={"orientation": "h", "y": 1.12}, modebar={"orientation": "v"})
     return figure

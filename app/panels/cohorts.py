@@ -9,12 +9,13 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
 from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
+from app.core.cohort_description import describe_definition, readable_time
 from app.core.exports import safe_csv_frame
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.figures.distributions import filter_histogram
@@ -30,22 +31,35 @@ def current_definition(context: AppContext, filters: list | None, selection: dic
     return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids)
 
 
-def filter_block(context: AppContext, variable: str) -> html.Div:
-    """The controls for one filter: a range slider or checklist, its histogram and a remove button."""
+def filter_block(context: AppContext, variable: str, current: dict | None = None) -> html.Div:
+    """The controls for one filter: a range slider with number boxes, or a checklist; its histogram and a remove button.
+
+    ``current`` is the filter's spec in the shared store: a block drawn again (when another filter is
+    added) starts from it, not from the full range.
+    """
     spec = context.variables[variable]
     column = context.cohort.phenotypes[variable]
+    current = current or {}
     if spec.type == "continuous":
         values = column.to_numpy(dtype=float, na_value=np.nan)
-        low, high = float(np.nanmin(values)), float(np.nanmax(values))
-        control = dcc.RangeSlider(id={"type": "range-filter", "variable": variable}, min=np.floor(low), max=np.ceil(high),
-                                  value=[np.floor(low), np.ceil(high)], tooltip={"placement": "bottom", "always_visible": False},
-                                  allowCross=False, marks=None)
+        low, high = float(np.floor(np.nanmin(values))), float(np.ceil(np.nanmax(values)))
+        chosen = [low if current.get("low") is None else current["low"], high if current.get("high") is None else current["high"]]
+        # Number boxes of our own: debounce=True applies a typed limit on Enter or on leaving the box.
+        boxes = [dcc.Input(id={"type": f"range-{side}", "variable": variable}, type="number", value=value, min=low, max=high, debounce=True,
+                           className=f"filter-{side} form-control form-control-sm", placeholder=name, step="any")
+                 for side, name, value in (("low", "from", chosen[0]), ("high", "to", chosen[1]))]
+        control = html.Div([
+            dcc.RangeSlider(id={"type": "range-filter", "variable": variable}, min=low, max=high, value=chosen,
+                            tooltip={"placement": "bottom", "always_visible": False}, allowCross=False, marks=None, allow_direct_input=False),
+            html.Div([boxes[0], html.Span("to", className="small text-muted"), boxes[1]], className="d-flex align-items-center gap-2"),
+        ])
     else:
         options = [{"label": "yes", "value": True}, {"label": "no", "value": False}] if spec.type == "binary" else [
             {"label": c, "value": c} for c in (spec.categories or sorted(column.dropna().astype(str).unique()))
         ]
+        chosen = current.get("values", [o["value"] for o in options])
         control = dcc.Checklist(id={"type": "choice-filter", "variable": variable}, options=options,
-                                value=[o["value"] for o in options], inline=True, inputClassName="me-1", labelClassName="me-3")
+                                value=list(chosen), inline=True, inputClassName="me-1", labelClassName="me-3")
     return html.Div(
         [
             html.Div(
@@ -60,6 +74,14 @@ def filter_block(context: AppContext, variable: str) -> html.Div:
         ],
         className="filter-block border rounded p-2 mb-2",
     )
+
+
+def synced_range(low: float | None, high: float | None, minimum: float, maximum: float) -> tuple[list[float], float, float]:
+    """Slider value and boxes from typed limits: an empty box means the end of the range; limits are kept in range and in order."""
+    low = minimum if low is None else min(max(float(low), minimum), maximum)
+    high = maximum if high is None else min(max(float(high), minimum), maximum)
+    low, high = min(low, high), max(low, high)
+    return [low, high], low, high
 
 
 def filters_from_controls(range_ids: list[dict], range_values: list, choice_ids: list[dict], choice_values: list) -> list[dict]:
@@ -77,15 +99,16 @@ def filter_histograms(context: AppContext, filters: list | None, selection: dict
 
 
 def saved_cohort_rows(context: AppContext) -> list[dict]:
+    """Each saved cohort with its definition in words, when it was made and its size now (recomputed, never stored)."""
+    names = {saved.id: saved.name for saved in context.store.list()}
     rows = []
     for saved in context.store.list():
         try:
             size = int(context.definition_mask(saved.definition).sum())
+            definition = describe_definition(saved.definition, context.variables, lambda operand: names.get(operand, f"cohort {operand}"))
         except (ValueError, KeyError, CohortStoreError) as error:
-            size, kind = None, f"cannot resolve: {error}"
-        else:
-            kind = saved.definition.kind
-        rows.append({"id": saved.id, "name": saved.name, "size": size, "kind": kind})
+            size, definition = None, f"cannot resolve: {error}"
+        rows.append({"id": saved.id, "name": saved.name, "size": size, "definition": definition, "created": readable_time(saved.created_at)})
     return rows
 
 
@@ -176,9 +199,26 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return variables, dash.no_update
         return dash.no_update, dash.no_update
 
-    @app.callback(Output("filter-blocks", "children"), Input("filter-variables", "data"))
-    def _render_filter_blocks(variables):
-        return [filter_block(context, variable) for variable in variables or []]
+    @app.callback(Output("filter-blocks", "children"), Input("filter-variables", "data"), State(FILTERS, "data"))
+    def _render_filter_blocks(variables, filters):
+        current = {spec.get("variable"): spec for spec in filters or [] if isinstance(spec, dict)}
+        return [filter_block(context, variable, current.get(variable)) for variable in variables or []]
+
+    @app.callback(
+        Output({"type": "range-filter", "variable": MATCH}, "value"),
+        Output({"type": "range-low", "variable": MATCH}, "value"),
+        Output({"type": "range-high", "variable": MATCH}, "value"),
+        Input({"type": "range-filter", "variable": MATCH}, "value"),
+        Input({"type": "range-low", "variable": MATCH}, "value"),
+        Input({"type": "range-high", "variable": MATCH}, "value"),
+        State({"type": "range-filter", "variable": MATCH}, "min"),
+        State({"type": "range-filter", "variable": MATCH}, "max"),
+        prevent_initial_call=True,
+    )
+    def _sync_range(slider, low, high, minimum, maximum):
+        if ctx.triggered_id and ctx.triggered_id.get("type") == "range-filter":
+            return dash.no_update, slider[0], slider[1]
+        return synced_range(low, high, minimum, maximum)
 
     @app.callback(
         Output(FILTERS, "data"),
@@ -214,8 +254,11 @@ def register(app: dash.Dash, context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def _save_current(_clicks, _submit, name, filters, selection, version):
+        definition = current_definition(context, filters, selection)
+        if not context.definition_mask(definition).any():
+            return _feedback("Not saved: the current cohort is empty. Widen the filters or the selection first.", False), dash.no_update, dash.no_update
         try:
-            saved = context.store.save(name or "", current_definition(context, filters, selection))
+            saved = context.store.save(name or "", definition)
         except (CohortStoreError, ValueError) as error:
             return _feedback(str(error), False), dash.no_update, dash.no_update
         size = int(context.definition_mask(saved.definition).sum())
@@ -235,10 +278,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         else:
             listing = dbc.ListGroup(
                 [dbc.ListGroupItem(
-                    [html.Span(row["name"], className="me-auto"),
-                     dbc.Badge(f"{row['size']:,}" if row["size"] is not None else "?", color="light", text_color="dark", className="ms-2"),
-                     html.Small(row["kind"], className="text-muted ms-2")],
-                    className="d-flex align-items-center py-1 small saved-cohort")
+                    [html.Div([html.Span(row["name"], className="fw-semibold me-auto"),
+                               dbc.Badge(f"{row['size']:,} now" if row["size"] is not None else "?",
+                                         color="warning" if row["size"] == 0 else "light", text_color="dark", className="ms-2")],
+                              className="d-flex align-items-center"),
+                     html.Div(row["definition"], className="text-muted saved-cohort-definition"),
+                     html.Div(f"created {row['created']}" + (" · empty now" if row["size"] == 0 else ""), className="text-muted")],
+                    className="py-1 small saved-cohort")
                  for row in rows],
                 flush=True,
             )
@@ -266,7 +312,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
                 operands = (a,) if operation == "complement" else (a, b)
                 if any(operand is None for operand in operands):
                     raise CohortStoreError("choose the cohorts to combine")
-                saved = context.store.save(algebra_name or "", CohortDefinition(operation=operation, operands=tuple(operands)))
+                combined = CohortDefinition(operation=operation, operands=tuple(operands))
+                if not context.definition_mask(combined).any():
+                    raise CohortStoreError("not saved: that combination has no subjects")
+                saved = context.store.save(algebra_name or "", combined)
                 message = f"Saved “{saved.name}” ({int(context.definition_mask(saved.definition).sum()):,} subjects)"
             elif chosen is None:
                 raise CohortStoreError("choose a saved cohort first")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import pandas as pd
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 
 from app.context import AppContext
-from app.core.statistics import compare_groups
+from app.core.cohort_algebra import CohortDefinition, defining_variables
+from app.core.table_one import TableOne, table_one
 from app.figures.distributions import overlaid_distributions
 from app.figures.messages import message_figure
+from app.figures.table_one import table_one_component
 from app.state import (
     COHORTS_VERSION,
     CURRENT,
@@ -25,29 +26,26 @@ from app.state import (
     variable_options,
 )
 
+# In the layout too: a Dash 4 dropdown drops a value that is not among its options when it first draws.
+GROUP_A_OPTIONS = [CURRENT_OPTION]
+GROUP_B_OPTIONS = [REST_OPTION, {"label": "Current cohort", "value": CURRENT}]
 
-def format_comparison(table: pd.DataFrame) -> pd.DataFrame:
-    """Readable columns: proportions as %, means to one decimal, p/q in scientific notation when tiny."""
-    def value(row: pd.Series, column: str) -> str:
-        number = row[column]
-        if pd.isna(number):
-            return "–"
-        return f"{100 * number:.1f}%" if row["kind"] == "proportion" else f"{number:.1f}"
 
-    def probability(number: float) -> str:
-        return "–" if pd.isna(number) else (f"{number:.1e}" if number < 0.001 else f"{number:.3f}")
+def defining_variables_of(context: AppContext, choice: str | int | None, filters: list | None) -> set[str]:
+    """The variables a group choice is defined by (its filters, through saved operands): their p-values are circular."""
+    if choice in (CURRENT, REST, None):
+        return defining_variables(CohortDefinition(filters=tuple(filters or ())), lambda operand: context.store.get(operand).definition)
+    return defining_variables(context.store.get(int(choice)).definition, lambda operand: context.store.get(operand).definition)
 
-    return pd.DataFrame(
-        {
-            "Variable": [f"{label}: {level}" if level else label for label, level in zip(table["label"], table["level"])],
-            "A": [value(row, "A") for _, row in table.iterrows()],
-            "B": [value(row, "B") for _, row in table.iterrows()],
-            "Std. difference": table["std_diff"].map(lambda d: "–" if pd.isna(d) else f"{d:+.2f}"),
-            "p": table["p_value"].map(probability),
-            "q (BH)": table["q_value"].map(probability),
-            "Test": table["test"],
-        }
-    )
+
+def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:
+    """Table 1 of group A against group B, or None when either group is empty."""
+    mask_a = resolve_choice(context, a, filters, selection)
+    mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
+    if not mask_a.any() or not mask_b.any():
+        return None
+    defining = defining_variables_of(context, a, filters) | defining_variables_of(context, b, filters)
+    return table_one(context.cohort.phenotypes, context.variables, mask_a, mask_b, defining=defining)
 
 
 def layout(context: AppContext) -> html.Div:
@@ -56,9 +54,9 @@ def layout(context: AppContext) -> html.Div:
             dbc.Row(
                 [
                     dbc.Col([html.Label("Group A", htmlFor="compare-a", className="small fw-semibold"),
-                             dcc.Dropdown(id="compare-a", value=CURRENT, clearable=False)], md=4),
+                             dcc.Dropdown(id="compare-a", options=GROUP_A_OPTIONS, value=CURRENT, clearable=False)], md=4),
                     dbc.Col([html.Label("Group B", htmlFor="compare-b", className="small fw-semibold"),
-                             dcc.Dropdown(id="compare-b", value=REST, clearable=False)], md=4),
+                             dcc.Dropdown(id="compare-b", options=GROUP_B_OPTIONS, value=REST, clearable=False)], md=4),
                     dbc.Col([html.Label("Distribution of", htmlFor="compare-variable", className="small fw-semibold"),
                              dcc.Dropdown(id="compare-variable", options=variable_options(context),
                                           value="lv_mass_g" if "lv_mass_g" in context.variables else None)], md=4),
@@ -68,8 +66,14 @@ def layout(context: AppContext) -> html.Div:
             html.Div(id="compare-sizes", className="small text-muted mb-2"),
             dbc.Row(
                 [
-                    dbc.Col(dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300), lg=7),
-                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=5),
+                    dbc.Col([
+                        dbc.ButtonGroup([dbc.Button("Export Table 1 (CSV for Excel)", id="compare-export-csv", color="secondary", outline=True),
+                                         dbc.Button("Export Table 1 (HTML)", id="compare-export-html", color="secondary", outline=True)],
+                                        size="sm", className="mb-2"),
+                        dcc.Download(id="compare-download"),
+                        dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300),
+                    ], lg=8),
+                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=4),
                 ]
             ),
         ]
@@ -83,8 +87,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(SAVED_COHORTS, "options"),
     )
     def _group_options(saved_options):
-        return (saved_cohort_options(saved_options, CURRENT_OPTION),
-                saved_cohort_options(saved_options, REST_OPTION, {"label": "Current cohort", "value": CURRENT}))
+        return saved_cohort_options(saved_options, *GROUP_A_OPTIONS), saved_cohort_options(saved_options, *GROUP_B_OPTIONS)
 
     @app.callback(
         Output("compare-table", "children"),
@@ -100,14 +103,32 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _compare(a, b, variable, filters, selection, _version):
         mask_a = resolve_choice(context, a, filters, selection)
         mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
-        sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects · rows sorted by |standardised difference|"
-        if not mask_a.any() or not mask_b.any():
+        sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
+        table = compare_table(context, a, b, filters, selection)
+        if table is None:
             advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
                       "or choose saved cohorts.")
             return dbc.Alert(advice, color="warning"), message_figure("Nothing to compare yet"), sizes
-        table = format_comparison(compare_groups(context.cohort.phenotypes, context.variables, mask_a, mask_b))
-        rendered = dbc.Table.from_dataframe(table, striped=True, hover=True, size="sm", className="small")
+        rendered = table_one_component(table)
         figure = dash.no_update
         if variable:
             figure = overlaid_distributions(context.cohort.phenotypes[variable], context.variables[variable], {"A": mask_a, "B": mask_b})
         return rendered, figure, sizes
+
+    @app.callback(
+        Output("compare-download", "data"),
+        Input("compare-export-csv", "n_clicks"),
+        Input("compare-export-html", "n_clicks"),
+        State("compare-a", "value"),
+        State("compare-b", "value"),
+        State(FILTERS, "data"),
+        State(SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def _export(_csv, _html, a, b, filters, selection):
+        table = compare_table(context, a, b, filters, selection)
+        if table is None:
+            return dash.no_update
+        if ctx.triggered_id == "compare-export-html":
+            return dcc.send_string(table.to_html(title="Table 1: group A vs group B"), "table-1.html")
+        return dcc.send_string(table.to_csv(), "table-1.csv")

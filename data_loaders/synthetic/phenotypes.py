@@ -140,8 +140,9 @@ def sample_phenotypes(n_subjects: int, seed: int) -> pd.DataFrame:
     return table
 
 
-def _spec(name: str, kind: str, label: str, unit: str, group: str, description: str, categories: tuple[str, ...] = ()) -> VariableSpec:
-    return VariableSpec(name, kind, label, unit, description, group, categories)
+def _spec(name: str, kind: str, label: str, unit: str, group: str, description: str, categories: tuple[str, ...] = (),
+          role: str = "clinical") -> VariableSpec:
+    return VariableSpec(name, kind, label, unit, description, group, categories, role)
 
 
 VARIABLES: dict[str, VariableSpec] = {
@@ -171,6 +172,7 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec(s.HF, "binary", "Heart failure", "", "Outcome", "Heart failure (reduced or preserved ejection fraction)."),
         _spec(s.LVH, "binary", "LV hypertrophy", "", "Outcome", "LV mass index above the sex-specific upper limit."),
         _spec(s.HYPERTENSION, "binary", "Hypertension", "", "Outcome", "Systolic BP ≥ 140 mmHg or treated."),
-        _spec(s.SPLIT, "categorical", "Split", "", "Study", "Train/test split for models and predictors.", ("train", "test")),
+        _spec(s.SPLIT, "categorical", "Split", "", "Study", "Train/test split for models and predictors.", ("train", "test"),
+              role="administrative"),
     )
 }

@@ -1,0 +1,152 @@
+"""The view in the address bar: a reload, a shared link or back/forward reopens the same view.
+
+``?tab=explorer&space=joint&projection=umap&colour=age_years&filter=age_years:65~&filter=sex=female&cohort=3``
+
+Everything read from a URL is hostile: an unknown tab, space, variable or a malformed filter is
+dropped with a message saying what was wrong (never a traceback, never silently changed into
+something else), and the rest of the view still opens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from app.core.filters import ChoiceFilter, RangeFilter, filter_from_dict
+from data_loaders.manifest import VariableSpec
+
+MAX_QUERY_LENGTH = 8000  # browsers and proxies start refusing URLs not far above this
+RANGE_SEPARATOR = "~"
+CHOICE_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the address bar holds. ``selection`` is the selection store's JSON, validated by its owner."""
+
+    tab: str | None = None
+    space: str | None = None
+    projection: str | None = None
+    colour: str | None = None
+    filters: tuple[dict[str, Any], ...] = ()
+    cohort: int | None = None  # a saved cohort's id
+    selection: dict[str, Any] | None = None
+    subject: str | None = None  # a subject found by id search
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The values a URL may name in this app and cohort."""
+
+    tabs: tuple[str, ...]
+    spaces: tuple[str, ...]
+    projections: tuple[str, ...]
+    variables: dict[str, VariableSpec] = field(default_factory=dict)
+
+
+def _number(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def encode_filter(spec: dict[str, Any]) -> str:
+    """``age_years:65~80`` for a range (either side may be empty), ``sex=female|male`` for a choice."""
+    rule = filter_from_dict(spec)
+    if isinstance(rule, RangeFilter):
+        low = "" if rule.low is None else _number(rule.low)
+        high = "" if rule.high is None else _number(rule.high)
+        return f"{rule.variable}:{low}{RANGE_SEPARATOR}{high}"
+    return f"{rule.variable}={CHOICE_SEPARATOR.join(str(value).lower() if isinstance(value, bool) else str(value) for value in rule.values)}"
+
+
+def _decode_filter(text: str, variables: dict[str, VariableSpec]) -> dict[str, Any]:
+    """The filter dict, or ValueError naming what is wrong with ``text``."""
+    range_at, choice_at = text.find(":"), text.find("=")
+    is_range = range_at > 0 and (choice_at < 0 or range_at < choice_at)
+    name, _, rest = text.partition(":" if is_range else "=")
+    spec = variables.get(name)
+    if spec is None:
+        raise ValueError(f"filter {text!r}: no variable {name!r} in this cohort")
+    if is_range:
+        if spec.type != "continuous":
+            raise ValueError(f"filter {text!r}: {name} is {spec.type}, so it takes values (name=a|b), not a range")
+        low_text, separator, high_text = rest.partition(RANGE_SEPARATOR)
+        if not separator:
+            raise ValueError(f"filter {text!r}: expected a range such as {name}:60~70, {name}:60~ or {name}:~70")
+        try:
+            low, high = (float(side) if side else None for side in (low_text, high_text))
+        except ValueError:
+            raise ValueError(f"filter {text!r}: the range limits must be numbers") from None
+        if any(side is not None and not math.isfinite(side) for side in (low, high)):
+            raise ValueError(f"filter {text!r}: the range limits must be finite numbers")
+        return RangeFilter(name, low, high).to_dict()
+    if spec.type == "continuous":
+        raise ValueError(f"filter {text!r}: {name} is continuous, so it takes a range ({name}:low~high)")
+    values = [value for value in rest.split(CHOICE_SEPARATOR) if value]
+    if spec.type == "binary":
+        if not set(values) <= {"true", "false"}:
+            raise ValueError(f"filter {text!r}: {name} is yes/no, so its values are true and/or false")
+        return ChoiceFilter(name, tuple(value == "true" for value in values)).to_dict()
+    unknown = [value for value in values if spec.categories and value not in spec.categories]
+    if unknown:
+        raise ValueError(f"filter {text!r}: {name} has no category {', '.join(map(repr, unknown))}; expected {', '.join(spec.categories)}")
+    return ChoiceFilter(name, tuple(values)).to_dict()
+
+
+def to_query(state: ViewState) -> str:
+    """The query string (with its leading ``?``, or empty) for ``state``."""
+    pairs: list[tuple[str, str]] = [
+        (key, str(value)) for key, value in
+        (("tab", state.tab), ("space", state.space), ("projection", state.projection), ("colour", state.colour)) if value
+    ]
+    pairs += [("filter", encode_filter(spec)) for spec in state.filters]
+    if state.cohort is not None:
+        pairs.append(("cohort", str(state.cohort)))
+    if state.selection:
+        pairs.append(("selection", json.dumps(state.selection, separators=(",", ":"), sort_keys=True)))
+    if state.subject:
+        pairs.append(("subject", state.subject))
+    return f"?{urlencode(pairs, safe=':~|=,')}" if pairs else ""
+
+
+def from_query(search: str | None, vocabulary: Vocabulary) -> tuple[ViewState, list[str]]:
+    """Parse ``search`` (``location.search``); return the view and a message for each part that was refused."""
+    search = (search or "").lstrip("?")
+    if len(search) > MAX_QUERY_LENGTH:
+        return ViewState(), [f"the link is {len(search):,} characters long; at most {MAX_QUERY_LENGTH:,} are read, so it was ignored"]
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    filters: list[dict[str, Any]] = []
+    single = {"tab": vocabulary.tabs, "space": vocabulary.spaces, "projection": vocabulary.projections, "colour": tuple(vocabulary.variables)}
+    for key, value in parse_qsl(search, keep_blank_values=True):
+        if key in single:
+            if value in single[key]:
+                values[key] = value
+            else:
+                problems.append(f"{key} {value!r} is not available here; expected one of {', '.join(single[key]) or 'nothing'}")
+        elif key == "filter":
+            try:
+                filters.append(_decode_filter(value, vocabulary.variables))
+            except ValueError as error:
+                problems.append(str(error))
+        elif key == "cohort":
+            if value.isdigit():
+                values["cohort"] = int(value)
+            else:
+                problems.append(f"cohort {value!r} is not a saved cohort's number")
+        elif key == "selection":
+            try:
+                selection = json.loads(value)
+            except json.JSONDecodeError:
+                selection = None
+            if isinstance(selection, dict):
+                values["selection"] = selection
+            else:
+                problems.append("the selection in the link is not readable, so it was left out")
+        elif key == "subject":
+            values["subject"] = value.strip()[:200] or None
+        else:
+            problems.append(f"unknown part {key!r} of the link was ignored")
+    return ViewState(filters=tuple(filters), **values), problems

@@ -1,0 +1,81 @@
+"""Do clusters of a latent space line up with the demo's known groups? Adjusted Rand index, per space and method.
+
+    LSE_CACHE_DIR=/tmp/x/cache .venv/bin/python -m benchmarks.cluster_agreement            # the first-start demo
+    .venv/bin/python -m benchmarks.cluster_agreement --cohort path/to/cohort --k 4 6 8
+
+The known groups of the synthetic demo are heart failure, atrial fibrillation in AF rhythm at the
+visit and LV hypertrophy; a subject with several goes to the first in that order, the rest are
+"none". Printed per space and clustering: the adjusted Rand index against that partition (subjects
+HDBSCAN leaves unclustered count as one more group), and for
+each known group the cluster that holds most of it (its share of the group, and the group's share
+of the cluster), with the cluster's description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+from app.core.clusters import NOISE, ClusterSpec, cluster_latents, describe_clusters
+from data_loaders.cohort import load_cohort
+from data_loaders.synthetic import schema
+
+KNOWN_GROUPS = {"heart failure": schema.HF, "AF rhythm": schema.AF_RHYTHM, "LVH": schema.LVH}
+
+
+def known_partition(phenotypes: pd.DataFrame) -> np.ndarray:
+    """0 = none, then 1, 2, 3 for the known groups in KNOWN_GROUPS' order (first one wins)."""
+    partition = np.zeros(len(phenotypes), dtype=int)
+    for number, column in reversed(list(enumerate(KNOWN_GROUPS.values(), start=1))):
+        partition[phenotypes[column].fillna(False).to_numpy(dtype=bool)] = number
+    return partition
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cohort", type=Path, help="cohort folder (default: the first-start demo in the cache folder)")
+    parser.add_argument("--k", type=int, nargs="+", default=[4, 6, 8], help="k-means cluster counts to try")
+    parser.add_argument("--min-cluster-size", type=int, default=50, help="HDBSCAN's smallest cluster")
+    arguments = parser.parse_args(argv)
+    if arguments.cohort is None:
+        from app.config import AppConfig
+
+        arguments.cohort = AppConfig.from_env().demo_cohort_dir
+    cohort = load_cohort(arguments.cohort)
+    phenotypes = cohort.phenotypes
+    reference = known_partition(phenotypes)
+    print(f"{cohort.name}: {len(phenotypes):,} subjects; known groups "
+          + ", ".join(f"{name} {int((reference == n).sum()):,}" for n, name in enumerate(["none", *KNOWN_GROUPS], start=0)))
+    specs = [ClusterSpec("kmeans", n_clusters=k) for k in arguments.k] + [ClusterSpec("hdbscan", min_cluster_size=arguments.min_cluster_size)]
+    for space, latents in cohort.spaces.items():
+        for spec in specs:
+            started = time.perf_counter()
+            labels = cluster_latents(latents, spec)
+            seconds = time.perf_counter() - started
+            found = labels != NOISE
+            name = f"k-means k={spec.n_clusters}" if spec.method == "kmeans" else f"HDBSCAN min size {spec.min_cluster_size}"
+            # Unclustered subjects count as one more group: leaving them out would flatter a method that clusters few.
+            print(f"\n{space} ({latents.shape[1]}-d), {name}: {labels.max() + 1} clusters, {int((~found).sum())} unclustered, "
+                  f"ARI {adjusted_rand_score(reference, labels):.3f} ({seconds:.1f} s)")
+            if not found.any():
+                continue
+            descriptions = describe_clusters(labels, phenotypes, cohort.variables)
+            for number, group in enumerate(KNOWN_GROUPS, start=1):
+                in_group = reference == number
+                if not (in_group & found).any():
+                    print(f"  {group}: none in a cluster")
+                    continue
+                best = np.bincount(labels[in_group & found], minlength=labels.max() + 1).argmax()
+                in_best = labels == best
+                print(f"  {group}: {100 * (in_group & in_best).sum() / in_group.sum():.0f} % in cluster {best} "
+                      f"({int(in_best.sum()):,} subjects, {100 * (in_group & in_best).sum() / in_best.sum():.0f} % of it {group}): "
+                      f"{descriptions[int(best)]}")
+
+
+if __name__ == "__main__":
+    main()

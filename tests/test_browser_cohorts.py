@@ -1,0 +1,112 @@
+"""End to end in headless Chromium: filters that keep each other, Enter that applies, saved cohorts that say what they are."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.browser import choose_dropdown_option, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SUBJECTS = PHENOTYPE_COHORT_SUBJECTS
+
+
+@pytest.fixture(scope="module")
+def app_url(phenotype_cohort_dir, tmp_path_factory):
+    with running_app(phenotype_cohort_dir, tmp_path_factory.mktemp("cohorts-cache")) as url:
+        yield url
+
+
+def _count(driver) -> int | None:
+    text = driver.find_element(By.ID, "current-count").text  # "2,011 of 5,000"
+    return int(text.split(" of ")[0].replace(",", "")) if " of " in text else None
+
+
+def _ready(driver, app_url):
+    driver.get(app_url)
+    wait_for(lambda: plot_state(driver, "view-0"), message="the explorer drawn")
+    wait_for(lambda: _count(driver) == SUBJECTS, message="everyone in the current cohort")
+
+
+def _low_box(driver, block: int):
+    """The lower-limit number box of the ``block``-th filter (0: the first added), beside its slider."""
+    boxes = wait_for(lambda: (found := driver.find_elements(By.CSS_SELECTOR, ".filter-block .filter-low input"))
+                     and len(found) > block and found, message=f"filter {block + 1}'s number box")
+    return boxes[block]
+
+
+def _type_low(driver, block: int, value: str, finish: str) -> None:
+    box = _low_box(driver, block)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value, finish)
+
+
+def test_adding_a_filter_keeps_the_others(driver, app_url, tmp_path):
+    _ready(driver, app_url)
+    choose_dropdown_option(driver, "add-filter", "Clinical · Age (years)")
+    _type_low(driver, 0, "65", Keys.TAB)
+    older = wait_for(lambda: n if (n := _count(driver)) and n < SUBJECTS else None, message="the age filter applied")
+    choose_dropdown_option(driver, "add-filter", "MRI · LV ejection fraction (%)")
+    _low_box(driver, 1)
+    wait_for(lambda: _count(driver) == older, message="the count to stay")
+    assert float(_low_box(driver, 0).get_attribute("value")) == 65
+    driver.save_screenshot(str(tmp_path / "two-filters.png"))
+    assert severe_console_errors(driver) == []
+
+
+def test_enter_in_a_filter_number_box_applies_it(driver, app_url):
+    _ready(driver, app_url)
+    choose_dropdown_option(driver, "add-filter", "Clinical · Age (years)")
+    _type_low(driver, 0, "70", Keys.ENTER)
+    wait_for(lambda: (n := _count(driver)) is not None and n < SUBJECTS, timeout=10, message="Enter to apply the filter")
+    assert severe_console_errors(driver) == []
+
+
+def _only_women(driver):
+    choose_dropdown_option(driver, "add-filter", "Clinical · Sex")
+    male = wait_for(lambda: next((label for label in driver.find_elements(By.CSS_SELECTOR, ".filter-block label") if label.text == "male"), None),
+                    message="the Sex filter's tick boxes")
+    male.click()
+    wait_for(lambda: (n := _count(driver)) is not None and 0 < n < SUBJECTS, message="the Sex filter applied")
+
+
+def test_compare_cohorts_reads_like_a_table_one(driver, app_url, tmp_path):
+    _ready(driver, app_url)
+    _only_women(driver)
+    women = _count(driver)
+    driver.find_element(By.LINK_TEXT, "Compare cohorts").click()
+    table = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#compare-table table.table-one"), message="Table 1")[0]
+    headers = [cell.text for cell in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert f"A (n = {women:,})" in headers and f"B (n = {SUBJECTS - women:,})" in headers and "Missing A / B" in headers
+    rows = {row.find_elements(By.TAG_NAME, "td")[0].text.split(",")[0]: row for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")}
+    assert "Sex †: female" in rows and not any(name.startswith("Split") for name in rows)
+    age = rows["Age (years)"].find_elements(By.TAG_NAME, "td")
+    assert "±" in age[1].text or "[" in age[1].text
+    assert all(cell.value_of_css_property("white-space") == "nowrap" for cell in age[1:])
+    assert "\n" not in age[5].text  # p never wraps
+    assert "circular" in driver.find_element(By.ID, "compare-table").text
+    assert driver.find_element(By.ID, "compare-export-csv").is_displayed() and driver.find_element(By.ID, "compare-export-html").is_displayed()
+    driver.save_screenshot(str(tmp_path / "table-one.png"))
+    assert severe_console_errors(driver) == []
+
+
+def test_saved_cohorts_say_what_they_are_and_an_empty_one_is_not_saved(driver, app_url, tmp_path):
+    _ready(driver, app_url)
+    _only_women(driver)
+    women = _count(driver)
+    driver.find_element(By.ID, "cohort-name").send_keys("Women only")
+    driver.find_element(By.ID, "save-cohort").click()
+    wait_for(lambda: "Saved" in driver.find_element(By.ID, "save-feedback").text, message="save confirmation")
+    listed = wait_for(lambda: next((e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort") if "Women only" in e.text), None),
+                      message="the saved cohort listed")
+    assert "Sex: female" in listed and f"{women:,} now" in listed and "created" in listed and "UTC" in listed
+    next(label for label in driver.find_elements(By.CSS_SELECTOR, ".filter-block label") if label.text == "female").click()
+    wait_for(lambda: _count(driver) == 0, message="an empty current cohort")
+    driver.find_element(By.ID, "cohort-name").send_keys("Nobody")
+    driver.find_element(By.ID, "save-cohort").click()
+    wait_for(lambda: "Not saved" in driver.find_element(By.ID, "save-feedback").text, message="the empty-cohort warning")
+    assert not any("Nobody" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort"))
+    driver.save_screenshot(str(tmp_path / "saved-cohorts.png"))
+    assert severe_console_errors(driver) == []
