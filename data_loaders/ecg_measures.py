@@ -155,6 +155,15 @@ def qrs_amplitude_mv(median_mv: np.ndarray, leads: Sequence[str], r_peak_index: 
     return float((qrs[:, columns].max(axis=0) - qrs[:, columns].min(axis=0)).sum())
 
 
+def without_baseline_wander(strip_mv: np.ndarray, sampling_hz: int = ECG_SAMPLING_HZ) -> np.ndarray:
+    """A (samples, leads) strip with baseline wander filtered out (zero-phase 0.5 Hz high-pass), as an electrocardiograph prints it."""
+    strip = np.asarray(strip_mv, dtype=np.float64)
+    if strip.ndim != 2:
+        raise ValueError(f"without_baseline_wander takes a (samples, leads) strip, got shape {strip.shape}")
+    (flattened,) = _zero_phase_filtered(strip, sampling_hz, (_BASELINE_CUTOFF_HZ, None))
+    return flattened.astype(np.float32)
+
+
 def qrs_duration_ms(median_mv: np.ndarray, r_peak_index: int = MEDIAN_R_PEAK_INDEX, sampling_hz: int = ECG_SAMPLING_HZ) -> float:
     """QRS duration (ms) of a median beat (samples, leads), from the spatial velocity of all leads together.
 
