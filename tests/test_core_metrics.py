@@ -318,3 +318,14 @@ def test_an_auroc_difference_needs_cases_and_controls():
         metrics.auroc_difference_paired(np.zeros(10), np.arange(10.0), np.arange(10.0))
     with pytest.raises(ValueError, match="one label and two scores"):
         metrics.auroc_difference_paired(np.zeros(10), np.arange(10.0), np.arange(9.0))
+
+
+def test_paired_scores_match_two_spaces_by_subject_inside_the_cohort():
+    first = metrics.TaskPredictions("af", "joint", "binary", np.array([4, 1, 7, 2]), np.array([1.0, 0, 1, 0]), np.array([0.9, 0.1, 0.8, 0.2]), 0.5)
+    second = metrics.TaskPredictions("af", "ecg", "binary", np.array([2, 4, 9, 1]), np.array([0.0, 1, 1, 0]), np.array([0.3, 0.6, 0.5, 0.4]), 0.5)
+    truth, a, b = metrics.paired_scores(first, second)
+    assert truth.tolist() == [0, 0, 1] and a.tolist() == [0.1, 0.2, 0.9] and b.tolist() == [0.4, 0.3, 0.6]  # subjects 1, 2, 4
+    mask = np.zeros(10, dtype=bool)
+    mask[[2, 4]] = True
+    truth, a, b = metrics.paired_scores(first, second, mask)
+    assert truth.tolist() == [0, 1] and a.tolist() == [0.2, 0.9] and b.tolist() == [0.3, 0.6]

@@ -501,3 +501,12 @@ def auroc_difference_paired(labels: np.ndarray, scores_a: np.ndarray, scores_b: 
     variance = (np.var(case_diff, ddof=1) / len(case_diff) if len(case_diff) > 1 else 0.0) + \
         (np.var(control_diff, ddof=1) / len(control_diff) if len(control_diff) > 1 else 0.0)
     return _difference(auroc_a, auroc_b, float(variance), True, confidence)
+
+
+def paired_scores(first: TaskPredictions, second: TaskPredictions, cohort_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, first's predictions, second's) on the test subjects both hold (inside ``cohort_mask`` if given), matched by subject."""
+    common, at_first, at_second = np.intersect1d(first.rows, second.rows, assume_unique=True, return_indices=True)
+    if cohort_mask is not None:
+        inside = np.asarray(cohort_mask, dtype=bool)[common]
+        at_first, at_second = at_first[inside], at_second[inside]
+    return first.truth[at_first], first.prediction[at_first], second.prediction[at_second]
