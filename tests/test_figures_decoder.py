@@ -103,3 +103,15 @@ def test_prediction_strip_gives_each_predictor_its_own_panel():
     assert figure.data[1].xaxis == "x2"
     empty = figures.prediction_strip_figure(["a", "b"], {})
     assert "No predictors" in empty.layout.annotations[0].text
+
+
+def test_column_titles_fit_their_columns_at_nine_steps():
+    labels = ["mean of current cohort (0%)", *[f"{p}%" for p in range(12, 88, 12)], "mean of everyone else with a long name (100%)"]
+    assert len(labels) == 9
+    fitted = figures.fit_column_titles(labels)
+    column_px = figures.NARROWEST_FIGURE_PX / 9
+    for title in fitted:
+        lines = title.split("<br>")
+        assert len(lines) <= 2 and all(len(line) * figures.TITLE_CHAR_PX <= 0.9 * column_px + 1e-9 for line in lines)
+    assert fitted[1] == "12%" and fitted[0].startswith("mean of")
+    assert figures.fit_column_titles(["a b"], max_lines=2) == ["a b"]

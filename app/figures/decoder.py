@@ -175,6 +175,28 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
     return figure
 
 
+TITLE_CHAR_PX = 6.5  # width of a character of an 11 px column title, generously
+NARROWEST_FIGURE_PX = 1000  # the decoder's figures are laid out for at least this width
+
+
+def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_PX, max_lines: int = 2) -> list[str]:
+    """Column titles that never run into each other: wrapped at spaces onto at most ``max_lines`` lines that fit a column, then cut with "…"."""
+    per_line = max(4, int(0.9 * figure_px / max(len(labels), 1) / TITLE_CHAR_PX))
+    fitted = []
+    for label in labels:
+        lines: list[str] = []
+        for word in str(label).split():
+            if lines and len(lines[-1]) + 1 + len(word) <= per_line:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        lines = [line if len(line) <= per_line else line[: per_line - 1] + "…" for line in lines] or [""]
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: per_line - 1] + "…"]
+        fitted.append("<br>".join(lines))
+    return fitted
+
+
 def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads: Sequence[str], lead: str, cines: np.ndarray,
                         cine_frames: Mapping[str, int], *, sampling_hz: int = 500, r_peak_index: int | None = 250, title: str = "",
                         change_limit: float = CHANGE_LIMIT) -> go.Figure:
@@ -193,7 +215,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
-                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=list(step_labels))
+                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=fit_column_titles(step_labels))
     time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
     images = to_intensity_bytes(cines)
     first_label, first_frame = next(iter(cine_frames.items()))
