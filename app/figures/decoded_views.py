@@ -43,7 +43,7 @@ class ChangeViews:
 
 
 def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndarray, original_median: np.ndarray, decoded: np.ndarray,
-                  *, r_peak_index: int, sampling_hz: int = 500, decoded_from: str = "") -> SubjectViews:
+                  *, r_peak_index: int, sampling_hz: int = 500, decoded_from: str = "", median_width_px: int = 760) -> SubjectViews:
     """Strip and median sheets, original (black) against decoded (blue).
 
     A model that decodes a median beat gives no rhythm: its beat is placed at the original strip's
@@ -65,17 +65,18 @@ def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndar
                                     footnote="baseline wander filtered (0.5 Hz)")
     median_sheet = median_beat_paper(overlay(original_median, decoded_median), leads, sampling_hz=sampling_hz, r_peak_index=r_peak_index,
                                      title=f"{subject_id} · median beat: original vs decoded{source}", lead_notes=notes,
-                                     footnote="beside each lead: r (n/a on leads under 0.3 mV) and RMSE")
+                                     footnote="beside each lead: r (n/a on leads under 0.3 mV) and RMSE", width_px=median_width_px)
     return SubjectViews(strip_sheet, median_sheet, agreement)
 
 
 def change_views(label_a: str, label_b: str, leads: Sequence[str], ecg_a: np.ndarray, ecg_b: np.ndarray, cine_a: np.ndarray | None,
                  cine_b: np.ndarray | None, *, r_peak_index: int, heart_rate_bpm: float | None,
-                 predictions: Mapping[str, tuple[float, float, str]] | None = None, sampling_hz: int = 500, title: str = "") -> ChangeViews:
+                 predictions: Mapping[str, tuple[float, float, str]] | None = None, sampling_hz: int = 500, title: str = "",
+                 ecg_width_px: int = 900) -> ChangeViews:
     """What changed from B to A, always as A − B: ECG difference per lead, cine difference, measured quantities."""
     ecg = median_beat_paper(difference_traces(ecg_a, ecg_b, label_a=label_a, label_b=label_b), leads, sampling_hz=sampling_hz,
                             r_peak_index=r_peak_index, title=title or f"ECG median beat: {label_a} − {label_b}",
-                            footnote=f"bold: {label_a} − {label_b}; faint: each heart")
+                            footnote=f"bold: {label_a} − {label_b}; faint: each heart", width_px=ecg_width_px)
     if cine_a is not None and cine_b is not None:
         cine = cine_difference_figure(cine_a, cine_b, label_a=label_a, label_b=label_b, heart_rate_bpm=heart_rate_bpm,
                                       title=f"Cine: {label_a}, {label_b} and {label_a} − {label_b} (red: brighter in {label_a})")

@@ -40,7 +40,7 @@ DIFFERENCE_COLOUR = "#b0008a"
 PAPER_COLOUR = "#fffafa"
 MINOR_GRID = "rgba(232, 110, 110, 0.22)"
 MAJOR_GRID = "rgba(214, 39, 40, 0.55)"
-PLOT_WIDTH_PX = 1150  # the width the height is sized for; the locked aspect keeps squares square at any width
+PLOT_WIDTH_PX = 1150  # the plot width a sheet's height is sized for (``width_px``); the locked aspect keeps squares square at any width
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ def row_baseline(row: int, spacing_mv: float = ROW_SPACING_MV) -> float:
 
 
 def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = 500, rhythm_lead: str = "II",
-                      title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "") -> go.Figure:
+                      title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "",
+                      width_px: int = PLOT_WIDTH_PX) -> go.Figure:
     """A 10 s strip (any length) as printed: 3 × 4 leads, each column a quarter of the strip, and ``rhythm_lead`` in full below."""
     samples = _check(traces, leads)
     quarter = samples // 4
@@ -102,11 +103,12 @@ def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sam
         placements.append(_Placement(f"{rhythm_lead} (rhythm)", slice(0, samples), 0.0, row_baseline(3), 0.0))
     rows = 4 if rhythm_lead.upper() in index else 3
     separators = [col * quarter / sampling_hz for col in range(1, 4)]
-    return _sheet(traces, leads, placements, rows, samples / sampling_hz, sampling_hz, separators, title, lead_notes, footnote)
+    return _sheet(traces, leads, placements, rows, samples / sampling_hz, sampling_hz, separators, title, lead_notes, footnote, width_px)
 
 
 def median_beat_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = 500, r_peak_index: int = 250,
-                      title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "") -> go.Figure:
+                      title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "",
+                      width_px: int = PLOT_WIDTH_PX) -> go.Figure:
     """Median beats (samples, leads) in the standard 3 × 4 layout on the same paper, each beat in its own cell."""
     samples = _check(traces, leads)
     beat_s = samples / sampling_hz
@@ -116,12 +118,12 @@ def median_beat_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sam
         _Placement(name, slice(0, samples), col * cell_s, row_baseline(row), col * cell_s)
         for row, names in enumerate(STANDARD_LAYOUT) for col, name in enumerate(names) if name.upper() in index
     ]
-    return _sheet(traces, leads, placements, 3, 4 * cell_s - MEDIAN_GAP_S, sampling_hz, [], title, lead_notes, footnote, r_peak_index)
+    return _sheet(traces, leads, placements, 3, 4 * cell_s - MEDIAN_GAP_S, sampling_hz, [], title, lead_notes, footnote, width_px, r_peak_index)
 
 
 def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Sequence[_Placement], rows: int, width_s: float,
            sampling_hz: int, separators: Sequence[float], title: str, lead_notes: Mapping[str, str] | None, footnote: str,
-           r_peak_index: int | None = None) -> go.Figure:
+           width_px: int, r_peak_index: int | None = None) -> go.Figure:
     """The sheet: every placement of every trace, calibration pulses, column markers, lead labels, locked aspect.
 
     Hover shows each lead's own mV and time (from the strip's start, or from the R peak for a median beat).
@@ -158,7 +160,7 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
     y_range = [row_baseline(rows - 1) - 1.5, 1.5 + 2 * LARGE_SQUARE_MV]  # room below the last row, and above the first row's labels
     grid = {"showgrid": True, "gridcolor": MAJOR_GRID, "gridwidth": 1, "zeroline": False, "showticklabels": False, "ticks": "",
             "showline": False, "fixedrange": False}
-    height_px = PLOT_WIDTH_PX * (y_range[1] - y_range[0]) * GAIN_MM_PER_MV / ((x_range[1] - x_range[0]) * PAPER_SPEED_MM_PER_S)
+    height_px = width_px * (y_range[1] - y_range[0]) * GAIN_MM_PER_MV / ((x_range[1] - x_range[0]) * PAPER_SPEED_MM_PER_S)
     figure.update_layout(
         xaxis={**grid, "range": x_range, "tick0": 0, "dtick": LARGE_SQUARE_S, "constrain": "domain",
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_S, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
