@@ -3,14 +3,27 @@ a perturbation and an interpolation, each drawn by the real server's background 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from app.figures.decoded_views import PLACED_BEAT_LABEL
 from data_loaders import load_cohort
-from tests.browser import REPO_ROOT, box_select_middle, chrome, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import (
+    REPO_ROOT,
+    box_select_middle,
+    choose_dropdown_option,
+    chrome,
+    highlighted_rows,
+    plot_state,
+    requires_chromium,
+    running_app,
+    severe_console_errors,
+    wait_for,
+)
 from tests.conftest import SMALL_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -77,24 +90,64 @@ def _box_select(driver, subjects: int = SMALL_COHORT_SUBJECTS) -> set[int]:
     return selected
 
 
+CINE_FRAME = "return document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.sliders[0].active;"
+ANNOTATION_BOXES = """
+return Array.from(document.querySelectorAll(arguments[0] + ' .js-plotly-plot .annotation')).map(a => {
+    const box = a.getBoundingClientRect();
+    return {text: a.textContent, left: box.left, right: box.right, top: box.top, bottom: box.bottom};
+});
+"""
+
+
+def _frames_seen(driver, graph_id: str, seconds: float) -> list[int]:
+    frames, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        frames.append(driver.execute_script(CINE_FRAME, f"#{graph_id}"))
+        time.sleep(0.1)
+    return frames
+
+
+def _cine_loops_until_paused(driver, graph_id: str) -> None:
+    """Play runs past the last frame back to the first (more than one cycle), and Pause holds the frame."""
+    buttons = driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} .updatemenu-button")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", buttons[0])
+    buttons[0].click()
+    frames = _frames_seen(driver, graph_id, 8)
+    assert any(later < earlier for earlier, later in zip(frames, frames[1:])), f"the cine never wrapped round: {frames}"
+    buttons[1].click()
+    time.sleep(0.5)
+    held = _frames_seen(driver, graph_id, 1.0)
+    assert len(set(held)) == 1, f"the cine kept playing after Pause: {held}"
+
+
 def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver, app_url, trained_cohort_dir):
     driver.get(app_url)
     selected = _box_select(driver)
 
     _tab(driver, "Decode")
-    ecg = wait_for(lambda: _with(driver, "decoder-ecg", lambda s: {"original", "decoded"} <= set(s["names"])), timeout=90, message="decoded ECG drawn")
-    assert ecg["types"].count("scatter") == 24
-    assert {a.split("</b>")[0].removeprefix("<b>") for a in ecg["annotations"]} >= {"I", "aVR", "V1", "V6"}
+    ecg = wait_for(lambda: _with(driver, "decoder-ecg", lambda s: {"original", PLACED_BEAT_LABEL} <= set(s["names"])), timeout=90,
+                   message="the 10 s ECG on paper")
+    assert ecg["types"].count("scatter") == 2 * 13 + 1  # 12 leads and the rhythm strip, each original and decoded, and the calibration pulses
+    assert {a.split("</b>")[0].removeprefix("<b>") for a in ecg["annotations"]} >= {"I", "aVR", "V1", "V6", "II (rhythm)"}
+    assert any(a.startswith("25 mm/s · 10 mm/mV") for a in ecg["annotations"])
+    median = wait_for(lambda: _with(driver, "decoder-ecg-median", lambda s: {"original", "decoded"} <= set(s["names"])), message="the median beat")
+    assert "median beat" in median["title"] and sum("µV" in a for a in median["annotations"]) == 12
     mri = wait_for(lambda: _with(driver, "decoder-mri", lambda s: s["types"] == ["heatmap", "heatmap"]), message="decoded cine drawn")
-    assert mri["frames"] == 50
+    assert mri["frames"] == 50 and any("ms a frame · loops until paused" in a for a in mri["annotations"])
     shown = [label.text for label in driver.find_elements(By.CSS_SELECTOR, "#decoder-shown label")]
     selected_ids = set(load_cohort(trained_cohort_dir).subject_ids[sorted(selected)])
     assert len(shown) == 2 and set(shown) <= selected_ids, "the two subjects nearest the selection's centre are decoded"
     assert shown[0] in ecg["title"]
     assert "on CPU in" in driver.find_element(By.ID, "decoder-subject-status").text
     table = driver.find_element(By.ID, "decoder-subject-table").text
-    assert "ECG r" in table and "LV area curve r" in table
-    _shot(driver, "decoder-subjects")
+    assert "ECG r" in table and "RMSE" in table and "LV area curve r" in table
+    _scroll_to(driver, "decoder-ecg")
+    _shot(driver, "decoder-subjects-strip")
+    _scroll_to(driver, "decoder-ecg-median")
+    _shot(driver, "decoder-subjects-median")
+    _cine_loops_until_paused(driver, "decoder-mri")
+    _scroll_to(driver, "decoder-mri")
+    _shot(driver, "decoder-subjects-cine")
 
     driver.find_element(By.XPATH, "//label[normalize-space()='ECG only' and @for]").click()
     cross = wait_for(lambda: _with(driver, "decoder-mri", lambda s: any("cross-modal" in a for a in s["annotations"])), timeout=60,
@@ -113,11 +166,29 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     proto = wait_for(lambda: _with(driver, "decoder-proto-ecg", lambda s: any((n or "").startswith("A: mean") for n in s["names"])), timeout=90,
                      message="prototypes drawn")
     assert any((n or "").startswith("B: mean of everyone else") for n in proto["names"])
-    wait_for(lambda: "Atrial fibrillation" in driver.find_element(By.ID, "decoder-proto-table").text, message="predictions on the prototypes")
+    assert any(" − B: mean of everyone else" in (n or "") for n in proto["names"])  # the difference trace, A − B
+    cine = wait_for(lambda: _with(driver, "decoder-proto-mri", lambda s: s["types"] == ["heatmap"] * 3), message="A, B and A − B cines")
+    assert " − B: mean" in cine["annotations"][2]
+    changed = wait_for(lambda: (text := driver.find_element(By.ID, "decoder-proto-table").text) and "Atrial fibrillation" in text and text,
+                       message="what changed and the predictions on the prototypes")
+    assert "QRS duration (ms)" in changed and "A − B" in changed and "B − A" not in changed
     _shot(driver, "decoder-prototypes")
+    _scroll_to(driver, "decoder-proto-mri")
+    _shot(driver, "decoder-prototypes-cine")
 
     _tab(driver, "Perturb")
     wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "perturbed" in s["names"]), timeout=90, message="perturbation drawn")
+    choose_dropdown_option(driver, "decoder-direction", "↑ Atrial fibrillation predictor")
+    amount = driver.find_element(By.CSS_SELECTOR, "#decoder-direction-amount [role='slider']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", amount)
+    amount.send_keys(Keys.END)  # +3 SD along the AF predictor
+    towards_af = wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "+3 SD" in s["title"]), timeout=60, message="+3 SD towards AF")
+    assert any((n or "").startswith("perturbed − start") for n in towards_af["names"])
+    moved_rows = wait_for(lambda: [line for line in driver.find_element(By.ID, "decoder-perturb-table").text.splitlines()
+                                   if line.startswith("Atrial fibrillation") and "+" in line], message="the AF prediction moved")
+    assert moved_rows
+    _shot(driver, "decoder-perturb-af")
+    driver.find_element(By.ID, "decoder-perturb-reset").click()
     thumb = driver.find_element(By.CSS_SELECTOR, "#decoder-pc-0 [role='slider']")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", thumb)
     thumb.send_keys(Keys.END)  # to the slider's end: +3 SD along the first principal component
@@ -130,6 +201,16 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     _tab(driver, "Interpolate")
     strip = wait_for(lambda: _with(driver, "decoder-interp-strip", lambda s: s["types"].count("heatmap") == 15), timeout=90, message="strip drawn")
     assert "From mean of current cohort" in strip["title"]
+    assert "press Decode again" in driver.find_element(By.ID, "decoder-interp-run-help").text
+    steps = driver.find_element(By.CSS_SELECTOR, "#decoder-interp-steps [role='slider']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", steps)
+    steps.send_keys(Keys.END)  # nine steps
+    wait_for(lambda: _with(driver, "decoder-interp-strip", lambda s: s["types"].count("heatmap") == 27), timeout=90, message="nine steps drawn")
+    titles = [box for box in driver.execute_script(ANNOTATION_BOXES, "#decoder-interp-strip") if "%" in box["text"]]
+    titles.sort(key=lambda box: box["left"])
+    assert len(titles) == 9
+    for left, right in zip(titles, titles[1:]):
+        assert left["right"] <= right["left"], f"column titles overlap: {left['text']!r} and {right['text']!r}"
     wait_for(lambda: _with(driver, "decoder-interp-predictions", lambda s: len(s["types"]) >= 4), message="predictions along the path")
     _shot(driver, "decoder-interpolate")
     assert severe_console_errors(driver) == []

@@ -160,7 +160,7 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     selection = _older_half(context)
     _, by_space = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection)
     assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in ("Joint (ECG + MRI)", "ECG only", "MRI only")
-                                                 for side in ("current cohort", "everyone else")]
+                                                 for side in ("Current cohort", "everyone else")]
     assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * 3
     assert by_space["mae"].iloc[1::2].nunique() == 3  # three predictors, three errors
     _, none_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
@@ -172,6 +172,10 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     assert saved["subgroup"].tolist() == [accuracy.EVERYONE_ROW, "Women"] and saved["n"].iloc[1] == int(women[test].sum())
     evaluation = accuracy.evaluate(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
     assert evaluation.groups[0].name == "Saved: Women" and evaluation.groups[0].n == int(women[test].sum())
+    # the latent-space breakdown follows the cohort chosen above it, not the current one
+    _, by_space_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection, None, women_cohort.id)
+    assert by_space_saved["subgroup"].iloc[1] == "Joint (ECG + MRI) · Saved: Women"
+    assert by_space_saved["n"].iloc[1:].tolist() == [int(women[test].sum()), int((~women[test]).sum())] * 3
     context.store.delete(women_cohort.id)
     _, table, _ = accuracy.render_evaluation(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
     assert "cannot be used" in str(table)
@@ -201,13 +205,50 @@ def test_disparities_are_flagged_only_when_the_interval_excludes_everyone():
 
 
 def test_export_is_a_csv_of_numbers_with_what_they_are_of(context):
-    kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
-    frame = accuracy.export_frame(table, kind, "hypertension", "joint", 0.4)
+    _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
+    frame = accuracy.export_frame(table, "hypertension", "joint")
     back = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
-    assert back.columns[:6].tolist() == ["task", "space", "subgroup", "n", "cases", "note"]
-    assert {"auroc", "auroc_low", "auroc_high", "brier", "threshold", "bootstrap_resamples", "seed"} <= set(back.columns)
+    assert back.columns[:8].tolist() == ["task", "space", "subgroup", "n", "cases", "prevalence", "threshold", "note"]
+    assert {"auroc", "auroc_low", "auroc_high", "brier", "bootstrap_resamples", "seed"} <= set(back.columns)
     assert back["threshold"].eq(0.4).all() and back["bootstrap_resamples"].eq(N_RESAMPLES).all()
     assert back.loc[0, "auroc"] == pytest.approx(table.loc[0, "auroc"])
+    assert back["prevalence"].tolist() == pytest.approx((back["cases"] / back["n"]).tolist())
+
+
+def test_every_exported_row_carries_the_threshold_it_was_evaluated_at(context):
+    tasks = accuracy.task_predictions(context)
+    _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, accuracy.BY_SPACE, [], _older_half(context))
+    back = pd.read_csv(io.StringIO(accuracy.export_frame(table, "hypertension", "joint").to_csv(index=False)))
+    expected = [0.4] + [0.4 if space == "joint" else tasks[("hypertension", space)].threshold for space in ("joint", "ecg", "mri") for _ in range(2)]
+    assert back["threshold"].tolist() == pytest.approx(expected)
+    assert back["threshold"].nunique() == 3  # the ECG and MRI predictors keep their own training thresholds
+    assert all(f"at ≥ {row.threshold:.3f}" in row.subgroup for row in back.iloc[1:].itertuples())  # the label and the number agree
+
+
+def test_a_typed_threshold_moves_the_slider_and_an_impossible_one_is_refused():
+    assert accuracy.synced_threshold("accuracy-threshold-value", 0.1234, 0.5) == (0.123, dash.no_update, False)
+    assert accuracy.synced_threshold("accuracy-threshold-value", 1.5, 0.5) == (dash.no_update, dash.no_update, True)
+    assert accuracy.synced_threshold("accuracy-threshold-value", None, 0.5) == (dash.no_update, dash.no_update, True)
+    assert accuracy.synced_threshold("accuracy-threshold", 0.3, 0.27) == (dash.no_update, 0.27, False)
+
+
+def test_auroc_differences_prevalence_and_its_note_are_shown(context):
+    task = _balanced_binary_task(context)
+    selection = _older_half(context)
+    evaluation = accuracy.evaluate(context, task, "joint", None, accuracy.CURRENT, [], selection)
+    lines = accuracy.auroc_comparisons(context, evaluation, evaluation.cohort_mask)
+    assert lines[0][0].startswith("AUROC, Current cohort − everyone else")
+    cohort, rest = evaluation.groups[:2]
+    if cohort.reason is None and rest.reason is None:
+        expected = cohort.estimates["auroc"].value - rest.estimates["auroc"].value
+        assert lines[0][1].startswith(f"{expected:+.3f} (95% CI")
+    assert [what.split(" space")[0] for what, _ in lines[1:]] == ["AUROC, Joint (ECG + MRI) − ECG only", "AUROC, Joint (ECG + MRI) − MRI only"]
+    _, table, _ = accuracy.render_evaluation(context, task, "joint", None, accuracy.CURRENT, [], selection)
+    text = str(table)
+    assert "paired DeLong" in text and text.count("moves with prevalence") == 3
+    assert f"({100 * cohort.prevalence:.1f}%)" in text
+    component, _ = accuracy.render_subgroups(context, task, "joint", None, "sex", "auroc", [], None, None)
+    assert "Prevalence" in str(component) and "%" in str(component)
 
 
 def test_numbers_are_formatted_for_reading():

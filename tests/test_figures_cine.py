@@ -28,6 +28,9 @@ def test_original_and_decoded_share_one_scale_one_slider_and_the_loop_flag():
     assert (first.zmin, first.zmax) == (second.zmin, second.zmax) == (0, 255) and first.colorscale == second.colorscale
     assert len(figure.frames) == 20 and all(frame.traces == (0, 1) for frame in figure.frames)
     assert np.array_equal(figure.frames[7].data[1].z, np.round(decoded[7] * 255).astype(np.uint8))
+    assert np.asarray(first.z).dtype == np.uint8
+    over_range = cine.cine_pair_figure(original * 2, original, heart_rate_bpm=60)  # clipped to the one scale, not rescaled
+    assert np.array_equal(over_range.data[0].z, np.round(np.clip(original[0] * 2, 0, 1) * 255).astype(np.uint8))
     assert figure.layout.meta["cine_loop"] is True and figure.layout.meta["frame_ms"] == 40
     play = figure.layout.updatemenus[0].buttons[0]
     assert play.args[0] is None and play.args[1]["frame"]["duration"] == 40  # the loop script restarts "Play" (args[0] None)

@@ -16,7 +16,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-INTENSITY_MAX = 255
+from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
+
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
 DEFAULT_HEART_RATE_BPM = 60.0
 HEART_RATE_LIMITS_BPM = (30.0, 200.0)  # a rate outside this is a measurement error; clamp rather than play absurdly
@@ -47,7 +48,7 @@ class CinePanel:
 
 def greyscale_panel(title: str, cine: np.ndarray, *, colourbar: bool = False) -> CinePanel:
     """A cine on the [0, 1] scale as uint8 greys, 0–255: one fixed scale shared by every greyscale panel."""
-    stack = np.round(np.clip(np.asarray(cine, dtype=np.float32), 0.0, 1.0) * INTENSITY_MAX).astype(np.uint8)
+    stack = to_intensity_bytes(cine)
     bar = {"title": {"text": "intensity", "side": "right"}, "tickvals": [0, INTENSITY_MAX / 2, INTENSITY_MAX], "ticktext": ["0", "0.5", "1"],
            "thickness": 10, "len": 0.8, "x": 1.0} if colourbar else None
     return CinePanel(title, stack, "gray", 0, INTENSITY_MAX, bar)

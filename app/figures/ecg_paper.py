@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app.figures.decoder import STANDARD_LAYOUT
-
+# The standard 12-lead layout: 3 rows × 4 columns, limb leads left, chest leads right.
+STANDARD_LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
 PAPER_SPEED_MM_PER_S = 25.0
 GAIN_MM_PER_MV = 10.0
 SMALL_SQUARE_MM = 1.0
