@@ -1,4 +1,4 @@
-"""Decoder figures are pure functions of arrays: 12-lead layout and units, one intensity scale for cines, strips."""
+"""Decoder figures are pure functions of arrays: agreement bars and curves, interpolation strips that fit, predictions along a path."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from app.figures import decoder as figures
 from data_loaders.synthetic.schema import ECG_LEADS
-
 
 
 def _beat(leads=ECG_LEADS, scale=1.0):

@@ -120,3 +120,13 @@ def test_a_median_beat_is_placed_at_each_r_peak_without_overlap():
     assert np.isnan(strip[:150]).all() and strip[150, 0] == 0  # nothing before the first copy's start
     assert strip[1949, 0] == 599 and np.isnan(strip[1950:]).all()  # the last copy ends where the beat does
     assert np.isnan(beat_at_r_peaks(beat, np.array([], dtype=int), 100, 250)).all()
+
+
+def test_agreement_r_matches_pearson_and_refuses_mismatched_ecgs():
+    rng = np.random.default_rng(2)
+    original = rng.normal(0, 0.5, (600, 12))
+    decoded = 0.5 * original + 0.1 + rng.normal(0, 0.1, original.shape)
+    result = lead_agreement(original, decoded, ECG_LEADS)
+    assert [item.r for item in result] == pytest.approx([np.corrcoef(original[:, i], decoded[:, i])[0, 1] for i in range(12)])
+    with pytest.raises(ValueError, match="one shape"):
+        lead_agreement(original, decoded[:300], ECG_LEADS)
