@@ -43,7 +43,7 @@ class ChangeViews:
 
 
 def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndarray, original_median: np.ndarray, decoded: np.ndarray,
-                  *, r_peak_index: int, sampling_hz: int = 500, decoded_from: str = "", median_width_px: int = 760) -> SubjectViews:
+                  *, r_peak_index: int, sampling_hz: int = 500, decoded_from: str = "", median_width_px: int = 620) -> SubjectViews:
     """Strip and median sheets, original (black) against decoded (blue).
 
     A model that decodes a median beat gives no rhythm: its beat is placed at the original strip's

@@ -33,7 +33,7 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
                      decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> go.Figure:
     """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded)."""
     figure = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
-                           subplot_titles=(f"{ecg_label}: r per lead, original vs decoded (n/a: lead under 0.3 mV)", f"{mri_label}: LV cavity area over the cycle"))
+                           subplot_titles=(f"{ecg_label}: r per lead (n/a: under 0.3 mV)", f"{mri_label}: LV cavity area over the cycle"))
     if lead_correlation is not None:
         values = np.asarray(lead_correlation, dtype=float)
         known = np.isfinite(values)  # a lead without r (too small) gets an empty bar marked n/a

@@ -556,8 +556,8 @@ def _subjects_tab() -> html.Div:
             html.Div(id="decoder-subject-progress"),
             html.Div(id="decoder-subject-status", className="mb-1"),
             html.Div(id="decoder-subject-table", className="mb-2 decoder-table"),
-            _graph("decoder-ecg", 720),
-            dbc.Row([dbc.Col(_graph("decoder-ecg-median", 680), lg=7), dbc.Col(_graph("decoder-agreement", 380), lg=5)], className="g-2"),
+            _graph("decoder-ecg", 750),
+            dbc.Row([dbc.Col(_graph("decoder-ecg-median", 580), lg=7), dbc.Col(_graph("decoder-agreement", 380), lg=5)], className="g-2"),
             _graph("decoder-mri", 420),
         ]
     )
@@ -594,7 +594,7 @@ def _decoded_views(name: str, table_title: str) -> list:
     return [
         html.Div(id=f"decoder-{name}-progress"),
         html.Div(id=f"decoder-{name}-status", className="mb-1"),
-        dbc.Row([dbc.Col(_graph(f"decoder-{name}-ecg", 820), lg=8),
+        dbc.Row([dbc.Col(_graph(f"decoder-{name}-ecg", 780), lg=8),
                  dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=f"decoder-{name}-table")], lg=4)],
                 className="g-2"),
         _graph(f"decoder-{name}-mri", 420),
