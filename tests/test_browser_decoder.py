@@ -37,6 +37,7 @@ return {
     types: graph.data.map(t => t.type),
     title: (graph.layout.title && graph.layout.title.text) || '',
     annotations: (graph.layout.annotations || []).map(a => a.text || ''),
+    subtitle: (graph.layout.title && graph.layout.title.subtitle && graph.layout.title.subtitle.text) || '',
     frames: (graph._transitionData && graph._transitionData._frames || []).length,
 };
 """
@@ -139,7 +140,7 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     median = wait_for(lambda: _with(driver, "decoder-ecg-median", lambda s: {"original", "decoded"} <= set(s["names"])), message="the median beat")
     assert "median beat" in median["title"] and sum("µV" in a for a in median["annotations"]) == 12
     mri = wait_for(lambda: _with(driver, "decoder-mri", lambda s: s["types"] == ["heatmap", "heatmap"]), message="decoded cine drawn")
-    assert mri["frames"] == 50 and any("ms a frame · loops until paused" in a for a in mri["annotations"])
+    assert mri["frames"] == 50 and "ms a frame · loops until paused" in mri["subtitle"]
     shown = [label.text for label in driver.find_elements(By.CSS_SELECTOR, "#decoder-shown label")]
     selected_ids = set(load_cohort(trained_cohort_dir).subject_ids[sorted(selected)])
     assert len(shown) == 2 and set(shown) <= selected_ids, "the two subjects nearest the selection's centre are decoded"
@@ -155,7 +156,9 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     _scroll_to(driver, "decoder-mri")
     _shot(driver, "decoder-subjects-cine")
 
-    driver.find_element(By.XPATH, "//label[normalize-space()='ECG only' and @for]").click()
+    ecg_only = driver.find_element(By.XPATH, "//label[normalize-space()='ECG only' and @for]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", ecg_only)
+    ecg_only.click()
     cross = wait_for(lambda: _with(driver, "decoder-mri", lambda s: any("cross-modal" in a for a in s["annotations"])), timeout=60,
                      message="the MRI decoded from the ECG")
     assert any("ECG latent" in a for a in cross["annotations"])
@@ -217,6 +220,9 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     assert len(titles) == 9
     for left, right in zip(titles, titles[1:]):
         assert left["right"] <= right["left"], f"column titles overlap: {left['text']!r} and {right['text']!r}"
+    change = wait_for(lambda: (text := driver.find_element(By.ID, "decoder-interp-change").text) and "QRS duration" in text and text,
+                      message="what changed along the path")
+    assert "A − B" in change
     wait_for(lambda: _with(driver, "decoder-interp-predictions", lambda s: len(s["types"]) >= 4), message="predictions along the path")
     _shot(driver, "decoder-interpolate")
     assert severe_console_errors(driver) == []

@@ -164,13 +164,14 @@ def test_a_principal_component_perturbation_changes_the_decoded_heart(context):
 def test_interpolation_between_prototypes_decodes_every_step_and_reports_progress(context, models):
     events = []
     groups = decoder.Groups(a=CURRENT, b=REST, selection=SELECTION)
-    strip, predictions, status = decoder.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
+    strip, predictions, change, status = decoder.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
                                                           progress=lambda percent, text: events.append(percent))
     assert events == sorted(events) and len(events) >= 3
     assert len([t for t in strip.data if t.type == "heatmap"]) == 3 * 4  # end-diastole, end-systole and the change at end-diastole
     assert "4 interpolation steps" in status.children
     assert len(predictions.data) >= len(models.tasks("ecg"))
     assert all(len(trace.y) == 4 for trace in predictions.data)
+    assert "A − B: A = mean of current cohort (start)" in str(change) and "QRS duration (ms)" in str(change)
 
 
 def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_cohort_dir, tmp_path):

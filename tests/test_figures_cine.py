@@ -35,7 +35,7 @@ def test_original_and_decoded_share_one_scale_one_slider_and_the_loop_flag():
     play = figure.layout.updatemenus[0].buttons[0]
     assert play.args[0] is None and play.args[1]["frame"]["duration"] == 40  # the loop script restarts "Play" (args[0] None)
     assert len(figure.layout.sliders[0].steps) == 20
-    assert any("75 bpm" in a.text and "40 ms" in a.text for a in figure.layout.annotations)
+    assert "75 bpm" in figure.layout.title.subtitle.text and "40 ms a frame" in figure.layout.title.subtitle.text
 
 
 def test_difference_is_a_minus_b_signed_on_a_symmetric_scale():

@@ -100,14 +100,10 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}, "mode": "immediate"}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     step = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
-    annotations = list(figure.layout.annotations)
-    if caption:
-        annotations.append({"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": 1, "yshift": 26, "xanchor": "left",
-                            "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#555"}})
     figure.update_layout(
-        annotations=annotations, meta={"cine_loop": True, "frame_ms": frame_ms},
-        title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
-        margin={"l": 10, "r": 40 if bars else 10, "t": 78 if title else 54, "b": 10},
+        meta={"cine_loop": True, "frame_ms": frame_ms},
+        title={"text": title, "x": 0.01, "font": {"size": 14}, "subtitle": {"text": caption, "font": {"size": 11, "color": "#555"}}},
+        height=height, template="plotly_white", margin={"l": 10, "r": 40 if bars else 10, "t": 96 if title or caption else 54, "b": 10},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
                       "pad": {"t": 4, "r": 6},
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},

@@ -65,7 +65,7 @@ def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndar
                                     footnote="baseline wander filtered (0.5 Hz)")
     median_sheet = median_beat_paper(overlay(original_median, decoded_median), leads, sampling_hz=sampling_hz, r_peak_index=r_peak_index,
                                      title=f"{subject_id} · median beat: original vs decoded{source}", lead_notes=notes,
-                                     footnote="beside each lead: r (n/a on leads under 0.3 mV) and RMSE", width_px=median_width_px)
+                                     footnote="by each lead: r (n/a on leads under 0.3 mV) and RMSE", width_px=median_width_px)
     return SubjectViews(strip_sheet, median_sheet, agreement)
 
 

@@ -153,7 +153,7 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
                                                       if lead_notes and place.lead in lead_notes else ""),
                     "x": place.note_x + 0.04, "y": place.baseline + 1.6, "xanchor": "left", "yanchor": "bottom", "showarrow": False,
                     "font": {"size": 11}} for place in placements]
-    annotations.append({"text": "25 mm/s · 10 mm/mV · 1 mm squares: 0.04 s × 0.1 mV · 5 mm: 0.2 s × 0.5 mV" + (f" · {footnote}" if footnote else ""),
+    annotations.append({"text": "25 mm/s · 10 mm/mV · 1 mm squares: 0.04 s × 0.1 mV · 5 mm: 0.2 s × 0.5 mV" + (f"<br>{footnote}" if footnote else ""),
                         "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yanchor": "top", "xanchor": "left", "yshift": -4,
                         "showarrow": False, "font": {"size": 11, "color": "#555"}})
     x_range = [-CALIBRATION_MARGIN_S - SMALL_SQUARE_S, width_s + SMALL_SQUARE_S]
@@ -161,7 +161,8 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
     grid = {"showgrid": True, "gridcolor": MAJOR_GRID, "gridwidth": 1, "zeroline": False, "showticklabels": False, "ticks": "",
             "showline": False, "fixedrange": False}
     height_px = width_px * (y_range[1] - y_range[0]) * GAIN_MM_PER_MV / ((x_range[1] - x_range[0]) * PAPER_SPEED_MM_PER_S)
-    top = 92 if title else 40  # the mode bar, then the title, then the legend, clear of each other
+    top = 104 if title else 40  # the mode bar, then the title, then the legend, clear of each other
+    bottom = 48 if footnote else 30
     figure.update_layout(
         xaxis={**grid, "range": x_range, "tick0": 0, "dtick": LARGE_SQUARE_S, "constrain": "domain", "constraintoward": "left",
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_S, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
@@ -169,8 +170,8 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
                "scaleanchor": "x", "scaleratio": GAIN_MM_PER_MV / PAPER_SPEED_MM_PER_S,
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_MV, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
         shapes=shapes, annotations=annotations, plot_bgcolor=PAPER_COLOUR, paper_bgcolor="white",
-        title={"text": title, "x": 0, "xref": "paper", "y": 1, "yref": "paper", "yanchor": "bottom", "pad": {"b": 26}, "font": {"size": 14}},
-        height=int(round(height_px)) + top + 30, margin={"l": 10, "r": 10, "t": top, "b": 30}, showlegend=True,
+        title={"text": title, "x": 0, "xref": "paper", "y": 1, "yref": "paper", "yanchor": "bottom", "pad": {"b": 34}, "font": {"size": 14}},
+        height=int(round(height_px)) + top + bottom, margin={"l": 10, "r": 10, "t": top, "b": bottom}, showlegend=True,
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}, hovermode="closest",
     )
     return figure

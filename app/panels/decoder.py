@@ -31,6 +31,7 @@ from dash import Input, Output, State, ctx, dcc, html
 from app.context import AppContext
 from app.core import decoding
 from app.core.ecg_agreement import lead_agreement
+from app.core.what_changed import measured_changes
 from app.figures.cine import cine_pair_figure
 from app.figures.decoded_views import change_table_rows, change_views, subject_views
 from app.figures.decoder import agreement_figure, interpolation_strip, prediction_strip_figure
@@ -481,7 +482,7 @@ def perturb_view(context: AppContext, start: str, space: str, pc_amounts: Sequen
 
 def interpolate_view(context: AppContext, start: str, end: str, space: str, steps: int, lead: str, groups: Groups,
                      progress: Callable[[int, str], None] | None = None) -> tuple:
-    """(strip figure, predictor figure, status) for ``steps`` decoded latents between two endpoints."""
+    """(strip figure, predictor figure, what-changed table, status) for ``steps`` decoded latents between two endpoints."""
     report = progress or (lambda _percent, _text: None)
     models = decoder_models(context)
     report(10, "Finding the endpoints")
@@ -507,7 +508,16 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
     if np.isfinite(fac).any():
         predictions["LV FAC (measured)"] = fac
     chart = prediction_strip_figure(labels, predictions, units)
-    return strip, chart, _status(decoded.status(f"{len(path)} interpolation steps"))
+    ends = np.stack([path[0], path[-1]])
+    end_predictions = {task_label(context, task): (*(float(v) for v in models.predict(task, space, ends)),
+                                                   "probability" if _is_binary(context, task) else _unit(context, task))
+                       for task in models.tasks(space)}
+    beats = decoded.ecg if models.ecg_is_median else median_beats(decoded.ecg)
+    moved = measured_changes(beats[0], beats[-1], list(context.cohort.ecg_leads), decoded.mri[0], decoded.mri[-1], end_predictions,
+                             MEDIAN_R_PEAK_INDEX)
+    change = html.Div([html.Div(f"What changed along the path, A − B: A = {first_label} (start), B = {last_label} (end)",
+                                className="small fw-semibold mb-1"), _table(change_table_rows(moved), "")])
+    return strip, chart, change, _status(decoded.status(f"{len(path)} interpolation steps"))
 
 
 # --- layout ---------------------------------------------------------------------------------------
@@ -556,8 +566,8 @@ def _subjects_tab() -> html.Div:
             html.Div(id="decoder-subject-progress"),
             html.Div(id="decoder-subject-status", className="mb-1"),
             html.Div(id="decoder-subject-table", className="mb-2 decoder-table"),
-            _graph("decoder-ecg", 750),
-            dbc.Row([dbc.Col(_graph("decoder-ecg-median", 580), lg=7), dbc.Col(_graph("decoder-agreement", 380), lg=5)], className="g-2"),
+            _graph("decoder-ecg", 780),
+            dbc.Row([dbc.Col(_graph("decoder-ecg-median", 610), lg=7), dbc.Col(_graph("decoder-agreement", 380), lg=5)], className="g-2"),
             _graph("decoder-mri", 420),
         ]
     )
@@ -594,7 +604,7 @@ def _decoded_views(name: str, table_title: str) -> list:
     return [
         html.Div(id=f"decoder-{name}-progress"),
         html.Div(id=f"decoder-{name}-status", className="mb-1"),
-        dbc.Row([dbc.Col(_graph(f"decoder-{name}-ecg", 780), lg=8),
+        dbc.Row([dbc.Col(_graph(f"decoder-{name}-ecg", 810), lg=8),
                  dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=f"decoder-{name}-table")], lg=4)],
                 className="g-2"),
         _graph(f"decoder-{name}-mri", 420),
@@ -673,6 +683,7 @@ def _interpolate_tab(context: AppContext) -> html.Div:
             html.Div("Each predictor's output along the path, and the LV fractional area change measured on each decoded cine",
                      className="small fw-semibold mt-2"),
             _graph("decoder-interp-predictions", 220),
+            html.Div(id="decoder-interp-change", className="mt-2 decoder-table"),
         ]
     )
 
@@ -872,6 +883,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("decoder-interp-strip", "figure"),
         Output("decoder-interp-predictions", "figure"),
+        Output("decoder-interp-change", "children"),
         Output("decoder-interp-status", "children"),
         Input("decoder-interp-request", "data"),
         background=True,
@@ -886,4 +898,4 @@ def register(app: dash.Dash, context: AppContext) -> None:
                                     int(request["steps"] or 5), request["lead"] or "V5", groups_of(request),
                                     progress=lambda percent, text: set_progress((percent, text)))
         except (ValueError, KeyError) as error:
-            return message_figure(str(error)), message_figure(""), ""
+            return message_figure(str(error)), message_figure(""), html.Div(), ""
