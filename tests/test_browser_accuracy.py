@@ -114,9 +114,9 @@ def test_threshold_typed_prevalence_auroc_differences_and_the_space_breakdown_fo
     header = driver.find_element(By.CSS_SELECTOR, "#accuracy-subgroup-table thead").text
     assert "Prevalence" in header
     assert "moves with the share of cases" in driver.find_element(By.ID, "accuracy-prevalence-note").text
-    driver.execute_script("document.getElementById('accuracy-threshold-block').scrollIntoView({block: 'start'});")
+    driver.execute_script("document.getElementById('accuracy-threshold-block').scrollIntoView({block: 'start', behavior: 'instant'});")
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "accuracy-threshold-and-metrics.png"))
-    driver.execute_script("document.getElementById('accuracy-subgroup-table').scrollIntoView({block: 'start'});")
+    driver.execute_script("document.getElementById('accuracy-subgroup-table').scrollIntoView({block: 'start', behavior: 'instant'});")
     driver.save_screenshot(str(SCREENSHOTS / "accuracy-space-breakdown.png"))
     assert severe_console_errors(driver) == []

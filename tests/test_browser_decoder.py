@@ -65,7 +65,7 @@ def _tab(driver, label: str) -> None:
 
 
 def _scroll_to(driver, element_id: str) -> None:
-    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'});", element_id)
+    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start', behavior: 'instant'});", element_id)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def _frames_seen(driver, graph_id: str, seconds: float) -> list[int]:
 def _cine_loops_until_paused(driver, graph_id: str) -> None:
     """Play runs past the last frame back to the first (more than one cycle), and Pause holds the frame."""
     buttons = driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} .updatemenu-button")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", buttons[0])
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", buttons[0])
     buttons[0].click()
     seen: list[int] = []
 
@@ -157,7 +157,7 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     _shot(driver, "decoder-subjects-cine")
 
     ecg_only = driver.find_element(By.XPATH, "//label[normalize-space()='ECG only' and @for]")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", ecg_only)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", ecg_only)
     ecg_only.click()
     cross = wait_for(lambda: _with(driver, "decoder-mri", lambda s: any("cross-modal" in a for a in s["annotations"])), timeout=60,
                      message="the MRI decoded from the ECG")
@@ -189,7 +189,7 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "perturbed" in s["names"]), timeout=90, message="perturbation drawn")
     choose_dropdown_option(driver, "decoder-direction", "↑ Atrial fibrillation predictor")
     amount = driver.find_element(By.CSS_SELECTOR, "#decoder-direction-amount [role='slider']")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", amount)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", amount)
     amount.send_keys(Keys.END)  # +3 SD along the AF predictor
     towards_af = wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "+3 SD" in s["title"]), timeout=60, message="+3 SD towards AF")
     assert any((n or "").startswith("perturbed − start") for n in towards_af["names"])
@@ -199,7 +199,7 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     _shot(driver, "decoder-perturb-af")
     driver.find_element(By.ID, "decoder-perturb-reset").click()
     thumb = driver.find_element(By.CSS_SELECTOR, "#decoder-pc-0 [role='slider']")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", thumb)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", thumb)
     thumb.send_keys(Keys.END)  # to the slider's end: +3 SD along the first principal component
     moved = wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "PC 1 +3 SD" in s["title"]), timeout=60, message="PC 1 moved by 3 SD")
     assert "perturbed" in moved["names"]
@@ -212,7 +212,7 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     assert "From mean of current cohort" in strip["title"]
     assert "press Decode again" in driver.find_element(By.ID, "decoder-interp-run-help").text
     steps = driver.find_element(By.CSS_SELECTOR, "#decoder-interp-steps [role='slider']")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", steps)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", steps)
     steps.send_keys(Keys.END)  # nine steps
     wait_for(lambda: _with(driver, "decoder-interp-strip", lambda s: s["types"].count("heatmap") == 27), timeout=90, message="nine steps drawn")
     titles = [box for box in driver.execute_script(ANNOTATION_BOXES, "#decoder-interp-strip") if "%" in box["text"]]
