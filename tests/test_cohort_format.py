@@ -332,3 +332,21 @@ def test_manifest_written_by_the_generator_documents_every_column(small_cohort_d
     assert manifest["variables"][s.LV_MASS] == {
         "type": "continuous", "label": "LV mass", "unit": "g", "group": "MRI", "description": "Left-ventricular myocardial mass."
     }
+
+
+def test_leftovers_of_a_killed_writer_are_removed_and_a_half_swapped_folder_is_put_back(tmp_path: Path) -> None:
+    from data_loaders.cohort_io import clean_leftovers
+
+    (tmp_path / ".spaces.h5.abc123.partial").write_bytes(b"half a file")
+    (tmp_path / ".model.xyz.partial").mkdir()
+    (tmp_path / ".model.xyz.partial" / "weights.pt").write_bytes(b"half a model")
+    retired = tmp_path / ".model.old-4242"  # killed between atomic_folder's two renames: no model/ at all
+    retired.mkdir()
+    (retired / "weights.pt").write_bytes(b"the previous model")
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / ".predictions.old-99").mkdir()  # killed after the second rename: the new one stands
+    (tmp_path / "manifest.toml").write_text("kept")
+    assert len(clean_leftovers(tmp_path)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.toml", "model", "predictions"]
+    assert (tmp_path / "model" / "weights.pt").read_bytes() == b"the previous model"
+    assert clean_leftovers(tmp_path) == []
