@@ -83,7 +83,8 @@ def test_threshold_typed_prevalence_auroc_differences_and_the_space_breakdown_fo
     _, _, in_test, _ = _older_half(trained_cohort_dir)
     driver.set_window_size(1600, 1200)
     driver.get(app_url)
-    next(tab for tab in driver.find_elements(By.CSS_SELECTOR, "#main-tabs .nav-link") if tab.text == "Accuracy").click()
+    wait_for(lambda: next((tab for tab in driver.find_elements(By.CSS_SELECTOR, "#main-tabs .nav-link") if tab.text == "Accuracy"), None),
+             timeout=60, message="the Accuracy tab").click()
     wait_for(lambda: "AUROC" in str(_metric_table(driver)), message="the atrial fibrillation metrics")
     page = driver.execute_script("return document.getElementById('accuracy-panel').getBoundingClientRect().width;")
     block = driver.execute_script(ELEMENT_BOX, "accuracy-threshold-block")

@@ -15,7 +15,6 @@ from data_loaders import load_cohort
 from tests.browser import (
     REPO_ROOT,
     box_select_middle,
-    choose_dropdown_option,
     chrome,
     highlighted_rows,
     plot_state,
@@ -84,7 +83,7 @@ def driver():
 
 def _box_select(driver, subjects: int = SMALL_COHORT_SUBJECTS) -> set[int]:
     """Box-select about a quarter of the subjects in latent view 1; returns their rows."""
-    wait_for(lambda: (t := plot_state(driver, "view-0")) and sum(len(x["rows"]) for x in t) == subjects, message="view 1 drawn")
+    wait_for(lambda: (t := plot_state(driver, "view-0")) and sum(len(x["rows"]) for x in t) == subjects, timeout=90, message="view 1 drawn")
     box_select_middle(driver, "view-0")
     selected = wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection")
     assert 2 <= len(selected) < subjects
@@ -187,7 +186,11 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
 
     _tab(driver, "Perturb")
     wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "perturbed" in s["names"]), timeout=90, message="perturbation drawn")
-    choose_dropdown_option(driver, "decoder-direction", "↑ Atrial fibrillation predictor")
+    direction = driver.find_element(By.ID, "decoder-direction")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", direction)
+    direction.click()
+    wait_for(lambda: next((o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if "Atrial fibrillation" in o.text), None),
+             timeout=30, message="the atrial fibrillation direction").click()
     amount = driver.find_element(By.CSS_SELECTOR, "#decoder-direction-amount [role='slider']")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", amount)
     amount.send_keys(Keys.END)  # +3 SD along the AF predictor

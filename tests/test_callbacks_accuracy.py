@@ -16,6 +16,7 @@ from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import ChoiceFilter
 from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_group
 from app.panels import accuracy
+from app.state import SPACE_LABELS, space_label
 from data_loaders import load_cohort
 from models.predictors import stored_predictions
 
@@ -86,6 +87,12 @@ def _older_half(context: AppContext) -> dict:
     assert len(test) >= 2 * MIN_SUBJECTS, "the trained small cohort's test split is too small for this test"
     ages = context.cohort.phenotypes["age_years"].to_numpy()[test]
     return {"rows": test[ages >= np.median(ages)].tolist(), "source": "test"}
+
+
+def _spaces(context: AppContext, task: str) -> list[str]:
+    """The spaces with stored predictions of a task, in the order the panel lists them."""
+    order = list(SPACE_LABELS)
+    return sorted({space for t, space in accuracy.task_predictions(context) if t == task}, key=lambda s: order.index(s) if s in order else len(order))
 
 
 def _balanced_binary_task(context: AppContext) -> str:
@@ -159,10 +166,10 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     assert table["n"].tolist() == [len(test), int(women[test].sum()), int((~women[test]).sum())]
     selection = _older_half(context)
     _, by_space = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection)
-    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in ("Joint (ECG + MRI)", "ECG only", "MRI only")
-                                                 for side in ("Current cohort", "everyone else")]
-    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * 3
-    assert by_space["mae"].iloc[1::2].nunique() == 3  # three predictors, three errors
+    spaces = [space_label(space) for space in _spaces(context, "lv_mass_g")]
+    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in spaces for side in ("Current cohort", "everyone else")]
+    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * len(spaces)
+    assert by_space["mae"].iloc[1::2].nunique() == len(spaces)  # one predictor per space, each its own error
     _, none_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
     assert len(none_saved) == 1
     table_component, _figure = accuracy.render_subgroups(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, "mae", [], None, None)
@@ -175,7 +182,7 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     # the latent-space breakdown follows the cohort chosen above it, not the current one
     _, by_space_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection, None, women_cohort.id)
     assert by_space_saved["subgroup"].iloc[1] == "Joint (ECG + MRI) · Saved: Women"
-    assert by_space_saved["n"].iloc[1:].tolist() == [int(women[test].sum()), int((~women[test]).sum())] * 3
+    assert by_space_saved["n"].iloc[1:].tolist() == [int(women[test].sum()), int((~women[test]).sum())] * len(spaces)
     context.store.delete(women_cohort.id)
     _, table, _ = accuracy.render_evaluation(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
     assert "cannot be used" in str(table)
@@ -219,9 +226,10 @@ def test_every_exported_row_carries_the_threshold_it_was_evaluated_at(context):
     tasks = accuracy.task_predictions(context)
     _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, accuracy.BY_SPACE, [], _older_half(context))
     back = pd.read_csv(io.StringIO(accuracy.export_frame(table, "hypertension", "joint").to_csv(index=False)))
-    expected = [0.4] + [0.4 if space == "joint" else tasks[("hypertension", space)].threshold for space in ("joint", "ecg", "mri") for _ in range(2)]
+    spaces = _spaces(context, "hypertension")
+    expected = [0.4] + [0.4 if space == "joint" else tasks[("hypertension", space)].threshold for space in spaces for _ in range(2)]
     assert back["threshold"].tolist() == pytest.approx(expected)
-    assert back["threshold"].nunique() == 3  # the ECG and MRI predictors keep their own training thresholds
+    assert back["threshold"].nunique() == len(spaces)  # every other space keeps its own training threshold
     assert all(f"at ≥ {row.threshold:.3f}" in row.subgroup for row in back.iloc[1:].itertuples())  # the label and the number agree
 
 
@@ -242,7 +250,8 @@ def test_auroc_differences_prevalence_and_its_note_are_shown(context):
     if cohort.reason is None and rest.reason is None:
         expected = cohort.estimates["auroc"].value - rest.estimates["auroc"].value
         assert lines[0][1].startswith(f"{expected:+.3f} (95% CI")
-    assert [what.split(" space")[0] for what, _ in lines[1:]] == ["AUROC, Joint (ECG + MRI) − ECG only", "AUROC, Joint (ECG + MRI) − MRI only"]
+    others = [space_label(space) for space in _spaces(context, task) if space != "joint"]
+    assert [what.split(" space, same")[0] for what, _ in lines[1:]] == [f"AUROC, Joint (ECG + MRI) − {other}" for other in others]
     _, table, _ = accuracy.render_evaluation(context, task, "joint", None, accuracy.CURRENT, [], selection)
     text = str(table)
     assert "paired DeLong" in text and text.count("moves with prevalence") == 3

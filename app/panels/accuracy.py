@@ -222,9 +222,11 @@ def auroc_comparisons(context: AppContext, evaluation: Evaluation, cohort_mask: 
     else:
         (truth_a, score_a), (truth_b, score_b) = evaluation.arrays[0], evaluation.arrays[1]
         lines.append((what, _difference_text(auroc_difference_unpaired(truth_a, score_a, truth_b, score_b))))
-    for (task, space), other in task_predictions(context).items():
-        if task != predictions.task or space == predictions.space:
-            continue
+    tasks = task_predictions(context)
+    order = list(SPACE_LABELS)
+    for space in sorted({s for t, s in tasks if t == predictions.task and s != predictions.space},
+                        key=lambda s: order.index(s) if s in order else len(order)):
+        other = tasks[(predictions.task, space)]
         truth, mine, theirs = paired_scores(predictions, other, None if evaluation.cohort_is_everyone else cohort_mask)
         what = (f"AUROC, {space_label(predictions.space)} − {space_label(space)} space, same test subjects of "
                 f"{'everyone' if evaluation.cohort_is_everyone else evaluation.cohort_name} (paired DeLong)")
