@@ -60,7 +60,9 @@ def _shot(driver, name: str) -> Path:
 
 
 def _tab(driver, label: str) -> None:
-    driver.find_element(By.XPATH, f"//a[contains(@class, 'nav-link') and normalize-space()='{label}']").click()
+    tab = driver.find_element(By.XPATH, f"//a[contains(@class, 'nav-link') and normalize-space()='{label}']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", tab)
+    tab.click()
 
 
 def _scroll_to(driver, element_id: str) -> None:
