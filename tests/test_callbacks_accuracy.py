@@ -16,6 +16,7 @@ from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import ChoiceFilter
 from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_group
 from app.panels import accuracy
+from app.state import SPACE_LABELS, space_label
 from data_loaders import load_cohort
 from models.predictors import stored_predictions
 
@@ -88,6 +89,12 @@ def _older_half(context: AppContext) -> dict:
     return {"rows": test[ages >= np.median(ages)].tolist(), "source": "test"}
 
 
+def _spaces(context: AppContext, task: str) -> list[str]:
+    """The spaces with stored predictions of a task, in the order the panel lists them."""
+    order = list(SPACE_LABELS)
+    return sorted({space for t, space in accuracy.task_predictions(context) if t == task}, key=lambda s: order.index(s) if s in order else len(order))
+
+
 def _balanced_binary_task(context: AppContext) -> str:
     """The binary outcome whose test split has the most subjects in its rarer class."""
     test = _test_rows(context)
@@ -128,7 +135,7 @@ def test_a_group_with_too_few_cases_says_so_instead_of_a_number(context):
     test = _test_rows(context)
     outcome = context.cohort.phenotypes[task].to_numpy(dtype=float)
     cases, controls = test[outcome[test] == 1], test[outcome[test] == 0]
-    selection = {"rows": [*cases[:2], *controls[:MIN_SUBJECTS]]}  # enough subjects, too few cases
+    selection = {"rows": [int(row) for row in (*cases[:2], *controls[:MIN_SUBJECTS])]}  # enough subjects, too few cases (JSON ints, as a browser sends)
     evaluation = accuracy.evaluate(context, task, "ecg", None, accuracy.CURRENT, [], selection)
     cohort = evaluation.groups[0]
     assert (cohort.n, cohort.cases) == (MIN_SUBJECTS + 2, 2)
@@ -159,10 +166,10 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     assert table["n"].tolist() == [len(test), int(women[test].sum()), int((~women[test]).sum())]
     selection = _older_half(context)
     _, by_space = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection)
-    spaces = ("Joint (ECG + MRI)", "ECG only", "MRI only", "Raw signals (PCA baseline)")  # the model's three, then the baseline
-    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in spaces for side in ("current cohort", "everyone else")]
-    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * 4
-    assert by_space["mae"].iloc[1::2].nunique() == 4  # four predictors, four errors
+    spaces = [space_label(space) for space in _spaces(context, "lv_mass_g")]
+    assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in spaces for side in ("Current cohort", "everyone else")]
+    assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * len(spaces)
+    assert by_space["mae"].iloc[1::2].nunique() == len(spaces)  # one predictor per space, each its own error
     _, none_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
     assert len(none_saved) == 1
     table_component, _figure = accuracy.render_subgroups(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, "mae", [], None, None)
@@ -172,6 +179,10 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     assert saved["subgroup"].tolist() == [accuracy.EVERYONE_ROW, "Women"] and saved["n"].iloc[1] == int(women[test].sum())
     evaluation = accuracy.evaluate(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
     assert evaluation.groups[0].name == "Saved: Women" and evaluation.groups[0].n == int(women[test].sum())
+    # the latent-space breakdown follows the cohort chosen above it, not the current one
+    _, by_space_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection, None, women_cohort.id)
+    assert by_space_saved["subgroup"].iloc[1] == "Joint (ECG + MRI) · Saved: Women"
+    assert by_space_saved["n"].iloc[1:].tolist() == [int(women[test].sum()), int((~women[test]).sum())] * len(spaces)
     context.store.delete(women_cohort.id)
     _, table, _ = accuracy.render_evaluation(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
     assert "cannot be used" in str(table)
@@ -201,13 +212,52 @@ def test_disparities_are_flagged_only_when_the_interval_excludes_everyone():
 
 
 def test_export_is_a_csv_of_numbers_with_what_they_are_of(context):
-    kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
-    frame = accuracy.export_frame(table, kind, "hypertension", "joint", 0.4)
+    _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
+    frame = accuracy.export_frame(table, "hypertension", "joint")
     back = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
-    assert back.columns[:6].tolist() == ["task", "space", "subgroup", "n", "cases", "note"]
-    assert {"auroc", "auroc_low", "auroc_high", "brier", "threshold", "bootstrap_resamples", "seed"} <= set(back.columns)
+    assert back.columns[:8].tolist() == ["task", "space", "subgroup", "n", "cases", "prevalence", "threshold", "note"]
+    assert {"auroc", "auroc_low", "auroc_high", "brier", "bootstrap_resamples", "seed"} <= set(back.columns)
     assert back["threshold"].eq(0.4).all() and back["bootstrap_resamples"].eq(N_RESAMPLES).all()
     assert back.loc[0, "auroc"] == pytest.approx(table.loc[0, "auroc"])
+    assert back["prevalence"].tolist() == pytest.approx((back["cases"] / back["n"]).tolist())
+
+
+def test_every_exported_row_carries_the_threshold_it_was_evaluated_at(context):
+    tasks = accuracy.task_predictions(context)
+    _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, accuracy.BY_SPACE, [], _older_half(context))
+    back = pd.read_csv(io.StringIO(accuracy.export_frame(table, "hypertension", "joint").to_csv(index=False)))
+    spaces = _spaces(context, "hypertension")
+    expected = [0.4] + [0.4 if space == "joint" else tasks[("hypertension", space)].threshold for space in spaces for _ in range(2)]
+    assert back["threshold"].tolist() == pytest.approx(expected)
+    assert back["threshold"].nunique() == len(spaces)  # every other space keeps its own training threshold
+    assert all(f"at ≥ {row.threshold:.3f}" in row.subgroup for row in back.iloc[1:].itertuples())  # the label and the number agree
+
+
+def test_a_typed_threshold_moves_the_slider_and_an_impossible_one_is_refused():
+    assert accuracy.synced_threshold("accuracy-threshold-value", 0.1234, 0.5) == (0.123, dash.no_update, False)
+    assert accuracy.synced_threshold("accuracy-threshold-value", 1.5, 0.5) == (dash.no_update, dash.no_update, True)
+    assert accuracy.synced_threshold("accuracy-threshold-value", None, 0.5) == (dash.no_update, dash.no_update, True)
+    assert accuracy.synced_threshold("accuracy-threshold", 0.3, 0.27) == (dash.no_update, 0.27, False)
+
+
+def test_auroc_differences_prevalence_and_its_note_are_shown(context):
+    task = _balanced_binary_task(context)
+    selection = _older_half(context)
+    evaluation = accuracy.evaluate(context, task, "joint", None, accuracy.CURRENT, [], selection)
+    lines = accuracy.auroc_comparisons(context, evaluation, evaluation.cohort_mask)
+    assert lines[0][0].startswith("AUROC, Current cohort − everyone else")
+    cohort, rest = evaluation.groups[:2]
+    if cohort.reason is None and rest.reason is None:
+        expected = cohort.estimates["auroc"].value - rest.estimates["auroc"].value
+        assert lines[0][1].startswith(f"{expected:+.3f} (95% CI")
+    others = [space_label(space) for space in _spaces(context, task) if space != "joint"]
+    assert [what.split(" space, same")[0] for what, _ in lines[1:]] == [f"AUROC, Joint (ECG + MRI) − {other}" for other in others]
+    _, table, _ = accuracy.render_evaluation(context, task, "joint", None, accuracy.CURRENT, [], selection)
+    text = str(table)
+    assert "paired DeLong" in text and text.count("moves with prevalence") == 3
+    assert f"({100 * cohort.prevalence:.1f}%)" in text
+    component, _ = accuracy.render_subgroups(context, task, "joint", None, "sex", "auroc", [], None, None)
+    assert "Prevalence" in str(component) and "%" in str(component)
 
 
 def test_numbers_are_formatted_for_reading():

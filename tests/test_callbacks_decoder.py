@@ -8,10 +8,12 @@ import pytest
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
+from app.figures.decoded_views import PLACED_BEAT_LABEL
 from app.panels import decoder
 from app.server import create_app
 from app.state import CURRENT, REST
 from data_loaders import load_cohort
+from data_loaders.ecg_measures import without_baseline_wander
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,8 @@ SELECTION = {"rows": list(range(10, 50)), "source": "view-0"}
 def test_the_app_lays_out_and_registers_the_decoder(trained_cohort_dir, tmp_path):
     app = create_app(AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path))
     layout = str(app.layout)
-    for component in ("decoder-subjects", "decoder-ecg", "decoder-mri", "decoder-proto-ecg", "decoder-pc-0", "decoder-interp-strip", "decoder-device"):
+    for component in ("decoder-subjects", "decoder-ecg", "decoder-ecg-median", "decoder-mri", "decoder-interp-run-help",
+                       "decoder-proto-ecg", "decoder-pc-0", "decoder-interp-strip", "decoder-device"):
         assert f"'{component}'" in layout
     outputs = " ".join(app.callback_map)
     for output in ("decoder-ecg.figure", "decoder-proto-mri.figure", "decoder-perturb-ecg.figure", "decoder-interp-strip.figure"):
@@ -63,32 +66,43 @@ def test_subject_choices_follow_the_selection_and_start_nearest_its_centre(conte
         decoder.subject_rows(context, ["NOT-A-SUBJECT"])
 
 
-def test_chosen_subjects_are_drawn_original_beside_decoded_with_agreement(context):
+def test_chosen_subjects_are_drawn_on_ecg_paper_original_beside_decoded_with_agreement(context):
     subject_ids = list(context.cohort.subject_ids[[3, 7]])
-    ecg, mri, agreement, table, status = decoder.decode_subjects_view(context, subject_ids, "joint", subject_ids[1])
-    assert [t.name for t in ecg.data[:1]] == ["original"] and {t.name for t in ecg.data} == {"original", "decoded"}
+    strip, median, mri, agreement, table, status = decoder.decode_subjects_view(context, subject_ids, "joint", subject_ids[1])
+    assert {t.name for t in strip.data if t.showlegend} == {"original", PLACED_BEAT_LABEL}  # the model decodes median beats, said so
+    assert strip.layout.yaxis.scaleratio == pytest.approx(0.4) and any(t.name == "calibration 1 mV" for t in strip.data)
+    rhythm = next(t for t in strip.data if t.hovertemplate and t.hovertemplate.startswith("II (rhythm) · original"))
+    lead_ii = list(context.cohort.ecg_leads).index("II")
+    expected = without_baseline_wander(context.cohort.ecg([subject_ids[1]])[0])[:, lead_ii]
+    assert np.allclose(rhythm.customdata, expected, atol=1e-5)  # the subject's own 10 s strip, filtered as printed
     truth = context.cohort.ecg_median([subject_ids[1]])[0]
-    assert np.allclose(ecg.data[0].y, truth[:, 0])  # lead I of the subject shown
-    assert subject_ids[1] in ecg.layout.title.text and "joint latent" in ecg.layout.title.text
-    assert [t.type for t in mri.data] == ["heatmap", "heatmap"] and len(mri.frames) == 50
+    lead_i = next(t for t in median.data if t.hovertemplate.startswith("I · original"))
+    assert np.allclose(np.asarray(lead_i.customdata)[:, 0], truth[:, 0])
+    assert subject_ids[1] in strip.layout.title.text and "joint latent" in median.layout.title.text
+    notes = [a.text for a in median.layout.annotations if a.text.startswith("<b>")]
+    assert len(notes) == 12 and all("µV" in note for note in notes)
+    assert [t.type for t in mri.data] == ["heatmap", "heatmap"] and len(mri.frames) == 50 and mri.layout.meta["cine_loop"]
+    rate = context.cohort.phenotypes.loc[subject_ids[1], "heart_rate_bpm"]
+    assert mri.layout.meta["frame_ms"] == pytest.approx(60_000 / rate / 50, abs=2)  # one cycle per RR interval
     assert np.array_equal(np.asarray(mri.data[0].z), np.round(context.cohort.mri([subject_ids[1]])[0, 0] * 255).astype(np.uint8))
     assert agreement.data[0].type == "bar" and len(agreement.data[0].x) == 12
-    assert all(subject in str(table) for subject in subject_ids) and "on CPU" in status.children
+    assert all(subject in str(table) for subject in subject_ids) and "RMSE" in str(table) and "on CPU" in status.children
 
 
 def test_cross_modal_decodes_the_mri_from_the_ecg_latent_alone(context, models):
     subject_ids = list(context.cohort.subject_ids[[5]])
-    _, mri, agreement, _, _ = decoder.decode_subjects_view(context, subject_ids, "ecg", None)
+    _, _, mri, agreement, _, _ = decoder.decode_subjects_view(context, subject_ids, "ecg", None)
     expected = models.codec.decode(context.cohort.spaces["ecg"][[5]], "mri")[0]
     assert np.array_equal(np.asarray(mri.data[1].z), np.round(expected[0] * 255).astype(np.uint8))
     assert "cross-modal" in mri.layout.annotations[1].text and "cross-modal" in agreement.layout.annotations[1].text
-    ecg, *_ = decoder.decode_subjects_view(context, subject_ids, "mri", None)
+    _, median, *_ = decoder.decode_subjects_view(context, subject_ids, "mri", None)
     expected_ecg = models.codec.decode(context.cohort.spaces["mri"][[5]], "ecg")[0]
-    assert np.allclose(ecg.data[12].y, expected_ecg[:, 0], atol=1e-5) and "cross-modal" in ecg.layout.title.text
+    decoded_i = next(t for t in median.data if t.hovertemplate.startswith("I · decoded"))
+    assert np.allclose(np.asarray(decoded_i.customdata)[:, 0], expected_ecg[:, 0], atol=1e-5) and "cross-modal" in median.layout.title.text
 
 
 def test_no_subjects_gives_guidance_not_empty_axes(context):
-    ecg, mri, *_ = decoder.decode_subjects_view(context, [], "joint", None)
+    ecg, *_ = decoder.decode_subjects_view(context, [], "joint", None)
     assert "Choose subjects" in ecg.layout.annotations[0].text
 
 
@@ -97,9 +111,19 @@ def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(
     groups = decoder.Groups(a=women.id, b=REST, kind="mean")
     ecg, mri, table, status = decoder.prototype_view(context, groups, "joint")
     n_women = int((context.cohort.phenotypes["sex"] == "female").sum())
-    assert any(f"Women (decoder test) ({n_women:,})" in (t.name or "") for t in ecg.data)
-    assert len(mri.data) == 2 and "2 prototypes" in status.children
-    assert all(decoder.task_label(context, task) in str(table) for task in models.tasks("joint"))
+    label_a = f"A: mean of Women (decoder test) ({n_women:,})"
+    assert any(t.name == label_a for t in ecg.data) and any(t.name == f"{label_a} − B: mean of everyone else ({context.n_subjects - n_women:,})"
+                                                            for t in ecg.data)
+    a_minus_b = [t for t in ecg.data if " − " in (t.name or "")]
+    a_trace = next(t for t in ecg.data if t.name == label_a and t.hovertemplate.startswith("V1 "))
+    b_trace = next(t for t in ecg.data if (t.name or "").startswith("B: mean") and t.hovertemplate.startswith("V1 "))
+    v1 = next(t for t in a_minus_b if t.hovertemplate.startswith("V1 "))
+    assert np.allclose(np.asarray(v1.customdata)[:, 0], np.asarray(a_trace.customdata)[:, 0] - np.asarray(b_trace.customdata)[:, 0], atol=1e-5)
+    assert len(mri.data) == 3 and mri.layout.annotations[2].text.endswith("− B: mean of everyone else (" + f"{context.n_subjects - n_women:,})")
+    assert "2 prototypes" in status.children
+    text = str(table)
+    assert all(decoder.task_label(context, task) in text for task in models.tasks("joint"))
+    assert "QRS duration (ms)" in text and "LV fractional area change (%)" in text and "A − B" in text and "B − A" not in text
     medoid_groups = decoder.Groups(a=women.id, b=REST, kind="medoid")
     latent, label = decoder.endpoint_latent(context, "proto-a", "joint", medoid_groups)
     assert "medoid" in label and any(np.array_equal(latent, row) for row in context.cohort.spaces["joint"])
@@ -113,9 +137,10 @@ def test_perturbing_along_a_predictors_direction_moves_its_prediction_that_way(c
     task = "lv_mass_g" if "lv_mass_g" in models.tasks("joint") else models.tasks("joint")[0]
     groups = decoder.Groups(selection=SELECTION)
     ecg, mri, table, _ = decoder.perturb_view(context, "proto-a", "joint", [0, 0, 0], f"predictor:{task}", amount, groups)
-    row = next(r for r in table.children[1].children if r.children[0].children == decoder.task_label(context, task))
-    assert row.children[-1].children.endswith(arrow)
-    assert {t.name for t in ecg.data} == {"start: mean of current cohort", "perturbed"}
+    predictors = table.children[-1]
+    row = next(r for r in predictors.children[1].children if r.children[0].children == decoder.task_label(context, task))
+    assert row.children[-1].children.endswith(arrow)  # A − B: perturbed − start
+    assert {t.name for t in ecg.data} == {"start: mean of current cohort", "perturbed", "perturbed − start: mean of current cohort", "calibration 1 mV"}
     start, _ = decoder.endpoint_latent(context, "proto-a", "joint", groups)
     principal, extra = decoder.perturbation_directions(context, models, "joint", groups, f"predictor:{task}")
     moved = start + extra.step(amount)
@@ -128,21 +153,24 @@ def test_a_principal_component_perturbation_changes_the_decoded_heart(context):
     subject = f"subject:{context.cohort.subject_ids[0]}"
     ecg, mri, _, _ = decoder.perturb_view(context, subject, "mri", [2.5, 0, 0], None, 0, groups)
     assert "PC 1 +2.5 SD" in ecg.layout.title.text
-    assert not np.array_equal(np.asarray(mri.data[0].z), np.asarray(mri.data[1].z))
-    same, *_ = decoder.perturb_view(context, subject, "mri", [0, 0, 0], None, 0, groups)
-    assert np.allclose(same.data[0].y, same.data[12].y) and "no move yet" in same.layout.title.text
+    assert not np.array_equal(np.asarray(mri.data[0].z), np.asarray(mri.data[1].z)) and np.abs(np.asarray(mri.data[2].z)).max() > 0
+    same, same_mri, *_ = decoder.perturb_view(context, subject, "mri", [0, 0, 0], None, 0, groups)
+    difference = [t for t in same.data if (t.name or "").startswith("perturbed − ")]
+    assert all(np.allclose(t.customdata[:, 0] if np.ndim(t.customdata) == 2 else t.customdata, 0) for t in difference)
+    assert "no move yet" in same.layout.title.text and not np.asarray(same_mri.data[2].z).any()
 
 
 def test_interpolation_between_prototypes_decodes_every_step_and_reports_progress(context, models):
     events = []
     groups = decoder.Groups(a=CURRENT, b=REST, selection=SELECTION)
-    strip, predictions, status = decoder.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
+    strip, predictions, change, status = decoder.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
                                                           progress=lambda percent, text: events.append(percent))
     assert events == sorted(events) and len(events) >= 3
     assert len([t for t in strip.data if t.type == "heatmap"]) == 3 * 4  # end-diastole, end-systole and the change at end-diastole
     assert "4 interpolation steps" in status.children
     assert len(predictions.data) >= len(models.tasks("ecg"))
     assert all(len(trace.y) == 4 for trace in predictions.data)
+    assert "A − B: A = mean of current cohort (start)" in str(change) and "QRS duration (ms)" in str(change)
 
 
 def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_cohort_dir, tmp_path):

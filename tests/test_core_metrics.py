@@ -236,3 +236,96 @@ def test_subgroup_table_has_intervals_notes_and_sorts_missing_last():
     ordered = sort_subgroups(table, "auroc", descending=True)
     assert ordered["subgroup"].iloc[-1] == "tiny" and ordered["auroc"].iloc[0] >= ordered["auroc"].iloc[1]
     assert sort_subgroups(table, "auroc", descending=False)["subgroup"].iloc[-1] == "tiny"
+
+
+def test_subgroup_rows_carry_their_own_threshold_and_prevalence():
+    rng = np.random.default_rng(5)
+    labels = rng.random(300) < 0.2
+    scores = np.clip(0.2 + 0.3 * labels + rng.normal(0, 0.2, 300), 0, 1)
+    table = subgroup_table("binary", [("everyone", labels, scores, 0.061), ("ecg", labels, scores, 0.09), ("mri", labels, scores, 0.123)],
+                           n_resamples=50)
+    assert table["threshold"].tolist() == [0.061, 0.09, 0.123]
+    assert table["prevalence"].tolist() == pytest.approx([labels.mean()] * 3)
+    assert table.loc[1, "sensitivity"] == pytest.approx(point_metrics("binary", labels, scores, 0.09)["sensitivity"])
+
+
+def _delong_by_pairs(labels: np.ndarray, score_sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong (1988) written out over every case-control pair: AUROCs and their covariance matrix S10/m + S01/n."""
+    labels = np.asarray(labels, dtype=bool)
+    components_cases, components_controls, aurocs = [], [], []
+    for scores in score_sets:
+        cases, controls = scores[labels], scores[~labels]
+        kernel = (cases[:, None] > controls[None, :]) + 0.5 * (cases[:, None] == controls[None, :])
+        aurocs.append(kernel.mean())
+        components_cases.append(kernel.mean(axis=1))
+        components_controls.append(kernel.mean(axis=0))
+    s10, s01 = np.atleast_2d(np.cov(components_cases)), np.atleast_2d(np.cov(components_controls))
+    return np.array(aurocs), s10 / labels.sum() + s01 / (~labels).sum()
+
+
+def _two_scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.random(n) < 0.3
+    shared = rng.normal(0, 1, n)
+    scores_a = np.round(labels * 1.0 + shared + rng.normal(0, 0.7, n), 1)  # rounded: ties count half
+    scores_b = np.round(labels * 0.6 + shared + rng.normal(0, 0.7, n), 1)
+    return labels, scores_a, scores_b
+
+
+def test_paired_delong_matches_the_pairwise_formula_and_scikit_learn():
+    labels, scores_a, scores_b = _two_scores(400, 1)
+    result = metrics.auroc_difference_paired(labels, scores_a, scores_b)
+    aurocs, covariance = _delong_by_pairs(labels, [scores_a, scores_b])
+    assert result.auroc_a == pytest.approx(skm.roc_auc_score(labels, scores_a))
+    assert result.auroc_b == pytest.approx(aurocs[1])
+    variance = covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]
+    assert result.standard_error == pytest.approx(np.sqrt(variance))
+    assert result.paired and result.low < result.difference < result.high
+    assert result.p_value == pytest.approx(2 * norm.sf(abs(result.difference) / np.sqrt(variance)))
+    # the shared component makes the paired interval narrower than treating the two as independent
+    assert np.sqrt(variance) < np.sqrt(covariance[0, 0] + covariance[1, 1])
+
+
+def test_unpaired_delong_adds_the_two_groups_variances_and_agrees_with_a_bootstrap():
+    labels_a, scores_a, _ = _two_scores(300, 2)
+    labels_b, _, scores_b = _two_scores(500, 3)
+    result = metrics.auroc_difference_unpaired(labels_a, scores_a, labels_b, scores_b)
+    (auroc_a,), variance_a = _delong_by_pairs(labels_a, [scores_a])
+    (auroc_b,), variance_b = _delong_by_pairs(labels_b, [scores_b])
+    assert result.difference == pytest.approx(auroc_a - auroc_b) and not result.paired
+    assert result.standard_error == pytest.approx(np.sqrt(variance_a[0, 0] + variance_b[0, 0]))
+    rng = np.random.default_rng(0)
+    resampled = []
+    for _ in range(400):
+        ia, ib = rng.integers(0, len(labels_a), len(labels_a)), rng.integers(0, len(labels_b), len(labels_b))
+        resampled.append(skm.roc_auc_score(labels_a[ia], scores_a[ia]) - skm.roc_auc_score(labels_b[ib], scores_b[ib]))
+    assert result.standard_error == pytest.approx(np.std(resampled), rel=0.15)
+
+
+def test_delong_interval_covers_a_zero_difference_about_95_percent_of_the_time():
+    covered = 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        labels = rng.random(120) < 0.4
+        signal = labels * 1.0 + rng.normal(0, 1, 120)
+        result = metrics.auroc_difference_paired(labels, signal + rng.normal(0, 0.5, 120), signal + rng.normal(0, 0.5, 120))
+        covered += result.low <= 0 <= result.high
+    assert 0.91 <= covered / 300 <= 0.99
+
+
+def test_an_auroc_difference_needs_cases_and_controls():
+    with pytest.raises(ValueError, match="cases and controls"):
+        metrics.auroc_difference_paired(np.zeros(10), np.arange(10.0), np.arange(10.0))
+    with pytest.raises(ValueError, match="one label and two scores"):
+        metrics.auroc_difference_paired(np.zeros(10), np.arange(10.0), np.arange(9.0))
+
+
+def test_paired_scores_match_two_spaces_by_subject_inside_the_cohort():
+    first = metrics.TaskPredictions("af", "joint", "binary", np.array([4, 1, 7, 2]), np.array([1.0, 0, 1, 0]), np.array([0.9, 0.1, 0.8, 0.2]), 0.5)
+    second = metrics.TaskPredictions("af", "ecg", "binary", np.array([2, 4, 9, 1]), np.array([0.0, 1, 1, 0]), np.array([0.3, 0.6, 0.5, 0.4]), 0.5)
+    truth, a, b = metrics.paired_scores(first, second)
+    assert truth.tolist() == [0, 0, 1] and a.tolist() == [0.1, 0.2, 0.9] and b.tolist() == [0.4, 0.3, 0.6]  # subjects 1, 2, 4
+    mask = np.zeros(10, dtype=bool)
+    mask[[2, 4]] = True
+    truth, a, b = metrics.paired_scores(first, second, mask)
+    assert truth.tolist() == [0, 1] and a.tolist() == [0.2, 0.9] and b.tolist() == [0.3, 0.6]

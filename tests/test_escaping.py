@@ -8,7 +8,8 @@ import pytest
 
 from app.core.exports import neutralise_cell, safe_csv_frame
 from app.figures.accuracy import CohortData, roc_pr_figure
-from app.figures.decoder import cine_figure
+from app.figures.cine import cine_difference_figure
+from app.figures.ecg_paper import median_beat_paper, overlay
 from app.figures.text import plotly_text
 
 HOSTILE_NAME = '<a href="https://evil.example">Click to re-login</a>'
@@ -50,6 +51,14 @@ def test_cohort_names_reach_accuracy_figures_escaped():
 
 
 def test_cohort_names_reach_decoder_titles_escaped():
-    figure = cine_figure({HOSTILE_NAME: np.zeros((2, 4, 4), dtype=np.float32)}, title=HOSTILE_NAME)
-    assert "<a " not in figure.layout.title.text
-    assert all("<a " not in annotation.text for annotation in figure.layout.annotations)
+    cine = np.zeros((2, 4, 4), dtype=np.float32)
+    player = cine_difference_figure(cine, cine, label_a=HOSTILE_NAME, label_b="B", heart_rate_bpm=60, title=HOSTILE_NAME)
+    ecg = np.zeros((500, 12), dtype=np.float32)
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    sheet = median_beat_paper(overlay(ecg, ecg, original_label=HOSTILE_NAME), leads, title=HOSTILE_NAME, footnote=HOSTILE_NAME)
+    for figure in (player, sheet):
+        assert "<a " not in figure.layout.title.text
+        assert all("<a " not in annotation.text for annotation in figure.layout.annotations)
+        for trace in figure.data:
+            bar_title = trace.colorbar.title.text if "colorbar" in trace else None
+            assert all("<a " not in (text or "") for text in (trace.name, trace.hovertemplate, bar_title))

@@ -285,3 +285,17 @@ def test_generator_rejects_missing_or_inconsistent_drivers():
         synthesize_ecg_strips(drivers([{s.PR: np.nan}]), np.array([1]))
     with pytest.raises(ValueError, match="seeds"):
         synthesize_ecg_strips(drivers([{}, {}]), np.array([1]))
+
+
+def test_qrs_duration_tracks_the_driver_from_narrow_to_bundle_branch_block(varied):
+    table, _, medians = varied
+    measured = np.array([em.qrs_duration_ms(median) for median in medians])
+    assert np.isfinite(measured).all()
+    assert stats.pearsonr(measured, table[s.QRS]).statistic > 0.85
+    assert np.mean(np.abs(measured - table[s.QRS])) < 20
+
+
+def test_qrs_duration_of_a_flat_beat_is_undefined_and_of_a_strip_refused():
+    assert np.isnan(em.qrs_duration_ms(np.zeros((600, 12))))
+    with pytest.raises(ValueError, match="median beat"):
+        em.qrs_duration_ms(np.zeros(600))

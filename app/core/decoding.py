@@ -122,18 +122,6 @@ def interpolate(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
     return (1 - fractions) * start + fractions * end
 
 
-def per_lead_correlation(truth: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Pearson correlation per subject and lead (n, leads) between ECGs (n, samples, leads); NaN for a flat lead."""
-    truth, reconstruction = np.asarray(truth, dtype=np.float64), np.asarray(reconstruction, dtype=np.float64)
-    if truth.shape != reconstruction.shape or truth.ndim != 3:
-        raise ValueError(f"expected two ECG arrays (n, samples, leads) of one shape, got {truth.shape} and {reconstruction.shape}")
-    a = truth - truth.mean(axis=1, keepdims=True)
-    b = reconstruction - reconstruction.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (a * b).sum(axis=1) / denominator, np.nan)
-
-
 def lv_area_curves(cines: np.ndarray) -> np.ndarray:
     """LV cavity area per frame (n, frames) in pixels; a row of NaN where the cavity cannot be found (e.g. a blurred cine)."""
     cines = np.asarray(cines)

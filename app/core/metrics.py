@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 BINARY_METRICS = ("auroc", "auprc", "sensitivity", "specificity", "ppv", "npv", "brier")
 CONTINUOUS_METRICS = ("r2", "mae", "rmse", "bias")
@@ -212,6 +213,11 @@ class GroupMetrics:
     estimates: dict[str, MetricEstimate] = field(default_factory=dict)
     threshold: float | None = None
 
+    @property
+    def prevalence(self) -> float:
+        """Share of the group with the outcome (binary tasks; NaN otherwise): PPV, NPV and the Brier score move with it."""
+        return self.cases / self.n if self.cases is not None and self.n else float("nan")
+
 
 def insufficiency(kind: str, truth: np.ndarray) -> str | None:
     """Why a group cannot be evaluated (too few subjects, one class only, too few of a class), or None."""
@@ -405,13 +411,15 @@ def subgroup_table(kind: str, groups: Sequence[tuple[str, np.ndarray, np.ndarray
                    seed: int = 0, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """One row per subgroup (name, truth, prediction, threshold): size, cases, every metric with its interval, and why not.
 
-    Columns: subgroup, n, cases, note, then ``<metric>``, ``<metric>_low``, ``<metric>_high`` for
-    each metric; NaN where a group has no number (the note says why).
+    Columns: subgroup, n, cases, prevalence, threshold (the one each row was evaluated at), note,
+    then ``<metric>``, ``<metric>_low``, ``<metric>_high`` for each metric; NaN where a group has no
+    number (the note says why).
     """
     rows = []
     for name, truth, prediction, threshold in groups:
         result = evaluate_group(name, kind, truth, prediction, threshold, n_resamples, seed, confidence)
-        row: dict[str, object] = {"subgroup": name, "n": result.n, "cases": result.cases, "note": result.reason or ""}
+        row: dict[str, object] = {"subgroup": name, "n": result.n, "cases": result.cases, "prevalence": result.prevalence,
+                                  "threshold": np.nan if threshold is None else float(threshold), "note": result.reason or ""}
         notes = []
         for metric, estimate in result.estimates.items():
             row[metric] = estimate.value
@@ -421,10 +429,84 @@ def subgroup_table(kind: str, groups: Sequence[tuple[str, np.ndarray, np.ndarray
         if notes:
             row["note"] = "; ".join(notes)
         rows.append(row)
-    columns = ["subgroup", "n", "cases", "note"] + [f"{m}{suffix}" for m in metric_names(kind) for suffix in ("", "_low", "_high")]
+    columns = ["subgroup", "n", "cases", "prevalence", "threshold", "note"] + [f"{m}{suffix}" for m in metric_names(kind) for suffix in ("", "_low", "_high")]
     return pd.DataFrame(rows, columns=columns)
 
 
 def sort_subgroups(table: pd.DataFrame, column: str, descending: bool) -> pd.DataFrame:
     """Rows ordered by one column; groups without a number always last."""
     return table.sort_values(column, ascending=not descending, na_position="last", kind="stable").reset_index(drop=True)
+
+
+# --- AUROC differences: DeLong's method ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AurocDifference:
+    """AUROC of A minus AUROC of B with DeLong's standard error, a normal interval and a two-sided p-value."""
+
+    auroc_a: float
+    auroc_b: float
+    difference: float
+    standard_error: float
+    low: float
+    high: float
+    p_value: float
+    paired: bool
+
+
+def _placement_values(labels: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """AUROC and DeLong's structural components: per case, the share of controls it outranks (ties half), and per control, the share of cases that outrank it."""
+    labels = np.asarray(labels) > 0.5
+    scores = np.asarray(scores, dtype=np.float64)
+    cases, controls = scores[labels], scores[~labels]
+    if len(cases) == 0 or len(controls) == 0:
+        raise ValueError(f"an AUROC needs cases and controls, got {len(cases)} cases and {len(controls)} controls")
+    ordered = np.sort(controls)
+    below = np.searchsorted(ordered, cases, side="left")
+    tied = np.searchsorted(ordered, cases, side="right") - below
+    per_case = (below + 0.5 * tied) / len(controls)
+    ordered_cases = np.sort(cases)
+    above = len(cases) - np.searchsorted(ordered_cases, controls, side="right")
+    tied_cases = np.searchsorted(ordered_cases, controls, side="right") - np.searchsorted(ordered_cases, controls, side="left")
+    per_control = (above + 0.5 * tied_cases) / len(cases)
+    return float(per_case.mean()), per_case, per_control
+
+
+def _difference(auroc_a: float, auroc_b: float, variance: float, paired: bool, confidence: float) -> AurocDifference:
+    difference = auroc_a - auroc_b
+    standard_error = float(np.sqrt(max(variance, 0.0)))
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    p_value = float(2 * stats.norm.sf(abs(difference) / standard_error)) if standard_error > 0 else (1.0 if difference == 0 else 0.0)
+    return AurocDifference(auroc_a, auroc_b, difference, standard_error, difference - z * standard_error, difference + z * standard_error,
+                           p_value, paired)
+
+
+def auroc_difference_unpaired(labels_a: np.ndarray, scores_a: np.ndarray, labels_b: np.ndarray, scores_b: np.ndarray,
+                              confidence: float = CONFIDENCE) -> AurocDifference:
+    """AUROC in group A minus group B, two groups of different subjects (the cohort against everyone else): DeLong variances add."""
+    auroc_a, cases_a, controls_a = _placement_values(labels_a, scores_a)
+    auroc_b, cases_b, controls_b = _placement_values(labels_b, scores_b)
+    variance = sum(np.var(values, ddof=1) / len(values) if len(values) > 1 else 0.0 for values in (cases_a, controls_a, cases_b, controls_b))
+    return _difference(auroc_a, auroc_b, float(variance), False, confidence)
+
+
+def auroc_difference_paired(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, confidence: float = CONFIDENCE) -> AurocDifference:
+    """AUROC of scores A minus scores B on the same subjects (two spaces' predictors): DeLong's covariance of the two AUROCs."""
+    labels = np.asarray(labels)
+    if not (len(labels) == len(scores_a) == len(scores_b)):
+        raise ValueError(f"paired AUROCs need one label and two scores per subject, got {len(labels)}, {len(scores_a)}, {len(scores_b)}")
+    auroc_a, cases_a, controls_a = _placement_values(labels, scores_a)
+    auroc_b, cases_b, controls_b = _placement_values(labels, scores_b)
+    case_diff, control_diff = cases_a - cases_b, controls_a - controls_b
+    variance = (np.var(case_diff, ddof=1) / len(case_diff) if len(case_diff) > 1 else 0.0) + \
+        (np.var(control_diff, ddof=1) / len(control_diff) if len(control_diff) > 1 else 0.0)
+    return _difference(auroc_a, auroc_b, float(variance), True, confidence)
+
+
+def paired_scores(first: TaskPredictions, second: TaskPredictions, cohort_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, first's predictions, second's) on the test subjects both hold (inside ``cohort_mask`` if given), matched by subject."""
+    common, at_first, at_second = np.intersect1d(first.rows, second.rows, assume_unique=True, return_indices=True)
+    if cohort_mask is not None:
+        inside = np.asarray(cohort_mask, dtype=bool)[common]
+        at_first, at_second = at_first[inside], at_second[inside]
+    return first.truth[at_first], first.prediction[at_first], second.prediction[at_second]

@@ -1,8 +1,8 @@
-"""Figures of decoded hearts, as pure functions of arrays: 12-lead ECGs, cine MRIs, agreement, interpolation strips.
+"""Figures of decoded hearts, as pure functions of arrays: agreement, interpolation strips, predictions along a path.
 
-ECG traces, curves and small multiples are SVG (``go.Scatter``); cines are heatmaps, sent as
-uint8 (the cohort's [0, 1] intensity scale times 255, one fixed scale for every panel of a figure)
-so that a 50-frame cine pair travels as about a megabyte.
+(12-lead ECGs on paper are in app.figures.ecg_paper, cine players in app.figures.cine.) Curves and
+small multiples are SVG (``go.Scatter``); cine frames are heatmaps sent as uint8 (the cohort's
+[0, 1] intensity scale times 255, one fixed scale for every panel of a figure).
 """
 
 from __future__ import annotations
@@ -15,24 +15,10 @@ from plotly.subplots import make_subplots
 
 from app.figures.text import plotly_text
 
-# The standard 12-lead layout: 3 rows × 4 columns, limb leads left, chest leads right.
-STANDARD_LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
 TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 ECG_GRID = "rgba(214, 39, 40, 0.18)"  # ECG paper: light red lines every 0.2 s and 0.5 mV
 INTENSITY_MAX = 255
-FRAME_MS = 40
 CHANGE_LIMIT = 0.25  # the interpolation strip's change row saturates at ± this intensity
-
-
-def lead_positions(leads: Sequence[str]) -> list[tuple[int, int, int, str]]:
-    """(row, col, index into ``leads``, name) for every standard lead present, found by name (any order, any case)."""
-    by_name = {lead.upper(): index for index, lead in enumerate(leads)}
-    return [
-        (row + 1, col + 1, by_name[name.upper()], name)
-        for row, names in enumerate(STANDARD_LAYOUT)
-        for col, name in enumerate(names)
-        if name.upper() in by_name
-    ]
 
 
 def ecg_time_axis(samples: int, sampling_hz: int, r_peak_index: int | None) -> np.ndarray:
@@ -40,126 +26,24 @@ def ecg_time_axis(samples: int, sampling_hz: int, r_peak_index: int | None) -> n
     return (np.arange(samples) - (r_peak_index or 0)) / sampling_hz
 
 
-def twelve_lead_figure(
-    ecgs: Mapping[str, np.ndarray],
-    leads: Sequence[str],
-    *,
-    sampling_hz: int = 500,
-    r_peak_index: int | None = 250,
-    title: str = "",
-    lead_notes: Mapping[str, str] | None = None,
-    height: int = 520,
-) -> go.Figure:
-    """ECGs (samples, leads) in mV, overlaid by name, in the standard 3 × 4 lead layout with seconds and mV axes.
-
-    ``lead_notes`` adds a short text after a lead's name (e.g. the correlation of truth and reconstruction).
-    """
-    figure = make_subplots(rows=3, cols=4, shared_xaxes=True, shared_yaxes="all", horizontal_spacing=0.02, vertical_spacing=0.05)
-    positions = lead_positions(leads)
-    peak = max((float(np.nanmax(np.abs(ecg))) for ecg in ecgs.values() if np.size(ecg)), default=1.0)
-    limit = float(np.ceil(max(peak, 0.5) * 2 + 0.2) / 2)
-    traces, rows, cols = [], [], []
-    for trace_index, (name, ecg) in enumerate(ecgs.items()):
-        ecg = np.asarray(ecg, dtype=np.float32)
-        if ecg.ndim != 2 or ecg.shape[1] != len(leads):
-            raise ValueError(f"ECG {name!r}: expected (samples, {len(leads)} leads), got {ecg.shape}")
-        time = ecg_time_axis(len(ecg), sampling_hz, r_peak_index)
-        colour = TRACE_COLOURS[trace_index % len(TRACE_COLOURS)]
-        for row, col, index, lead in positions:
-            traces.append(go.Scatter(x=time, y=ecg[:, index], mode="lines", name=plotly_text(name), legendgroup=name, showlegend=(row, col) == (1, 1),
-                                     line={"color": colour, "width": 1.6 if trace_index == 0 else 1.3},
-                                     hovertemplate=f"{lead} · {plotly_text(name)}<br>%{{x:.3f}} s · %{{y:.2f}} mV<extra></extra>"))
-            rows.append(row)
-            cols.append(col)
-    figure.add_traces(traces, rows=rows, cols=cols)
-    annotations = []
-    for row, col, _, lead in positions:
-        note = (lead_notes or {}).get(lead)
-        suffix = "" if (row, col) == (1, 1) else str((row - 1) * 4 + col)
-        annotations.append({"text": f"<b>{lead}</b>" + (f" <span style='color:#555'>{note}</span>" if note else ""), "showarrow": False,
-                            "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.02, "y": 0.98, "xanchor": "left", "yanchor": "top",
-                            "font": {"size": 11}})
-    axes = {}
-    for number in range(1, 13):
-        row, col = (number - 1) // 4 + 1, (number - 1) % 4 + 1
-        suffix = "" if number == 1 else str(number)
-        axes[f"xaxis{suffix}"] = {"dtick": 0.2, "gridcolor": ECG_GRID, "zeroline": False, "showticklabels": True, "ticks": "outside", "ticklen": 3,
-                                  **({"title": {"text": "time (s)", "standoff": 2}} if row == 3 else {})}
-        axes[f"yaxis{suffix}"] = {"dtick": 0.5, "gridcolor": ECG_GRID, "zeroline": True, "zerolinecolor": "rgba(214, 39, 40, 0.35)", "range": [-limit, limit],
-                                  **({"title": {"text": "mV", "standoff": 2}} if col == 1 else {})}
-    figure.update_layout(
-        annotations=annotations, **axes,
-        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
-        margin={"l": 50, "r": 10, "t": 40 if title else 20, "b": 40}, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.06},
-        hovermode="closest",
-    )
-    return figure
-
-
 def to_intensity_bytes(cine: np.ndarray) -> np.ndarray:
     """A cine on the [0, 1] scale as uint8 0–255: the same fixed scale for truth and reconstruction."""
     return np.round(np.clip(np.asarray(cine, dtype=np.float32), 0.0, 1.0) * INTENSITY_MAX).astype(np.uint8)
-
-
-def _image_axes(figure: go.Figure, count: int, rows: int = 1) -> None:
-    for index in range(1, count * rows + 1):
-        suffix = "" if index == 1 else str(index)
-        figure.update_layout({f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
-                              f"yaxis{suffix}": {"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"}})
-
-
-def cine_figure(cines: Mapping[str, np.ndarray], *, title: str = "", frame_ms: int = FRAME_MS, height: int = 380) -> go.Figure:
-    """Cines (frames, rows, cols) on the [0, 1] scale side by side, one grey scale, with a frame slider and play/pause."""
-    names = list(cines)
-    if not names:
-        raise ValueError("cine_figure needs at least one cine")
-    stacks = [to_intensity_bytes(cines[name]) for name in names]
-    frames = {stack.shape[0] for stack in stacks}
-    if len(frames) != 1 or any(stack.ndim != 3 for stack in stacks):
-        raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[stack.shape for stack in stacks]}")
-    n_frames = frames.pop()
-    figure = make_subplots(rows=1, cols=len(names), subplot_titles=[plotly_text(name) for name in names], horizontal_spacing=0.02)
-
-    def heatmaps(frame: int) -> list[go.Heatmap]:
-        return [go.Heatmap(z=stack[frame], zmin=0, zmax=INTENSITY_MAX, colorscale="gray", showscale=index == len(stacks) - 1,
-                           colorbar={"title": {"text": "intensity", "side": "right"}, "tickvals": [0, INTENSITY_MAX / 2, INTENSITY_MAX],
-                                     "ticktext": ["0", "0.5", "1"], "thickness": 10, "len": 0.8},
-                           hovertemplate=f"{plotly_text(names[index])}<br>row %{{y}}, col %{{x}}<br>intensity %{{z}}/255<extra></extra>")
-                for index, stack in enumerate(stacks)]
-
-    figure.add_traces(heatmaps(0), rows=[1] * len(stacks), cols=list(range(1, len(stacks) + 1)))
-    # A frame carries only the new images: every other setting stays as the first frame has it (and validating less is faster).
-    figure.frames = [go.Frame(data=[go.Heatmap(z=stack[frame]) for stack in stacks], traces=list(range(len(stacks))), name=str(frame))
-                     for frame in range(n_frames)]
-    _image_axes(figure, len(names))
-    play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}, "mode": "immediate"}
-    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
-    figure.update_layout(
-        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, height=height, template="plotly_white",
-        margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
-                      "pad": {"t": 4, "r": 6},
-                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
-                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}],
-        sliders=[{"active": 0, "x": 0.25, "len": 0.75, "y": -0.02, "yanchor": "top", "pad": {"t": 4},
-                  "currentvalue": {"prefix": "frame ", "font": {"size": 12}, "xanchor": "right"},
-                  "steps": [{"label": str(frame), "method": "animate",
-                             "args": [[str(frame)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}]}
-                            for frame in range(n_frames)]}],
-    )
-    return figure
 
 
 def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, truth_area: np.ndarray | None,
                      decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> go.Figure:
     """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded)."""
     figure = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
-                           subplot_titles=(f"{ecg_label}: r per lead, original vs decoded", f"{mri_label}: LV cavity area over the cycle"))
+                           subplot_titles=(f"{ecg_label}: r per lead (n/a: under 0.3 mV)", f"{mri_label}: LV cavity area over the cycle"))
     if lead_correlation is not None:
         values = np.asarray(lead_correlation, dtype=float)
-        figure.add_trace(go.Bar(x=list(leads), y=values, marker_color=np.where(values >= 0.8, "#2ca02c", np.where(values >= 0.5, "#ff7f0e", "#d62728")),
-                                name="r", showlegend=False, text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
-                                hovertemplate="%{x}: r = %{y:.3f}<extra></extra>"), row=1, col=1)
+        known = np.isfinite(values)  # a lead without r (too small) gets an empty bar marked n/a
+        colours = np.where(~known, "#adb5bd", np.where(values >= 0.8, "#2ca02c", np.where(values >= 0.5, "#ff7f0e", "#d62728")))
+        figure.add_trace(go.Bar(x=list(leads), y=np.where(known, values, 0.0), marker_color=colours, name="r", showlegend=False,
+                                text=[f"{v:.2f}" if ok else "n/a" for v, ok in zip(values, known)], textposition="outside", cliponaxis=False,
+                                customdata=[f"{v:.3f}" if ok else "n/a (lead under 0.3 mV)" for v, ok in zip(values, known)],
+                                hovertemplate="%{x}: r = %{customdata}<extra></extra>"), row=1, col=1)
     figure.update_traces(textfont={"size": 9}, selector={"type": "bar"})
     for name, curve, colour in (("truth", truth_area, TRACE_COLOURS[0]), ("decoded", decoded_area, TRACE_COLOURS[1])):
         if curve is not None and np.isfinite(curve).any():
@@ -175,6 +59,28 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
     figure.update_layout(height=height, template="plotly_white", margin={"l": 50, "r": 10, "t": 48, "b": 70},
                          legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.22, "yanchor": "top"})
     return figure
+
+
+TITLE_CHAR_PX = 6.5  # width of a character of an 11 px column title, generously
+NARROWEST_FIGURE_PX = 1000  # the decoder's figures are laid out for at least this width
+
+
+def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_PX, max_lines: int = 2) -> list[str]:
+    """Column titles that never run into each other: wrapped at spaces onto at most ``max_lines`` lines that fit a column, then cut with "…"."""
+    per_line = max(4, int(0.9 * figure_px / max(len(labels), 1) / TITLE_CHAR_PX))
+    fitted = []
+    for label in labels:
+        lines: list[str] = []
+        for word in str(label).split():
+            if lines and len(lines[-1]) + 1 + len(word) <= per_line:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        lines = [line if len(line) <= per_line else line[: per_line - 1] + "…" for line in lines] or [""]
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: per_line - 1] + "…"]
+        fitted.append("<br>".join(lines))
+    return fitted
 
 
 def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads: Sequence[str], lead: str, cines: np.ndarray,
@@ -195,7 +101,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
-                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=[plotly_text(label) for label in step_labels])
+                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=[plotly_text(t) for t in fit_column_titles(step_labels)])
     time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
     images = to_intensity_bytes(cines)
     first_label, first_frame = next(iter(cine_frames.items()))

@@ -29,14 +29,19 @@ from app.core.metrics import (
     METRIC_UNITS_FOLLOW_TASK,
     N_RESAMPLES,
     THRESHOLD_METRICS,
+    AurocDifference,
     GroupMetrics,
     MetricEstimate,
     TaskPredictions,
     age_bands,
+    auroc_difference_paired,
+    auroc_difference_unpaired,
     evaluate_group,
     held_out_test_predictions,
+    insufficiency,
     level_masks,
     metric_names,
+    paired_scores,
     sort_subgroups,
     subgroup_table,
 )
@@ -60,7 +65,6 @@ from app.state import (
     SAVED_COHORTS,
     SELECTION,
     SPACE_LABELS,
-    current_cohort_mask,
     resolve_choice,
     saved_cohort_options,
     space_label,
@@ -76,6 +80,9 @@ EVERYONE_GROUP = "Everyone"  # the group name of every test subject in an evalua
 EVERYONE_ELSE = "Everyone else"
 EVERYONE_ROW = "Everyone (all test subjects)"
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
+PREVALENCE_METRICS = ("ppv", "npv", "brier")  # these move with a group's prevalence even when the predictor ranks equally well
+PREVALENCE_NOTE = ("PPV, NPV and the Brier score move with the share of cases in a group (its prevalence), so a group with more or fewer "
+                   "cases differs on them even when the predictor is equally good; compare AUROC, sensitivity and specificity for that.")
 _PREDICTIONS: WeakKeyDictionary[AppContext, dict[tuple[str, str], TaskPredictions]] = WeakKeyDictionary()
 
 
@@ -128,6 +135,7 @@ class Evaluation:
     arrays: tuple[tuple[np.ndarray, np.ndarray], ...]
     cohort_is_everyone: bool
     threshold: float | None
+    cohort_mask: np.ndarray | None = None
 
 
 def cohort_choice_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None) -> tuple[str, np.ndarray]:
@@ -150,11 +158,11 @@ def evaluate(context: AppContext, task: str, space: str, threshold: float | None
               (predictions.truth, predictions.prediction))
     groups = tuple(evaluate_group(group, predictions.kind, truth, prediction, cut, N_RESAMPLES, SEED)
                    for group, (truth, prediction) in zip((name, EVERYONE_ELSE, EVERYONE_GROUP), arrays))
-    return Evaluation(predictions, name, groups, arrays, bool(inside.all()), cut)
+    return Evaluation(predictions, name, groups, arrays, bool(inside.all()), cut, mask)
 
 
 def _group_header(group: GroupMetrics) -> html.Th:
-    counts = f"n = {group.n:,}" + (f" · {group.cases:,} cases" if group.cases is not None else "")
+    counts = f"n = {group.n:,}" + (f" · {group.cases:,} cases ({100 * group.prevalence:.1f}%)" if group.cases is not None and group.n else "")
     return html.Th([html.Div(group.name), html.Small(counts, className="text-muted fw-normal")], className="accuracy-group")
 
 
@@ -188,9 +196,53 @@ def metrics_table(evaluation: Evaluation, unit: str) -> dbc.Table:
         label = _metric_label(metric, unit)
         if metric in THRESHOLD_METRICS and evaluation.threshold is not None:
             label = [label, html.Small(f" at ≥ {evaluation.threshold:.3f}", className="text-muted")]
+        if metric in PREVALENCE_METRICS:
+            label = [*(label if isinstance(label, list) else [label]), html.Br(),
+                     html.Small("moves with prevalence", className="text-warning-emphasis accuracy-prevalence-note", title=PREVALENCE_NOTE)]
         rows.append(html.Tr([html.Th(label, scope="row", className="fw-normal"),
                              *[_metric_cell(group.estimates[metric], kind) for group in evaluation.groups]]))
     return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, size="sm", className="accuracy-metrics small mb-1", id="accuracy-metric-table")
+
+
+def _difference_text(difference: AurocDifference) -> str:
+    return (f"{difference.difference:+.3f} (95% CI {difference.low:+.3f} to {difference.high:+.3f}, p = {difference.p_value:.2g}; "
+            f"AUROC {difference.auroc_a:.3f} vs {difference.auroc_b:.3f})")
+
+
+def auroc_comparisons(context: AppContext, evaluation: Evaluation, cohort_mask: np.ndarray) -> list[tuple[str, str]]:
+    """(what, DeLong difference as text) for the cohort against everyone else (unpaired) and this space against each other space on
+    the cohort's test subjects (paired); a comparison a group is too small for says why."""
+    predictions = evaluation.predictions
+    if predictions.kind != "binary":
+        return []
+    lines = []
+    cohort, rest = evaluation.groups[0], evaluation.groups[1]
+    what = f"AUROC, {evaluation.cohort_name} − everyone else (different subjects; DeLong)"
+    if evaluation.cohort_is_everyone or cohort.reason or rest.reason:
+        lines.append((what, "not available: " + (cohort.reason or rest.reason or "the cohort is everyone")))
+    else:
+        (truth_a, score_a), (truth_b, score_b) = evaluation.arrays[0], evaluation.arrays[1]
+        lines.append((what, _difference_text(auroc_difference_unpaired(truth_a, score_a, truth_b, score_b))))
+    tasks = task_predictions(context)
+    order = list(SPACE_LABELS)
+    for space in sorted({s for t, s in tasks if t == predictions.task and s != predictions.space},
+                        key=lambda s: order.index(s) if s in order else len(order)):
+        other = tasks[(predictions.task, space)]
+        truth, mine, theirs = paired_scores(predictions, other, None if evaluation.cohort_is_everyone else cohort_mask)
+        what = (f"AUROC, {space_label(predictions.space)} − {space_label(space)} space, same test subjects of "
+                f"{'everyone' if evaluation.cohort_is_everyone else evaluation.cohort_name} (paired DeLong)")
+        reason = insufficiency("binary", truth)
+        lines.append((what, f"not available: {reason}" if reason else _difference_text(auroc_difference_paired(truth, mine, theirs))))
+    return lines
+
+
+def comparisons_component(lines: list[tuple[str, str]]) -> html.Div:
+    if not lines:
+        return html.Div()
+    return html.Div([html.Div("Differences in AUROC, with 95% intervals", className="fw-semibold small mt-2"),
+                     html.Ul([html.Li([html.Span(what, className="text-muted"), ": ", html.Span(text, className="accuracy-difference")])
+                              for what, text in lines], className="small mb-1 ps-3")],
+                    id="accuracy-auroc-differences")
 
 
 def _drawn_groups(evaluation: Evaluation) -> list[CohortData]:
@@ -259,7 +311,8 @@ def render_evaluation(context: AppContext, task: str | None, space: str | None, 
     if evaluation is None:
         message = f"No stored predictions of {task} from the {space_label(space or '')} space." if task else "Choose an outcome."
         return [message], dbc.Alert(message, color="warning"), []
-    return sizes_text(context, evaluation), metrics_table(evaluation, _task_unit(context, task)), evaluation_figures(context, evaluation)
+    table = [metrics_table(evaluation, _task_unit(context, task)), comparisons_component(auroc_comparisons(context, evaluation, evaluation.cohort_mask))]
+    return sizes_text(context, evaluation), table, evaluation_figures(context, evaluation)
 
 
 # --- subgroups -------------------------------------------------------------------------------------------------------
@@ -268,7 +321,7 @@ def breakdown_options(context: AppContext) -> list[dict]:
     options = [
         {"label": "Saved cohorts", "value": BY_SAVED},
         {"label": "Age band (< 55, 55–64, 65–74, ≥ 75)", "value": BY_AGE},
-        {"label": "Latent space: current cohort and everyone else", "value": BY_SPACE},
+        {"label": "Latent space: the chosen cohort and everyone else", "value": BY_SPACE},
     ]
     for name, spec in context.variables.items():
         if spec.type in ("categorical", "binary") and name != "split":
@@ -277,7 +330,8 @@ def breakdown_options(context: AppContext) -> list[dict]:
 
 
 def subgroup_groups(context: AppContext, task: str, space: str, threshold: float | None, breakdown: str,
-                    filters: list | None, selection: dict | None) -> tuple[str, list[tuple[str, np.ndarray, np.ndarray, float | None]]]:
+                    filters: list | None, selection: dict | None, choice: str | int | None = CURRENT
+                    ) -> tuple[str, list[tuple[str, np.ndarray, np.ndarray, float | None]]]:
     """(kind, [(subgroup, truth, prediction, threshold)]) for a breakdown; the whole test split comes first."""
     tasks = task_predictions(context)
     predictions = tasks[(task, space)]
@@ -285,13 +339,13 @@ def subgroup_groups(context: AppContext, task: str, space: str, threshold: float
     everyone = f"{EVERYONE_ROW} · {space_label(space)}" if breakdown == BY_SPACE else EVERYONE_ROW
     groups = [(everyone, predictions.truth, predictions.prediction, cut)]
     if breakdown == BY_SPACE:
-        mask = current_cohort_mask(context, filters, selection)
+        cohort_name, mask = cohort_choice_mask(context, choice, filters, selection)
         for other_space in sorted({s for t, s in tasks if t == task}, key=lambda s: list(SPACE_LABELS).index(s) if s in SPACE_LABELS else 99):
             other = tasks[(task, other_space)]
             # Each space is judged at its own training threshold unless this space's slider moved it.
             own = (cut if other_space == space else other.threshold) if other.kind == "binary" else None
             at = f" at ≥ {own:.3f}" if own is not None else ""
-            for side, inside in (("current cohort", mask), ("everyone else", ~mask)):
+            for side, inside in ((cohort_name, mask), ("everyone else", ~mask)):
                 truth, prediction = other.subset(inside)
                 groups.append((f"{space_label(other_space)} · {side}{at}", truth, prediction, own))
         return predictions.kind, groups
@@ -317,9 +371,10 @@ def subgroup_groups(context: AppContext, task: str, space: str, threshold: float
 
 
 def subgroup_results(context: AppContext, task: str, space: str, threshold: float | None, breakdown: str,
-                     filters: list | None, selection: dict | None, sort: dict | None = None) -> tuple[str, pd.DataFrame]:
+                     filters: list | None, selection: dict | None, sort: dict | None = None,
+                     choice: str | int | None = CURRENT) -> tuple[str, pd.DataFrame]:
     """The subgroup table (numbers, intervals, notes), sorted as asked; the whole test split stays the first row."""
-    kind, groups = subgroup_groups(context, task, space, threshold, breakdown, filters, selection)
+    kind, groups = subgroup_groups(context, task, space, threshold, breakdown, filters, selection, choice)
     table = subgroup_table(kind, groups, N_RESAMPLES, SEED)
     if sort and sort.get("column") in table.columns and len(table) > 1:
         table = pd.concat([table.iloc[:1], sort_subgroups(table.iloc[1:], sort["column"], bool(sort.get("descending")))], ignore_index=True)
@@ -351,7 +406,7 @@ def subgroup_table_component(table: pd.DataFrame, kind: str, unit: str, sort: di
     metrics = metric_names(kind)
     header = [_sort_button("subgroup", "Subgroup", sort), _sort_button("n", "n", sort)]
     if kind == "binary":
-        header.append(_sort_button("cases", "Cases", sort))
+        header += [_sort_button("cases", "Cases", sort), _sort_button("prevalence", "Prevalence", sort)]
     header += [_sort_button(metric, _metric_label(metric, unit), sort) for metric in metrics]
     reference = table.iloc[0]
     body = []
@@ -360,26 +415,31 @@ def subgroup_table_component(table: pd.DataFrame, kind: str, unit: str, sort: di
         cells = [html.Td(name, className="fw-semibold" if position == 0 else None), html.Td(f"{int(row['n']):,}")]
         if kind == "binary":
             cells.append(html.Td("–" if pd.isna(row["cases"]) else f"{int(row['cases']):,}"))
+            cells.append(html.Td("–" if pd.isna(row["prevalence"]) else f"{100 * row['prevalence']:.1f}%"))
         for metric in metrics:
             estimate = MetricEstimate(metric, row[metric], row[f"{metric}_low"], row[f"{metric}_high"])
             if not np.isfinite(estimate.value):
                 cells.append(html.Td("–", className="text-muted"))
                 continue
             flag = None if position == 0 else disparity(metric, estimate.low, estimate.high, reference[metric])
-            cells.append(html.Td(_estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else None,
-                                 title={"worse": "95% interval entirely worse than everyone's value",
-                                        "better": "95% interval entirely better than everyone's value"}.get(flag)))
+            flag_title = {"worse": "95% interval entirely worse than everyone's value",
+                          "better": "95% interval entirely better than everyone's value"}.get(flag)
+            if flag_title and metric in PREVALENCE_METRICS:
+                flag_title += f" ({METRIC_LABELS[metric]} moves with prevalence: compare this group's prevalence with everyone's)"
+            cells.append(html.Td(_estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else None, title=flag_title))
         body.append(html.Tr(cells, className="accuracy-reference" if position == 0 else None))
     return dbc.Table([html.Thead(html.Tr(header)), html.Tbody(body)], size="sm", hover=True, responsive=True,
                      className="accuracy-subgroups small", id="accuracy-subgroup-table")
 
 
-def export_frame(table: pd.DataFrame, kind: str, task: str, space: str, threshold: float | None) -> pd.DataFrame:
-    """The subgroup table as numbers for CSV: estimates and interval bounds per metric, and what they are of."""
+def export_frame(table: pd.DataFrame, task: str, space: str) -> pd.DataFrame:
+    """The subgroup table as numbers for CSV: estimates and interval bounds per metric, and what they are of.
+
+    Each row keeps the threshold it was evaluated at (in the latent-space breakdown each space has its own).
+    """
     frame = table.copy()
     frame.insert(0, "space", space)
     frame.insert(0, "task", task)
-    frame["threshold"] = threshold if kind == "binary" else np.nan
     frame["confidence"] = CONFIDENCE
     frame["bootstrap_resamples"] = N_RESAMPLES
     frame["seed"] = SEED
@@ -434,12 +494,20 @@ def layout(context: AppContext) -> html.Div:
             dbc.Col([html.Label("Cohort", htmlFor="accuracy-cohort", className="small fw-semibold"),
                      dcc.Dropdown(id="accuracy-cohort", value=CURRENT, clearable=False,
                                   options=[CURRENT_OPTION])], md=3),
-            dbc.Col([html.Label("Threshold: flagged when predicted risk ≥", htmlFor="accuracy-threshold", className="small fw-semibold",
-                                id="accuracy-threshold-label"),
-                     dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=0.5, marks={0: "0", 0.5: "0.5", 1: "1"}),
-                     html.Div(id="accuracy-threshold-note", className="small text-muted")], md=True, id="accuracy-threshold-block"),
         ],
         className="g-3 mb-2 align-items-start",
+    )
+    threshold = dbc.Row(
+        [
+            dbc.Col([html.Label("Threshold: flagged when predicted risk ≥", htmlFor="accuracy-threshold-value", className="small fw-semibold",
+                                id="accuracy-threshold-label"),
+                     dbc.Input(id="accuracy-threshold-value", type="number", min=0, max=1, step=0.001, value=0.5, size="sm",
+                               debounce=True, className="accuracy-threshold-value")], width="auto"),
+            dbc.Col([dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=0.5,
+                                marks={v / 10: f"{v / 10:g}" for v in range(11)}, updatemode="mouseup"),
+                     html.Div(id="accuracy-threshold-note", className="small text-muted")], className="accuracy-threshold-slider"),
+        ],
+        className="g-3 mb-2 align-items-start", id="accuracy-threshold-block",
     )
     subgroups = dbc.Card(
         [
@@ -461,6 +529,8 @@ def layout(context: AppContext) -> html.Div:
                     html.Div([html.Span("Red", className="accuracy-worse px-1"), " / ", html.Span("green", className="accuracy-better px-1"),
                               ": the subgroup's 95% interval lies entirely on the worse / better side of everyone's value. "
                               "Click a column header to sort."], className="small text-muted mt-1"),
+                    html.Div(["Prevalence: the share of cases in each group. ", PREVALENCE_NOTE], className="small text-warning-emphasis mt-1",
+                             id="accuracy-prevalence-note"),
                     dcc.Graph(id="accuracy-forest", config={"displayModeBar": False}),
                     dcc.Download(id="accuracy-download"),
                     dcc.Store(id="accuracy-sort", data=None),
@@ -472,6 +542,7 @@ def layout(context: AppContext) -> html.Div:
     return html.Div(
         [
             controls,
+            threshold,
             html.Div(id="accuracy-sizes", className="small text-muted mb-2"),
             dcc.Loading(html.Div(id="accuracy-metrics"), delay_show=400),
             dcc.Loading(html.Div(id="accuracy-figures"), delay_show=400),
@@ -499,12 +570,29 @@ def threshold_settings(context: AppContext, task: str | None, space: str | None,
     return round(predictions.threshold, 3), False, note, options, chosen, shown
 
 
+def synced_threshold(trigger: str | None, typed: float | str | None, slid: float | None) -> tuple:
+    """(slider value, typed value, typed value invalid) when either threshold control changes; a typed value outside 0–1 is refused, not clamped."""
+    if trigger == "accuracy-threshold-value":
+        try:
+            value = float(typed) if typed is not None else float("nan")
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not 0 <= value <= 1:
+            return dash.no_update, dash.no_update, True
+        return round(value, 3), dash.no_update, False
+    return dash.no_update, slid, False
+
+
 def render_subgroups(context: AppContext, task: str | None, space: str | None, threshold: float | None, breakdown: str | None,
-                     metric: str | None, filters: list | None, selection: dict | None, sort: dict | None) -> tuple[object, object]:
+                     metric: str | None, filters: list | None, selection: dict | None, sort: dict | None,
+                     choice: str | int | None = CURRENT) -> tuple[object, object]:
     """(table, forest plot) for a breakdown."""
     if not task or not space or (task, space) not in task_predictions(context) or not breakdown:
         return html.Div(), note_figure("Choose an outcome and a breakdown", height=200)
-    kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort)
+    try:
+        kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort, choice)
+    except CohortStoreError as error:  # the chosen saved cohort was deleted in another tab
+        return dbc.Alert(f"The chosen saved cohort cannot be used ({error}): choose another.", color="warning"), note_figure("", height=200)
     if breakdown == BY_SAVED and len(table) == 1:
         advice = dbc.Alert("No saved cohorts yet: save some in the sidebar to compare the predictor across them.", color="info", className="py-2")
         return [advice, subgroup_table_component(table, kind, _task_unit(context, task), sort)], note_figure("No saved cohorts yet", height=200)
@@ -543,6 +631,17 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return threshold_settings(context, task, space, metric)
 
     @app.callback(
+        Output("accuracy-threshold", "value", allow_duplicate=True),
+        Output("accuracy-threshold-value", "value"),
+        Output("accuracy-threshold-value", "invalid"),
+        Input("accuracy-threshold-value", "value"),
+        Input("accuracy-threshold", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _typed_threshold(typed, slid):
+        return synced_threshold(ctx.triggered_id, typed, slid)
+
+    @app.callback(
         Output("accuracy-sizes", "children"),
         Output("accuracy-metrics", "children"),
         Output("accuracy-figures", "children"),
@@ -579,14 +678,15 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-breakdown", "value"),
         Input("accuracy-forest-metric", "value"),
         Input("accuracy-sort", "data"),
+        Input("accuracy-cohort", "value"),
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
         Input(COHORTS_VERSION, "data"),
         Input("main-tabs", "active_tab"),
     )
-    def _subgroups(task, space, threshold, breakdown, metric, sort, filters, selection, _version, tab):
+    def _subgroups(task, space, threshold, breakdown, metric, sort, choice, filters, selection, _version, tab):
         _only_when_shown(tab)
-        return render_subgroups(context, task, space, threshold, breakdown, metric, filters, selection, sort)
+        return render_subgroups(context, task, space, threshold, breakdown, metric, filters, selection, sort, choice)
 
     @app.callback(
         Output("accuracy-download", "data"),
@@ -596,14 +696,15 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("accuracy-threshold", "value"),
         State("accuracy-breakdown", "value"),
         State("accuracy-sort", "data"),
+        State("accuracy-cohort", "value"),
         State(FILTERS, "data"),
         State(SELECTION, "data"),
         prevent_initial_call=True,
     )
-    def _export(_clicks, task, space, threshold, breakdown, sort, filters, selection):
+    def _export(_clicks, task, space, threshold, breakdown, sort, choice, filters, selection):
         if not task or not space or not breakdown:
             return dash.no_update
-        kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort)
-        frame = export_frame(table, kind, task, space, threshold)
+        _kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort, choice)
+        frame = export_frame(table, task, space)
         context.store.record("export", f"accuracy of {task} from {space} by {breakdown}: {len(frame):,} rows")
         return dcc.send_data_frame(safe_csv_frame(frame).to_csv, f"accuracy-{task}-{space}-by-{breakdown}.csv", index=False)

@@ -30,7 +30,11 @@ from dash import Input, Output, State, ctx, dcc, html
 
 from app.context import AppContext
 from app.core import decoding
-from app.figures.decoder import agreement_figure, cine_figure, interpolation_strip, prediction_strip_figure, twelve_lead_figure
+from app.core.ecg_agreement import lead_agreement
+from app.core.what_changed import measured_changes
+from app.figures.cine import cine_pair_figure
+from app.figures.decoded_views import change_table_rows, change_views, subject_views
+from app.figures.decoder import agreement_figure, interpolation_strip, prediction_strip_figure
 from app.figures.messages import message_figure
 from app.state import (
     COHORTS_VERSION,
@@ -48,6 +52,7 @@ from app.state import (
     resolve_choice,
     saved_cohort_options,
 )
+from data_loaders.ecg_measures import MEDIAN_R_PEAK_INDEX, detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
 
 SPACES = ("joint", "ecg", "mri")
 LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
@@ -312,60 +317,113 @@ def _status(text: str) -> html.Span:
 
 # --- views: what each callback returns -------------------------------------------------------------
 
-def _originals(context: AppContext, models: DecoderModels, subject_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    ecg = context.cohort.ecg_median(subject_ids) if models.ecg_is_median else context.cohort.ecg(subject_ids)
-    return ecg, context.cohort.mri(subject_ids)
-
-
 def _ecg_kwargs(models: DecoderModels) -> dict:
     return {"r_peak_index": 250 if models.ecg_is_median else None}
 
 
+def _heart_rate(context: AppContext, mask: np.ndarray) -> float | None:
+    """The median heart rate (bpm) of the subjects in a mask, when the cohort records one: a decoded cine plays one cycle per RR interval."""
+    from data_loaders.synthetic.schema import HEART_RATE
+
+    phenotypes = context.cohort.phenotypes
+    if HEART_RATE not in phenotypes.columns or not np.asarray(mask, dtype=bool).any():
+        return None
+    rate = float(np.nanmedian(phenotypes[HEART_RATE].to_numpy(dtype=np.float64, na_value=np.nan)[np.asarray(mask, dtype=bool)]))
+    return rate if np.isfinite(rate) else None
+
+
 def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None, latent_space: str, shown: str | None) -> tuple:
-    """(ECG figure, MRI figure, agreement figure, per-subject agreement table, status) for the chosen subjects.
+    """(10 s ECG sheet, median-beat sheet, MRI figure, agreement figure, per-subject agreement table, status) for the chosen subjects.
 
     Both modalities are decoded from the subjects' latents in ``latent_space``: from the ECG-only
-    latent the MRI is a cross-modal reconstruction, from the MRI-only latent the ECG is.
+    latent the MRI is a cross-modal reconstruction, from the MRI-only latent the ECG is. A model that
+    decodes median beats has its beat shown at the original strip's R peaks, labelled so.
     """
     subject_ids = [str(s) for s in (subject_ids or [])][:MAX_SUBJECTS]
     if not subject_ids:
         empty = message_figure("Choose subjects above: lasso them in the explorer, pick ids, or take those closest to the centre")
-        return empty, empty, empty, html.Div(), _status("")
+        return empty, empty, empty, empty, html.Div(), _status("")
     models = decoder_models(context)
     rows = subject_rows(context, subject_ids)
     decoded = models.decode(context.cohort.spaces[latent_space][rows])
-    true_ecg, true_mri = _originals(context, models, subject_ids)
-    correlation = decoding.per_lead_correlation(true_ecg, decoded.ecg)
-    cines = decoding.cine_agreement(true_mri, decoded.mri)
+    true_mri = context.cohort.mri(subject_ids)
     index = subject_ids.index(shown) if shown in subject_ids else 0
     leads = list(context.cohort.ecg_leads)
+    strips = context.cohort.ecg([subject_ids[index]])
+    medians = context.cohort.ecg_median(subject_ids)
     ecg_from = f"from the {LATENT_NAMES[latent_space]}" + (" (cross-modal)" if latent_space == "mri" else "")
-    notes = {lead: f"r {r:.2f}" for lead, r in zip(leads, correlation[index]) if np.isfinite(r)}
-    ecg_figure = twelve_lead_figure({"original": true_ecg[index], "decoded": decoded.ecg[index]}, leads, lead_notes=notes,
-                                    title=f"{subject_ids[index]} · 12-lead ECG, original vs decoded {ecg_from}", **_ecg_kwargs(models))
+    views = subject_views(subject_ids[index], leads, strips[0], medians[index], decoded.ecg[index], r_peak_index=MEDIAN_R_PEAK_INDEX, decoded_from=ecg_from)
+    agreements = [views.agreement if i == index else lead_agreement(medians[i], decoded.ecg[i] if models.ecg_is_median else
+                                                                    median_beat(decoded.ecg[i], detect_r_peaks_multilead(context.cohort.ecg([s])[0])), leads)
+                  for i, s in enumerate(subject_ids)]
+    cines = decoding.cine_agreement(true_mri, decoded.mri)
     source = {"joint": "joint latent", "ecg": "ECG latent", "mri": "MRI latent"}[latent_space]
-    mri_figure = cine_figure({"original": true_mri[index], f"decoded from {source}" + (" (cross-modal)" if latent_space == "ecg" else ""): decoded.mri[index]},
-                             title=f"{subject_ids[index]} · 4-chamber cine")
+    heart_rate = heart_rate_from_r_peaks(detect_r_peaks_multilead(strips[0]))
+    mri_figure = cine_pair_figure(true_mri[index], decoded.mri[index], heart_rate_bpm=heart_rate,
+                                  decoded_label=f"decoded from {source}" + (" (cross-modal)" if latent_space == "ecg" else ""),
+                                  title=f"{subject_ids[index]} · 4-chamber cine, original and decoded: same frame, same intensity scale")
     agreement = cines[index]
-    agreement_plot = agreement_figure(leads, correlation[index], agreement.truth_area, agreement.decoded_area,
+    correlation = np.array([item.r for item in agreements[index]])
+    agreement_plot = agreement_figure(leads, correlation, agreement.truth_area, agreement.decoded_area,
                                       ecg_label="ECG" + (" (cross-modal)" if latent_space == "mri" else ""),
                                       mri_label="MRI" + (" (cross-modal)" if latent_space == "ecg" else ""))
+
+    def worst(items: list) -> str:
+        scored = [item for item in items if not item.r_reason]
+        return f"{min(scored, key=lambda item: item.r).r:.2f} ({min(scored, key=lambda item: item.r).lead})" if scored else "–"
+
     summary = pd.DataFrame(
         {
             "Subject": subject_ids,
-            "ECG r (mean of leads)": [f"{np.nanmean(r):.2f}" if np.isfinite(r).any() else "–" for r in correlation],
-            "ECG r (worst lead)": [f"{np.nanmin(r):.2f} ({leads[int(np.nanargmin(r))]})" if np.isfinite(r).any() else "–" for r in correlation],
+            "ECG r (median, leads ≥ 0.3 mV)": [f"{np.median([i.r for i in items if not i.r_reason]):.2f}" if any(not i.r_reason for i in items) else "–"
+                                               for items in agreements],
+            "ECG r (worst lead)": [worst(items) for items in agreements],
+            "ECG RMSE (µV, median of leads)": [f"{np.median([i.rmse_uv for i in items]):.0f}" for items in agreements],
             "LV area curve r": [f"{c.curve_correlation:.2f}" if np.isfinite(c.curve_correlation) else "–" for c in cines],
             "LV FAC original": [f"{c.truth_fac:.2f}" if np.isfinite(c.truth_fac) else "–" for c in cines],
             "LV FAC decoded": [f"{c.decoded_fac:.2f}" if np.isfinite(c.decoded_fac) else "–" for c in cines],
         }
     )
     what = f"{len(subject_ids)} subject{'s' if len(subject_ids) > 1 else ''} (ECG + MRI)"
-    return ecg_figure, mri_figure, agreement_plot, _table(summary, ""), _status(decoded.status(what))
+    return views.strip, views.median, mri_figure, agreement_plot, _table(summary, ""), _status(decoded.status(what))
+
+
+def _change_outputs(context: AppContext, models: DecoderModels, space: str, latents: np.ndarray, labels: tuple[str, str],
+                    decoded: Decoded, heart_rate: float | None, title: str) -> tuple:
+    """(A − B ECG sheet, A / B / A − B cine, tables) for two decoded latents (A first)."""
+    predictions = {task_label(context, task): (*(float(v) for v in models.predict(task, space, latents)),
+                                               "probability" if _is_binary(context, task) else _unit(context, task))
+                   for task in models.tasks(space)}
+    beats = decoded.ecg if models.ecg_is_median else median_beats(decoded.ecg)
+    views = change_views(*labels, list(context.cohort.ecg_leads), beats[0], beats[1], decoded.mri[0], decoded.mri[1],
+                         r_peak_index=MEDIAN_R_PEAK_INDEX, heart_rate_bpm=heart_rate, predictions=predictions, title=title)
+    # in B, A order so that the change (last minus first) is A − B
+    table = prediction_table(context, models, space, latents[::-1], ["B", "A"], with_change=True).rename(columns={"Change": "A − B"})
+    table = table[["Predictor", "A", "B", "A − B"]] if not table.empty else table
+    tables = html.Div([
+        html.Div(f"A = {labels[0]} · B = {labels[1]}", className="small text-muted mb-1"),
+        html.Div("What moved: measured on both decoded hearts the same way (A − B)", className="small fw-semibold mb-1"),
+        _table(change_table_rows(views.table), ""),
+        html.Div("Predictors", className="small fw-semibold mt-2 mb-1"),
+        _table(table, "No predictors were fitted for this space."),
+    ])
+    return views.ecg, views.cine, tables
+
+
+def _endpoint_heart_rate(context: AppContext, start: str, groups: Groups) -> float | None:
+    """The heart rate of what a perturbation starts from: a prototype's cohort (median) or the subject."""
+    if start.startswith("subject:"):
+        return _heart_rate(context, np.isin(context.cohort.subject_ids, [start.split(":", 1)[1]]))
+    mask_a, mask_b = groups.masks(context)
+    return _heart_rate(context, mask_b if start == "proto-b" else mask_a)
+
+
+def _unit(context: AppContext, task: str) -> str:
+    return (context.variables[task].unit or "") if task in context.variables else ""
 
 
 def prototype_view(context: AppContext, groups: Groups, space: str) -> tuple:
-    """(ECG overlay, cine pair, predictor table, status) for the prototypes of groups A and B in a space."""
+    """(A − B ECG sheet, A / B / A − B cine, tables, status) for the prototypes of groups A and B in a space."""
     models = decoder_models(context)
     mask_a, mask_b = groups.masks(context)
     if not mask_a.any() or not mask_b.any():
@@ -377,14 +435,11 @@ def prototype_view(context: AppContext, groups: Groups, space: str) -> tuple:
     saved = {s.id: s.name for s in context.store.list()}
     label_a = f"A: {groups.kind} of {group_label(context, groups.a, saved)} ({int(mask_a.sum()):,})"
     label_b = f"B: {groups.kind} of {group_label(context, groups.b, saved)} ({int(mask_b.sum()):,})"
-    names = {label_a: decoding.cohort_prototype(latents, mask_a, groups.kind), label_b: decoding.cohort_prototype(latents, mask_b, groups.kind)}
-    stacked = np.stack(list(names.values()))
+    stacked = np.stack([decoding.cohort_prototype(latents, mask_a, groups.kind), decoding.cohort_prototype(latents, mask_b, groups.kind)])
     decoded = models.decode(stacked)
-    leads = list(context.cohort.ecg_leads)
-    ecg = twelve_lead_figure(dict(zip(names, decoded.ecg)), leads, title=f"Decoded prototypes in the {SPACE_LABELS[space]} space", **_ecg_kwargs(models))
-    mri = cine_figure(dict(zip(["A", "B"], decoded.mri)), title=f"{label_a}  ·  {label_b}")
-    table = prediction_table(context, models, space, stacked, ["A", "B"], with_change=True).rename(columns={"Change": "B − A"})
-    return ecg, mri, _table(table, "No predictors were fitted for this space."), _status(decoded.status("2 prototypes"))
+    ecg, mri, tables = _change_outputs(context, models, space, stacked, (label_a, label_b), decoded, _heart_rate(context, mask_a),
+                                       f"Decoded prototypes in the {SPACE_LABELS[space]} space: median beats, A − B")
+    return ecg, mri, tables, _status(decoded.status("2 prototypes"))
 
 
 def perturbation_directions(context: AppContext, models: DecoderModels, space: str, groups: Groups,
@@ -415,26 +470,25 @@ def _principal(context: AppContext, space: str) -> list[decoding.Direction]:
 
 def perturb_view(context: AppContext, start: str, space: str, pc_amounts: Sequence[float | None], choice: str | None,
                  amount: float | None, groups: Groups) -> tuple:
-    """(ECG overlay, cine pair, predictor table, status) for a latent before and after moving it along the chosen directions."""
+    """(perturbed − start ECG sheet, cine with the difference, tables, status) for a latent before and after moving it along the chosen directions."""
     models = decoder_models(context)
     origin, label = endpoint_latent(context, start, space, groups)
     principal, extra = perturbation_directions(context, models, space, groups, choice)
     directions = [*principal, *([extra] if extra is not None else [])]
     amounts = [float(a or 0.0) for a in pc_amounts][: len(principal)] + ([float(amount or 0.0)] if extra is not None else [])
     moved = decoding.perturb(origin, directions, amounts)
-    decoded = models.decode(np.stack([origin, moved]))
+    stacked = np.stack([moved, origin])
+    decoded = models.decode(stacked)
     moves = ", ".join(f"{d.name} {a:+g} SD" for d, a in zip(directions, amounts) if a) or "no move yet: use the sliders"
-    leads = list(context.cohort.ecg_leads)
-    ecg = twelve_lead_figure({f"start: {label}": decoded.ecg[0], "perturbed": decoded.ecg[1]}, leads,
-                             title=f"Perturbed in the {SPACE_LABELS[space]} space: {moves}", **_ecg_kwargs(models))
-    mri = cine_figure({f"start: {label}": decoded.mri[0], "perturbed": decoded.mri[1]}, title="Start and perturbed, one intensity scale")
-    table = prediction_table(context, models, space, np.stack([origin, moved]), ["Start", "Perturbed"], with_change=True)
-    return ecg, mri, _table(table, "No predictors were fitted for this space."), _status(decoded.status("start and perturbed latents"))
+    ecg, mri, tables = _change_outputs(context, models, space, stacked, ("perturbed", f"start: {label}"), decoded,
+                                       _endpoint_heart_rate(context, start, groups),
+                                       f"Perturbed in the {SPACE_LABELS[space]} space: {moves}")
+    return ecg, mri, tables, _status(decoded.status("start and perturbed latents"))
 
 
 def interpolate_view(context: AppContext, start: str, end: str, space: str, steps: int, lead: str, groups: Groups,
                      progress: Callable[[int, str], None] | None = None) -> tuple:
-    """(strip figure, predictor figure, status) for ``steps`` decoded latents between two endpoints."""
+    """(strip figure, predictor figure, what-changed table, status) for ``steps`` decoded latents between two endpoints."""
     report = progress or (lambda _percent, _text: None)
     models = decoder_models(context)
     report(10, "Finding the endpoints")
@@ -460,7 +514,16 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
     if np.isfinite(fac).any():
         predictions["LV FAC (measured)"] = fac
     chart = prediction_strip_figure(labels, predictions, units)
-    return strip, chart, _status(decoded.status(f"{len(path)} interpolation steps"))
+    ends = np.stack([path[0], path[-1]])
+    end_predictions = {task_label(context, task): (*(float(v) for v in models.predict(task, space, ends)),
+                                                   "probability" if _is_binary(context, task) else _unit(context, task))
+                       for task in models.tasks(space)}
+    beats = decoded.ecg if models.ecg_is_median else median_beats(decoded.ecg)
+    moved = measured_changes(beats[0], beats[-1], list(context.cohort.ecg_leads), decoded.mri[0], decoded.mri[-1], end_predictions,
+                             MEDIAN_R_PEAK_INDEX)
+    change = html.Div([html.Div(f"What changed along the path, A − B: A = {first_label} (start), B = {last_label} (end)",
+                                className="small fw-semibold mb-1"), _table(change_table_rows(moved), "")])
+    return strip, chart, change, _status(decoded.status(f"{len(path)} interpolation steps"))
 
 
 # --- layout ---------------------------------------------------------------------------------------
@@ -509,8 +572,9 @@ def _subjects_tab() -> html.Div:
             html.Div(id="decoder-subject-progress"),
             html.Div(id="decoder-subject-status", className="mb-1"),
             html.Div(id="decoder-subject-table", className="mb-2 decoder-table"),
-            _graph("decoder-ecg", 520),
-            dbc.Row([dbc.Col(_graph("decoder-mri", 380), lg=7), dbc.Col(_graph("decoder-agreement", 380), lg=5)], className="g-2"),
+            _graph("decoder-ecg", 780),
+            dbc.Row([dbc.Col(_graph("decoder-ecg-median", 610), lg=7), dbc.Col(_graph("decoder-agreement", 380), lg=5)], className="g-2"),
+            _graph("decoder-mri", 420),
         ]
     )
 
@@ -536,7 +600,7 @@ def _prototypes_tab() -> html.Div:
                 ],
                 className="g-2 mb-2",
             ),
-            *_decoded_views("proto", "Predictors on each prototype"),
+            *_decoded_views("proto", "What changed from B to A"),
         ]
     )
 
@@ -546,10 +610,10 @@ def _decoded_views(name: str, table_title: str) -> list:
     return [
         html.Div(id=f"decoder-{name}-progress"),
         html.Div(id=f"decoder-{name}-status", className="mb-1"),
-        _graph(f"decoder-{name}-ecg", 520),
-        dbc.Row([dbc.Col(_graph(f"decoder-{name}-mri", 380), lg=7),
-                 dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=f"decoder-{name}-table")], lg=5)],
+        dbc.Row([dbc.Col(_graph(f"decoder-{name}-ecg", 810), lg=8),
+                 dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=f"decoder-{name}-table")], lg=4)],
                 className="g-2"),
+        _graph(f"decoder-{name}-mri", 420),
     ]
 
 
@@ -582,7 +646,7 @@ def _perturb_tab() -> html.Div:
                 ],
                 className="g-2 mb-2",
             ),
-            *_decoded_views("perturb", "Predictors before and after"),
+            *_decoded_views("perturb", "What changed: perturbed (A) − start (B)"),
         ]
     )
 
@@ -608,7 +672,13 @@ def _interpolate_tab(context: AppContext) -> html.Div:
                 [
                     dbc.Col([html.Div("Steps", className="small fw-semibold"),
                              dcc.Slider(id="decoder-interp-steps", min=3, max=9, step=1, value=5, marks={v: str(v) for v in range(3, 10)})], md=4),
-                    dbc.Col(dbc.Button("Decode again", id="decoder-interp-run", color="primary", size="sm"), width="auto", className="align-self-center"),
+                    dbc.Col(dbc.Button("Decode again", id="decoder-interp-run", color="primary", size="sm",
+                                       title="Decode the path again from the prototypes as they are now"), width="auto", className="align-self-center"),
+                    dbc.Col(html.Div(id="decoder-interp-run-help", className="form-text small mt-0",
+                                     children="The path is decoded again by itself when From, To, the space, the steps or the lead change. "
+                                              "Prototype endpoints use the cohorts chosen on the Cohort prototypes tab and the current filters "
+                                              "and selection as they were then: after changing those, press Decode again."),
+                            className="align-self-center"),
                 ],
                 className="g-2 mb-2",
             ),
@@ -619,6 +689,7 @@ def _interpolate_tab(context: AppContext) -> html.Div:
             html.Div("Each predictor's output along the path, and the LV fractional area change measured on each decoded cine",
                      className="small fw-semibold mt-2"),
             _graph("decoder-interp-predictions", 220),
+            html.Div(id="decoder-interp-change", className="mt-2 decoder-table"),
         ]
     )
 
@@ -761,6 +832,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("decoder-ecg", "figure"),
+        Output("decoder-ecg-median", "figure"),
         Output("decoder-mri", "figure"),
         Output("decoder-agreement", "figure"),
         Output("decoder-subject-table", "children"),
@@ -823,6 +895,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("decoder-interp-strip", "figure"),
         Output("decoder-interp-predictions", "figure"),
+        Output("decoder-interp-change", "children"),
         Output("decoder-interp-status", "children"),
         Input("decoder-interp-request", "data"),
         background=True,
@@ -837,4 +910,4 @@ def register(app: dash.Dash, context: AppContext) -> None:
                                     int(request["steps"] or 5), request["lead"] or "V5", groups_of(request),
                                     progress=lambda percent, text: set_progress((percent, text)))
         except (ValueError, KeyError) as error:
-            return message_figure(str(error)), message_figure(""), ""
+            return message_figure(str(error)), message_figure(""), html.Div(), ""

@@ -1,0 +1,139 @@
+"""Cine MRI players as pure functions of arrays: side-by-side cines on one intensity scale, and what changed between two.
+
+Every panel of a figure shows the same frame (one set of animation frames drives them all), so the
+original and the decoded cine, or A, B and A − B, can never drift apart. Cines play at the heart's
+own rate, one cardiac cycle per RR interval, and loop until paused: Plotly stops an animation after
+its last frame, so ``assets/cine_loop.js`` starts it again for figures whose ``layout.meta`` asks.
+Greyscale images travel as uint8 (the [0, 1] scale × 255) and differences as int8 (× 254).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
+from app.figures.text import plotly_text
+
+DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
+DEFAULT_HEART_RATE_BPM = 60.0
+HEART_RATE_LIMITS_BPM = (30.0, 200.0)  # a rate outside this is a measurement error; clamp rather than play absurdly
+MIN_DIFFERENCE_SCALE = 0.05  # the difference colour scale never narrows below ± this, so noise does not look like change
+
+
+def frame_ms_for_heart_rate(heart_rate_bpm: float | None, frames: int) -> int:
+    """Milliseconds per frame so that the ``frames`` of one cycle take one RR interval (60 000 / rate ms)."""
+    if frames < 1:
+        raise ValueError(f"a cine needs at least one frame, got {frames}")
+    rate = DEFAULT_HEART_RATE_BPM if heart_rate_bpm is None or not np.isfinite(heart_rate_bpm) else float(heart_rate_bpm)
+    rate = float(np.clip(rate, *HEART_RATE_LIMITS_BPM))
+    return max(1, int(round(60_000.0 / rate / frames)))
+
+
+@dataclass(frozen=True)
+class CinePanel:
+    """One panel: a title and a stack (frames, rows, cols) already on its display scale, with how to colour it."""
+
+    title: str
+    stack: np.ndarray
+    colourscale: str
+    zmin: float
+    zmax: float
+    colourbar: dict | None = None
+    hover: str = "intensity %{z}/255"
+
+
+def greyscale_panel(title: str, cine: np.ndarray, *, colourbar: bool = False) -> CinePanel:
+    """A cine on the [0, 1] scale as uint8 greys, 0–255: one fixed scale shared by every greyscale panel."""
+    stack = to_intensity_bytes(cine)
+    bar = {"title": {"text": "intensity", "side": "right"}, "tickvals": [0, INTENSITY_MAX / 2, INTENSITY_MAX], "ticktext": ["0", "0.5", "1"],
+           "thickness": 10, "len": 0.8, "x": 1.0} if colourbar else None
+    return CinePanel(title, stack, "gray", 0, INTENSITY_MAX, bar)
+
+
+def difference_scale(difference: np.ndarray) -> float:
+    """± limit of the signed colour scale: the 99.5th percentile of |A − B|, rounded up to 0.05, at least ``MIN_DIFFERENCE_SCALE``."""
+    magnitude = float(np.percentile(np.abs(difference), 99.5)) if np.size(difference) else 0.0
+    return max(MIN_DIFFERENCE_SCALE, float(np.ceil(magnitude / 0.05 - 1e-9) * 0.05))
+
+
+def difference_panel(title: str, cine_a: np.ndarray, cine_b: np.ndarray, limit: float | None = None) -> CinePanel:
+    """A − B on the [0, 1] intensity scale, red where A is brighter and blue where darker, saturating at ± ``limit``."""
+    a, b = np.asarray(cine_a, dtype=np.float32), np.asarray(cine_b, dtype=np.float32)
+    if a.shape != b.shape:
+        raise ValueError(f"A and B cines differ in shape: {a.shape} and {b.shape}")
+    difference = a - b
+    limit = difference_scale(difference) if limit is None else float(limit)
+    steps = np.clip(np.round(difference / limit * DIFFERENCE_MAX), -DIFFERENCE_MAX, DIFFERENCE_MAX).astype(np.int8)
+    bar = {"title": {"text": plotly_text(title), "side": "right"}, "tickvals": [-DIFFERENCE_MAX, 0, DIFFERENCE_MAX],
+           "ticktext": [f"−{limit:.2f}", "0", f"+{limit:.2f}"], "thickness": 10, "len": 0.8, "x": 1.0}
+    return CinePanel(title, steps, "RdBu_r", -DIFFERENCE_MAX, DIFFERENCE_MAX, bar, f"{plotly_text(title)}: %{{z}}/{DIFFERENCE_MAX} of ±{limit:.2f}")
+
+
+def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", caption: str = "", height: int = 400) -> go.Figure:
+    """Panels side by side on one frame slider, with Play (loops until Pause) at ``frame_ms`` per frame."""
+    if not panels:
+        raise ValueError("a cine player needs at least one panel")
+    counts = {panel.stack.shape[0] for panel in panels}
+    if len(counts) != 1 or any(panel.stack.ndim != 3 for panel in panels):
+        raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[panel.stack.shape for panel in panels]}")
+    frames = counts.pop()
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[plotly_text(panel.title) for panel in panels], horizontal_spacing=0.02)
+    bars = [index for index, panel in enumerate(panels) if panel.colourbar]
+    for index, panel in enumerate(panels):
+        bar = dict(panel.colourbar or {})
+        if bar and len(bars) > 1:  # one bar per scale, each beside its own panel
+            bar["x"] = (index + 1) / len(panels) - 0.005
+        figure.add_trace(go.Heatmap(z=panel.stack[0], zmin=panel.zmin, zmax=panel.zmax, colorscale=panel.colourscale, showscale=bool(panel.colourbar),
+                                    colorbar=bar or None, hovertemplate=f"{plotly_text(panel.title)}<br>row %{{y}}, col %{{x}}<br>{panel.hover}<extra></extra>"),
+                         row=1, col=index + 1)
+    # A frame carries only the new images; every other setting stays as the first frame has it.
+    figure.frames = [go.Frame(data=[go.Heatmap(z=panel.stack[frame]) for panel in panels], traces=list(range(len(panels))), name=str(frame))
+                     for frame in range(frames)]
+    for index in range(1, len(panels) + 1):
+        suffix = "" if index == 1 else str(index)
+        figure.update_layout({f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
+                              f"yaxis{suffix}": {"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"}})
+    play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}, "mode": "immediate"}
+    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+    step = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
+    figure.update_layout(
+        meta={"cine_loop": True, "frame_ms": frame_ms},
+        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
+        height=height, template="plotly_white", margin={"l": 10, "r": 40 if bars else 10, "t": 96 if title or caption else 54, "b": 10},
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
+                      "pad": {"t": 4, "r": 6},
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}],
+        sliders=[{"active": 0, "x": 0.25, "len": 0.75, "y": -0.02, "yanchor": "top", "pad": {"t": 4},
+                  "currentvalue": {"prefix": "frame ", "font": {"size": 12}, "xanchor": "right"},
+                  "steps": [{"label": str(frame), "method": "animate", "args": [[str(frame)], step]} for frame in range(frames)]}],
+    )
+    return figure
+
+
+def cine_pair_figure(original: np.ndarray, decoded: np.ndarray, *, heart_rate_bpm: float | None, original_label: str = "original",
+                     decoded_label: str = "decoded", title: str = "") -> go.Figure:
+    """Original and decoded cine side by side, one grey scale, one frame, one cycle per RR interval."""
+    frame_ms = frame_ms_for_heart_rate(heart_rate_bpm, len(original))
+    return cine_player([greyscale_panel(original_label, original), greyscale_panel(decoded_label, decoded, colourbar=True)],
+                       frame_ms=frame_ms, title=title, caption=_rate_caption(heart_rate_bpm, len(original), frame_ms))
+
+
+def cine_difference_figure(cine_a: np.ndarray, cine_b: np.ndarray, *, label_a: str = "A", label_b: str = "B",
+                           heart_rate_bpm: float | None = None, title: str = "") -> go.Figure:
+    """A, B and the signed difference A − B, all on one frame slider, playing one cycle per RR interval."""
+    frame_ms = frame_ms_for_heart_rate(heart_rate_bpm, len(cine_a))
+    panels = [greyscale_panel(label_a, cine_a), greyscale_panel(label_b, cine_b, colourbar=True),
+              difference_panel(f"{label_a} − {label_b}", cine_a, cine_b)]
+    return cine_player(panels, frame_ms=frame_ms, title=title, caption=_rate_caption(heart_rate_bpm, len(cine_a), frame_ms))
+
+
+def _rate_caption(heart_rate_bpm: float | None, frames: int, frame_ms: int) -> str:
+    known = heart_rate_bpm is not None and np.isfinite(heart_rate_bpm)
+    rate = f"{heart_rate_bpm:.0f} bpm" if known else f"{DEFAULT_HEART_RATE_BPM:.0f} bpm (rate unknown)"
+    return f"{frames} frames per cycle at {rate}: {frame_ms} ms a frame · loops until paused"
