@@ -121,3 +121,20 @@ def _file_dataset(sop_class: str, patient_id: str, modality: str) -> Dataset:
     dataset.PatientID, dataset.Modality = patient_id, modality
     dataset.StudyInstanceUID = generate_uid()
     return dataset
+
+
+def write_demo_sources(cohort_dir: Path, out: Path, ecg_ids: Sequence[str], mri_ids: Sequence[str], columns: Sequence[str]) -> Path:
+    """A demo cohort's subjects as someone else would hold them: a CSV keyed by ``eid``, WFDB records in ``out/wfdb`` for
+    ``ecg_ids`` and NIfTI cines in ``out/nifti`` for ``mri_ids``; returns the CSV's path."""
+    from data_loaders import load_cohort
+    from data_loaders.synthetic.schema import ECG_LEADS
+
+    cohort = load_cohort(cohort_dir)
+    everyone = list(dict.fromkeys([*ecg_ids, *mri_ids]))
+    for subject_id, strip in zip(ecg_ids, cohort.ecg(list(ecg_ids))):
+        write_wfdb(out / "wfdb", subject_id, strip, ECG_LEADS)
+    for subject_id, cine in zip(mri_ids, cohort.mri(list(mri_ids))):
+        write_nifti_cine(out / "nifti" / f"{subject_id}.nii.gz", np.round(cine * 255))
+    table = cohort.phenotypes.loc[everyone, list(columns)].rename_axis("eid").reset_index()
+    table.to_csv(out / "phenotypes.csv", index=False)
+    return out / "phenotypes.csv"
