@@ -1,20 +1,31 @@
-"""``python -m app [--cohort DIR] [--host H] [--port P] [--debug]``: serve the explorer."""
+"""``python -m app [--cohort DIR] [--host H] [--port P] [--debug]``: serve the explorer.
+
+With no ``--cohort`` it serves the embedded demo: generated on first start, explored at once in its
+raw-signal baseline space while the cross-modal model trains in a background process (app.training).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
+import dash
+from werkzeug.serving import run_simple
+
 from app.config import AppConfig
-from app.demo import ensure_demo_cohort, ensure_demo_model
+from app.demo import ensure_demo_cohort
 from app.server import create_app
+from app.training import LiveApp, TrainingWatch, start_background_training, status_path
 from data_loaders import CohortFormatError
-from models.device import DeviceUnavailableError
+from models.device import DeviceUnavailableError, select_device
+from models.run_status import read_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", type=Path, help="cohort folder (default: the synthetic demo cohort, built on first start)")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8050)")
@@ -23,17 +34,48 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device)
     try:
+        select_device(config.device)  # refuse an unavailable device before generating or serving anything
         if config.cohort_dir is None:
-            ensure_demo_model(ensure_demo_cohort(config), device=config.device)
-        app = create_app(config)
+            server = serve_demo(config)
+        else:
+            server = build_app(config).server
     except CohortFormatError as error:
         print(f"error: the cohort could not be loaded: {error}", file=sys.stderr)
         return 2
     except DeviceUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    app.run(host=config.host, port=config.port, debug=config.debug)
+    print(f"Serving on http://{config.host}:{config.port}/", flush=True)
+    run_simple(config.host, config.port, server, threaded=True, use_reloader=config.debug, use_debugger=config.debug)
     return 0
+
+
+def build_app(config: AppConfig, training: TrainingWatch | None = None) -> dash.Dash:
+    app = create_app(config, training=training)
+    if config.debug:
+        app.enable_dev_tools(debug=True)
+    return app
+
+
+def serve_demo(config: AppConfig) -> LiveApp:
+    """The demo cohort with its raw baseline, served at once; the model is trained (or checked) by a child process."""
+    from models.baseline import ensure_raw_space
+
+    folder = ensure_demo_cohort(config)
+    ensure_raw_space(folder, show_progress=True)
+    status_file = status_path(folder)
+    run_started = time.time()
+    # Under --debug the reloader runs this twice: only its serving child starts the run.
+    if not config.debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        start_background_training(folder, config.device, status_file)
+
+    def build(on_ready):
+        status = read_status(status_file)
+        finished = status is not None and status.state == "ready" and status.updated >= run_started
+        watch = None if finished else TrainingWatch(status_file, on_ready, run_started)
+        return build_app(config, training=watch)
+
+    return LiveApp(build)
 
 
 if __name__ == "__main__":

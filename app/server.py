@@ -10,9 +10,12 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.panels.training_status import register_training_status, training_badge, training_placeholder
+from app.training import MODEL_SPACES, TrainingWatch
 from data_loaders import Cohort, load_cohort
 
 PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 
 
 def make_celery(broker: str):
@@ -31,8 +34,12 @@ def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheMana
     return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")))
 
 
-def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) -> dash.Dash:
-    """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests)."""
+def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None) -> dash.Dash:
+    """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
+
+    With ``training`` (a background run is making the model), the tabs that need the model show its
+    progress instead of their panels until the run is done.
+    """
     context = AppContext(config, cohort or load_cohort(config.resolved_cohort_dir))
     app = dash.Dash(
         __name__,
@@ -41,13 +48,17 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None) ->
         assets_folder=str(config.assets_dir),
         background_callback_manager=manager or background_manager(config),
     )
-    app.layout = page_layout(context)
+    waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
+    app.layout = page_layout(context, training, waiting)
     for panel in PANELS:
-        panel.register(app, context)
+        if not (waiting and panel in MODEL_PANELS):
+            panel.register(app, context)
+    if training is not None:
+        register_training_status(app, training, waiting)
     return app
 
 
-def page_layout(context: AppContext) -> html.Div:
+def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
     cohort = context.cohort
     facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
     summary = variable_summary(cohort.phenotypes, cohort.variables)
@@ -58,6 +69,7 @@ def page_layout(context: AppContext) -> html.Div:
                     [
                         dbc.NavbarBrand("Latent Space Explorer", className="fw-bold"),
                         html.Span(cohort.name, className="navbar-text text-white-50 small", id="cohort-title"),
+                        *(training_badge() if training is not None else []),
                     ],
                     fluid=True,
                 ),
@@ -74,9 +86,12 @@ def page_layout(context: AppContext) -> html.Div:
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
                                     dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id="compare-cohorts"),
-                                    dbc.Tab(decoder.layout(context), label="Decode", tab_id="decoder"),
-                                    dbc.Tab(accuracy.layout(context), label="Accuracy", tab_id="accuracy"),
-                                    dbc.Tab(compare_spaces.layout(context), label="Compare spaces", tab_id="compare-spaces"),
+                                    dbc.Tab(training_placeholder("training-progress-decoder") if waiting else decoder.layout(context),
+                                            label="Decode", tab_id="decoder"),
+                                    dbc.Tab(training_placeholder("training-progress-accuracy") if waiting else accuracy.layout(context),
+                                            label="Accuracy", tab_id="accuracy"),
+                                    dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
+                                            label="Compare spaces", tab_id="compare-spaces"),
                                     dbc.Tab(
                                         html.Div(
                                             [

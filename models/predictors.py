@@ -15,7 +15,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,20 @@ from tqdm import tqdm
 
 from data_loaders.cohort_io import atomic_path
 from data_loaders.synthetic import schema
+from models.baseline import RAW_SPACE
 from models.checkpoint import PREDICTORS_FILE
 
 BINARY_TASKS = (schema.AF, schema.HF, schema.LVH, schema.HYPERTENSION)
 CONTINUOUS_TASKS = (schema.LVEF, schema.LV_MASS)
 DEFAULT_SPACES = ("joint", "ecg", "mri")
+# The raw-signal baseline (models.baseline) gets predictors too, so the accuracy panel can show what learning adds.
+BASELINE_SPACES = (RAW_SPACE,)
+
+
+def predictor_spaces(available: Iterable[str]) -> list[str]:
+    """The spaces predictors are fitted on: the model's three and any baseline the cohort has."""
+    present = set(available)
+    return [name for name in (*DEFAULT_SPACES, *BASELINE_SPACES) if name in present]
 PREDICTORS_FORMAT = "latent-space-explorer/predictors"
 CROSS_FIT_FOLDS = 5
 LOGISTIC_C = 0.1
@@ -314,7 +323,7 @@ def predictors_for_cohort(cohort: Any, model_path: Path | str | None = None) -> 
 
 
 def fit_cohort_predictors(cohort_dir: Path | str, model_path: Path | str | None = None, *, progress: Progress | None = None, show_progress: bool = False) -> Path:
-    """Fit predictors on a cohort's joint/ecg/mri spaces, save them beside the model, store the predictions."""
+    """Fit predictors on a cohort's joint/ecg/mri spaces (and its raw baseline), save them beside the model, store the predictions."""
     from data_loaders import load_cohort
     from data_loaders.cohort_io import write_predictions
     from models.loading import cohort_model_source
@@ -324,9 +333,9 @@ def fit_cohort_predictors(cohort_dir: Path | str, model_path: Path | str | None 
     if missing:
         raise ValueError(f"{cohort.root}: no latent space(s) {missing}; run python -m models.encode --cohort {cohort.root} first")
     source = cohort_model_source(cohort, model_path)
-    spaces = {name: cohort.spaces[name] for name in DEFAULT_SPACES}
+    spaces = {name: cohort.spaces[name] for name in predictor_spaces(cohort.spaces)}
     model_id = (cohort.manifest.get("model") or {}).get("model_id")
-    with tqdm(total=len(DEFAULT_SPACES) * 6, desc="Fitting predictors", unit="fit", disable=not show_progress) as bar:
+    with tqdm(total=len(spaces) * 6, desc="Fitting predictors", unit="fit", disable=not show_progress) as bar:
 
         def advance(done: int, total: int) -> None:
             bar.total = total

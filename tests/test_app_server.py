@@ -10,10 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from app.config import AppConfig
-from app.demo import ensure_demo_cohort, ensure_demo_model
 from app.server import create_app
 from data_loaders import load_cohort
-from tests.browser import running_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,20 +77,3 @@ def test_background_callbacks_use_celery_when_a_broker_is_configured(phenotype_c
     assert isinstance(manager, dash.CeleryManager)
     assert manager.handle.conf.broker_url == "redis://127.0.0.1:6399/0"
     create_app(celery_config, manager=manager)  # builds without reaching the broker
-
-
-def test_first_start_builds_and_trains_the_demo_then_reuses_it(tmp_path):
-    """The README's first command on a fresh machine: no cohort given, so the demo is generated, trained, encoded and served."""
-    with running_app(None, tmp_path, timeout=420, extra_args=("--device", "cpu"), extra_env={"LSE_DEMO_SUBJECTS": "40"}) as url, \
-            urllib.request.urlopen(f"{url}/_dash-layout", timeout=10) as response:
-        layout = response.read().decode()
-    printed = (tmp_path / "server.log").read_text()
-    assert "generating the synthetic demo cohort" in printed and "training the cross-modal autoencoder" in printed
-    assert "Demo model ready" in printed
-    assert "40 subjects" in layout and "joint" in layout
-    demo = AppConfig(cache_dir=tmp_path, demo_subjects=40).demo_cohort_dir
-    cohort = load_cohort(demo)
-    assert set(cohort.spaces) == {"joint", "ecg", "mri"} and (demo / "model" / "weights.pt").is_file()
-    started = time.perf_counter()
-    ensure_demo_model(ensure_demo_cohort(AppConfig(cache_dir=tmp_path, demo_subjects=40)), device="cpu")
-    assert time.perf_counter() - started < 10  # a later start reuses everything

@@ -29,17 +29,17 @@ TASKS = ("atrial_fibrillation", "heart_failure", "lv_hypertrophy", "hypertension
 
 def test_first_start_trains_encodes_and_fits_predictors(trained_small_cohort: tuple[Path, list]) -> None:
     folder, events = trained_small_cohort
-    assert [stage for stage in dict.fromkeys(e[0] for e in events)] == ["load", "train", "encode", "predictors", "done"]
+    assert [stage for stage in dict.fromkeys(e[0] for e in events)] == ["baseline", "load", "train", "encode", "predictors", "done"]
     assert status(folder) == {"trained": True, "encoded": True, "predictors": True}
     cohort = load_cohort(folder)
     n = len(cohort.phenotypes)
-    assert {name: space.shape for name, space in cohort.spaces.items()} == {name: (n, 16) for name in ("joint", "ecg", "mri")}
+    assert {name: space.shape for name, space in cohort.spaces.items()} == {**{name: (n, 16) for name in ("joint", "ecg", "mri")}, "raw": (n, 64)}
     np.testing.assert_allclose(cohort.spaces["joint"], (cohort.spaces["ecg"] + cohort.spaces["mri"]) / 2, rtol=1e-5, atol=1e-6)
     assert cohort.manifest["model"]["path"] == "model"
     table = stored_predictions(cohort)
     fitted = PredictorSet.load(folder / "model" / PREDICTORS_FILE)
     assert {task for task, _ in fitted.predictors} == set(TASKS) - set(fitted.metadata["skipped"])
-    assert len(table) == n * 3 * len({task for task, _ in fitted.predictors})
+    assert len(table) == n * 4 * len({task for task, _ in fitted.predictors})  # joint, ecg, mri and the raw baseline
     assert table.groupby(["task", "space"]).sample_id.nunique().eq(n).all()  # every subject, every task and space
     assert np.isfinite(table["prediction"]).all()
     loaded = predictors_for_cohort(cohort)

@@ -24,7 +24,8 @@ from app.figures.scatter import scatter_figure, selected_points, trace_groups
 
 LATENT_VIEWS = (0, 1)
 PROJECTION_POLL_MS = 1000
-SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only"}
+# Known spaces first, in this order (the model's, then the raw-signal baseline); any other space after them.
+SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only", "raw": "Raw signals (PCA baseline)"}
 
 
 def _space_label(name: str) -> str:
@@ -88,7 +89,8 @@ def _view_card(view: int, title: str, controls: list) -> dbc.Card:
 
 
 def layout(context: AppContext) -> html.Div:
-    spaces = list(context.cohort.spaces)
+    known = list(SPACE_LABELS)
+    spaces = sorted(context.cohort.spaces, key=lambda name: known.index(name) if name in known else len(known))
     space_options = [{"label": _space_label(name), "value": name} for name in spaces]
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
     continuous = variable_options(context, ("continuous",))

@@ -1,0 +1,80 @@
+"""The README's first command on a fresh machine: the demo is served before its model exists, and the model appears without a restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from app.config import AppConfig
+from app.training import STATUS_FILE
+from data_loaders import load_cohort
+from tests.browser import requires_chromium, running_app, severe_console_errors, wait_for
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+DEMO_SUBJECTS = 40
+
+
+def _tab(driver, label: str):
+    return next(link for link in driver.find_elements(By.CSS_SELECTOR, ".nav-link") if link.text == label)
+
+
+def test_first_start_serves_the_baseline_then_the_model_appears_without_a_restart(tmp_path, driver):
+    demo = AppConfig(cache_dir=tmp_path, demo_subjects=DEMO_SUBJECTS).demo_cohort_dir
+    with running_app(None, tmp_path, timeout=120, extra_args=("--device", "cpu"), extra_env={"LSE_DEMO_SUBJECTS": str(DEMO_SUBJECTS)}) as url:
+        served_at = time.time()
+        driver.get(url)
+        badge = wait_for(lambda: driver.find_elements(By.ID, "training-badge"), message="the model status badge")[0]
+        # Served before training ended: the explorer shows the raw baseline, and the model's tabs wait for it.
+        assert set(load_cohort(demo).spaces) == {"raw"}
+        _tab(driver, "Decode").click()
+        assert wait_for(lambda: driver.find_elements(By.ID, "training-progress-decoder"), message="the training progress in Decode")
+        assert "The model is being trained" in driver.find_element(By.ID, "training-progress-decoder").find_element(By.XPATH, "..").text
+        wait_for(lambda: "Model ·" in badge.text and "checking" not in badge.text, message="the badge's first status")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "first-start-training.png"))
+
+        # The model appears without a restart: the page reloads itself into the decoder once the run is done.
+        wait_for(lambda: driver.find_elements(By.ID, "decoder-source"), timeout=300, interval=1, message="the decoder panel after training")
+        status = json.loads((demo / STATUS_FILE).read_text())
+        assert status["state"] == "ready" and status["changed"] and status["updated"] > served_at
+        assert set(load_cohort(demo).spaces) == {"raw", "joint", "ecg", "mri"}
+        assert (demo / "model" / "weights.pt").is_file()
+        assert not driver.find_elements(By.ID, "training-badge")  # the new app has nothing left to watch
+        assert not severe_console_errors(driver)
+    printed = (tmp_path / "server.log").read_text()
+    assert printed.count("Serving on") == 1  # one server process from first page to model
+    assert "generating the synthetic demo cohort" in printed and "Ready: model" in printed
+
+
+def test_a_run_with_nothing_to_do_changes_nothing_and_a_missing_step_is_redone(trained_cohort_dir, tmp_path):
+    """The background pipeline reports whether it changed the cohort: only then does the served app reload."""
+    import shutil
+    import subprocess
+    import sys
+
+    from data_loaders.cohort_io import write_manifest
+    from models.predictors import stored_predictions
+    from models.run_status import read_status
+
+    cohort = Path(shutil.copytree(trained_cohort_dir, tmp_path / "cohort"))
+    status_file = tmp_path / "status.json"
+    command = [sys.executable, "-m", "models.pipeline", "--cohort", str(cohort), "--device", "cpu", "--status-file", str(status_file)]
+
+    def run() -> bool:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        status = read_status(status_file)
+        assert status is not None and status.state == "ready"
+        return status.changed
+
+    assert not run()  # the fixture's pipeline already made the model, the spaces, the raw baseline and the predictions
+    manifest = load_cohort(cohort).manifest
+    write_manifest(cohort, {**manifest, "spaces": {k: v for k, v in manifest["spaces"].items() if k != "raw"}})
+    assert run()
+    loaded = load_cohort(cohort)
+    assert "raw" in loaded.spaces and set(stored_predictions(loaded)["space"]) == {"joint", "ecg", "mri", "raw"}
