@@ -169,6 +169,8 @@ def test_an_imported_cohort_missing_a_modality_for_some_subjects_is_trained_on_i
     assert np.array_equal(ecg[mri_only], mri[mri_only]) and np.array_equal(joint[mri_only], mri[mri_only])
     neither = ~(has_ecg | has_mri)
     np.testing.assert_allclose(joint[neither], np.broadcast_to(joint[~neither].mean(axis=0), (2, joint.shape[1])), rtol=1e-5, atol=1e-6)
+    raw = cohort.spaces["raw"]  # the linear baseline: a missing modality's block sits at that modality's mean
+    assert np.isfinite(raw).all() and len(np.unique(raw.round(4), axis=0)) == 41  # the two with neither coincide
     codec = codec_for_cohort(cohort, "cpu")
     ids = list(cohort.subject_ids[ecg_only][:2])
     np.testing.assert_allclose(codec.encode_ecg(cohort.ecg_median(ids)), ecg[ecg_only][:2], rtol=1e-4, atol=1e-5)
