@@ -11,6 +11,7 @@ from app.context import AppContext
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
+from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
 from data_loaders import Cohort, load_cohort
 
@@ -113,5 +114,6 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                 ),
                 fluid=True,
             ),
+            *stores(),
         ]
     )

@@ -40,19 +40,23 @@ class TrainingWatch:
         status = read_status(self.status_path)
         if status is None or status.updated < self.started_at:
             return None
-        if status.state == "running" and status.pid and not _alive(status.pid):
+        if status.state == "running" and status.pid and not process_alive(status.pid):
             return RunStatus(state="failed", message="the training process stopped; the next start trains again")
         return status
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal check above is all there is
 
 
 def status_path(cohort_dir: Path) -> Path:

@@ -59,6 +59,31 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     finally:
         shutil.rmtree(building, ignore_errors=True)
 
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Undo what a writer killed mid-way left in ``folder``; return what was removed or restored.
+
+    ``atomic_path`` and ``atomic_folder`` leave ``.NAME.*.partial`` behind only when killed; those are
+    removed. A kill between ``atomic_folder``'s two renames leaves ``NAME`` missing and the previous
+    version as ``.NAME.old-PID``: it is put back. Call it only while no writer is working in ``folder``
+    (under the writers' lock).
+    """
+    touched = []
+    for leftover in sorted(Path(folder).glob(".*.partial")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink(missing_ok=True)
+        touched.append(leftover)
+    for retired in sorted(Path(folder).glob(".*.old-*")):
+        original = retired.with_name(retired.name[1:].rsplit(".old-", 1)[0])
+        if original.exists():
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(retired, original)
+        touched.append(retired)
+    return touched
+
+
 def write_manifest(cohort_dir: Path, manifest: dict[str, Any]) -> None:
     with atomic_path(Path(cohort_dir) / MANIFEST_NAME) as temporary:
         temporary.write_text(tomli_w.dumps(manifest), encoding="utf-8")

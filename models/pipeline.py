@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from data_loaders import load_cohort
+from data_loaders.cohort_io import clean_leftovers
 from data_loaders.manifest import MANIFEST_NAME
 from models.baseline import ensure_raw_space
 from models.checkpoint import PREDICTORS_FILE, is_checkpoint, read_config
@@ -130,6 +131,8 @@ def ensure_trained_demo(
         return bar, advance
 
     with _exclusive(cohort_dir):
+        for leftover in clean_leftovers(cohort_dir):
+            log.info("%s: cleaned up %s, left by a run that was stopped", cohort_dir, leftover.name)
         ensure_raw_space(cohort_dir, progress=report("baseline"), show_progress=show_progress)
         done = status(cohort_dir, model_dir, recipe)
         arrays: CohortArrays | None = None

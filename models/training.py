@@ -64,8 +64,14 @@ def split_ids(cohort: Cohort) -> tuple[list[str], list[str]]:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed torch's global generator (initial weights) and return a CPU generator for batches."""
+    """Seed torch's global generators (initial weights, modality dropout; CUDA's too) and return a CPU generator for batches.
+
+    On a CUDA device cuDNN is also held to its deterministic kernels, so the GPU recipe is seeded
+    like the CPU one (bitwise identity across machines is not promised on either).
+    """
     torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
     generator = torch.Generator(device="cpu")
     generator.manual_seed(seed + 1)
     return generator

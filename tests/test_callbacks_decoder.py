@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
 from app.panels import decoder
-from app.panels.compare_cohorts import CURRENT, REST
 from app.server import create_app
+from app.state import CURRENT, REST
 from data_loaders import load_cohort
 
 
@@ -153,4 +152,3 @@ def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_coho
     assert "no ECG or MRI" in str(layout) and "'decoder-ecg'" in str(layout)
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "app"))
     assert any("decoder-ecg.figure" in output for output in app.callback_map)
-    assert isinstance(decoder.message_figure("x"), go.Figure)

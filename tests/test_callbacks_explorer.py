@@ -14,6 +14,7 @@ from app.core.filters import ChoiceFilter, RangeFilter
 from app.core.projections import ProjectionSpec
 from app.panels import cohorts, compare_cohorts, explorer
 from app.server import create_app
+from app.state import resolve_choice
 from data_loaders import load_cohort
 
 
@@ -108,8 +109,8 @@ def test_filter_block_offers_the_right_control(context):
 
 
 def test_comparison_against_the_rest_and_its_table(context):
-    women = compare_cohorts.group_mask(context, "current", WOMEN, None)
-    rest = compare_cohorts.group_mask(context, "rest", WOMEN, None, other=women)
+    women = resolve_choice(context, "current", WOMEN, None)
+    rest = resolve_choice(context, "rest", WOMEN, None, other=women)
     assert (women ^ rest).all()
     from app.core.statistics import compare_groups
 

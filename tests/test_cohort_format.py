@@ -353,3 +353,21 @@ def test_a_partial_array_file_leaves_the_other_subjects_without_that_modality(ti
     _set_manifest(tiny_cohort_dir, "partial = true", 'partial = "yes"')
     with pytest.raises(CohortFormatError, match="mri.partial: expected true or false"):
         load_cohort(tiny_cohort_dir)
+
+
+def test_leftovers_of_a_killed_writer_are_removed_and_a_half_swapped_folder_is_put_back(tmp_path: Path) -> None:
+    from data_loaders.cohort_io import clean_leftovers
+
+    (tmp_path / ".spaces.h5.abc123.partial").write_bytes(b"half a file")
+    (tmp_path / ".model.xyz.partial").mkdir()
+    (tmp_path / ".model.xyz.partial" / "weights.pt").write_bytes(b"half a model")
+    retired = tmp_path / ".model.old-4242"  # killed between atomic_folder's two renames: no model/ at all
+    retired.mkdir()
+    (retired / "weights.pt").write_bytes(b"the previous model")
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / ".predictions.old-99").mkdir()  # killed after the second rename: the new one stands
+    (tmp_path / "manifest.toml").write_text("kept")
+    assert len(clean_leftovers(tmp_path)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.toml", "model", "predictions"]
+    assert (tmp_path / "model" / "weights.pt").read_bytes() == b"the previous model"
+    assert clean_leftovers(tmp_path) == []

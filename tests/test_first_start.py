@@ -78,3 +78,37 @@ def test_a_run_with_nothing_to_do_changes_nothing_and_a_missing_step_is_redone(t
     assert run()
     loaded = load_cohort(cohort)
     assert "raw" in loaded.spaces and set(stored_predictions(loaded)["space"]) == {"joint", "ecg", "mri", "raw"}
+
+
+def test_a_run_whose_app_is_killed_stops_and_the_next_start_trains_cleanly(small_cohort_dir, tmp_path):
+    """kill -9 of the serving process: its training child stops by itself, the badge says so, the next run completes."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from app.training import TrainingWatch, process_alive
+    from models.run_status import read_status
+
+    cohort = Path(shutil.copytree(small_cohort_dir, tmp_path / "cohort"))
+    status_file = tmp_path / "status.json"
+    pipeline = f"{sys.executable} -m models.pipeline --cohort {cohort} --device cpu --status-file {status_file} --exit-with-parent"
+    # A stand-in for the app: a shell that starts the run as its child, then waits.
+    parent = subprocess.Popen(["bash", "-c", f"{pipeline} & wait"], start_new_session=True)
+    started = time.time()
+    run = wait_for(lambda: (s := read_status(status_file)) is not None and s.stage == "train" and s, timeout=240, interval=0.5,
+                   message="the run to start training")
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=10)
+    wait_for(lambda: not process_alive(run.pid), timeout=60, message="the orphaned run to stop")
+    status = TrainingWatch(status_file, on_ready=lambda: None, started_at=started).status()
+    assert status is not None and status.state == "failed" and "next start" in status.message
+    assert not (cohort / "model").exists()
+
+    result = subprocess.run(pipeline.split(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert read_status(status_file).state == "ready"
+    assert {"joint", "ecg", "mri", "raw"} <= set(load_cohort(cohort).spaces)
+    assert not list(cohort.glob(".*partial")) and not list(cohort.glob(".*.old-*"))
+

@@ -51,16 +51,27 @@ from app.figures.accuracy import (
     reliability_figure,
     roc_pr_figure,
 )
-from app.panels.explorer import SPACE_LABELS, current_cohort_mask
+from app.state import (
+    COHORTS_VERSION,
+    CURRENT,
+    CURRENT_OPTION,
+    FILTERS,
+    SAVED_COHORTS,
+    SELECTION,
+    SPACE_LABELS,
+    current_cohort_mask,
+    resolve_choice,
+    saved_cohort_options,
+    space_label,
+)
 from models.predictors import stored_predictions
 
-CURRENT = "current"
 ACCURACY_TAB = "accuracy"  # the tab_id app.server gives this panel
 BY_SAVED = "saved-cohorts"
 BY_AGE = "age-band"
 BY_SPACE = "space"
 SEED = 0
-EVERYONE = "Everyone"
+EVERYONE_GROUP = "Everyone"  # the group name of every test subject in an evaluation
 EVERYONE_ELSE = "Everyone else"
 EVERYONE_ROW = "Everyone (all test subjects)"
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
@@ -73,10 +84,6 @@ def task_predictions(context: AppContext) -> dict[tuple[str, str], TaskPredictio
         table = stored_predictions(context.cohort)
         _PREDICTIONS[context] = {} if table is None else held_out_test_predictions(table, context.cohort.phenotypes)
     return _PREDICTIONS[context]
-
-
-def _space_label(space: str) -> str:
-    return SPACE_LABELS.get(space, space)
 
 
 def _task_label(context: AppContext, task: str) -> str:
@@ -124,9 +131,8 @@ class Evaluation:
 
 def cohort_choice_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None) -> tuple[str, np.ndarray]:
     """(name, mask over every subject) for the cohort to evaluate: the current one or a saved one."""
-    if choice in (CURRENT, None):
-        return "Current cohort", current_cohort_mask(context, filters, selection)
-    return f"Saved: {context.store.get(int(choice)).name}", context.saved_cohort_mask(int(choice))
+    name = "Current cohort" if choice in (CURRENT, None) else f"Saved: {context.store.get(int(choice)).name}"
+    return name, resolve_choice(context, choice, filters, selection)
 
 
 def evaluate(context: AppContext, task: str, space: str, threshold: float | None, choice: str | int | None,
@@ -142,7 +148,7 @@ def evaluate(context: AppContext, task: str, space: str, threshold: float | None
               (predictions.truth[~inside], predictions.prediction[~inside]),
               (predictions.truth, predictions.prediction))
     groups = tuple(evaluate_group(group, predictions.kind, truth, prediction, cut, N_RESAMPLES, SEED)
-                   for group, (truth, prediction) in zip((name, EVERYONE_ELSE, EVERYONE), arrays))
+                   for group, (truth, prediction) in zip((name, EVERYONE_ELSE, EVERYONE_GROUP), arrays))
     return Evaluation(predictions, name, groups, arrays, bool(inside.all()), cut)
 
 
@@ -203,7 +209,7 @@ def evaluation_figures(context: AppContext, evaluation: Evaluation) -> list:
     label = _task_label(context, task)
     drawn = _drawn_groups(evaluation)
     if evaluation.predictions.kind != "binary" and len(drawn) > 1:
-        drawn = [group for group in drawn if group.name != EVERYONE]  # everyone's points would cover the cohort's and the rest's
+        drawn = [group for group in drawn if group.name != EVERYONE_GROUP]  # everyone's points would cover the cohort's and the rest's
     if not drawn:
         return [dcc.Graph(id="accuracy-curves", figure=note_figure("No group here has enough test subjects to draw"), config=GRAPH_CONFIG)]
     if evaluation.predictions.kind != "binary":
@@ -232,7 +238,7 @@ def _figure_heading(title: str, hint: str) -> html.Div:
 
 def sizes_text(context: AppContext, evaluation: Evaluation) -> list:
     predictions = evaluation.predictions
-    parts = [f"{_task_label(context, predictions.task)} from the {_space_label(predictions.space)} space · test split only: "
+    parts = [f"{_task_label(context, predictions.task)} from the {space_label(predictions.space)} space · test split only: "
              f"{len(predictions.rows):,} of {context.n_subjects:,} subjects (training subjects are never scored here) · "
              f"95% intervals from {N_RESAMPLES:,} bootstrap resamples of subjects (seed {SEED})."]
     if evaluation.cohort_is_everyone:
@@ -250,7 +256,7 @@ def render_evaluation(context: AppContext, task: str | None, space: str | None, 
         message = f"The chosen saved cohort cannot be used ({error}): choose another."
         return [message], dbc.Alert(message, color="warning"), []
     if evaluation is None:
-        message = f"No stored predictions of {task} from the {_space_label(space or '')} space." if task else "Choose an outcome."
+        message = f"No stored predictions of {task} from the {space_label(space or '')} space." if task else "Choose an outcome."
         return [message], dbc.Alert(message, color="warning"), []
     return sizes_text(context, evaluation), metrics_table(evaluation, _task_unit(context, task)), evaluation_figures(context, evaluation)
 
@@ -275,7 +281,7 @@ def subgroup_groups(context: AppContext, task: str, space: str, threshold: float
     tasks = task_predictions(context)
     predictions = tasks[(task, space)]
     cut = (predictions.threshold if threshold is None else float(threshold)) if predictions.kind == "binary" else None
-    everyone = f"{EVERYONE_ROW} · {_space_label(space)}" if breakdown == BY_SPACE else EVERYONE_ROW
+    everyone = f"{EVERYONE_ROW} · {space_label(space)}" if breakdown == BY_SPACE else EVERYONE_ROW
     groups = [(everyone, predictions.truth, predictions.prediction, cut)]
     if breakdown == BY_SPACE:
         mask = current_cohort_mask(context, filters, selection)
@@ -286,7 +292,7 @@ def subgroup_groups(context: AppContext, task: str, space: str, threshold: float
             at = f" at ≥ {own:.3f}" if own is not None else ""
             for side, inside in (("current cohort", mask), ("everyone else", ~mask)):
                 truth, prediction = other.subset(inside)
-                groups.append((f"{_space_label(other_space)} · {side}{at}", truth, prediction, own))
+                groups.append((f"{space_label(other_space)} · {side}{at}", truth, prediction, own))
         return predictions.kind, groups
     if breakdown == BY_SAVED:
         masks = {}
@@ -403,7 +409,7 @@ def space_options(context: AppContext) -> list[dict]:
     spaces = list(dict.fromkeys(space for _task, space in task_predictions(context)))
     order = list(SPACE_LABELS)
     spaces.sort(key=lambda s: order.index(s) if s in order else len(order))
-    return [{"label": _space_label(space), "value": space} for space in spaces]
+    return [{"label": space_label(space), "value": space} for space in spaces]
 
 
 def layout(context: AppContext) -> html.Div:
@@ -426,7 +432,7 @@ def layout(context: AppContext) -> html.Div:
                                     labelClassName="btn btn-outline-primary", labelCheckedClassName="active")], md="auto"),
             dbc.Col([html.Label("Cohort", htmlFor="accuracy-cohort", className="small fw-semibold"),
                      dcc.Dropdown(id="accuracy-cohort", value=CURRENT, clearable=False,
-                                  options=[{"label": "Current cohort (filters + selection)", "value": CURRENT}])], md=3),
+                                  options=[CURRENT_OPTION])], md=3),
             dbc.Col([html.Label("Threshold: flagged when predicted risk ≥", htmlFor="accuracy-threshold", className="small fw-semibold",
                                 id="accuracy-threshold-label"),
                      dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=0.5, marks={0: "0", 0.5: "0.5", 1: "1"}),
@@ -517,10 +523,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
     if not task_predictions(context):
         return
 
-    @app.callback(Output("accuracy-cohort", "options"), Input("manage-cohort", "options"))
+    @app.callback(Output("accuracy-cohort", "options"), Input(SAVED_COHORTS, "options"))
     def _cohort_options(saved_options):
-        saved = [{"label": f"Saved: {o['label']}", "value": o["value"]} for o in saved_options or []]
-        return [{"label": "Current cohort (filters + selection)", "value": CURRENT}, *saved]
+        return saved_cohort_options(saved_options, CURRENT_OPTION)
 
     @app.callback(
         Output("accuracy-threshold", "value"),
@@ -544,9 +549,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-space", "value"),
         Input("accuracy-threshold", "value"),
         Input("accuracy-cohort", "value"),
-        Input("filters", "data"),
-        Input("selection", "data"),
-        Input("cohorts-version", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
         Input("main-tabs", "active_tab"),
     )
     def _evaluate(task, space, threshold, choice, filters, selection, _version, tab):
@@ -573,9 +578,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-breakdown", "value"),
         Input("accuracy-forest-metric", "value"),
         Input("accuracy-sort", "data"),
-        Input("filters", "data"),
-        Input("selection", "data"),
-        Input("cohorts-version", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
         Input("main-tabs", "active_tab"),
     )
     def _subgroups(task, space, threshold, breakdown, metric, sort, filters, selection, _version, tab):
@@ -590,8 +595,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("accuracy-threshold", "value"),
         State("accuracy-breakdown", "value"),
         State("accuracy-sort", "data"),
-        State("filters", "data"),
-        State("selection", "data"),
+        State(FILTERS, "data"),
+        State(SELECTION, "data"),
         prevent_initial_call=True,
     )
     def _export(_clicks, task, space, threshold, breakdown, sort, filters, selection):

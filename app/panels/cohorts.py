@@ -16,7 +16,7 @@ from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
 from app.core.filters import ChoiceFilter, RangeFilter
 from app.figures.distributions import filter_histogram
-from app.panels.explorer import current_cohort_mask, variable_options
+from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, variable_options
 
 OPERATION_LABELS = {"union": "A ∪ B (either)", "intersection": "A ∩ B (both)", "difference": "A − B (A, not B)", "complement": "not A"}
 
@@ -115,7 +115,7 @@ def layout(context: AppContext) -> html.Div:
                     dbc.CardBody(
                         [
                             html.Div(id="saved-cohort-list", className="mb-2"),
-                            dcc.Dropdown(id="manage-cohort", placeholder="Choose a saved cohort", className="mb-2"),
+                            dcc.Dropdown(id=SAVED_COHORTS, placeholder="Choose a saved cohort", className="mb-2"),
                             dbc.ButtonGroup(
                                 [dbc.Button("Highlight", id="apply-cohort", color="secondary", outline=True),
                                  dbc.Button("Export CSV", id="export-cohort", color="secondary", outline=True),
@@ -145,8 +145,6 @@ def layout(context: AppContext) -> html.Div:
                 ]
             ),
             dcc.Store(id="filter-variables", data=[]),
-            dcc.Store(id="filters", data=[]),
-            dcc.Store(id="cohorts-version", data=0),
         ]
     )
 
@@ -181,7 +179,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return [filter_block(context, variable) for variable in variables or []]
 
     @app.callback(
-        Output("filters", "data"),
+        Output(FILTERS, "data"),
         Input({"type": "range-filter", "variable": ALL}, "value"),
         Input({"type": "choice-filter", "variable": ALL}, "value"),
         State({"type": "range-filter", "variable": ALL}, "id"),
@@ -194,8 +192,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output({"type": "filter-histogram", "variable": ALL}, "figure"),
         Output("current-count", "children"),
-        Input("filters", "data"),
-        Input("selection", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
         State({"type": "filter-histogram", "variable": ALL}, "id"),
     )
     def _update_histograms(filters, selection, histogram_ids):
@@ -203,14 +201,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("save-feedback", "children"),
-        Output("cohorts-version", "data", allow_duplicate=True),
+        Output(COHORTS_VERSION, "data", allow_duplicate=True),
         Output("cohort-name", "value"),
         Input("save-cohort", "n_clicks"),
         Input("cohort-name", "n_submit"),
         State("cohort-name", "value"),
-        State("filters", "data"),
-        State("selection", "data"),
-        State("cohorts-version", "data"),
+        State(FILTERS, "data"),
+        State(SELECTION, "data"),
+        State(COHORTS_VERSION, "data"),
         prevent_initial_call=True,
     )
     def _save_current(_clicks, _submit, name, filters, selection, version):
@@ -223,10 +221,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("saved-cohort-list", "children"),
-        Output("manage-cohort", "options"),
+        Output(SAVED_COHORTS, "options"),
         Output("algebra-a", "options"),
         Output("algebra-b", "options"),
-        Input("cohorts-version", "data"),
+        Input(COHORTS_VERSION, "data"),
     )
     def _list_saved(_version):
         rows = saved_cohort_rows(context)
@@ -247,17 +245,17 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("manage-feedback", "children", allow_duplicate=True),
-        Output("cohorts-version", "data", allow_duplicate=True),
+        Output(COHORTS_VERSION, "data", allow_duplicate=True),
         Input("rename-cohort", "n_clicks"),
         Input("delete-cohort", "n_clicks"),
         Input("save-algebra", "n_clicks"),
-        State("manage-cohort", "value"),
+        State(SAVED_COHORTS, "value"),
         State("rename-to", "value"),
         State("algebra-a", "value"),
         State("algebra-operation", "value"),
         State("algebra-b", "value"),
         State("algebra-name", "value"),
-        State("cohorts-version", "data"),
+        State(COHORTS_VERSION, "data"),
         prevent_initial_call=True,
     )
     def _manage(_rename, _delete, _algebra, chosen, new_name, a, operation, b, algebra_name, version):
@@ -281,10 +279,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return _feedback(message, True), (version or 0) + 1
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(SELECTION, "data", allow_duplicate=True),
         Output("filter-variables", "data", allow_duplicate=True),
         Input("apply-cohort", "n_clicks"),
-        State("manage-cohort", "value"),
+        State(SAVED_COHORTS, "value"),
         prevent_initial_call=True,
     )
     def _highlight_saved(_clicks, chosen):
@@ -296,7 +294,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("cohort-download", "data"),
         Output("manage-feedback", "children", allow_duplicate=True),
         Input("export-cohort", "n_clicks"),
-        State("manage-cohort", "value"),
+        State(SAVED_COHORTS, "value"),
         prevent_initial_call=True,
     )
     def _export(_clicks, chosen):

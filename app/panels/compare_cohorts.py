@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import numpy as np
 import pandas as pd
 from dash import Input, Output, dcc, html
 
 from app.context import AppContext
 from app.core.statistics import compare_groups
 from app.figures.distributions import overlaid_distributions
-from app.panels.explorer import current_cohort_mask, message_figure, variable_options
-
-CURRENT = "current"
-REST = "rest"
-
-
-def group_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None,
-               other: np.ndarray | None = None) -> np.ndarray:
-    """Mask for a group choice: the current cohort, a saved cohort id, or the rest (complement of ``other``)."""
-    if choice == REST and other is not None:
-        return ~other
-    if choice in (CURRENT, None):
-        return current_cohort_mask(context, filters, selection)
-    return context.saved_cohort_mask(int(choice))
+from app.figures.messages import message_figure
+from app.state import (
+    COHORTS_VERSION,
+    CURRENT,
+    CURRENT_OPTION,
+    FILTERS,
+    REST,
+    REST_OPTION,
+    SAVED_COHORTS,
+    SELECTION,
+    resolve_choice,
+    saved_cohort_options,
+    variable_options,
+)
 
 
 def format_comparison(table: pd.DataFrame) -> pd.DataFrame:
@@ -81,12 +80,11 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("compare-a", "options"),
         Output("compare-b", "options"),
-        Input("manage-cohort", "options"),
+        Input(SAVED_COHORTS, "options"),
     )
     def _group_options(saved_options):
-        saved = [{"label": f"Saved: {o['label']}", "value": o["value"]} for o in saved_options or []]
-        return ([{"label": "Current cohort (filters + selection)", "value": CURRENT}, *saved],
-                [{"label": "Everyone else (not A)", "value": REST}, {"label": "Current cohort", "value": CURRENT}, *saved])
+        return (saved_cohort_options(saved_options, CURRENT_OPTION),
+                saved_cohort_options(saved_options, REST_OPTION, {"label": "Current cohort", "value": CURRENT}))
 
     @app.callback(
         Output("compare-table", "children"),
@@ -95,13 +93,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("compare-a", "value"),
         Input("compare-b", "value"),
         Input("compare-variable", "value"),
-        Input("filters", "data"),
-        Input("selection", "data"),
-        Input("cohorts-version", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
     )
     def _compare(a, b, variable, filters, selection, _version):
-        mask_a = group_mask(context, a, filters, selection)
-        mask_b = group_mask(context, b, filters, selection, other=mask_a)
+        mask_a = resolve_choice(context, a, filters, selection)
+        mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
         sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects · rows sorted by |standardised difference|"
         if not mask_a.any() or not mask_b.any():
             advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "

@@ -39,7 +39,8 @@ from app.core.neighbours import (
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.statistics import compare_groups
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
-from app.panels.explorer import SPACE_LABELS, message_figure
+from app.figures.messages import message_figure
+from app.state import COHORTS_VERSION, SELECTION, space_label, triggered
 
 PANEL_TAB = "compare-spaces"  # the tab_id app.server gives this panel
 INLINE_SUBJECTS = 5_000  # up to this many subjects, neighbours are computed in the request (exact, under a second)
@@ -48,10 +49,6 @@ RICH_HOVER_SUBJECTS = 20_000
 BACKGROUND_SUBJECTS = 1_500  # grey context points in the small multiples
 SORT_ORDERS = {"ascending": "↑ ascending", "descending": "↓ descending"}
 RANK = "rank"  # sort option: most changed first in one list, least changed first in the other
-
-
-def space_label(name: str) -> str:
-    return SPACE_LABELS.get(name, name)
 
 
 def neighbour_cache(context: AppContext) -> NeighbourCache:
@@ -248,7 +245,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     align_rows = rows_selected if align_on_selection and rows_selected is not None else None
     layouts = aligned_layouts(context, space_a, space_b, method, align_rows)
     if comparison is None or layouts is None:
-        if triggers and triggers <= {"selection"}:
+        if triggers and triggers <= {SELECTION}:
             return (nothing,) * 9
         text = (f"Finding every subject's {k} nearest neighbours in both spaces ({METRICS[metric].lower()}, full-dimensional) "
                 f"and their {METHODS[method]} layouts; cached on disk, instant next time…")
@@ -260,7 +257,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     histogram = overlap_histogram(overlap, k, highlighted=rows_selected if rows_selected is not None and len(rows_selected) else None,
                                   revision=f"{space_a}-{space_b}-{k}-{metric}")
     summary = summary_text(context, comparison, space_a, space_b, selection)
-    if triggers and triggers <= {"selection"} and not align_on_selection:
+    if triggers and triggers <= {SELECTION} and not align_on_selection:
         patch = Patch()
         if rows_selected is None:
             patch["data"][0]["selectedpoints"] = None
@@ -507,10 +504,6 @@ def layout(context: AppContext) -> html.Div:
     )
 
 
-def _triggered() -> set[str]:
-    return {prop_id.split(".")[0] for prop_id in ctx.triggered_prop_ids}
-
-
 def inputs_key(*values: object) -> str:
     """A short digest of a callback's inputs: the panel redraws on a tab switch only if something changed meanwhile."""
     return hashlib.blake2b(json.dumps(values, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
@@ -539,7 +532,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-trail-threshold", "value"),
         Input("cs-show-trails", "value"),
         Input("cs-align-on-selection", "value"),
-        Input("selection", "data"),
+        Input(SELECTION, "data"),
         Input("cs-poll", "n_intervals"),
         State("cs-drawn", "data"),
         prevent_initial_call="initial_duplicate",
@@ -548,7 +541,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
         # background callback computes, an interval polls the disk cache (the renderer would not rerun this
         # callback from the background callback's output, which its own request started).
-        triggers = _triggered()
+        triggers = triggered()
         polled = triggers == {"cs-poll"}
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
         if tab != PANEL_TAB or (key == drawn and not polled):
@@ -597,7 +590,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("cs-subject", "data"),
-        Output("selection", "data", allow_duplicate=True),
+        Output(SELECTION, "data", allow_duplicate=True),
         Input("cs-map", "clickData"),
         Input({"type": "cs-row", "list": ALL, "row": ALL}, "n_clicks"),
         prevent_initial_call=True,
@@ -611,13 +604,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     app.clientside_callback(
         ClientsideFunction(namespace="compareSpaces", function_name="selectionFromMap"),
-        Output("selection", "data", allow_duplicate=True),
+        Output(SELECTION, "data", allow_duplicate=True),
         Input("cs-map", "selectedData"),
         prevent_initial_call=True,
     )
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(SELECTION, "data", allow_duplicate=True),
         Input("cs-select-range", "n_clicks"),
         State("cs-space-a", "value"),
         State("cs-space-b", "value"),
@@ -644,7 +637,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-k", "value"),
         Input("cs-metric", "value"),
         Input("cs-subject", "data"),
-        Input("selection", "data"),
+        Input(SELECTION, "data"),
         Input("cs-align-on-selection", "value"),
         Input("cs-ready", "data"),
         Input("main-tabs", "active_tab"),
@@ -655,16 +648,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return render_subject(context, space_a, space_b, method, k, metric, subject, selection, align)
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(SELECTION, "data", allow_duplicate=True),
         Output("cs-save-feedback", "children"),
-        Output("cohorts-version", "data", allow_duplicate=True),
+        Output(COHORTS_VERSION, "data", allow_duplicate=True),
         Input({"type": "cs-suggestion-select", "index": ALL}, "n_clicks"),
         Input({"type": "cs-suggestion-save", "index": ALL}, "n_clicks"),
         State("cs-suggested", "data"),
         State("cs-space-a", "value"),
         State("cs-space-b", "value"),
         State("cs-k", "value"),
-        State("cohorts-version", "data"),
+        State(COHORTS_VERSION, "data"),
         prevent_initial_call=True,
     )
     def _use_suggestion(_select, _save, suggested, space_a, space_b, k, version):

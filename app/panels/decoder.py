@@ -31,18 +31,30 @@ from dash import Input, Output, State, ctx, dcc, html
 from app.context import AppContext
 from app.core import decoding
 from app.figures.decoder import agreement_figure, cine_figure, interpolation_strip, prediction_strip_figure, twelve_lead_figure
-from app.panels.compare_cohorts import CURRENT, REST, group_mask
-from app.panels.explorer import message_figure
+from app.figures.messages import message_figure
+from app.state import (
+    COHORTS_VERSION,
+    CURRENT,
+    CURRENT_OPTION,
+    EVERYONE,
+    EVERYONE_OPTION,
+    FILTERS,
+    REST,
+    REST_OPTION,
+    SAVED_COHORTS,
+    SELECTION,
+    SPACE_LABELS,
+    resolve_choice,
+    saved_cohort_options,
+)
 
 SPACES = ("joint", "ecg", "mri")
-SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only"}
 LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
 LATENT_HELP = {
     "joint": "Both modalities decoded from the subject's joint latent.",
     "ecg": "Cross-modal: both decoded from the ECG's latent alone, so the MRI is predicted from the ECG.",
     "mri": "Cross-modal: both decoded from the MRI's latent alone, so the ECG is predicted from the MRI.",
 }
-EVERYONE = "all"
 MAX_SUBJECTS = 4
 DEFAULT_SUBJECTS = 2
 SUBJECT_OPTIONS = 400  # the dropdown lists this many of the source's subjects, nearest its centre first
@@ -177,17 +189,10 @@ def decoder_models(context: AppContext) -> DecoderModels:
 
 # --- which subjects and latents ----------------------------------------------------------------
 
-def source_mask(context: AppContext, source: str | int | None, filters: list | None, selection: dict | None) -> np.ndarray:
-    """Subjects of a source: everyone, the current cohort (filters + selection) or a saved cohort."""
-    if source == EVERYONE:
-        return np.ones(context.n_subjects, dtype=bool)
-    return group_mask(context, source, filters, selection)
-
-
 def subject_choices(context: AppContext, source: str | int | None, filters: list | None, selection: dict | None,
                     count: int = DEFAULT_SUBJECTS) -> tuple[list[dict], list[str]]:
     """Dropdown options for a source's subjects, nearest its centre (joint space) first, and the ``count`` nearest."""
-    rows = np.flatnonzero(source_mask(context, source, filters, selection))
+    rows = np.flatnonzero(resolve_choice(context, source, filters, selection))
     space = context.cohort.spaces.get("joint")
     ordered = decoding.closest_to_centre(space, rows, SUBJECT_OPTIONS) if space is not None else rows[:SUBJECT_OPTIONS]
     ids = context.cohort.subject_ids[ordered].astype(str)
@@ -213,8 +218,8 @@ class Groups:
     selection: dict | None = None
 
     def masks(self, context: AppContext) -> tuple[np.ndarray, np.ndarray]:
-        mask_a = source_mask(context, self.a, list(self.filters), self.selection)
-        mask_b = np.ones_like(mask_a) if self.b == EVERYONE else group_mask(context, self.b, list(self.filters), self.selection, other=mask_a)
+        mask_a = resolve_choice(context, self.a, list(self.filters), self.selection)
+        mask_b = resolve_choice(context, self.b, list(self.filters), self.selection, other=mask_a)
         return mask_a, mask_b
 
 
@@ -663,23 +668,20 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("decoder-source", "options"),
         Output("decoder-proto-a", "options"),
         Output("decoder-proto-b", "options"),
-        Input("manage-cohort", "options"),
+        Input(SAVED_COHORTS, "options"),
     )
     def _cohort_options(saved_options):
-        saved = [{"label": f"Saved: {o['label']}", "value": o["value"]} for o in saved_options or []]
-        current = {"label": "Current cohort (filters + selection)", "value": CURRENT}
-        everyone = {"label": "Everyone", "value": EVERYONE}
-        return ([current, everyone, *saved], [current, everyone, *saved],
-                [{"label": "Everyone else (not A)", "value": REST}, everyone, current, *saved])
+        sources = saved_cohort_options(saved_options, CURRENT_OPTION, EVERYONE_OPTION)
+        return sources, sources, saved_cohort_options(saved_options, REST_OPTION, EVERYONE_OPTION, CURRENT_OPTION)
 
     @app.callback(
         Output("decoder-subjects", "options"),
         Output("decoder-subjects", "value"),
         Input("decoder-source", "value"),
         Input("decoder-closest", "n_clicks"),
-        Input("filters", "data"),
-        Input("selection", "data"),
-        Input("cohorts-version", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
     )
     def _subject_choices(source, _closest, filters, selection, _version):
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
@@ -763,7 +765,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     prototype_settings = [Input("decoder-proto-a", "value"), Input("decoder-proto-b", "value"), Input("decoder-proto-kind", "value")]
     gate("decoder-proto-request", "prototypes", ("a", "b", "kind", "space", "filters", "selection", "version"),
-         [*prototype_settings, Input("decoder-proto-space", "value"), Input("filters", "data"), Input("selection", "data"), Input("cohorts-version", "data")])
+         [*prototype_settings, Input("decoder-proto-space", "value"), Input(FILTERS, "data"), Input(SELECTION, "data"), Input(COHORTS_VERSION, "data")])
 
     @app.callback(
         Output("decoder-proto-ecg", "figure"),
@@ -779,7 +781,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return prototype_view(context, groups_of(request), request["space"] or "joint")
 
     group_states = [State("decoder-proto-a", "value"), State("decoder-proto-b", "value"), State("decoder-proto-kind", "value"),
-                    State("filters", "data"), State("selection", "data")]
+                    State(FILTERS, "data"), State(SELECTION, "data")]
     gate("decoder-perturb-request", "perturb", ("start", "space", *[f"pc{i}" for i in range(PRINCIPAL_SLIDERS)], "direction", "amount",
                                                 "a", "b", "kind", "filters", "selection"),
          [Input("decoder-perturb-start", "value"), Input("decoder-perturb-space", "value"),

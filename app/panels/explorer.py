@@ -14,62 +14,22 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-import plotly.graph_objects as go
-from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html
+from dash import ClientsideFunction, Input, Output, Patch, State, dcc, html
 
 from app.context import AppContext
-from app.core.cohort_algebra import CohortDefinition
 from app.core.projections import METHODS, ProjectionSpec
+from app.figures.messages import message_figure
 from app.figures.scatter import scatter_figure, selected_points, trace_groups
+from app.state import FILTERS, SELECTION, SPACE_LABELS, highlight_mask, space_label, triggered, variable_options
 
 LATENT_VIEWS = (0, 1)
 PROJECTION_POLL_MS = 1000
-# Known spaces first, in this order (the model's, then the raw-signal baseline); any other space after them.
-SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI only", "raw": "Raw signals (PCA baseline)"}
-
-
-def _space_label(name: str) -> str:
-    return SPACE_LABELS.get(name, name)
-
-
-def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical")) -> list[dict]:
-    return [
-        {"label": f"{spec.group} · {spec.display_label}" if spec.group else spec.display_label, "value": name}
-        for name, spec in context.variables.items()
-        if spec.type in types
-    ]
-
-
-def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
-    """Mask of the current cohort (filters ∧ selection), or None when neither narrows it."""
-    selected = (selection or {}).get("rows")
-    if not filters and selected is None:
-        return None
-    mask = context.definition_mask(CohortDefinition(filters=tuple(filters or ())))
-    if selected is not None:
-        chosen = np.zeros(len(mask), dtype=bool)
-        chosen[np.asarray(selected, dtype=int)] = True
-        mask &= chosen
-    return mask
-
-
-def current_cohort_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray:
-    """The current cohort as a mask: everyone when nothing narrows it."""
-    mask = highlight_mask(context, filters, selection)
-    return np.ones(context.n_subjects, dtype=bool) if mask is None else mask
 
 
 def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
     """Rows of the current cohort, or None when neither filters nor a selection narrow it."""
     mask = highlight_mask(context, filters, selection)
     return None if mask is None else np.flatnonzero(mask)
-
-
-def message_figure(text: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return figure
 
 
 def _view_card(view: int, title: str, controls: list) -> dbc.Card:
@@ -91,7 +51,7 @@ def _view_card(view: int, title: str, controls: list) -> dbc.Card:
 def layout(context: AppContext) -> html.Div:
     known = list(SPACE_LABELS)
     spaces = sorted(context.cohort.spaces, key=lambda name: known.index(name) if name in known else len(known))
-    space_options = [{"label": _space_label(name), "value": name} for name in spaces]
+    space_options = [{"label": space_label(name), "value": name} for name in spaces]
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
     continuous = variable_options(context, ("continuous",))
     cards = []
@@ -136,7 +96,6 @@ def layout(context: AppContext) -> html.Div:
             ),
             html.Div(id="projection-progress"),
             dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
-            dcc.Store(id="selection"),
             dcc.Store(id="projection-request"),
             dcc.Store(id="projection-ready", data=0),
             *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
@@ -152,7 +111,7 @@ def _colour(context: AppContext, colour: str | None):
 
 
 def _selection_only(triggers: set[str]) -> bool:
-    return bool(triggers) and triggers <= {"selection", "filters"}
+    return bool(triggers) and triggers <= {SELECTION, FILTERS}
 
 
 def _patch_selection(context: AppContext, colour: str | None, rows: np.ndarray | None) -> Patch:
@@ -177,7 +136,7 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     if coordinates is None:
         if _selection_only(triggers):
             return dash.no_update, dash.no_update
-        text = f"Computing the {METHODS[method]} of the {_space_label(space)} space…"
+        text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
     rows = highlight_rows(context, filters, selection)
     if _selection_only(triggers):
@@ -185,7 +144,7 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     values, colour_spec = _colour(context, colour)
     figure = scatter_figure(
         coordinates, trace_groups(values, colour_spec), values, colour_spec, context.hover_text, selected_rows=rows,
-        title=f"{_space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
+        title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
         revision=f"{view}-{space}-{method}",
     )
     return figure, None
@@ -224,7 +183,7 @@ def selection_summary(context: AppContext, filters: list | None, selection: dict
 def register(app: dash.Dash, context: AppContext) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace="explorer", function_name="selectionFromViews"),
-        Output("selection", "data"),
+        Output(SELECTION, "data"),
         [Input(f"view-{view}", "selectedData") for view in (*LATENT_VIEWS, 2)],
         Input("clear-selection", "n_clicks"),
         prevent_initial_call=True,
@@ -238,14 +197,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(f"view-{view}-space", "value"),
             Input(f"view-{view}-method", "value"),
             Input("colour-by", "value"),
-            Input("filters", "data"),
-            Input("selection", "data"),
+            Input(FILTERS, "data"),
+            Input(SELECTION, "data"),
             Input("projection-poll", "n_intervals"),
             State(f"view-{view}-pending", "data"),
             prevent_initial_call="initial_duplicate",
         )
         def _update_latent_view(space, method, colour, filters, selection, _ticks, pending, view=view):
-            triggers = _triggered_components()
+            triggers = triggered()
             if triggers == {"projection-poll"} and not projection_arrived(context, pending):
                 return dash.no_update, dash.no_update, dash.no_update
             figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers)
@@ -260,13 +219,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("clinical-x", "value"),
         Input("clinical-y", "value"),
         Input("colour-by", "value"),
-        Input("filters", "data"),
-        Input("selection", "data"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
     )
     def _update_clinical_view(x, y, colour, filters, selection):
-        return render_clinical_view(context, x, y, colour, filters, selection, _triggered_components())
+        return render_clinical_view(context, x, y, colour, filters, selection, triggered())
 
-    @app.callback(Output("selection-summary", "children"), Input("filters", "data"), Input("selection", "data"))
+    @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):
         return selection_summary(context, filters, selection)
 
@@ -283,10 +242,6 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update
         context.compute_projection(request["space"], ProjectionSpec(method=request["method"]))
         return (ready or 0) + 1
-
-
-def _triggered_components() -> set[str]:
-    return {prop_id.split(".")[0] for prop_id in ctx.triggered_prop_ids}
 
 
 def _progress_bar() -> dbc.Alert:

@@ -1,0 +1,12 @@
+"""A figure that says something instead of plotting: shown while data is missing or being computed."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+
+def message_figure(text: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
+    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure

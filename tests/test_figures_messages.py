@@ -1,0 +1,12 @@
+"""The message figure: its text is shown and no empty axes are drawn around it."""
+
+from __future__ import annotations
+
+from app.figures.messages import message_figure
+
+
+def test_message_figure_shows_the_text_without_axes():
+    figure = message_figure("Computing the UMAP…")
+    assert [annotation.text for annotation in figure.layout.annotations] == ["Computing the UMAP…"]
+    assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
+    assert len(figure.data) == 0
