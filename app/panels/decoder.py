@@ -30,6 +30,7 @@ from dash import Input, Output, State, ctx, dcc, html
 
 from app.context import AppContext
 from app.core import decoding
+from app.core.modalities import where_present
 from app.figures.decoder import agreement_figure, cine_figure, interpolation_strip, prediction_strip_figure, twelve_lead_figure
 from app.figures.messages import message_figure
 from app.state import (
@@ -311,9 +312,27 @@ def _status(text: str) -> html.Span:
 
 # --- views: what each callback returns -------------------------------------------------------------
 
-def _originals(context: AppContext, models: DecoderModels, subject_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    ecg = context.cohort.ecg_median(subject_ids) if models.ecg_is_median else context.cohort.ecg(subject_ids)
-    return ecg, context.cohort.mri(subject_ids)
+def _originals(context: AppContext, models: DecoderModels, subject_ids: list[str], decoded: Decoded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The subjects' recorded ECGs and cines (NaN for a subject without one, as an imported cohort may have) and which they have."""
+    cohort = context.cohort
+    rows = subject_rows(context, subject_ids)
+    has_ecg, has_mri = cohort.ecg_present[rows], cohort.mri_present[rows]
+    ecg = where_present(has_ecg, subject_ids, cohort.ecg_median if models.ecg_is_median else cohort.ecg, decoded.ecg.shape[1:])
+    return ecg, where_present(has_mri, subject_ids, cohort.mri, decoded.mri.shape[1:]), has_ecg, has_mri
+
+
+def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.ndarray) -> list[decoding.CineAgreement]:
+    """LV agreement per subject; a subject without a recorded cine gets its decoded curve only."""
+    measured = iter(decoding.cine_agreement(true_mri[has_mri], decoded_mri[has_mri]) if has_mri.any() else [])
+    decoded_areas = iter(decoding.lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
+    results = []
+    for has in has_mri:
+        if has:
+            results.append(next(measured))
+        else:
+            area = next(decoded_areas)
+            results.append(decoding.CineAgreement(np.full_like(area, np.nan), area, float("nan"), float("nan"), decoding.area_change(area)))
+    return results
 
 
 def _ecg_kwargs(models: DecoderModels) -> dict:
@@ -333,20 +352,28 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
     models = decoder_models(context)
     rows = subject_rows(context, subject_ids)
     decoded = models.decode(context.cohort.spaces[latent_space][rows])
-    true_ecg, true_mri = _originals(context, models, subject_ids)
+    true_ecg, true_mri, has_ecg, has_mri = _originals(context, models, subject_ids, decoded)
     correlation = decoding.per_lead_correlation(true_ecg, decoded.ecg)
-    cines = decoding.cine_agreement(true_mri, decoded.mri)
+    cines = _cine_agreement(true_mri, decoded.mri, has_mri)
     index = subject_ids.index(shown) if shown in subject_ids else 0
+    shown_id = subject_ids[index]
     leads = list(context.cohort.ecg_leads)
     ecg_from = f"from the {LATENT_NAMES[latent_space]}" + (" (cross-modal)" if latent_space == "mri" else "")
     notes = {lead: f"r {r:.2f}" for lead, r in zip(leads, correlation[index]) if np.isfinite(r)}
-    ecg_figure = twelve_lead_figure({"original": true_ecg[index], "decoded": decoded.ecg[index]}, leads, lead_notes=notes,
-                                    title=f"{subject_ids[index]} · 12-lead ECG, original vs decoded {ecg_from}", **_ecg_kwargs(models))
+    if has_ecg[index]:
+        ecg_traces, ecg_title = {"original": true_ecg[index], "decoded": decoded.ecg[index]}, f"{shown_id} · 12-lead ECG, original vs decoded {ecg_from}"
+    else:
+        ecg_traces, ecg_title = {"decoded": decoded.ecg[index]}, f"{shown_id} · no ECG recorded: decoded {ecg_from} only"
+    ecg_figure = twelve_lead_figure(ecg_traces, leads, lead_notes=notes, title=ecg_title, **_ecg_kwargs(models))
     source = {"joint": "joint latent", "ecg": "ECG latent", "mri": "MRI latent"}[latent_space]
-    mri_figure = cine_figure({"original": true_mri[index], f"decoded from {source}" + (" (cross-modal)" if latent_space == "ecg" else ""): decoded.mri[index]},
-                             title=f"{subject_ids[index]} · 4-chamber cine")
+    decoded_label = f"decoded from {source}" + (" (cross-modal)" if latent_space == "ecg" else "")
+    if has_mri[index]:
+        mri_figure = cine_figure({"original": true_mri[index], decoded_label: decoded.mri[index]}, title=f"{shown_id} · 4-chamber cine")
+    else:
+        mri_figure = cine_figure({decoded_label: decoded.mri[index]}, title=f"{shown_id} · no cine recorded: decoded only")
     agreement = cines[index]
-    agreement_plot = agreement_figure(leads, correlation[index], agreement.truth_area, agreement.decoded_area,
+    agreement_plot = agreement_figure(leads, correlation[index] if has_ecg[index] else None, agreement.truth_area if has_mri[index] else None,
+                                      agreement.decoded_area,
                                       ecg_label="ECG" + (" (cross-modal)" if latent_space == "mri" else ""),
                                       mri_label="MRI" + (" (cross-modal)" if latent_space == "ecg" else ""))
     summary = pd.DataFrame(
@@ -359,7 +386,8 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
             "LV FAC decoded": [f"{c.decoded_fac:.2f}" if np.isfinite(c.decoded_fac) else "–" for c in cines],
         }
     )
-    what = f"{len(subject_ids)} subject{'s' if len(subject_ids) > 1 else ''} (ECG + MRI)"
+    missing = [f"no {kind} recorded for {subject}" for subject, e, m in zip(subject_ids, has_ecg, has_mri) for kind, has in (("ECG", e), ("cine", m)) if not has]
+    what = f"{len(subject_ids)} subject{'s' if len(subject_ids) > 1 else ''} (ECG + MRI{'; ' + ', '.join(missing) if missing else ''})"
     return ecg_figure, mri_figure, agreement_plot, _table(summary, ""), _status(decoded.status(what))
 
 
