@@ -70,3 +70,16 @@ def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context)
     assert "no ECG recorded" in ecg.layout.title.text and "no cine recorded" in mri.layout.title.text
     rows = {row.children[0].children: [cell.children for cell in row.children] for row in table.children[1].children}
     assert rows[neither][1] == "–" and rows[no_mri][3] == "–" and rows[both][1] != "–" and np.isfinite(float(rows[both][1]))
+
+
+def test_accuracy_says_how_many_scored_subjects_lack_a_recording(context):
+    from app.panels import accuracy
+
+    cohort = context.cohort
+    task, space = next(iter(accuracy.task_predictions(context)))
+    summary, _table, _figures = accuracy.render_evaluation(context, task, space, None, accuracy.CURRENT, [], None)
+    rows = accuracy.task_predictions(context)[(task, space)].rows
+    lacking = int((~(cohort.ecg_present & cohort.mri_present))[rows].sum())
+    assert lacking > 0  # 22 of the 42 subjects lack a recording; the seeded split puts some of them in the test split
+    notes = [part for part in summary if getattr(part, "id", None) == "accuracy-missing-modalities"]
+    assert len(notes) == 1 and notes[0].children.startswith(f"{lacking:,} of these test subjects lack an ECG or a cine")
