@@ -231,8 +231,9 @@ def _import_ecg(subject_id: str, locations: dict[str, tuple[Path, ...]], options
         raw = read_wfdb_ecg(paths[0]) if options.ecg_wfdb else read_dicom_ecg(paths[0])
         strip, conform_notes, _ = conform_ecg(raw, options.missing_leads)
         stored = np.clip(np.round(strip / ECG_SCALE_TO_MV), -32768, 32767).astype(np.int16)
+        as_stored_mv = stored * np.float32(ECG_SCALE_TO_MV)  # the median beat of what the cohort holds, as the demo's
         try:
-            median = median_beat(stored * np.float32(ECG_SCALE_TO_MV), detect_r_peaks_multilead(stored * np.float32(ECG_SCALE_TO_MV)))
+            median = median_beat(as_stored_mv, detect_r_peaks_multilead(as_stored_mv))
         except ValueError as error:
             raise CohortFormatError(paths[0], "beats", "whole beats for a median beat", str(error)) from error
     except CohortFormatError as error:
