@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
+from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
 from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
@@ -160,6 +161,7 @@ def _refuse_malformed_request(error: Exception):
 def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
     cohort = context.cohort
     facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
+    missing = missing_modalities_note(cohort.ecg_present, cohort.mri_present, cohort.has_ecg, cohort.has_mri)
     summary = variable_summary(cohort.phenotypes, cohort.variables)
     return html.Div(
         [
@@ -196,6 +198,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                                         html.Div(
                                             [
                                                 html.P(facts, className="text-muted mt-2", id="cohort-facts"),
+                                                *([dbc.Alert(missing, color="info", className="py-2 small", id="cohort-missing-modalities")] if missing else []),
                                                 dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm", id="variable-table"),
                                             ]
                                         ),

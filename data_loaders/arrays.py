@@ -24,9 +24,13 @@ IDS_DATASET = "sample_id"
 
 
 class EcgSource(Protocol):
-    """Where a cohort's ECGs come from; arrays are float32 millivolts, leads in ``leads`` order."""
+    """Where a cohort's ECGs come from; arrays are float32 millivolts, leads in ``leads`` order.
+
+    ``subject_ids`` lists the subjects that have one, or is None when every subject does.
+    """
 
     leads: tuple[str, ...]
+    subject_ids: pd.Index | None
 
     def strips(self, ids: Sequence[str]) -> np.ndarray: ...
 
@@ -34,7 +38,12 @@ class EcgSource(Protocol):
 
 
 class MriSource(Protocol):
-    """Where a cohort's cines come from; arrays are float32 (n, frames, rows, cols) in [0, 1]."""
+    """Where a cohort's cines come from; arrays are float32 (n, frames, rows, cols) in [0, 1].
+
+    ``subject_ids`` lists the subjects that have one, or is None when every subject does.
+    """
+
+    subject_ids: pd.Index | None
 
     def cines(self, ids: Sequence[str]) -> np.ndarray: ...
 
@@ -82,7 +91,8 @@ def _check_dataset(file: h5py.File, path: Path, name: str, shape_tail: tuple[int
         raise CohortFormatError(path, name, "a numeric dtype", str(dataset.dtype))
 
 
-def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index) -> pd.Index:
+def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index, partial: bool = False) -> pd.Index:
+    """The file's subject ids: the phenotype table's, or with ``partial`` any subset of them (imported cohorts)."""
     if IDS_DATASET not in file:
         raise CohortFormatError(path, IDS_DATASET, "a dataset of subject ids", "none")
     stored = pd.Index(file[IDS_DATASET].asstr()[:])
@@ -90,7 +100,9 @@ def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index) -> pd.Index
         raise CohortFormatError(path, IDS_DATASET, "unique ids", f"duplicates such as {list(stored[stored.duplicated()][:5])}")
     missing = expected_ids.difference(stored)
     extra = stored.difference(expected_ids)
-    if len(missing) or len(extra):
+    if partial and len(extra):
+        raise CohortFormatError(path, IDS_DATASET, "only subject ids of the phenotype table", f"{len(extra)} unknown (e.g. {list(extra[:3])})")
+    if not partial and (len(missing) or len(extra)):
         raise CohortFormatError(
             path, IDS_DATASET, "the same subject ids as the phenotype table",
             f"{len(missing)} ids missing (e.g. {list(missing[:3])}) and {len(extra)} unknown (e.g. {list(extra[:3])})",
@@ -133,13 +145,15 @@ class Hdf5EcgSource:
     """Our own format: one HDF5 file with ``sample_id``, ``strip`` (N, 5000, L) and ``median`` (N, 600, L).
 
     Values are stored as integers or floats and multiplied by the ``scale_to_mv`` attribute; the
-    lead names are the ``leads`` attribute, so no order is ever assumed.
+    lead names are the ``leads`` attribute, so no order is ever assumed. With ``partial`` the file
+    may hold a subset of the subjects (the rest have no ECG).
     """
 
-    def __init__(self, path: Path, expected_ids: pd.Index):
+    def __init__(self, path: Path, expected_ids: pd.Index, partial: bool = False):
         self.path = path
         with _open(path) as file:
-            self._index = _stored_ids(file, path, expected_ids)
+            self._index = _stored_ids(file, path, expected_ids, partial)
+            self.subject_ids = self._index if partial else None
             leads = file.attrs.get("leads")
             if leads is None:
                 raise CohortFormatError(path, "attrs.leads", "the lead names in array order", "none")
@@ -165,12 +179,14 @@ class Hdf5MriSource:
     """Our own format: one HDF5 file with ``sample_id`` and ``cine`` (N, frames, rows, cols).
 
     Stored values are divided by the ``intensity_scale`` attribute (255 for uint8) to give [0, 1].
+    With ``partial`` the file may hold a subset of the subjects (the rest have no cine).
     """
 
-    def __init__(self, path: Path, expected_ids: pd.Index):
+    def __init__(self, path: Path, expected_ids: pd.Index, partial: bool = False):
         self.path = path
         with _open(path) as file:
-            self._index = _stored_ids(file, path, expected_ids)
+            self._index = _stored_ids(file, path, expected_ids, partial)
+            self.subject_ids = self._index if partial else None
             _check_dataset(file, path, MRI_CINE_DATASET, (None, None, None), len(self._index))
             self.frame_shape = tuple(file[MRI_CINE_DATASET].shape[1:])
             check_subject_size(self.frame_shape, path, MRI_CINE_DATASET)
@@ -215,6 +231,8 @@ class Ml4hFolder:
 class Ml4hEcgSource:
     """ECGs from ml4h hd5 files: one 1-D dataset per lead, e.g. ``ukb_ecg_rest/strip_I/instance_0``."""
 
+    subject_ids = None
+
     def __init__(self, folder: Ml4hFolder, leads: Sequence[str], strip_pattern: str, median_pattern: str, scale_to_mv: float):
         self._folder = folder
         self.leads = tuple(leads)
@@ -244,6 +262,8 @@ class Ml4hEcgSource:
 class Ml4hMriSource:
     """Cines from ml4h hd5 files, stored (rows, cols, frames) as ml4h does; returned (frames, rows, cols)."""
 
+    subject_ids = None
+
     def __init__(self, folder: Ml4hFolder, dataset: str, intensity_scale: float):
         self._folder = folder
         self._dataset = dataset
@@ -269,6 +289,7 @@ class SyntheticEcgSource:
     """ECGs regenerated on demand from each subject's phenotypes and seed (large synthetic cohorts)."""
 
     leads = schema.ECG_LEADS
+    subject_ids = None
 
     def __init__(self, phenotypes: pd.DataFrame):
         self._phenotypes = phenotypes
@@ -287,6 +308,8 @@ class SyntheticEcgSource:
 
 class SyntheticMriSource:
     """Cines regenerated on demand from each subject's phenotypes and seed."""
+
+    subject_ids = None
 
     def __init__(self, phenotypes: pd.DataFrame):
         self._phenotypes = phenotypes

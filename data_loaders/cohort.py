@@ -79,11 +79,33 @@ class Cohort:
 
     @property
     def has_ecg(self) -> bool:
+        """Whether the cohort has ECGs at all; ``ecg_present`` says for which subjects."""
         return self._ecg is not None
 
     @property
     def has_mri(self) -> bool:
+        """Whether the cohort has cines at all; ``mri_present`` says for which subjects."""
         return self._mri is not None
+
+    @cached_property
+    def ecg_present(self) -> np.ndarray:
+        """Read-only bool (N,) in phenotype order: which subjects have an ECG (an imported cohort may lack some)."""
+        return self._present(self._ecg)
+
+    @cached_property
+    def mri_present(self) -> np.ndarray:
+        """Read-only bool (N,) in phenotype order: which subjects have a cine."""
+        return self._present(self._mri)
+
+    def _present(self, source: arrays.EcgSource | arrays.MriSource | None) -> np.ndarray:
+        if source is None:
+            present = np.zeros(len(self.phenotypes), dtype=bool)
+        elif source.subject_ids is None:
+            present = np.ones(len(self.phenotypes), dtype=bool)
+        else:
+            present = self.phenotypes.index.isin(source.subject_ids)
+        present.setflags(write=False)
+        return present
 
     @cached_property
     def predictions(self) -> pd.DataFrame | None:
@@ -163,6 +185,14 @@ def manifest_file(manifest: dict[str, Any], table: dict[str, Any], manifest_path
     return cohort_file(root, string_field(table, "path", manifest_path, where), manifest_path, f"{where}.path", _allow_outside(manifest))
 
 
+def _partial(table: dict[str, Any], manifest_path: Path, where: str) -> bool:
+    """``partial = true``: the file may lack some subjects, who then have no such recording."""
+    value = table.get("partial", False)
+    if not isinstance(value, bool):
+        raise CohortFormatError(manifest_path, f"{where}.partial", "true or false", repr(value))
+    return value
+
+
 def _ecg_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.DataFrame) -> arrays.EcgSource | None:
     table = section(manifest, "ecg", manifest_path, required=False)
     if table is None:
@@ -171,7 +201,7 @@ def _ecg_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.
     if kind == "synthetic":
         return arrays.SyntheticEcgSource(phenotypes)
     if kind == "hdf5":
-        return arrays.Hdf5EcgSource(manifest_file(manifest, table, manifest_path, root, "ecg"), phenotypes.index)
+        return arrays.Hdf5EcgSource(manifest_file(manifest, table, manifest_path, root, "ecg"), phenotypes.index, _partial(table, manifest_path, "ecg"))
     leads = table.get("leads")
     if not isinstance(leads, list) or not leads or not all(isinstance(lead, str) for lead in leads):
         raise CohortFormatError(manifest_path, "ecg.leads", "the list of lead names to read, e.g. ['I', 'II', …]", repr(leads))
@@ -192,7 +222,7 @@ def _mri_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.
     if kind == "synthetic":
         return arrays.SyntheticMriSource(phenotypes)
     if kind == "hdf5":
-        return arrays.Hdf5MriSource(manifest_file(manifest, table, manifest_path, root, "mri"), phenotypes.index)
+        return arrays.Hdf5MriSource(manifest_file(manifest, table, manifest_path, root, "mri"), phenotypes.index, _partial(table, manifest_path, "mri"))
     return arrays.Ml4hMriSource(
         _ml4h_folder(manifest, table, manifest_path, root, phenotypes.index, "mri"),
         string_field(table, "dataset", manifest_path, "mri", default="ukb_cardiac_mri/cine_segmented_lax_4ch/2/instance_0"),

@@ -41,14 +41,27 @@ Progress = Callable[[int, int], None]
 
 
 def signal_features(cohort: Cohort, ids: list[str]) -> list[np.ndarray]:
-    """Each modality's flattened signals for ``ids``: median beats (mV) and downsampled cines, float32."""
+    """Each modality's flattened signals for ``ids``: median beats (mV) and downsampled cines, float32.
+
+    A subject without that modality (an imported cohort) has a row of NaN: the scalers leave it out
+    of their fit, and ``_balanced`` puts it at the modality's mean.
+    """
+    rows = cohort.phenotypes.index.get_indexer(ids)
     blocks = []
     if cohort.has_ecg:
-        blocks.append(cohort.ecg_median(ids).reshape(len(ids), -1))
+        blocks.append(_rows_where_present(cohort.ecg_present[rows], ids, cohort.ecg_median))
     if cohort.has_mri:
-        cines = cohort.mri(ids)[:, ::CINE_TIME_STEP, ::CINE_SPACE_STEP, ::CINE_SPACE_STEP]
-        blocks.append(np.ascontiguousarray(cines).reshape(len(ids), -1))
+        blocks.append(_rows_where_present(cohort.mri_present[rows], ids, lambda some: cohort.mri(some)[:, ::CINE_TIME_STEP, ::CINE_SPACE_STEP, ::CINE_SPACE_STEP]))
     return blocks
+
+
+def _rows_where_present(present: np.ndarray, ids: list[str], read: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    if present.all():
+        return np.ascontiguousarray(read(ids)).reshape(len(ids), -1)
+    some = read([subject for subject, has in zip(ids, present) if has] or ids[:0])
+    block = np.full((len(ids), int(np.prod(some.shape[1:]))), np.nan, dtype=np.float32)
+    block[present] = some.reshape(len(some), -1)
+    return block
 
 
 class RawBaseline:
@@ -62,7 +75,7 @@ class RawBaseline:
         self.pca: PCA | None = None
 
     def _balanced(self, blocks: list[np.ndarray]) -> np.ndarray:
-        scaled = [scaler.transform(block) / np.sqrt(block.shape[1]) for scaler, block in zip(self.scalers, blocks)]
+        scaled = [np.nan_to_num(scaler.transform(block)) / np.sqrt(block.shape[1]) for scaler, block in zip(self.scalers, blocks)]
         return np.hstack(scaled).astype(np.float32)
 
     def fit_transform(self, cohort: Cohort, chunk_subjects: int = CHUNK_SUBJECTS, progress: Progress | None = None) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 Every subject is encoded from its ECG and from its cine; ``ecg`` and ``mri`` are the two
 single-modality embeddings and ``joint`` their mean (the fused latent the decoders were also
-trained on). The spaces go into the cohort through ``data_loaders.cohort_io.write_spaces`` and
-the cohort's ``[model]`` table is pointed at the model that made them.
+trained on). A subject missing a modality (an imported cohort) takes its other modality's latent
+in all three spaces (see ``fuse``); the cohort's ``ecg_present`` / ``mri_present`` say which.
+The spaces go into the cohort through ``data_loaders.cohort_io.write_spaces`` and the cohort's
+``[model]`` table is pointed at the model that made them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -23,7 +26,7 @@ from data_loaders import Cohort, CohortFormatError, load_cohort
 from data_loaders.cohort_io import update_manifest, write_spaces
 from models.autoencoder import CrossModalAutoencoder
 from models.checkpoint import CheckpointError, read_config
-from models.data import CohortArrays, in_stored_order, iter_chunks
+from models.data import CohortArrays, in_stored_order, iter_chunks, read_ecg
 from models.decoding import codec_for_cohort
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device
 from models.loading import NATIVE_FORMAT, ModelSource, cohort_model_source
@@ -37,8 +40,23 @@ SPACE_DESCRIPTIONS = {
 ENCODE_CHUNK = 100
 
 
-def fuse(z_ecg: np.ndarray, z_mri: np.ndarray) -> dict[str, np.ndarray]:
-    return {"joint": ((z_ecg + z_mri) / 2).astype(np.float32), "ecg": z_ecg.astype(np.float32), "mri": z_mri.astype(np.float32)}
+def fuse(z_ecg: np.ndarray, z_mri: np.ndarray, ecg_present: np.ndarray | None = None, mri_present: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The joint, ecg and mri spaces from each modality's latents; rows of an absent modality are ignored.
+
+    A subject missing one modality takes the other's latent in every space: the contrastive training
+    aligns the two, so it is the model's best estimate of the missing one (decoding it gives the
+    cross-modal reconstruction). A subject with neither sits at the mean of the others' joint latents.
+    """
+    has_ecg = np.ones(len(z_ecg), bool) if ecg_present is None else np.asarray(ecg_present, bool)
+    has_mri = np.ones(len(z_mri), bool) if mri_present is None else np.asarray(mri_present, bool)
+    ecg_space = np.where(has_ecg[:, None], z_ecg, z_mri)
+    mri_space = np.where(has_mri[:, None], z_mri, z_ecg)
+    joint = (ecg_space + mri_space) / 2
+    neither = ~(has_ecg | has_mri)
+    if neither.any():
+        centre = joint[~neither].mean(axis=0) if (~neither).any() else np.zeros(joint.shape[1], joint.dtype)
+        ecg_space[neither] = mri_space[neither] = joint[neither] = centre
+    return {"joint": joint.astype(np.float32), "ecg": ecg_space.astype(np.float32), "mri": mri_space.astype(np.float32)}
 
 
 def encode_loaded(
@@ -66,16 +84,33 @@ def encode_streamed(cohort: Cohort, source: ModelSource, device: torch.device, p
     """Read the cohort chunk by chunk in stored order and encode each modality; returns ids and spaces in that order."""
     codec = codec_for_cohort(cohort, device, model_path=source.path if source.format == NATIVE_FORMAT else None)
     ids = in_stored_order(cohort, list(cohort.phenotypes.index))
-    z_ecg = np.empty((len(ids), codec.latent_dim), np.float32)
-    z_mri = np.empty_like(z_ecg)
+    z_ecg = np.zeros((len(ids), codec.latent_dim), np.float32)
+    z_mri = np.zeros_like(z_ecg)
+    if cohort.ecg_present.all() and cohort.mri_present.all():
+        done = 0
+        for chunk, ecg, cines in iter_chunks(cohort, ids, source.ecg_input, ENCODE_CHUNK):
+            z_ecg[done : done + len(chunk)] = codec.encode_ecg(ecg)
+            z_mri[done : done + len(chunk)] = codec.encode_mri(cines)
+            done += len(chunk)
+            if progress:
+                progress(done, len(ids))
+        return ids, fuse(z_ecg, z_mri)
+    rows = cohort.phenotypes.index.get_indexer(pd.Index(ids))
+    has_ecg, has_mri = cohort.ecg_present[rows], cohort.mri_present[rows]
+    total = int(has_ecg.sum() + has_mri.sum())
     done = 0
-    for chunk, ecg, cines in iter_chunks(cohort, ids, source.ecg_input, ENCODE_CHUNK):
-        z_ecg[done : done + len(chunk)] = codec.encode_ecg(ecg)
-        z_mri[done : done + len(chunk)] = codec.encode_mri(cines)
-        done += len(chunk)
-        if progress:
-            progress(done, len(ids))
-    return ids, fuse(z_ecg, z_mri)
+    for present, latents, read, encode in (
+        (has_ecg, z_ecg, lambda chunk: read_ecg(cohort, chunk, source.ecg_input), codec.encode_ecg),
+        (has_mri, z_mri, cohort.mri, codec.encode_mri),
+    ):
+        positions = np.flatnonzero(present)
+        for start in range(0, len(positions), ENCODE_CHUNK):
+            block = positions[start : start + ENCODE_CHUNK]
+            latents[block] = encode(read([ids[i] for i in block]))
+            done += len(block)
+            if progress:
+                progress(done, total)
+    return ids, fuse(z_ecg, z_mri, has_ecg, has_mri)
 
 
 def model_table(cohort_root: Path, source: ModelSource, model_id: str | None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from data_loaders import Cohort, CohortFormatError
@@ -117,10 +118,13 @@ def cohort_model_source(cohort: Cohort, model_path: Path | str | None = None) ->
 
 
 def cohort_shapes(cohort: Cohort, ecg_input: EcgInput) -> tuple[tuple[int, int], tuple[int, int, int]]:
-    """(samples, leads) and (frames, rows, cols) of the cohort's arrays, read from its first subject."""
-    first = [str(cohort.phenotypes.index[0])]
-    ecg = cohort.ecg_median(first) if ecg_input == "median" else cohort.ecg(first)
-    return tuple(ecg.shape[1:]), tuple(cohort.mri(first).shape[1:])  # type: ignore[return-value]
+    """(samples, leads) and (frames, rows, cols) of the cohort's arrays, read from the first subject that has each."""
+    if not (cohort.ecg_present.any() and cohort.mri_present.any()):
+        raise ValueError(f"{cohort.root}: the model needs ECGs and cines; this cohort has {cohort.ecg_present.sum()} ECGs and {cohort.mri_present.sum()} cines")
+    first_ecg = [str(cohort.phenotypes.index[np.argmax(cohort.ecg_present)])]
+    first_mri = [str(cohort.phenotypes.index[np.argmax(cohort.mri_present)])]
+    ecg = cohort.ecg_median(first_ecg) if ecg_input == "median" else cohort.ecg(first_ecg)
+    return tuple(ecg.shape[1:]), tuple(cohort.mri(first_mri).shape[1:])  # type: ignore[return-value]
 
 
 def load_model(

@@ -50,12 +50,17 @@ class TrainResult:
 
 
 def split_ids(cohort: Cohort) -> tuple[list[str], list[str]]:
-    """Train and test subject ids; without a split column every subject is for training."""
+    """Train and test subject ids among those with both an ECG and a cine; without a split column every one is for training.
+
+    The cross-modal losses need both modalities of a subject, so a subject missing one (an
+    imported cohort) is left out of training and evaluation; it is still encoded from what it has.
+    """
     table = cohort.phenotypes
+    paired = cohort.ecg_present & cohort.mri_present
     if schema.SPLIT not in table.columns:
-        return [str(i) for i in table.index], []
-    split = table[schema.SPLIT].astype(str)
-    return [str(i) for i in table.index[split == "train"]], [str(i) for i in table.index[split == "test"]]
+        return [str(i) for i in table.index[paired]], []
+    split = table[schema.SPLIT].astype(str).to_numpy()
+    return [str(i) for i in table.index[paired & (split == "train")]], [str(i) for i in table.index[paired & (split == "test")]]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -152,7 +157,7 @@ def train_model(
     select_device(device)  # fail before reading gigabytes
     train_ids, test_ids = split_ids(cohort)
     if len(train_ids) < 2:
-        raise ValueError(f"{cohort.root}: need at least 2 training subjects, found {len(train_ids)}")
+        raise ValueError(f"{cohort.root}: need at least 2 training subjects with both an ECG and a cine, found {len(train_ids)}")
     if not test_ids:
         log.warning("%s: no test split; validating on the training subjects", cohort.root)
     if arrays is None:

@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from data_loaders import load_cohort
 from data_loaders.cohort_io import write_manifest, write_spaces
 from data_loaders.manifest import variables_to_tables
 from data_loaders.synthetic.generate import generate_cohort
@@ -75,6 +77,27 @@ def trained_small_cohort(small_cohort_dir: Path, tmp_path_factory: pytest.TempPa
 def trained_cohort_dir(trained_small_cohort: tuple[Path, list]) -> Path:
     """The trained small cohort's folder (read-only)."""
     return trained_small_cohort[0]
+
+
+@pytest.fixture(scope="session")
+def imported_cohort_dir(small_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """42 demo subjects written as WFDB records and NIfTI cines and imported: 10 with an ECG only, 20 with both,
+    10 with a cine only and 2 with neither, then trained, encoded and fitted like the small cohort. Read-only."""
+    from data_loaders.importers.cohort_import import ImportOptions, import_cohort
+    from models.pipeline import ensure_trained_demo
+    from tests.import_files import write_demo_sources
+
+    ids = [str(i) for i in load_cohort(small_cohort_dir).subject_ids[:42]]
+    sources = tmp_path_factory.mktemp("imported-sources")
+    columns = ["age_years", "sex", "atrial_fibrillation", "lv_mass_g", "lvef_pct"]
+    table = write_demo_sources(small_cohort_dir, sources, ecg_ids=ids[:30], mri_ids=ids[10:40], columns=columns)
+    everyone = pd.read_csv(table, dtype={"eid": str})
+    extra = load_cohort(small_cohort_dir).phenotypes.loc[ids[40:], columns].rename_axis("eid").reset_index()
+    pd.concat([everyone, extra]).to_csv(table, index=False)
+    out = tmp_path_factory.mktemp("imported") / "cohort"
+    import_cohort(ImportOptions(out=out, phenotypes=table, id_column="eid", ecg_wfdb=sources / "wfdb", mri_nifti=sources / "nifti"))
+    ensure_trained_demo(out, device="cpu", model_config=NARROW_MODEL, train_config=QUICK_TRAINING)
+    return out
 
 
 @pytest.fixture

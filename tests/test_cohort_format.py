@@ -361,6 +361,27 @@ def test_manifest_written_by_the_generator_documents_every_column(small_cohort_d
     assert manifest["variables"][s.SPLIT]["role"] == "administrative"
 
 
+def test_a_partial_array_file_leaves_the_other_subjects_without_that_modality(tiny_cohort_dir):
+    ids = list(load_cohort(tiny_cohort_dir).subject_ids)
+    with h5py.File(tiny_cohort_dir / "mri.h5", "r") as file:
+        cines, scale = file["cine"][2:], file.attrs["intensity_scale"]
+    with h5py.File(tiny_cohort_dir / "mri.h5", "w") as file:
+        file["sample_id"] = np.array(ids[2:], dtype=object).astype("S")
+        file["cine"] = cines
+        file.attrs["intensity_scale"] = scale
+    with pytest.raises(CohortFormatError, match="the same subject ids"):
+        load_cohort(tiny_cohort_dir)
+    _set_manifest(tiny_cohort_dir, 'path = "mri.h5"', 'path = "mri.h5"\npartial = true')
+    cohort = load_cohort(tiny_cohort_dir)
+    assert cohort.mri_present.tolist() == [False, False] + [True] * 10 and cohort.ecg_present.all()
+    np.testing.assert_allclose(cohort.mri([ids[2]]), cines[:1] / scale, rtol=1e-6)
+    with pytest.raises(KeyError, match=ids[0]):
+        cohort.mri([ids[0]])
+    _set_manifest(tiny_cohort_dir, "partial = true", 'partial = "yes"')
+    with pytest.raises(CohortFormatError, match="mri.partial: expected true or false"):
+        load_cohort(tiny_cohort_dir)
+
+
 def test_leftovers_of_a_killed_writer_are_removed_and_a_half_swapped_folder_is_put_back(tmp_path: Path) -> None:
     from data_loaders.cohort_io import clean_leftovers
 

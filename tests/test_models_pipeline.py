@@ -152,3 +152,29 @@ def test_a_model_trained_with_another_recipe_is_trained_again_only_when_asked(tr
     assert weights.stat().st_mtime_ns != before
     assert trained_with(folder / "model", NARROW_MODEL, new_recipe)
     assert status(folder) == {"trained": True, "encoded": True, "predictors": True}
+
+
+def test_an_imported_cohort_missing_a_modality_for_some_subjects_is_trained_on_its_pairs_and_encoded_from_what_each_has(imported_cohort_dir: Path) -> None:
+    cohort = load_cohort(imported_cohort_dir)
+    has_ecg, has_mri = cohort.ecg_present, cohort.mri_present
+    assert (has_ecg & ~has_mri).sum() == 10 and (has_ecg & has_mri).sum() == 20 and (~has_ecg & has_mri).sum() == 10 and (~has_ecg & ~has_mri).sum() == 2
+    assert status(imported_cohort_dir) == {"trained": True, "encoded": True, "predictors": True}
+    checkpoint = load_checkpoint(imported_cohort_dir / "model", torch.device("cpu"))
+    assert 0 < checkpoint.metadata["n_train"] == (cohort.phenotypes.loc[cohort.subject_ids[has_ecg & has_mri], "split"] == "train").sum()
+    joint, ecg, mri = (cohort.spaces[name] for name in ("joint", "ecg", "mri"))
+    both = has_ecg & has_mri
+    np.testing.assert_allclose(joint[both], (ecg[both] + mri[both]) / 2, rtol=1e-5, atol=1e-6)
+    ecg_only, mri_only = has_ecg & ~has_mri, has_mri & ~has_ecg
+    assert np.array_equal(mri[ecg_only], ecg[ecg_only]) and np.array_equal(joint[ecg_only], ecg[ecg_only])
+    assert np.array_equal(ecg[mri_only], mri[mri_only]) and np.array_equal(joint[mri_only], mri[mri_only])
+    neither = ~(has_ecg | has_mri)
+    np.testing.assert_allclose(joint[neither], np.broadcast_to(joint[~neither].mean(axis=0), (2, joint.shape[1])), rtol=1e-5, atol=1e-6)
+    raw = cohort.spaces["raw"]  # the linear baseline: a missing modality's block sits at that modality's mean
+    assert np.isfinite(raw).all() and len(np.unique(raw.round(4), axis=0)) == 41  # the two with neither coincide
+    codec = codec_for_cohort(cohort, "cpu")
+    ids = list(cohort.subject_ids[ecg_only][:2])
+    np.testing.assert_allclose(codec.encode_ecg(cohort.ecg_median(ids)), ecg[ecg_only][:2], rtol=1e-4, atol=1e-5)
+    table = stored_predictions(cohort)
+    skipped = set(PredictorSet.load(imported_cohort_dir / "model" / PREDICTORS_FILE).metadata["skipped"])
+    assert table is not None and set(table["task"]) == {"atrial_fibrillation", "lv_mass_g", "lvef_pct"} - skipped
+    assert np.isfinite(table["prediction"]).all() and table.groupby(["task", "space"]).sample_id.nunique().eq(42).all()

@@ -19,6 +19,7 @@ from app.core.ecg_agreement import LeadAgreement, beat_at_r_peaks, lead_agreemen
 from app.core.what_changed import measured_changes
 from app.figures.cine import cine_difference_figure
 from app.figures.ecg_paper import RECONSTRUCTION_COLOUR, PaperTrace, difference_traces, median_beat_paper, overlay, twelve_lead_paper
+from app.figures.messages import message_figure
 from data_loaders.ecg_measures import detect_r_peaks_multilead, median_beat, without_baseline_wander
 
 PLACED_BEAT_LABEL = "decoded median beat, placed at the original's R peaks"
@@ -67,6 +68,35 @@ def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndar
                                      title=f"{subject_id} · median beat: original vs decoded{source}", lead_notes=notes,
                                      footnote="by each lead: r (n/a on leads under 0.3 mV) and RMSE", width_px=median_width_px)
     return SubjectViews(strip_sheet, median_sheet, agreement)
+
+
+
+def decoded_only_views(subject_id: str, leads: Sequence[str], decoded: np.ndarray, *, r_peak_index: int, sampling_hz: int = 500,
+                       decoded_from: str = "", median_width_px: int = 620) -> tuple[go.Figure, go.Figure]:
+    """Strip and median sheets for a subject with no recorded ECG (an imported cohort): the decoding alone.
+
+    A decoded strip gives its own median beat (at its own R peaks); a decoded median beat has no
+    rhythm to show, so the strip sheet says so.
+    """
+    source = f" {decoded_from}" if decoded_from else ""
+    if decoded.ndim == 2 and decoded.shape[0] > 2 * r_peak_index:  # a strip, longer than a median beat
+        strip = without_baseline_wander(decoded, sampling_hz)
+        try:
+            beat = median_beat(decoded, detect_r_peaks_multilead(decoded, sampling_hz))
+        except ValueError as error:  # a decoding without a clear beat: show the strip, say why there is no median
+            beat = None
+            why = str(error)
+        strip_sheet = twelve_lead_paper([PaperTrace("decoded 10 s strip", strip, RECONSTRUCTION_COLOUR)], leads, sampling_hz=sampling_hz,
+                                        title=f"{subject_id} · no ECG recorded: decoded 10 s strip{source}")
+    else:
+        beat = decoded
+        strip_sheet = message_figure(f"{subject_id} has no recorded ECG, and this model decodes a median beat, not a rhythm strip: see the median beat")
+    if beat is None:
+        return strip_sheet, message_figure(f"{subject_id} · no ECG recorded, and the decoded strip gives no median beat ({why})")
+    median_sheet = median_beat_paper([PaperTrace("decoded median beat", beat, RECONSTRUCTION_COLOUR)], leads, sampling_hz=sampling_hz,
+                                     r_peak_index=r_peak_index, title=f"{subject_id} · no ECG recorded: decoded median beat{source}",
+                                     width_px=median_width_px)
+    return strip_sheet, median_sheet
 
 
 def change_views(label_a: str, label_b: str, leads: Sequence[str], ecg_a: np.ndarray, ecg_b: np.ndarray, cine_a: np.ndarray | None,

@@ -294,6 +294,11 @@ def sizes_text(context: AppContext, evaluation: Evaluation) -> list:
     parts = [f"{_task_label(context, predictions.task)} from the {space_label(predictions.space)} space · test split only: "
              f"{len(predictions.rows):,} of {context.n_subjects:,} subjects (training subjects are never scored here) · "
              f"95% intervals from {N_RESAMPLES:,} bootstrap resamples of subjects (seed {SEED})."]
+    cohort = context.cohort
+    lacking = int((~(cohort.ecg_present & cohort.mri_present))[predictions.rows].sum()) if cohort.has_ecg and cohort.has_mri else 0
+    if lacking:
+        parts.append(html.Div(f"{lacking:,} of these test subjects lack an ECG or a cine: their latent comes from the recording they have, "
+                              "so single-modality spaces score them cross-modally.", className="text-info-emphasis", id="accuracy-missing-modalities"))
     if evaluation.cohort_is_everyone:
         parts.append(html.Div("The current cohort is everyone: narrow it with filters (left) or a lasso selection (Explore tab), "
                               "or choose a saved cohort, to compare it with everyone else.", className="text-warning-emphasis"))

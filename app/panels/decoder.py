@@ -31,9 +31,10 @@ from dash import Input, Output, State, ctx, dcc, html
 from app.context import AppContext
 from app.core import decoding
 from app.core.ecg_agreement import lead_agreement
+from app.core.modalities import where_present
 from app.core.what_changed import measured_changes
-from app.figures.cine import cine_pair_figure
-from app.figures.decoded_views import change_table_rows, change_views, subject_views
+from app.figures.cine import cine_pair_figure, cine_player, frame_ms_for_heart_rate, greyscale_panel
+from app.figures.decoded_views import change_table_rows, change_views, decoded_only_views, subject_views
 from app.figures.decoder import agreement_figure, interpolation_strip, prediction_strip_figure
 from app.figures.messages import message_figure
 from app.state import (
@@ -317,6 +318,20 @@ def _status(text: str) -> html.Span:
 
 # --- views: what each callback returns -------------------------------------------------------------
 
+def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.ndarray) -> list[decoding.CineAgreement]:
+    """LV agreement per subject; a subject without a recorded cine gets its decoded curve only."""
+    measured = iter(decoding.cine_agreement(true_mri[has_mri], decoded_mri[has_mri]) if has_mri.any() else [])
+    decoded_areas = iter(decoding.lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
+    results = []
+    for has in has_mri:
+        if has:
+            results.append(next(measured))
+        else:
+            area = next(decoded_areas)
+            results.append(decoding.CineAgreement(np.full_like(area, np.nan), area, float("nan"), float("nan"), decoding.area_change(area)))
+    return results
+
+
 def _ecg_kwargs(models: DecoderModels) -> dict:
     return {"r_peak_index": 250 if models.ecg_is_median else None}
 
@@ -346,25 +361,40 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
     models = decoder_models(context)
     rows = subject_rows(context, subject_ids)
     decoded = models.decode(context.cohort.spaces[latent_space][rows])
-    true_mri = context.cohort.mri(subject_ids)
+    cohort = context.cohort
+    has_ecg, has_mri = cohort.ecg_present[rows], cohort.mri_present[rows]
+    true_mri = where_present(has_mri, subject_ids, cohort.mri, decoded.mri.shape[1:])
     index = subject_ids.index(shown) if shown in subject_ids else 0
-    leads = list(context.cohort.ecg_leads)
-    strips = context.cohort.ecg([subject_ids[index]])
-    medians = context.cohort.ecg_median(subject_ids)
+    shown_id = subject_ids[index]
+    leads = list(cohort.ecg_leads)
     ecg_from = f"from the {LATENT_NAMES[latent_space]}" + (" (cross-modal)" if latent_space == "mri" else "")
-    views = subject_views(subject_ids[index], leads, strips[0], medians[index], decoded.ecg[index], r_peak_index=MEDIAN_R_PEAK_INDEX, decoded_from=ecg_from)
-    agreements = [views.agreement if i == index else lead_agreement(medians[i], decoded.ecg[i] if models.ecg_is_median else
-                                                                    median_beat(decoded.ecg[i], detect_r_peaks_multilead(context.cohort.ecg([s])[0])), leads)
-                  for i, s in enumerate(subject_ids)]
-    cines = decoding.cine_agreement(true_mri, decoded.mri)
+    recorded = [subject for subject, has in zip(subject_ids, has_ecg) if has]
+    medians = dict(zip(recorded, cohort.ecg_median(recorded))) if recorded else {}
+
+    def decoded_median(i: int) -> np.ndarray:
+        return decoded.ecg[i] if models.ecg_is_median else median_beat(decoded.ecg[i], detect_r_peaks_multilead(cohort.ecg([subject_ids[i]])[0]))
+
+    if has_ecg[index]:
+        strip = cohort.ecg([shown_id])[0]
+        views = subject_views(shown_id, leads, strip, medians[shown_id], decoded.ecg[index], r_peak_index=MEDIAN_R_PEAK_INDEX, decoded_from=ecg_from)
+        strip_sheet, median_sheet, heart_rate = views.strip, views.median, heart_rate_from_r_peaks(detect_r_peaks_multilead(strip))
+    else:
+        strip_sheet, median_sheet = decoded_only_views(shown_id, leads, decoded.ecg[index], r_peak_index=MEDIAN_R_PEAK_INDEX, decoded_from=ecg_from)
+        heart_rate = None
+    agreements = [lead_agreement(medians[s], decoded_median(i), leads) if has else [] for i, (s, has) in enumerate(zip(subject_ids, has_ecg))]
+    cines = _cine_agreement(true_mri, decoded.mri, has_mri)
     source = {"joint": "joint latent", "ecg": "ECG latent", "mri": "MRI latent"}[latent_space]
-    heart_rate = heart_rate_from_r_peaks(detect_r_peaks_multilead(strips[0]))
-    mri_figure = cine_pair_figure(true_mri[index], decoded.mri[index], heart_rate_bpm=heart_rate,
-                                  decoded_label=f"decoded from {source}" + (" (cross-modal)" if latent_space == "ecg" else ""),
-                                  title=f"{subject_ids[index]} · 4-chamber cine, original and decoded: same frame, same intensity scale")
+    decoded_label = f"decoded from {source}" + (" (cross-modal)" if latent_space == "ecg" else "")
+    if has_mri[index]:
+        mri_figure = cine_pair_figure(true_mri[index], decoded.mri[index], heart_rate_bpm=heart_rate, decoded_label=decoded_label,
+                                      title=f"{shown_id} · 4-chamber cine, original and decoded: same frame, same intensity scale")
+    else:
+        mri_figure = cine_player([greyscale_panel(decoded_label, decoded.mri[index], colourbar=True)],
+                                 frame_ms=frame_ms_for_heart_rate(heart_rate, len(decoded.mri[index])),
+                                 title=f"{shown_id} · no cine recorded: decoded only")
     agreement = cines[index]
-    correlation = np.array([item.r for item in agreements[index]])
-    agreement_plot = agreement_figure(leads, correlation, agreement.truth_area, agreement.decoded_area,
+    correlation = np.array([item.r for item in agreements[index]]) if has_ecg[index] else None
+    agreement_plot = agreement_figure(leads, correlation, agreement.truth_area if has_mri[index] else None, agreement.decoded_area,
                                       ecg_label="ECG" + (" (cross-modal)" if latent_space == "mri" else ""),
                                       mri_label="MRI" + (" (cross-modal)" if latent_space == "ecg" else ""))
 
@@ -378,14 +408,15 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
             "ECG r (median, leads ≥ 0.3 mV)": [f"{np.median([i.r for i in items if not i.r_reason]):.2f}" if any(not i.r_reason for i in items) else "–"
                                                for items in agreements],
             "ECG r (worst lead)": [worst(items) for items in agreements],
-            "ECG RMSE (µV, median of leads)": [f"{np.median([i.rmse_uv for i in items]):.0f}" for items in agreements],
+            "ECG RMSE (µV, median of leads)": [f"{np.median([i.rmse_uv for i in items]):.0f}" if items else "–" for items in agreements],
             "LV area curve r": [f"{c.curve_correlation:.2f}" if np.isfinite(c.curve_correlation) else "–" for c in cines],
             "LV FAC original": [f"{c.truth_fac:.2f}" if np.isfinite(c.truth_fac) else "–" for c in cines],
             "LV FAC decoded": [f"{c.decoded_fac:.2f}" if np.isfinite(c.decoded_fac) else "–" for c in cines],
         }
     )
-    what = f"{len(subject_ids)} subject{'s' if len(subject_ids) > 1 else ''} (ECG + MRI)"
-    return views.strip, views.median, mri_figure, agreement_plot, _table(summary, ""), _status(decoded.status(what))
+    missing = [f"no {kind} recorded for {subject}" for subject, e, m in zip(subject_ids, has_ecg, has_mri) for kind, has in (("ECG", e), ("cine", m)) if not has]
+    what = f"{len(subject_ids)} subject{'s' if len(subject_ids) > 1 else ''} (ECG + MRI{'; ' + ', '.join(missing) if missing else ''})"
+    return strip_sheet, median_sheet, mri_figure, agreement_plot, _table(summary, ""), _status(decoded.status(what))
 
 
 def _change_outputs(context: AppContext, models: DecoderModels, space: str, latents: np.ndarray, labels: tuple[str, str],

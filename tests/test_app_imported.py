@@ -1,0 +1,87 @@
+"""The app on an imported cohort where some subjects lack an ECG or a cine: it serves, says so, and decodes without crashing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from app.config import AppConfig
+from app.context import AppContext
+from app.panels import decoder
+from data_loaders import load_cohort
+from tests.test_app_server import REPO_ROOT, _free_port
+
+
+@pytest.fixture(scope="module")
+def context(imported_cohort_dir, tmp_path_factory) -> AppContext:
+    return AppContext(AppConfig(cohort_dir=imported_cohort_dir, cache_dir=tmp_path_factory.mktemp("imported-cache")), load_cohort(imported_cohort_dir))
+
+
+def test_python_m_app_serves_an_imported_cohort_and_says_who_lacks_a_recording(imported_cohort_dir, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "--cohort", str(imported_cohort_dir), "--port", str(port)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={"LSE_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=2) as response:
+                    layout = response.read().decode()
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.monotonic() < deadline, "server did not answer within 60 s"
+                time.sleep(0.5)
+        assert "12 of 42 subjects have no ECG; 12 have no cine MRI: their latents come from the recording they have" in layout
+        assert "decoder-subjects" in layout  # the model's tabs are served, not waiting for a training
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+
+
+def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context):
+    cohort = context.cohort
+    no_ecg = str(cohort.subject_ids[~cohort.ecg_present & cohort.mri_present][0])
+    no_mri = str(cohort.subject_ids[cohort.ecg_present & ~cohort.mri_present][0])
+    neither = str(cohort.subject_ids[~cohort.ecg_present & ~cohort.mri_present][0])
+    both = str(cohort.subject_ids[cohort.ecg_present & cohort.mri_present][0])
+    chosen = [no_ecg, no_mri, neither, both]
+
+    strip, median, mri, agreement, table, status = decoder.decode_subjects_view(context, chosen, "joint", no_ecg)
+    for sheet in (strip, median):
+        title = sheet.layout.title.text or str(sheet.layout.annotations)
+        assert f"{no_ecg} " in title and "no ECG recorded" in title
+        assert not any("original" in (trace.name or "") for trace in sheet.data)
+    assert mri.layout.title.text.startswith(f"{no_ecg} · 4-chamber cine") and "original" in str(mri.layout.annotations)
+    assert not any(trace.type == "bar" for trace in agreement.data)  # no per-lead r without a recorded ECG
+    assert f"no ECG recorded for {no_ecg}" in status.children and f"no cine recorded for {no_mri}" in status.children
+
+    _, _, mri, agreement, _, _ = decoder.decode_subjects_view(context, chosen, "ecg", no_mri)
+    assert mri.layout.title.text == f"{no_mri} · no cine recorded: decoded only" and "original" not in str(mri.layout.annotations)
+    assert [trace.name for trace in agreement.data if trace.type == "scatter"] in (["decoded"], [])
+
+    strip, _, mri, _, table, _ = decoder.decode_subjects_view(context, chosen, "mri", neither)
+    assert "no ECG recorded" in (strip.layout.title.text or str(strip.layout.annotations)) and "no cine recorded" in mri.layout.title.text
+    rows = {row.children[0].children: [cell.children for cell in row.children] for row in table.children[1].children}
+    assert rows[neither][3] == "–" and rows[no_mri][5] == "–" and np.isfinite(float(rows[both][3])) and np.isfinite(float(rows[both][5]))
+
+
+def test_accuracy_says_how_many_scored_subjects_lack_a_recording(context):
+    from app.panels import accuracy
+
+    cohort = context.cohort
+    task, space = next(iter(accuracy.task_predictions(context)))
+    summary, _table, _figures = accuracy.render_evaluation(context, task, space, None, accuracy.CURRENT, [], None)
+    rows = accuracy.task_predictions(context)[(task, space)].rows
+    lacking = int((~(cohort.ecg_present & cohort.mri_present))[rows].sum())
+    assert lacking > 0  # 22 of the 42 subjects lack a recording; the seeded split puts some of them in the test split
+    notes = [part for part in summary if getattr(part, "id", None) == "accuracy-missing-modalities"]
+    assert len(notes) == 1 and notes[0].children.startswith(f"{lacking:,} of these test subjects lack an ECG or a cine")
