@@ -156,7 +156,7 @@ return graph.data.map((trace, index) => {
     }
     return {
         type: trace.type,
-        rows: full.customdata ? Array.from(full.customdata) : Array.from({ length: count }, (_, i) => i),
+        rows: full.customdata ? Array.from(full.customdata) : explorer ? Array.from({ length: count }, (_, i) => i) : [],
         selected: selected,
         typed: Boolean(trace.x && trace.x.bdata),
         hovertext: Boolean(full.hovertext && full.hovertext.length),
@@ -193,11 +193,17 @@ def severe_console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
+SCROLL_INTO_VIEW = "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
+
+
 def choose_dropdown_option(driver, dropdown_id: str, text: str, timeout: float = 10) -> None:
     """Open a Dash 4 dropdown and click the option whose label is ``text``."""
     from selenium.webdriver.common.by import By
 
-    wait_for(lambda: driver.find_elements(By.ID, dropdown_id), timeout=timeout, message=f"the dropdown {dropdown_id}")[0].click()
+    dropdown = wait_for(lambda: driver.find_elements(By.ID, dropdown_id), timeout=timeout, message=f"the dropdown {dropdown_id}")[0]
+    driver.execute_script(SCROLL_INTO_VIEW, dropdown)
+    dropdown.click()
     option = wait_for(lambda: next((o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if o.text == text), None),
                       timeout=timeout, message=f"the option {text!r} of {dropdown_id}")
+    driver.execute_script(SCROLL_INTO_VIEW, option)  # a long list opened low on the page reaches below the window
     option.click()

@@ -66,7 +66,9 @@ NARROWEST_FIGURE_PX = 1000  # the decoder's figures are laid out for at least th
 
 
 def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_PX, max_lines: int = 2) -> list[str]:
-    """Column titles that never run into each other: wrapped at spaces onto at most ``max_lines`` lines that fit a column, then cut with "…"."""
+    """Column titles that never run into each other: wrapped at spaces onto at most ``max_lines`` lines that fit a column, then cut with "…".
+
+    The labels are user text (cohort names): each line is escaped for Plotly, the line breaks are not."""
     per_line = max(4, int(0.9 * figure_px / max(len(labels), 1) / TITLE_CHAR_PX))
     fitted = []
     for label in labels:
@@ -79,7 +81,7 @@ def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_P
         lines = [line if len(line) <= per_line else line[: per_line - 1] + "…" for line in lines] or [""]
         if len(lines) > max_lines:
             lines = lines[: max_lines - 1] + [lines[max_lines - 1][: per_line - 1] + "…"]
-        fitted.append("<br>".join(lines))
+        fitted.append("<br>".join(plotly_text(line) for line in lines))  # escaped line by line: the breaks stay markup
     return fitted
 
 
@@ -101,7 +103,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
-                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=[plotly_text(t) for t in fit_column_titles(step_labels)])
+                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=fit_column_titles(step_labels))
     time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
     images = to_intensity_bytes(cines)
     first_label, first_frame = next(iter(cine_frames.items()))

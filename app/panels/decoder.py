@@ -532,10 +532,9 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
     areas = decoding.lv_area_curves(decoded.mri)
     end_systole = int(np.nanargmin(areas[0])) if np.isfinite(areas[0]).any() else decoded.mri.shape[1] // 3
     labels = [f"{100 * f:.0f}%" for f in np.linspace(0, 1, len(path))]
-    labels[0], labels[-1] = f"{first_label} (0%)", f"{last_label} (100%)"
-    short = [label if len(label) <= 22 else label[:21] + "…" for label in labels]
+    labels[0], labels[-1] = f"0%: {first_label}", f"100%: {last_label}"  # the share first: a column title cut to fit keeps it
     report(85, "Drawing")
-    strip = interpolation_strip(short, decoded.ecg, list(context.cohort.ecg_leads), lead, decoded.mri,
+    strip = interpolation_strip(labels, decoded.ecg, list(context.cohort.ecg_leads), lead, decoded.mri,
                                 {"end-diastole": 0, f"end-systole (frame {end_systole})": end_systole},
                                 title=f"From {first_label} to {last_label} in the {SPACE_LABELS[space]} space", **_ecg_kwargs(models))
     predictions = {task_label(context, task): models.predict(task, space, path) * (100 if _is_binary(context, task) else 1) for task in models.tasks(space)}
