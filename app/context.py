@@ -26,6 +26,7 @@ HOVER_VARIABLES = ("age_years", "sex", "lvef_pct", "lv_mass_g", "atrial_fibrilla
 class AppContext:
     config: AppConfig
     cohort: Cohort
+    spaces_pending: bool = False  # a background run is computing this cohort's first space (the demo's raw baseline)
 
     @cached_property
     def store(self) -> CohortStore:

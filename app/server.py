@@ -103,14 +103,16 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
 
     With ``training`` (a background run is making the model), the tabs that need the model show its
-    progress instead of their panels until the run is done. Raises DeviceUnavailableError for a
+    progress instead of their panels until the run is done; a cohort with no space yet (the demo's
+    raw baseline is the run's first step) is explored in its clinical view until the baseline is ready. Raises DeviceUnavailableError for a
     ``--device`` this machine lacks, before anything is served.
     """
     from models.device import select_device
 
     select_device(config.device)
     secure_cache_dir(config.cache_dir)
-    context = AppContext(config, cohort or load_cohort(config.resolved_cohort_dir))
+    loaded = cohort or load_cohort(config.resolved_cohort_dir)
+    context = AppContext(config, loaded, spaces_pending=training is not None and not loaded.spaces)
     app = dash.Dash(
         __name__,
         title="Latent Space Explorer",
@@ -127,7 +129,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
     if training is not None:
-        register_training_status(app, training, waiting)
+        register_training_status(app, training, waiting, spaces_pending=context.spaces_pending)
     install_security(app, config)
     problem = None if waiting else decoder.model_problem(context)
     if problem and context.cohort.has_ecg and context.cohort.has_mri:

@@ -1,12 +1,13 @@
 """Serve first, train behind: the demo's model is trained in a separate process while the app serves.
 
-``python -m app`` on a fresh cache generates the demo cohort and its raw-signal baseline space, starts
-``python -m models.pipeline`` as a child process (never a fork of the threaded server), and serves at
-once. The child writes its progress to a status file (``models.run_status``); the navbar badge polls
-it, and the tabs that need the model show the same progress until it is ready. When a run that
-changed the model finishes, the next poll swaps in an app built on the updated cohort
-(``LiveApp``) and the page reloads itself: the joint, ECG-only and MRI-only spaces, the decoder and
-the accuracy panel appear without a restart. A killed or crashed run leaves the app serving what it
+``python -m app`` on a fresh cache generates the demo cohort, starts ``python -m models.pipeline`` as a
+child process (never a fork of the threaded server), and serves at once. The child first computes the
+raw-signal baseline space, then trains; it writes its progress to a status file (``models.run_status``).
+The navbar badge polls it, and the tabs that need the model show the same progress until it is ready.
+When the baseline is written (if the app started without a space), and when a run that changed the
+model finishes, the next poll swaps in an app built on the updated cohort (``LiveApp``) and the page
+reloads itself: the baseline, then the joint, ECG-only and MRI-only spaces, the decoder and the
+accuracy panel appear without a restart. A killed or crashed run leaves the app serving what it
 has; the next start runs the pipeline again, which resumes at the first step not done.
 """
 

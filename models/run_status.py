@@ -15,6 +15,7 @@ from typing import Literal
 from data_loaders.cohort_io import atomic_path
 
 RunState = Literal["running", "ready", "failed"]
+STAGES_BEFORE_A_SPACE = ("", "baseline")  # the pipeline's first stage writes the raw-signal baseline space
 STAGE_NAMES = {
     "baseline": "Raw-signal baseline",
     "load": "Reading arrays",
@@ -52,6 +53,11 @@ class RunStatus:
         if not self.done or not self.total or elapsed <= 0:
             return None
         return elapsed / self.done * (self.total - self.done)
+
+    @property
+    def baseline_done(self) -> bool:
+        """Whether the run is past the stage that writes the raw-signal baseline space."""
+        return self.state == "ready" or (self.state == "running" and self.stage not in STAGES_BEFORE_A_SPACE)
 
     def describe(self) -> str:
         """One line for a person: 'Training: epoch 5 of 26, about 6 min left'."""

@@ -1,10 +1,14 @@
-"""The raw-signal baseline space and the background run's status file, without Dash."""
+"""The raw-signal baseline space, the background run's status file, and what the served app does with it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from app.config import AppConfig
+from app.context import AppContext
+from app.panels import explorer
+from app.panels.training_status import should_reload
 from app.training import LiveApp
 from data_loaders import load_cohort
 from models.baseline import RAW_SPACE, RawBaseline, ensure_raw_space, signal_features
@@ -74,6 +78,21 @@ def test_the_status_says_where_a_run_is_and_how_long_is_left(tmp_path):
     assert again is not None and again.epoch == 7 and again.updated > status.updated
     path.write_text("{half a file")
     assert read_status(path) is None and read_status(tmp_path / "missing.json") is None
+
+
+def test_an_app_served_before_its_first_space_says_so_and_moves_on_once_the_baseline_is_written(tiny_cohort_dir, tmp_path):
+    context = AppContext(AppConfig(cohort_dir=tiny_cohort_dir, cache_dir=tmp_path), load_cohort(tiny_cohort_dir), spaces_pending=True)
+    figure, request = explorer.render_latent_view(context, 0, None, "pca", None, [], None, set())
+    assert request is None and "being computed in the background" in figure.layout.annotations[0].text
+    baseline = RunStatus(state="running", stage="baseline", done=3, total=12)
+    assert not should_reload(baseline, waiting=True, spaces_pending=True)
+    assert not should_reload(None, waiting=True, spaces_pending=True)
+    training = RunStatus(state="running", stage="train", done=1, total=26)
+    assert should_reload(training, waiting=True, spaces_pending=True)  # the baseline is written: show it while the model trains
+    assert not should_reload(training, waiting=True, spaces_pending=False)  # an app that shows the baseline waits for the model
+    assert not should_reload(RunStatus(state="failed", stage="baseline"), waiting=True, spaces_pending=True)
+    assert should_reload(RunStatus(state="ready", stage="done"), waiting=True, spaces_pending=False)
+    assert not should_reload(RunStatus(state="ready", stage="done", changed=False), waiting=False, spaces_pending=False)
 
 
 def test_the_live_app_replaces_an_app_once_however_often_it_asks():

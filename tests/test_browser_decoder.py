@@ -225,6 +225,8 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     assert len(titles) == 9
     for left, right in zip(titles, titles[1:]):
         assert left["right"] <= right["left"], f"column titles overlap: {left['text']!r} and {right['text']!r}"
+    figure_title = driver.execute_script("return document.querySelector('#decoder-interp-strip .gtitle').getBoundingClientRect().bottom;")
+    assert figure_title <= min(box["top"] for box in titles), "the figure's title runs into the column titles"
     change = wait_for(lambda: (text := driver.find_element(By.ID, "decoder-interp-change").text) and "QRS duration" in text and text,
                       message="what changed along the path")
     assert "A − B" in change

@@ -29,8 +29,8 @@ def test_first_start_serves_the_baseline_then_the_model_appears_without_a_restar
         served_at = time.time()
         driver.get(url)
         badge = wait_for(lambda: driver.find_elements(By.ID, "training-badge"), message="the model status badge")[0]
-        # Served before training ended: the explorer shows the raw baseline, and the model's tabs wait for it.
-        assert set(load_cohort(demo).spaces) == {"raw"}
+        # Served before training ended: the explorer shows the raw baseline (or says it is being computed), the model's tabs wait.
+        assert set(load_cohort(demo).spaces) <= {"raw"}
         _tab(driver, "Decode").click()
         assert wait_for(lambda: driver.find_elements(By.ID, "training-progress-decoder"), message="the training progress in Decode")
         assert "The model is being trained" in driver.find_element(By.ID, "training-progress-decoder").find_element(By.XPATH, "..").text

@@ -102,8 +102,10 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
         raise ValueError(f"lead {lead!r} not among {list(leads)}")
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
+    column_titles = fit_column_titles(step_labels)
+    title_lines = max(title.count("<br>") for title in column_titles)  # wrapped titles push the figure's title up, never over them
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
-                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=fit_column_titles(step_labels))
+                           row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=column_titles)
     time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
     images = to_intensity_bytes(cines)
     first_label, first_frame = next(iter(cine_frames.items()))
@@ -140,7 +142,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
         figure.add_annotation(text=label, textangle=-90, showarrow=False, xref="paper", x=-0.012, xanchor="right",
                               yref=f"y{(row - 1) * steps + 1} domain", y=0.5)
     figure.update_layout(title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, template="plotly_white",
-                         height=170 + 150 * (len(cine_frames) + 1), margin={"l": 60, "r": 10, "t": 60 if title else 40, "b": 10})
+                         height=170 + 150 * (len(cine_frames) + 1), margin={"l": 60, "r": 10, "t": (60 if title else 40) + 16 * title_lines, "b": 10})
     return figure
 
 

@@ -148,11 +148,16 @@ def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters
     return patch
 
 
+NO_SPACES = "This cohort has no latent spaces yet: run python -m models.encode"
+NO_SPACE_YET = ("The raw-signal baseline space is being computed in the background (progress in the badge above): "
+                "this view draws itself when it is ready. The clinical view, filters and Compare cohorts work meanwhile.")
+
+
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
                        filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True) -> tuple[object, object]:
     """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now."""
     if not space:
-        return message_figure("This cohort has no latent spaces yet: run python -m models.encode"), None
+        return message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES), None
     spec = ProjectionSpec(method=method)
     coordinates = context.cached_projection(space, spec)
     if coordinates is None:

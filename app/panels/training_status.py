@@ -32,7 +32,8 @@ def training_placeholder(progress_id: str) -> html.Div:
             html.H5("The model is being trained", className="mt-3"),
             html.P(
                 "This tab needs the cross-modal model, which is training in the background on this machine. "
-                "Explore the cohort in the raw-signal baseline space meanwhile; this tab appears by itself when the model is ready.",
+                "Explore the cohort in the raw-signal baseline space meanwhile (the run computes it first, in about a minute); "
+                "this tab appears by itself when the model is ready.",
                 className="text-muted",
             ),
             dbc.Progress(id=progress_id, value=0, striped=True, animated=True, label="", style={"height": "22px", "maxWidth": "640px"}),
@@ -50,7 +51,19 @@ def status_view(status: RunStatus | None) -> tuple[str, str, int, str, bool]:
     return f"Model · {text}", BADGE_COLOURS[status.state], percent, text, status.state != "running"
 
 
-def register_training_status(app, training: TrainingWatch, waiting: bool) -> None:
+def should_reload(status: RunStatus | None, waiting: bool, spaces_pending: bool) -> bool:
+    """Whether the served app is out of date: the model it waits for is ready (or a run changed it), or its first space is written."""
+    if status is None:
+        return False
+    return (status.state == "ready" and (waiting or status.changed)) or (spaces_pending and status.baseline_done)
+
+
+def register_training_status(app, training: TrainingWatch, waiting: bool, spaces_pending: bool = False) -> None:
+    """Poll the run's status; ask for a new app (and reload the page) when the model, or the first space, is there.
+
+    ``spaces_pending``: this app was built before the cohort had any space; the run's baseline stage
+    writes one, and the page moves to an app that shows it without waiting for the model.
+    """
     outputs = [Output("training-badge", "children"), Output("training-badge", "color"), Output("training-poll", "disabled"),
                Output("training-reload", "data")]
     if waiting:
@@ -61,7 +74,7 @@ def register_training_status(app, training: TrainingWatch, waiting: bool) -> Non
         status = training.status()
         badge, colour, percent, label, finished = status_view(status)
         reload = False
-        if status is not None and status.state == "ready" and (waiting or status.changed):
+        if should_reload(status, waiting, spaces_pending):
             training.on_ready()
             reload = True
         values = [badge, colour, finished, reload]
