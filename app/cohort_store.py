@@ -154,10 +154,14 @@ class CohortStore:
             rows = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} ORDER BY name COLLATE NOCASE", parameters).fetchall()
         return [_to_saved(row) for row in rows]
 
+    def is_owner(self, saved: SavedCohort) -> bool:
+        """Whether the current user may rename, delete or share this cohort (cohorts from before owners belong to the local user)."""
+        user = self.current_user() or LOCAL_USER
+        return saved.owner == user or (saved.owner == "" and user == LOCAL_USER)
+
     def _require_owner(self, cohort_id: int) -> SavedCohort:
         saved = self.get(cohort_id)
-        user = self.current_user() or LOCAL_USER
-        if not (saved.owner == user or (saved.owner == "" and user == LOCAL_USER)):
+        if not self.is_owner(saved):
             raise CohortStoreError(f"only {saved.owner or 'a local user'} can change the cohort {saved.name!r}")
         return saved
 

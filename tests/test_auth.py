@@ -187,3 +187,24 @@ def test_exports_are_written_to_the_audit_log(tmp_path):
     store.record("export", "cohort 'A': 12 subjects")
     [entry] = store.audit_log()
     assert (entry.username, entry.action, entry.detail) == ("alice", "export", "cohort 'A': 12 subjects")
+
+
+def test_the_sharing_switch_shows_a_cohorts_state_and_only_its_owner_changes_it(tmp_path):
+    from types import SimpleNamespace
+
+    from app.panels.cohorts import set_sharing, sharing_state
+    from app.validation import InputRefused
+
+    user = {"name": "alice"}
+    context = SimpleNamespace(store=CohortStore(tmp_path / "c.sqlite", dataset="d", current_user=lambda: user["name"]))
+    mine = context.store.save("Alice's", CohortDefinition.from_dict({"filters": []}))
+    assert sharing_state(context, mine.id) == (False, False) and sharing_state(context, None) == (False, True)
+    assert set_sharing(context, mine.id, False) is None  # the switch showing the state changes nothing
+    assert "now shared" in set_sharing(context, mine.id, True)
+    assert [entry.action for entry in context.store.audit_log()] == ["share"]
+    with pytest.raises(InputRefused):
+        set_sharing(context, mine.id, "yes")
+    user["name"] = "bob"
+    assert sharing_state(context, mine.id) == (True, True)  # bob sees it, shared, and cannot change that
+    with pytest.raises(CohortStoreError, match="only alice"):
+        set_sharing(context, mine.id, False)

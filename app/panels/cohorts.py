@@ -12,7 +12,7 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
 from app import validation
-from app.cohort_store import CohortStoreError
+from app.cohort_store import LOCAL_USER, CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
 from app.core.cohort_description import describe_definition, readable_time
@@ -108,8 +108,30 @@ def saved_cohort_rows(context: AppContext) -> list[dict]:
             definition = describe_definition(saved.definition, context.variables, lambda operand: names.get(operand, f"cohort {operand}"))
         except (ValueError, KeyError, CohortStoreError) as error:
             size, definition = None, f"cannot resolve: {error}"
-        rows.append({"id": saved.id, "name": saved.name, "size": size, "definition": definition, "created": readable_time(saved.created_at)})
+        rows.append({"id": saved.id, "name": saved.name, "size": size, "definition": definition, "created": readable_time(saved.created_at),
+                     "shared": saved.shared, "owner": saved.owner or LOCAL_USER, "mine": context.store.is_owner(saved)})
     return rows
+
+
+def sharing_state(context: AppContext, chosen: object) -> tuple[bool, bool]:
+    """(shared, switch disabled) for the chosen saved cohort: only its owner may change who sees it."""
+    if chosen is None:
+        return False, True
+    saved = context.store.get(chosen)  # the store refuses anything but one of its ids
+    return saved.shared, not context.store.is_owner(saved)
+
+
+def set_sharing(context: AppContext, chosen: object, shared: object) -> str | None:
+    """Share the chosen cohort with every user or make it private; None when it already is (the switch only showed its state)."""
+    shared = validation.choice(shared, (True, False), "shared")
+    if chosen is None:
+        return None
+    saved = context.store.get(chosen)
+    if saved.shared == shared:
+        return None
+    context.store.set_shared(saved.id, shared)
+    context.store.record("share" if shared else "unshare", f"{saved.name} (id {saved.id})")
+    return f"“{saved.name}” is now {'shared with every user' if shared else 'private: only you see it'}"
 
 
 def layout(context: AppContext) -> html.Div:
@@ -141,6 +163,7 @@ def layout(context: AppContext) -> html.Div:
                         [
                             html.Div(id="saved-cohort-list", className="mb-2"),
                             dcc.Dropdown(id=SAVED_COHORTS, placeholder="Choose a saved cohort", className="mb-2"),
+                            dbc.Switch(id="share-cohort", label="Shared with every user", value=False, disabled=True, className="small mb-1"),
                             dbc.ButtonGroup(
                                 [dbc.Button("Highlight", id="apply-cohort", color="secondary", outline=True),
                                  dbc.Button("Export CSV", id="export-cohort", color="secondary", outline=True),
@@ -283,7 +306,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
                                          color="warning" if row["size"] == 0 else "light", text_color="dark", className="ms-2")],
                               className="d-flex align-items-center"),
                      html.Div(row["definition"], className="text-muted saved-cohort-definition"),
-                     html.Div(f"created {row['created']}" + (" · empty now" if row["size"] == 0 else ""), className="text-muted")],
+                     html.Div(f"created {row['created']}" + ("" if row["mine"] else f" by {row['owner']}")
+                              + (" · shared" if row["shared"] else " · private") + (" · empty now" if row["size"] == 0 else ""),
+                              className="text-muted")],
                     className="py-1 small saved-cohort")
                  for row in rows],
                 flush=True,
@@ -328,6 +353,28 @@ def register(app: dash.Dash, context: AppContext) -> None:
         except (CohortStoreError, ValueError) as error:
             return _feedback(str(error), False), dash.no_update
         return _feedback(message, True), (version or 0) + 1
+
+    @app.callback(Output("share-cohort", "value"), Output("share-cohort", "disabled"), Input(SAVED_COHORTS, "value"), Input(COHORTS_VERSION, "data"))
+    def _show_sharing(chosen, _version):
+        try:
+            return sharing_state(context, chosen)
+        except CohortStoreError:
+            return False, True
+
+    @app.callback(
+        Output("manage-feedback", "children", allow_duplicate=True),
+        Output(COHORTS_VERSION, "data", allow_duplicate=True),
+        Input("share-cohort", "value"),
+        State(SAVED_COHORTS, "value"),
+        State(COHORTS_VERSION, "data"),
+        prevent_initial_call=True,
+    )
+    def _share(shared, chosen, version):
+        try:
+            message = set_sharing(context, chosen, shared)
+        except CohortStoreError as error:
+            return _feedback(str(error), False), dash.no_update
+        return (dash.no_update, dash.no_update) if message is None else (_feedback(message, True), (version or 0) + 1)
 
     @app.callback(
         Output(SELECTION, "data", allow_duplicate=True),
