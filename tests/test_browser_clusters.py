@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser import SCROLL_INTO_VIEW, choose_dropdown_option, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import SCROLL_INTO_VIEW, choose_dropdown_option, current_count, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -20,11 +20,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 def app_url(phenotype_cohort_dir, tmp_path_factory):
     with running_app(phenotype_cohort_dir, tmp_path_factory.mktemp("clusters-cache")) as url:
         yield url
-
-
-def _count(driver) -> int | None:
-    text = driver.find_element(By.ID, "current-count").text
-    return int(text.split(" of ")[0].replace(",", "")) if " of " in text else None
 
 
 def _open_tab(driver, label: str) -> None:
@@ -61,7 +56,7 @@ def test_clusters_are_listed_coloured_in_the_explorer_and_one_click_selects_one(
     driver.save_screenshot(str(SCREENSHOTS / "clusters-list.png"))
 
     items[1].find_element(By.XPATH, ".//button[text()='Select']").click()
-    wait_for(lambda: _count(driver) == sizes[1], message="cluster 2 as the selection")
+    wait_for(lambda: current_count(driver) == sizes[1], message="cluster 2 as the selection")
 
     _open_tab(driver, "Explore")
     choose_dropdown_option(driver, "colour-by", "Clusters (found in the Clusters tab)")

@@ -14,7 +14,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from data_loaders import load_cohort
-from tests.browser import SCROLL_INTO_VIEW, chrome, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import SCROLL_INTO_VIEW, chrome, current_count, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -57,7 +57,7 @@ def test_the_panel_draws_every_subject_and_selecting_one_shows_its_neighbourhood
     multiples = wait_for(lambda: plot_state(driver, "cs-neighbourhood"), message="the small multiples")
     assert {trace["type"] for trace in multiples} == {"scatter"}  # SVG subplots, no extra WebGL context
     assert driver.execute_script("return document.querySelectorAll('#cs-neighbourhood .subplot').length") >= 2
-    assert _count(driver) == PHENOTYPE_COHORT_SUBJECTS  # focusing a subject leaves the selection (none) as it is
+    assert current_count(driver) == PHENOTYPE_COHORT_SUBJECTS  # focusing a subject leaves the selection (none) as it is
     assert (plot_state(driver, "cs-map") or [{}])[0].get("selected") is None
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-subject.png"))
     assert severe_console_errors(driver) == []
@@ -86,11 +86,6 @@ def test_a_suggested_group_becomes_the_shared_selection(driver, app_url):
     assert severe_console_errors(driver) == []
 
 
-def _count(driver) -> int | None:
-    text = driver.find_element(By.ID, "current-count").text  # "12 of 300"
-    return int(text.split(" of ")[0].replace(",", "")) if " of " in text else None
-
-
 # The subject drawn farthest from any other on the map (a click there hits it alone), its row and its pixel offset
 # from the centre of the plot's drag layer.
 LONELIEST_POINT = """
@@ -116,7 +111,7 @@ def test_clicking_a_subject_on_the_map_focuses_it_and_keeps_the_selection(driver
     select = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".cs-suggestion button"), message="suggested groups")[0]
     size = int(driver.find_element(By.CSS_SELECTOR, ".cs-suggestion strong").text.split(": ")[1].split(" ")[0])
     select.click()
-    wait_for(lambda: _count(driver) == size, message="the suggested group selected")
+    wait_for(lambda: current_count(driver) == size, message="the suggested group selected")
     wait_for(lambda: f"{size:,} selected subjects" in driver.find_element(By.ID, "cs-common").text, message="the group's common changes")
     target = driver.execute_script(LONELIEST_POINT)
     assert target["gap"] > 6, "a point a click cannot miss"
@@ -126,7 +121,7 @@ def test_clicking_a_subject_on_the_map_focuses_it_and_keeps_the_selection(driver
     ActionChains(driver).move_to_element_with_offset(drag_layer, target["dx"], target["dy"]).pause(0.5).click().perform()
     wait_for(lambda: driver.find_element(By.ID, "cs-subject-title").text.startswith(subject_id), message=f"{subject_id}'s neighbourhoods")
     time.sleep(1)
-    assert _count(driver) == size  # the shared selection is still the group
+    assert current_count(driver) == size  # the shared selection is still the group
     assert f"{size:,} selected subjects" in driver.find_element(By.ID, "cs-common").text
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-clicked.png"))
     assert severe_console_errors(driver) == []
@@ -147,7 +142,7 @@ def test_a_range_brushed_on_the_histogram_stays_and_selects_only_the_subjects_sh
     assert "overlap 0.00–" in driver.find_element(By.ID, "cs-map-title").text
     assert driver.execute_script("return document.querySelectorAll('#cs-histogram .selectionlayer path, #cs-histogram .select-outline').length") > 0
     driver.find_element(By.ID, "cs-select-range").click()
-    wait_for(lambda: _count(driver) == shown, message=f"the {shown} subjects shown selected")
+    wait_for(lambda: current_count(driver) == shown, message=f"the {shown} subjects shown selected")
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-brushed.png"))
     assert severe_console_errors(driver) == []
 
