@@ -76,6 +76,17 @@ def test_hdbscan_lists_the_unclustered_last(context):
     assert [entry.label for entry in entries if entry.label != -1] == list(range(labels.max() + 1))
 
 
+def test_hdbscan_finding_no_cluster_says_what_to_try(context):
+    value = {"space": "joint", "method": "hdbscan", "n_clusters": 4, "min_cluster_size": 20}
+    spec = ClusterSpec("hdbscan", min_cluster_size=20)
+    path = context.cluster_cache.path_for(context.space_fingerprints["joint"], spec)
+    path.parent.mkdir(parents=True)
+    np.save(path, np.full(context.n_subjects, -1, dtype=np.int32))  # everyone unclustered
+    summary, listed = clusters.render_clusters(context, value)
+    assert "0 clusters of 300 subjects, 300 in none" in str(summary) and "try a smaller smallest cluster" in str(summary)
+    assert str(listed).count("'cluster-select'") == 1  # the unclustered can still be selected
+
+
 def test_one_click_makes_a_cluster_the_selection_resolved_on_the_server(context):
     labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
     selection, feedback, version = clusters.use_cluster(context, {"type": "cluster-select", "index": 1}, True, KMEANS_3, 0)

@@ -76,6 +76,8 @@ def render_clusters(context: AppContext, clusters: dict | None) -> tuple[object,
         "Each is described by what sets it apart from everyone else (standardised differences, as in Table 1). "
         "Explore → Colour by → Clusters colours every view by them.",
     ]
+    if not found:
+        summary.append(" HDBSCAN found no group dense enough: try a smaller smallest cluster, or k-means.")
     return summary, cluster_list(entries)
 
 
