@@ -131,6 +131,16 @@ class CohortStore:
             raise CohortStoreError(f"a cohort named {name!r} already exists") from error
         return self.get(int(cursor.lastrowid))
 
+    def save_unique(self, name: str, definition: CohortDefinition, attempts: int = 50) -> SavedCohort:
+        """Save under ``name``, or ``name (2)``, ``name (3)``… when taken: for names the app makes up (a suggested group, a cluster)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.save(name if attempt == 1 else f"{name} ({attempt})", definition)
+            except CohortStoreError as error:
+                if "already exists" not in str(error):
+                    raise
+        raise CohortStoreError(f"too many cohorts named {name!r}")
+
     def depth(self, definition: CohortDefinition) -> int:
         """Levels of algebra under a definition (filters or ids: 0); the longest chain of operands."""
         if definition.operation is None:

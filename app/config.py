@@ -91,6 +91,10 @@ class AppConfig:
     def projection_cache_dir(self) -> Path:
         return self.cache_dir / "projections"
 
+    @property
+    def cluster_cache_dir(self) -> Path:
+        return self.cache_dir / "clusters"
+
     @classmethod
     def from_env(cls, **overrides: object) -> AppConfig:
         """Settings from ``LSE_*`` environment variables, then explicit overrides (CLI flags)."""

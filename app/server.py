@@ -21,14 +21,14 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
-from app.panels import accuracy, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.panels import accuracy, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
 from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
 
-PANELS = (explorer, cohorts, compare_cohorts, decoder, accuracy, compare_spaces)
+PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 log = logging.getLogger(__name__)
 BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
@@ -190,6 +190,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
                                     dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id="compare-cohorts"),
+                                    dbc.Tab(clusters.layout(context), label="Clusters", tab_id="clusters"),
                                     dbc.Tab(training_placeholder("training-progress-decoder") if waiting else decoder.layout(context),
                                             label="Decode", tab_id="decoder"),
                                     dbc.Tab(training_placeholder("training-progress-accuracy") if waiting else accuracy.layout(context),

@@ -11,20 +11,25 @@ import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 from dash import ctx, dcc
 
 from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
+from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable
 from app.core.cohort_algebra import CohortDefinition
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.selection_shapes import parse_shape, shape_mask
+from data_loaders.manifest import VariableSpec
 
 # Page-wide stores: component ids (their values are what the browser posts, so they stay stable).
-SELECTION = "selection"              # a drawn shape {"source", "view", "shape"}, {"cohort": id}, {"rows": [...]} or None: see selection_mask
+SELECTION = "selection"              # a drawn shape {"source", "view", "shape"}, {"cohort": id}, {"rows": [...]}, {"cluster": {...}} or None
 FILTERS = "filters"                  # [filter dict, ...] of the current cohort
 COHORTS_VERSION = "cohorts-version"  # bumped whenever saved cohorts change
 SAVED_COHORTS = "manage-cohort"      # the sidebar's saved-cohort dropdown; its options list every saved cohort
+CLUSTERS = "clusters"                # the clustering in force, once computed: {"space", "method", "n_clusters", "min_cluster_size"} or None
+CLUSTER_COLOUR = "@clusters"         # the colour-by value that colours every view by the clustering in force (never a variable's name)
 
 # Cohort choices: the values a group dropdown may hold besides a saved cohort's id.
 CURRENT = "current"   # the current cohort: filters and selection together
@@ -41,11 +46,17 @@ SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI onl
 
 def stores() -> list[dcc.Store]:
     """The shared stores, placed once in the page layout."""
-    return [dcc.Store(id=SELECTION), dcc.Store(id=FILTERS, data=[]), dcc.Store(id=COHORTS_VERSION, data=0)]
+    return [dcc.Store(id=SELECTION), dcc.Store(id=FILTERS, data=[]), dcc.Store(id=COHORTS_VERSION, data=0), dcc.Store(id=CLUSTERS)]
 
 
 def space_label(name: str) -> str:
     return SPACE_LABELS.get(name, name)
+
+
+def ordered_spaces(context: AppContext) -> list[str]:
+    """The cohort's spaces, known ones first in SPACE_LABELS' order: every space dropdown lists them alike."""
+    known = list(SPACE_LABELS)
+    return sorted(context.cohort.spaces, key=lambda name: known.index(name) if name in known else len(known))
 
 
 def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical")) -> list[dict]:
@@ -85,11 +96,50 @@ def view_coordinates(context: AppContext, view: object) -> np.ndarray:
     raise SelectionError(f"the selection was drawn on an unknown view {view!r}")
 
 
+def clustering_spec(context: AppContext, value: object) -> tuple[str, ClusterSpec]:
+    """A clustering named by the browser ({"space", "method", "n_clusters", "min_cluster_size"}), checked field by field."""
+    if not isinstance(value, dict):
+        raise validation.InputRefused(f"clustering: expected an object naming a space and a method, got {value!r:.60}")
+    space = validation.choice(value.get("space"), list(context.cohort.spaces), "clustering space")
+    method = validation.choice(value.get("method"), list(CLUSTER_METHODS), "clustering method")
+    n_clusters = validation.integer(value.get("n_clusters", 4), "number of clusters", 2, MAX_CLUSTERS)
+    min_size = validation.integer(value.get("min_cluster_size", 50), "smallest cluster", 2, max(2, context.n_subjects))
+    return space, ClusterSpec(method=method, n_clusters=n_clusters, min_cluster_size=min_size)
+
+
+def clustering_value(space: str, spec: ClusterSpec) -> dict:
+    """What the CLUSTERS store (and a cluster selection) holds for a clustering: the inverse of :func:`clustering_spec`."""
+    return {"space": space, "method": spec.method, "n_clusters": spec.n_clusters, "min_cluster_size": spec.min_cluster_size}
+
+
+def cluster_column(context: AppContext, clusters: object) -> tuple[pd.Series, VariableSpec] | None:
+    """The clustering in force as a categorical column named by cluster descriptions, for colouring; None if none is computed."""
+    if not clusters:
+        return None
+    space, spec = clustering_spec(context, clusters)
+    labels = context.cached_clusters(space, spec)
+    if labels is None:
+        return None
+    return cluster_variable(labels, context.cluster_descriptions(space, spec), space_label(space))
+
+
+def cluster_selection_mask(context: AppContext, value: object) -> np.ndarray:
+    """The members of one cluster ({"space", "method", …, "label"}); its clustering must be computed already."""
+    space, spec = clustering_spec(context, value)
+    label = validation.integer(value.get("label"), "cluster", NOISE, MAX_CLUSTERS - 1)
+    labels = context.cached_clusters(space, spec)
+    if labels is None:
+        raise SelectionError(f"the clusters of {space_label(space)} ({CLUSTER_METHODS[spec.method]}) are not computed yet")
+    return labels == label
+
+
 def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | None:
     """Who the selection holds, or None when there is none.
 
     A selection is a shape drawn on a view (resolved on the coordinates the server holds), a saved
-    cohort, or a short list of rows (a subject clicked in Compare spaces); anything else is refused.
+    cohort, one cluster of a computed clustering (resolved on its cached labels, so a cluster of
+    any size travels as a few bytes) or a short list of rows (a subject clicked in Compare spaces);
+    anything else is refused.
     """
     if not selection:
         return None
@@ -107,6 +157,8 @@ def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | 
             return context.saved_cohort_mask(cohort_id)
         except CohortStoreError as error:
             raise SelectionError(f"the saved cohort {selection['cohort']!r} cannot be highlighted: {error}") from None
+    if "cluster" in selection:
+        return cluster_selection_mask(context, selection["cluster"])
     if "rows" in selection:
         rows = validation.rows(selection["rows"], context.n_subjects, "selected subjects")
         mask = np.zeros(context.n_subjects, dtype=bool)

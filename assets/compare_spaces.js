@@ -1,30 +1,64 @@
-// Compare-spaces panel: reduce a lasso/box selection on the overlap map to the selected subjects'
-// row ids (the subjects trace's customdata) before anything goes to the server, as the explorer does.
-window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    compareSpaces: {
-        selectionFromMap: function (selected) {
-            if (!selected || !selected.points) {
-                return window.dash_clientside.no_update; // a double-click clears the lasso outline; the selection stays
-            }
-            const graph = document.querySelector("#cs-map .js-plotly-plot");
-            const traces = graph && graph._fullData ? graph._fullData : [];
-            const rows = new Set();
-            for (const point of selected.points) {
-                if (point.curveNumber !== 0) {
-                    continue; // trails are not subjects
+// Compare-spaces panel: reduce the overlap map's clicks and lasso/box selections to subjects' row ids
+// (the subjects trace's customdata) before anything goes to the server, as the explorer does; and keep
+// the range brushed on the overlap histogram through Plotly's redraws.
+(function () {
+    "use strict";
+
+    // A point's row id: its customdata, else (WebGL traces leave it out of event data) the trace's own.
+    function rowOf(point, traces) {
+        if (!point || point.curveNumber !== 0) {
+            return null; // trails are not subjects
+        }
+        let row = point.customdata;
+        if ((row === undefined || row === null) && traces[0] && traces[0].customdata) {
+            row = traces[0].customdata[point.pointNumber];
+        }
+        if (Array.isArray(row)) {
+            row = row[0];
+        }
+        return row === undefined || row === null ? null : Number(row);
+    }
+
+    function mapTraces() {
+        const graph = document.querySelector("#cs-map .js-plotly-plot");
+        return graph && graph._fullData ? graph._fullData : [];
+    }
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        compareSpaces: {
+            selectionFromMap: function (selected) {
+                if (!selected || !selected.points) {
+                    return window.dash_clientside.no_update; // a double-click clears the lasso outline; the selection stays
                 }
-                let row = point.customdata;
-                if (row === undefined && traces[0] && traces[0].customdata) {
-                    row = traces[0].customdata[point.pointNumber];
+                const traces = mapTraces();
+                const rows = new Set();
+                for (const point of selected.points) {
+                    const row = rowOf(point, traces);
+                    if (row !== null) {
+                        rows.add(row);
+                    }
                 }
-                if (Array.isArray(row)) {
-                    row = row[0];
+                return { rows: Array.from(rows), source: "compare-spaces-map" };
+            },
+
+            // The clicked subject's row: it becomes the focused subject (the selection is left as it is).
+            subjectFromMap: function (click) {
+                const points = click && click.points ? click.points : [];
+                const row = points.length ? rowOf(points[0], mapTraces()) : null;
+                return row === null ? window.dash_clientside.no_update : { row: row, at: Date.now() };
+            },
+
+            // The brushed overlap range. Plotly fires a second selection event without a range after the
+            // figure is drawn again; that echo is ignored. A double-click (no selectedData) clears the brush.
+            brushFromHistogram: function (selected) {
+                if (!selected) {
+                    return null;
                 }
-                if (row !== undefined && row !== null) {
-                    rows.add(Number(row));
+                if (selected.range && Array.isArray(selected.range.x) && selected.range.x.length === 2) {
+                    return { range: { x: selected.range.x.map(Number) } };
                 }
-            }
-            return { rows: Array.from(rows), source: "compare-spaces-map" };
+                return window.dash_clientside.no_update;
+            },
         },
-    },
-});
+    });
+})();

@@ -1,7 +1,7 @@
 """Do clusters of a latent space line up with the demo's known groups? Adjusted Rand index, per space and method.
 
     LSE_CACHE_DIR=/tmp/x/cache .venv/bin/python -m benchmarks.cluster_agreement            # the first-start demo
-    .venv/bin/python -m benchmarks.cluster_agreement --cohort path/to/cohort --k 4 6 8
+    .venv/bin/python -m benchmarks.cluster_agreement --cohort path/to/cohort --k 4 6 8 [--raw-scale]
 
 The known groups of the synthetic demo are heart failure, atrial fibrillation in AF rhythm at the
 visit and LV hypertrophy; a subject with several goes to the first in that order, the rest are
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cohort", type=Path, help="cohort folder (default: the first-start demo in the cache folder)")
     parser.add_argument("--k", type=int, nargs="+", default=[4, 6, 8], help="k-means cluster counts to try")
     parser.add_argument("--min-cluster-size", type=int, default=50, help="HDBSCAN's smallest cluster")
+    parser.add_argument("--raw-scale", action="store_true",
+                        help="cluster the latents as they are, without scaling each dimension to unit variance (the app's default)")
     arguments = parser.parse_args(argv)
     if arguments.cohort is None:
         from app.config import AppConfig
@@ -51,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     reference = known_partition(phenotypes)
     print(f"{cohort.name}: {len(phenotypes):,} subjects; known groups "
           + ", ".join(f"{name} {int((reference == n).sum()):,}" for n, name in enumerate(["none", *KNOWN_GROUPS], start=0)))
-    specs = [ClusterSpec("kmeans", n_clusters=k) for k in arguments.k] + [ClusterSpec("hdbscan", min_cluster_size=arguments.min_cluster_size)]
+    standardise = not arguments.raw_scale
+    specs = [ClusterSpec("kmeans", n_clusters=k, standardise=standardise) for k in arguments.k]
+    specs.append(ClusterSpec("hdbscan", min_cluster_size=arguments.min_cluster_size, standardise=standardise))
     for space, latents in cohort.spaces.items():
         for spec in specs:
             started = time.perf_counter()

@@ -189,6 +189,14 @@ def box_select_middle(driver, graph_id: str) -> None:
         width // 2, height // 2).release().perform()
 
 
+def current_count(driver) -> int | None:
+    """The size of the current cohort from the sidebar's badge ("2,011 of 5,000"), None before it is drawn."""
+    from selenium.webdriver.common.by import By
+
+    text = driver.find_element(By.ID, "current-count").text
+    return int(text.split(" of ")[0].replace(",", "")) if " of " in text else None
+
+
 def severe_console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 

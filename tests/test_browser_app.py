@@ -17,7 +17,7 @@ from tests.conftest import SMALL_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-PANELS = ("Compare cohorts", "Decode", "Accuracy", "Compare spaces", "Variables", "Explore")
+PANELS = ("Compare cohorts", "Clusters", "Decode", "Accuracy", "Compare spaces", "Variables", "Explore")
 
 WEBGL_CONTEXTS = """
 return Array.from(document.querySelectorAll('canvas.gl-canvas-context')).map((canvas) => {
@@ -52,6 +52,9 @@ def test_opening_every_panel_leaves_every_webgl_plot_drawn(driver, app_url):
         _open(driver, label)
         if label == "Decode":
             wait_for(lambda: "decoded on" in driver.find_element(By.TAG_NAME, "body").text, timeout=90, message="the first decode")
+        if label == "Clusters":
+            driver.find_element(By.ID, "cluster-run").click()
+            wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#cluster-items .cluster-item"), timeout=60, message="the clusters listed")
         if label == "Compare spaces":
             wait_for(lambda: _drawn(driver, "cs-map"), timeout=60, message="the overlap map")
         contexts = driver.execute_script(WEBGL_CONTEXTS)

@@ -89,6 +89,22 @@ def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(contex
     assert compare_spaces.overlap_range(None) is None and compare_spaces.overlap_range({"points": []}) is None
 
 
+def test_the_brushed_range_is_drawn_into_the_histogram_so_a_redraw_keeps_it(context):
+    overview(context)
+    histogram = overview(context, brushed={"range": {"x": [0.2, 0.45]}})["histogram"]
+    box = histogram.layout.selections[0]
+    assert (box.x0, box.x1, box.xref) == (0.2, 0.45, "x")
+    centres = np.asarray(histogram.data[0].x)
+    assert [centres[i] for i in histogram.data[0].selectedpoints] == [c for c in centres if 0.2 <= c <= 0.45]
+    assert not overview(context)["histogram"].layout.selections  # nothing brushed: no box
+
+
+@pytest.mark.parametrize("brushed", [{"range": {"x": ["a", 1]}}, {"range": {"x": [0.1]}}, {"range": {"x": [True, 0.5]}}, {"range": {"x": 5}}])
+def test_a_malformed_brush_is_refused(brushed):
+    with pytest.raises(compare_spaces.validation.InputRefused, match="overlap range"):
+        compare_spaces.overlap_range(brushed)
+
+
 def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, monkeypatch):
     monkeypatch.setattr(compare_spaces, "INLINE_SUBJECTS", 100)
     waiting = overview(context, k=7, metric="cosine")
@@ -114,11 +130,26 @@ def test_the_same_space_twice_or_too_few_spaces_explain_themselves(context):
     assert "models.encode" in overview(context)["summary"]
 
 
-def test_subject_chosen_by_click_or_list_row_and_never_by_a_trail():
-    assert compare_spaces.subject_from_event("cs-map", {"points": [{"curveNumber": 0, "customdata": 42}]}) == 42
-    assert compare_spaces.subject_from_event("cs-map", {"points": [{"curveNumber": 1, "pointNumber": 3}]}) is None
-    assert compare_spaces.subject_from_event({"type": "cs-row", "list": "most", "row": 17}, None, clicked=True) == 17
-    assert compare_spaces.subject_from_event({"type": "cs-row", "list": "gained", "row": 3}, None, clicked=False) is None
+def test_subject_chosen_by_click_or_list_row_and_checked(context):
+    assert compare_spaces.subject_from_event(context, "cs-map-click", {"row": 42, "at": 1}) == 42
+    assert compare_spaces.subject_from_event(context, {"type": "cs-row", "list": "most", "row": 17}, None, clicked=True) == 17
+    assert compare_spaces.subject_from_event(context, {"type": "cs-row", "list": "gained", "row": 3}, None, clicked=False) is None
+    for hostile in (-1, 300, 1.5, True, "7"):
+        with pytest.raises(compare_spaces.validation.InputRefused, match="clicked subject"):
+            compare_spaces.subject_from_event(context, "cs-map-click", {"row": hostile})
+
+
+def test_a_clicked_subject_is_focused_until_the_selection_changes_and_never_replaces_it(context):
+    group = {"rows": [3, 4, 5]}
+    focused = {"row": 42, "selection": compare_spaces.inputs_key(group)}
+    assert compare_spaces.focused_row(context, focused, group) == 42
+    assert compare_spaces.focused_row(context, focused, {"rows": [7]}) is None  # a new selection takes the focus back
+    assert compare_spaces.focused_row(context, {"row": 42, "selection": compare_spaces.inputs_key(None)}, None) == 42
+    overview(context)
+    _, title, common = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", 42, group, None)
+    assert title.startswith(context.cohort.subject_ids[42]) and "3 selected subjects" in str(common)  # focus outside the selection
+    with pytest.raises(compare_spaces.validation.InputRefused):
+        compare_spaces.focused_row(context, {"row": -1, "selection": compare_spaces.inputs_key(None)}, None)
 
 
 def test_lists_sort_by_any_column_with_missing_values_last(context):

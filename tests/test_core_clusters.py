@@ -90,3 +90,10 @@ def test_clusters_become_a_categorical_variable_to_colour_by():
     assert spec.type == "categorical" and spec.label == "Clusters of joint"
     assert spec.categories == ("Cluster 1 (3): older", "Cluster 2 (1)", "Not in a cluster (1)")
     assert list(column) == ["Cluster 1 (3): older"] * 2 + ["Cluster 2 (1)", "Not in a cluster (1)", "Cluster 1 (3): older"]
+
+
+def test_labels_read_mid_sentence_and_acronyms_stay():
+    from app.core.clusters import _in_sentence
+
+    assert [_in_sentence(label) for label in ("Heart rate", "LV mass", "AF", "QRS duration", "Sex", "x")] == [
+        "heart rate", "LV mass", "AF", "QRS duration", "sex", "x"]

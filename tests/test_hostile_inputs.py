@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+from app.state import inputs_key
 from benchmarks.load import User
 from tests.browser import running_app
 from tests.conftest import SMALL_COHORT_SUBJECTS
@@ -22,7 +23,8 @@ REFUSED = b"Not done:"  # the page's refusal banner (app.validation.show_refusal
 
 BAD_SELECTIONS = [{"rows": [-1]}, {"rows": [HUGE]}, {"rows": [1.7]}, {"rows": [True]}, {"rows": ["1"]}, {"rows": 5}, "everyone", [1, 2],
                   {"rows": list(range(N + 1))}, {"cohort": "1"},
-                  {"view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}]
+                  {"view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}},
+                  {"cluster": "joint"}, {"cluster": {"space": "joint", "method": "kmeans", "n_clusters": 3, "min_cluster_size": 50, "label": 99}}]
 BAD_FILTERS = [[{"kind": "range", "variable": "synthetic_seed", "low": 0}], "age_years > 50", [1], [{"kind": "regex", "variable": "age_years"}],
                [{"kind": "range", "variable": "age_years", "low": "fifty"}], [{"kind": "choice", "variable": "sex", "values": "female"}],
                [{"kind": "choice", "variable": "sex", "values": [{"$ne": 1}]}]]
@@ -53,6 +55,14 @@ CASES = (
                                 ("accuracy-threshold", True), ("accuracy-cohort", -1), ("accuracy-cohort", HUGE), ("accuracy-cohort", "x"))]
     + [("cs-", "compare-spaces", {(component, "value"): value}, False)
        for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
+    + [("cs-map.figure", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]
+    + [("cs-neighbourhood.figure", "compare-spaces", {("cs-subject", "data"): {"row": value, "selection": inputs_key(None)}}, True)
+       for value in (-1, HUGE, 1.5, "3")]
+    + [("cluster-request.data", "clusters", {("cluster-run", "n_clicks"): 1, (component, "value"): value}, True)
+       for component, value in (("cluster-k", 1), ("cluster-k", 31), ("cluster-k", 2.5), ("cluster-k", True), ("cluster-k", "3"),
+                                ("cluster-space", "nowhere"), ("cluster-method", "spectral"), ("cluster-min-size", 1))]
+    + [("colour-legend.children", "explore", {("colour-by", "value"): "@clusters", ("clusters", "data"): value}, True)
+       for value in ({"space": "nowhere", "method": "kmeans"}, "joint", {"space": "joint", "method": "kmeans", "n_clusters": 99})]
 )
 
 

@@ -111,14 +111,19 @@ class ClusterCache:
         return self.get(space_fingerprint, spec)
 
 
+def _in_sentence(label: str) -> str:
+    """A label as it reads mid-sentence: "Heart rate" → "heart rate"; acronyms ("LV mass", "AF") stay as they are."""
+    return label[0].lower() + label[1:] if len(label) > 1 and label[0].isupper() and label[1].islower() else label
+
+
 def _phrase(row: pd.Series, spec: VariableSpec, share_in_cluster: float) -> str:
     if row["kind"] == "proportion":
-        what = f"{row['level']} ({spec.label})" if row["level"] else spec.label
+        what = f"{row['level']} ({_in_sentence(spec.label)})" if row["level"] else _in_sentence(spec.label)
         return f"{100 * share_in_cluster:.0f} % {what}"
     higher = row["std_diff"] > 0
     if spec.unit == "years":  # an age
         return "older" if higher else "younger"
-    return f"{'high' if higher else 'low'} {spec.label}"
+    return f"{'high' if higher else 'low'} {_in_sentence(spec.label)}"
 
 
 def describe_clusters(

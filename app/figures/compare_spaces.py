@@ -22,6 +22,8 @@ SUBJECT_COLOUR = "#111111"
 TRAIL_COLOUR = "rgba(90, 90, 90, 0.45)"
 BACKGROUND_COLOUR = "#d9d9d9"
 UNSELECTED_OPACITY = 0.12
+CONTROLS_TOP_PX = 48  # the map's play buttons start this far below the plot area, under the x-axis title
+SLIDER_TOP_PX = CONTROLS_TOP_PX + 40  # and its frame slider under the buttons
 
 
 def _layout_defaults(figure: go.Figure, revision: str) -> None:
@@ -108,30 +110,44 @@ def overlap_map(
         yaxis={"title": {"text": axis_labels[1]}, "zeroline": False},
         dragmode="lasso", clickmode="event", hovermode="closest",
         legend={"orientation": "h", "y": 1.02, "x": 0.99, "xanchor": "right", "yanchor": "bottom", "font": {"size": 11}},
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.13, "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "r": 6},
-                      "showactive": False,
+        # The play buttons, then the frame slider on a row of its own, sit below the x-axis title, placed in pixels from
+        # the plot's bottom edge (paper fractions would move them onto the title as the figure's height changes, and
+        # side by side the buttons' labels, which name the spaces, run into the slider in a narrow window).
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": 0, "xanchor": "left", "yanchor": "top",
+                      "pad": {"t": CONTROLS_TOP_PX, "r": 6}, "showactive": False,
                       "buttons": [{"label": f"▶ {frame_labels[0]} → {frame_labels[1]}", "method": "animate", "args": [None, play]},
                                   {"label": f"◀ back to {frame_labels[0]}", "method": "animate",
                                    "args": [["0"], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": 0, "steps": steps, "x": 0.36, "len": 0.62, "y": -0.09, "yanchor": "top", "pad": {"t": 0},
+        sliders=[{"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": SLIDER_TOP_PX, "r": 10},
                   "currentvalue": {"visible": False}, "ticklen": 0}],
     )
     _layout_defaults(figure, revision)
-    figure.update_layout(margin={"l": 45, "r": 10, "t": 30, "b": 95})
+    figure.update_layout(margin={"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52})
     return figure
 
 
-def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | None = None, revision: str = "") -> go.Figure:
-    """Counts of subjects by overlap (bars binned here, not per point in the browser); brush to filter the map."""
+def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | None = None, revision: str = "",
+                      brushed: tuple[float, float] | None = None) -> go.Figure:
+    """Counts of subjects by overlap (bars binned here, not per point in the browser); brush to filter the map.
+
+    A ``brushed`` range is drawn into the figure (its selection box, and the bars outside it dimmed), so
+    it stays on screen when the figure is sent again rather than being wiped by the redraw.
+    """
     edges = np.linspace(0.0, 1.0, 21)
     counts, _ = np.histogram(overlap, bins=edges)
     centres = (edges[:-1] + edges[1:]) / 2
     cmin, cmax = overlap_colour_range(overlap)
+    inside = None if brushed is None else np.flatnonzero((centres >= brushed[0]) & (centres <= brushed[1])).tolist()
     figure = go.Figure(go.Bar(
         x=centres, y=counts, width=np.diff(edges) * 0.95, name="everyone",
         marker={"color": centres, "colorscale": OVERLAP_SCALE, "cmin": cmin, "cmax": cmax, "line": {"width": 0}},
         hovertemplate="overlap %{x:.2f}: %{y:,} subjects<extra></extra>",
+        selectedpoints=inside, unselected={"marker": {"opacity": 0.3}},
     ))
+    if brushed is not None:
+        # In data coordinates on both axes: Plotly re-reads the box after a redraw and reports its range again.
+        figure.update_layout(selections=[{"type": "rect", "xref": "x", "yref": "y", "x0": brushed[0], "x1": brushed[1],
+                                          "y0": 0, "y1": float(max(counts.max(), 1)) * 1.04}])
     if highlighted is not None:
         selected_counts, _ = np.histogram(overlap[highlighted], bins=edges)
         figure.add_trace(go.Bar(x=centres, y=selected_counts, width=np.diff(edges) * 0.5, name="selection",

@@ -8,8 +8,9 @@ from app.figures.text import plotly_text
 
 
 def message_figure(text: str) -> go.Figure:
-    """Plain text (an error may quote a cohort name), shown as typed."""
+    """Plain text (an error may quote a cohort name), shown as typed; a newline starts a new line."""
     figure = go.Figure()
-    figure.add_annotation(text=plotly_text(text), showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
+    lines = "<br>".join(plotly_text(line) for line in text.split("\n"))
+    figure.add_annotation(text=lines, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
     figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html
 
+from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.alignment import fit_alignment, transition_frames
@@ -102,11 +103,14 @@ def selected_rows(context: AppContext, selection: dict | None) -> np.ndarray | N
     return None if mask is None else np.flatnonzero(mask)
 
 
-def overlap_range(selected_data: dict | None) -> tuple[float, float] | None:
-    """The overlap interval brushed on the histogram, or None when nothing is brushed."""
-    if not selected_data or not selected_data.get("range") or "x" not in selected_data["range"]:
+def overlap_range(brushed: dict | None) -> tuple[float, float] | None:
+    """The overlap interval brushed on the histogram ({"range": {"x": [from, to]}}), or None when nothing is brushed."""
+    if not brushed or not isinstance(brushed, dict) or not isinstance(brushed.get("range"), dict) or "x" not in brushed["range"]:
         return None
-    low, high = sorted(float(value) for value in selected_data["range"]["x"])
+    ends = brushed["range"]["x"]
+    if not isinstance(ends, list) or len(ends) != 2:
+        raise validation.InputRefused(f"overlap range: expected two numbers, got {ends!r:.60}")
+    low, high = sorted(validation.number(value, "overlap range", -1e6, 1e6) for value in ends)
     return max(0.0, low), min(1.0, high)
 
 
@@ -257,7 +261,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     brushed = overlap_range(brushed_data)
     drawn = rows_in_range(overlap, brushed)
     histogram = overlap_histogram(overlap, k, highlighted=rows_selected if rows_selected is not None and len(rows_selected) else None,
-                                  revision=f"{space_a}-{space_b}-{k}-{metric}")
+                                  brushed=brushed, revision=f"{space_a}-{space_b}-{k}-{metric}")
     summary = summary_text(context, comparison, space_a, space_b, selection)
     if triggers and triggers <= {SELECTION} and not align_on_selection:
         patch = Patch()
@@ -302,12 +306,23 @@ def ready_to_draw(context: AppContext, space_a: str | None, space_b: str | None,
 
 
 def focus_subject(comparison: NeighbourComparison, subject: int | None, rows: np.ndarray | None) -> int | None:
-    """The subject to show: the clicked one if it is in the selected ``rows``, else the selection's most changed."""
-    if subject is not None and (rows is None or subject in set(rows.tolist())):
+    """The subject to show: the focused (clicked) one, else the selection's most changed."""
+    if subject is not None:
         return int(subject)
     if rows is not None and len(rows):
         return int(rows[np.argmin(comparison.overlap[rows])])
     return None
+
+
+def focused_row(context: AppContext, focused: dict | None, selection: dict | None) -> int | None:
+    """The subject clicked last (map or list), while the selection is still the one it was clicked under.
+
+    Focusing a subject leaves the shared selection alone; a new selection (a lasso, a suggested group,
+    a saved cohort) moves the focus back to the selection's most changed subject.
+    """
+    if not isinstance(focused, dict) or focused.get("selection") != inputs_key(selection):
+        return None
+    return validation.integer(focused.get("row"), "focused subject", 0, context.n_subjects - 1)
 
 
 def common_profile(context: AppContext, rows: np.ndarray) -> pd.DataFrame:
@@ -339,7 +354,7 @@ def _change_table(context: AppContext, list_name: str, rows: np.ndarray, counts:
 def render_subject(context: AppContext, space_a: str | None, space_b: str | None, method: str, k: int | None, metric: str,
                    subject: int | None, selection: dict | None, align_on_selection: list | None) -> tuple:
     """(small multiples of the focus subject, its title, what the selection gained/lost in common and shares clinically)."""
-    hint = "Click a subject on the map or in a list,<br>lasso a group, or pick a suggested group"
+    hint = "Click a subject on the map or in a list,\nlasso a group, or pick a suggested group"
     if not space_a or not space_b or space_a == space_b or len(context.cohort.spaces) < 2:
         return message_figure(hint), "", ""
     k = effective_k(context, k)
@@ -384,15 +399,7 @@ def render_subject(context: AppContext, space_a: str | None, space_b: str | None
 def save_suggested_group(context: AppContext, rows: list[int], space_a: str, space_b: str, k: int, index: int) -> str:
     """Save a suggested group as a selection cohort (by subject ids); returns its name."""
     definition = CohortDefinition(subject_ids=tuple(context.cohort.subject_ids[np.asarray(rows, dtype=int)]))
-    base = f"{space_label(space_a)} vs {space_label(space_b)}, k={k}: group {index + 1}"
-    for attempt in range(1, 50):
-        name = base if attempt == 1 else f"{base} ({attempt})"
-        try:
-            return context.store.save(name, definition).name
-        except CohortStoreError as error:
-            if "already exists" not in str(error):
-                raise
-    raise CohortStoreError(f"too many cohorts named {base!r}")
+    return context.store.save_unique(f"{space_label(space_a)} vs {space_label(space_b)}, k={k}: group {index + 1}", definition).name
 
 
 def layout(context: AppContext) -> html.Div:
@@ -429,7 +436,7 @@ def layout(context: AppContext) -> html.Div:
                 [
                     dbc.Col(dbc.Card([dbc.CardHeader(html.Span(id="cs-map-title", className="small fw-semibold")),
                                       dbc.CardBody(dcc.Loading(
-                        dcc.Graph(id="cs-map", config={"displaylogo": False, "scrollZoom": True}, style={"height": "520px"}), delay_show=400),
+                        dcc.Graph(id="cs-map", config={"displaylogo": False, "scrollZoom": True}, style={"height": "560px"}), delay_show=400),
                         className="p-1")]), lg=8, className="mb-2"),
                     dbc.Col(
                         dbc.Card(dbc.CardBody(
@@ -492,7 +499,9 @@ def layout(context: AppContext) -> html.Div:
                  dbc.CardBody([html.Div(id="cs-suggestions"), html.Div(id="cs-save-feedback", className="small mt-1", role="status")])],
                 className="mb-3",
             ),
-            dcc.Store(id="cs-subject"),
+            dcc.Store(id="cs-subject"),  # the focused subject {"row", "selection": key of the selection it was clicked under}
+            dcc.Store(id="cs-map-click"),
+            dcc.Store(id="cs-brushed"),  # the overlap range brushed on the histogram, {"range": {"x": [from, to]}}
             dcc.Store(id="cs-most-data", data=[]),
             dcc.Store(id="cs-least-data", data=[]),
             dcc.Store(id="cs-drawn"),
@@ -527,7 +536,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-layout", "value"),
         Input("cs-k", "value"),
         Input("cs-metric", "value"),
-        Input("cs-histogram", "selectedData"),
+        Input("cs-brushed", "data"),
         Input("cs-trail-threshold", "value"),
         Input("cs-show-trails", "value"),
         Input("cs-align-on-selection", "value"),
@@ -591,24 +600,38 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return (subject_table(sorted_records(most or [], sort_by, order), columns, "most"),
                 subject_table(sorted_records(least or [], sort_by, order), columns, "least"))
 
-    @app.callback(
-        Output("cs-subject", "data"),
-        Output(SELECTION, "data", allow_duplicate=True),
+    app.clientside_callback(
+        ClientsideFunction(namespace="compareSpaces", function_name="subjectFromMap"),
+        Output("cs-map-click", "data"),
         Input("cs-map", "clickData"),
-        Input({"type": "cs-row", "list": ALL, "row": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def _choose_subject(click, _row_clicks):
+
+    @app.callback(
+        Output("cs-subject", "data"),
+        Input("cs-map-click", "data"),
+        Input({"type": "cs-row", "list": ALL, "row": ALL}, "n_clicks"),
+        State(SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def _choose_subject(click, _row_clicks, selection):
         clicked = bool(ctx.triggered and ctx.triggered[0]["value"])
-        row = subject_from_event(ctx.triggered_id, click, clicked)
+        row = subject_from_event(context, ctx.triggered_id, click, clicked)
         if row is None:
-            return dash.no_update, dash.no_update
-        return row, {"rows": [row], "source": "compare-spaces"}
+            return dash.no_update
+        return {"row": row, "selection": inputs_key(selection)}
 
     app.clientside_callback(
         ClientsideFunction(namespace="compareSpaces", function_name="selectionFromMap"),
         Output(SELECTION, "data", allow_duplicate=True),
         Input("cs-map", "selectedData"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="compareSpaces", function_name="brushFromHistogram"),
+        Output("cs-brushed", "data"),
+        Input("cs-histogram", "selectedData"),
         prevent_initial_call=True,
     )
 
@@ -619,7 +642,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("cs-space-b", "value"),
         State("cs-k", "value"),
         State("cs-metric", "value"),
-        State("cs-histogram", "selectedData"),
+        State("cs-brushed", "data"),
         prevent_initial_call=True,
     )
     def _select_range(_clicks, space_a, space_b, k, metric, brushed):
@@ -645,10 +668,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-ready", "data"),
         Input("main-tabs", "active_tab"),
     )
-    def _subject(space_a, space_b, method, k, metric, subject, selection, align, _ready, tab):
+    def _subject(space_a, space_b, method, k, metric, focused, selection, align, _ready, tab):
         if tab != PANEL_TAB:
             return dash.no_update, dash.no_update, dash.no_update
-        return render_subject(context, space_a, space_b, method, k, metric, subject, selection, align)
+        return render_subject(context, space_a, space_b, method, k, metric, focused_row(context, focused, selection), selection, align)
 
     @app.callback(
         Output(SELECTION, "data", allow_duplicate=True),
@@ -668,16 +691,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
                               effective_k(context, k), version)
 
 
-def subject_from_event(trigger: str | dict | None, click: dict | None, clicked: bool = True) -> int | None:
-    """The row number of the subject clicked on the map (its customdata) or in a list (the row's id)."""
-    if trigger == "cs-map":
-        point = (click or {}).get("points", [{}])[0]
-        if point.get("curveNumber", 0) != 0 or point.get("customdata") is None:
-            return None  # a trail, not a subject
-        row = point["customdata"]
-        return int(row[0] if isinstance(row, list) else row)
+def subject_from_event(context: AppContext, trigger: str | dict | None, click: dict | None, clicked: bool = True) -> int | None:
+    """The row number of the subject clicked on the map (reduced in the browser to {"row"}) or in a list (the row's id)."""
+    if trigger == "cs-map-click" and isinstance(click, dict):
+        return validation.integer(click.get("row"), "clicked subject", 0, context.n_subjects - 1)
     if isinstance(trigger, dict) and trigger.get("type") == "cs-row" and clicked:
-        return int(trigger["row"])
+        return validation.integer(trigger.get("row"), "clicked subject", 0, context.n_subjects - 1)
     return None  # a list was redrawn, not clicked
 
 

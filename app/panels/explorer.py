@@ -27,10 +27,25 @@ from app.context import HOVER_VARIABLES, AppContext
 from app.core.projections import METHODS, ProjectionSpec
 from app.figures.messages import message_figure
 from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, scatter_figure, subject_lines, typed_array
-from app.state import FILTERS, SELECTION, SPACE_LABELS, SelectionError, highlight_mask, selection_mask, space_label, triggered, variable_options, view_coordinates
+from app.state import (
+    CLUSTER_COLOUR,
+    CLUSTERS,
+    FILTERS,
+    SELECTION,
+    SelectionError,
+    cluster_column,
+    highlight_mask,
+    ordered_spaces,
+    selection_mask,
+    space_label,
+    triggered,
+    variable_options,
+    view_coordinates,
+)
 
 LATENT_VIEWS = (0, 1)
 PROJECTION_POLL_MS = 1000
+CLUSTER_OPTION = {"label": "Clusters (found in the Clusters tab)", "value": CLUSTER_COLOUR}
 
 
 def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
@@ -56,8 +71,7 @@ def _view_card(view: int, title: str, controls: list) -> dbc.Card:
 
 
 def layout(context: AppContext) -> html.Div:
-    known = list(SPACE_LABELS)
-    spaces = sorted(context.cohort.spaces, key=lambda name: known.index(name) if name in known else len(known))
+    spaces = ordered_spaces(context)
     space_options = [{"label": space_label(name), "value": name} for name in spaces]
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
     continuous = variable_options(context, ("continuous",))
@@ -95,7 +109,7 @@ def layout(context: AppContext) -> html.Div:
             dbc.Row(
                 [
                     dbc.Col(html.Label("Colour by", htmlFor="colour-by", className="col-form-label fw-semibold"), width="auto"),
-                    dbc.Col(dcc.Dropdown(id="colour-by", options=variable_options(context), value=default_colour, placeholder="no colour"), md=4),
+                    dbc.Col(dcc.Dropdown(id="colour-by", options=[*variable_options(context), CLUSTER_OPTION], value=default_colour, placeholder="no colour"), md=4),
                     dbc.Col(html.Div(id="colour-legend", className="small"), width=True),
                     dbc.Col(html.Div(id="selection-summary", className="text-muted small"), width="auto", className="text-end"),
                     dbc.Col(dbc.Button("Clear selection", id="clear-selection", size="sm", color="secondary", outline=True), width="auto"),
@@ -112,15 +126,24 @@ def layout(context: AppContext) -> html.Div:
     )
 
 
-def _colour(context: AppContext, colour: str | None) -> ColourCoding:
+def _colour(context: AppContext, colour: str | None, clusters: dict | None = None) -> ColourCoding:
+    """The colour codes of a variable, or of the clustering in force (CLUSTER_COLOUR); one colour for everyone otherwise."""
+    column = cluster_column(context, clusters) if colour == CLUSTER_COLOUR else None
+    if column is not None:
+        return colour_coding(*column)
     if not colour or colour not in context.variables:
         return colour_coding(pd.Series(np.zeros(context.n_subjects)), None)
     return colour_coding(context.cohort.phenotypes[colour], context.variables[colour])
 
 
 def _repaint_only(triggers: set[str]) -> bool:
-    """Whether only the colour or the highlighted cohort changed: a Patch of the marker colours will do."""
-    return bool(triggers) and triggers <= {"colour-by", SELECTION, FILTERS}
+    """Whether only the colour, the clusters or the highlighted cohort changed: a Patch of the marker colours will do."""
+    return bool(triggers) and triggers <= {"colour-by", CLUSTERS, SELECTION, FILTERS}
+
+
+def _other_colour(triggers: set[str], colour: str | None) -> bool:
+    """New clusters were found while the views are coloured by something else: nothing to repaint."""
+    return triggers == {CLUSTERS} and colour != CLUSTER_COLOUR
 
 
 def _selection_token(selection: dict | None) -> str:
@@ -128,16 +151,16 @@ def _selection_token(selection: dict | None) -> str:
 
 
 def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters: list | None, selection: dict | None,
-                  triggers: set[str]) -> Patch:
+                  triggers: set[str], clusters: dict | None = None) -> Patch:
     """The marker colours (codes with the cohort highlighted) of an already drawn view; zoom is untouched.
 
     A selection outline Plotly drew in this view is dropped (via ``selectionrevision``) unless the
     selection now in force is that very outline, so no view shows a stale box or lasso.
     """
-    coding = _colour(context, colour)
+    coding = _colour(context, colour, clusters)
     highlight = highlight_mask(context, filters, selection)
     patch = Patch()
-    if "colour-by" in triggers:
+    if triggers & {"colour-by", CLUSTERS}:
         patch["data"][0]["marker"].update(marker_colours(coding, highlight))
     else:
         patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
@@ -154,7 +177,8 @@ NO_SPACE_YET = ("The raw-signal baseline space is being computed in the backgrou
 
 
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
-                       filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True) -> tuple[object, object]:
+                       filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
+                       clusters: dict | None = None) -> tuple[object, object]:
     """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now."""
     if not space:
         return message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES), None
@@ -166,9 +190,9 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
     if drawn and _repaint_only(triggers):
-        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers), dash.no_update
+        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers, clusters), dash.no_update
     figure = scatter_figure(
-        coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
+        coordinates, _colour(context, colour, clusters), highlight=highlight_mask(context, filters, selection),
         title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
         revision=f"{view}-{space}-{method}",
     )
@@ -176,24 +200,26 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
-                         filters: list | None, selection: dict | None, triggers: set[str]) -> object:
+                         filters: list | None, selection: dict | None, triggers: set[str], clusters: dict | None = None) -> object:
     if not x or not y:
         return message_figure("Choose two continuous variables")
     if _repaint_only(triggers):
-        return repaint_patch(context, "view-2", colour, filters, selection, triggers)
+        return repaint_patch(context, "view-2", colour, filters, selection, triggers, clusters)
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
     return scatter_figure(
-        coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
+        coordinates, _colour(context, colour, clusters), highlight=highlight_mask(context, filters, selection),
         title=f"{context.variables[x].label} vs {context.variables[y].label}",
         x_label=context.variables[x].display_label, y_label=context.variables[y].display_label, revision=f"clinical-{x}-{y}",
     )
 
 
-def colour_legend(context: AppContext, colour: str | None) -> list:
+def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
     """One legend for the three views (they are coloured alike): category swatches or a colour bar."""
-    if not colour or colour not in context.variables:
+    if colour == CLUSTER_COLOUR and cluster_column(context, clusters) is None:
+        return [html.Span("No clusters yet: find them in the Clusters tab.", className="text-muted")]
+    if not colour or (colour not in context.variables and colour != CLUSTER_COLOUR):
         return []
-    coding = _colour(context, colour)
+    coding = _colour(context, colour, clusters)
     items = []
     if coding.continuous is not None:
         label, low, high = coding.continuous
@@ -257,14 +283,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(FILTERS, "data"),
             Input(SELECTION, "data"),
             Input("projection-poll", "n_intervals"),
+            Input(CLUSTERS, "data"),
             State(f"view-{view}-pending", "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, _ticks, pending, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, _ticks, clusters, pending, view=view):
             triggers = triggered()
-            if triggers == {"projection-poll"} and not projection_arrived(context, pending):
+            if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or _other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update
-            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending)
+            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending,
+                                                 clusters=clusters)
             if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
                 return figure, dash.no_update, None
             return figure, request, request if request is not dash.no_update else dash.no_update
@@ -280,17 +308,20 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("colour-by", "value"),
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
+        Input(CLUSTERS, "data"),
     )
-    def _update_clinical_view(x, y, colour, filters, selection):
-        return render_clinical_view(context, x, y, colour, filters, selection, triggered())
+    def _update_clinical_view(x, y, colour, filters, selection, clusters):
+        if _other_colour(triggered(), colour):
+            return dash.no_update
+        return render_clinical_view(context, x, y, colour, filters, selection, triggered(), clusters)
 
     @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):
         return selection_summary(context, filters, selection)
 
-    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"))
-    def _legend(colour):
-        return colour_legend(context, colour)
+    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"), Input(CLUSTERS, "data"))
+    def _legend(colour, clusters):
+        return colour_legend(context, colour, clusters)
 
     for view in (*LATENT_VIEWS, 2):
         @app.callback(
