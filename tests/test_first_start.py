@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from app.config import AppConfig
 from app.training import STATUS_FILE
 from data_loaders import load_cohort
-from tests.browser import requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import plot_state, requires_chromium, running_app, severe_console_errors, wait_for
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
@@ -28,13 +28,17 @@ def test_first_start_serves_the_baseline_then_the_model_appears_without_a_restar
     with running_app(None, tmp_path, timeout=300, extra_args=("--device", "cpu"), extra_env={"LSE_DEMO_SUBJECTS": str(DEMO_SUBJECTS)}) as url:
         served_at = time.time()
         driver.get(url)
-        badge = wait_for(lambda: driver.find_elements(By.ID, "training-badge"), message="the model status badge")[0]
-        # Served before training ended: the explorer shows the raw baseline (or says it is being computed), the model's tabs wait.
+        wait_for(lambda: driver.find_elements(By.ID, "training-badge"), message="the model status badge")
+        # Served before training ended: the page moves to the raw baseline by itself (the run's first step), the model's tabs wait.
         assert set(load_cohort(demo).spaces) <= {"raw"}
+        wait_for(lambda: (traces := plot_state(driver, "view-0")) and sum(len(t["rows"]) for t in traces) == DEMO_SUBJECTS,
+                 timeout=300, interval=0.5, message="the raw baseline drawn in Explore")
+        assert "raw" in load_cohort(demo).spaces
         _tab(driver, "Decode").click()
-        assert wait_for(lambda: driver.find_elements(By.ID, "training-progress-decoder"), message="the training progress in Decode")
-        assert "The model is being trained" in driver.find_element(By.ID, "training-progress-decoder").find_element(By.XPATH, "..").text
-        wait_for(lambda: "Model ·" in badge.text and "checking" not in badge.text, message="the badge's first status")
+        progress = wait_for(lambda: driver.find_elements(By.ID, "training-progress-decoder"), message="the training progress in Decode")[0]
+        assert "The model is being trained" in progress.find_element(By.XPATH, "..").text
+        wait_for(lambda: "Model ·" in (text := driver.find_element(By.ID, "training-badge").text) and "checking" not in text,
+                 message="the badge's first status")
         SCREENSHOTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / "first-start-training.png"))
 
