@@ -18,6 +18,7 @@ from tests.browser import (
     running_app,
     severe_console_errors,
     wait_for,
+    wait_until_drawn,
 )
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
@@ -36,16 +37,6 @@ def app_url(phenotype_cohort_dir, tmp_path_factory):
 @pytest.fixture
 def screenshots(tmp_path_factory):
     return tmp_path_factory.mktemp("link-screenshots")
-
-
-def _drawn(driver, graph_id):
-    traces = plot_state(driver, graph_id)
-    return traces if traces and sum(len(t["rows"]) for t in traces) == SUBJECTS else None
-
-
-def _all_drawn(driver) -> None:
-    for graph_id in VIEWS:
-        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
 
 
 def _title(driver, graph_id: str) -> str | None:
@@ -92,7 +83,7 @@ def _find_subject(driver, typed: str, subject: str) -> list[str]:
 
 def _view_as_shown(driver) -> dict:
     """What a colleague would compare: tab, view titles, legend, cohort size, highlighted subjects, marked subject."""
-    _all_drawn(driver)
+    wait_until_drawn(driver, VIEWS, SUBJECTS)
     return {
         "tab": _active_tab(driver),
         "titles": [_title(driver, graph_id) for graph_id in VIEWS],
@@ -110,7 +101,7 @@ def _wait_for_view(driver, expected: dict) -> None:
 
 def test_a_reload_and_a_link_opened_in_another_browser_show_the_same_view(driver, app_url, screenshots):
     driver.get(app_url)
-    _all_drawn(driver)
+    wait_until_drawn(driver, VIEWS, SUBJECTS)
     assert urlsplit(driver.current_url).query == ""  # the default view needs no link
     choose_dropdown_option(driver, "colour-by", "Clinical · Sex")
     wait_for(lambda: "female" in _legend(driver), message="coloured by sex")
@@ -153,7 +144,7 @@ def test_a_reload_and_a_link_opened_in_another_browser_show_the_same_view(driver
 
 def test_back_and_forward_return_to_earlier_views(driver, app_url):
     driver.get(app_url)
-    _all_drawn(driver)
+    wait_until_drawn(driver, VIEWS, SUBJECTS)
     entries = driver.execute_script("return history.length;")
     choose_dropdown_option(driver, "colour-by", "Clinical · Sex")
     wait_for(lambda: _query(driver).get("colour") == ["sex"], message="the colour in the address")
@@ -185,7 +176,7 @@ def test_a_tampered_link_is_refused_part_by_part_and_the_rest_of_the_view_opens(
     assert "Parts of this link were not applied" in banner and "The rest of the view is shown" in banner
     for refused in ("space 'secret'", "must be numbers", "saved cohort 987", "unknown part 'debug'"):
         assert refused in banner
-    _all_drawn(driver)
+    wait_until_drawn(driver, VIEWS, SUBJECTS)
     wait_for(lambda: "female" in _legend(driver), message="the valid colour applied")
     women = wait_for(lambda: (n := _count(driver)) is not None and n < SUBJECTS and n, message="the valid filter applied")
     assert 0 < women < SUBJECTS and (_title(driver, "view-0") or "").startswith("Joint")
@@ -196,7 +187,7 @@ def test_a_tampered_link_is_refused_part_by_part_and_the_rest_of_the_view_opens(
 
 def test_a_subject_found_by_id_is_marked_in_every_view_and_opens_in_decode(driver, app_url, screenshots):
     driver.get(app_url)
-    _all_drawn(driver)
+    wait_until_drawn(driver, VIEWS, SUBJECTS)
     suggested = _find_subject(driver, "syn00004", FOUND)
     assert sorted(suggested) == [f"SYN00004{digit}" for digit in range(10)]  # ten at most: the ids that start with what was typed
     for graph_id in VIEWS:
