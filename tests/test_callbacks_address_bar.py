@@ -147,6 +147,12 @@ def test_a_lasso_too_detailed_for_a_link_stays_out_of_it_and_the_page_says_so(co
     assert "selection" not in update.search and "colour=sex" in update.search and "too detailed" in update.note
 
 
+def test_a_selection_a_link_cannot_carry_stays_out_with_a_note(context, setup):
+    update = address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], {"cluster": [3], "source": "clusters"}, None))
+    assert "selection" not in update.search and "save it as a cohort" in update.note
+    assert address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], {"source": "clear", "at": 3}, None)).note == ""
+
+
 def test_a_hostile_page_value_is_refused_not_written(context, setup):
     for page in (Page("admin", DEFAULT_PAGE.views, None, [], None, None), Page("explore", (("joint", "nope"), ("ecg", "pca")), None, [], None, None),
                  Page("explore", DEFAULT_PAGE.views, "password", [], None, None), Page("explore", DEFAULT_PAGE.views, None, [], None, "NOBODY")):

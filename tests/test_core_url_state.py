@@ -75,3 +75,10 @@ def test_an_empty_colour_means_no_colour_and_a_missing_one_the_default():
     assert from_query("?colour=", VOCABULARY) == (ViewState(colour=""), [])
     assert to_query(ViewState(colour="")) == "?colour="
     assert from_query("?tab=explore", VOCABULARY)[0].colour is None
+
+
+def test_colour_may_name_what_the_page_offers_beyond_variables():
+    offered = Vocabulary(tabs=VOCABULARY.tabs, spaces=VOCABULARY.spaces, projections=VOCABULARY.projections,
+                         variables=VOCABULARY.variables, colours=("sex", "@clusters"))
+    assert from_query("?colour=@clusters", offered) == (ViewState(colour="@clusters"), [])
+    assert "not available" in from_query("?colour=age_years", offered)[1][0]

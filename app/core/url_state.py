@@ -47,6 +47,7 @@ class Vocabulary:
     projections: tuple[str, ...]
     variables: dict[str, VariableSpec] = field(default_factory=dict)
     latent_views: int = 2
+    colours: tuple[str, ...] = ()  # what colour may name when the page offers more than variables; empty: the variables
 
 
 def _number(value: float) -> str:
@@ -125,7 +126,7 @@ def from_query(search: str | None, vocabulary: Vocabulary) -> tuple[ViewState, l
     filters: list[dict[str, Any]] = []
     views: list[tuple[str, str] | None] = [None] * vocabulary.latent_views
     view_keys = {f"view{number}": number - 1 for number in range(1, vocabulary.latent_views + 1)}
-    single = {"tab": vocabulary.tabs, "colour": ("", *vocabulary.variables)}
+    single = {"tab": vocabulary.tabs, "colour": ("", *(vocabulary.colours or vocabulary.variables))}
     for key, value in parse_qsl(search, keep_blank_values=True):
         if key in view_keys:
             try:

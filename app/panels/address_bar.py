@@ -62,8 +62,9 @@ class LinkSetup:
 def link_setup(context: AppContext, layout: Any) -> LinkSetup:
     """Read the tabs and default controls from the page layout (``app.layout``), so the two never disagree."""
     variables = {name: spec for name, spec in context.variables.items() if spec.type in COLOURABLE}
+    colours = tuple(option["value"] for option in layout[COLOUR].options)  # the dropdown's own choices
     vocabulary = Vocabulary(tabs=tuple(tab.tab_id for tab in layout[TABS].children), spaces=tuple(context.cohort.spaces),
-                            projections=tuple(METHODS), variables=variables, latent_views=len(VIEW_CONTROLS))
+                            projections=tuple(METHODS), variables=variables, latent_views=len(VIEW_CONTROLS), colours=colours)
     views = tuple((layout[space].value, layout[method].value) for space, method in VIEW_CONTROLS)
     defaults = ViewState(tab=layout[TABS].active_tab, views=tuple(view if view[0] else None for view in views), colour=layout[COLOUR].value or "")
     limits = {name: slider_limits(context.cohort.phenotypes[name]) for name, spec in variables.items() if spec.type == "continuous"}
@@ -110,6 +111,8 @@ def link_selection(selection: object) -> tuple[dict | None, int | None, str]:
             return None, None, (f"The link does not hold the selection ({len(rows):,} subjects picked one by one): "
                                 "save it as a cohort to share it.")
         return {"rows": rows}, None, ""
+    if set(selection) - {"source", "at"}:  # a kind of selection a link does not carry
+        return None, None, "The link does not hold this selection: save it as a cohort to share it."
     return None, None, ""
 
 
@@ -122,7 +125,7 @@ def page_state(context: AppContext, setup: LinkSetup, page: Page) -> tuple[ViewS
         if space is not None else None
         for space, method in page.views
     )
-    colour = validation.optional(validation.choice, page.colour, tuple(vocabulary.variables), "colour")
+    colour = validation.optional(validation.choice, page.colour, vocabulary.colours, "colour")
     filters = open_at_limits(validation.filter_specs(page.filters, context.variables), setup.limits)
     selection, cohort, note = link_selection(page.selection)
     if cohort is not None:
