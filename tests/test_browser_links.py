@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -68,9 +69,17 @@ def _active_tab(driver) -> str:
     return driver.find_element(By.CSS_SELECTOR, "#main-tabs .nav-link.active").text
 
 
+def _clicked(driver, element_id: str) -> bool:
+    try:
+        driver.find_element(By.ID, element_id).click()
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
+    return True
+
+
 def _find_subject(driver, typed: str, subject: str) -> list[str]:
     """Type into the navbar's search box and pick ``subject`` among the suggestions; return the suggestions shown."""
-    driver.find_element(By.ID, "subject-search").click()
+    wait_for(lambda: _clicked(driver, "subject-search"), message="the search box")  # re-rendered while a callback that sets it runs
     box = wait_for(lambda: next((e for e in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-search") if e.is_displayed()), None),
                    message="the search box's text field")
     box.send_keys(typed)
