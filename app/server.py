@@ -21,14 +21,14 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
-from app.panels import accuracy, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer
+from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
 from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
 
-PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces)
+PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces, search)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 log = logging.getLogger(__name__)
 BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
@@ -128,6 +128,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     for panel in PANELS:
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
+    address_bar.register(app, context)  # after the panels: it reads their controls' defaults from the layout
     if training is not None:
         register_training_status(app, training, waiting, spaces_pending=context.spaces_pending)
     install_security(app, config)
@@ -173,6 +174,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                         dbc.NavbarBrand("Latent Space Explorer", className="fw-bold"),
                         html.Span(cohort.name, className="navbar-text text-white-50 small", id="cohort-title"),
                         *(training_badge() if training is not None else []),
+                        search.layout(after_badge=training is not None),
                     ],
                     fluid=True,
                 ),
@@ -180,7 +182,8 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                 dark=True,
                 className="mb-3",
             ),
-            dbc.Container(dbc.Alert(id=REFUSAL_ALERT_ID, is_open=False, dismissable=True, color="warning", className="py-2"), fluid=True),
+            dbc.Container([dbc.Alert(id=REFUSAL_ALERT_ID, is_open=False, dismissable=True, color="warning", className="py-2"),
+                           *address_bar.layout()], fluid=True),
             dbc.Container(
                 dbc.Row(
                     [

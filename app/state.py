@@ -30,6 +30,8 @@ COHORTS_VERSION = "cohorts-version"  # bumped whenever saved cohorts change
 SAVED_COHORTS = "manage-cohort"      # the sidebar's saved-cohort dropdown; its options list every saved cohort
 CLUSTERS = "clusters"                # the clustering in force, once computed: {"space", "method", "n_clusters", "min_cluster_size"} or None
 CLUSTER_COLOUR = "@clusters"         # the colour-by value that colours every view by the clustering in force (never a variable's name)
+FOUND_SUBJECT = "subject-search"     # the navbar's search box; its value is the subject found by id, marked in every view
+DECODE_SUBJECT = "decode-subject"    # {"subject": id, "at": clicks}: "Open in Decode" asks the decoder to show that subject
 
 # Cohort choices: the values a group dropdown may hold besides a saved cohort's id.
 CURRENT = "current"   # the current cohort: filters and selection together
@@ -46,7 +48,8 @@ SPACE_LABELS = {"joint": "Joint (ECG + MRI)", "ecg": "ECG only", "mri": "MRI onl
 
 def stores() -> list[dcc.Store]:
     """The shared stores, placed once in the page layout."""
-    return [dcc.Store(id=SELECTION), dcc.Store(id=FILTERS, data=[]), dcc.Store(id=COHORTS_VERSION, data=0), dcc.Store(id=CLUSTERS)]
+    return [dcc.Store(id=SELECTION), dcc.Store(id=FILTERS, data=[]), dcc.Store(id=COHORTS_VERSION, data=0), dcc.Store(id=CLUSTERS),
+            dcc.Store(id=DECODE_SUBJECT)]
 
 
 def space_label(name: str) -> str:
@@ -199,6 +202,17 @@ def resolve_choice(context: AppContext, choice: str | int | None, filters: list 
     if choice in (CURRENT, None):
         return current_cohort_mask(context, filters, selection)
     return context.saved_cohort_mask(choice)  # the store refuses anything but a real store id (no int("3") coercion)
+
+
+def subject_row(context: AppContext, subject: object) -> int | None:
+    """The row of a subject named by id (the search box, a link), or None when none is named; an unknown id is refused."""
+    if subject is None or subject == "":
+        return None
+    subject = validation.text(subject, "subject", 200)
+    row = int(context.cohort.subject_ids.get_indexer([subject])[0])
+    if row < 0:
+        raise validation.InputRefused(f"subject: there is no subject {subject!r} in this cohort")
+    return row
 
 
 def triggered() -> set[str]:

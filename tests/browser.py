@@ -170,6 +170,17 @@ def plot_state(driver, graph_id: str) -> list[dict] | None:
     return driver.execute_script(PLOT_STATE, f"#{graph_id}")
 
 
+def drawn_points(driver, graph_id: str, subjects: int) -> list[dict] | None:
+    """A view's traces once they hold all ``subjects`` points; None until then."""
+    traces = plot_state(driver, graph_id)
+    return traces if traces and sum(len(t["rows"]) for t in traces) == subjects else None
+
+
+def wait_until_drawn(driver, graph_ids: tuple[str, ...], subjects: int) -> None:
+    for graph_id in graph_ids:
+        wait_for(lambda g=graph_id: drawn_points(driver, g, subjects), message=f"{graph_id} drawn")
+
+
 def highlighted_rows(traces: list[dict]) -> set[int] | None:
     """Row ids drawn as selected across all traces (None when nothing is selected)."""
     if all(trace["selected"] is None for trace in traces):

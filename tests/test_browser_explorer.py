@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import box_select_middle, choose_dropdown_option, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import (
+    box_select_middle,
+    choose_dropdown_option,
+    drawn_points,
+    highlighted_rows,
+    plot_state,
+    requires_chromium,
+    running_app,
+    severe_console_errors,
+    wait_for,
+    wait_until_drawn,
+)
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -31,13 +42,11 @@ window.fetch = function (url, options) {
 
 
 def _drawn(driver, graph_id):
-    traces = plot_state(driver, graph_id)
-    return traces if traces and sum(len(t["rows"]) for t in traces) == SUBJECTS else None
+    return drawn_points(driver, graph_id, SUBJECTS)
 
 
 def _all_drawn(driver) -> None:
-    for graph_id in VIEWS:
-        wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
+    wait_until_drawn(driver, VIEWS, SUBJECTS)
 
 
 def _highlighted(driver, graph_id):

@@ -53,6 +53,16 @@ CASES = (
     + [("accuracy-", "accuracy", {(component, "value"): value}, False)
        for component, value in (("accuracy-task", "nothing"), ("accuracy-space", "nowhere"), ("accuracy-threshold", 5), ("accuracy-threshold", "a"),
                                 ("accuracy-threshold", True), ("accuracy-cohort", -1), ("accuracy-cohort", HUGE), ("accuracy-cohort", "x"))]
+    + [("page-location.search", "explore", {("page-location", "search"): value}, False)
+       for value in (5, ["?tab=admin"], "?tab=admin", "?" + "x" * 20_000, "?selection=" + "%5B" * 5000, "?cohort=99999999999999999999999")]
+    + [("page-location.search", "explore", {(component, property_): value}, True)
+       for component, property_, value in (("colour-by", "value", "synthetic_seed"), ("view-0-space", "value", "nowhere"), ("main-tabs", "active_tab", "admin"),
+                                           ("subject-search", "value", "nobody"), ("selection", "data", {"cohort": "1"}),
+                                           ("selection", "data", {"rows": [-1]}), ("filters", "data", "age_years > 50"))]
+    + [("view-0.figure", "explore", {("subject-search", "value"): value}, True) for value in ("nobody", 5, ["SYN000001"])]
+    + [("subject-search.options", "explore", {("subject-search", "search_value"): value}, True) for value in (5, "x" * 1000, {"$ne": 1})]
+    + [("main-tabs.active_tab", "explore", {("open-in-decode", "n_clicks"): 1, ("subject-search", "value"): value}, True) for value in (None, "nobody")]
+    + [("decoder-subjects", "decoder", {("decode-subject", "data"): value}, True) for value in ({"subject": "nobody"}, {"subject": 5}, "SYN000001")]
     + [("cs-", "compare-spaces", {(component, "value"): value}, False)
        for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
     + [("cs-map.figure", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]

@@ -76,3 +76,26 @@ def combined_mask(phenotypes: pd.DataFrame, filters: Iterable[Filter]) -> np.nda
     for spec in filters:
         keep &= spec.mask(phenotypes)
     return keep
+
+
+def slider_limits(values: pd.Series) -> tuple[float, float]:
+    """The whole-number range a continuous variable's filter slider spans: floor of its minimum to ceiling of its maximum."""
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    return float(np.floor(np.nanmin(numbers))), float(np.ceil(np.nanmax(numbers)))
+
+
+def open_at_limits(specs: Iterable[dict[str, Any]], limits: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    """Filter dicts with each range side at or beyond its slider's end left open (``age ≥ 65`` rather than ``age 65–98``).
+
+    Both select the same subjects; the open form is what a shared link says, so a link and the
+    sliders it restores describe one filter the same way.
+    """
+    opened = []
+    for spec in specs:
+        rule = filter_from_dict(spec)
+        if isinstance(rule, RangeFilter) and rule.variable in limits:
+            low, high = limits[rule.variable]
+            rule = RangeFilter(rule.variable, None if rule.low is None or rule.low <= low else rule.low,
+                               None if rule.high is None or rule.high >= high else rule.high)
+        opened.append(rule.to_dict())
+    return opened

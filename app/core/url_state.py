@@ -1,10 +1,11 @@
 """The view in the address bar: a reload, a shared link or back/forward reopens the same view.
 
-``?tab=explorer&space=joint&projection=umap&colour=age_years&filter=age_years:65~&filter=sex=female&cohort=3``
+``?tab=explore&view1=joint:umap&view2=ecg:pca&colour=age_years&filter=age_years:65~&filter=sex=female&cohort=3``
 
-Everything read from a URL is hostile: an unknown tab, space, variable or a malformed filter is
-dropped with a message saying what was wrong (never a traceback, never silently changed into
-something else), and the rest of the view still opens.
+``viewN`` is latent view N's space and projection; an empty ``colour=`` means no colour. A part the
+link leaves out is the page's default. Everything read from a URL is hostile: an unknown tab,
+space, variable or a malformed filter is dropped with a message saying what was wrong (never a
+traceback, never silently changed into something else), and the rest of the view still opens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from data_loaders.manifest import VariableSpec
 MAX_QUERY_LENGTH = 8000  # browsers and proxies start refusing URLs not far above this
 RANGE_SEPARATOR = "~"
 CHOICE_SEPARATOR = "|"
+VIEW_SEPARATOR = ":"
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,8 @@ class ViewState:
     """What the address bar holds. ``selection`` is the selection store's JSON, validated by its owner."""
 
     tab: str | None = None
-    space: str | None = None
-    projection: str | None = None
-    colour: str | None = None
+    views: tuple[tuple[str, str] | None, ...] = ()  # (space, projection) of each latent view; None: not in the link
+    colour: str | None = None  # "": no colour; None: not in the link
     filters: tuple[dict[str, Any], ...] = ()
     cohort: int | None = None  # a saved cohort's id
     selection: dict[str, Any] | None = None
@@ -45,6 +46,8 @@ class Vocabulary:
     spaces: tuple[str, ...]
     projections: tuple[str, ...]
     variables: dict[str, VariableSpec] = field(default_factory=dict)
+    latent_views: int = 2
+    colours: tuple[str, ...] = ()  # what colour may name when the page offers more than variables; empty: the variables
 
 
 def _number(value: float) -> str:
@@ -81,6 +84,8 @@ def _decode_filter(text: str, variables: dict[str, VariableSpec]) -> dict[str, A
             raise ValueError(f"filter {text!r}: the range limits must be numbers") from None
         if any(side is not None and not math.isfinite(side) for side in (low, high)):
             raise ValueError(f"filter {text!r}: the range limits must be finite numbers")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"filter {text!r}: the lower limit is above the upper one")
         return RangeFilter(name, low, high).to_dict()
     if spec.type == "continuous":
         raise ValueError(f"filter {text!r}: {name} is continuous, so it takes a range ({name}:low~high)")
@@ -97,10 +102,10 @@ def _decode_filter(text: str, variables: dict[str, VariableSpec]) -> dict[str, A
 
 def to_query(state: ViewState) -> str:
     """The query string (with its leading ``?``, or empty) for ``state``."""
-    pairs: list[tuple[str, str]] = [
-        (key, str(value)) for key, value in
-        (("tab", state.tab), ("space", state.space), ("projection", state.projection), ("colour", state.colour)) if value
-    ]
+    pairs: list[tuple[str, str]] = [("tab", state.tab)] if state.tab else []
+    pairs += [(f"view{number}", f"{view[0]}{VIEW_SEPARATOR}{view[1]}") for number, view in enumerate(state.views, start=1) if view]
+    if state.colour is not None:
+        pairs.append(("colour", state.colour))
     pairs += [("filter", encode_filter(spec)) for spec in state.filters]
     if state.cohort is not None:
         pairs.append(("cohort", str(state.cohort)))
@@ -119,20 +124,27 @@ def from_query(search: str | None, vocabulary: Vocabulary) -> tuple[ViewState, l
     problems: list[str] = []
     values: dict[str, Any] = {}
     filters: list[dict[str, Any]] = []
-    single = {"tab": vocabulary.tabs, "space": vocabulary.spaces, "projection": vocabulary.projections, "colour": tuple(vocabulary.variables)}
+    views: list[tuple[str, str] | None] = [None] * vocabulary.latent_views
+    view_keys = {f"view{number}": number - 1 for number in range(1, vocabulary.latent_views + 1)}
+    single = {"tab": vocabulary.tabs, "colour": ("", *(vocabulary.colours or vocabulary.variables))}
     for key, value in parse_qsl(search, keep_blank_values=True):
-        if key in single:
+        if key in view_keys:
+            try:
+                views[view_keys[key]] = _decode_view(key, value, vocabulary)
+            except ValueError as error:
+                problems.append(str(error))
+        elif key in single:
             if value in single[key]:
                 values[key] = value
             else:
-                problems.append(f"{key} {value!r} is not available here; expected one of {', '.join(single[key]) or 'nothing'}")
+                problems.append(f"{key} {value!r} is not available here; expected one of {', '.join(filter(None, single[key])) or 'nothing'}")
         elif key == "filter":
             try:
                 filters.append(_decode_filter(value, vocabulary.variables))
             except ValueError as error:
                 problems.append(str(error))
         elif key == "cohort":
-            if value.isdigit():
+            if value.isascii() and value.isdigit():
                 values["cohort"] = int(value)
             else:
                 problems.append(f"cohort {value!r} is not a saved cohort's number")
@@ -149,4 +161,16 @@ def from_query(search: str | None, vocabulary: Vocabulary) -> tuple[ViewState, l
             values["subject"] = value.strip()[:200] or None
         else:
             problems.append(f"unknown part {key!r} of the link was ignored")
-    return ViewState(filters=tuple(filters), **values), problems
+    return ViewState(views=tuple(views) if any(views) else (), filters=tuple(filters), **values), problems
+
+
+def _decode_view(key: str, text: str, vocabulary: Vocabulary) -> tuple[str, str]:
+    """(space, projection) from ``joint:umap``, or ValueError naming what is wrong."""
+    space, separator, projection = text.rpartition(VIEW_SEPARATOR)
+    if not separator:
+        raise ValueError(f"{key} {text!r}: expected a space and a projection, e.g. {key}=joint{VIEW_SEPARATOR}umap")
+    if space not in vocabulary.spaces:
+        raise ValueError(f"{key}: space {space!r} is not available here; expected one of {', '.join(vocabulary.spaces) or 'nothing'}")
+    if projection not in vocabulary.projections:
+        raise ValueError(f"{key}: projection {projection!r} is not available here; expected one of {', '.join(vocabulary.projections)}")
+    return space, projection

@@ -115,6 +115,32 @@ def marker_colours(coding: ColourCoding, highlight: np.ndarray | None) -> dict:
     return {"color": typed_array(highlighted_codes(coding, highlight)), "colorscale": coding.colorscale, "cmin": 0, "cmax": 255}
 
 
+FOUND_SUBJECT_COLOUR = "#b03a2e"
+FOUND_SUBJECT_RING_PX = 9
+
+
+def found_subject_marks(coordinates: np.ndarray, row: int | None, subject_id: str = "") -> dict[str, list[dict]]:
+    """Layout annotations and shapes that point out one subject (found by id): a ring round its point and its id.
+
+    Layout marks rather than an extra trace, so every view keeps one trace whose point i is row i.
+    Nothing is marked for no subject, or where the subject has no coordinates (a missing value).
+    """
+    if row is None or not np.isfinite(coordinates[row]).all():
+        return {"annotations": [], "shapes": []}
+    x, y = (float(value) for value in coordinates[row])
+    middle_x, middle_y = np.nanmedian(coordinates, axis=0)
+    # The label leans towards the middle of the cloud, away from the plot's edges and its toolbar.
+    offset_x, offset_y = (-36 if x > middle_x else 36), (32 if y > middle_y else -32)
+    ring = {"type": "circle", "name": "found-subject", "xref": "x", "yref": "y", "xsizemode": "pixel", "ysizemode": "pixel",
+            "xanchor": x, "yanchor": y, "x0": -FOUND_SUBJECT_RING_PX, "x1": FOUND_SUBJECT_RING_PX,
+            "y0": -FOUND_SUBJECT_RING_PX, "y1": FOUND_SUBJECT_RING_PX, "line": {"color": FOUND_SUBJECT_COLOUR, "width": 2.5}}
+    label = {"x": x, "y": y, "text": plotly_text(subject_id), "name": "found-subject", "showarrow": True, "arrowhead": 0,
+             "arrowcolor": FOUND_SUBJECT_COLOUR, "standoff": FOUND_SUBJECT_RING_PX, "ax": offset_x, "ay": offset_y,
+             "font": {"color": FOUND_SUBJECT_COLOUR, "size": 12}, "bgcolor": "rgba(255, 255, 255, 0.9)",
+             "bordercolor": FOUND_SUBJECT_COLOUR, "borderpad": 2}
+    return {"annotations": [label], "shapes": [ring]}
+
+
 def scatter_figure(
     coordinates: np.ndarray,
     coding: ColourCoding,
@@ -125,8 +151,12 @@ def scatter_figure(
     y_label: str = "",
     revision: str = "",
     marker_size: float = 4.0,
+    marks: dict[str, list[dict]] | None = None,
 ) -> go.Figure:
-    """A one-trace WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change."""
+    """A one-trace WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change.
+
+    ``marks``: layout annotations and shapes drawn over the points (see ``found_subject_marks``).
+    """
     figure = go.Figure(
         go.Scattergl(
             x=np.asarray(coordinates[:, 0], dtype=np.float32),
@@ -153,6 +183,7 @@ def scatter_figure(
         clickmode="event+select",
         hovermode="closest",
         modebar={"orientation": "v"},
+        **(marks or {}),
     )
     return figure
 

@@ -17,7 +17,7 @@ from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
 from app.core.cohort_description import describe_definition, readable_time
 from app.core.exports import safe_csv_frame
-from app.core.filters import ChoiceFilter, RangeFilter
+from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.figures.distributions import filter_histogram
 from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, selection_mask, variable_options
 
@@ -41,8 +41,7 @@ def filter_block(context: AppContext, variable: str, current: dict | None = None
     column = context.cohort.phenotypes[variable]
     current = current or {}
     if spec.type == "continuous":
-        values = column.to_numpy(dtype=float, na_value=np.nan)
-        low, high = float(np.floor(np.nanmin(values))), float(np.ceil(np.nanmax(values)))
+        low, high = slider_limits(column)
         chosen = [low if current.get("low") is None else current["low"], high if current.get("high") is None else current["high"]]
         # Number boxes of our own: debounce=True applies a typed limit on Enter or on leaving the box.
         boxes = [dcc.Input(id={"type": f"range-{side}", "variable": variable}, type="number", value=value, min=low, max=high, debounce=True,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html
 
+from app import validation
 from app.context import AppContext
 from app.core import decoding
 from app.core.ecg_agreement import lead_agreement
@@ -41,6 +42,7 @@ from app.state import (
     COHORTS_VERSION,
     CURRENT,
     CURRENT_OPTION,
+    DECODE_SUBJECT,
     EVERYONE,
     EVERYONE_OPTION,
     FILTERS,
@@ -52,6 +54,8 @@ from app.state import (
     inputs_key,
     resolve_choice,
     saved_cohort_options,
+    subject_row,
+    triggered,
 )
 from data_loaders.ecg_measures import MEDIAN_R_PEAK_INDEX, detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
 
@@ -205,6 +209,15 @@ def subject_choices(context: AppContext, source: str | int | None, filters: list
     ids = context.cohort.subject_ids[ordered].astype(str)
     options = [{"label": subject, "value": subject} for subject in ids]
     return options, list(ids[:count])
+
+
+def with_requested_subject(context: AppContext, options: list[dict], request: object) -> tuple[list[dict], list[str]]:
+    """The dropdown's options and value when "Open in Decode" asks for one subject: that subject, listed first."""
+    row = subject_row(context, request.get("subject") if isinstance(request, dict) else None)
+    if row is None:
+        raise validation.InputRefused("Open in Decode: the request names no subject")
+    subject = str(context.cohort.subject_ids[row])
+    return [{"label": subject, "value": subject}, *(option for option in options if option["value"] != subject)], [subject]
 
 
 def subject_rows(context: AppContext, subject_ids: Sequence[str]) -> np.ndarray:
@@ -787,16 +800,24 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(SELECTION, "data"),
         Input(COHORTS_VERSION, "data"),
         Input("main-tabs", "active_tab"),
+        Input(DECODE_SUBJECT, "data"),
         State("decoder-choices-for", "data"),
     )
-    def _subject_choices(source, closest, filters, selection, version, main_tab, computed_for):
+    def _subject_choices(source, closest, filters, selection, version, main_tab, requested, computed_for):
         # Hidden: a selection or filter change costs nothing until the tab is opened; opening it again with
-        # nothing changed keeps the subjects the user picked.
-        inputs = inputs_key(source, closest, filters, selection, version)
+        # nothing changed keeps the subjects the user picked (or the one opened from the search box).
+        inputs = inputs_key(source, closest, filters, selection, version, requested)
         if main_tab != "decoder" or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
             return dash.no_update, dash.no_update, dash.no_update
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
-        return *subject_choices(context, source, filters, selection, count), inputs
+        options, chosen = subject_choices(context, source, filters, selection, count)
+        if DECODE_SUBJECT in triggered():
+            options, chosen = with_requested_subject(context, options, requested)
+        return options, chosen, inputs
+
+    @app.callback(Output("decoder-tabs", "active_tab"), Input(DECODE_SUBJECT, "data"), prevent_initial_call=True)
+    def _show_requested_subject(_request):
+        return "subjects"
 
     @app.callback(
         Output("decoder-shown", "options"),

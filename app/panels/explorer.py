@@ -4,7 +4,13 @@ A lasso/box selection in any view travels as its shape in that view's data coord
 in the browser by a clientside callback, a few hundred bytes whatever it holds); the server
 resolves it on the coordinates it holds, and every view repaints only its marker colour codes
 (one byte per subject, faded outside the highlighted cohort) through a Patch. Hovering a point
-asks the server for that one subject's id and key variables.
+asks the server for that one subject's id and key variables; a subject found by id (the navbar's
+search) is ringed and labelled in every view, again through a Patch.
+
+A Patch is only sent to a view known to be drawn: each view records what it drew (``view-N-drawn``).
+Dash drops the result of a callback that is still running when the same callback is asked again
+(as when a link restores the view while the first figures are being drawn), so a view whose full
+figure never arrived is drawn in full instead of being patched.
 
 A view whose UMAP or t-SNE is not cached yet shows a message, asks a background callback to
 compute it, and records what it waits for; an interval then polls (cheaply: a file check) until
@@ -26,11 +32,22 @@ from plotly.colors import sample_colorscale
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.projections import METHODS, ProjectionSpec
 from app.figures.messages import message_figure
-from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, scatter_figure, subject_lines, typed_array
+from app.figures.scatter import (
+    CONTINUOUS_SCALE,
+    ColourCoding,
+    colour_coding,
+    found_subject_marks,
+    highlighted_codes,
+    marker_colours,
+    scatter_figure,
+    subject_lines,
+    typed_array,
+)
 from app.state import (
     CLUSTER_COLOUR,
     CLUSTERS,
     FILTERS,
+    FOUND_SUBJECT,
     SELECTION,
     SelectionError,
     cluster_column,
@@ -38,6 +55,7 @@ from app.state import (
     ordered_spaces,
     selection_mask,
     space_label,
+    subject_row,
     triggered,
     variable_options,
     view_coordinates,
@@ -121,6 +139,7 @@ def layout(context: AppContext) -> html.Div:
             dcc.Store(id="projection-request"),
             dcc.Store(id="projection-ready", data=0),
             *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
+            *[dcc.Store(id=f"view-{view}-drawn") for view in (*LATENT_VIEWS, 2)],  # what each view has drawn (see the module's docstring)
             dcc.Interval(id="projection-poll", interval=PROJECTION_POLL_MS, disabled=True),
         ]
     )
@@ -136,9 +155,12 @@ def _colour(context: AppContext, colour: str | None, clusters: dict | None = Non
     return colour_coding(context.cohort.phenotypes[colour], context.variables[colour])
 
 
+HIGHLIGHT_TRIGGERS = {"colour-by", CLUSTERS, SELECTION, FILTERS}
+
+
 def _repaint_only(triggers: set[str]) -> bool:
-    """Whether only the colour, the clusters or the highlighted cohort changed: a Patch of the marker colours will do."""
-    return bool(triggers) and triggers <= {"colour-by", CLUSTERS, SELECTION, FILTERS}
+    """Whether only the colour, the clusters, the highlighted cohort or the found subject changed: a Patch will do."""
+    return bool(triggers) and triggers <= HIGHLIGHT_TRIGGERS | {FOUND_SUBJECT}
 
 
 def _other_colour(triggers: set[str], colour: str | None) -> bool:
@@ -146,28 +168,37 @@ def _other_colour(triggers: set[str], colour: str | None) -> bool:
     return triggers == {CLUSTERS} and colour != CLUSTER_COLOUR
 
 
+def _found_marks(context: AppContext, coordinates: np.ndarray, found: str | None) -> dict[str, list[dict]]:
+    row = subject_row(context, found)
+    return found_subject_marks(coordinates, row, "" if row is None else str(context.cohort.subject_ids[row]))
+
+
 def _selection_token(selection: dict | None) -> str:
     return json.dumps(selection, sort_keys=True, default=str)
 
 
 def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters: list | None, selection: dict | None,
-                  triggers: set[str], clusters: dict | None = None) -> Patch:
-    """The marker colours (codes with the cohort highlighted) of an already drawn view; zoom is untouched.
+                  triggers: set[str], clusters: dict | None = None, marks: dict[str, list[dict]] | None = None) -> Patch:
+    """The marker colours (codes with the cohort highlighted) of an already drawn view, or its found-subject marks; zoom is untouched.
 
     A selection outline Plotly drew in this view is dropped (via ``selectionrevision``) unless the
     selection now in force is that very outline, so no view shows a stale box or lasso.
     """
-    coding = _colour(context, colour, clusters)
-    highlight = highlight_mask(context, filters, selection)
     patch = Patch()
-    if triggers & {"colour-by", CLUSTERS}:
-        patch["data"][0]["marker"].update(marker_colours(coding, highlight))
-    else:
-        patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
-    patch["data"][0]["meta"] = {"highlight": highlight is not None}
+    if triggers & HIGHLIGHT_TRIGGERS:
+        coding = _colour(context, colour, clusters)
+        highlight = highlight_mask(context, filters, selection)
+        if triggers & {"colour-by", CLUSTERS}:
+            patch["data"][0]["marker"].update(marker_colours(coding, highlight))
+        else:
+            patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
+        patch["data"][0]["meta"] = {"highlight": highlight is not None}
     if SELECTION in triggers and (selection or {}).get("source") != view_id:
         patch["layout"]["selections"] = []
         patch["layout"]["selectionrevision"] = _selection_token(selection)
+    if FOUND_SUBJECT in triggers:
+        for key, value in (marks or {"annotations": [], "shapes": []}).items():
+            patch["layout"][key] = value
     return patch
 
 
@@ -178,8 +209,8 @@ NO_SPACE_YET = ("The raw-signal baseline space is being computed in the backgrou
 
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
                        filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
-                       clusters: dict | None = None) -> tuple[object, object]:
-    """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now."""
+                       clusters: dict | None = None, found: str | None = None) -> tuple[object, object]:
+    """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now; ``found``: a subject to mark."""
     if not space:
         return message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES), None
     spec = ProjectionSpec(method=method)
@@ -189,27 +220,31 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
             return dash.no_update, dash.no_update
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
+    marks = _found_marks(context, coordinates, found)
     if drawn and _repaint_only(triggers):
-        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers, clusters), dash.no_update
+        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers, clusters, marks), dash.no_update
     figure = scatter_figure(
         coordinates, _colour(context, colour, clusters), highlight=highlight_mask(context, filters, selection),
         title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
-        revision=f"{view}-{space}-{method}",
+        revision=f"{view}-{space}-{method}", marks=marks,
     )
     return figure, None
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
-                         filters: list | None, selection: dict | None, triggers: set[str], clusters: dict | None = None) -> object:
+                         filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
+                         found: str | None = None, clusters: dict | None = None) -> object:
     if not x or not y:
         return message_figure("Choose two continuous variables")
-    if _repaint_only(triggers):
-        return repaint_patch(context, "view-2", colour, filters, selection, triggers, clusters)
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
+    marks = _found_marks(context, coordinates, found)
+    if drawn and _repaint_only(triggers):
+        return repaint_patch(context, "view-2", colour, filters, selection, triggers, clusters, marks)
     return scatter_figure(
         coordinates, _colour(context, colour, clusters), highlight=highlight_mask(context, filters, selection),
         title=f"{context.variables[x].label} vs {context.variables[y].label}",
         x_label=context.variables[x].display_label, y_label=context.variables[y].display_label, revision=f"clinical-{x}-{y}",
+        marks=marks,
     )
 
 
@@ -277,25 +312,31 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Output(f"view-{view}", "figure"),
             Output("projection-request", "data", allow_duplicate=True),
             Output(f"view-{view}-pending", "data"),
+            Output(f"view-{view}-drawn", "data"),
             Input(f"view-{view}-space", "value"),
             Input(f"view-{view}-method", "value"),
             Input("colour-by", "value"),
             Input(FILTERS, "data"),
             Input(SELECTION, "data"),
+            Input(FOUND_SUBJECT, "value"),
             Input("projection-poll", "n_intervals"),
             Input(CLUSTERS, "data"),
             State(f"view-{view}-pending", "data"),
+            State(f"view-{view}-drawn", "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, _ticks, clusters, pending, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, pending, drawn, view=view):
             triggers = triggered()
             if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or _other_colour(triggers, colour):
-                return dash.no_update, dash.no_update, dash.no_update
-            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending,
-                                                 clusters=clusters)
+                return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+            shown = f"{space}-{method}"
+            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers,
+                                                 drawn=not pending and drawn == shown, clusters=clusters, found=found)
             if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
-                return figure, dash.no_update, None
-            return figure, request, request if request is not dash.no_update else dash.no_update
+                return figure, dash.no_update, None, shown
+            if request is dash.no_update:
+                return figure, dash.no_update, dash.no_update, dash.no_update
+            return figure, request, request, None
 
     @app.callback(Output("projection-poll", "disabled"), [Input(f"view-{view}-pending", "data") for view in LATENT_VIEWS])
     def _poll_while_waiting(*pending):
@@ -303,17 +344,22 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("view-2", "figure"),
+        Output("view-2-drawn", "data"),
         Input("clinical-x", "value"),
         Input("clinical-y", "value"),
         Input("colour-by", "value"),
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
         Input(CLUSTERS, "data"),
+        Input(FOUND_SUBJECT, "value"),
+        State("view-2-drawn", "data"),
     )
-    def _update_clinical_view(x, y, colour, filters, selection, clusters):
+    def _update_clinical_view(x, y, colour, filters, selection, clusters, found, drawn):
         if _other_colour(triggered(), colour):
-            return dash.no_update
-        return render_clinical_view(context, x, y, colour, filters, selection, triggered(), clusters)
+            return dash.no_update, dash.no_update
+        shown = f"{x}-{y}"
+        return render_clinical_view(context, x, y, colour, filters, selection, triggered(), drawn=drawn == shown, found=found,
+                                    clusters=clusters), shown
 
     @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):
