@@ -174,7 +174,8 @@ def test_saving_the_current_cohort_keeps_filters_and_selected_ids(context):
     saved = context.store.save("women in lasso", definition)
     rows = cohorts.saved_cohort_rows(context)
     assert rows == [{"id": saved.id, "name": "women in lasso", "size": int(context.definition_mask(definition).sum()),
-                     "definition": "Sex: female and selection (2 subjects)", "created": readable_time(saved.created_at)}]
+                     "definition": "Sex: female and selection (2 subjects)", "created": readable_time(saved.created_at),
+                     "shared": False, "owner": "local", "mine": True}]  # private until its owner shares it
 
 
 def test_filter_block_offers_the_right_control(context):
