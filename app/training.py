@@ -13,6 +13,7 @@ has; the next start runs the pipeline again, which resumes at the first step not
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -54,7 +55,7 @@ def start_background_training(cohort_dir: Path, device: str, status_file: Path) 
     """Start the pipeline in a child process that writes ``status_file`` and stops if this process dies."""
     command = [
         sys.executable, "-m", "models.pipeline", "--cohort", str(cohort_dir), "--device", device,
-        "--status-file", str(status_file), "--exit-with-parent", "--retrain-other-recipes", "--quality-report",
+        "--status-file", str(status_file), "--exit-with-parent", str(os.getpid()), "--retrain-other-recipes", "--quality-report",
     ]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL)
 

@@ -188,12 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cohort", type=Path, required=True)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--status-file", type=Path, default=None, help="write progress as JSON here (for the app's status badge)")
-    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process exits")
+    parser.add_argument("--exit-with-parent", nargs="?", type=int, const=0, default=None, metavar="PID",
+                        help="stop when the process that started this run (or PID, which the app passes) exits")
     parser.add_argument("--retrain-other-recipes", action="store_true", help="train again when the model was trained with another recipe (the app's demo)")
     parser.add_argument("--quality-report", action="store_true", help="print models.evaluate's report on the test split when a model was trained")
     args = parser.parse_args(argv)
+    if args.exit_with_parent is not None and args.exit_with_parent < 0:
+        parser.error(f"--exit-with-parent: expected a process id, got {args.exit_with_parent}")
     started = time.perf_counter()
-    parent = os.getppid()
+    # The app passes its own pid: a parent that died while this process was still importing is noticed too.
+    parent = args.exit_with_parent or os.getppid()
     last: dict[str, float] = {}
     current = RunStatus(state="running", pid=os.getpid(), stage_started=time.time())
     if args.status_file:
@@ -201,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(stage: str, done: int, total: int) -> None:
         nonlocal current
-        if args.exit_with_parent and os.getppid() != parent:
+        if args.exit_with_parent is not None and os.getppid() != parent:
             raise SystemExit("the app that started this run has exited; stopping")
         now = time.perf_counter()
         new_stage = stage != current.stage

@@ -84,6 +84,20 @@ def test_a_run_with_nothing_to_do_changes_nothing_and_a_missing_step_is_redone(t
     assert "raw" in loaded.spaces and set(stored_predictions(loaded)["space"]) == {"joint", "ecg", "mri", "raw"}
 
 
+def test_a_run_whose_app_died_while_it_was_starting_stops_at_once(tiny_cohort_dir, tmp_path):
+    """The app passes its pid: a run whose app is already gone when it gets going (killed during imports) does not train on."""
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    command = [sys.executable, "-m", "models.pipeline", "--cohort", str(tiny_cohort_dir), "--device", "cpu",
+               "--status-file", str(tmp_path / "status.json"), "--exit-with-parent", str(gone.pid)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "the app that started this run has exited" in result.stderr
+    assert not (tiny_cohort_dir / "model").exists()
+
+
 def test_a_run_whose_app_is_killed_stops_and_the_next_start_trains_cleanly(small_cohort_dir, tmp_path):
     """kill -9 of the serving process: its training child stops by itself, the badge says so, the next run completes."""
     import os
