@@ -141,8 +141,11 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     for row, label in enumerate([*cine_frames, "change vs start"], start=2):
         figure.add_annotation(text=label, textangle=-90, showarrow=False, xref="paper", x=-0.012, xanchor="right",
                               yref=f"y{(row - 1) * steps + 1} domain", y=0.5)
-    figure.update_layout(title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}}, template="plotly_white",
-                         height=170 + 150 * (len(cine_frames) + 1), margin={"l": 60, "r": 10, "t": (60 if title else 40) + 16 * title_lines, "b": 10})
+    # The title sits at the figure's top edge and the margin grows with the column titles' lines, so they never meet.
+    figure.update_layout(title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}, "yref": "container", "y": 1, "yanchor": "top",
+                                "pad": {"t": 8}},
+                         template="plotly_white", height=170 + 150 * (len(cine_frames) + 1),
+                         margin={"l": 60, "r": 10, "t": (60 if title else 40) + 18 * title_lines, "b": 10})
     return figure
 
 
