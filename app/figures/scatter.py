@@ -39,6 +39,9 @@ class ColourCoding:
     colorscale: list[list]
     legend: list[tuple[str, str]]  # (label, colour) of each category present, missing last
     continuous: tuple[str, float, float] | None = None  # (label, low, high) of a continuous colour
+    kind: str = "none"  # none, continuous, binary or categorical: what a density view shows per cell
+    n_categories: int = 0  # codes 0..n_categories-1 are categories (binary, categorical)
+    share_code: int | None = None  # binary: the code of "yes", whose share a density view shows
 
 
 def _rgba(colour: str, alpha: float) -> str:
@@ -72,7 +75,7 @@ def colour_coding(colour_values: pd.Series | None, spec: VariableSpec | None) ->
         codes[~missing] = levels.astype(np.uint8)
         palette = sample_colorscale(CONTINUOUS_SCALE, np.linspace(0, 1, CONTINUOUS_LEVELS).tolist()) + [MISSING_COLOUR]
         legend = [("missing", MISSING_COLOUR)] if missing.any() else []
-        return ColourCoding(codes, _scale(palette), legend, (spec.display_label, float(low), float(high)))
+        return ColourCoding(codes, _scale(palette), legend, (spec.display_label, float(low), float(high)), kind="continuous")
     if spec.type == "binary":
         truth = colour_values.astype("boolean")
         levels = [(truth == False, f"{spec.label}: no"), (truth == True, f"{spec.label}: yes")]  # noqa: E712 - nullable comparison
@@ -81,20 +84,24 @@ def colour_coding(colour_values: pd.Series | None, spec: VariableSpec | None) ->
         present = set(as_text.dropna())
         names = [c for c in (spec.categories or sorted(present)) if c in present]
         levels = [(as_text == name, name) for name in names]
-    palette, legend = [], []
-    for members, name in levels:
+    palette, legend, share_code = [], [], None
+    for index, (members, name) in enumerate(levels):
         members = members.fillna(False).to_numpy(dtype=bool)
         if not members.any():
             continue
         colour = CATEGORY_COLOURS[len(palette) % len(CATEGORY_COLOURS)]
         codes[members] = min(len(palette), MISSING_CODE - 1)
+        if spec.type == "binary" and index == 1:
+            share_code = len(palette)
         palette.append(colour)
         legend.append((name, colour))
     if missing.any():
         legend.append(("missing", MISSING_COLOUR))
+    n_categories = min(len(palette), MISSING_CODE - 1)
     palette = (palette or [CATEGORY_COLOURS[0]])[:MISSING_CODE - 1]
     palette += [palette[-1]] * (MISSING_CODE - len(palette)) + [MISSING_COLOUR]
-    return ColourCoding(codes, _scale(palette), legend)
+    kind = "binary" if spec.type == "binary" else "categorical"
+    return ColourCoding(codes, _scale(palette), legend, kind=kind, n_categories=n_categories, share_code=share_code)
 
 
 def highlighted_codes(coding: ColourCoding, highlight: np.ndarray | None) -> np.ndarray:
@@ -115,6 +122,24 @@ def marker_colours(coding: ColourCoding, highlight: np.ndarray | None) -> dict:
     return {"color": typed_array(highlighted_codes(coding, highlight)), "colorscale": coding.colorscale, "cmin": 0, "cmax": 255}
 
 
+def view_layout(title: str, x_label: str, y_label: str, revision: str, caption: list[str] | None = None) -> dict:
+    """The layout every explorer view shares; ``caption``: smaller title lines saying what the view draws."""
+    caption = caption or []
+    text = "".join([plotly_text(title), *(f'<br><span style="font-size:11px;color:#6c757d">{plotly_text(line)}</span>' for line in caption)])
+    return {
+        "title": {"text": text, "x": 0.01, "font": {"size": 14}},
+        "xaxis": {"title": {"text": x_label}, "zeroline": False},
+        "yaxis": {"title": {"text": y_label}, "zeroline": False},
+        "dragmode": "lasso",
+        "uirevision": revision or "keep",
+        "margin": {"l": 50, "r": 10, "t": 36 + 15 * len(caption), "b": 40},
+        "template": "plotly_white",
+        "clickmode": "event+select",
+        "hovermode": "closest",
+        "modebar": {"orientation": "v"},
+    }
+
+
 def scatter_figure(
     coordinates: np.ndarray,
     coding: ColourCoding,
@@ -125,35 +150,35 @@ def scatter_figure(
     y_label: str = "",
     revision: str = "",
     marker_size: float = 4.0,
+    rows: np.ndarray | None = None,
+    caption: list[str] | None = None,
+    meta: dict | None = None,
 ) -> go.Figure:
-    """A one-trace WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change."""
+    """A one-trace WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change.
+
+    ``rows``: draw only these subjects (a zoomed-in view of a large cohort); point *i* is then row
+    ``rows[i]``, carried as int32 ``customdata``. Otherwise point *i* is row *i*.
+    """
+    codes = highlighted_codes(coding, highlight)
+    if rows is not None:
+        coordinates, codes = coordinates[rows], codes[rows]
     figure = go.Figure(
         go.Scattergl(
             x=np.asarray(coordinates[:, 0], dtype=np.float32),
             y=np.asarray(coordinates[:, 1], dtype=np.float32),
+            customdata=None if rows is None else np.asarray(rows, dtype=np.int32),
             mode="markers",
-            marker={"size": marker_size, "color": highlighted_codes(coding, highlight), "colorscale": coding.colorscale,
+            marker={"size": marker_size, "color": codes, "colorscale": coding.colorscale,
                     "cmin": 0, "cmax": 255, "showscale": False},
             hoverinfo="none",
             # Plotly's own dimming of unselected points is switched off: the server's highlight is the one truth.
             selected={"marker": {"opacity": 1.0}},
             unselected={"marker": {"opacity": 1.0}},
-            meta={"highlight": highlight is not None},
+            meta={"highlight": highlight is not None, **(meta or {})},
             showlegend=False,
         )
     )
-    figure.update_layout(
-        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}},
-        xaxis={"title": {"text": x_label}, "zeroline": False},
-        yaxis={"title": {"text": y_label}, "zeroline": False},
-        dragmode="lasso",
-        uirevision=revision or "keep",
-        margin={"l": 50, "r": 10, "t": 36, "b": 40},
-        template="plotly_white",
-        clickmode="event+select",
-        hovermode="closest",
-        modebar={"orientation": "v"},
-    )
+    figure.update_layout(view_layout(title, x_label, y_label, revision, caption))
     return figure
 
 
