@@ -6,6 +6,10 @@ resolves it on the coordinates it holds, and every view repaints only its marker
 (one byte per subject, faded outside the highlighted cohort) through a Patch. Hovering a point
 asks the server for that one subject's id and key variables.
 
+A view holding more subjects than ``LSE_DENSITY_THRESHOLD`` draws their density instead
+(app.figures.density); its zoom (reduced in the browser to the axis ranges) is then an input, and
+once few enough subjects are in range the view draws those points.
+
 A view whose UMAP or t-SNE is not cached yet shows a message, asks a background callback to
 compute it, and records what it waits for; an interval then polls (cheaply: a file check) until
 the projection is on disk and the view draws it. Polling, rather than an input from the background
@@ -23,10 +27,13 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, dcc, html
 from plotly.colors import sample_colorscale
 
+from app import validation
 from app.context import HOVER_VARIABLES, AppContext
+from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
+from app.figures.density import choose_drawing, view_figure
 from app.figures.messages import message_figure
-from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, scatter_figure, subject_lines, typed_array
+from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, subject_lines, typed_array
 from app.state import FILTERS, SELECTION, SPACE_LABELS, SelectionError, highlight_mask, selection_mask, space_label, triggered, variable_options, view_coordinates
 
 LATENT_VIEWS = (0, 1)
@@ -41,7 +48,8 @@ def highlight_rows(context: AppContext, filters: list[dict] | None, selection: d
 
 def _view_card(view: int, title: str, controls: list) -> dbc.Card:
     graph = dcc.Graph(id=f"view-{view}", clear_on_unhover=True, style={"height": "430px"},
-                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False})
+                      # A double-click zooms out to everything drawn (not to the zoom a redrawn view started at).
+                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False, "doubleClick": "autosize"})
     return dbc.Card(
         [
             dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
@@ -107,6 +115,7 @@ def layout(context: AppContext) -> html.Div:
             dcc.Store(id="projection-request"),
             dcc.Store(id="projection-ready", data=0),
             *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
+            *[dcc.Store(id=f"view-{view}-viewport") for view in (*LATENT_VIEWS, 2)],
             dcc.Interval(id="projection-poll", interval=PROJECTION_POLL_MS, disabled=True),
         ]
     )
@@ -127,29 +136,68 @@ def _selection_token(selection: dict | None) -> str:
     return json.dumps(selection, sort_keys=True, default=str)
 
 
-def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters: list | None, selection: dict | None,
-                  triggers: set[str]) -> Patch:
-    """The marker colours (codes with the cohort highlighted) of an already drawn view; zoom is untouched.
+def viewport_for(payload: object, revision: str) -> Viewport | None:
+    """The zoom a view's browser reported, if it was reported for the figure now drawn (``revision``); None: everything."""
+    if not isinstance(payload, dict) or payload.get("revision") != revision or payload.get("x") is None:
+        return None
+    try:
+        return parse_viewport({"x": payload.get("x"), "y": payload.get("y")})
+    except ValueError as error:
+        raise validation.InputRefused(str(error)) from None
 
-    A selection outline Plotly drew in this view is dropped (via ``selectionrevision``) unless the
-    selection now in force is that very outline, so no view shows a stale box or lasso.
-    """
-    coding = _colour(context, colour)
-    highlight = highlight_mask(context, filters, selection)
-    patch = Patch()
-    if "colour-by" in triggers:
-        patch["data"][0]["marker"].update(marker_colours(coding, highlight))
-    else:
-        patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
-    patch["data"][0]["meta"] = {"highlight": highlight is not None}
+
+def _drop_stale_outline(patch: Patch, view_id: str, selection: dict | None, triggers: set[str]) -> None:
+    """Drop a selection outline Plotly drew in this view (via ``selectionrevision``) unless it is the selection in force."""
     if SELECTION in triggers and (selection or {}).get("source") != view_id:
         patch["layout"]["selections"] = []
         patch["layout"]["selectionrevision"] = _selection_token(selection)
+
+
+def repaint_patch(view_id: str, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
+                  triggers: set[str], rows: np.ndarray | None = None) -> Patch:
+    """The marker colours (codes with the cohort highlighted) of an already drawn view; zoom is untouched.
+
+    ``rows``: the subjects a zoomed-in view draws (point *i* is ``rows[i]``).
+    """
+    patch = Patch()
+    codes = highlighted_codes(coding, highlight)
+    if "colour-by" in triggers:
+        patch["data"][0]["marker"].update({**marker_colours(coding, highlight), "color": typed_array(codes if rows is None else codes[rows])})
+    else:
+        patch["data"][0]["marker"]["color"] = typed_array(codes if rows is None else codes[rows])
+    patch["data"][0]["meta"] = {"highlight": highlight is not None, **({"follows_zoom": True} if rows is not None else {})}
+    _drop_stale_outline(patch, view_id, selection, triggers)
     return patch
 
 
+def render_view(context: AppContext, view_id: str, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
+                filters: list | None, selection: dict | None, triggers: set[str], viewport: object, drawn: bool = True) -> object:
+    """A drawn view's figure, or the Patch that repaints it when only the colour or the highlighted cohort changed.
+
+    Above the density threshold the view draws a density image (a repaint sends its new layers, a
+    few hundred KB), or, zoomed in to few enough subjects, their points; ``labels``: title, axis
+    labels and the revision that keeps zoom.
+    """
+    coding = _colour(context, colour)
+    highlight = highlight_mask(context, filters, selection)
+    threshold = context.config.density_threshold
+    zoom = viewport_for(viewport, labels["revision"])
+    drawing = choose_drawing(coordinates, zoom, threshold)
+    if drawn and _repaint_only(triggers) and drawing.mode != "density":
+        return repaint_patch(view_id, coding, highlight, selection, triggers, drawing.rows)
+    figure = view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, **labels)
+    if drawn and _repaint_only(triggers):  # a density view: new layers, the same axes, zoom and outline
+        patch = Patch()
+        patch["data"] = figure.to_dict()["data"]
+        patch["layout"]["title"]["text"] = figure.layout.title.text
+        _drop_stale_outline(patch, view_id, selection, triggers)
+        return patch
+    return figure
+
+
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
-                       filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True) -> tuple[object, object]:
+                       filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
+                       viewport: object = None) -> tuple[object, object]:
     """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now."""
     if not space:
         return message_figure("This cohort has no latent spaces yet: run python -m models.encode"), None
@@ -160,28 +208,20 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
             return dash.no_update, dash.no_update
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
-    if drawn and _repaint_only(triggers):
-        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers), dash.no_update
-    figure = scatter_figure(
-        coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
-        title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
-        revision=f"{view}-{space}-{method}",
-    )
-    return figure, None
+    labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
+              "revision": f"{view}-{space}-{method}"}
+    figure = render_view(context, f"view-{view}", coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn)
+    return figure, (dash.no_update if isinstance(figure, Patch) else None)
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
-                         filters: list | None, selection: dict | None, triggers: set[str]) -> object:
+                         filters: list | None, selection: dict | None, triggers: set[str], viewport: object = None) -> object:
     if not x or not y:
         return message_figure("Choose two continuous variables")
-    if _repaint_only(triggers):
-        return repaint_patch(context, "view-2", colour, filters, selection, triggers)
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
-    return scatter_figure(
-        coordinates, _colour(context, colour), highlight=highlight_mask(context, filters, selection),
-        title=f"{context.variables[x].label} vs {context.variables[y].label}",
-        x_label=context.variables[x].display_label, y_label=context.variables[y].display_label, revision=f"clinical-{x}-{y}",
-    )
+    labels = {"title": f"{context.variables[x].label} vs {context.variables[y].label}", "x_label": context.variables[x].display_label,
+              "y_label": context.variables[y].display_label, "revision": f"clinical-{x}-{y}"}
+    return render_view(context, "view-2", coordinates, labels, colour, filters, selection, triggers, viewport)
 
 
 def colour_legend(context: AppContext, colour: str | None) -> list:
@@ -204,7 +244,7 @@ def hover_tooltip(context: AppContext, hover: dict | None) -> tuple[bool, object
     """(show, bbox, children) of a view's tooltip: the hovered subject's id and key variables, looked up here."""
     points = (hover or {}).get("points") or []
     point = points[0] if points and isinstance(points[0], dict) else {}
-    row, bbox = point.get("pointNumber"), point.get("bbox")
+    row, bbox = point.get("customdata", point.get("pointNumber")), point.get("bbox")  # customdata: a zoomed-in view's row
     if point.get("curveNumber") != 0 or not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
         return False, dash.no_update, dash.no_update
     present = [name for name in HOVER_VARIABLES if name in context.variables]
@@ -238,8 +278,17 @@ def register(app: dash.Dash, context: AppContext) -> None:
         [State(f"view-{view}-{setting}", "value") for view in LATENT_VIEWS for setting in ("space", "method")],
         State("clinical-x", "value"),
         State("clinical-y", "value"),
+        State(SELECTION, "data"),
         prevent_initial_call=True,
     )
+    for view in (*LATENT_VIEWS, 2):
+        app.clientside_callback(
+            ClientsideFunction(namespace="explorer", function_name="viewportFromRelayout"),
+            Output(f"view-{view}-viewport", "data"),
+            Input(f"view-{view}", "relayoutData"),
+            State(f"view-{view}", "id"),
+            prevent_initial_call=True,
+        )
 
     for view in LATENT_VIEWS:
         @app.callback(
@@ -252,14 +301,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(FILTERS, "data"),
             Input(SELECTION, "data"),
             Input("projection-poll", "n_intervals"),
+            Input(f"view-{view}-viewport", "data"),
             State(f"view-{view}-pending", "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, _ticks, pending, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, _ticks, viewport, pending, view=view):
             triggers = triggered()
             if triggers == {"projection-poll"} and not projection_arrived(context, pending):
                 return dash.no_update, dash.no_update, dash.no_update
-            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending)
+            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers,
+                                                 drawn=not pending, viewport=viewport)
             if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
                 return figure, dash.no_update, None
             return figure, request, request if request is not dash.no_update else dash.no_update
@@ -275,9 +326,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("colour-by", "value"),
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
+        Input("view-2-viewport", "data"),
     )
-    def _update_clinical_view(x, y, colour, filters, selection):
-        return render_clinical_view(context, x, y, colour, filters, selection, triggered())
+    def _update_clinical_view(x, y, colour, filters, selection, viewport):
+        return render_clinical_view(context, x, y, colour, filters, selection, triggered(), viewport)
 
     @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):
