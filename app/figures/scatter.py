@@ -122,12 +122,16 @@ def marker_colours(coding: ColourCoding, highlight: np.ndarray | None) -> dict:
     return {"color": typed_array(highlighted_codes(coding, highlight)), "colorscale": coding.colorscale, "cmin": 0, "cmax": 255}
 
 
+def view_title(title: str, caption: list[str] | None = None) -> str:
+    """A view's title, with ``caption`` lines (what the view draws) under it in small grey type."""
+    return "".join([plotly_text(title), *(f'<br><span style="font-size:11px;color:#6c757d">{plotly_text(line)}</span>' for line in caption or [])])
+
+
 def view_layout(title: str, x_label: str, y_label: str, revision: str, caption: list[str] | None = None) -> dict:
     """The layout every explorer view shares; ``caption``: smaller title lines saying what the view draws."""
     caption = caption or []
-    text = "".join([plotly_text(title), *(f'<br><span style="font-size:11px;color:#6c757d">{plotly_text(line)}</span>' for line in caption)])
     return {
-        "title": {"text": text, "x": 0.01, "font": {"size": 14}},
+        "title": {"text": view_title(title, caption), "x": 0.01, "font": {"size": 14}},
         "xaxis": {"title": {"text": x_label}, "zeroline": False},
         "yaxis": {"title": {"text": y_label}, "zeroline": False},
         "dragmode": "lasso",

@@ -31,9 +31,18 @@ from app import validation
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
-from app.figures.density import choose_drawing, view_figure
+from app.figures.density import choose_drawing, density_caption, density_data, view_figure
 from app.figures.messages import message_figure
-from app.figures.scatter import CONTINUOUS_SCALE, ColourCoding, colour_coding, highlighted_codes, marker_colours, subject_lines, typed_array
+from app.figures.scatter import (
+    CONTINUOUS_SCALE,
+    ColourCoding,
+    colour_coding,
+    highlighted_codes,
+    marker_colours,
+    subject_lines,
+    typed_array,
+    view_title,
+)
 from app.state import FILTERS, SELECTION, SPACE_LABELS, SelectionError, highlight_mask, selection_mask, space_label, triggered, variable_options, view_coordinates
 
 LATENT_VIEWS = (0, 1)
@@ -183,16 +192,15 @@ def render_view(context: AppContext, view_id: str, coordinates: np.ndarray, labe
     threshold = context.config.density_threshold
     zoom = viewport_for(viewport, labels["revision"])
     drawing = choose_drawing(coordinates, zoom, threshold)
-    if drawn and _repaint_only(triggers) and drawing.mode != "density":
+    if not (drawn and _repaint_only(triggers)):
+        return view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, **labels)
+    if drawing.mode != "density":
         return repaint_patch(view_id, coding, highlight, selection, triggers, drawing.rows)
-    figure = view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, **labels)
-    if drawn and _repaint_only(triggers):  # a density view: new layers, the same axes, zoom and outline
-        patch = Patch()
-        patch["data"] = figure.to_dict()["data"]
-        patch["layout"]["title"]["text"] = figure.layout.title.text
-        _drop_stale_outline(patch, view_id, selection, triggers)
-        return patch
-    return figure
+    patch = Patch()  # a density view: new layers, the same axes, zoom and outline
+    patch["data"] = density_data(coordinates, coding, highlight, zoom)
+    patch["layout"]["title"]["text"] = view_title(labels["title"], density_caption(drawing, threshold, coding))
+    _drop_stale_outline(patch, view_id, selection, triggers)
+    return patch
 
 
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
