@@ -11,6 +11,7 @@ from platformdirs import user_cache_dir
 from data_loaders.synthetic.generate import GENERATOR_VERSION
 
 DEMO_SUBJECTS = 5000
+DENSITY_THRESHOLD = 200_000  # the most subjects an explorer view draws as points; above, a density image
 DEMO_SEED = 0
 AUTH_MODES = ("off", "password", "oidc")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -38,6 +39,7 @@ class AppConfig:
     port: int = 8050
     debug: bool = False
     demo_subjects: int = DEMO_SUBJECTS
+    density_threshold: int = DENSITY_THRESHOLD
     cohort_db: Path | None = None  # saved cohorts (SQLite); default: cohorts.sqlite in the cache folder
     device: str = "auto"  # where models decode: auto (CUDA when present), cpu, cuda or cuda:N
     celery_broker: str | None = None  # e.g. redis://localhost:6379/0: background callbacks on Celery instead of a disk cache
@@ -53,6 +55,8 @@ class AppConfig:
             raise ConfigError(f"port: expected 1-65535, found {self.port}")
         if self.demo_subjects < 1:
             raise ConfigError(f"LSE_DEMO_SUBJECTS: expected a positive whole number, found {self.demo_subjects}")
+        if self.density_threshold < 1:
+            raise ConfigError(f"LSE_DENSITY_THRESHOLD: expected a positive whole number, found {self.density_threshold}")
         if self.auth is not None and self.auth not in AUTH_MODES:
             raise ConfigError(f"auth: expected one of {', '.join(AUTH_MODES)}, found {self.auth!r}")
         if self.debug and not is_loopback(self.host):
@@ -107,11 +111,9 @@ class AppConfig:
             values["celery_broker"] = os.environ["LSE_CELERY_BROKER"]
         if os.environ.get("LSE_DEVICE"):
             values["device"] = os.environ["LSE_DEVICE"]
-        if os.environ.get("LSE_DEMO_SUBJECTS"):
-            text = os.environ["LSE_DEMO_SUBJECTS"]
-            if not text.strip().isdigit():
-                raise ConfigError(f"LSE_DEMO_SUBJECTS: expected a positive whole number, found {text!r}")
-            values["demo_subjects"] = int(text)
+        for name, key in (("LSE_DEMO_SUBJECTS", "demo_subjects"), ("LSE_DENSITY_THRESHOLD", "density_threshold")):
+            if os.environ.get(name):
+                values[key] = _whole_number(name, os.environ[name])
         for name, key in (("LSE_AUTH", "auth"), ("LSE_SECRET_KEY", "secret_key"), ("LSE_OIDC_ISSUER", "oidc_issuer"),
                           ("LSE_OIDC_CLIENT_ID", "oidc_client_id"), ("LSE_OIDC_CLIENT_SECRET", "oidc_client_secret"), ("LSE_HOST", "host")):
             if os.environ.get(name):
@@ -120,6 +122,13 @@ class AppConfig:
             values["allowed_hosts"] = parse_hosts(os.environ["LSE_ALLOWED_HOSTS"])
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _whole_number(name: str, text: str) -> int:
+    """A positive whole number from an environment variable, or a ConfigError naming it."""
+    if not text.strip().isdigit():
+        raise ConfigError(f"{name}: expected a positive whole number, found {text!r}")
+    return int(text)
 
 
 def parse_hosts(text: str) -> tuple[str, ...]:

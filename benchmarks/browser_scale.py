@@ -1,13 +1,14 @@
 """The explorer at scale in headless Chromium: seconds, bytes down/up and server RSS per user action.
 
-    .venv/bin/python -m benchmarks.browser_scale --subjects 100000 1000000 --cache /tmp/bench-scale
+    .venv/bin/python -m benchmarks.browser_scale --subjects 100000 1000000 --cache /tmp/bench-scale [--density-threshold N]
 
 Builds (or reuses, under ``--cache``) a cohort per size as ``benchmarks.explorer_callbacks`` does,
 serves it with ``python -m app``, and drives Chromium through: first load (every view drawn), a
 colour change, a box selection, clearing it, a filter, and each tab. Bytes down are the encoded
 sizes of every response (Chrome's performance log, CDP Network events); bytes up are the bodies
 of the page's requests (counted by a wrapper around ``fetch``). An action is done when every view
-shows its result and no request is in flight. The same load and box selection are then timed on
+shows its result (every point, or a density of every subject above the app's density threshold)
+and no request is in flight. The same load and box selection are then timed on
 a plain Dash page (three Scattergl figures with hover strings, the selection sent as Plotly's
 ``selectedData``) with the same points, and the ratio printed.
 """
@@ -42,12 +43,15 @@ VIEW_STATE = """
 return ['view-0', 'view-1', 'view-2'].map((id) => {
     const g = document.querySelector('#' + id + ' .js-plotly-plot');
     if (!g || !g._fullData || !g._fullData.length) { return null; }
-    const points = g._fullData.reduce((total, trace) => total + (trace.x ? trace.x.length : 0), 0);
     const trace = g.data[0];
+    // A density view (above the threshold) counts the subjects it bins; a point view its points.
+    const density = Boolean(trace.meta && trace.meta.density !== undefined);
+    const points = density ? trace.meta.density : g._fullData.reduce((total, t) => total + (t.x ? t.x.length : 0), 0);
     const highlight = trace.meta && trace.meta.highlight !== undefined ? trace.meta.highlight
         : g.data.some((t) => t.selectedpoints !== undefined && t.selectedpoints !== null);
-    const scale = trace.marker && trace.marker.colorscale ? JSON.stringify(trace.marker.colorscale[0]) : '';
-    return { points: points, highlight: highlight, scale: scale };
+    const scales = g.data.map((t) => (t.marker && t.marker.colorscale) || t.colorscale).filter(Boolean);
+    const scale = scales.length ? JSON.stringify(scales[scales.length - 1].slice(0, 2)) : '';
+    return { points: points, highlight: highlight, scale: scale, mode: density ? 'density' : 'points' };
 });
 """
 TIMEOUT_S = 600
@@ -135,16 +139,18 @@ def choose_option(driver, dropdown_id: str, text: str) -> None:
     raise TimeoutError(f"no option {text!r} in {dropdown_id}")
 
 
-def run_explorer(cohort: Path, cache: Path, n: int) -> list[tuple]:
+def run_explorer(cohort: Path, cache: Path, n: int, density_threshold: int | None = None) -> list[tuple]:
     from selenium.webdriver.common.by import By
 
     cache.mkdir(parents=True, exist_ok=True)
-    with running_app(cohort, cache, timeout=TIMEOUT_S) as url:
+    environment = {"LSE_DENSITY_THRESHOLD": str(density_threshold)} if density_threshold else None
+    with running_app(cohort, cache, timeout=TIMEOUT_S, extra_env=environment) as url:
         server_pid = _server_pid(url)
         driver = chrome_with_network_log()
         try:
             record = Recorder(driver, server_pid, f"explorer {n:,}")
             record.measure("first load", lambda: load(driver, url), all_drawn(n))
+            print(f"{'views drawn as':>22} {', '.join(view['mode'] for view in views(driver))}", flush=True)
             scales = [view["scale"] for view in views(driver)]
             record.measure("colour change", lambda: choose_option(driver, "colour-by", "LV mass"),
                            lambda state: all(view["scale"] != old for view, old in zip(state, scales)))
@@ -247,6 +253,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, nargs="+", default=[100_000])
     parser.add_argument("--cache", type=Path, required=False, help="folder for the cohorts and the app's caches (reused between runs)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--density-threshold", type=int, help="LSE_DENSITY_THRESHOLD for the explorer (default: the app's, 200,000)")
     parser.add_argument("--serve-baseline", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -262,7 +269,7 @@ def main() -> None:
             cohort.mkdir(parents=True, exist_ok=True)
             build_cohort(cohort, n)
             (cohort / ".built").touch()
-        rows = run_explorer(cohort, args.cache / f"app-cache-{n}", n)
+        rows = run_explorer(cohort, args.cache / f"app-cache-{n}", n, args.density_threshold)
         for action in ("first load", "colour change", "box selection"):
             print(f"{'data bytes/point/view':>22} {action:<24} {next(r for r in rows if r[1] == action)[6] / n / 3:>8.2f}")
         if args.no_baseline:

@@ -210,3 +210,65 @@ def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filt
     assert "split" not in set(table.rows["variable"])
     assert not table.rows.loc[~table.rows["defining"], "q_value"].isna().all()
     assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": []}) is None
+
+
+@pytest.fixture
+def dense_context(phenotype_cohort_dir, tmp_path) -> AppContext:
+    """The 300-subject cohort with a density threshold of 50: every view starts as a density."""
+    config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path, density_threshold=50)
+    return AppContext(config, load_cohort(phenotype_cohort_dir))
+
+
+def test_above_the_threshold_a_view_draws_the_density_of_everyone_then_repaints_its_layers(dense_context):
+    figure, request = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
+    assert request is None and [trace.type for trace in figure.data] == ["heatmap", "heatmap", "scatter"]
+    assert figure.data[0].meta["density"] == dense_context.n_subjects
+    assert f"Density of {dense_context.n_subjects} subjects" in figure.layout.title.text
+    selection = {"source": "view-2", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
+                 "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}, "at": 1}
+    patch, request = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], selection, {"selection"})
+    assert isinstance(patch, dash.Patch) and request is dash.no_update
+    operations = _operations(patch)
+    layers = operations[("data",)]
+    assert layers[0]["meta"]["highlight"] is True and len(layers) == 3  # the cohort coloured over everyone faded
+    assert "Density of" in operations[("layout", "title", "text")]
+    assert operations[("layout", "selectionrevision")]  # the box drawn in the clinical view is not outlined here
+    own = _operations(explorer.render_clinical_view(dense_context, "age_years", "lv_mass_g", "sex", [], selection, {"selection"}))
+    assert ("layout", "selectionrevision") not in own and own[("data",)][0]["meta"]["highlight"] is True
+
+
+def _zoom(view_revision: str, x, y) -> dict:
+    return {"revision": view_revision, "x": x, "y": y}
+
+
+def test_zooming_in_to_few_enough_subjects_draws_their_points_and_recolours_only_those(dense_context):
+    coordinates = dense_context.cached_projection("joint", ProjectionSpec(method="pca"))
+    x_low, x_high = np.quantile(coordinates[:, 0], [0.0, 0.1])
+    viewport = _zoom("0-joint-pca", [float(x_low), float(x_high)], [-1e3, 1e3])
+    inside = np.flatnonzero(coordinates[:, 0] <= x_high)
+    figure, _ = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-viewport"}, viewport=viewport)
+    (trace,) = figure.data
+    assert trace.type == "scattergl" and trace.meta["follows_zoom"] and np.asarray(trace.customdata).tolist() == inside.tolist()
+    patch, _ = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport)
+    codes = _codes(_operations(patch)[("data", 0, "marker", "color")])
+    women = (dense_context.cohort.phenotypes["sex"] == "female").to_numpy()
+    assert (codes < FADED_OFFSET).tolist() == women[inside].tolist()  # one byte per subject drawn, in the drawn order
+    show, _, children = explorer.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
+    assert show and dense_context.cohort.phenotypes.index[inside[3]] in str(children)
+
+
+def test_a_zoom_reported_for_another_figure_is_ignored_and_a_hostile_one_refused(dense_context):
+    stale = _zoom("0-ecg-pca", [0, 0.1], [0, 0.1])  # the view showed another space then
+    figure, _ = explorer.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=stale)
+    assert figure.data[0].type == "heatmap" and figure.data[0].meta["density"] == dense_context.n_subjects
+    everyone = _zoom("0-joint-pca", None, None)  # a double-click back to the full extent
+    assert explorer.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=everyone)[0].data[0].type == "heatmap"
+    with pytest.raises(InputRefused, match="x range must be a list of two numbers"):
+        explorer.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"},
+                                    viewport=_zoom("0-joint-pca", ["0", 1], [0, 1]))
+
+
+def test_below_the_threshold_a_zoom_changes_nothing_drawn(context):
+    viewport = _zoom("0-joint-pca", [0, 0.01], [0, 0.01])
+    figure, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport)
+    assert len(figure.data[0].x) == context.n_subjects and "follows_zoom" not in figure.data[0].meta

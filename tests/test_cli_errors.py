@@ -11,6 +11,8 @@ from app.__main__ import main
 @pytest.mark.parametrize(("argv", "environment", "message"), [
     (["--port", "99999"], {}, "error: port: expected 1-65535, found 99999"),
     ([], {"LSE_DEMO_SUBJECTS": "abc"}, "error: LSE_DEMO_SUBJECTS: expected a positive whole number, found 'abc'"),
+    ([], {"LSE_DENSITY_THRESHOLD": "2e5"}, "error: LSE_DENSITY_THRESHOLD: expected a positive whole number, found '2e5'"),
+    ([], {"LSE_DENSITY_THRESHOLD": "0"}, "error: LSE_DENSITY_THRESHOLD: expected a positive whole number, found 0"),
     (["--host", "0.0.0.0", "--debug"], {}, "error: --debug is refused on the non-loopback host 0.0.0.0"),
     (["--auth", "oidc"], {}, "error: auth oidc needs LSE_OIDC_ISSUER"),
 ])

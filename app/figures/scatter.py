@@ -39,6 +39,9 @@ class ColourCoding:
     colorscale: list[list]
     legend: list[tuple[str, str]]  # (label, colour) of each category present, missing last
     continuous: tuple[str, float, float] | None = None  # (label, low, high) of a continuous colour
+    kind: str = "none"  # none, continuous, binary or categorical: what a density view shows per cell
+    n_categories: int = 0  # codes 0..n_categories-1 are categories (binary, categorical)
+    share_code: int | None = None  # binary: the code of "yes", whose share a density view shows
 
 
 def _rgba(colour: str, alpha: float) -> str:
@@ -72,7 +75,7 @@ def colour_coding(colour_values: pd.Series | None, spec: VariableSpec | None) ->
         codes[~missing] = levels.astype(np.uint8)
         palette = sample_colorscale(CONTINUOUS_SCALE, np.linspace(0, 1, CONTINUOUS_LEVELS).tolist()) + [MISSING_COLOUR]
         legend = [("missing", MISSING_COLOUR)] if missing.any() else []
-        return ColourCoding(codes, _scale(palette), legend, (spec.display_label, float(low), float(high)))
+        return ColourCoding(codes, _scale(palette), legend, (spec.display_label, float(low), float(high)), kind="continuous")
     if spec.type == "binary":
         truth = colour_values.astype("boolean")
         levels = [(truth == False, f"{spec.label}: no"), (truth == True, f"{spec.label}: yes")]  # noqa: E712 - nullable comparison
@@ -81,20 +84,24 @@ def colour_coding(colour_values: pd.Series | None, spec: VariableSpec | None) ->
         present = set(as_text.dropna())
         names = [c for c in (spec.categories or sorted(present)) if c in present]
         levels = [(as_text == name, name) for name in names]
-    palette, legend = [], []
-    for members, name in levels:
+    palette, legend, share_code = [], [], None
+    for index, (members, name) in enumerate(levels):
         members = members.fillna(False).to_numpy(dtype=bool)
         if not members.any():
             continue
         colour = CATEGORY_COLOURS[len(palette) % len(CATEGORY_COLOURS)]
         codes[members] = min(len(palette), MISSING_CODE - 1)
+        if spec.type == "binary" and index == 1:
+            share_code = len(palette)
         palette.append(colour)
         legend.append((name, colour))
     if missing.any():
         legend.append(("missing", MISSING_COLOUR))
+    n_categories = min(len(palette), MISSING_CODE - 1)
     palette = (palette or [CATEGORY_COLOURS[0]])[:MISSING_CODE - 1]
     palette += [palette[-1]] * (MISSING_CODE - len(palette)) + [MISSING_COLOUR]
-    return ColourCoding(codes, _scale(palette), legend)
+    kind = "binary" if spec.type == "binary" else "categorical"
+    return ColourCoding(codes, _scale(palette), legend, kind=kind, n_categories=n_categories, share_code=share_code)
 
 
 def highlighted_codes(coding: ColourCoding, highlight: np.ndarray | None) -> np.ndarray:
@@ -141,6 +148,28 @@ def found_subject_marks(coordinates: np.ndarray, row: int | None, subject_id: st
     return {"annotations": [label], "shapes": [ring]}
 
 
+def view_title(title: str, caption: list[str] | None = None) -> str:
+    """A view's title, with ``caption`` lines (what the view draws) under it in small grey type."""
+    return "".join([plotly_text(title), *(f'<br><span style="font-size:11px;color:#6c757d">{plotly_text(line)}</span>' for line in caption or [])])
+
+
+def view_layout(title: str, x_label: str, y_label: str, revision: str, caption: list[str] | None = None) -> dict:
+    """The layout every explorer view shares; ``caption``: smaller title lines saying what the view draws."""
+    caption = caption or []
+    return {
+        "title": {"text": view_title(title, caption), "x": 0.01, "font": {"size": 14}},
+        "xaxis": {"title": {"text": x_label}, "zeroline": False},
+        "yaxis": {"title": {"text": y_label}, "zeroline": False},
+        "dragmode": "lasso",
+        "uirevision": revision or "keep",
+        "margin": {"l": 50, "r": 10, "t": 36 + 15 * len(caption), "b": 40},
+        "template": "plotly_white",
+        "clickmode": "event+select",
+        "hovermode": "closest",
+        "modebar": {"orientation": "v"},
+    }
+
+
 def scatter_figure(
     coordinates: np.ndarray,
     coding: ColourCoding,
@@ -152,39 +181,36 @@ def scatter_figure(
     revision: str = "",
     marker_size: float = 4.0,
     marks: dict[str, list[dict]] | None = None,
+    rows: np.ndarray | None = None,
+    caption: list[str] | None = None,
+    meta: dict | None = None,
 ) -> go.Figure:
     """A one-trace WebGL scatter of (N, 2) coordinates; ``revision`` keeps zoom while colour or selection change.
 
     ``marks``: layout annotations and shapes drawn over the points (see ``found_subject_marks``).
+    ``rows``: draw only these subjects (a zoomed-in view of a large cohort); point *i* is then row
+    ``rows[i]``, carried as int32 ``customdata``. Otherwise point *i* is row *i*.
     """
+    codes = highlighted_codes(coding, highlight)
+    if rows is not None:
+        coordinates, codes = coordinates[rows], codes[rows]
     figure = go.Figure(
         go.Scattergl(
             x=np.asarray(coordinates[:, 0], dtype=np.float32),
             y=np.asarray(coordinates[:, 1], dtype=np.float32),
+            customdata=None if rows is None else np.asarray(rows, dtype=np.int32),
             mode="markers",
-            marker={"size": marker_size, "color": highlighted_codes(coding, highlight), "colorscale": coding.colorscale,
+            marker={"size": marker_size, "color": codes, "colorscale": coding.colorscale,
                     "cmin": 0, "cmax": 255, "showscale": False},
             hoverinfo="none",
             # Plotly's own dimming of unselected points is switched off: the server's highlight is the one truth.
             selected={"marker": {"opacity": 1.0}},
             unselected={"marker": {"opacity": 1.0}},
-            meta={"highlight": highlight is not None},
+            meta={"highlight": highlight is not None, **(meta or {})},
             showlegend=False,
         )
     )
-    figure.update_layout(
-        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}},
-        xaxis={"title": {"text": x_label}, "zeroline": False},
-        yaxis={"title": {"text": y_label}, "zeroline": False},
-        dragmode="lasso",
-        uirevision=revision or "keep",
-        margin={"l": 50, "r": 10, "t": 36, "b": 40},
-        template="plotly_white",
-        clickmode="event+select",
-        hovermode="closest",
-        modebar={"orientation": "v"},
-        **(marks or {}),
-    )
+    figure.update_layout(view_layout(title, x_label, y_label, revision, caption), **(marks or {}))
     return figure
 
 

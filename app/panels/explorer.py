@@ -12,6 +12,10 @@ Dash drops the result of a callback that is still running when the same callback
 (as when a link restores the view while the first figures are being drawn), so a view whose full
 figure never arrived is drawn in full instead of being patched.
 
+A view holding more subjects than ``LSE_DENSITY_THRESHOLD`` draws their density instead
+(app.figures.density); its zoom (reduced in the browser to the axis ranges) is then an input, and
+once few enough subjects are in range the view draws those points.
+
 A view whose UMAP or t-SNE is not cached yet shows a message, asks a background callback to
 compute it, and records what it waits for; an interval then polls (cheaply: a file check) until
 the projection is on disk and the view draws it. Polling, rather than an input from the background
@@ -29,8 +33,11 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, dcc, html
 from plotly.colors import sample_colorscale
 
+from app import validation
 from app.context import HOVER_VARIABLES, AppContext
+from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
+from app.figures.density import choose_drawing, density_caption, density_data, view_figure
 from app.figures.messages import message_figure
 from app.figures.scatter import (
     CONTINUOUS_SCALE,
@@ -39,9 +46,9 @@ from app.figures.scatter import (
     found_subject_marks,
     highlighted_codes,
     marker_colours,
-    scatter_figure,
     subject_lines,
     typed_array,
+    view_title,
 )
 from app.state import (
     CLUSTER_COLOUR,
@@ -74,7 +81,8 @@ def highlight_rows(context: AppContext, filters: list[dict] | None, selection: d
 
 def _view_card(view: int, title: str, controls: list) -> dbc.Card:
     graph = dcc.Graph(id=f"view-{view}", clear_on_unhover=True, style={"height": "430px"},
-                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False})
+                      # A double-click zooms out to everything drawn (not to the zoom a redrawn view started at).
+                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False, "doubleClick": "autosize"})
     return dbc.Card(
         [
             dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
@@ -140,6 +148,7 @@ def layout(context: AppContext) -> html.Div:
             dcc.Store(id="projection-ready", data=0),
             *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
             *[dcc.Store(id=f"view-{view}-drawn") for view in (*LATENT_VIEWS, 2)],  # what each view has drawn (see the module's docstring)
+            *[dcc.Store(id=f"view-{view}-viewport") for view in (*LATENT_VIEWS, 2)],
             dcc.Interval(id="projection-poll", interval=PROJECTION_POLL_MS, disabled=True),
         ]
     )
@@ -177,28 +186,76 @@ def _selection_token(selection: dict | None) -> str:
     return json.dumps(selection, sort_keys=True, default=str)
 
 
-def repaint_patch(context: AppContext, view_id: str, colour: str | None, filters: list | None, selection: dict | None,
-                  triggers: set[str], clusters: dict | None = None, marks: dict[str, list[dict]] | None = None) -> Patch:
-    """The marker colours (codes with the cohort highlighted) of an already drawn view, or its found-subject marks; zoom is untouched.
+def viewport_for(payload: object, revision: str) -> Viewport | None:
+    """The zoom a view's browser reported, if it was reported for the figure now drawn (``revision``); None: everything."""
+    if not isinstance(payload, dict) or payload.get("revision") != revision or payload.get("x") is None:
+        return None
+    try:
+        return parse_viewport({"x": payload.get("x"), "y": payload.get("y")})
+    except ValueError as error:
+        raise validation.InputRefused(str(error)) from None
 
-    A selection outline Plotly drew in this view is dropped (via ``selectionrevision``) unless the
-    selection now in force is that very outline, so no view shows a stale box or lasso.
-    """
-    patch = Patch()
-    if triggers & HIGHLIGHT_TRIGGERS:
-        coding = _colour(context, colour, clusters)
-        highlight = highlight_mask(context, filters, selection)
-        if triggers & {"colour-by", CLUSTERS}:
-            patch["data"][0]["marker"].update(marker_colours(coding, highlight))
-        else:
-            patch["data"][0]["marker"]["color"] = typed_array(highlighted_codes(coding, highlight))
-        patch["data"][0]["meta"] = {"highlight": highlight is not None}
+
+def _drop_stale_outline(patch: Patch, view_id: str, selection: dict | None, triggers: set[str]) -> None:
+    """Drop a selection outline Plotly drew in this view (via ``selectionrevision``) unless it is the selection in force."""
     if SELECTION in triggers and (selection or {}).get("source") != view_id:
         patch["layout"]["selections"] = []
         patch["layout"]["selectionrevision"] = _selection_token(selection)
+
+
+def _mark_found(patch: Patch, triggers: set[str], marks: dict[str, list[dict]] | None) -> None:
+    """Move the found subject's ring and label (or take them away) when the found subject changed."""
     if FOUND_SUBJECT in triggers:
         for key, value in (marks or {"annotations": [], "shapes": []}).items():
             patch["layout"][key] = value
+
+
+def repaint_patch(view_id: str, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
+                  triggers: set[str], rows: np.ndarray | None = None, marks: dict[str, list[dict]] | None = None) -> Patch:
+    """The marker colours (codes with the cohort highlighted) of an already drawn view, or its found-subject marks; zoom is untouched.
+
+    ``rows``: the subjects a zoomed-in view draws (point *i* is ``rows[i]``). A selection outline
+    Plotly drew in this view is dropped unless the selection now in force is that very outline.
+    """
+    patch = Patch()
+    if triggers & HIGHLIGHT_TRIGGERS:
+        codes = highlighted_codes(coding, highlight)
+        colours = typed_array(codes if rows is None else codes[rows])
+        if triggers & {"colour-by", CLUSTERS}:
+            patch["data"][0]["marker"].update({**marker_colours(coding, highlight), "color": colours})
+        else:
+            patch["data"][0]["marker"]["color"] = colours
+        patch["data"][0]["meta"] = {"highlight": highlight is not None, **({"follows_zoom": True} if rows is not None else {})}
+    _drop_stale_outline(patch, view_id, selection, triggers)
+    _mark_found(patch, triggers, marks)
+    return patch
+
+
+def render_view(context: AppContext, view_id: str, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
+                filters: list | None, selection: dict | None, triggers: set[str], viewport: object, drawn: bool = True,
+                clusters: dict | None = None, found: str | None = None) -> object:
+    """A drawn view's figure, or the Patch that repaints it when only the colour, the highlighted cohort or the found subject changed.
+
+    Above the density threshold the view draws a density image (a repaint sends its new layers, a
+    few hundred KB), or, zoomed in to few enough subjects, their points; ``labels``: title, axis
+    labels and the revision that keeps zoom; ``found``: a subject to ring in the view.
+    """
+    coding = _colour(context, colour, clusters)
+    highlight = highlight_mask(context, filters, selection)
+    threshold = context.config.density_threshold
+    zoom = viewport_for(viewport, labels["revision"])
+    drawing = choose_drawing(coordinates, zoom, threshold)
+    marks = _found_marks(context, coordinates, found)
+    if not (drawn and _repaint_only(triggers)):
+        return view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, marks=marks, **labels)
+    if drawing.mode != "density":
+        return repaint_patch(view_id, coding, highlight, selection, triggers, drawing.rows, marks)
+    patch = Patch()  # a density view: new layers, the same axes, zoom and outline
+    if triggers & HIGHLIGHT_TRIGGERS:
+        patch["data"] = density_data(coordinates, coding, highlight, zoom)
+        patch["layout"]["title"]["text"] = view_title(labels["title"], density_caption(drawing, threshold, coding))
+    _drop_stale_outline(patch, view_id, selection, triggers)
+    _mark_found(patch, triggers, marks)
     return patch
 
 
@@ -209,7 +266,7 @@ NO_SPACE_YET = ("The raw-signal baseline space is being computed in the backgrou
 
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
                        filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
-                       clusters: dict | None = None, found: str | None = None) -> tuple[object, object]:
+                       clusters: dict | None = None, found: str | None = None, viewport: object = None) -> tuple[object, object]:
     """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now; ``found``: a subject to mark."""
     if not space:
         return message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES), None
@@ -220,32 +277,23 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
             return dash.no_update, dash.no_update
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
         return message_figure(text), {"space": space, "method": method}
-    marks = _found_marks(context, coordinates, found)
-    if drawn and _repaint_only(triggers):
-        return repaint_patch(context, f"view-{view}", colour, filters, selection, triggers, clusters, marks), dash.no_update
-    figure = scatter_figure(
-        coordinates, _colour(context, colour, clusters), highlight=highlight_mask(context, filters, selection),
-        title=f"{space_label(space)} · {METHODS[method]}", x_label=f"{METHODS[method]} 1", y_label=f"{METHODS[method]} 2",
-        revision=f"{view}-{space}-{method}", marks=marks,
-    )
-    return figure, None
+    labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
+              "revision": f"{view}-{space}-{method}"}
+    figure = render_view(context, f"view-{view}", coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+                         clusters=clusters, found=found)
+    return figure, (dash.no_update if isinstance(figure, Patch) else None)
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
                          filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
-                         found: str | None = None, clusters: dict | None = None) -> object:
+                         found: str | None = None, clusters: dict | None = None, viewport: object = None) -> object:
     if not x or not y:
         return message_figure("Choose two continuous variables")
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
-    marks = _found_marks(context, coordinates, found)
-    if drawn and _repaint_only(triggers):
-        return repaint_patch(context, "view-2", colour, filters, selection, triggers, clusters, marks)
-    return scatter_figure(
-        coordinates, _colour(context, colour, clusters), highlight=highlight_mask(context, filters, selection),
-        title=f"{context.variables[x].label} vs {context.variables[y].label}",
-        x_label=context.variables[x].display_label, y_label=context.variables[y].display_label, revision=f"clinical-{x}-{y}",
-        marks=marks,
-    )
+    labels = {"title": f"{context.variables[x].label} vs {context.variables[y].label}", "x_label": context.variables[x].display_label,
+              "y_label": context.variables[y].display_label, "revision": f"clinical-{x}-{y}"}
+    return render_view(context, "view-2", coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+                       clusters=clusters, found=found)
 
 
 def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
@@ -270,7 +318,7 @@ def hover_tooltip(context: AppContext, hover: dict | None) -> tuple[bool, object
     """(show, bbox, children) of a view's tooltip: the hovered subject's id and key variables, looked up here."""
     points = (hover or {}).get("points") or []
     point = points[0] if points and isinstance(points[0], dict) else {}
-    row, bbox = point.get("pointNumber"), point.get("bbox")
+    row, bbox = point.get("customdata", point.get("pointNumber")), point.get("bbox")  # customdata: a zoomed-in view's row
     if point.get("curveNumber") != 0 or not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
         return False, dash.no_update, dash.no_update
     present = [name for name in HOVER_VARIABLES if name in context.variables]
@@ -304,8 +352,17 @@ def register(app: dash.Dash, context: AppContext) -> None:
         [State(f"view-{view}-{setting}", "value") for view in LATENT_VIEWS for setting in ("space", "method")],
         State("clinical-x", "value"),
         State("clinical-y", "value"),
+        State(SELECTION, "data"),
         prevent_initial_call=True,
     )
+    for view in (*LATENT_VIEWS, 2):
+        app.clientside_callback(
+            ClientsideFunction(namespace="explorer", function_name="viewportFromRelayout"),
+            Output(f"view-{view}-viewport", "data"),
+            Input(f"view-{view}", "relayoutData"),
+            State(f"view-{view}", "id"),
+            prevent_initial_call=True,
+        )
 
     for view in LATENT_VIEWS:
         @app.callback(
@@ -321,17 +378,18 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(FOUND_SUBJECT, "value"),
             Input("projection-poll", "n_intervals"),
             Input(CLUSTERS, "data"),
+            Input(f"view-{view}-viewport", "data"),
             State(f"view-{view}-pending", "data"),
             State(f"view-{view}-drawn", "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, pending, drawn, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, pending, drawn, view=view):
             triggers = triggered()
             if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or _other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update
             shown = f"{space}-{method}"
             figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers,
-                                                 drawn=not pending and drawn == shown, clusters=clusters, found=found)
+                                                 drawn=not pending and drawn == shown, clusters=clusters, found=found, viewport=viewport)
             if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
                 return figure, dash.no_update, None, shown
             if request is dash.no_update:
@@ -352,14 +410,15 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(SELECTION, "data"),
         Input(CLUSTERS, "data"),
         Input(FOUND_SUBJECT, "value"),
+        Input("view-2-viewport", "data"),
         State("view-2-drawn", "data"),
     )
-    def _update_clinical_view(x, y, colour, filters, selection, clusters, found, drawn):
+    def _update_clinical_view(x, y, colour, filters, selection, clusters, found, viewport, drawn):
         if _other_colour(triggered(), colour):
             return dash.no_update, dash.no_update
         shown = f"{x}-{y}"
         return render_clinical_view(context, x, y, colour, filters, selection, triggered(), drawn=drawn == shown, found=found,
-                                    clusters=clusters), shown
+                                    clusters=clusters, viewport=viewport), shown
 
     @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
     def _summarise(filters, selection):

@@ -1,0 +1,123 @@
+"""End to end in headless Chromium with a density threshold of 50 on 300 subjects: every view starts as a density."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from app.config import AppConfig
+from app.context import AppContext
+from app.core.projections import ProjectionSpec
+from app.core.selection_shapes import points_in_box
+from data_loaders import load_cohort
+from tests.browser import box_select_middle, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+THRESHOLD = 50
+VIEWS = ("view-0", "view-1", "view-2")
+SCREENSHOTS = Path("/tmp/issue-17b")
+
+
+@pytest.fixture(scope="module")
+def app_url(phenotype_cohort_dir, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("density-cache")
+    with running_app(phenotype_cohort_dir, cache, extra_env={"LSE_DENSITY_THRESHOLD": str(THRESHOLD)}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def joint_pca(phenotype_cohort_dir, tmp_path_factory) -> np.ndarray:
+    """View 1's coordinates as the server computes them."""
+    context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path_factory.mktemp("pca")), load_cohort(phenotype_cohort_dir))
+    return context.cached_projection("joint", ProjectionSpec(method="pca"))
+
+
+VIEW_STATE = """
+const g = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!g || !g.data || !g._fullData || !g.data.length) { return null; }
+const full = g._fullData[0];
+return {
+    types: g.data.map((t) => t.type),
+    meta: g.data[0].meta || {},
+    title: g.layout.title ? g.layout.title.text : '',
+    rows: full.customdata ? Array.from(full.customdata) : null,
+    xs: full.x ? Array.from(full.x) : [],
+    ys: full.y ? Array.from(full.y) : [],
+    range: [g._fullLayout.xaxis.range, g._fullLayout.yaxis.range],
+    selections: (g.layout.selections || []).map((s) => [s.x0, s.x1, s.y0, s.y1]),
+};
+"""
+
+
+def _view(driver, graph_id: str) -> dict | None:
+    return driver.execute_script(VIEW_STATE, f"#{graph_id}")
+
+
+def _density(driver, graph_id: str) -> dict | None:
+    view = _view(driver, graph_id)
+    return view if view and view["types"][:2] == ["heatmap", "heatmap"] else None
+
+
+def _shot(driver, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / name))
+
+
+def test_every_view_draws_the_density_of_everyone_and_says_how_to_see_points(driver, app_url):
+    driver.get(app_url)
+    for graph_id in VIEWS:
+        view = wait_for(lambda g=graph_id: _density(driver, g), message=f"{graph_id} drawn as a density")
+        assert view["meta"]["density"] == PHENOTYPE_COHORT_SUBJECTS and view["meta"]["highlight"] is False
+        assert f"Density of {PHENOTYPE_COHORT_SUBJECTS} subjects" in view["title"] and f"zoom in to ≤ {THRESHOLD} subjects to see points" in view["title"]
+    _shot(driver, "density-views.png")
+    assert severe_console_errors(driver) == []
+
+
+def test_a_box_drawn_on_a_density_highlights_the_subjects_inside_it_in_every_view(driver, app_url, joint_pca):
+    driver.get(app_url)
+    for graph_id in VIEWS:
+        wait_for(lambda g=graph_id: _density(driver, g), message=f"{graph_id} drawn as a density")
+    box_select_middle(driver, "view-0")
+    for graph_id in VIEWS:
+        wait_for(lambda g=graph_id: (_density(driver, g) or {}).get("meta", {}).get("highlight"), message=f"{graph_id} highlighted")
+    (x0, x1, y0, y1), = _view(driver, "view-0")["selections"]
+    inside = points_in_box(joint_pca, (x0, x1), (y0, y1))
+    assert 0 < inside.sum() < PHENOTYPE_COHORT_SUBJECTS
+    summary = wait_for(lambda: driver.find_element(By.ID, "selection-summary").text, message="the summary")
+    assert f"{inside.sum():,} of {PHENOTYPE_COHORT_SUBJECTS:,} subjects highlighted" in summary
+    _shot(driver, "density-box-selection.png")
+    assert severe_console_errors(driver) == []
+
+
+def _zoom_with_the_mouse(driver, graph_id: str, fraction: float) -> None:
+    """Pick the zoom tool and drag a box of ``fraction`` of the plot's width and height around its middle, as a user would."""
+    driver.find_element(By.CSS_SELECTOR, f'#{graph_id} .modebar-btn[data-val="zoom"]').click()
+    plot_area = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} .nsewdrag")
+    width, height = plot_area.size["width"], plot_area.size["height"]
+    ActionChains(driver).move_to_element(plot_area).move_by_offset(-int(width * fraction / 2), -int(height * fraction / 2)).click_and_hold().move_by_offset(
+        int(width * fraction), int(height * fraction)).release().perform()
+
+
+def test_zooming_in_draws_the_points_in_range_and_autoscale_the_density_again(driver, app_url, joint_pca):
+    driver.get(app_url)
+    wait_for(lambda: _density(driver, "view-0"), message="view 1 drawn as a density")
+    _zoom_with_the_mouse(driver, "view-0", 0.12)
+    view = wait_for(lambda: (v := _view(driver, "view-0")) and v["rows"] is not None and v, message="the points in range drawn")
+    (x_low, x_high), (y_low, y_high) = view["range"]  # the zoom the user chose, kept while the points replace the density
+    expected = np.flatnonzero(points_in_box(joint_pca, (x_low, x_high), (y_low, y_high)))
+    assert 0 < len(expected) <= THRESHOLD
+    assert view["types"] == ["scattergl"] and sorted(view["rows"]) == expected.tolist()
+    assert np.allclose(view["xs"], joint_pca[view["rows"], 0]) and f"{len(expected)} subjects in range, as points" in view["title"]
+    assert highlighted_rows(plot_state(driver, "view-0")) is None
+    _shot(driver, "density-zoomed-in.png")
+    # Selenium's double-click does not reach Plotly's drag layer here; the toolbar's Autoscale sends the same relayout.
+    ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, "#view-0 .nsewdrag")).perform()
+    driver.find_element(By.CSS_SELECTOR, '#view-0 .modebar-btn[data-val="auto"]').click()
+    back = wait_for(lambda: _density(driver, "view-0"), message="the density again after Autoscale")
+    assert back["meta"]["density"] == PHENOTYPE_COHORT_SUBJECTS
+    assert severe_console_errors(driver) == []
