@@ -101,6 +101,9 @@ def _view_as_shown(driver) -> dict:
         "highlighted": [highlighted_rows(plot_state(driver, graph_id)) for graph_id in VIEWS],
         "marked": [_marked(driver, graph_id) for graph_id in VIEWS],
         "age_from": [box.get_attribute("value") for box in driver.find_elements(By.CSS_SELECTOR, ".filter-block .filter-low input")],
+        "outlines": [driver.execute_script("const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+                                           "return g && g._fullLayout ? (g._fullLayout.selections || []).length : null;", f"#{graph_id}")
+                     for graph_id in VIEWS],
     }
 
 
@@ -121,6 +124,8 @@ def test_a_reload_and_a_link_opened_in_another_browser_show_the_same_view(driver
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys("60", Keys.TAB)
     wait_for(lambda: (n := _count(driver)) is not None and n < SUBJECTS, message="the age filter applied")
+    choose_dropdown_option(driver, "clinical-x", "Clinical · BMI (kg/m²)")
+    wait_for(lambda: (_title(driver, "view-2") or "").startswith("BMI vs"), message="the clinical view plots BMI")
     box_select_middle(driver, "view-2")
     wait_for(lambda: highlighted_rows(plot_state(driver, "view-1")) is not None, message="the box selection in every view")
     _find_subject(driver, "syn00004", FOUND)
@@ -129,8 +134,10 @@ def test_a_reload_and_a_link_opened_in_another_browser_show_the_same_view(driver
     query = wait_for(lambda: (q := _query(driver)).get("subject") == [FOUND] and q, message="the subject in the address")
     assert query["colour"] == ["sex"] and query["view1"] == ["ecg:pca"] and query["filter"] == ["age_years:60~"]
     assert '"kind":"clinical"' in query["selection"][0] and len(driver.current_url) < 600  # the box's corners, not its points
+    assert query["clinical"] == ["bmi_kg_m2:lv_mass_g"]
     shown = _view_as_shown(driver)
     assert shown["titles"][0].startswith("ECG only") and "female" in shown["legend"] and shown["age_from"] == ["60"]
+    assert shown["titles"][2].startswith("BMI vs") and shown["outlines"] == [0, 0, 1]  # the box stays outlined where it was drawn
     assert 0 < len(shown["highlighted"][0]) == shown["count"] < SUBJECTS  # filters and box together
     driver.save_screenshot(str(screenshots / "before-reload.png"))
 

@@ -43,7 +43,7 @@ BOX = {"kind": "box", "x": [-0.123456789012, 1.5], "y": [-2.0, 2.25]}
 
 def _changed(update: address_bar.AddressUpdate) -> dict:
     """The outputs an update sets (the rest are left as they are)."""
-    names = ["search", "tab", "view-0-space", "view-0-method", "view-1-space", "view-1-method", "colour", "filters",
+    names = ["search", "tab", "view-0-space", "view-0-method", "view-1-space", "view-1-method", "clinical-x", "clinical-y", "colour", "filters",
              "filter_variables", "selection", "subject", "subject_options", "note"]
     return {name: value for name, value in zip(names, update.outputs()) if value is not KEEP}
 
@@ -65,7 +65,7 @@ def test_the_app_has_an_address_bar_that_changes_the_url_without_reloading(app):
 def test_a_page_written_into_a_link_opens_as_the_same_page(context, setup):
     page = _browsed_page(context)
     search = address_bar.record(context, setup, "", page).search
-    assert search.startswith("?tab=compare-cohorts&view1=joint:umap&view2=ecg:pca&colour=sex&")
+    assert search.startswith("?tab=compare-cohorts&view1=joint:umap&view2=ecg:pca&clinical=age_years:lv_mass_g&colour=sex&")
     assert "filter=age_years:65~&" in search  # a limit at the slider's end is left open: "65 and over"
     assert "-0.1234568" in search and "-0.123456789" not in search  # a shape at float32 precision keeps the link short
     assert f"subject={page.subject}" in search
@@ -147,8 +147,36 @@ def test_a_lasso_too_detailed_for_a_link_stays_out_of_it_and_the_page_says_so(co
     assert "selection" not in update.search and "colour=sex" in update.search and "too detailed" in update.note
 
 
+def test_the_clinical_views_variables_travel_in_the_link(context, setup):
+    page = Page("explore", DEFAULT_PAGE.views, "sex", [], None, None, ("bmi_kg_m2", "lvef_pct"))
+    search = address_bar.record(context, setup, "", page).search
+    assert "clinical=bmi_kg_m2:lvef_pct" in search
+    restored = _changed(address_bar.restore(context, setup, search, Page("explore", DEFAULT_PAGE.views, "sex", [], None, None,
+                                                                         ("age_years", "lvef_pct"))))
+    assert restored == {"clinical-x": "bmi_kg_m2"}  # only what differs is set
+    update = address_bar.restore(context, setup, "?clinical=bmi_kg_m2:password", DEFAULT_PAGE)
+    assert "clinical y 'password'" in update.problems[0] and "clinical-x" not in _changed(update)
+    with pytest.raises(InputRefused):
+        address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], None, None, ("sex", "lvef_pct")))
+
+
+def test_a_cluster_travels_as_its_clustering_and_number_once_computed_here(context, setup):
+    clustering = {"space": "joint", "method": "kmeans", "n_clusters": 3, "min_cluster_size": 50}
+    page = Page("explore", DEFAULT_PAGE.views, "sex", [], {"cluster": {**clustering, "label": 1}, "source": "clusters"}, None)
+    search = address_bar.record(context, setup, "", page).search
+    assert json.loads(dict(parse_qsl(search[1:]))["selection"]) == {"cluster": {**clustering, "label": 1}}
+    not_yet = address_bar.restore(context, setup, search, DEFAULT_PAGE)
+    assert "not computed here yet" in not_yet.problems[0] and "selection" not in _changed(not_yet)
+    space, spec = address_bar.clustering_spec(context, clustering)
+    context.compute_clusters(space, spec)
+    restored = _changed(address_bar.restore(context, setup, search, DEFAULT_PAGE))
+    assert restored["selection"] == {"cluster": {**clustering, "label": 1}, "source": "link"}
+    with pytest.raises(InputRefused):
+        address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], {"cluster": [3], "source": "clusters"}, None))
+
+
 def test_a_selection_a_link_cannot_carry_stays_out_with_a_note(context, setup):
-    update = address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], {"cluster": [3], "source": "clusters"}, None))
+    update = address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], {"bitset": "ff00", "source": "x"}, None))
     assert "selection" not in update.search and "save it as a cohort" in update.note
     assert address_bar.record(context, setup, "", Page("explore", DEFAULT_PAGE.views, "sex", [], {"source": "clear", "at": 3}, None)).note == ""
 

@@ -96,6 +96,21 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
     assert explorer.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
 
 
+def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_was_drawn_on_only(context):
+    box = {"source": "link", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
+           "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}}
+    patched = _operations(explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"selection"}))
+    assert patched[("layout", "selections")] == [{"type": "rect", "xref": "x", "yref": "y", "x0": 60, "x1": 200, "y0": -1e9, "y1": 1e9}]
+    redrawn = explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"clinical-x"}, drawn=False)
+    assert [selection.type for selection in redrawn.layout.selections] == ["rect"]
+    elsewhere, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, [], box, {"selection"})
+    assert _operations(elsewhere)[("layout", "selections")] == []
+    other_axes = explorer.render_clinical_view(context, "age_years", "bmi_kg_m2", None, [], box, {"clinical-y"}, drawn=False)
+    assert not other_axes.layout.selections  # the same view showing other variables: the box does not belong there
+    lasso = {**box, "shape": {"kind": "lasso", "x": [60, 200, 200], "y": [0, 0, 500]}}
+    assert explorer.outline_in_view(box["view"], lasso) == [{"type": "path", "xref": "x", "yref": "y", "path": "M60.0,0.0L200.0,0.0L200.0,500.0Z"}]
+
+
 def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malformed_one_is_refused(context):
     assert explorer.highlight_rows(context, [], {"source": "clear", "at": 5}) is None
     broken = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}

@@ -17,6 +17,7 @@ VOCABULARY = Vocabulary(
         "sex": VariableSpec("sex", "categorical", "Sex", categories=("female", "male")),
         "diabetes": VariableSpec("diabetes", "binary", "Diabetes"),
     },
+    axes=("age_years", "bmi_kg_m2"),
 )
 
 
@@ -25,10 +26,10 @@ def test_a_view_survives_the_round_trip():
         tab="explore", views=(("joint", "umap"), ("ecg", "pca")), colour="age_years",
         filters=(RangeFilter("age_years", 65.0, None).to_dict(), RangeFilter("age_years", 40.5, 70.25).to_dict(),
                  ChoiceFilter("sex", ("female", "male")).to_dict(), ChoiceFilter("diabetes", (True,)).to_dict()),
-        cohort=3, selection={"space": "joint", "box": [0.5, 1.0, -2.0, 3.0]}, subject="S0042 b",
+        cohort=3, selection={"space": "joint", "box": [0.5, 1.0, -2.0, 3.0]}, subject="S0042 b", clinical=("bmi_kg_m2", "age_years"),
     )
     query = to_query(state)
-    assert "view1=joint:umap&view2=ecg:pca" in query
+    assert "view1=joint:umap&view2=ecg:pca&clinical=bmi_kg_m2:age_years" in query
     assert "filter=age_years:65~&" in query and "filter=sex=female|male" in query
     assert from_query(query, VOCABULARY) == (state, [])
     assert to_query(ViewState()) == "" and from_query("", VOCABULARY) == (ViewState(), [])
@@ -57,6 +58,8 @@ def test_a_view_survives_the_round_trip():
         ("selection=%7Bbroken", "not readable"),
         ("selection=%5B1%5D", "not readable"),
         ("debug=1", "unknown part 'debug'"),
+        ("clinical=age_years", "expected two variables"),
+        ("clinical=age_years:sex", "clinical y 'sex' is not a variable the clinical view can plot"),
     ],
 )
 def test_each_bad_part_is_refused_with_a_message_and_the_rest_kept(query, message):

@@ -2,7 +2,8 @@
 
 ``?tab=explore&view1=joint:umap&view2=ecg:pca&colour=age_years&filter=age_years:65~&filter=sex=female&cohort=3``
 
-``viewN`` is latent view N's space and projection; an empty ``colour=`` means no colour. A part the
+``viewN`` is latent view N's space and projection; ``clinical=x:y`` the clinical view's two
+variables (``&clinical=age_years:lvef_pct``); an empty ``colour=`` means no colour. A part the
 link leaves out is the page's default. Everything read from a URL is hostile: an unknown tab,
 space, variable or a malformed filter is dropped with a message saying what was wrong (never a
 traceback, never silently changed into something else), and the rest of the view still opens.
@@ -36,6 +37,7 @@ class ViewState:
     cohort: int | None = None  # a saved cohort's id
     selection: dict[str, Any] | None = None
     subject: str | None = None  # a subject found by id search
+    clinical: tuple[str, str] | None = None  # the clinical view's x and y variables; None: not in the link
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Vocabulary:
     variables: dict[str, VariableSpec] = field(default_factory=dict)
     latent_views: int = 2
     colours: tuple[str, ...] = ()  # what colour may name when the page offers more than variables; empty: the variables
+    axes: tuple[str, ...] = ()  # the variables the clinical view may plot
 
 
 def _number(value: float) -> str:
@@ -104,6 +107,8 @@ def to_query(state: ViewState) -> str:
     """The query string (with its leading ``?``, or empty) for ``state``."""
     pairs: list[tuple[str, str]] = [("tab", state.tab)] if state.tab else []
     pairs += [(f"view{number}", f"{view[0]}{VIEW_SEPARATOR}{view[1]}") for number, view in enumerate(state.views, start=1) if view]
+    if state.clinical:
+        pairs.append(("clinical", VIEW_SEPARATOR.join(state.clinical)))
     if state.colour is not None:
         pairs.append(("colour", state.colour))
     pairs += [("filter", encode_filter(spec)) for spec in state.filters]
@@ -131,6 +136,11 @@ def from_query(search: str | None, vocabulary: Vocabulary) -> tuple[ViewState, l
         if key in view_keys:
             try:
                 views[view_keys[key]] = _decode_view(key, value, vocabulary)
+            except ValueError as error:
+                problems.append(str(error))
+        elif key == "clinical":
+            try:
+                values["clinical"] = _decode_axes(value, vocabulary)
             except ValueError as error:
                 problems.append(str(error))
         elif key in single:
@@ -174,3 +184,14 @@ def _decode_view(key: str, text: str, vocabulary: Vocabulary) -> tuple[str, str]
     if projection not in vocabulary.projections:
         raise ValueError(f"{key}: projection {projection!r} is not available here; expected one of {', '.join(vocabulary.projections)}")
     return space, projection
+
+
+def _decode_axes(text: str, vocabulary: Vocabulary) -> tuple[str, str]:
+    """(x, y) variables of the clinical view from ``age_years:lvef_pct``, or ValueError naming what is wrong."""
+    x, separator, y = text.partition(VIEW_SEPARATOR)
+    if not separator:
+        raise ValueError(f"clinical {text!r}: expected two variables, e.g. clinical=age_years{VIEW_SEPARATOR}lvef_pct")
+    for axis, name in (("x", x), ("y", y)):
+        if name not in vocabulary.axes:
+            raise ValueError(f"clinical {axis} {name!r} is not a variable the clinical view can plot here")
+    return x, y

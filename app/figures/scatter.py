@@ -148,6 +148,14 @@ def found_subject_marks(coordinates: np.ndarray, row: int | None, subject_id: st
     return {"annotations": [label], "shapes": [ring]}
 
 
+def selection_outline(shape: dict) -> dict:
+    """A drawn selection's outline as a Plotly layout selection: a box's rectangle or a lasso's closed path."""
+    xs, ys = shape["x"], shape["y"]
+    if shape["kind"] == "box":
+        return {"type": "rect", "xref": "x", "yref": "y", "x0": xs[0], "x1": xs[1], "y0": ys[0], "y1": ys[1]}
+    return {"type": "path", "xref": "x", "yref": "y", "path": "M" + "L".join(f"{x},{y}" for x, y in zip(xs, ys)) + "Z"}
+
+
 def view_title(title: str, caption: list[str] | None = None) -> str:
     """A view's title, with ``caption`` lines (what the view draws) under it in small grey type."""
     return "".join([plotly_text(title), *(f'<br><span style="font-size:11px;color:#6c757d">{plotly_text(line)}</span>' for line in caption or [])])

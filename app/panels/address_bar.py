@@ -26,11 +26,12 @@ from dash import Input, Output, dcc, html, set_props
 from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
+from app.core.clusters import MAX_CLUSTERS, NOISE
 from app.core.filters import open_at_limits, slider_limits
 from app.core.projections import METHODS
 from app.core.selection_shapes import parse_shape
 from app.core.url_state import MAX_QUERY_LENGTH, ViewState, Vocabulary, from_query, to_query
-from app.state import FILTERS, FOUND_SUBJECT, SELECTION, SelectionError, selection_mask, subject_row, triggered
+from app.state import FILTERS, FOUND_SUBJECT, SELECTION, SelectionError, clustering_spec, selection_mask, subject_row, triggered
 from app.validation import REFUSAL_ALERT_ID
 
 LOCATION = "page-location"
@@ -39,6 +40,7 @@ MAX_LINK_ROWS = 50            # subjects picked one by one that a link may list;
 SHAPE_DIGITS = 7              # significant digits of a shape's corners: the float32 precision the server resolves it at
 TABS = "main-tabs"
 VIEW_CONTROLS = (("view-0-space", "view-0-method"), ("view-1-space", "view-1-method"))  # the explorer's latent views, in order
+CLINICAL_CONTROLS = ("clinical-x", "clinical-y")  # the explorer's clinical view's variables
 COLOUR = "colour-by"
 FILTER_VARIABLES = "filter-variables"  # the sidebar's filter blocks, one per variable
 COLOURABLE = ("continuous", "binary", "categorical")
@@ -63,10 +65,13 @@ def link_setup(context: AppContext, layout: Any) -> LinkSetup:
     """Read the tabs and default controls from the page layout (``app.layout``), so the two never disagree."""
     variables = {name: spec for name, spec in context.variables.items() if spec.type in COLOURABLE}
     colours = tuple(option["value"] for option in layout[COLOUR].options)  # the dropdown's own choices
+    axes = tuple(option["value"] for option in layout[CLINICAL_CONTROLS[0]].options)
     vocabulary = Vocabulary(tabs=tuple(tab.tab_id for tab in layout[TABS].children), spaces=tuple(context.cohort.spaces),
-                            projections=tuple(METHODS), variables=variables, latent_views=len(VIEW_CONTROLS), colours=colours)
+                            projections=tuple(METHODS), variables=variables, latent_views=len(VIEW_CONTROLS), colours=colours, axes=axes)
     views = tuple((layout[space].value, layout[method].value) for space, method in VIEW_CONTROLS)
-    defaults = ViewState(tab=layout[TABS].active_tab, views=tuple(view if view[0] else None for view in views), colour=layout[COLOUR].value or "")
+    clinical = tuple(layout[control].value for control in CLINICAL_CONTROLS)
+    defaults = ViewState(tab=layout[TABS].active_tab, views=tuple(view if view[0] else None for view in views), colour=layout[COLOUR].value or "",
+                         clinical=clinical if all(clinical) else None)
     limits = {name: slider_limits(context.cohort.phenotypes[name]) for name, spec in variables.items() if spec.type == "continuous"}
     return LinkSetup(vocabulary, defaults, limits)
 
@@ -81,6 +86,7 @@ class Page:
     filters: object = None
     selection: object = None
     subject: object = None
+    clinical: tuple = (None, None)  # the clinical view's x and y
 
 
 def _rounded(values: object) -> object:
@@ -100,6 +106,8 @@ def link_selection(selection: object) -> tuple[dict | None, int | None, str]:
         return None, None, ""
     if "cohort" in selection:
         return None, selection["cohort"], ""
+    if "cluster" in selection:  # a cluster of a clustering: a few words, whatever its size
+        return {"cluster": selection["cluster"]}, None, ""
     if "shape" in selection:
         view, shape = selection.get("view"), selection.get("shape")
         view = {key: view[key] for key in ("kind", "space", "method", "x", "y") if key in view} if isinstance(view, dict) else view
@@ -126,6 +134,8 @@ def page_state(context: AppContext, setup: LinkSetup, page: Page) -> tuple[ViewS
         for space, method in page.views
     )
     colour = validation.optional(validation.choice, page.colour, vocabulary.colours, "colour")
+    clinical = tuple(validation.choice(name, vocabulary.axes, f"clinical view {axis}") for axis, name in zip("xy", page.clinical)) \
+        if any(name is not None for name in page.clinical) else setup.defaults.clinical
     filters = open_at_limits(validation.filter_specs(page.filters, context.variables), setup.limits)
     selection, cohort, note = link_selection(page.selection)
     if cohort is not None:
@@ -137,9 +147,14 @@ def page_state(context: AppContext, setup: LinkSetup, page: Page) -> tuple[ViewS
             parse_shape(selection["shape"])
         except ValueError as error:
             raise validation.InputRefused(str(error)) from None
+    if selection is not None and "cluster" in selection:
+        cluster = selection["cluster"]
+        clustering_spec(context, cluster)
+        validation.integer(cluster.get("label"), "cluster", NOISE, MAX_CLUSTERS - 1)
     row = subject_row(context, page.subject)
     subject = None if row is None else str(context.cohort.subject_ids[row])
-    return ViewState(tab=tab, views=views, colour=colour or "", filters=tuple(filters), cohort=cohort, selection=selection, subject=subject), note
+    return ViewState(tab=tab, views=views, colour=colour or "", filters=tuple(filters), cohort=cohort, selection=selection, subject=subject,
+                     clinical=clinical), note
 
 
 def _known_view(context: AppContext, view: object) -> bool:
@@ -157,11 +172,15 @@ def _checked_selection(context: AppContext, selection: dict) -> tuple[dict | Non
         candidate = {"view": selection.get("view"), "shape": selection.get("shape")}
     elif "rows" in selection:
         candidate = {"rows": selection.get("rows")}
+    elif "cluster" in selection:
+        candidate = {"cluster": selection.get("cluster")}
     else:
-        return None, "the selection in the link is neither a drawn shape nor a list of subjects, so it was left out"
+        return None, "the selection in the link is neither a drawn shape, a cluster nor a list of subjects, so it was left out"
     try:
         selection_mask(context, candidate)
     except SelectionError:
+        if "cluster" in candidate:
+            return None, "the cluster in the link is not computed here yet (find the clusters in the Clusters tab), so it was left out"
         if not _known_view(context, candidate.get("view")):
             return None, "the selection in the link was drawn on a view this app does not have, so it was left out"
     except validation.InputRefused as error:
@@ -203,6 +222,7 @@ def linked_state(context: AppContext, setup: LinkSetup, search: object) -> tuple
     views = tuple(linked or default for linked, default in zip_longest(state.views, defaults.views))
     return ViewState(
         tab=state.tab or defaults.tab, views=views, colour=defaults.colour if state.colour is None else state.colour,
+        clinical=state.clinical or defaults.clinical,
         filters=tuple(open_at_limits(filters, setup.limits)), cohort=cohort, selection=selection,
         subject=None if row is None else str(context.cohort.subject_ids[row]),
     ), problems
@@ -215,6 +235,7 @@ class AddressUpdate:
     search: object = KEEP
     tab: object = KEEP
     view_controls: tuple = field(default=(KEEP,) * 2 * len(VIEW_CONTROLS))  # space, projection of each latent view
+    clinical: tuple = (KEEP, KEEP)  # the clinical view's x and y
     colour: object = KEEP
     filters: object = KEEP
     filter_variables: object = KEEP
@@ -225,7 +246,7 @@ class AddressUpdate:
     problems: tuple[str, ...] = ()
 
     def outputs(self) -> tuple:
-        return (self.search, self.tab, *self.view_controls, self.colour, self.filters, self.filter_variables, self.selection,
+        return (self.search, self.tab, *self.view_controls, *self.clinical, self.colour, self.filters, self.filter_variables, self.selection,
                 self.subject, self.subject_options, self.note)
 
 
@@ -246,6 +267,8 @@ def restore(context: AppContext, setup: LinkSetup, search: object, page: Page) -
         space, method = linked or (None, None)
         controls += [space if linked and space != current[0] else KEEP, method if linked and method != current[1] else KEEP]
     changes["view_controls"] = tuple(controls)
+    if wanted.clinical and wanted.clinical != shown.clinical:
+        changes["clinical"] = tuple(linked if linked != current else KEEP for linked, current in zip(wanted.clinical, page.clinical))
     if wanted.colour != shown.colour:
         changes["colour"] = wanted.colour or None
     if not _same(wanted, shown, "filters"):
@@ -278,7 +301,7 @@ def refused_parts_message(problems: tuple[str, ...]) -> str:
 
 def register(app: dash.Dash, context: AppContext) -> None:
     setup = link_setup(context, app.layout)
-    view_ids = [control for pair in VIEW_CONTROLS for control in pair]
+    view_ids = [control for pair in VIEW_CONTROLS for control in pair] + list(CLINICAL_CONTROLS)
 
     @app.callback(
         Output(LOCATION, "search"),
@@ -302,7 +325,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
     )
     def _sync_address(search, tab, *values):
         controls, (colour, filters, selection, subject) = values[: len(view_ids)], values[len(view_ids):]
-        page = Page(tab, tuple(zip(controls[::2], controls[1::2])), colour, filters, selection, subject)
+        latent, clinical = controls[: -len(CLINICAL_CONTROLS)], tuple(controls[-len(CLINICAL_CONTROLS):])
+        page = Page(tab, tuple(zip(latent[::2], latent[1::2])), colour, filters, selection, subject, clinical)
         if LOCATION in triggered():
             update = restore(context, setup, search, page)
             if update.problems:

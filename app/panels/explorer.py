@@ -37,6 +37,7 @@ from app import validation
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
+from app.core.selection_shapes import parse_shape
 from app.figures.density import choose_drawing, density_caption, density_data, view_figure
 from app.figures.messages import message_figure
 from app.figures.scatter import (
@@ -46,6 +47,7 @@ from app.figures.scatter import (
     found_subject_marks,
     highlighted_codes,
     marker_colours,
+    selection_outline,
     subject_lines,
     typed_array,
     view_title,
@@ -196,10 +198,28 @@ def viewport_for(payload: object, revision: str) -> Viewport | None:
         raise validation.InputRefused(str(error)) from None
 
 
-def _drop_stale_outline(patch: Patch, view_id: str, selection: dict | None, triggers: set[str]) -> None:
-    """Drop a selection outline Plotly drew in this view (via ``selectionrevision``) unless it is the selection in force."""
+def outline_in_view(view: dict, selection: dict | None) -> list[dict]:
+    """The outline of the selection in force, in the view it was drawn on (``view``: kind, space and method, or x and y); none elsewhere.
+
+    A selection restored from a link, or drawn before the view was last replaced, shows its box or
+    lasso again, so the highlighted subjects never appear without the shape that chose them.
+    """
+    drawn_on = (selection or {}).get("view")
+    if not isinstance(drawn_on, dict) or "shape" not in selection or any(drawn_on.get(key) != value for key, value in view.items()):
+        return []
+    try:
+        return [selection_outline(parse_shape(selection["shape"]).to_json())]
+    except ValueError:
+        return []
+
+
+def _set_outline(patch: Patch, view_id: str, view: dict, selection: dict | None, triggers: set[str]) -> None:
+    """Redraw this view's outline (via ``selectionrevision``) when the selection changed elsewhere: the one in force, or none.
+
+    The view where the user just drew keeps Plotly's own outline untouched.
+    """
     if SELECTION in triggers and (selection or {}).get("source") != view_id:
-        patch["layout"]["selections"] = []
+        patch["layout"]["selections"] = outline_in_view(view, selection)
         patch["layout"]["selectionrevision"] = _selection_token(selection)
 
 
@@ -210,12 +230,12 @@ def _mark_found(patch: Patch, triggers: set[str], marks: dict[str, list[dict]] |
             patch["layout"][key] = value
 
 
-def repaint_patch(view_id: str, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
+def repaint_patch(view_id: str, view: dict, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
                   triggers: set[str], rows: np.ndarray | None = None, marks: dict[str, list[dict]] | None = None) -> Patch:
     """The marker colours (codes with the cohort highlighted) of an already drawn view, or its found-subject marks; zoom is untouched.
 
-    ``rows``: the subjects a zoomed-in view draws (point *i* is ``rows[i]``). A selection outline
-    Plotly drew in this view is dropped unless the selection now in force is that very outline.
+    ``view``: what the view shows (see :func:`outline_in_view`); ``rows``: the subjects a zoomed-in
+    view draws (point *i* is ``rows[i]``). The view's outline follows the selection in force.
     """
     patch = Patch()
     if triggers & HIGHLIGHT_TRIGGERS:
@@ -226,19 +246,20 @@ def repaint_patch(view_id: str, coding: ColourCoding, highlight: np.ndarray | No
         else:
             patch["data"][0]["marker"]["color"] = colours
         patch["data"][0]["meta"] = {"highlight": highlight is not None, **({"follows_zoom": True} if rows is not None else {})}
-    _drop_stale_outline(patch, view_id, selection, triggers)
+    _set_outline(patch, view_id, view, selection, triggers)
     _mark_found(patch, triggers, marks)
     return patch
 
 
-def render_view(context: AppContext, view_id: str, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
+def render_view(context: AppContext, view_id: str, view: dict, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
                 filters: list | None, selection: dict | None, triggers: set[str], viewport: object, drawn: bool = True,
                 clusters: dict | None = None, found: str | None = None) -> object:
     """A drawn view's figure, or the Patch that repaints it when only the colour, the highlighted cohort or the found subject changed.
 
     Above the density threshold the view draws a density image (a repaint sends its new layers, a
     few hundred KB), or, zoomed in to few enough subjects, their points; ``labels``: title, axis
-    labels and the revision that keeps zoom; ``found``: a subject to ring in the view.
+    labels and the revision that keeps zoom; ``view``: what the view shows (kind, space and method,
+    or x and y); ``found``: a subject to ring in the view.
     """
     coding = _colour(context, colour, clusters)
     highlight = highlight_mask(context, filters, selection)
@@ -247,14 +268,15 @@ def render_view(context: AppContext, view_id: str, coordinates: np.ndarray, labe
     drawing = choose_drawing(coordinates, zoom, threshold)
     marks = _found_marks(context, coordinates, found)
     if not (drawn and _repaint_only(triggers)):
+        marks = {**marks, "selections": outline_in_view(view, selection)}
         return view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, marks=marks, **labels)
     if drawing.mode != "density":
-        return repaint_patch(view_id, coding, highlight, selection, triggers, drawing.rows, marks)
+        return repaint_patch(view_id, view, coding, highlight, selection, triggers, drawing.rows, marks)
     patch = Patch()  # a density view: new layers, the same axes, zoom and outline
     if triggers & HIGHLIGHT_TRIGGERS:
         patch["data"] = density_data(coordinates, coding, highlight, zoom)
         patch["layout"]["title"]["text"] = view_title(labels["title"], density_caption(drawing, threshold, coding))
-    _drop_stale_outline(patch, view_id, selection, triggers)
+    _set_outline(patch, view_id, view, selection, triggers)
     _mark_found(patch, triggers, marks)
     return patch
 
@@ -279,7 +301,8 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
         return message_figure(text), {"space": space, "method": method}
     labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
               "revision": f"{view}-{space}-{method}"}
-    figure = render_view(context, f"view-{view}", coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+    shown = {"kind": "latent", "space": space, "method": method}
+    figure = render_view(context, f"view-{view}", shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
                          clusters=clusters, found=found)
     return figure, (dash.no_update if isinstance(figure, Patch) else None)
 
@@ -292,7 +315,7 @@ def render_clinical_view(context: AppContext, x: str | None, y: str | None, colo
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
     labels = {"title": f"{context.variables[x].label} vs {context.variables[y].label}", "x_label": context.variables[x].display_label,
               "y_label": context.variables[y].display_label, "revision": f"clinical-{x}-{y}"}
-    return render_view(context, "view-2", coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+    return render_view(context, "view-2", {"kind": "clinical", "x": x, "y": y}, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
                        clusters=clusters, found=found)
 
 
