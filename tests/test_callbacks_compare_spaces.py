@@ -23,9 +23,7 @@ def context(phenotype_cohort_dir, tmp_path) -> AppContext:
 
 
 def overview(context, *, k=20, metric="euclidean", brushed=None, selection=None, triggers=frozenset(), method="pca", align=None, space_b=B):
-    outputs = compare_spaces.render_overview(context, A, space_b, method, k, metric, brushed, 0.3, ["on"], align, selection, set(triggers))
-    names = ("map", "histogram", "most", "least", "suggestions", "suggested", "request", "summary", "title")
-    return dict(zip(names, outputs))
+    return compare_spaces.render_overview(context, A, space_b, method, k, metric, brushed, 0.3, ["on"], align, selection, set(triggers))
 
 
 def test_the_panel_is_laid_out_and_its_callbacks_registered(phenotype_cohort_dir, tmp_path):
@@ -40,23 +38,23 @@ def test_the_panel_is_laid_out_and_its_callbacks_registered(phenotype_cohort_dir
 
 def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_neighbours(context):
     drawn = overview(context)
-    figure = drawn["map"]
-    assert isinstance(figure, go.Figure) and drawn["request"] is dash.no_update  # 300 subjects: computed in the request
+    figure = drawn.map
+    assert isinstance(figure, go.Figure) and drawn.request is dash.no_update  # 300 subjects: computed in the request
     subjects = figure.data[0]
     assert subjects.type == "scattergl" and sorted(np.asarray(subjects.customdata).tolist()) == list(range(300))
     expected = compare_neighbourhoods(exact_neighbours(context.cohort.spaces[A], 20), exact_neighbours(context.cohort.spaces[B], 20)).overlap
     np.testing.assert_allclose(np.asarray(subjects.marker.color), expected, atol=1e-6)
     assert len(list((context.config.cache_dir / "neighbours").glob("*.npy"))) == 2  # one cached neighbour list per space
-    assert sum(np.asarray(drawn["histogram"].data[0].y)) == 300
-    most = [row["overlap"] for row in drawn["most"]]
-    least = [row["overlap"] for row in drawn["least"]]
+    assert sum(np.asarray(drawn.histogram.data[0].y)) == 300
+    most = [row["overlap"] for row in drawn.most]
+    least = [row["overlap"] for row in drawn.least]
     assert most == sorted(most) and least == sorted(least, reverse=True) and most[0] == pytest.approx(expected.min(), abs=1e-3)
-    assert {"subject", "overlap", "age_years", "sex"} <= set(drawn["most"][0])
-    assert "20 nearest neighbours" in drawn["title"] and "ECG only" in drawn["title"]
+    assert {"subject", "overlap", "age_years", "sex"} <= set(drawn.most[0])
+    assert "20 nearest neighbours" in drawn.title and "ECG only" in drawn.title
 
 
 def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
-    figure = overview(context)["map"]
+    figure = overview(context).map
     layout_a = context.cached_projection(A, compare_spaces.ProjectionSpec("pca"))
     first, last = figure.frames[0].data[0], figure.frames[-1].data[0]
     np.testing.assert_allclose(np.asarray(first.x), layout_a[:, 0], atol=1e-5)
@@ -72,10 +70,10 @@ def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
 def test_a_new_selection_only_patches_the_highlighted_points(context):
     overview(context)
     patched = overview(context, selection={"rows": [5, 2]}, triggers={"selection"})
-    assert isinstance(patched["map"], dash.Patch) and patched["most"] is dash.no_update
-    operations = patched["map"].to_plotly_json()["operations"]
+    assert isinstance(patched.map, dash.Patch) and patched.most is dash.no_update
+    operations = patched.map.to_plotly_json()["operations"]
     assert operations[0]["location"] == ["data", 0, "selectedpoints"] and operations[0]["params"]["value"] == [2, 5]
-    assert "Selection (2)" in str(patched["summary"])
+    assert "Selection (2)" in str(patched.summary)
 
 
 def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(context):
@@ -83,20 +81,20 @@ def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(contex
     overlap = compare_spaces.load_comparison(context, A, B, 20, "euclidean").overlap
     low, high = np.quantile(overlap, [0.0, 0.3])
     brushed = overview(context, brushed={"range": {"x": [float(high), float(low)]}})
-    shown = np.asarray(brushed["map"].data[0].customdata)
+    shown = np.asarray(brushed.map.data[0].customdata)
     assert 0 < len(shown) < 300 and set(shown) == set(np.flatnonzero((overlap >= low) & (overlap <= high)))
-    assert f"{len(shown):,} subjects" in brushed["title"]
+    assert f"{len(shown):,} subjects" in brushed.title
     assert compare_spaces.overlap_range(None) is None and compare_spaces.overlap_range({"points": []}) is None
 
 
 def test_the_brushed_range_is_drawn_into_the_histogram_so_a_redraw_keeps_it(context):
     overview(context)
-    histogram = overview(context, brushed={"range": {"x": [0.2, 0.45]}})["histogram"]
+    histogram = overview(context, brushed={"range": {"x": [0.2, 0.45]}}).histogram
     box = histogram.layout.selections[0]
     assert (box.x0, box.x1, box.xref) == (0.2, 0.45, "x")
     centres = np.asarray(histogram.data[0].x)
     assert [centres[i] for i in histogram.data[0].selectedpoints] == [c for c in centres if 0.2 <= c <= 0.45]
-    assert not overview(context)["histogram"].layout.selections  # nothing brushed: no box
+    assert not overview(context).histogram.layout.selections  # nothing brushed: no box
 
 
 @pytest.mark.parametrize("brushed", [{"range": {"x": ["a", 1]}}, {"range": {"x": [0.1]}}, {"range": {"x": [True, 0.5]}}, {"range": {"x": 5}}])
@@ -108,26 +106,26 @@ def test_a_malformed_brush_is_refused(brushed):
 def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, monkeypatch):
     monkeypatch.setattr(compare_spaces, "INLINE_SUBJECTS", 100)
     waiting = overview(context, k=7, metric="cosine")
-    assert waiting["request"] == {"space_a": A, "space_b": B, "method": "pca", "k": 7, "metric": "cosine"}
-    assert "nearest neighbours" in waiting["map"].layout.annotations[0].text
-    assert overview(context, k=7, metric="cosine", triggers={"selection"})["map"] is dash.no_update
+    assert waiting.request == {"space_a": A, "space_b": B, "method": "pca", "k": 7, "metric": "cosine"}
+    assert "nearest neighbours" in waiting.map.layout.annotations[0].text
+    assert overview(context, k=7, metric="cosine", triggers={"selection"}).map is dash.no_update
     assert not compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")  # what the interval polls for
     progress = []
     compare_spaces.load_comparison(context, A, B, 7, "cosine", compute=True, progress=lambda done, space: progress.append((done, space)))
     assert progress[-1] == (1.0, B) and progress[0][1] == A
     assert compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")
-    assert isinstance(overview(context, k=7, metric="cosine")["map"], go.Figure)
+    assert isinstance(overview(context, k=7, metric="cosine").map, go.Figure)
 
 
 def test_a_missing_umap_layout_is_requested_not_computed_in_the_request(context):
     drawn = overview(context, method="umap")
-    assert drawn["request"]["method"] == "umap"
+    assert drawn.request["method"] == "umap"
 
 
 def test_the_same_space_twice_or_too_few_spaces_explain_themselves(context):
-    assert "two different spaces" in overview(context, space_b=A)["summary"]
+    assert "two different spaces" in overview(context, space_b=A).summary
     context.cohort.spaces.pop(B)
-    assert "models.encode" in overview(context)["summary"]
+    assert "models.encode" in overview(context).summary
 
 
 def test_subject_chosen_by_click_or_list_row_and_checked(context):
@@ -184,7 +182,7 @@ def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_c
 
 
 def test_a_suggested_group_becomes_the_selection_or_a_saved_cohort(context):
-    suggested = overview(context)["suggested"]
+    suggested = overview(context).suggested
     assert suggested, "the ECG stand-in and joint spaces differ enough for suggestions"
     selection, _, _ = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, True, suggested, A, B, 20, 0)
     assert selection == {"rows": suggested[0], "source": "compare-spaces-suggestion"}

@@ -8,6 +8,7 @@ Clicking or lassoing subjects, or choosing a suggested group, writes the explore
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -229,21 +230,47 @@ def _request(space_a: str, space_b: str, method: str, k: int, metric: str) -> di
     return {"space_a": space_a, "space_b": space_b, "method": method, "k": k, "metric": metric}
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What the overview callback sets; a field left at no_update keeps what the page shows."""
+
+    map: object = dash.no_update  # the overlap map: a figure, or a Patch of its highlighted points
+    histogram: object = dash.no_update
+    most: object = dash.no_update  # records of the most-changed subjects in what is drawn
+    least: object = dash.no_update
+    suggestions: object = dash.no_update  # the suggested groups' cards
+    suggested: object = dash.no_update  # the suggested groups' rows
+    request: object = dash.no_update  # what the background callback must compute, if anything
+    summary: object = dash.no_update
+    title: object = dash.no_update  # the map's title
+
+    @classmethod
+    def message(cls, text: str) -> Overview:
+        """Nothing to compare or not ready: ``text`` in the map and the summary, everything else empty."""
+        return cls(message_figure(text), message_figure(""), [], [], None, [], dash.no_update, text, "")
+
+    @property
+    def waiting(self) -> bool:
+        """Whether this asks the background callback for neighbours or layouts."""
+        return isinstance(self.request, dict)
+
+    def outputs(self) -> tuple:
+        return (self.map, self.histogram, self.most, self.least, self.suggestions, self.suggested, self.request, self.summary, self.title)
+
+
 def render_overview(context: AppContext, space_a: str | None, space_b: str | None, method: str, k: int | None, metric: str,
                     brushed_data: dict | None, trail_threshold: float | None, show_trails: list | None, align_on_selection: list | None,
-                    selection: dict | None, triggers: set[str]) -> tuple:
-    """(map, histogram, most-changed rows, least-changed rows, suggestions, suggested rows, request, summary, map title).
+                    selection: dict | None, triggers: set[str]) -> Overview:
+    """What the overview shows for these settings; only the highlight when just the selection changed.
 
-    The request is no_update unless something must be computed in the background: a None would
+    Its request stays no_update unless something must be computed in the background: a None would
     start the background callback for nothing.
     """
-    nothing = dash.no_update
     if len(context.cohort.spaces) < 2:
-        text = "This cohort has fewer than two latent spaces: run python -m models.encode to make the joint, ECG-only and MRI-only spaces"
-        return message_figure(text), message_figure(""), [], [], None, [], nothing, text, ""
+        return Overview.message("This cohort has fewer than two latent spaces: run python -m models.encode to make the joint, "
+                                "ECG-only and MRI-only spaces")
     if not space_a or not space_b or space_a == space_b:
-        text = "Choose two different spaces to compare"
-        return message_figure(text), message_figure(""), [], [], None, [], nothing, text, ""
+        return Overview.message("Choose two different spaces to compare")
     k = effective_k(context, k)
     compute_here = context.n_subjects <= INLINE_SUBJECTS
     comparison = load_comparison(context, space_a, space_b, k, metric, compute=compute_here)
@@ -252,11 +279,11 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     layouts = aligned_layouts(context, space_a, space_b, method, align_rows)
     if comparison is None or layouts is None:
         if triggers and triggers <= {SELECTION}:
-            return (nothing,) * 9
+            return Overview()
         text = (f"Finding every subject's {k} nearest neighbours in both spaces ({METRICS[metric].lower()}, full-dimensional) "
                 f"and their {METHODS[method]} layouts; cached on disk, instant next time…")
-        return (message_figure("Finding nearest neighbours… (cached on disk afterwards)"), message_figure(""), [], [], None, [],
-                _request(space_a, space_b, method, k, metric), text, "")
+        return replace(Overview.message(text), map=message_figure("Finding nearest neighbours… (cached on disk afterwards)"),
+                       request=_request(space_a, space_b, method, k, metric))
     overlap = comparison.overlap
     brushed = overlap_range(brushed_data)
     drawn = rows_in_range(overlap, brushed)
@@ -271,7 +298,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
             chosen = np.zeros(context.n_subjects, dtype=bool)
             chosen[rows_selected] = True
             patch["data"][0]["selectedpoints"] = np.flatnonzero(chosen[drawn]).tolist()
-        return patch, histogram, nothing, nothing, nothing, nothing, nothing, summary, nothing
+        return Overview(map=patch, histogram=histogram, summary=summary)
     layout_a, layout_b = layouts
     frames = transition_frames(layout_a, layout_b, 5 if context.n_subjects > 20_000 else 9)
     max_trails = int(np.clip(context.n_subjects // 20, 30, 300))  # the strongest few hundred at most, fewer in small cohorts
@@ -292,7 +319,8 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     suggestions, suggested = suggestion_list(context, comparison)
     title = (f"{labels[0]} layout ({METHODS[method]}), each subject coloured by the share of its {k} nearest neighbours "
              f"it keeps in {labels[1]}{shown}")
-    return figure, histogram, most, least, suggestions, suggested, nothing, summary, title
+    return Overview(map=figure, histogram=histogram, most=most, least=least, suggestions=suggestions, suggested=suggested,
+                    summary=summary, title=title)
 
 
 def ready_to_draw(context: AppContext, space_a: str | None, space_b: str | None, method: str, k: int | None, metric: str) -> bool:
@@ -560,12 +588,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return (dash.no_update,) * 11
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
             return (dash.no_update,) * 11
-        outputs = list(render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
-                                       triggers - {"main-tabs", "cs-poll"} if drawn else set()))
-        waiting = isinstance(outputs[6], dict)  # a request for the background callback
+        overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
+                                   triggers - {"main-tabs", "cs-poll"} if drawn else set())
+        waiting = overview.waiting
         if polled:
-            outputs[6] = dash.no_update  # the computation is already running
-        return (*outputs, key + WAITING_MARK if waiting else key, not waiting)
+            overview = replace(overview, request=dash.no_update)  # the computation is already running
+        return (*overview.outputs(), key + WAITING_MARK if waiting else key, not waiting)
 
     @app.callback(
         Output("cs-ready", "data"),
