@@ -73,12 +73,13 @@ def test_only_held_out_test_subjects_are_scored(context):
 
 def test_threshold_starts_at_the_stored_training_threshold(context):
     stored = accuracy.task_predictions(context)[("hypertension", "ecg")].threshold
-    value, disabled, note, options, metric, style = accuracy.threshold_settings(context, "hypertension", "ecg", None)
-    assert value == round(stored, 3) and not disabled and "Youden" in note and style == {}
-    assert [o["value"] for o in options][:2] == ["auroc", "auprc"] and metric == "auroc"
-    value, disabled, note, options, metric, style = accuracy.threshold_settings(context, "lv_mass_g", "ecg", "auroc")
-    assert disabled and metric == "r2" and "no threshold" in note and style == {"display": "none"}
-    assert options[1] == {"label": "MAE (g)", "value": "mae"}
+    binary = accuracy.threshold_settings(context, "hypertension", "ecg", None)
+    assert binary.value == round(stored, 3) and not binary.disabled and "Youden" in binary.note and binary.shown
+    assert [o["value"] for o in binary.metric_options][:2] == ["auroc", "auprc"] and binary.metric == "auroc"
+    continuous = accuracy.threshold_settings(context, "lv_mass_g", "ecg", "auroc")
+    assert continuous.disabled and continuous.metric == "r2" and "no threshold" in continuous.note and not continuous.shown
+    assert continuous.metric_options[1] == {"label": "MAE (g)", "value": "mae"}
+    assert continuous.outputs()[-1] == {"display": "none"} and binary.outputs()[-1] == {}
 
 
 def _older_half(context: AppContext) -> dict:

@@ -558,21 +558,35 @@ def layout(context: AppContext) -> html.Div:
     )
 
 
-def threshold_settings(context: AppContext, task: str | None, space: str | None, metric: str | None) -> tuple:
-    """(slider value, disabled, note, plot-metric options, plot metric, threshold block style) when the task or space changes."""
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """The threshold control and the forest plot's metric choices for an outcome and a space."""
+
+    value: float = 0.5
+    disabled: bool = True  # a continuous outcome, or no predictions: no threshold to set
+    note: str = ""
+    metric_options: tuple[dict, ...] = ()
+    metric: str | None = None
+    shown: bool = False  # whether the threshold block is on the page
+
+    def outputs(self) -> tuple:
+        return self.value, self.disabled, self.note, list(self.metric_options), self.metric, {} if self.shown else {"display": "none"}
+
+
+def threshold_settings(context: AppContext, task: str | None, space: str | None, metric: str | None) -> ThresholdSettings:
+    """What the threshold control starts at when the outcome or the space changes: the stored training threshold where there is one."""
     predictions = task_predictions(context).get((task, space)) if task and space else None
-    shown, hidden = {}, {"display": "none"}
     if predictions is None:
-        return 0.5, True, "", [], None, hidden
+        return ThresholdSettings()
     metrics = metric_names(predictions.kind)
-    options = [{"label": _metric_label(m, _task_unit(context, task)), "value": m} for m in metrics]
+    options = tuple({"label": _metric_label(m, _task_unit(context, task)), "value": m} for m in metrics)
     chosen = metric if metric in metrics else metrics[0]
     if predictions.kind != "binary":
-        return 0.5, True, "Continuous outcome: no threshold.", options, chosen, hidden
+        return ThresholdSettings(note="Continuous outcome: no threshold.", metric_options=options, metric=chosen)
     if predictions.threshold is None:
-        return 0.5, False, "No stored threshold: 0.5 to start with.", options, chosen, shown
+        return ThresholdSettings(disabled=False, note="No stored threshold: 0.5 to start with.", metric_options=options, metric=chosen, shown=True)
     note = f"Default {predictions.threshold:.3f}: Youden's J on the training subjects' cross-fitted predictions."
-    return round(predictions.threshold, 3), False, note, options, chosen, shown
+    return ThresholdSettings(round(predictions.threshold, 3), False, note, options, chosen, shown=True)
 
 
 def synced_threshold(trigger: str | None, typed: float | str | None, slid: float | None) -> tuple:
@@ -633,7 +647,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("accuracy-forest-metric", "value"),
     )
     def _threshold(task, space, metric):
-        return threshold_settings(context, task, space, metric)
+        return threshold_settings(context, task, space, metric).outputs()
 
     @app.callback(
         Output("accuracy-threshold", "value", allow_duplicate=True),
