@@ -195,3 +195,11 @@ def test_a_suggested_group_becomes_the_selection_or_a_saved_cohort(context):
     assert [cohort.name for cohort in context.store.list()][-1].endswith("group 1 (2)")
     unchanged = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, False, suggested, A, B, 20, 0)
     assert unchanged == (dash.no_update,) * 3  # the buttons being drawn is not a click
+
+
+def test_what_a_selection_shares_reads_like_table_one_with_q_values_that_never_wrap(context):
+    oldest = np.argsort(-context.cohort.phenotypes["age_years"].to_numpy())[:60]
+    profile = compare_spaces.common_profile(context, oldest)
+    age = profile[profile["Variable"].str.startswith("Age")].iloc[0]
+    assert float(age["Selection"]) > float(age["Everyone else"]) and float(age["Std. difference"]) > 1
+    assert "×10⁻" in age["q (BH)"] and not any("e-" in q or " " in q for q in profile["q (BH)"])

@@ -38,6 +38,7 @@ from app.core.neighbours import (
 )
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.statistics import compare_groups
+from app.core.table_one import format_probability
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
 from app.state import COHORTS_VERSION, SELECTION, SelectionError, inputs_key, selection_mask, space_label, triggered
@@ -368,7 +369,7 @@ def common_profile(context: AppContext, rows: np.ndarray) -> pd.DataFrame:
         "Selection": [value(a, kind) for a, kind in zip(table["A"], table["kind"])],
         "Everyone else": [value(b, kind) for b, kind in zip(table["B"], table["kind"])],
         "Std. difference": [f"{d:+.2f}" for d in table["std_diff"]],
-        "q (BH)": ["–" if pd.isna(q) else (f"{q:.1e}" if q < 0.001 else f"{q:.3f}") for q in table["q_value"]],
+        "q (BH)": [format_probability(q) for q in table["q_value"]],
     })
 
 
