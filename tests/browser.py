@@ -19,7 +19,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1500,1000")
+# --enable-unsafe-swiftshader: with --disable-gpu, WebGL (every Plotly scattergl view) runs on SwiftShader; Chromium
+# deprecated falling back to it silently and warns on every page, so the tests opt in (they load only this app's pages).
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader",
+                "--window-size=1500,1000")
 
 requires_chromium = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
