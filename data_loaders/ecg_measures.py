@@ -23,9 +23,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import fft, ndimage, signal
 
-from data_loaders.synthetic.schema import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ
-
-MEDIAN_R_PEAK_INDEX = 250  # median beats span 0.5 s before the R peak and 0.7 s after it
+from data_loaders.cohort_spec import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 _QRS_BAND_HZ = (5.0, 15.0)  # QRS energy dominates here; P and T waves, wander and mains do not
 _WIDE_BAND_HZ = (0.67, 40.0)  # diagnostic band for locating the R peak itself

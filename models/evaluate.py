@@ -22,9 +22,8 @@ import torch
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from data_loaders import Cohort, CohortFormatError, load_cohort
+from data_loaders import Cohort, CohortFormatError, cohort_spec, load_cohort
 from data_loaders.mri_measures import fractional_area_change, lv_cavity_area_curve
-from data_loaders.synthetic import schema
 from models.checkpoint import CheckpointError
 from models.data import in_stored_order, iter_chunks
 from models.decoding import codec_for_cohort
@@ -116,7 +115,7 @@ def evaluate_cohort(
             keep("area_true", lv_areas(cines))
             bar.update(len(chunk))
     data = {name: np.concatenate(values) for name, values in parts.items()}
-    lvef = cohort.phenotypes.loc[ids, schema.LVEF].to_numpy(dtype=float) if schema.LVEF in cohort.phenotypes else np.full(len(ids), np.nan)
+    lvef = cohort.phenotypes.loc[ids, cohort_spec.LVEF].to_numpy(dtype=float) if cohort_spec.LVEF in cohort.phenotypes else np.full(len(ids), np.nan)
     report = Report(len(ids))
     d = report.details
 
@@ -153,8 +152,8 @@ def evaluate_cohort(
         scores = held_out_scores(predictions, cohort.phenotypes)
         report.predictor_scores = scores
         lookup = {(row.task, row.space): row.value for row in scores.itertuples()}
-        report.values["af_auroc_joint"] = float(lookup.get((schema.AF, "joint"), np.nan))
-        report.values["lv_mass_r2_joint"] = float(lookup.get((schema.LV_MASS, "joint"), np.nan))
+        report.values["af_auroc_joint"] = float(lookup.get((cohort_spec.AF, "joint"), np.nan))
+        report.values["lv_mass_r2_joint"] = float(lookup.get((cohort_spec.LV_MASS, "joint"), np.nan))
     return report
 
 

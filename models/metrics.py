@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from data_loaders.synthetic import schema
+from data_loaders import cohort_spec
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -79,7 +79,7 @@ def psnr(reconstruction: np.ndarray, truth: np.ndarray, data_range: float = 1.0)
         return 10 * np.log10(data_range**2 / mse)
 
 
-def qrs_amplitude(ecg: np.ndarray, sampling_hz: float = schema.ECG_SAMPLING_HZ) -> np.ndarray:
+def qrs_amplitude(ecg: np.ndarray, sampling_hz: float = cohort_spec.ECG_SAMPLING_HZ) -> np.ndarray:
     """Mean over leads of the peak-to-peak voltage around the R peak, in mV: (n, samples, leads) → (n,).
 
     The R peak is where the spatial magnitude (root-sum-square over leads, baseline removed) is

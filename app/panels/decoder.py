@@ -57,7 +57,8 @@ from app.state import (
     subject_row,
     triggered,
 )
-from data_loaders.ecg_measures import MEDIAN_R_PEAK_INDEX, detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
+from data_loaders.cohort_spec import ECG_MEDIAN_SAMPLES, HEART_RATE, MEDIAN_R_PEAK_INDEX
+from data_loaders.ecg_measures import detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
 
 SPACES = ("joint", "ecg", "mri")
 LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
@@ -110,8 +111,6 @@ class DecoderModels:
 
     @property
     def ecg_is_median(self) -> bool:
-        from data_loaders.synthetic.schema import ECG_MEDIAN_SAMPLES
-
         return self.codec.ecg_shape[0] == ECG_MEDIAN_SAMPLES
 
     def decode(self, latents: np.ndarray) -> Decoded:
@@ -346,13 +345,11 @@ def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.n
 
 
 def _ecg_kwargs(models: DecoderModels) -> dict:
-    return {"r_peak_index": 250 if models.ecg_is_median else None}
+    return {"r_peak_index": MEDIAN_R_PEAK_INDEX if models.ecg_is_median else None}
 
 
 def _heart_rate(context: AppContext, mask: np.ndarray) -> float | None:
     """The median heart rate (bpm) of the subjects in a mask, when the cohort records one: a decoded cine plays one cycle per RR interval."""
-    from data_loaders.synthetic.schema import HEART_RATE
-
     phenotypes = context.cohort.phenotypes
     if HEART_RATE not in phenotypes.columns or not np.asarray(mask, dtype=bool).any():
         return None
