@@ -32,10 +32,10 @@ from tqdm import tqdm
 from data_loaders import cohort_spec
 from data_loaders.cohort_io import atomic_path
 from models.baseline import RAW_SPACE
-from models.checkpoint import PREDICTORS_FILE
 
 BINARY_TASKS = (cohort_spec.AF, cohort_spec.HF, cohort_spec.LVH, cohort_spec.HYPERTENSION)
 CONTINUOUS_TASKS = (cohort_spec.LVEF, cohort_spec.LV_MASS)
+PREDICTORS_FILE = "predictors.json"  # beside the model's checkpoint
 DEFAULT_SPACES = ("joint", "ecg", "mri")
 # The raw-signal baseline (models.baseline) gets predictors too, so the accuracy panel can show what learning adds.
 BASELINE_SPACES = (RAW_SPACE,)
