@@ -16,12 +16,11 @@ from data_loaders import arrays, cohort_spec
 from data_loaders.cohort_io import clean_leftovers
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
-from data_loaders.tables import read_latent_table, read_phenotypes, read_table
+from data_loaders.tables import read_latent_table, read_phenotypes
 
 FINITE_CHECK_ROWS = 65_536
 
 ARRAY_FORMATS = ("hdf5", "ml4h_hd5", "synthetic")
-PREDICTION_COLUMNS = ("task", "space", "prediction")
 
 logger = logging.getLogger(__name__)
 
@@ -106,19 +105,6 @@ class Cohort:
             present = self.phenotypes.index.isin(source.subject_ids)
         present.setflags(write=False)
         return present
-
-    @cached_property
-    def predictions(self) -> pd.DataFrame | None:
-        """Out-of-sample predictor outputs (long table: sample_id, task, space, prediction, …)."""
-        table = section(self.manifest, "predictions", self.root / MANIFEST_NAME, required=False)
-        if table is None:
-            return None
-        path = manifest_file(self.manifest, table, self.root / MANIFEST_NAME, self.root, "predictions")
-        predictions = read_table(path, "sample_id").reset_index()
-        missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
-        if missing:
-            raise CohortFormatError(path, missing[0], f"columns sample_id, {', '.join(PREDICTION_COLUMNS)}", str(list(predictions.columns)))
-        return predictions
 
     def _require_ecg(self) -> arrays.EcgSource:
         if self._ecg is None:

@@ -94,6 +94,7 @@ def test_decoder_output_is_its_training_layout_unshuffled() -> None:
     torch.testing.assert_close(decoded[:, ::2], key_frames)
 
 
+@pytest.mark.slow
 def test_training_losses_are_finite_and_reach_every_part_of_the_model() -> None:
     model = CrossModalAutoencoder(ModelConfig.cpu(latent_dim=16))
     ecg, cine = _random_inputs(4)
@@ -106,6 +107,7 @@ def test_training_losses_are_finite_and_reach_every_part_of_the_model() -> None:
     assert model.logit_scale.grad is not None  # the temperature is learned
 
 
+@pytest.mark.slow
 def test_the_cine_loss_is_mean_squared_or_mean_absolute_error_as_configured() -> None:
     model = CrossModalAutoencoder(ModelConfig.cpu(latent_dim=16))
     ecg, cine = _random_inputs(4)
@@ -219,6 +221,7 @@ def _fake_arrays(n: int = 24, seed: int = 0) -> CohortArrays:
     return arrays_from_memory([f"S{i:03d}" for i in range(n)], ecg, cines, TINY)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_on_cpu_for_a_seed() -> None:
     arrays = _fake_arrays()
     ids = arrays.subject_ids
@@ -232,6 +235,7 @@ def test_training_is_deterministic_on_cpu_for_a_seed() -> None:
     assert first.history == [{**h, "seconds": first.history[i]["seconds"]} for i, h in enumerate(second.history)]
 
 
+@pytest.mark.slow
 def test_training_reduces_the_loss_and_keeps_the_best_epoch() -> None:
     arrays = _fake_arrays(32)
     ids = arrays.subject_ids
@@ -242,6 +246,7 @@ def test_training_reduces_the_loss_and_keeps_the_best_epoch() -> None:
     assert not result.model.training
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_when_validation_does_not_improve() -> None:
     arrays = _fake_arrays()
     ids = arrays.subject_ids

@@ -89,6 +89,7 @@ def test_evaluate_reports_every_metric_and_the_targets(trained_small_cohort: tup
         assert text in out, text
 
 
+@pytest.mark.slow
 def test_command_lines_train_encode_and_fit_predictors(small_cohort_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = Path(shutil.copytree(small_cohort_dir, tmp_path / "cohort"))
     out = tmp_path / "checkpoint"

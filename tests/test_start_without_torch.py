@@ -9,7 +9,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.test_app_server import REPO_ROOT
+import pytest
+
+from tests.serving import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # each check starts a Python interpreter
 
 SERVING_MODULES = ("app.__main__", "app.server", "app.config", "app.demo", "app.training", "app.state", "app.context")
 

@@ -112,6 +112,7 @@ def test_image_lv_area_matches_the_labels_frame_by_frame(sweep, measured_lv):
     assert np.percentile(np.abs(relative_error), 95) < 0.08
 
 
+@pytest.mark.slow
 def test_measures_survive_the_blur_of_a_reconstruction(sweep, measured_lv):
     cines = sweep[1]
     blurred = ndimage.gaussian_filter(cines.astype(np.float32), (0, 0, 1, 1))  # a reconstruction's softness
@@ -203,6 +204,7 @@ def test_an_lv_seed_picks_the_same_pool_as_the_default(sweep, measured_lv):
         lv_cavity_area_curve(cines[:1], lv_seed=(0, 0))
 
 
+@pytest.mark.slow
 def test_the_lv_is_cut_from_the_atrium_where_the_closed_valve_is_not_drawn(sweep, measured_lv):
     """Decoders, cross-modal ones most, blur the thin closed valve away; the LV must not take in the atrium."""
     _, cines, labels = sweep
