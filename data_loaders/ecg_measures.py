@@ -153,6 +153,18 @@ def qrs_amplitude_mv(median_mv: np.ndarray, leads: Sequence[str], r_peak_index: 
     return float((qrs[:, columns].max(axis=0) - qrs[:, columns].min(axis=0)).sum())
 
 
+def lead_correlations(first_mv: np.ndarray, second_mv: np.ndarray) -> np.ndarray:
+    """Pearson r over time of each lead of two ECGs of one shape, (..., samples, leads) → (..., leads).
+
+    Symmetric in its arguments; a flat lead (zero variance in either) gets NaN rather than a spurious value.
+    """
+    x = first_mv - first_mv.mean(axis=-2, keepdims=True)
+    y = second_mv - second_mv.mean(axis=-2, keepdims=True)
+    denominator = np.sqrt((x**2).sum(axis=-2) * (y**2).sum(axis=-2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, (x * y).sum(axis=-2) / denominator, np.nan)
+
+
 def without_baseline_wander(strip_mv: np.ndarray, sampling_hz: int = ECG_SAMPLING_HZ) -> np.ndarray:
     """A (samples, leads) strip with baseline wander filtered out (zero-phase 0.5 Hz high-pass), as an electrocardiograph prints it."""
     strip = np.asarray(strip_mv, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Reconstruction metrics in numpy/torch: per-lead Pearson r, SSIM, PSNR, ECG and cine measurements.
+"""Reconstruction metrics in numpy/torch: SSIM, PSNR, ECG and cine measurements.
 
 SSIM follows Wang et al. (2004) with the usual settings: an 11 × 11 Gaussian window (σ = 1.5),
 K1 = 0.01, K2 = 0.03, the data range L = 1 for cines on [0, 1], population (co)variances, and the
@@ -17,18 +17,6 @@ SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 QRS_HALF_WINDOW_S = 0.05
-
-
-def pearson_per_lead(reconstruction: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Pearson r over time for every subject and lead: (n, samples, leads) × 2 → (n, leads).
-
-    A flat lead (zero variance in either) gets NaN rather than a spurious value.
-    """
-    x = reconstruction - reconstruction.mean(axis=1, keepdims=True)
-    y = truth - truth.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((x**2).sum(axis=1) * (y**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (x * y).sum(axis=1) / denominator, np.nan)
 
 
 def _valid_gaussian_matrix(size: int, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:

@@ -15,13 +15,14 @@ import pytest
 import torch
 from torch import nn
 
+from data_loaders.ecg_measures import lead_correlations
 from models.autoencoder import CrossModalAutoencoder, LatentModel
 from models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, load_state_dict, save_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays, arrays_from_memory
 from models.decoding import LatentCodec
 from models.device import DeviceUnavailableError, select_device
-from models.metrics import pearson_per_lead, psnr, qrs_amplitude, ssim
+from models.metrics import psnr, qrs_amplitude, ssim
 from models.predictors import PredictorSet, fit_predictors, held_out_scores
 from models.torchscript import ModelShapeError, load_torchscript_model
 from models.training import fit
@@ -370,9 +371,9 @@ def test_psnr_and_per_lead_pearson() -> None:
     np.testing.assert_allclose(psnr(truth + 0.1, truth), [20.0])
     t = np.linspace(0, 1, 100)
     ecg = np.stack([np.sin(6 * t), np.cos(6 * t)], axis=1)[None]
-    r = pearson_per_lead(np.stack([2 * ecg[0, :, 0] + 1, -ecg[0, :, 1]], axis=1)[None], ecg)
+    r = lead_correlations(np.stack([2 * ecg[0, :, 0] + 1, -ecg[0, :, 1]], axis=1)[None], ecg)
     np.testing.assert_allclose(r, [[1.0, -1.0]])
-    assert np.isnan(pearson_per_lead(np.ones_like(ecg), ecg)).all()
+    assert np.isnan(lead_correlations(np.ones_like(ecg), ecg)).all()
 
 
 def test_qrs_amplitude_measures_the_peak_to_peak_around_the_r_wave() -> None:

@@ -59,6 +59,7 @@ from app.state import (
 )
 from data_loaders.cohort_spec import ECG_MEDIAN_SAMPLES, HEART_RATE, MEDIAN_R_PEAK_INDEX
 from data_loaders.ecg_measures import detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
+from data_loaders.mri_measures import lv_area_curves
 
 SPACES = ("joint", "ecg", "mri")
 LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
@@ -333,7 +334,7 @@ def _status(text: str) -> html.Span:
 def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.ndarray) -> list[decoding.CineAgreement]:
     """LV agreement per subject; a subject without a recorded cine gets its decoded curve only."""
     measured = iter(decoding.cine_agreement(true_mri[has_mri], decoded_mri[has_mri]) if has_mri.any() else [])
-    decoded_areas = iter(decoding.lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
+    decoded_areas = iter(lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
     results = []
     for has in has_mri:
         if has:
@@ -539,7 +540,7 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
     report(30, f"Decoding {len(path)} steps")
     decoded = models.decode(path)
     report(70, "Measuring the LV cavity at each step")
-    areas = decoding.lv_area_curves(decoded.mri)
+    areas = lv_area_curves(decoded.mri)
     end_systole = int(np.nanargmin(areas[0])) if np.isfinite(areas[0]).any() else decoded.mri.shape[1] // 3
     labels = [f"{100 * f:.0f}%" for f in np.linspace(0, 1, len(path))]
     labels[0], labels[-1] = f"0%: {first_label}", f"100%: {last_label}"  # the share first: a column title cut to fit keeps it
