@@ -37,7 +37,8 @@ def _random_inputs(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # --- shapes ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("config", [ModelConfig.cpu(), ModelConfig.cpu(latent_dim=32), ModelConfig.gpu(latent_dim=64)], ids=["cpu", "cpu-d32", "gpu"])
+@pytest.mark.parametrize("config", [ModelConfig.cpu(), ModelConfig.cpu(latent_dim=32), pytest.param(ModelConfig.gpu(latent_dim=64), marks=pytest.mark.slow)],
+                         ids=["cpu", "cpu-d32", "gpu"])
 def test_encoders_and_decoders_map_data_shapes_to_the_latent_and_back(config: ModelConfig) -> None:
     model = CrossModalAutoencoder(config).eval()
     ecg, cine = _random_inputs(2)
