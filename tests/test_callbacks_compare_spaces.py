@@ -117,7 +117,9 @@ def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, 
     compare_spaces.load_comparison(context, A, B, 7, "cosine", compute=True, progress=lambda done, space: progress.append((done, space)))
     assert progress[-1] == (1.0, B) and progress[0][1] == A
     assert compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")
-    assert isinstance(overview(context, k=7, metric="cosine")["map"], go.Figure)
+    drawn = overview(context, k=7, metric="cosine")
+    assert drawn["request"] is dash.no_update  # the cached lists are drawn, not asked for again
+    assert sorted(np.asarray(drawn["map"].data[0].customdata).tolist()) == list(range(300))
 
 
 def test_a_missing_umap_layout_is_requested_not_computed_in_the_request(context, refuse_slow_projections):
