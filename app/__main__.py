@@ -20,7 +20,7 @@ from app.demo import ensure_demo_cohort
 from app.server import create_app
 from app.training import LiveApp, TrainingWatch, start_background_training, status_path
 from data_loaders import CohortFormatError
-from models.device import DeviceUnavailableError, select_device
+from models.device import DeviceUnavailableError, check_device
 from models.run_status import read_status
 
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = AppConfig.from_env(cohort_dir=args.cohort, host=args.host, port=args.port, debug=args.debug, device=args.device,
                                     auth=args.auth, allowed_hosts=args.allowed_hosts)
-        select_device(config.device)  # refuse an unavailable device before generating or serving anything
+        check_device(config.device)  # refuse an unavailable device before generating or serving anything
         if args.prepare_only:
             return prepare(config)
         if config.cohort_dir is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from data_loaders.synthetic.generate import GENERATOR_VERSION
+from data_loaders.synthetic import GENERATOR_VERSION
 
 DEMO_SUBJECTS = 5000
 DENSITY_THRESHOLD = 200_000  # the most subjects an explorer view draws as points; above, a density image

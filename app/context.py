@@ -17,10 +17,10 @@ from app.core.clusters import ClusterCache, ClusterSpec, describe_clusters
 from app.core.cohort_algebra import CohortDefinition, resolve_mask
 from app.core.projections import ProjectionCache, ProjectionSpec, fingerprint
 from app.figures.scatter import hover_texts
-from data_loaders import Cohort
+from data_loaders import Cohort, cohort_spec
 from data_loaders.manifest import VariableSpec
 
-HOVER_VARIABLES = ("age_years", "sex", "lvef_pct", "lv_mass_g", "atrial_fibrillation", "heart_failure")
+HOVER_VARIABLES = (cohort_spec.AGE, cohort_spec.SEX, cohort_spec.LVEF, cohort_spec.LV_MASS, cohort_spec.AF, cohort_spec.HF)
 
 
 @dataclass(frozen=True, eq=False)

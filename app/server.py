@@ -27,6 +27,7 @@ from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
 from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
+from models.device import check_device
 
 PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces, search)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
@@ -107,9 +108,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     raw baseline is the run's first step) is explored in its clinical view until the baseline is ready. Raises DeviceUnavailableError for a
     ``--device`` this machine lacks, before anything is served.
     """
-    from models.device import select_device
-
-    select_device(config.device)
+    check_device(config.device)
     secure_cache_dir(config.cache_dir)
     loaded = cohort or load_cohort(config.resolved_cohort_dir)
     context = AppContext(config, loaded, spaces_pending=training is not None and not loaded.spaces)

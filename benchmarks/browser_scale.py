@@ -26,7 +26,8 @@ import numpy as np
 
 from benchmarks.explorer_callbacks import build_cohort
 from benchmarks.process_tree import tree_rss_kib
-from tests.browser import box_select_middle, chrome, free_port, running_app
+from tests.browser import box_select_middle, chrome
+from tests.serving import free_port, running_app
 
 INSTRUMENT = """
 if (!window.__bench) {

@@ -22,10 +22,11 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from app.core.clusters import NOISE, ClusterSpec, cluster_latents, describe_clusters
+from data_loaders import cohort_spec
 from data_loaders.cohort import load_cohort
 from data_loaders.synthetic import schema
 
-KNOWN_GROUPS = {"heart failure": schema.HF, "AF rhythm": schema.AF_RHYTHM, "LVH": schema.LVH}
+KNOWN_GROUPS = {"heart failure": cohort_spec.HF, "AF rhythm": schema.AF_RHYTHM, "LVH": cohort_spec.LVH}
 
 
 def known_partition(phenotypes: pd.DataFrame) -> np.ndarray:

@@ -25,7 +25,7 @@ from pathlib import Path
 from app.config import AppConfig
 from app.training import status_path
 from models.run_status import read_status
-from tests.browser import free_port
+from tests.serving import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

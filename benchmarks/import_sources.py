@@ -21,8 +21,8 @@ import numpy as np
 
 from benchmarks.process_tree import run_measured
 from data_loaders import load_cohort
+from data_loaders.cohort_spec import ECG_LEADS
 from data_loaders.synthetic.generate import generate_cohort
-from data_loaders.synthetic.schema import ECG_LEADS
 from tests.import_files import write_dicom_cine, write_dicom_ecg, write_nifti_cine, write_wfdb
 
 SOURCES = ("ecg-wfdb", "ecg-dicom", "mri-dicom", "mri-nifti")

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.browser import free_port, scale_out_commands
+from tests.browser import scale_out_commands
+from tests.serving import free_port
 
 REQUEST_TIMEOUT_S = 120
 MAX_POLLS = 400  # per background callback: 400 × its interval bounds one wait

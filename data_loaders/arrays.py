@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from data_loaders import cohort_spec
 from data_loaders.errors import CohortFormatError
-from data_loaders.synthetic import schema
 
 ECG_STRIP_DATASET = "strip"
 ECG_MEDIAN_DATASET = "median"
@@ -137,7 +137,8 @@ def check_finite(values: np.ndarray, ids: Sequence[str], path: Path, name: str) 
     return values
 
 
-def _scale(raw: np.ndarray, scale: float) -> np.ndarray:
+def scaled(raw: np.ndarray, scale: float) -> np.ndarray:
+    """Stored values as float32 in the cohort's units (``scale`` per stored unit)."""
     return raw.astype(np.float32) * np.float32(scale) if scale != 1.0 else raw.astype(np.float32)
 
 
@@ -160,13 +161,13 @@ class Hdf5EcgSource:
             self.leads = tuple(str(lead) for lead in leads)
             self._scale = positive_scale(file.attrs.get("scale_to_mv", 1.0), path, "attrs.scale_to_mv")
             n = len(self._index)
-            _check_dataset(file, path, ECG_STRIP_DATASET, (schema.ECG_STRIP_SAMPLES, len(self.leads)), n)
-            _check_dataset(file, path, ECG_MEDIAN_DATASET, (schema.ECG_MEDIAN_SAMPLES, len(self.leads)), n)
+            _check_dataset(file, path, ECG_STRIP_DATASET, (cohort_spec.ECG_STRIP_SAMPLES, len(self.leads)), n)
+            _check_dataset(file, path, ECG_MEDIAN_DATASET, (cohort_spec.ECG_MEDIAN_SAMPLES, len(self.leads)), n)
 
     def _read(self, name: str, ids: Sequence[str]) -> np.ndarray:
         rows = rows_for(self._index, ids, self.path)
         with h5py.File(self.path, "r") as file:
-            return check_finite(_scale(read_rows(file[name], rows), self._scale), ids, self.path, name)
+            return check_finite(scaled(read_rows(file[name], rows), self._scale), ids, self.path, name)
 
     def strips(self, ids: Sequence[str]) -> np.ndarray:
         return self._read(ECG_STRIP_DATASET, ids)
@@ -195,7 +196,7 @@ class Hdf5MriSource:
     def cines(self, ids: Sequence[str]) -> np.ndarray:
         rows = rows_for(self._index, ids, self.path)
         with h5py.File(self.path, "r") as file:
-            return check_finite(_scale(read_rows(file[MRI_CINE_DATASET], rows), self._scale), ids, self.path, MRI_CINE_DATASET)
+            return check_finite(scaled(read_rows(file[MRI_CINE_DATASET], rows), self._scale), ids, self.path, MRI_CINE_DATASET)
 
 
 class Ml4hFolder:
@@ -237,7 +238,7 @@ class Ml4hEcgSource:
         self._folder = folder
         self.leads = tuple(leads)
         self._patterns = {ECG_STRIP_DATASET: strip_pattern, ECG_MEDIAN_DATASET: median_pattern}
-        self._lengths = {ECG_STRIP_DATASET: schema.ECG_STRIP_SAMPLES, ECG_MEDIAN_DATASET: schema.ECG_MEDIAN_SAMPLES}
+        self._lengths = {ECG_STRIP_DATASET: cohort_spec.ECG_STRIP_SAMPLES, ECG_MEDIAN_DATASET: cohort_spec.ECG_MEDIAN_SAMPLES}
         self._scale = scale_to_mv
 
     def _read(self, kind: str, ids: Sequence[str]) -> np.ndarray:
@@ -282,40 +283,4 @@ class Ml4hMriSource:
             raise CohortFormatError(self._folder.folder, self._dataset, "the same cine shape for every subject", str(sorted(shapes)))
         if not frames:
             return np.empty((0, 0, 0, 0), dtype=np.float32)
-        return _scale(np.stack(frames), self._scale)
-
-
-class SyntheticEcgSource:
-    """ECGs regenerated on demand from each subject's phenotypes and seed (large synthetic cohorts)."""
-
-    leads = schema.ECG_LEADS
-    subject_ids = None
-
-    def __init__(self, phenotypes: pd.DataFrame):
-        self._phenotypes = phenotypes
-
-    def strips(self, ids: Sequence[str]) -> np.ndarray:
-        from data_loaders.synthetic.ecg import synthesize_ecg_strips
-
-        rows = self._phenotypes.loc[[str(i) for i in ids]]
-        return synthesize_ecg_strips(rows, rows[schema.SEED].to_numpy())
-
-    def medians(self, ids: Sequence[str]) -> np.ndarray:
-        from data_loaders.ecg_measures import median_beats
-
-        return median_beats(self.strips(ids))
-
-
-class SyntheticMriSource:
-    """Cines regenerated on demand from each subject's phenotypes and seed."""
-
-    subject_ids = None
-
-    def __init__(self, phenotypes: pd.DataFrame):
-        self._phenotypes = phenotypes
-
-    def cines(self, ids: Sequence[str]) -> np.ndarray:
-        from data_loaders.synthetic.mri import INTENSITY_SCALE, synthesize_cines
-
-        rows = self._phenotypes.loc[[str(i) for i in ids]]
-        return _scale(synthesize_cines(rows, rows[schema.SEED].to_numpy()), 1.0 / INTENSITY_SCALE)
+        return scaled(np.stack(frames), self._scale)

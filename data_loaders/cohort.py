@@ -12,16 +12,15 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from data_loaders import arrays
+from data_loaders import arrays, cohort_spec
 from data_loaders.cohort_io import clean_leftovers
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
-from data_loaders.tables import read_latent_table, read_phenotypes, read_table
+from data_loaders.tables import read_latent_table, read_phenotypes
 
 FINITE_CHECK_ROWS = 65_536
 
 ARRAY_FORMATS = ("hdf5", "ml4h_hd5", "synthetic")
-PREDICTION_COLUMNS = ("task", "space", "prediction")
 
 logger = logging.getLogger(__name__)
 
@@ -107,19 +106,6 @@ class Cohort:
         present.setflags(write=False)
         return present
 
-    @cached_property
-    def predictions(self) -> pd.DataFrame | None:
-        """Out-of-sample predictor outputs (long table: sample_id, task, space, prediction, …)."""
-        table = section(self.manifest, "predictions", self.root / MANIFEST_NAME, required=False)
-        if table is None:
-            return None
-        path = manifest_file(self.manifest, table, self.root / MANIFEST_NAME, self.root, "predictions")
-        predictions = read_table(path, "sample_id").reset_index()
-        missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
-        if missing:
-            raise CohortFormatError(path, missing[0], f"columns sample_id, {', '.join(PREDICTION_COLUMNS)}", str(list(predictions.columns)))
-        return predictions
-
     def _require_ecg(self) -> arrays.EcgSource:
         if self._ecg is None:
             raise LookupError(f"{self.root / MANIFEST_NAME}: this cohort has no [ecg] section")
@@ -136,9 +122,9 @@ def load_cohort(path: Path | str) -> Cohort:
     manifest = read_manifest(manifest_path)
     variables = parse_variables(manifest, manifest_path)
     table = section(manifest, "phenotypes", manifest_path)
-    id_column = string_field(table, "id_column", manifest_path, "phenotypes", default="sample_id")
+    id_column = string_field(table, "id_column", manifest_path, "phenotypes", default=cohort_spec.SUBJECT_ID)
     phenotypes = read_phenotypes(manifest_file(manifest, table, manifest_path, root, "phenotypes"), id_column, variables)
-    phenotypes.index.name = "sample_id"
+    phenotypes.index.name = cohort_spec.SUBJECT_ID
     for name in [name for name, spec in variables.items() if spec.type == "continuous" and phenotypes[name].isna().all()]:
         logger.warning("%s: variable %s has no values in the phenotype table; it is left out of the app", manifest_path, name)
         del variables[name]
@@ -199,7 +185,9 @@ def _ecg_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.
         return None
     kind = _array_format(table, manifest_path, "ecg")
     if kind == "synthetic":
-        return arrays.SyntheticEcgSource(phenotypes)
+        from data_loaders.synthetic.sources import SyntheticEcgSource  # the generator, only for cohorts that need it
+
+        return SyntheticEcgSource(phenotypes)
     if kind == "hdf5":
         return arrays.Hdf5EcgSource(manifest_file(manifest, table, manifest_path, root, "ecg"), phenotypes.index, _partial(table, manifest_path, "ecg"))
     leads = table.get("leads")
@@ -220,7 +208,9 @@ def _mri_source(manifest: dict, manifest_path: Path, root: Path, phenotypes: pd.
         return None
     kind = _array_format(table, manifest_path, "mri")
     if kind == "synthetic":
-        return arrays.SyntheticMriSource(phenotypes)
+        from data_loaders.synthetic.sources import SyntheticMriSource
+
+        return SyntheticMriSource(phenotypes)
     if kind == "hdf5":
         return arrays.Hdf5MriSource(manifest_file(manifest, table, manifest_path, root, "mri"), phenotypes.index, _partial(table, manifest_path, "mri"))
     return arrays.Ml4hMriSource(
@@ -241,7 +231,7 @@ def _read_spaces(manifest: dict, manifest_path: Path, root: Path, ids: pd.Index)
         if path.suffix.lower() in (".h5", ".hdf5"):
             stored_ids, matrix = _read_space_hdf5(path, string_field(table, "dataset", manifest_path, where, default=name))
         else:
-            stored_ids, matrix = read_latent_table(path, string_field(table, "id_column", manifest_path, where, default="sample_id"))
+            stored_ids, matrix = read_latent_table(path, string_field(table, "id_column", manifest_path, where, default=cohort_spec.SUBJECT_ID))
         spaces[name] = _align_space(path, name, stored_ids, matrix, ids)
     return spaces
 

@@ -23,9 +23,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import fft, ndimage, signal
 
-from data_loaders.synthetic.schema import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ
-
-MEDIAN_R_PEAK_INDEX = 250  # median beats span 0.5 s before the R peak and 0.7 s after it
+from data_loaders.cohort_spec import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 _QRS_BAND_HZ = (5.0, 15.0)  # QRS energy dominates here; P and T waves, wander and mains do not
 _WIDE_BAND_HZ = (0.67, 40.0)  # diagnostic band for locating the R peak itself
@@ -153,6 +151,18 @@ def qrs_amplitude_mv(median_mv: np.ndarray, leads: Sequence[str], r_peak_index: 
     qrs = _qrs(median_mv, leads, r_peak_index)
     columns = [_lead_index(leads, name) for name in ECG_LEADS]
     return float((qrs[:, columns].max(axis=0) - qrs[:, columns].min(axis=0)).sum())
+
+
+def lead_correlations(first_mv: np.ndarray, second_mv: np.ndarray) -> np.ndarray:
+    """Pearson r over time of each lead of two ECGs of one shape, (..., samples, leads) → (..., leads).
+
+    Symmetric in its arguments; a flat lead (zero variance in either) gets NaN rather than a spurious value.
+    """
+    x = first_mv - first_mv.mean(axis=-2, keepdims=True)
+    y = second_mv - second_mv.mean(axis=-2, keepdims=True)
+    denominator = np.sqrt((x**2).sum(axis=-2) * (y**2).sum(axis=-2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, (x * y).sum(axis=-2) / denominator, np.nan)
 
 
 def without_baseline_wander(strip_mv: np.ndarray, sampling_hz: int = ECG_SAMPLING_HZ) -> np.ndarray:

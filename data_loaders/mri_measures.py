@@ -59,6 +59,19 @@ def lv_cavity_area_curve(cines: np.ndarray, *, pixel_size_mm: float | None = Non
     return areas * pixel_size_mm**2 if pixel_size_mm is not None else areas
 
 
+def lv_area_curves(cines: np.ndarray) -> np.ndarray:
+    """LV cavity area per frame (n, frames) in pixels, one subject at a time: a row of NaN where the cavity
+    cannot be found (e.g. in a badly blurred reconstruction), so one failed subject never costs the others."""
+    cines = np.asarray(cines)
+    curves = np.full(cines.shape[:2], np.nan)
+    for index, cine in enumerate(cines):
+        try:
+            curves[index] = lv_cavity_area_curve(cine[None])[0]
+        except (ValueError, IndexError, np.linalg.LinAlgError):
+            continue
+    return curves
+
+
 def fractional_area_change(area_curve: np.ndarray) -> np.ndarray:
     """(largest − smallest) / largest area per subject: the 4-chamber analogue of the ejection fraction."""
     area_curve = np.asarray(area_curve, dtype=np.float64)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data_loaders.cohort_spec import SUBJECT_ID
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import VariableSpec
 
@@ -72,7 +73,7 @@ def _coerce(column: pd.Series, spec: VariableSpec, path: Path) -> pd.Series:
     return as_text.astype("category")
 
 
-def read_latent_table(path: Path, id_column: str = "sample_id") -> tuple[pd.Index, np.ndarray]:
+def read_latent_table(path: Path, id_column: str = SUBJECT_ID) -> tuple[pd.Index, np.ndarray]:
     """Read an ml4h-style latent TSV/CSV: a sample_id column and latent_0 … latent_<d-1>."""
     table = read_table(path, id_column)
     latent_columns = [column for column in table.columns if column.startswith("latent_")]

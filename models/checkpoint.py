@@ -22,7 +22,6 @@ from models.device import select_device
 
 WEIGHTS_FILE = "weights.pt"
 CONFIG_FILE = "config.json"
-PREDICTORS_FILE = "predictors.json"
 CHECKPOINT_FORMAT = "latent-space-explorer/dropfuse"
 CHECKPOINT_VERSION = 1
 

@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from data_loaders.synthetic import schema
+from data_loaders import cohort_spec
 
 EcgInput = Literal["median", "strip"]
 MriLoss = Literal["mse", "l1"]
 MRI_LOSSES: tuple[str, ...] = ("mse", "l1")
-ECG_INPUT_SAMPLES = {"median": schema.ECG_MEDIAN_SAMPLES, "strip": schema.ECG_STRIP_SAMPLES}
+ECG_INPUT_SAMPLES = {"median": cohort_spec.ECG_MEDIAN_SAMPLES, "strip": cohort_spec.ECG_STRIP_SAMPLES}
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ModelConfig:
     latent_dim: int = 256
     # ECG: the 600-sample median beat (default) or the 10 s strip, 1-D convolutions over time.
     ecg_input: EcgInput = "median"
-    ecg_leads: int = len(schema.ECG_LEADS)
+    ecg_leads: int = len(cohort_spec.ECG_LEADS)
     ecg_channels: tuple[int, ...] = (16, 32, 64, 64)
     ecg_strides: tuple[int, ...] = (2, 2, 2, 2)
     ecg_kernel: int = 7
@@ -45,8 +45,8 @@ class ModelConfig:
     # ``mri_frame_step = k`` the encoder sees the mean of every k frames and the decoder predicts
     # every k-th frame, the others interpolated linearly round the cycle: the cine's motion is
     # smooth enough that this costs almost nothing in SSIM and halves the work for k = 2.
-    mri_frames: int = schema.CINE_FRAMES
-    mri_size: int = schema.CINE_SIZE
+    mri_frames: int = cohort_spec.CINE_FRAMES
+    mri_size: int = cohort_spec.CINE_SIZE
     mri_pool: int = 2
     mri_channels: tuple[int, ...] = (32, 64, 128)
     mri_decoder_channels: tuple[int, ...] = (128, 64, 32, 32)

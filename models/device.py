@@ -1,8 +1,15 @@
-"""Device selection: CUDA when present, else CPU; an explicit choice that cannot be met fails clearly."""
+"""Device selection: CUDA when present, else CPU; an explicit choice that cannot be met fails clearly.
+
+torch is imported only when a device is resolved: the app checks ``--device`` at start with
+``check_device`` and serves without importing torch unless CUDA is asked for by name.
+"""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -16,6 +23,8 @@ def select_device(name: str | torch.device | None = "auto") -> torch.device:
 
     ``auto`` (or None) picks the first CUDA device when one is available and the CPU otherwise.
     """
+    import torch
+
     if isinstance(name, torch.device):
         name = str(name)
     name = (name or "auto").strip().lower()
@@ -34,3 +43,9 @@ def select_device(name: str | torch.device | None = "auto") -> torch.device:
     if device.index is not None and device.index >= torch.cuda.device_count():
         raise DeviceUnavailableError(f"device {name!r} was asked for but only {torch.cuda.device_count()} CUDA device(s) exist")
     return device
+
+
+def check_device(name: str | None) -> None:
+    """Refuse a device this machine lacks; ``auto`` and ``cpu`` always exist, so only other names need torch."""
+    if (name or "auto").strip().lower() not in ("auto", "cpu"):
+        select_device(name)

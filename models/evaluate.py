@@ -22,15 +22,15 @@ import torch
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from data_loaders import Cohort, CohortFormatError, load_cohort
-from data_loaders.mri_measures import fractional_area_change, lv_cavity_area_curve
-from data_loaders.synthetic import schema
+from data_loaders import Cohort, CohortFormatError, cohort_spec, load_cohort
+from data_loaders.ecg_measures import lead_correlations
+from data_loaders.mri_measures import fractional_area_change, lv_area_curves
 from models.checkpoint import CheckpointError
 from models.data import in_stored_order, iter_chunks
 from models.decoding import codec_for_cohort
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device
 from models.loading import cohort_model_source
-from models.metrics import pearson, pearson_per_lead, psnr, qrs_amplitude, ssim
+from models.metrics import pearson, psnr, qrs_amplitude, ssim
 from models.predictors import held_out_scores, stored_predictions
 from models.training import split_ids
 
@@ -52,17 +52,6 @@ class Report:
     values: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     predictor_scores: pd.DataFrame | None = None
-
-
-def lv_areas(cines: np.ndarray) -> np.ndarray:
-    """LV cavity area curves (n, frames) in pixels, measured on the images alone; NaN where the measurement fails."""
-    areas = np.full(cines.shape[:2], np.nan)
-    for i, cine in enumerate(cines):
-        try:
-            areas[i] = lv_cavity_area_curve(cine[None])[0]
-        except (ValueError, IndexError):  # no blood pool found, e.g. in a badly blurred reconstruction
-            continue
-    return areas
 
 
 def _median(values: np.ndarray | list[float]) -> float:
@@ -106,17 +95,17 @@ def evaluate_cohort(
             for name, latent in (("ecg", z_ecg), ("mri", z_mri), ("joint", z_joint)):
                 ecg_hat = codec.decode_ecg(latent)
                 cine_hat = codec.decode_mri(latent)
-                keep(f"ecg_r_from_{name}", pearson_per_lead(ecg_hat, ecg))
+                keep(f"ecg_r_from_{name}", lead_correlations(ecg_hat, ecg))
                 keep(f"ssim_from_{name}", ssim(cine_hat, cines).mean(axis=1))
                 keep(f"psnr_from_{name}", psnr(cine_hat, cines))
                 keep(f"qrs_from_{name}", qrs_amplitude(ecg_hat))
                 if name != "joint":
-                    keep(f"area_from_{name}", lv_areas(cine_hat))
+                    keep(f"area_from_{name}", lv_area_curves(cine_hat))
             keep("qrs_true", qrs_amplitude(ecg))
-            keep("area_true", lv_areas(cines))
+            keep("area_true", lv_area_curves(cines))
             bar.update(len(chunk))
     data = {name: np.concatenate(values) for name, values in parts.items()}
-    lvef = cohort.phenotypes.loc[ids, schema.LVEF].to_numpy(dtype=float) if schema.LVEF in cohort.phenotypes else np.full(len(ids), np.nan)
+    lvef = cohort.phenotypes.loc[ids, cohort_spec.LVEF].to_numpy(dtype=float) if cohort_spec.LVEF in cohort.phenotypes else np.full(len(ids), np.nan)
     report = Report(len(ids))
     d = report.details
 
@@ -153,8 +142,8 @@ def evaluate_cohort(
         scores = held_out_scores(predictions, cohort.phenotypes)
         report.predictor_scores = scores
         lookup = {(row.task, row.space): row.value for row in scores.itertuples()}
-        report.values["af_auroc_joint"] = float(lookup.get((schema.AF, "joint"), np.nan))
-        report.values["lv_mass_r2_joint"] = float(lookup.get((schema.LV_MASS, "joint"), np.nan))
+        report.values["af_auroc_joint"] = float(lookup.get((cohort_spec.AF, "joint"), np.nan))
+        report.values["lv_mass_r2_joint"] = float(lookup.get((cohort_spec.LV_MASS, "joint"), np.nan))
     return report
 
 

@@ -1,4 +1,4 @@
-"""Reconstruction metrics in numpy/torch: per-lead Pearson r, SSIM, PSNR, ECG and cine measurements.
+"""Reconstruction metrics in numpy/torch: SSIM, PSNR, ECG and cine measurements.
 
 SSIM follows Wang et al. (2004) with the usual settings: an 11 × 11 Gaussian window (σ = 1.5),
 K1 = 0.01, K2 = 0.03, the data range L = 1 for cines on [0, 1], population (co)variances, and the
@@ -10,25 +10,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from data_loaders.synthetic import schema
+from data_loaders import cohort_spec
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 QRS_HALF_WINDOW_S = 0.05
-
-
-def pearson_per_lead(reconstruction: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Pearson r over time for every subject and lead: (n, samples, leads) × 2 → (n, leads).
-
-    A flat lead (zero variance in either) gets NaN rather than a spurious value.
-    """
-    x = reconstruction - reconstruction.mean(axis=1, keepdims=True)
-    y = truth - truth.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((x**2).sum(axis=1) * (y**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (x * y).sum(axis=1) / denominator, np.nan)
 
 
 def _valid_gaussian_matrix(size: int, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
@@ -79,7 +67,7 @@ def psnr(reconstruction: np.ndarray, truth: np.ndarray, data_range: float = 1.0)
         return 10 * np.log10(data_range**2 / mse)
 
 
-def qrs_amplitude(ecg: np.ndarray, sampling_hz: float = schema.ECG_SAMPLING_HZ) -> np.ndarray:
+def qrs_amplitude(ecg: np.ndarray, sampling_hz: float = cohort_spec.ECG_SAMPLING_HZ) -> np.ndarray:
     """Mean over leads of the peak-to-peak voltage around the R peak, in mV: (n, samples, leads) → (n,).
 
     The R peak is where the spatial magnitude (root-sum-square over leads, baseline removed) is

@@ -29,13 +29,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
+from data_loaders import cohort_spec
 from data_loaders.cohort_io import atomic_path
-from data_loaders.synthetic import schema
 from models.baseline import RAW_SPACE
-from models.checkpoint import PREDICTORS_FILE
 
-BINARY_TASKS = (schema.AF, schema.HF, schema.LVH, schema.HYPERTENSION)
-CONTINUOUS_TASKS = (schema.LVEF, schema.LV_MASS)
+BINARY_TASKS = (cohort_spec.AF, cohort_spec.HF, cohort_spec.LVH, cohort_spec.HYPERTENSION)
+CONTINUOUS_TASKS = (cohort_spec.LVEF, cohort_spec.LV_MASS)
+PREDICTORS_FILE = "predictors.json"  # beside the model's checkpoint
 DEFAULT_SPACES = ("joint", "ecg", "mri")
 # The raw-signal baseline (models.baseline) gets predictors too, so the accuracy panel can show what learning adds.
 BASELINE_SPACES = (RAW_SPACE,)
@@ -246,7 +246,7 @@ def fit_predictors(
     ``fit`` ("cross-fit" for training subjects, "held-out" for the others).
     """
     tasks = [t for t in (tasks or BINARY_TASKS + CONTINUOUS_TASKS) if t in phenotypes.columns]
-    split = phenotypes[schema.SPLIT].astype(str).to_numpy() if schema.SPLIT in phenotypes.columns else np.full(len(phenotypes), "train")
+    split = phenotypes[cohort_spec.SPLIT].astype(str).to_numpy() if cohort_spec.SPLIT in phenotypes.columns else np.full(len(phenotypes), "train")
     train = split == "train"
     ids = phenotypes.index.astype(str).to_numpy()
     predictors: dict[tuple[str, str], Predictor] = {}

@@ -20,8 +20,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from data_loaders import Cohort
-from data_loaders.synthetic import schema
+from data_loaders import Cohort, cohort_spec
 from models.autoencoder import CrossModalAutoencoder, mri_reconstruction_loss
 from models.config import ModelConfig, TrainConfig
 from models.data import UINT8_SCALE, CohortArrays, load_arrays
@@ -57,9 +56,9 @@ def split_ids(cohort: Cohort) -> tuple[list[str], list[str]]:
     """
     table = cohort.phenotypes
     paired = cohort.ecg_present & cohort.mri_present
-    if schema.SPLIT not in table.columns:
+    if cohort_spec.SPLIT not in table.columns:
         return [str(i) for i in table.index[paired]], []
-    split = table[schema.SPLIT].astype(str).to_numpy()
+    split = table[cohort_spec.SPLIT].astype(str).to_numpy()
     return [str(i) for i in table.index[paired & (split == "train")]], [str(i) for i in table.index[paired & (split == "test")]]
 
 

@@ -24,6 +24,17 @@ NARROW_MODEL = ModelConfig.cpu(latent_dim=16, ecg_channels=(8, 16, 16, 16), mri_
 QUICK_TRAINING = TrainConfig(epochs=2, batch_size=16)
 
 
+# Fixtures that train a model (tens of seconds once per session) or drive a browser: a test using one is slow.
+SLOW_FIXTURES = frozenset({"trained_small_cohort", "trained_cohort_dir", "imported_cohort_dir", "driver"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests and tests that need a trained model are marked slow, so ``-m "not slow"`` leaves them out."""
+    for item in items:
+        if item.get_closest_marker("browser") or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def small_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 120-subject synthetic cohort with stored arrays; read-only, shared by the session."""
@@ -108,3 +119,17 @@ def driver():
     browser = chrome()
     yield browser
     browser.quit()
+
+
+@pytest.fixture
+def refuse_slow_projections(monkeypatch):
+    """Computing a UMAP or t-SNE fails while it is active: a callback test shows that the request never does it itself."""
+    from app.core import projections
+
+    pca_only = projections.compute_projection
+
+    def compute(matrix, spec):
+        assert spec.method == "pca", f"a {spec.method} was computed in the request"
+        return pca_only(matrix, spec)
+
+    monkeypatch.setattr(projections, "compute_projection", compute)

@@ -31,7 +31,7 @@ def at_rate(strip_mv: np.ndarray, sampling_hz: int) -> np.ndarray:
 def write_wfdb(folder: Path, name: str, strip_mv: np.ndarray, leads: Sequence[str], channel_names: Sequence[str] | None = None,
                sampling_hz: int = 500, units: str = "mV") -> None:
     """A WFDB record (format 16, 1 µV per step) with the strip's leads in ``leads`` order."""
-    from data_loaders.synthetic.schema import ECG_LEADS
+    from data_loaders.cohort_spec import ECG_LEADS
 
     columns = [ECG_LEADS.index(lead) for lead in leads]
     values = at_rate(strip_mv[:, columns].astype(np.float64), sampling_hz)
@@ -45,7 +45,7 @@ def write_wfdb(folder: Path, name: str, strip_mv: np.ndarray, leads: Sequence[st
 
 def write_dicom_ecg(path: Path, patient_id: str, strip_mv: np.ndarray, leads: Sequence[str], sampling_hz: int = 1000) -> None:
     """A 12-lead ECG IOD file: one RHYTHM multiplex group, int16 samples of 1 µV (UCUM ``uV``)."""
-    from data_loaders.synthetic.schema import ECG_LEADS
+    from data_loaders.cohort_spec import ECG_LEADS
 
     columns = [ECG_LEADS.index(lead.lstrip("-")) for lead in leads]
     samples = np.round(at_rate(strip_mv[:, columns].astype(np.float64), sampling_hz) * 1000).astype("<i2")
@@ -127,7 +127,7 @@ def write_demo_sources(cohort_dir: Path, out: Path, ecg_ids: Sequence[str], mri_
     """A demo cohort's subjects as someone else would hold them: a CSV keyed by ``eid``, WFDB records in ``out/wfdb`` for
     ``ecg_ids`` and NIfTI cines in ``out/nifti`` for ``mri_ids``; returns the CSV's path."""
     from data_loaders import load_cohort
-    from data_loaders.synthetic.schema import ECG_LEADS
+    from data_loaders.cohort_spec import ECG_LEADS
 
     cohort = load_cohort(cohort_dir)
     everyone = list(dict.fromkeys([*ecg_ids, *mri_ids]))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -14,7 +11,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.panels import decoder
 from data_loaders import load_cohort
-from tests.test_app_server import REPO_ROOT, _free_port
+from tests.serving import running_app
 
 
 @pytest.fixture(scope="module")
@@ -23,28 +20,10 @@ def context(imported_cohort_dir, tmp_path_factory) -> AppContext:
 
 
 def test_python_m_app_serves_an_imported_cohort_and_says_who_lacks_a_recording(imported_cohort_dir, tmp_path):
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "--cohort", str(imported_cohort_dir), "--port", str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={"LSE_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=2) as response:
-                    layout = response.read().decode()
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
-                assert time.monotonic() < deadline, "server did not answer within 60 s"
-                time.sleep(0.5)
-        assert "12 of 42 subjects have no ECG; 12 have no cine MRI: their latents come from the recording they have" in layout
-        assert "decoder-subjects" in layout  # the model's tabs are served, not waiting for a training
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        server.stdout.close()
+    with running_app(imported_cohort_dir, tmp_path, timeout=60) as url, urllib.request.urlopen(f"{url}/_dash-layout", timeout=10) as response:
+        layout = response.read().decode()
+    assert "12 of 42 subjects have no ECG; 12 have no cine MRI: their latents come from the recording they have" in layout
+    assert "decoder-subjects" in layout  # the model's tabs are served, not waiting for a training
 
 
 def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context):

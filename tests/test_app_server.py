@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
+
+import pytest
 
 from app.config import AppConfig
 from app.server import create_app
 from data_loaders import load_cohort
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.serving import REPO_ROOT, running_app
 
 
 def test_layout_names_the_cohort_and_lists_its_variables(small_cohort_dir):
@@ -31,33 +23,14 @@ def test_layout_names_the_cohort_and_lists_its_variables(small_cohort_dir):
     assert "LV mass" in layout and "120 subjects" in layout
 
 
+@pytest.mark.slow
 def test_python_m_app_serves_the_page(small_cohort_dir, tmp_path):
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "--cohort", str(small_cohort_dir), "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={"LSE_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=2) as response:
-                    layout = response.read().decode()
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
-                assert time.monotonic() < deadline, "server did not answer within 60 s"
-                time.sleep(0.5)
-        assert "Synthetic cardiac cohort" in layout
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        server.stdout.close()
+    with running_app(small_cohort_dir, tmp_path, timeout=60) as url, urllib.request.urlopen(f"{url}/_dash-layout", timeout=10) as response:
+        layout = response.read().decode()
+    assert "Synthetic cardiac cohort" in layout
 
 
+@pytest.mark.slow
 def test_a_broken_cohort_stops_the_app_with_a_clear_message(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "app", "--cohort", str(tmp_path / "nowhere")],
@@ -80,6 +53,7 @@ def test_background_callbacks_use_celery_when_a_broker_is_configured(phenotype_c
     create_app(celery_config, manager=manager)  # builds without reaching the broker
 
 
+@pytest.mark.slow
 def test_gunicorn_without_a_cohort_or_a_built_demo_stops_with_one_clear_line(tmp_path):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("LSE_")} | {"LSE_CACHE_DIR": str(tmp_path)}
     result = subprocess.run(

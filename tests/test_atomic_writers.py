@@ -54,6 +54,7 @@ def previous(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("step", ["while_building", "after_first_rename"])
+@pytest.mark.slow
 def test_a_kill_before_the_swap_completes_leaves_the_previous_folder_after_recovery(previous: Path, step: str):
     kill_during_swap(previous, step)
     leftovers = [entry.name for entry in previous.parent.iterdir() if entry.name.startswith(".")]
@@ -64,6 +65,7 @@ def test_a_kill_before_the_swap_completes_leaves_the_previous_folder_after_recov
     assert sorted(entry.name for entry in previous.parent.iterdir()) == ["model"]
 
 
+@pytest.mark.slow
 def test_a_kill_after_the_second_rename_keeps_the_new_folder_and_removes_the_old(previous: Path):
     kill_during_swap(previous, "after_second_rename")
     clean_leftovers(previous.parent)
@@ -71,12 +73,14 @@ def test_a_kill_after_the_second_rename_keeps_the_new_folder_and_removes_the_old
     assert sorted(entry.name for entry in previous.parent.iterdir()) == ["model"]
 
 
+@pytest.mark.slow
 def test_a_kill_while_building_a_first_folder_leaves_nothing_after_recovery(tmp_path: Path):
     kill_during_swap(tmp_path / "fresh", "while_building")
     clean_leftovers(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_next_swap_recovers_before_it_starts(previous: Path):
     kill_during_swap(previous, "after_first_rename")
     assert not previous.exists()
@@ -100,6 +104,7 @@ def test_leftovers_of_a_live_process_are_left_alone(tmp_path: Path):
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_a_kill_inside_atomic_path_leaves_the_previous_file(tmp_path: Path):
     target = tmp_path / "manifest.toml"
     target.write_text("old")
@@ -120,6 +125,7 @@ def test_atomic_path_still_replaces_on_success(tmp_path: Path):
     assert target.read_text() == "done" and [entry.name for entry in tmp_path.iterdir()] == ["a.txt"]
 
 
+@pytest.mark.slow
 def test_generator_workers_die_with_a_killed_generator(tmp_path: Path):
     import psutil
 

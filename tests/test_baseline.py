@@ -26,6 +26,7 @@ def test_the_raw_space_is_stored_like_any_other_and_computed_once(tiny_cohort_di
     assert (tiny_cohort_dir / "spaces.h5").stat().st_mtime_ns == stored
 
 
+@pytest.mark.slow
 def test_components_are_ordered_by_the_variance_they_explain(small_cohort_dir):
     cohort = load_cohort(small_cohort_dir)
     space = RawBaseline(components=8).fit_transform(cohort, chunk_subjects=50)  # 120 subjects: the fit sample is everyone
@@ -35,6 +36,7 @@ def test_components_are_ordered_by_the_variance_they_explain(small_cohort_dir):
     assert np.allclose(space.mean(axis=0), 0, atol=1e-3 * np.sqrt(variances[0]))
 
 
+@pytest.mark.slow
 def test_a_fit_sample_smaller_than_the_cohort_still_projects_everyone(small_cohort_dir):
     cohort = load_cohort(small_cohort_dir)
     events = []

@@ -14,7 +14,8 @@ from app.core.filters import RangeFilter
 from app.core.metrics import MIN_SUBJECTS
 from data_loaders import load_cohort
 from models.predictors import BINARY_TASKS
-from tests.browser import REPO_ROOT, choose_dropdown_option, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import choose_dropdown_option, requires_chromium, severe_console_errors, wait_for
+from tests.serving import REPO_ROOT, running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = REPO_ROOT / "screenshots"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import plot_state, requires_chromium, running_app, wait_for
+from tests.browser import plot_state, requires_chromium, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
+from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"

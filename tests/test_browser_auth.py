@@ -6,9 +6,10 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from app.auth.users import UserStore
-from tests.browser import chrome, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import chrome, plot_state, requires_chromium, severe_console_errors, wait_for
+from tests.serving import running_app
 
-pytestmark = requires_chromium
+pytestmark = [pytest.mark.browser, requires_chromium]
 PASSWORD = "a long enough password"
 
 

@@ -6,8 +6,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser import choose_dropdown_option, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import choose_dropdown_option, plot_state, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SUBJECTS = PHENOTYPE_COHORT_SUBJECTS

@@ -14,8 +14,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from data_loaders import load_cohort
-from tests.browser import SCROLL_INTO_VIEW, chrome, current_count, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import SCROLL_INTO_VIEW, chrome, current_count, plot_state, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"

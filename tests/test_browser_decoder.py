@@ -12,18 +12,9 @@ from selenium.webdriver.common.keys import Keys
 
 from app.figures.decoded_views import PLACED_BEAT_LABEL
 from data_loaders import load_cohort
-from tests.browser import (
-    REPO_ROOT,
-    box_select_middle,
-    chrome,
-    highlighted_rows,
-    plot_state,
-    requires_chromium,
-    running_app,
-    severe_console_errors,
-    wait_for,
-)
+from tests.browser import box_select_middle, chrome, highlighted_rows, plot_state, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
+from tests.serving import REPO_ROOT, running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = REPO_ROOT / "screenshots"

@@ -14,8 +14,9 @@ from app.context import AppContext
 from app.core.projections import ProjectionSpec
 from app.core.selection_shapes import points_in_box
 from data_loaders import load_cohort
-from tests.browser import box_select_middle, highlighted_rows, plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import box_select_middle, highlighted_rows, plot_state, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 THRESHOLD = 50

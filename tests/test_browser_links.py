@@ -16,12 +16,12 @@ from tests.browser import (
     highlighted_rows,
     plot_state,
     requires_chromium,
-    running_app,
     severe_console_errors,
     wait_for,
     wait_until_drawn,
 )
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SUBJECTS = PHENOTYPE_COHORT_SUBJECTS

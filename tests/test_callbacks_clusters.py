@@ -52,6 +52,7 @@ def test_a_clustering_outside_what_the_page_offers_is_refused(context, space, me
         clusters.cluster_request(context, space, method, k, min_size)
 
 
+@pytest.mark.slow
 def test_each_cluster_is_listed_with_its_size_colour_and_what_sets_it_apart(context):
     summary, listed = clusters.render_clusters(context, KMEANS_3)
     assert "no longer cached" in str(summary) and listed is None
@@ -96,6 +97,7 @@ def test_one_click_makes_a_cluster_the_selection_resolved_on_the_server(context)
     assert clusters.use_cluster(context, {"type": "cluster-select", "index": 1}, False, KMEANS_3, 0) == (dash.no_update,) * 3  # drawn, not clicked
 
 
+@pytest.mark.slow
 def test_a_cluster_saved_as_a_cohort_keeps_its_subjects(context):
     labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
     _, feedback, version = clusters.use_cluster(context, {"type": "cluster-save", "index": 2}, True, KMEANS_3, 5)
@@ -121,6 +123,7 @@ def test_a_cluster_selection_whose_clusters_are_not_cached_is_ignored_with_a_rea
     assert "Selection ignored" in explorer.selection_summary(context, [], selection)
 
 
+@pytest.mark.slow
 def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
     figure, _ = explorer.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3)

@@ -10,6 +10,7 @@ import pytest
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.neighbours import compare_neighbourhoods, exact_neighbours
+from app.core.projections import ProjectionSpec
 from app.panels import compare_spaces
 from app.server import create_app
 from data_loaders import load_cohort
@@ -114,12 +115,15 @@ def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, 
     compare_spaces.load_comparison(context, A, B, 7, "cosine", compute=True, progress=lambda done, space: progress.append((done, space)))
     assert progress[-1] == (1.0, B) and progress[0][1] == A
     assert compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")
-    assert isinstance(overview(context, k=7, metric="cosine").map, go.Figure)
+    drawn = overview(context, k=7, metric="cosine")
+    assert drawn.request is dash.no_update  # the cached lists are drawn, not asked for again
+    assert sorted(np.asarray(drawn.map.data[0].customdata).tolist()) == list(range(300))
 
 
-def test_a_missing_umap_layout_is_requested_not_computed_in_the_request(context):
+def test_a_missing_umap_layout_is_requested_not_computed_in_the_request(context, refuse_slow_projections):
     drawn = overview(context, method="umap")
     assert drawn.request["method"] == "umap"
+    assert not any(context.projection_ready(space, ProjectionSpec(method="umap")) for space in (A, B))
 
 
 def test_the_same_space_twice_or_too_few_spaces_explain_themselves(context):

@@ -145,14 +145,18 @@ def test_legend_lists_categories_or_a_colour_bar(context):
     assert explorer.colour_legend(context, None) == []
 
 
-def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request(context):
+def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request(context, refuse_slow_projections):
     figure, request = explorer.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
     assert request == {"space": "ecg", "method": "umap"}
+    assert not context.projection_ready("ecg", ProjectionSpec(method="umap"))
+    with pytest.raises(AssertionError, match="computed in the request"):  # what computing it here would have met
+        context.compute_projection("ecg", ProjectionSpec(method="umap"))
     assert "Computing the UMAP" in figure.layout.annotations[0].text
     unchanged, _ = explorer.render_latent_view(context, 1, "ecg", "umap", None, WOMEN, None, {"filters"})
     assert unchanged is dash.no_update  # nothing drawn yet, so nothing to patch
 
 
+@pytest.mark.slow
 def test_a_waiting_view_draws_once_its_projection_is_cached(context):
     pending = {"space": "ecg", "method": "tsne"}
     assert not explorer.projection_arrived(context, None)  # waits for nothing

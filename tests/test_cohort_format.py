@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from data_loaders import CohortFormatError, load_cohort
+from data_loaders import cohort_spec as spec
 from data_loaders.cohort_io import write_predictions, write_spaces
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
 from data_loaders.synthetic import generate as generate_module
@@ -23,7 +24,7 @@ def test_loaded_cohort_has_the_documented_shapes_units_and_types(small_cohort_di
     cohort = load_cohort(small_cohort_dir)
     ids = list(cohort.subject_ids[[5, 0, 17]])
     assert cohort.phenotypes.index.name == "sample_id"
-    assert cohort.ecg_leads == s.ECG_LEADS
+    assert cohort.ecg_leads == spec.ECG_LEADS
     strips = cohort.ecg(ids)
     medians = cohort.ecg_median(ids)
     cines = cohort.mri(ids)
@@ -32,8 +33,8 @@ def test_loaded_cohort_has_the_documented_shapes_units_and_types(small_cohort_di
     assert cines.shape == (3, 50, 96, 96) and cines.dtype == np.float32
     assert cines.min() >= 0.0 and cines.max() <= 1.0
     assert 0.3 < np.abs(medians).max() < 10.0  # millivolts, not microvolts
-    assert cohort.variables[s.LV_MASS].display_label == "LV mass (g)"
-    assert cohort.phenotypes[s.AF].dtype == bool
+    assert cohort.variables[spec.LV_MASS].display_label == "LV mass (g)"
+    assert cohort.phenotypes[spec.AF].dtype == bool
     assert cohort.phenotypes[s.SOKOLOW_LYON].between(0.3, 8).all()
 
 
@@ -52,6 +53,7 @@ def test_unknown_subject_ids_are_named(small_cohort_dir):
         load_cohort(small_cohort_dir).ecg(["NOPE"])
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic_and_independent_of_workers_and_chunks(tmp_path):
     one = load_cohort(generate_cohort(tmp_path / "one", 9, seed=4, workers=1, chunk_size=9))
     two = load_cohort(generate_cohort(tmp_path / "two", 9, seed=4, workers=2, chunk_size=2))
@@ -110,7 +112,8 @@ def test_spaces_and_predictions_round_trip(tiny_cohort_dir):
     assert reloaded.spaces["ecg"].shape == (len(ids), 4)
     assert not reloaded.spaces["joint"].flags.writeable
     assert reloaded.manifest["spaces"]["joint"]["description"] == "fused"
-    assert np.allclose(reloaded.predictions["prediction"], predictions["prediction"])
+    stored = pd.read_parquet(tiny_cohort_dir / reloaded.manifest["predictions"]["path"])
+    assert np.allclose(stored["prediction"], predictions["prediction"])
     assert not list(tiny_cohort_dir.glob("*.partial"))
 
 
@@ -195,7 +198,7 @@ def test_ml4h_hd5_folder_reads_the_same_signals_in_its_own_lead_order(tiny_cohor
     _use_ml4h_folder(tiny_cohort_dir)
     theirs = load_cohort(tiny_cohort_dir)
     assert theirs.ecg_leads == ML4H_MEDIAN_ORDER
-    reorder = [ML4H_MEDIAN_ORDER.index(lead) for lead in s.ECG_LEADS]
+    reorder = [ML4H_MEDIAN_ORDER.index(lead) for lead in spec.ECG_LEADS]
     assert np.allclose(theirs.ecg_median(ids)[:, :, reorder], expected_median, atol=0.0006)
     assert theirs.ecg(ids).shape == (2, 5000, 12)
     assert np.allclose(theirs.mri(ids), expected_cine, atol=1 / 255)
@@ -243,15 +246,15 @@ def _duplicate_an_id(d):
 
 
 def _drop_declared_column(d):
-    _rewrite_phenotypes(d, lambda t: t.drop(columns=[s.LV_MASS]))
+    _rewrite_phenotypes(d, lambda t: t.drop(columns=[spec.LV_MASS]))
 
 
 def _text_in_continuous_column(d):
-    _rewrite_phenotypes(d, lambda t: t.assign(**{s.AGE: ["old"] * len(t)}))
+    _rewrite_phenotypes(d, lambda t: t.assign(**{spec.AGE: ["old"] * len(t)}))
 
 
 def _non_binary_outcome(d):
-    _rewrite_phenotypes(d, lambda t: t.assign(**{s.AF: [2] * len(t)}))
+    _rewrite_phenotypes(d, lambda t: t.assign(**{spec.AF: [2] * len(t)}))
 
 
 def _drop_a_subject_from_the_table(d):
@@ -353,12 +356,12 @@ def test_missing_manifest_is_named(tmp_path):
 
 def test_manifest_written_by_the_generator_documents_every_column(small_cohort_dir):
     manifest = read_manifest(small_cohort_dir / MANIFEST_NAME)
-    phenotype_columns = set(pd.read_parquet(small_cohort_dir / "phenotypes.parquet").columns) - {s.SUBJECT_ID, s.SEED}
+    phenotype_columns = set(pd.read_parquet(small_cohort_dir / "phenotypes.parquet").columns) - {spec.SUBJECT_ID, s.SEED}
     assert set(manifest["variables"]) == phenotype_columns
-    assert manifest["variables"][s.LV_MASS] == {
+    assert manifest["variables"][spec.LV_MASS] == {
         "type": "continuous", "label": "LV mass", "unit": "g", "group": "MRI", "description": "Left-ventricular myocardial mass."
     }
-    assert manifest["variables"][s.SPLIT]["role"] == "administrative"
+    assert manifest["variables"][spec.SPLIT]["role"] == "administrative"
 
 
 def test_a_partial_array_file_leaves_the_other_subjects_without_that_modality(tiny_cohort_dir):

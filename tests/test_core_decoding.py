@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from app.core import decoding
-from data_loaders.synthetic import schema
+from data_loaders import cohort_spec
 from models.predictors import fit_predictors
 
 
@@ -89,13 +89,13 @@ def test_a_step_along_a_predictors_direction_moves_its_prediction_the_expected_w
     latents = rng.normal(size=(n, 8)).astype(np.float32)
     risk = latents[:, 0] - 0.5 * latents[:, 2]
     phenotypes = pd.DataFrame(
-        {schema.AF: rng.random(n) < 1 / (1 + np.exp(-2 * risk)), schema.LVEF: 60 - 4 * latents[:, 1] + rng.normal(0, 1, n),
-         schema.SPLIT: np.where(np.arange(n) < 300, "train", "test")},
+        {cohort_spec.AF: rng.random(n) < 1 / (1 + np.exp(-2 * risk)), cohort_spec.LVEF: 60 - 4 * latents[:, 1] + rng.normal(0, 1, n),
+         cohort_spec.SPLIT: np.where(np.arange(n) < 300, "train", "test")},
         index=pd.Index([f"S{i:04d}" for i in range(n)], name="sample_id"),
     )
-    predictors, _ = fit_predictors({"joint": latents}, phenotypes, tasks=[schema.AF, schema.LVEF])
+    predictors, _ = fit_predictors({"joint": latents}, phenotypes, tasks=[cohort_spec.AF, cohort_spec.LVEF])
     start = latents[:5].mean(axis=0)
-    for task in (schema.AF, schema.LVEF):
+    for task in (cohort_spec.AF, cohort_spec.LVEF):
         along = decoding.direction(task, predictors.direction(task, "joint"), latents)
         steps = np.stack([decoding.perturb(start, [along], [amount]) for amount in (-2.0, -1.0, 0.0, 1.0, 2.0)])
         predictions = predictors[task, "joint"].predict(steps)

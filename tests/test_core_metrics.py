@@ -286,6 +286,7 @@ def test_paired_delong_matches_the_pairwise_formula_and_scikit_learn():
     assert np.sqrt(variance) < np.sqrt(covariance[0, 0] + covariance[1, 1])
 
 
+@pytest.mark.slow
 def test_unpaired_delong_adds_the_two_groups_variances_and_agrees_with_a_bootstrap():
     labels_a, scores_a, _ = _two_scores(300, 2)
     labels_b, _, scores_b = _two_scores(500, 3)

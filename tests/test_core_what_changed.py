@@ -7,15 +7,16 @@ import pandas as pd
 import pytest
 
 from app.core.what_changed import COLUMNS, measured_changes
+from data_loaders import cohort_spec as spec
 from data_loaders import ecg_measures as em
 from data_loaders.synthetic import mri
 from data_loaders.synthetic import schema as s
 from data_loaders.synthetic.ecg import synthesize_ecg_strips
 
-ECG_NORMAL = {s.HEART_RATE: 66.0, s.AF_RHYTHM: False, s.AF: False, s.PR: 160.0, s.QRS: 92.0, s.QT: 400.0, s.QRS_AXIS: 45.0,
-              s.LV_MASS: 120.0, s.BMI: 26.0, s.SEX: "male", s.LVH: False, s.LVEF: 62.0}
-MRI_NORMAL = {s.LVEDV: 140.0, s.LVESV: 56.0, s.LV_MASS: 120.0, s.RVEDV: 150.0, s.RVEF: 56.0, s.AF: False, s.AF_RHYTHM: False,
-              s.HF: False, s.SEX: "male", s.BMI: 27.0}
+ECG_NORMAL = {spec.HEART_RATE: 66.0, s.AF_RHYTHM: False, spec.AF: False, s.PR: 160.0, s.QRS: 92.0, s.QT: 400.0, s.QRS_AXIS: 45.0,
+              spec.LV_MASS: 120.0, s.BMI: 26.0, spec.SEX: "male", spec.LVH: False, spec.LVEF: 62.0}
+MRI_NORMAL = {s.LVEDV: 140.0, s.LVESV: 56.0, spec.LV_MASS: 120.0, s.RVEDV: 150.0, s.RVEF: 56.0, spec.AF: False, s.AF_RHYTHM: False,
+              spec.HF: False, spec.SEX: "male", s.BMI: 27.0}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def hearts():
 
 def test_a_minus_b_of_every_measure_with_the_predictors(hearts):
     medians, cines = hearts
-    table = measured_changes(medians[0], medians[1], s.ECG_LEADS, cines[0], cines[1],
+    table = measured_changes(medians[0], medians[1], spec.ECG_LEADS, cines[0], cines[1],
                              predictions={"AF": (0.97, 0.02, "probability"), "LVEF": (35.0, 60.0, "%")})
     assert tuple(table.columns) == COLUMNS
     rows = table.set_index("quantity")
@@ -44,7 +45,7 @@ def test_a_minus_b_of_every_measure_with_the_predictors(hearts):
 
 def test_identical_hearts_moved_nothing_and_no_cine_means_no_mri_rows(hearts):
     medians, cines = hearts
-    same = measured_changes(medians[1], medians[1], s.ECG_LEADS, cines[1], cines[1], predictions={"AF": (0.3, 0.3, "probability")})
+    same = measured_changes(medians[1], medians[1], spec.ECG_LEADS, cines[1], cines[1], predictions={"AF": (0.3, 0.3, "probability")})
     assert not same["moved"].any() and (same["A − B"].dropna() == 0).all()
-    ecg_only = measured_changes(medians[0], medians[1], s.ECG_LEADS, None, None)
+    ecg_only = measured_changes(medians[0], medians[1], spec.ECG_LEADS, None, None)
     assert ecg_only["quantity"].tolist() == ["QRS duration", "QRS amplitude (12-lead sum)"]

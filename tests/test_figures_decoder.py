@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.figures import decoder as figures
-from data_loaders.synthetic.schema import ECG_LEADS
+from data_loaders.cohort_spec import ECG_LEADS
 
 
 def _beat(leads=ECG_LEADS, scale=1.0):

@@ -8,7 +8,7 @@ import pytest
 from app.core.ecg_agreement import MIN_AMPLITUDE_FOR_R_MV, beat_at_r_peaks, lead_agreement
 from app.figures import ecg_paper
 from app.figures.ecg_paper import PaperTrace, median_beat_paper, overlay, twelve_lead_paper
-from data_loaders.synthetic.schema import ECG_LEADS
+from data_loaders.cohort_spec import ECG_LEADS
 
 ML4H_LEADS = ("I", "II", "III", "V1", "V2", "V3", "V4", "V5", "V6", "aVF", "aVL", "aVR")
 

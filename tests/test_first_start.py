@@ -12,7 +12,8 @@ from selenium.webdriver.common.by import By
 from app.config import AppConfig
 from app.training import STATUS_FILE
 from data_loaders import load_cohort
-from tests.browser import plot_state, requires_chromium, running_app, severe_console_errors, wait_for
+from tests.browser import plot_state, requires_chromium, severe_console_errors, wait_for
+from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"

@@ -14,8 +14,8 @@ import pytest
 
 from app.state import inputs_key
 from benchmarks.load import User
-from tests.browser import running_app
 from tests.conftest import SMALL_COHORT_SUBJECTS
+from tests.serving import running_app
 
 N = SMALL_COHORT_SUBJECTS
 HUGE = 10**30

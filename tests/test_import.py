@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from data_loaders import CohortFormatError, load_cohort
+from data_loaders.cohort_spec import ECG_LEADS
 from data_loaders.importers import cohort_import
 from data_loaders.importers.cli import main
 from data_loaders.importers.cohort_import import ImportOptions, import_cohort
 from data_loaders.importers.ecg import lead_name
 from data_loaders.importers.mri import scale_intensities
-from data_loaders.synthetic.schema import ECG_LEADS
 from tests.import_files import write_dicom_cine, write_dicom_ecg, write_nifti_cine, write_wfdb
 
 ODD_ORDER = ("V6", "aVF", "I", "V1", "III", "aVR", "V3", "II", "aVL", "V5", "V2", "V4")  # neither ours nor ml4h's

@@ -15,13 +15,14 @@ import pytest
 import torch
 from torch import nn
 
+from data_loaders.ecg_measures import lead_correlations
 from models.autoencoder import CrossModalAutoencoder, LatentModel
 from models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, load_state_dict, save_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays, arrays_from_memory
 from models.decoding import LatentCodec
 from models.device import DeviceUnavailableError, select_device
-from models.metrics import pearson_per_lead, psnr, qrs_amplitude, ssim
+from models.metrics import psnr, qrs_amplitude, ssim
 from models.predictors import PredictorSet, fit_predictors, held_out_scores
 from models.torchscript import ModelShapeError, load_torchscript_model
 from models.training import fit
@@ -36,7 +37,8 @@ def _random_inputs(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # --- shapes ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("config", [ModelConfig.cpu(), ModelConfig.cpu(latent_dim=32), ModelConfig.gpu(latent_dim=64)], ids=["cpu", "cpu-d32", "gpu"])
+@pytest.mark.parametrize("config", [ModelConfig.cpu(), ModelConfig.cpu(latent_dim=32), pytest.param(ModelConfig.gpu(latent_dim=64), marks=pytest.mark.slow)],
+                         ids=["cpu", "cpu-d32", "gpu"])
 def test_encoders_and_decoders_map_data_shapes_to_the_latent_and_back(config: ModelConfig) -> None:
     model = CrossModalAutoencoder(config).eval()
     ecg, cine = _random_inputs(2)
@@ -94,6 +96,7 @@ def test_decoder_output_is_its_training_layout_unshuffled() -> None:
     torch.testing.assert_close(decoded[:, ::2], key_frames)
 
 
+@pytest.mark.slow
 def test_training_losses_are_finite_and_reach_every_part_of_the_model() -> None:
     model = CrossModalAutoencoder(ModelConfig.cpu(latent_dim=16))
     ecg, cine = _random_inputs(4)
@@ -106,6 +109,7 @@ def test_training_losses_are_finite_and_reach_every_part_of_the_model() -> None:
     assert model.logit_scale.grad is not None  # the temperature is learned
 
 
+@pytest.mark.slow
 def test_the_cine_loss_is_mean_squared_or_mean_absolute_error_as_configured() -> None:
     model = CrossModalAutoencoder(ModelConfig.cpu(latent_dim=16))
     ecg, cine = _random_inputs(4)
@@ -219,6 +223,7 @@ def _fake_arrays(n: int = 24, seed: int = 0) -> CohortArrays:
     return arrays_from_memory([f"S{i:03d}" for i in range(n)], ecg, cines, TINY)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_on_cpu_for_a_seed() -> None:
     arrays = _fake_arrays()
     ids = arrays.subject_ids
@@ -232,6 +237,7 @@ def test_training_is_deterministic_on_cpu_for_a_seed() -> None:
     assert first.history == [{**h, "seconds": first.history[i]["seconds"]} for i, h in enumerate(second.history)]
 
 
+@pytest.mark.slow
 def test_training_reduces_the_loss_and_keeps_the_best_epoch() -> None:
     arrays = _fake_arrays(32)
     ids = arrays.subject_ids
@@ -242,6 +248,7 @@ def test_training_reduces_the_loss_and_keeps_the_best_epoch() -> None:
     assert not result.model.training
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_when_validation_does_not_improve() -> None:
     arrays = _fake_arrays()
     ids = arrays.subject_ids
@@ -365,9 +372,9 @@ def test_psnr_and_per_lead_pearson() -> None:
     np.testing.assert_allclose(psnr(truth + 0.1, truth), [20.0])
     t = np.linspace(0, 1, 100)
     ecg = np.stack([np.sin(6 * t), np.cos(6 * t)], axis=1)[None]
-    r = pearson_per_lead(np.stack([2 * ecg[0, :, 0] + 1, -ecg[0, :, 1]], axis=1)[None], ecg)
+    r = lead_correlations(np.stack([2 * ecg[0, :, 0] + 1, -ecg[0, :, 1]], axis=1)[None], ecg)
     np.testing.assert_allclose(r, [[1.0, -1.0]])
-    assert np.isnan(pearson_per_lead(np.ones_like(ecg), ecg)).all()
+    assert np.isnan(lead_correlations(np.ones_like(ecg), ecg)).all()
 
 
 def test_qrs_amplitude_measures_the_peak_to_peak_around_the_r_wave() -> None:

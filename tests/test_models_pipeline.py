@@ -17,10 +17,10 @@ import torch
 from data_loaders import load_cohort
 from data_loaders.cohort_io import update_manifest
 from models import encode, evaluate, predictors, train
-from models.checkpoint import PREDICTORS_FILE, WEIGHTS_FILE, load_checkpoint
+from models.checkpoint import WEIGHTS_FILE, load_checkpoint
 from models.decoding import clear_cache, codec_for_cohort, load_codec
 from models.pipeline import ensure_trained_demo, status, trained_with
-from models.predictors import PredictorSet, predictors_for_cohort, stored_predictions
+from models.predictors import PREDICTORS_FILE, PredictorSet, predictors_for_cohort, stored_predictions
 from models.torchscript import ModelShapeError
 from tests.test_models import write_torchscript_modules
 
@@ -89,6 +89,7 @@ def test_evaluate_reports_every_metric_and_the_targets(trained_small_cohort: tup
         assert text in out, text
 
 
+@pytest.mark.slow
 def test_command_lines_train_encode_and_fit_predictors(small_cohort_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = Path(shutil.copytree(small_cohort_dir, tmp_path / "cohort"))
     out = tmp_path / "checkpoint"

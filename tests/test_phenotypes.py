@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_loaders import cohort_spec as spec
 from data_loaders.synthetic import schema as s
 from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
 
@@ -17,14 +18,14 @@ def population() -> pd.DataFrame:
 
 def test_same_seed_gives_same_subjects_and_other_seed_does_not():
     pd.testing.assert_frame_equal(sample_phenotypes(300, 5), sample_phenotypes(300, 5))
-    assert not sample_phenotypes(300, 5)[s.LV_MASS].equals(sample_phenotypes(300, 6)[s.LV_MASS])
+    assert not sample_phenotypes(300, 5)[spec.LV_MASS].equals(sample_phenotypes(300, 6)[spec.LV_MASS])
 
 
 @pytest.mark.parametrize(
     ("column", "low", "high"),
     [
-        (s.AGE, 45, 82), (s.BMI, 17, 50), (s.SBP, 90, 215), (s.LVEDV, 60, 380), (s.LVEF, 15, 78),
-        (s.LV_MASS, 50, 320), (s.RVEDV, 60, 400), (s.RVEF, 20, 75), (s.HEART_RATE, 45, 140),
+        (spec.AGE, 45, 82), (s.BMI, 17, 50), (s.SBP, 90, 215), (s.LVEDV, 60, 380), (spec.LVEF, 15, 78),
+        (spec.LV_MASS, 50, 320), (s.RVEDV, 60, 400), (s.RVEF, 20, 75), (spec.HEART_RATE, 45, 140),
         (s.QRS, 70, 170), (s.QTC, 360, 520), (s.QRS_AXIS, -90, 120),
     ],
 )
@@ -33,34 +34,34 @@ def test_values_stay_in_plausible_adult_ranges(population, column, low, high):
 
 
 def test_derived_quantities_are_consistent(population):
-    expected_esv = population[s.LVEDV] * (1 - population[s.LVEF] / 100)
+    expected_esv = population[s.LVEDV] * (1 - population[spec.LVEF] / 100)
     assert np.allclose(population[s.LVESV], expected_esv, atol=0.2)
-    bazett = population[s.QT] / np.sqrt(60 / population[s.HEART_RATE])
+    bazett = population[s.QT] / np.sqrt(60 / population[spec.HEART_RATE])
     assert np.allclose(bazett, population[s.QTC], atol=3)
     assert population[s.PR].isna().equals(population[s.AF_RHYTHM])  # no PR interval without P waves
-    assert not (population[s.AF_RHYTHM] & ~population[s.AF]).any()  # AF rhythm only in diagnosed AF
-    assert 0.4 < population.loc[population[s.AF], s.AF_RHYTHM].mean() < 0.7  # the rest is paroxysmal
+    assert not (population[s.AF_RHYTHM] & ~population[spec.AF]).any()  # AF rhythm only in diagnosed AF
+    assert 0.4 < population.loc[population[spec.AF], s.AF_RHYTHM].mean() < 0.7  # the rest is paroxysmal
 
 
 def test_prevalences_are_demo_enriched_but_plausible(population):
-    prevalence = population[[s.AF, s.HF, s.LVH, s.HYPERTENSION, s.DIABETES]].mean()
-    assert 0.05 < prevalence[s.AF] < 0.13
-    assert 0.03 < prevalence[s.HF] < 0.10
-    assert 0.08 < prevalence[s.LVH] < 0.20
-    assert 0.25 < prevalence[s.HYPERTENSION] < 0.50
+    prevalence = population[[spec.AF, spec.HF, spec.LVH, spec.HYPERTENSION, s.DIABETES]].mean()
+    assert 0.05 < prevalence[spec.AF] < 0.13
+    assert 0.03 < prevalence[spec.HF] < 0.10
+    assert 0.08 < prevalence[spec.LVH] < 0.20
+    assert 0.25 < prevalence[spec.HYPERTENSION] < 0.50
     assert 0.03 < prevalence[s.DIABETES] < 0.10
-    assert 0.75 < (population[s.SPLIT] == "train").mean() < 0.85
+    assert 0.75 < (population[spec.SPLIT] == "train").mean() < 0.85
 
 
 def test_causal_directions_hold(population):
-    old = population[s.AGE] > 70
-    assert population.loc[old, s.AF].mean() > 2 * population.loc[population[s.AGE] < 55, s.AF].mean()
-    assert population.loc[population[s.HYPERTENSION], s.LV_MASS].mean() > population.loc[~population[s.HYPERTENSION], s.LV_MASS].mean()
-    assert population.loc[population[s.HF], s.LVEF].mean() < population.loc[~population[s.HF], s.LVEF].mean() - 10
-    assert population.loc[population[s.HF], s.LVEDV].mean() > population.loc[~population[s.HF], s.LVEDV].mean()
-    assert population.groupby(s.SEX, observed=True)[s.LV_MASS].mean()["male"] > 1.25 * population.groupby(s.SEX, observed=True)[s.LV_MASS].mean()["female"]
-    assert np.corrcoef(population[s.AGE], population[s.SBP])[0, 1] > 0.2
-    low_ef = population[s.LVEF] < 45
+    old = population[spec.AGE] > 70
+    assert population.loc[old, spec.AF].mean() > 2 * population.loc[population[spec.AGE] < 55, spec.AF].mean()
+    assert population.loc[population[spec.HYPERTENSION], spec.LV_MASS].mean() > population.loc[~population[spec.HYPERTENSION], spec.LV_MASS].mean()
+    assert population.loc[population[spec.HF], spec.LVEF].mean() < population.loc[~population[spec.HF], spec.LVEF].mean() - 10
+    assert population.loc[population[spec.HF], s.LVEDV].mean() > population.loc[~population[spec.HF], s.LVEDV].mean()
+    assert population.groupby(spec.SEX, observed=True)[spec.LV_MASS].mean()["male"] > 1.25 * population.groupby(spec.SEX, observed=True)[spec.LV_MASS].mean()["female"]
+    assert np.corrcoef(population[spec.AGE], population[s.SBP])[0, 1] > 0.2
+    low_ef = population[spec.LVEF] < 45
     assert population.loc[low_ef, s.QRS].mean() > population.loc[~low_ef, s.QRS].mean() + 10  # a failing LV widens the QRS
 
 

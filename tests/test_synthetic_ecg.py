@@ -12,19 +12,20 @@ import pytest
 from scipy import ndimage, stats
 from scipy.signal import detrend
 
+from data_loaders import cohort_spec as spec
 from data_loaders import ecg_measures as em
 from data_loaders.synthetic import schema as s
 from data_loaders.synthetic.ecg import synthesize_ecg_strips
 
 NORMAL = {
-    s.HEART_RATE: 66.0, s.AF_RHYTHM: False, s.AF: False, s.PR: 160.0, s.QRS: 92.0, s.QT: 400.0, s.QRS_AXIS: 45.0,
-    s.LV_MASS: 120.0, s.BMI: 26.0, s.SEX: "male", s.LVH: False, s.LVEF: 62.0,
+    spec.HEART_RATE: 66.0, s.AF_RHYTHM: False, spec.AF: False, s.PR: 160.0, s.QRS: 92.0, s.QT: 400.0, s.QRS_AXIS: 45.0,
+    spec.LV_MASS: 120.0, s.BMI: 26.0, spec.SEX: "male", spec.LVH: False, spec.LVEF: 62.0,
 }
-AF_ROW = {s.AF: True, s.AF_RHYTHM: True, s.PR: np.nan}
-PAROXYSMAL_AF_ROW = {s.AF: True, s.AF_RHYTHM: False}
-LEAD = {name: index for index, name in enumerate(s.ECG_LEADS)}
-R = em.MEDIAN_R_PEAK_INDEX
-MS_PER_SAMPLE = 1000 / s.ECG_SAMPLING_HZ
+AF_ROW = {spec.AF: True, s.AF_RHYTHM: True, s.PR: np.nan}
+PAROXYSMAL_AF_ROW = {spec.AF: True, s.AF_RHYTHM: False}
+LEAD = {name: index for index, name in enumerate(spec.ECG_LEADS)}
+R = spec.MEDIAN_R_PEAK_INDEX
+MS_PER_SAMPLE = 1000 / spec.ECG_SAMPLING_HZ
 
 
 def drivers(rows: list[dict]) -> pd.DataFrame:
@@ -76,9 +77,9 @@ def varied() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     mass = rng.uniform(70, 260, n)
     rows = [
         {
-            s.HEART_RATE: rate[i], s.QRS: qrs[i], s.QT: float(np.clip(420 * np.sqrt(60 / rate[i]) + 0.3 * (qrs[i] - 92), qrs[i] + 120, 560)),
-            s.QRS_AXIS: rng.uniform(0, 100), s.LV_MASS: mass[i], s.LVH: bool(mass[i] > 200), s.BMI: rng.uniform(19, 40),
-            s.SEX: ("female", "male")[i % 2], **(AF_ROW if af[i] else {s.PR: rng.uniform(120, 250)}),
+            spec.HEART_RATE: rate[i], s.QRS: qrs[i], s.QT: float(np.clip(420 * np.sqrt(60 / rate[i]) + 0.3 * (qrs[i] - 92), qrs[i] + 120, 560)),
+            s.QRS_AXIS: rng.uniform(0, 100), spec.LV_MASS: mass[i], spec.LVH: bool(mass[i] > 200), s.BMI: rng.uniform(19, 40),
+            spec.SEX: ("female", "male")[i % 2], **(AF_ROW if af[i] else {s.PR: rng.uniform(120, 250)}),
         }
         for i in range(n)
     ]
@@ -89,8 +90,8 @@ def varied() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
 
 def test_strips_are_float32_millivolts_in_schema_lead_order(varied):
     table, strips, medians = varied
-    assert strips.shape == (len(table), s.ECG_STRIP_SAMPLES, len(s.ECG_LEADS)) and strips.dtype == np.float32
-    assert medians.shape == (len(table), s.ECG_MEDIAN_SAMPLES, len(s.ECG_LEADS)) and medians.dtype == np.float32
+    assert strips.shape == (len(table), spec.ECG_STRIP_SAMPLES, len(spec.ECG_LEADS)) and strips.dtype == np.float32
+    assert medians.shape == (len(table), spec.ECG_MEDIAN_SAMPLES, len(spec.ECG_LEADS)) and medians.dtype == np.float32
     assert np.isfinite(strips).all() and np.abs(strips).max() < 10
     qrs_voltage = np.ptp(medians[:, R - 50 : R + 50], axis=1)  # (subjects, leads), mV
     assert (qrs_voltage.max(axis=1) > 0.8).all() and (qrs_voltage.max(axis=1) < 6).all()
@@ -98,7 +99,7 @@ def test_strips_are_float32_millivolts_in_schema_lead_order(varied):
 
 
 def test_a_subject_depends_only_on_its_row_and_seed():
-    table = drivers([{}, AF_ROW, {s.LV_MASS: 230.0, s.LVH: True}])
+    table = drivers([{}, AF_ROW, {spec.LV_MASS: 230.0, spec.LVH: True}])
     seeds = np.array([7, 8, 9])
     batch = synthesize_ecg_strips(table, seeds)
     np.testing.assert_array_equal(synthesize_ecg_strips(table.iloc[[1]], seeds[[1]])[0], batch[1])
@@ -126,7 +127,7 @@ def test_limb_leads_obey_einthoven_and_goldberger_noise_included(varied):
 
 def test_heart_rate_detected_in_lead_ii_matches_the_phenotype(varied):
     table, strips, _ = varied
-    for rate, strip in zip(table[s.HEART_RATE], strips, strict=True):
+    for rate, strip in zip(table[spec.HEART_RATE], strips, strict=True):
         tolerance = max(0.05 * rate, 3.0)
         assert abs(em.heart_rate_from_r_peaks(em.detect_r_peaks(strip[:, LEAD["II"]])) - rate) < tolerance
         assert abs(em.heart_rate_from_r_peaks(em.detect_r_peaks_multilead(strip)) - rate) < tolerance
@@ -141,7 +142,7 @@ def test_af_rr_intervals_are_irregular_and_sinus_nearly_regular(varied):
 
 
 def test_af_has_fibrillatory_waves_and_no_p_wave():
-    rows = [{**AF_ROW, s.HEART_RATE: 60.0}] * 8 + [{s.HEART_RATE: 60.0}] * 8
+    rows = [{**AF_ROW, spec.HEART_RATE: 60.0}] * 8 + [{spec.HEART_RATE: 60.0}] * 8
     strips, medians = generate(rows, first_seed=50)
     af = np.arange(len(rows)) < 8
     # P wave: energy in lead II of the median beat 80–280 ms before the R peak.
@@ -174,7 +175,7 @@ def test_paroxysmal_af_is_sinus_rhythm_with_a_wider_p_wave():
 
 def test_a_failing_lv_flattens_t_waves_and_loses_anterior_forces():
     efs = np.linspace(20, 70, 24)
-    _, medians = generate([{s.LVEF: ef} for ef in efs], first_seed=250)
+    _, medians = generate([{spec.LVEF: ef} for ef in efs], first_seed=250)
     t_amplitude = np.abs(medians[:, R + 60 : R + 220]).max(axis=1).mean(axis=1)  # mean over leads of the ST-T peak
     early_anterior = medians[:, R - 25 : R + 5, LEAD["V2"]].max(axis=1)  # the early R of V2
     assert stats.spearmanr(efs, t_amplitude).statistic > 0.7
@@ -184,16 +185,16 @@ def test_a_failing_lv_flattens_t_waves_and_loses_anterior_forces():
 
 def test_qrs_voltage_rises_with_lv_mass():
     masses = np.linspace(70, 260, 24)
-    _, medians = generate([{s.LV_MASS: mass, s.LVH: bool(mass > 190)} for mass in masses], first_seed=200)
-    sokolow = [em.sokolow_lyon_mv(median, s.ECG_LEADS) for median in medians]
-    total = [em.qrs_amplitude_mv(median, s.ECG_LEADS) for median in medians]
+    _, medians = generate([{spec.LV_MASS: mass, spec.LVH: bool(mass > 190)} for mass in masses], first_seed=200)
+    sokolow = [em.sokolow_lyon_mv(median, spec.ECG_LEADS) for median in medians]
+    total = [em.qrs_amplitude_mv(median, spec.ECG_LEADS) for median in medians]
     assert stats.spearmanr(masses, sokolow).statistic > 0.8
     assert stats.spearmanr(masses, total).statistic > 0.8
     assert np.mean(sokolow[-6:]) > 3.5 > np.mean(sokolow[:6])  # LVH by Sokolow-Lyon at the heavy end only
 
 
 def test_lvh_strain_inverts_lateral_t_waves():
-    _, medians = generate([{s.LV_MASS: 240.0, s.LVH: True, s.QRS_AXIS: 20.0}] * 5 + [{}] * 5, first_seed=300)
+    _, medians = generate([{spec.LV_MASS: 240.0, spec.LVH: True, s.QRS_AXIS: 20.0}] * 5 + [{}] * 5, first_seed=300)
     st_t = medians[:, R + 50 : R + 200]  # 100–400 ms after the R peak
     for name in ("V5", "V6"):
         strain = st_t[:5, :, LEAD[name]].min(axis=1)  # ST depression and T inversion; not every LVH heart shows it
@@ -213,7 +214,7 @@ def test_measured_qrs_axis_tracks_the_driver():
 
 def test_qt_interval_follows_the_driver():
     qts = np.linspace(340, 500, 10)
-    _, medians = generate([{s.QT: qt, s.HEART_RATE: 60.0} for qt in qts], first_seed=500)
+    _, medians = generate([{s.QT: qt, spec.HEART_RATE: 60.0} for qt in qts], first_seed=500)
     measured = np.array([qt_ms(median) for median in medians])
     assert np.abs(measured - qts).max() < 25
     assert stats.spearmanr(qts, measured).statistic > 0.95
@@ -224,18 +225,18 @@ def test_median_beat_is_clean_with_its_r_peak_at_the_fixed_index(varied):
     magnitude = np.sqrt((medians.astype(np.float64) ** 2).sum(axis=2))
     assert (np.argmax(magnitude[:, R - 40 : R + 41], axis=1) == 40).all()
     # 0.5–0.4 s before R lies between the previous T wave and the P wave when the rate is slow: baseline.
-    slow_sinus = (table[s.HEART_RATE] < 70).to_numpy() & ~table[s.AF].to_numpy()
+    slow_sinus = (table[spec.HEART_RATE] < 70).to_numpy() & ~table[spec.AF].to_numpy()
     assert np.abs(medians[slow_sinus, :50]).max() < 0.05
 
 
 def hand_made_strip(peaks: np.ndarray, polarity: float = 1.0) -> np.ndarray:
     """Two leads with Gaussian QRS complexes at known samples, a P wave, a T wave, wander and noise."""
-    t = np.arange(s.ECG_STRIP_SAMPLES)
-    lead = np.zeros(s.ECG_STRIP_SAMPLES)
+    t = np.arange(spec.ECG_STRIP_SAMPLES)
+    lead = np.zeros(spec.ECG_STRIP_SAMPLES)
     for peak in peaks:
         lead += polarity * 1.2 * np.exp(-0.5 * ((t - peak) / 5.0) ** 2)
         lead += 0.15 * np.exp(-0.5 * ((t - peak + 90) / 10.0) ** 2) + 0.3 * np.exp(-0.5 * ((t - peak - 140) / 25.0) ** 2)
-    lead += 0.3 * np.sin(2 * np.pi * 0.25 * t / s.ECG_SAMPLING_HZ) + np.random.default_rng(0).normal(0, 0.02, len(t))
+    lead += 0.3 * np.sin(2 * np.pi * 0.25 * t / spec.ECG_SAMPLING_HZ) + np.random.default_rng(0).normal(0, 0.02, len(t))
     return np.stack([lead, 0.5 * lead], axis=1)
 
 
@@ -247,7 +248,7 @@ def test_r_peaks_and_median_beat_on_a_hand_made_strip(polarity):
     assert len(found) == len(true_peaks) and np.abs(found - true_peaks).max() <= 1
     np.testing.assert_array_equal(em.detect_r_peaks_multilead(strip), found)
     median = em.median_beat(strip, found)
-    assert median.shape == (s.ECG_MEDIAN_SAMPLES, 2) and median.dtype == np.float32
+    assert median.shape == (spec.ECG_MEDIAN_SAMPLES, 2) and median.dtype == np.float32
     assert np.argmax(np.abs(median[:, 0])) == R
     assert median[R, 0] == pytest.approx(polarity * 1.2, abs=0.1)
 
@@ -272,10 +273,10 @@ def test_voltages_find_leads_by_name_in_any_order(varied):
     _, _, medians = varied
     ml4h_order = ("I", "II", "III", "V1", "V2", "V3", "V4", "V5", "V6", "aVF", "aVL", "aVR")
     reordered = medians[0][:, [LEAD[name] for name in ml4h_order]]
-    assert em.sokolow_lyon_mv(reordered, ml4h_order) == em.sokolow_lyon_mv(medians[0], s.ECG_LEADS)
-    assert em.qrs_amplitude_mv(reordered, ml4h_order) == pytest.approx(em.qrs_amplitude_mv(medians[0], s.ECG_LEADS))
+    assert em.sokolow_lyon_mv(reordered, ml4h_order) == em.sokolow_lyon_mv(medians[0], spec.ECG_LEADS)
+    assert em.qrs_amplitude_mv(reordered, ml4h_order) == pytest.approx(em.qrs_amplitude_mv(medians[0], spec.ECG_LEADS))
     with pytest.raises(KeyError, match="not among the leads"):
-        em.sokolow_lyon_mv(medians[0][:, :6], s.ECG_LEADS[:6])
+        em.sokolow_lyon_mv(medians[0][:, :6], spec.ECG_LEADS[:6])
 
 
 def test_generator_rejects_missing_or_inconsistent_drivers():

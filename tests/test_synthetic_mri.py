@@ -11,11 +11,14 @@ import pandas as pd
 import pytest
 from scipy import ndimage, stats
 
+from data_loaders import cohort_spec as spec
 from data_loaders.mri_measures import fractional_area_change, left_atrial_max_area, lv_cavity_area_curve
 from data_loaders.synthetic import mri
 from data_loaders.synthetic import schema as s
 
-NORMAL = {s.LVEDV: 140.0, s.LVESV: 56.0, s.LV_MASS: 120.0, s.RVEDV: 150.0, s.RVEF: 56.0, s.AF: False, s.AF_RHYTHM: False, s.HF: False, s.SEX: "male", s.BMI: 27.0}
+NORMAL = {
+    s.LVEDV: 140.0, s.LVESV: 56.0, spec.LV_MASS: 120.0, s.RVEDV: 150.0, s.RVEF: 56.0, spec.AF: False, s.AF_RHYTHM: False, spec.HF: False, spec.SEX: "male", s.BMI: 27.0,
+}
 
 
 def drivers(rows: list[dict]) -> pd.DataFrame:
@@ -36,15 +39,16 @@ def sweep() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     lvef = np.linspace(22, 72, n)
     table = drivers(
         [
-            {s.LVEDV: edv, s.LVESV: edv * (1 - ef / 100), s.LV_MASS: mass, s.RVEDV: rvedv, s.RVEF: rvef, s.HF: ef < 40, s.AF: bool(af), s.SEX: sex, s.BMI: bmi}
+            {s.LVEDV: edv, s.LVESV: edv * (1 - ef / 100), spec.LV_MASS: mass, s.RVEDV: rvedv, s.RVEF: rvef,
+             spec.HF: ef < 40, spec.AF: bool(af), spec.SEX: sex, s.BMI: bmi}
             for edv, ef, mass, rvedv, rvef, af, sex, bmi in zip(
                 lvedv, lvef, rng.uniform(80, 220, n), lvedv * rng.uniform(0.9, 1.25, n), rng.uniform(35, 65, n),
                 rng.random(n) < 0.2, rng.choice(["female", "male"], n), rng.uniform(19, 38, n), strict=True,
             )
         ]
     )
-    table[s.LVEF] = lvef
-    table[s.AF_RHYTHM] = table[s.AF]
+    table[spec.LVEF] = lvef
+    table[s.AF_RHYTHM] = table[spec.AF]
     cines, labels = mri.synthesize_cines(table, np.arange(100, 100 + n), return_labels=True)
     return table, cines, labels
 
@@ -57,7 +61,7 @@ def measured_lv(sweep) -> np.ndarray:
 
 def test_cines_and_labels_have_the_documented_shape_type_and_range(sweep):
     table, cines, labels = sweep
-    expected = (len(table), s.CINE_FRAMES, s.CINE_SIZE, s.CINE_SIZE)
+    expected = (len(table), spec.CINE_FRAMES, spec.CINE_SIZE, spec.CINE_SIZE)
     assert cines.shape == labels.shape == expected
     assert cines.dtype == labels.dtype == np.uint8
     assert set(np.unique(labels)) == set(mri.LABEL_NAMES)
@@ -65,7 +69,7 @@ def test_cines_and_labels_have_the_documented_shape_type_and_range(sweep):
 
 
 def test_a_subject_depends_only_on_its_row_and_seed():
-    table = drivers([{}, {s.AF: True}, {s.LV_MASS: 200.0}])
+    table = drivers([{}, {spec.AF: True}, {spec.LV_MASS: 200.0}])
     seeds = np.array([7, 8, 9])
     batch, batch_labels = mri.synthesize_cines(table, seeds, return_labels=True)
     alone, alone_labels = mri.synthesize_cines(table.iloc[[1]], seeds[[1]], return_labels=True)
@@ -87,7 +91,7 @@ def test_lv_cavity_area_follows_the_volume_curve(sweep):
     table, _, labels = sweep
     lv = areas(labels, mri.LV_BLOOD_POOL).astype(float)
     assert (lv[:, 0] == lv.max(axis=1)).all()  # frame 0 is end-diastole
-    end_systole = lv.argmin(axis=1) / s.CINE_FRAMES
+    end_systole = lv.argmin(axis=1) / spec.CINE_FRAMES
     assert ((end_systole > 0.3) & (end_systole < 0.45)).all()
     expected_ratio = (table[s.LVESV] / table[s.LVEDV]).to_numpy() ** (2 / 3)  # area ∝ volume^(2/3)
     np.testing.assert_allclose(lv.min(axis=1) / lv[:, 0], expected_ratio, atol=0.04)
@@ -96,7 +100,7 @@ def test_lv_cavity_area_follows_the_volume_curve(sweep):
 def test_image_fractional_area_change_tracks_ejection_fraction(sweep, measured_lv):
     table, _, labels = sweep
     fac = fractional_area_change(measured_lv)
-    assert stats.spearmanr(fac, table[s.LVEF]).statistic > 0.85
+    assert stats.spearmanr(fac, table[spec.LVEF]).statistic > 0.85
     label_fac = fractional_area_change(areas(labels, mri.LV_BLOOD_POOL))
     assert np.abs(fac - label_fac).max() < 0.06
 
@@ -108,6 +112,7 @@ def test_image_lv_area_matches_the_labels_frame_by_frame(sweep, measured_lv):
     assert np.percentile(np.abs(relative_error), 95) < 0.08
 
 
+@pytest.mark.slow
 def test_measures_survive_the_blur_of_a_reconstruction(sweep, measured_lv):
     cines = sweep[1]
     blurred = ndimage.gaussian_filter(cines.astype(np.float32), (0, 0, 1, 1))  # a reconstruction's softness
@@ -128,7 +133,7 @@ def test_area_in_mm2_scales_with_pixel_size(sweep, measured_lv):
 
 def test_lv_wall_grows_with_mass_and_thickens_in_systole():
     masses = [70.0, 110.0, 160.0, 220.0, 280.0]
-    _, labels = mri.synthesize_cines(drivers([{s.LV_MASS: m} for m in masses]), np.full(len(masses), 3), return_labels=True)
+    _, labels = mri.synthesize_cines(drivers([{spec.LV_MASS: m} for m in masses]), np.full(len(masses), 3), return_labels=True)
     wall, cavity = areas(labels, mri.LV_MYOCARDIUM), areas(labels, mri.LV_BLOOD_POOL)
     assert np.all(np.diff(wall[:, 0]) > 0)
     # The wall keeps its area while the cavity shrinks, so it is thicker at end-systole: thickness
@@ -161,9 +166,9 @@ def test_atria_fill_while_the_ventricles_empty():
 def test_left_atrium_is_larger_in_af_and_heart_failure_than_in_matched_controls():
     seeds = np.array([11, 12, 13])
     controls = drivers([{s.LVEDV: edv, s.LVESV: edv * 0.4} for edv in (120.0, 150.0, 180.0)])
-    af = controls.assign(**{s.AF: True, s.AF_RHYTHM: True})
-    hf = controls.assign(**{s.HF: True})
-    paroxysmal = controls.assign(**{s.AF: True})
+    af = controls.assign(**{spec.AF: True, s.AF_RHYTHM: True})
+    hf = controls.assign(**{spec.HF: True})
+    paroxysmal = controls.assign(**{spec.AF: True})
     table = pd.concat([controls, af, hf, paroxysmal], ignore_index=True)
     cines, labels = mri.synthesize_cines(table, np.tile(seeds, 4), return_labels=True)
     label_la = areas(labels, mri.LEFT_ATRIUM).max(axis=1).reshape(4, -1)
@@ -199,6 +204,7 @@ def test_an_lv_seed_picks_the_same_pool_as_the_default(sweep, measured_lv):
         lv_cavity_area_curve(cines[:1], lv_seed=(0, 0))
 
 
+@pytest.mark.slow
 def test_the_lv_is_cut_from_the_atrium_where_the_closed_valve_is_not_drawn(sweep, measured_lv):
     """Decoders, cross-modal ones most, blur the thin closed valve away; the LV must not take in the atrium."""
     _, cines, labels = sweep
@@ -211,4 +217,4 @@ def test_the_lv_is_cut_from_the_atrium_where_the_closed_valve_is_not_drawn(sweep
     no_valve = np.where(pools | between, np.median(cines[labels == mri.LV_BLOOD_POOL]), cines).astype(np.float32)
     curves = lv_cavity_area_curve(ndimage.gaussian_filter(no_valve, (0, 0, 1, 1)))
     assert np.median(curves[:, 0] / measured_lv[:, 0]) < 1.25  # 1.44 when the atrium was taken in
-    assert stats.spearmanr(fractional_area_change(curves), sweep[0][s.LVEF]).statistic > 0.8
+    assert stats.spearmanr(fractional_area_change(curves), sweep[0][spec.LVEF]).statistic > 0.8

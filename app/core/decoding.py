@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_loaders.mri_measures import fractional_area_change, lv_cavity_area_curve
+from data_loaders.mri_measures import fractional_area_change, lv_area_curves
 
 PROTOTYPE_KINDS = ("mean", "medoid")
 MEDOID_CANDIDATES = 256  # the medoid is sought among this many subjects nearest the mean (exact for smaller cohorts)
@@ -120,18 +120,6 @@ def interpolate(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
         raise ValueError(f"start and end must be latent vectors of one length, got {start.shape} and {end.shape}")
     fractions = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     return (1 - fractions) * start + fractions * end
-
-
-def lv_area_curves(cines: np.ndarray) -> np.ndarray:
-    """LV cavity area per frame (n, frames) in pixels; a row of NaN where the cavity cannot be found (e.g. a blurred cine)."""
-    cines = np.asarray(cines)
-    curves = np.full(cines.shape[:2], np.nan)
-    for index, cine in enumerate(cines):
-        try:
-            curves[index] = lv_cavity_area_curve(cine[None])[0]
-        except (ValueError, IndexError, np.linalg.LinAlgError):
-            continue
-    return curves
 
 
 @dataclass(frozen=True)

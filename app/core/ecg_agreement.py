@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_loaders.ecg_measures import lead_correlations
+
 MIN_AMPLITUDE_FOR_R_MV = 0.3  # peak-to-peak: below this (three small squares) a lead's shape is too small for r to mean much
 
 
@@ -44,8 +46,7 @@ def lead_agreement(original: np.ndarray, reconstruction: np.ndarray, leads: Sequ
         raise ValueError(f"expected two ECGs (samples, {len(leads)} leads) of one shape, got {a.shape} and {b.shape}")
     rmse_uv = np.sqrt(np.mean((a - b) ** 2, axis=0)) * 1000
     amplitude_a, amplitude_b = np.ptp(a, axis=0), np.ptp(b, axis=0)
-    centred_a, centred_b = a - a.mean(axis=0), b - b.mean(axis=0)
-    denominator = np.sqrt((centred_a**2).sum(axis=0) * (centred_b**2).sum(axis=0))
+    correlations = lead_correlations(a, b)
     results = []
     for column, lead in enumerate(leads):
         smaller = min(amplitude_a[column], amplitude_b[column])
@@ -54,8 +55,7 @@ def lead_agreement(original: np.ndarray, reconstruction: np.ndarray, leads: Sequ
             reason = f"{which} is {smaller:.2f} mV peak to peak, under {min_amplitude_mv:g} mV"
             results.append(LeadAgreement(lead, float("nan"), float(rmse_uv[column]), float(amplitude_a[column]), reason))
             continue
-        r = float((centred_a[:, column] * centred_b[:, column]).sum() / denominator[column])
-        results.append(LeadAgreement(lead, r, float(rmse_uv[column]), float(amplitude_a[column])))
+        results.append(LeadAgreement(lead, float(correlations[column]), float(rmse_uv[column]), float(amplitude_a[column])))
     return results
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from data_loaders import cohort_spec
+
 BINARY_METRICS = ("auroc", "auprc", "sensitivity", "specificity", "ppv", "npv", "brier")
 CONTINUOUS_METRICS = ("r2", "mae", "rmse", "bias")
 THRESHOLD_METRICS = ("sensitivity", "specificity", "ppv", "npv")
@@ -362,7 +364,7 @@ def held_out_test_predictions(predictions: pd.DataFrame, phenotypes: pd.DataFram
     and the model's settings, so they would flatter the predictor. A row counts only when its
     split is "test" and, where the table says how it was made, it was "held-out".
     """
-    keep = predictions["split"].astype(str).eq("test") if "split" in predictions.columns else pd.Series(False, index=predictions.index)
+    keep = predictions[cohort_spec.SPLIT].astype(str).eq("test") if cohort_spec.SPLIT in predictions.columns else pd.Series(False, index=predictions.index)
     if "fit" in predictions.columns:
         keep &= predictions["fit"].astype(str).eq("held-out")
     test = predictions[keep.to_numpy()]
@@ -371,7 +373,7 @@ def held_out_test_predictions(predictions: pd.DataFrame, phenotypes: pd.DataFram
     for (task, space), group in test.groupby(["task", "space"], sort=False, observed=True):
         if task not in phenotypes.columns:
             continue
-        rows = position.reindex(group["sample_id"].astype(str)).to_numpy()
+        rows = position.reindex(group[cohort_spec.SUBJECT_ID].astype(str)).to_numpy()
         found = ~np.isnan(rows)
         rows = rows[found].astype(np.int64)
         truth = phenotypes[task].to_numpy(dtype=np.float64, na_value=np.nan)[rows]

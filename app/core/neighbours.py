@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from data_loaders.cohort_io import atomic_path
 
 Metric = Literal["cosine", "euclidean"]
 METRICS: dict[str, str] = {"cosine": "Cosine", "euclidean": "Euclidean"}
@@ -419,14 +420,8 @@ class NeighbourCache:
 
     def put(self, space_fingerprint: str, k: int, metric: Metric, method: str, neighbours: np.ndarray) -> None:
         """Write atomically, so that a concurrent reader never sees half a file."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".partial")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, np.asarray(neighbours, dtype=np.int32), allow_pickle=False)
-            os.replace(temporary, self.path_for(space_fingerprint, k, metric, method))
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        with atomic_path(self.path_for(space_fingerprint, k, metric, method)) as temporary, temporary.open("wb") as file:
+            np.save(file, np.asarray(neighbours, dtype=np.int32), allow_pickle=False)
 
     def get_or_compute(self, matrix: np.ndarray, space_fingerprint: str, k: int, metric: Metric, method: Method = "auto",
                        progress: Progress | None = None) -> np.ndarray:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from data_loaders.cohort_io import atomic_path
 
 Method = Literal["pca", "umap", "tsne"]
 METHODS: dict[str, str] = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -91,14 +91,8 @@ class ProjectionCache:
 
     def put(self, space_fingerprint: str, spec: ProjectionSpec, coordinates: np.ndarray) -> None:
         """Write atomically, so a concurrent reader never sees half a file."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".partial")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, np.asarray(coordinates, dtype=np.float32), allow_pickle=False)
-            os.replace(temporary, self.path_for(space_fingerprint, spec))
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        with atomic_path(self.path_for(space_fingerprint, spec)) as temporary, temporary.open("wb") as file:
+            np.save(file, np.asarray(coordinates, dtype=np.float32), allow_pickle=False)
 
     def get_or_compute(self, matrix: np.ndarray, spec: ProjectionSpec, space_fingerprint: str | None = None) -> np.ndarray:
         space_fingerprint = space_fingerprint or fingerprint(matrix)

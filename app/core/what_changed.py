@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.core.decoding import area_change, lv_area_curves
-from data_loaders.ecg_measures import MEDIAN_R_PEAK_INDEX, qrs_amplitude_mv, qrs_duration_ms
+from app.core.decoding import area_change
+from data_loaders.cohort_spec import MEDIAN_R_PEAK_INDEX
+from data_loaders.ecg_measures import qrs_amplitude_mv, qrs_duration_ms
+from data_loaders.mri_measures import lv_area_curves
 
 
 @dataclass(frozen=True)

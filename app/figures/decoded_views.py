@@ -20,6 +20,7 @@ from app.core.what_changed import measured_changes
 from app.figures.cine import cine_difference_figure
 from app.figures.ecg_paper import RECONSTRUCTION_COLOUR, PaperTrace, difference_traces, median_beat_paper, overlay, twelve_lead_paper
 from app.figures.messages import message_figure
+from data_loaders.cohort_spec import ECG_SAMPLING_HZ
 from data_loaders.ecg_measures import detect_r_peaks_multilead, median_beat, without_baseline_wander
 
 PLACED_BEAT_LABEL = "decoded median beat, placed at the original's R peaks"
@@ -44,7 +45,7 @@ class ChangeViews:
 
 
 def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndarray, original_median: np.ndarray, decoded: np.ndarray,
-                  *, r_peak_index: int, sampling_hz: int = 500, decoded_from: str = "", median_width_px: int = 620) -> SubjectViews:
+                  *, r_peak_index: int, sampling_hz: int = ECG_SAMPLING_HZ, decoded_from: str = "", median_width_px: int = 620) -> SubjectViews:
     """Strip and median sheets, original (black) against decoded (blue).
 
     A model that decodes a median beat gives no rhythm: its beat is placed at the original strip's
@@ -71,7 +72,7 @@ def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndar
 
 
 
-def decoded_only_views(subject_id: str, leads: Sequence[str], decoded: np.ndarray, *, r_peak_index: int, sampling_hz: int = 500,
+def decoded_only_views(subject_id: str, leads: Sequence[str], decoded: np.ndarray, *, r_peak_index: int, sampling_hz: int = ECG_SAMPLING_HZ,
                        decoded_from: str = "", median_width_px: int = 620) -> tuple[go.Figure, go.Figure]:
     """Strip and median sheets for a subject with no recorded ECG (an imported cohort): the decoding alone.
 
@@ -101,7 +102,7 @@ def decoded_only_views(subject_id: str, leads: Sequence[str], decoded: np.ndarra
 
 def change_views(label_a: str, label_b: str, leads: Sequence[str], ecg_a: np.ndarray, ecg_b: np.ndarray, cine_a: np.ndarray | None,
                  cine_b: np.ndarray | None, *, r_peak_index: int, heart_rate_bpm: float | None,
-                 predictions: Mapping[str, tuple[float, float, str]] | None = None, sampling_hz: int = 500, title: str = "",
+                 predictions: Mapping[str, tuple[float, float, str]] | None = None, sampling_hz: int = ECG_SAMPLING_HZ, title: str = "",
                  ecg_width_px: int = 900) -> ChangeViews:
     """What changed from B to A, always as A − B: ECG difference per lead, cine difference, measured quantities."""
     ecg = median_beat_paper(difference_traces(ecg_a, ecg_b, label_a=label_a, label_b=label_b), leads, sampling_hz=sampling_hz,

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures.text import plotly_text
+from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 ECG_GRID = "rgba(214, 39, 40, 0.18)"  # ECG paper: light red lines every 0.2 s and 0.5 mV
@@ -86,7 +87,7 @@ def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_P
 
 
 def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads: Sequence[str], lead: str, cines: np.ndarray,
-                        cine_frames: Mapping[str, int], *, sampling_hz: int = 500, r_peak_index: int | None = 250, title: str = "",
+                        cine_frames: Mapping[str, int], *, sampling_hz: int = ECG_SAMPLING_HZ, r_peak_index: int | None = MEDIAN_R_PEAK_INDEX, title: str = "",
                         change_limit: float = CHANGE_LIMIT) -> go.Figure:
     """One column per step: the chosen lead's beat (all steps' beats faintly behind it), chosen frames of the decoded cine,
     and how the first of those frames differs from the first step's (the "change vs start" row; red brighter, blue darker, ± ``change_limit`` full scale).

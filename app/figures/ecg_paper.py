@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.figures.text import plotly_text
+from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 # The standard 12-lead layout: 3 rows × 4 columns, limb leads left, chest leads right.
 STANDARD_LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
@@ -90,7 +91,7 @@ def row_baseline(row: int, spacing_mv: float = ROW_SPACING_MV) -> float:
     return -row * spacing_mv
 
 
-def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = 500, rhythm_lead: str = "II",
+def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = ECG_SAMPLING_HZ, rhythm_lead: str = "II",
                       title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "",
                       width_px: int = PLOT_WIDTH_PX) -> go.Figure:
     """A 10 s strip (any length) as printed: 3 × 4 leads, each column a quarter of the strip, and ``rhythm_lead`` in full below."""
@@ -108,7 +109,7 @@ def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sam
     return _sheet(traces, leads, placements, rows, samples / sampling_hz, sampling_hz, separators, title, lead_notes, footnote, width_px)
 
 
-def median_beat_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = 500, r_peak_index: int = 250,
+def median_beat_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = ECG_SAMPLING_HZ, r_peak_index: int = MEDIAN_R_PEAK_INDEX,
                       title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "",
                       width_px: int = PLOT_WIDTH_PX) -> go.Figure:
     """Median beats (samples, leads) in the standard 3 × 4 layout on the same paper, each beat in its own cell."""

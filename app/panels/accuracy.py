@@ -69,6 +69,7 @@ from app.state import (
     saved_cohort_options,
     space_label,
 )
+from data_loaders import cohort_spec
 from models.predictors import stored_predictions
 
 ACCURACY_TAB = "accuracy"  # the tab_id app.server gives this panel
@@ -329,7 +330,7 @@ def breakdown_options(context: AppContext) -> list[dict]:
         {"label": "Latent space: the chosen cohort and everyone else", "value": BY_SPACE},
     ]
     for name, spec in context.variables.items():
-        if spec.type in ("categorical", "binary") and name != "split":
+        if spec.type in ("categorical", "binary") and name != cohort_spec.SPLIT:
             options.append({"label": spec.display_label, "value": name})
     return options
 
@@ -362,7 +363,7 @@ def subgroup_groups(context: AppContext, task: str, space: str, threshold: float
             except (CohortStoreError, KeyError, ValueError):  # defined from a cohort since deleted: the sidebar says so
                 continue
     elif breakdown == BY_AGE:
-        masks = level_masks(age_bands(context.cohort.phenotypes["age_years"]), [label for *_, label in AGE_BANDS])
+        masks = level_masks(age_bands(context.cohort.phenotypes[cohort_spec.AGE]), [label for *_, label in AGE_BANDS])
         masks = {f"Age {band}": mask for band, mask in masks.items()}
     else:
         spec = context.variables[breakdown]
@@ -484,10 +485,10 @@ def layout(context: AppContext) -> html.Div:
                                    html.Code(f"python -m models.predictors --cohort {context.cohort.root}"), " and restart."],
                                   color="info", className="mt-2"), id="accuracy-panel")
     tasks, spaces = task_options(context), space_options(context)
-    default_task = "atrial_fibrillation" if any(o["value"] == "atrial_fibrillation" for o in tasks) else tasks[0]["value"]
+    default_task = cohort_spec.AF if any(o["value"] == cohort_spec.AF for o in tasks) else tasks[0]["value"]
     default_space = "joint" if any(o["value"] == "joint" for o in spaces) else spaces[0]["value"]
     breakdowns = breakdown_options(context)
-    default_breakdown = "sex" if "sex" in context.variables else BY_AGE
+    default_breakdown = cohort_spec.SEX if cohort_spec.SEX in context.variables else BY_AGE
     controls = dbc.Row(
         [
             dbc.Col([html.Label("Outcome predicted", htmlFor="accuracy-task", className="small fw-semibold"),

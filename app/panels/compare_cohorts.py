@@ -25,6 +25,7 @@ from app.state import (
     saved_cohort_options,
     variable_options,
 )
+from data_loaders import cohort_spec
 
 # In the layout too: a Dash 4 dropdown drops a value that is not among its options when it first draws.
 GROUP_A_OPTIONS = [CURRENT_OPTION]
@@ -59,7 +60,7 @@ def layout(context: AppContext) -> html.Div:
                              dcc.Dropdown(id="compare-b", options=GROUP_B_OPTIONS, value=REST, clearable=False)], md=4),
                     dbc.Col([html.Label("Distribution of", htmlFor="compare-variable", className="small fw-semibold"),
                              dcc.Dropdown(id="compare-variable", options=variable_options(context),
-                                          value="lv_mass_g" if "lv_mass_g" in context.variables else None)], md=4),
+                                          value=cohort_spec.LV_MASS if cohort_spec.LV_MASS in context.variables else None)], md=4),
                 ],
                 className="g-2 mb-2",
             ),

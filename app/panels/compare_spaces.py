@@ -130,7 +130,7 @@ def table_columns(context: AppContext) -> list[dict]:
     return columns
 
 
-def subject_rows(context: AppContext, overlap: np.ndarray | None, rows: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> list[dict]:
+def subject_records(context: AppContext, overlap: np.ndarray | None, rows: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> list[dict]:
     """Table rows (one per subject, keyed by row number) with overlap and key clinical variables."""
     phenotypes = context.cohort.phenotypes.iloc[rows]
     table = pd.DataFrame({"id": rows.astype(int), "subject": phenotypes.index.astype(str)})
@@ -178,7 +178,7 @@ def subject_table(records: list[dict], columns: list[dict], list_name: str) -> d
 def changed_lists(context: AppContext, comparison: NeighbourComparison, rows: np.ndarray) -> tuple[list[dict], list[dict]]:
     """The most- and least-changed subjects among ``rows`` (at most LIST_LENGTH each)."""
     order = rows[np.argsort(comparison.overlap[rows], kind="stable")]
-    return subject_rows(context, comparison.overlap, order[:LIST_LENGTH]), subject_rows(context, comparison.overlap, order[::-1][:LIST_LENGTH])
+    return subject_records(context, comparison.overlap, order[:LIST_LENGTH]), subject_records(context, comparison.overlap, order[::-1][:LIST_LENGTH])
 
 
 def _group_card(context: AppContext, comparison: NeighbourComparison, index: int, group) -> dbc.ListGroupItem:
@@ -376,7 +376,7 @@ def common_profile(context: AppContext, rows: np.ndarray) -> pd.DataFrame:
 def _change_table(context: AppContext, list_name: str, rows: np.ndarray, counts: np.ndarray, n_selected: int) -> html.Div:
     columns = [{"name": "Subject", "id": "subject"}, {"name": f"of {n_selected:,}", "id": "count"}]
     columns += [column for column in table_columns(context) if column["id"] not in ("subject", "overlap")][:2]
-    records = subject_rows(context, None, rows, {"count": counts})
+    records = subject_records(context, None, rows, {"count": counts})
     return html.Div(subject_table(records, columns, list_name), className="cs-scroll")
 
 

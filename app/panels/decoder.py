@@ -57,7 +57,9 @@ from app.state import (
     subject_row,
     triggered,
 )
-from data_loaders.ecg_measures import MEDIAN_R_PEAK_INDEX, detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
+from data_loaders.cohort_spec import ECG_MEDIAN_SAMPLES, HEART_RATE, MEDIAN_R_PEAK_INDEX
+from data_loaders.ecg_measures import detect_r_peaks_multilead, heart_rate_from_r_peaks, median_beat, median_beats
+from data_loaders.mri_measures import lv_area_curves
 
 SPACES = ("joint", "ecg", "mri")
 LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
@@ -110,8 +112,6 @@ class DecoderModels:
 
     @property
     def ecg_is_median(self) -> bool:
-        from data_loaders.synthetic.schema import ECG_MEDIAN_SAMPLES
-
         return self.codec.ecg_shape[0] == ECG_MEDIAN_SAMPLES
 
     def decode(self, latents: np.ndarray) -> Decoded:
@@ -334,7 +334,7 @@ def _status(text: str) -> html.Span:
 def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.ndarray) -> list[decoding.CineAgreement]:
     """LV agreement per subject; a subject without a recorded cine gets its decoded curve only."""
     measured = iter(decoding.cine_agreement(true_mri[has_mri], decoded_mri[has_mri]) if has_mri.any() else [])
-    decoded_areas = iter(decoding.lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
+    decoded_areas = iter(lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
     results = []
     for has in has_mri:
         if has:
@@ -346,13 +346,11 @@ def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.n
 
 
 def _ecg_kwargs(models: DecoderModels) -> dict:
-    return {"r_peak_index": 250 if models.ecg_is_median else None}
+    return {"r_peak_index": MEDIAN_R_PEAK_INDEX if models.ecg_is_median else None}
 
 
 def _heart_rate(context: AppContext, mask: np.ndarray) -> float | None:
     """The median heart rate (bpm) of the subjects in a mask, when the cohort records one: a decoded cine plays one cycle per RR interval."""
-    from data_loaders.synthetic.schema import HEART_RATE
-
     phenotypes = context.cohort.phenotypes
     if HEART_RATE not in phenotypes.columns or not np.asarray(mask, dtype=bool).any():
         return None
@@ -542,7 +540,7 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
     report(30, f"Decoding {len(path)} steps")
     decoded = models.decode(path)
     report(70, "Measuring the LV cavity at each step")
-    areas = decoding.lv_area_curves(decoded.mri)
+    areas = lv_area_curves(decoded.mri)
     end_systole = int(np.nanargmin(areas[0])) if np.isfinite(areas[0]).any() else decoded.mri.shape[1] // 3
     labels = [f"{100 * f:.0f}%" for f in np.linspace(0, 1, len(path))]
     labels[0], labels[-1] = f"0%: {first_label}", f"100%: {last_label}"  # the share first: a column title cut to fit keeps it

@@ -69,6 +69,7 @@ from app.state import (
     variable_options,
     view_coordinates,
 )
+from data_loaders import cohort_spec
 
 LATENT_VIEWS = (0, 1)
 PROJECTION_POLL_MS = 1000
@@ -118,8 +119,8 @@ def layout(context: AppContext) -> html.Div:
                 ],
             )
         )
-    default_x = "age_years" if "age_years" in context.variables else (continuous[0]["value"] if continuous else None)
-    default_y = "lv_mass_g" if "lv_mass_g" in context.variables else (continuous[-1]["value"] if continuous else None)
+    default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
+    default_y = cohort_spec.LV_MASS if cohort_spec.LV_MASS in context.variables else (continuous[-1]["value"] if continuous else None)
     cards.append(
         _view_card(
             2,
@@ -131,7 +132,7 @@ def layout(context: AppContext) -> html.Div:
             ],
         )
     )
-    default_colour = "atrial_fibrillation" if "atrial_fibrillation" in context.variables else None
+    default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
     return html.Div(
         [
             dbc.Row(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data_loaders import cohort_spec
 from data_loaders.errors import CohortFormatError
 from data_loaders.importers.cohort_import import ImportOptions, import_cohort
 from data_loaders.importers.ecg import MISSING_LEAD_CHOICES
 from data_loaders.importers.mri import DEFAULT_FOV_MM, VIEW_SERIES_PATTERNS
-from data_loaders.synthetic import schema
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,8 +35,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--missing-leads", default="refuse", choices=MISSING_LEAD_CHOICES,
                         help="an ECG without all 12 leads: refuse it (default) or store the missing leads as 0 mV")
     parser.add_argument("--fov-mm", type=float, default=DEFAULT_FOV_MM, help=f"side of the centred field of view kept from each cine, mm (default {DEFAULT_FOV_MM:g})")
-    parser.add_argument("--frames", type=int, default=schema.CINE_FRAMES, help=f"frames per cine (default {schema.CINE_FRAMES})")
-    parser.add_argument("--size", type=int, default=schema.CINE_SIZE, help=f"rows and columns per frame (default {schema.CINE_SIZE})")
+    parser.add_argument("--frames", type=int, default=cohort_spec.CINE_FRAMES, help=f"frames per cine (default {cohort_spec.CINE_FRAMES})")
+    parser.add_argument("--size", type=int, default=cohort_spec.CINE_SIZE, help=f"rows and columns per frame (default {cohort_spec.CINE_SIZE})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the 80/20 train/test split added when the table has no 'split' column")
     parser.add_argument("--name", help="cohort name shown in the app (default: the folder name)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing cohort folder")

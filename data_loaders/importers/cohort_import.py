@@ -22,7 +22,7 @@ import pandas as pd
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from data_loaders import arrays
+from data_loaders import arrays, cohort_spec
 from data_loaders.cohort_io import atomic_folder, write_manifest
 from data_loaders.ecg_measures import detect_r_peaks_multilead, median_beat
 from data_loaders.errors import CohortFormatError
@@ -33,8 +33,6 @@ from data_loaders.importers.mri import DEFAULT_FOV_MM, VIEW_NAMES, VIEW_SERIES_P
 from data_loaders.importers.nifti_mri import read_nifti_cine
 from data_loaders.importers.wfdb_ecg import read_wfdb_ecg
 from data_loaders.manifest import FORMAT_VERSION, VariableSpec, variables_to_tables
-from data_loaders.synthetic import schema
-from data_loaders.synthetic.generate import COMPRESSION, ECG_SCALE_TO_MV, MRI_INTENSITY_SCALE
 from data_loaders.tables import read_table
 
 REPORT_FILE = "import_report.csv"
@@ -62,8 +60,8 @@ class ImportOptions:
     series: tuple[str, ...] = ()  # shell patterns for the series description (DICOM) or file name (NIfTI)
     missing_leads: MissingLeads = "refuse"
     fov_mm: float = DEFAULT_FOV_MM
-    frames: int = schema.CINE_FRAMES
-    size: int = schema.CINE_SIZE
+    frames: int = cohort_spec.CINE_FRAMES
+    size: int = cohort_spec.CINE_SIZE
     seed: int = 0
     name: str | None = None
     overwrite: bool = False
@@ -230,8 +228,8 @@ def _import_ecg(subject_id: str, locations: dict[str, tuple[Path, ...]], options
     try:
         raw = read_wfdb_ecg(paths[0]) if options.ecg_wfdb else read_dicom_ecg(paths[0])
         strip, conform_notes, _ = conform_ecg(raw, options.missing_leads)
-        stored = np.clip(np.round(strip / ECG_SCALE_TO_MV), -32768, 32767).astype(np.int16)
-        as_stored_mv = stored * np.float32(ECG_SCALE_TO_MV)  # the median beat of what the cohort holds, as the demo's
+        stored = np.clip(np.round(strip / cohort_spec.ECG_SCALE_TO_MV), -32768, 32767).astype(np.int16)
+        as_stored_mv = stored * np.float32(cohort_spec.ECG_SCALE_TO_MV)  # the median beat of what the cohort holds, as the demo's
         try:
             median = median_beat(as_stored_mv, detect_r_peaks_multilead(as_stored_mv))
         except ValueError as error:
@@ -239,7 +237,7 @@ def _import_ecg(subject_id: str, locations: dict[str, tuple[Path, ...]], options
     except CohortFormatError as error:
         report.add(subject_id, "ecg", "skipped", str(error))
         return False
-    writers.append_ecg(subject_id, stored, np.clip(np.round(median / ECG_SCALE_TO_MV), -32768, 32767).astype(np.int16))
+    writers.append_ecg(subject_id, stored, np.clip(np.round(median / cohort_spec.ECG_SCALE_TO_MV), -32768, 32767).astype(np.int16))
     report.add(subject_id, "ecg", "imported", "; ".join(notes + conform_notes))
     return True
 
@@ -255,7 +253,7 @@ def _import_mri(subject_id: str, locations: dict[str, Any], options: ImportOptio
     except CohortFormatError as error:
         report.add(subject_id, "mri", "skipped", str(error))
         return False
-    writers.append_mri(subject_id, np.round(cine * MRI_INTENSITY_SCALE).astype(np.uint8))
+    writers.append_mri(subject_id, np.round(cine * cohort_spec.MRI_INTENSITY_SCALE).astype(np.uint8))
     report.add(subject_id, "mri", "imported", "; ".join(notes + conform_notes))
     return True
 
@@ -323,7 +321,7 @@ class _Writers:
             file = h5py.File(self._folder / name, "w")
             file.create_dataset(arrays.IDS_DATASET, (0,), dtype=h5py.string_dtype(), maxshape=(None,), chunks=(1024,))
             for dataset, (shape, dtype) in datasets.items():
-                file.create_dataset(dataset, (0, *shape), dtype, maxshape=(None, *shape), chunks=(1, *shape), **COMPRESSION)
+                file.create_dataset(dataset, (0, *shape), dtype, maxshape=(None, *shape), chunks=(1, *shape), **cohort_spec.COMPRESSION)
             file.attrs.update(attrs)
             self._files[name] = file
 
@@ -347,11 +345,14 @@ class _Writers:
             file[key][start:stop] = block
 
     def append_ecg(self, subject_id: str, strip: np.ndarray, median: np.ndarray) -> None:
-        leads = len(schema.ECG_LEADS)
+        leads = len(cohort_spec.ECG_LEADS)
         self._file(
             "ecg.h5",
-            {arrays.ECG_STRIP_DATASET: ((schema.ECG_STRIP_SAMPLES, leads), np.int16), arrays.ECG_MEDIAN_DATASET: ((schema.ECG_MEDIAN_SAMPLES, leads), np.int16)},
-            {"leads": list(schema.ECG_LEADS), "scale_to_mv": ECG_SCALE_TO_MV, "sampling_hz": schema.ECG_SAMPLING_HZ, "units": "uV"},
+            {
+                arrays.ECG_STRIP_DATASET: ((cohort_spec.ECG_STRIP_SAMPLES, leads), np.int16),
+                arrays.ECG_MEDIAN_DATASET: ((cohort_spec.ECG_MEDIAN_SAMPLES, leads), np.int16),
+            },
+            {"leads": list(cohort_spec.ECG_LEADS), "scale_to_mv": cohort_spec.ECG_SCALE_TO_MV, "sampling_hz": cohort_spec.ECG_SAMPLING_HZ, "units": "uV"},
         )
         self._append("ecg.h5", subject_id, {arrays.ECG_STRIP_DATASET: strip, arrays.ECG_MEDIAN_DATASET: median})
 
@@ -360,7 +361,7 @@ class _Writers:
         self._file(
             "mri.h5",
             {arrays.MRI_CINE_DATASET: ((options.frames, options.size, options.size), np.uint8)},
-            {"intensity_scale": MRI_INTENSITY_SCALE, "view": VIEW_NAMES[options.view], "frame_order": "frames, rows, cols",
+            {"intensity_scale": cohort_spec.MRI_INTENSITY_SCALE, "view": VIEW_NAMES[options.view], "frame_order": "frames, rows, cols",
              "pixel_spacing_mm": options.fov_mm / options.size},
         )
         self._append("mri.h5", subject_id, {arrays.MRI_CINE_DATASET: cine})
@@ -373,9 +374,9 @@ def _with_import_columns(phenotypes: pd.DataFrame, has_ecg: np.ndarray | None, h
         table[HAS_ECG] = has_ecg
     if has_mri is not None:
         table[HAS_MRI] = has_mri
-    if schema.SPLIT not in table.columns:
+    if cohort_spec.SPLIT not in table.columns:
         test = np.random.default_rng(seed).permutation(len(table)) < round(TEST_FRACTION * len(table))
-        table[schema.SPLIT] = np.where(test, "test", "train")
+        table[cohort_spec.SPLIT] = np.where(test, "test", "train")
     return table
 
 

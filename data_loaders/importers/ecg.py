@@ -2,7 +2,7 @@
 
 A reader returns a :class:`RawEcg` in the record's own units, rate, length and channel order;
 :func:`conform_ecg` turns it into the cohort's (5000, 12) strip in millivolts, lead order
-``schema.ECG_LEADS``, with a note for everything it changed.
+``cohort_spec.ECG_LEADS``, with a note for everything it changed.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from scipy import signal
 
+from data_loaders.cohort_spec import ECG_LEADS, ECG_SAMPLING_HZ, ECG_STRIP_SAMPLES
 from data_loaders.errors import CohortFormatError
-from data_loaders.synthetic.schema import ECG_LEADS, ECG_SAMPLING_HZ, ECG_STRIP_SAMPLES
 
 MissingLeads = Literal["refuse", "zero"]
 MISSING_LEAD_CHOICES: tuple[MissingLeads, ...] = ("refuse", "zero")

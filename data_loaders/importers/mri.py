@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from data_loaders.cohort_spec import CINE_FRAMES, CINE_SIZE
 from data_loaders.errors import CohortFormatError
-from data_loaders.synthetic.schema import CINE_FRAMES, CINE_SIZE
 
 DEFAULT_FOV_MM = 192.0  # 96 px of 2 mm: the demo cohort's (and ml4h's lax_4ch_heart_center) field of view
 INTENSITY_PERCENTILES = (1.0, 99.0)  # below → 0, above → 1; a few bright fat or flow pixels do not set the scale

@@ -34,17 +34,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data_loaders import cohort_spec
 from data_loaders.synthetic import schema
 
 DRIVER_COLUMNS = (
-    schema.HEART_RATE, schema.AF_RHYTHM, schema.AF, schema.PR, schema.QRS, schema.QT, schema.QRS_AXIS, schema.LV_MASS, schema.BMI, schema.SEX,
-    schema.LVH, schema.LVEF,
+    cohort_spec.HEART_RATE, schema.AF_RHYTHM, cohort_spec.AF, schema.PR, schema.QRS, schema.QT, schema.QRS_AXIS, cohort_spec.LV_MASS, schema.BMI, cohort_spec.SEX,
+    cohort_spec.LVH, cohort_spec.LVEF,
 )
 BUNDLE_BRANCH_BLOCK_QRS_MS = 120.0
 LEFT_BUNDLE_BRANCH_BLOCK_SHARE = 0.6  # of wide QRS: the block that goes with LV disease
 
-_FS = schema.ECG_SAMPLING_HZ
-_SAMPLES = schema.ECG_STRIP_SAMPLES
+_FS = cohort_spec.ECG_SAMPLING_HZ
+_SAMPLES = cohort_spec.ECG_STRIP_SAMPLES
 _STRIP_S = _SAMPLES / _FS
 _BEAT_START_S = -0.4  # a rendered beat spans 0.4 s before QRS onset (P wave) to 0.8 s after (T wave)
 _BEAT_SAMPLES = round(1.2 * _FS)
@@ -137,13 +138,13 @@ class _Subject:
 
 
 def synthesize_ecg_strips(drivers: pd.DataFrame, seeds: np.ndarray) -> np.ndarray:
-    """10 s 12-lead strips (n, 5000, 12) float32 in mV, leads in ``schema.ECG_LEADS`` order.
+    """10 s 12-lead strips (n, 5000, 12) float32 in mV, leads in ``cohort_spec.ECG_LEADS`` order.
 
     Subject ``i`` depends only on row ``i`` and ``seeds[i]``, so a subject regenerated alone or in
     another chunk is bit-identical.
     """
     subjects = _subjects(drivers, seeds)
-    strips = np.empty((len(subjects), _SAMPLES, len(schema.ECG_LEADS)), dtype=np.float32)
+    strips = np.empty((len(subjects), _SAMPLES, len(cohort_spec.ECG_LEADS)), dtype=np.float32)
     for i, (subject, seed) in enumerate(zip(subjects, seeds, strict=True)):
         strips[i] = _strip(subject, np.random.default_rng(int(seed)))
     return strips
@@ -155,28 +156,28 @@ def _subjects(drivers: pd.DataFrame, seeds: np.ndarray) -> list[_Subject]:
         raise KeyError(f"synthesize_ecg_strips needs the driver columns {missing}")
     if len(seeds) != len(drivers):
         raise ValueError(f"{len(seeds)} seeds for {len(drivers)} subjects")
-    numbers = {name: drivers[name].to_numpy(dtype=np.float64) for name in DRIVER_COLUMNS if name != schema.SEX}
+    numbers = {name: drivers[name].to_numpy(dtype=np.float64) for name in DRIVER_COLUMNS if name != cohort_spec.SEX}
     af = numbers[schema.AF_RHYTHM].astype(bool)
     bad = [name for name, values in numbers.items() if not np.isfinite(values[~af] if name == schema.PR else values).all()]
     if bad:
         raise ValueError(f"synthesize_ecg_strips: missing or infinite values in {bad} (PR may be empty only in AF rhythm)")
-    paroxysmal = numbers[schema.AF].astype(bool) & ~af
-    male = (drivers[schema.SEX].astype(str) == "male").to_numpy()
-    lvh = numbers[schema.LVH].astype(bool)
+    paroxysmal = numbers[cohort_spec.AF].astype(bool) & ~af
+    male = (drivers[cohort_spec.SEX].astype(str) == "male").to_numpy()
+    lvh = numbers[cohort_spec.LVH].astype(bool)
     return [
         _Subject(
-            heart_rate_bpm=float(numbers[schema.HEART_RATE][i]),
+            heart_rate_bpm=float(numbers[cohort_spec.HEART_RATE][i]),
             af=bool(af[i]),
             paroxysmal_af=bool(paroxysmal[i]),
             pr_ms=float(numbers[schema.PR][i]),
             qrs_ms=float(numbers[schema.QRS][i]),
             qt_ms=float(numbers[schema.QT][i]),
             qrs_axis_deg=float(numbers[schema.QRS_AXIS][i]),
-            lv_mass_g=float(numbers[schema.LV_MASS][i]),
+            lv_mass_g=float(numbers[cohort_spec.LV_MASS][i]),
             bmi=float(numbers[schema.BMI][i]),
             male=bool(male[i]),
             lvh=bool(lvh[i]),
-            lvef_pct=float(numbers[schema.LVEF][i]),
+            lvef_pct=float(numbers[cohort_spec.LVEF][i]),
         )
         for i in range(len(drivers))
     ]
@@ -213,7 +214,7 @@ def _twelve_leads(leads: np.ndarray) -> np.ndarray:
         "aVF": lead_ii - lead_i / 2,
         **{f"V{k}": leads[:, 1 + k] for k in range(1, 7)},
     }
-    return np.stack([derived[name] for name in schema.ECG_LEADS], axis=1)
+    return np.stack([derived[name] for name in cohort_spec.ECG_LEADS], axis=1)
 
 
 def _direction(frontal_deg: np.ndarray, forwards_deg: np.ndarray) -> np.ndarray:

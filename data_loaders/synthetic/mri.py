@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from data_loaders import cohort_spec
 from data_loaders.synthetic import schema
 
 # Label map values (uint8), one per pixel and frame.
@@ -65,10 +66,12 @@ NOISE_SIGMA = 0.015 * BLOOD_INTENSITY
 PIXEL_SPACING_MM = 2.0  # fixed, as a fixed acquisition matrix gives: 96 px is a 19 cm field of view
 NOMINAL_END_SYSTOLE = 0.36  # fraction of the cycle; heart failure prolongs systole a little
 
-DRIVER_COLUMNS = (schema.LVEDV, schema.LVESV, schema.LV_MASS, schema.RVEDV, schema.RVEF, schema.AF, schema.AF_RHYTHM, schema.HF, schema.SEX, schema.BMI)
+DRIVER_COLUMNS = (
+    schema.LVEDV, schema.LVESV, cohort_spec.LV_MASS, schema.RVEDV, schema.RVEF, cohort_spec.AF, schema.AF_RHYTHM, cohort_spec.HF, cohort_spec.SEX, schema.BMI,
+)
 
-_FRAMES = schema.CINE_FRAMES
-_SIZE = schema.CINE_SIZE
+_FRAMES = cohort_spec.CINE_FRAMES
+_SIZE = cohort_spec.CINE_SIZE
 _DU = 0.75  # mm per row of the shape tables (a pixel is 2 mm)
 _EMPTY = 1.0e4  # an edge far outside the image: a table row with lo = +_EMPTY, hi = -_EMPTY is empty
 _LV_BASE_FRACTION = 0.4  # the LV cavity is widest this fraction of its length above the mitral plane
@@ -133,11 +136,11 @@ def _driver_columns(drivers: pd.DataFrame, seeds: np.ndarray) -> dict[str, np.nd
         raise KeyError(f"synthesize_cines needs the driver columns {missing}")
     if len(seeds) != len(drivers):
         raise ValueError(f"{len(seeds)} seeds for {len(drivers)} subjects")
-    columns = {name: drivers[name].to_numpy(dtype=np.float64) for name in DRIVER_COLUMNS if name != schema.SEX}
+    columns = {name: drivers[name].to_numpy(dtype=np.float64) for name in DRIVER_COLUMNS if name != cohort_spec.SEX}
     bad = [name for name, values in columns.items() if not np.isfinite(values).all()]
     if bad:
         raise ValueError(f"synthesize_cines: missing or infinite values in {bad}")
-    columns["male"] = (drivers[schema.SEX].astype(str) == "male").to_numpy()
+    columns["male"] = (drivers[cohort_spec.SEX].astype(str) == "male").to_numpy()
     return columns
 
 
@@ -178,8 +181,8 @@ def _hearts(columns: dict[str, np.ndarray], z: np.ndarray) -> _Hearts:
     col = {name: values[:, None] for name, values in columns.items()}
     z = np.clip(z, -2.5, 2.5)[:, :, None]  # z[:, k] is (n, 1)
     af = col[schema.AF_RHYTHM] > 0.5  # AF rhythm during the scan: no atrial kick
-    paroxysmal = (col[schema.AF] > 0.5) & ~af  # diagnosed AF, in sinus rhythm now: a larger, slower atrium only
-    hf = col[schema.HF] > 0.5
+    paroxysmal = (col[cohort_spec.AF] > 0.5) & ~af  # diagnosed AF, in sinus rhythm now: a larger, slower atrium only
+    hf = col[cohort_spec.HF] > 0.5
     lvedv = col[schema.LVEDV] * 1e3  # mm³
     lvesv = np.minimum(col[schema.LVESV], col[schema.LVEDV] * 0.97) * 1e3
     rvedv = col[schema.RVEDV] * 1e3
@@ -202,7 +205,7 @@ def _hearts(columns: dict[str, np.ndarray], z: np.ndarray) -> _Hearts:
     mean_radius = lv_area / (semi * (_cap(cut, 2.0) + _SEPTAL_RATIO * _cap(cut, _SEPTAL_SHAPE)))
     lv_septal_radius = _SEPTAL_RATIO * mean_radius[:, :1] * (mean_radius / mean_radius[:, :1]) ** _SEPTAL_EXCURSION
     lv_radius = (lv_area / semi - lv_septal_radius * _cap(cut, _SEPTAL_SHAPE)) / _cap(cut, 2.0)
-    wall_ed = _wall_from_mass(lv_length_ed, lv_radius[:, :1] * (1 + _SEPTAL_RATIO) / 2, col[schema.LV_MASS] / 1.05 * 1e3)
+    wall_ed = _wall_from_mass(lv_length_ed, lv_radius[:, :1] * (1 + _SEPTAL_RATIO) / 2, col[cohort_spec.LV_MASS] / 1.05 * 1e3)
     lv_wall = _wall_through_cycle(lv_length, lv_radius, lv_septal_radius, wall_ed)
     apex = lv_length_ed + _APICAL_WALL * wall_ed  # the epicardial apex stays put
     mitral_plane = apex - _APICAL_WALL * lv_wall - lv_length

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_loaders import cohort_spec as spec
 from data_loaders.manifest import VariableSpec
 from data_loaders.synthetic import schema as s
 
@@ -108,34 +109,34 @@ def sample_phenotypes(n_subjects: int, seed: int) -> pd.DataFrame:
 
     table = pd.DataFrame(
         {
-            s.AGE: age.round(1),
-            s.SEX: pd.Categorical(np.where(male, "male", "female"), categories=["female", "male"]),
+            spec.AGE: age.round(1),
+            spec.SEX: pd.Categorical(np.where(male, "male", "female"), categories=["female", "male"]),
             s.BMI: bmi.round(1),
             s.SBP: sbp.round(0),
             s.DIABETES: diabetes,
             s.SMOKING: pd.Categorical(smoking, categories=["never", "former", "current"]),
             s.LVEDV: lvedv.round(1),
             s.LVESV: lvesv.round(1),
-            s.LVEF: lvef.round(1),
-            s.LV_MASS: lv_mass.round(1),
+            spec.LVEF: lvef.round(1),
+            spec.LV_MASS: lv_mass.round(1),
             s.RVEDV: rvedv.round(1),
             s.RVEF: rvef.round(1),
-            s.HEART_RATE: heart_rate.round(0),
+            spec.HEART_RATE: heart_rate.round(0),
             s.PR: pr.round(0),
             s.QRS: qrs.round(0),
             s.QT: qt.round(0),
             s.QTC: qtc.round(0),
             s.QRS_AXIS: qrs_axis.round(0),
             s.SOKOLOW_LYON: np.nan,
-            s.AF: af,
+            spec.AF: af,
             s.AF_RHYTHM: af_rhythm,
-            s.HF: heart_failure,
-            s.LVH: lvh,
-            s.HYPERTENSION: hypertension,
-            s.SPLIT: pd.Categorical(split, categories=["train", "test"]),
+            spec.HF: heart_failure,
+            spec.LVH: lvh,
+            spec.HYPERTENSION: hypertension,
+            spec.SPLIT: pd.Categorical(split, categories=["train", "test"]),
             s.SEED: seeds.astype(np.int64),
         },
-        index=pd.Index([f"SYN{i:06d}" for i in range(n)], name=s.SUBJECT_ID),
+        index=pd.Index([f"SYN{i:06d}" for i in range(n)], name=spec.SUBJECT_ID),
     )
     return table
 
@@ -148,19 +149,19 @@ def _spec(name: str, kind: str, label: str, unit: str, group: str, description: 
 VARIABLES: dict[str, VariableSpec] = {
     spec.name: spec
     for spec in (
-        _spec(s.AGE, "continuous", "Age", "years", "Clinical", "Age at the imaging visit."),
-        _spec(s.SEX, "categorical", "Sex", "", "Clinical", "Sex recorded at recruitment.", ("female", "male")),
+        _spec(spec.AGE, "continuous", "Age", "years", "Clinical", "Age at the imaging visit."),
+        _spec(spec.SEX, "categorical", "Sex", "", "Clinical", "Sex recorded at recruitment.", ("female", "male")),
         _spec(s.BMI, "continuous", "BMI", "kg/m²", "Clinical", "Body-mass index."),
         _spec(s.SBP, "continuous", "Systolic BP", "mmHg", "Clinical", "Seated systolic blood pressure."),
         _spec(s.DIABETES, "binary", "Diabetes", "", "Clinical", "Diagnosed diabetes mellitus."),
         _spec(s.SMOKING, "categorical", "Smoking", "", "Clinical", "Smoking status.", ("never", "former", "current")),
         _spec(s.LVEDV, "continuous", "LV end-diastolic volume", "mL", "MRI", "Left-ventricular end-diastolic volume."),
         _spec(s.LVESV, "continuous", "LV end-systolic volume", "mL", "MRI", "Left-ventricular end-systolic volume."),
-        _spec(s.LVEF, "continuous", "LV ejection fraction", "%", "MRI", "(LVEDV − LVESV) / LVEDV."),
-        _spec(s.LV_MASS, "continuous", "LV mass", "g", "MRI", "Left-ventricular myocardial mass."),
+        _spec(spec.LVEF, "continuous", "LV ejection fraction", "%", "MRI", "(LVEDV − LVESV) / LVEDV."),
+        _spec(spec.LV_MASS, "continuous", "LV mass", "g", "MRI", "Left-ventricular myocardial mass."),
         _spec(s.RVEDV, "continuous", "RV end-diastolic volume", "mL", "MRI", "Right-ventricular end-diastolic volume."),
         _spec(s.RVEF, "continuous", "RV ejection fraction", "%", "MRI", "Right-ventricular ejection fraction."),
-        _spec(s.HEART_RATE, "continuous", "Heart rate", "bpm", "ECG", "Mean ventricular rate over the 10 s strip."),
+        _spec(spec.HEART_RATE, "continuous", "Heart rate", "bpm", "ECG", "Mean ventricular rate over the 10 s strip."),
         _spec(s.AF_RHYTHM, "binary", "AF rhythm at the visit", "", "ECG", "In atrial fibrillation on the visit's ECG (paroxysmal AF is in sinus rhythm then)."),
         _spec(s.PR, "continuous", "PR interval", "ms", "ECG", "P onset to QRS onset; empty in atrial-fibrillation rhythm."),
         _spec(s.QRS, "continuous", "QRS duration", "ms", "ECG", "QRS onset to offset."),
@@ -168,11 +169,11 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec(s.QTC, "continuous", "QTc (Bazett)", "ms", "ECG", "QT / √RR."),
         _spec(s.QRS_AXIS, "continuous", "QRS axis", "°", "ECG", "Frontal-plane QRS axis."),
         _spec(s.SOKOLOW_LYON, "continuous", "Sokolow-Lyon voltage", "mV", "ECG", "S in V1 + max(R in V5, V6), measured on the median beat."),
-        _spec(s.AF, "binary", "Atrial fibrillation", "", "Outcome", "Diagnosed atrial fibrillation or flutter, paroxysmal or in AF at the visit."),
-        _spec(s.HF, "binary", "Heart failure", "", "Outcome", "Heart failure (reduced or preserved ejection fraction)."),
-        _spec(s.LVH, "binary", "LV hypertrophy", "", "Outcome", "LV mass index above the sex-specific upper limit."),
-        _spec(s.HYPERTENSION, "binary", "Hypertension", "", "Outcome", "Systolic BP ≥ 140 mmHg or treated."),
-        _spec(s.SPLIT, "categorical", "Split", "", "Study", "Train/test split for models and predictors.", ("train", "test"),
+        _spec(spec.AF, "binary", "Atrial fibrillation", "", "Outcome", "Diagnosed atrial fibrillation or flutter, paroxysmal or in AF at the visit."),
+        _spec(spec.HF, "binary", "Heart failure", "", "Outcome", "Heart failure (reduced or preserved ejection fraction)."),
+        _spec(spec.LVH, "binary", "LV hypertrophy", "", "Outcome", "LV mass index above the sex-specific upper limit."),
+        _spec(spec.HYPERTENSION, "binary", "Hypertension", "", "Outcome", "Systolic BP ≥ 140 mmHg or treated."),
+        _spec(spec.SPLIT, "categorical", "Split", "", "Study", "Train/test split for models and predictors.", ("train", "test"),
               role="administrative"),
     )
 }
