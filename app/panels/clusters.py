@@ -22,6 +22,7 @@ from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec,
 from app.core.cohort_algebra import CohortDefinition
 from app.figures.clusters import ClusterEntry, cluster_list
 from app.figures.scatter import colour_coding
+from app.jobs import BackgroundJob
 from app.state import CLUSTERS, COHORTS_VERSION, SELECTION, cluster_column, clustering_spec, clustering_value, ordered_spaces, space_label
 
 DEFAULT_K = 4
@@ -139,11 +140,14 @@ def layout(context: AppContext) -> html.Div:
             html.Div(id="cluster-summary", className="small mb-2", role="status"),
             html.Div(id="cluster-list", className="mb-2"),
             html.Div(id="cluster-feedback", className="small", role="status"),
-            dcc.Store(id="cluster-request"),
+            *CLUSTER_JOB.components(),
         ],
         id="clusters-panel",
         className="mt-2",
     )
+
+
+CLUSTER_JOB = BackgroundJob(request="cluster-request")
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -163,18 +167,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update, request  # cached: in force at once, no background job
         return request, dash.no_update
 
-    @app.callback(
-        Output(CLUSTERS, "data"),
-        Input("cluster-request", "data"),
-        background=True,
-        running=[(Output("cluster-progress", "children"), _progress_note(), None), (Output("cluster-run", "disabled"), True, False)],
-        prevent_initial_call=True,
-    )
-    def _compute(request):
-        if not request:
-            return dash.no_update
+    def _compute(request: dict, _progress) -> dict:
         context.compute_clusters(*clustering_spec(context, request))
-        return request
+        return request  # the clustering, now cached, is the one in force
+
+    CLUSTER_JOB.register(app, _compute, outputs=[Output(CLUSTERS, "data")],
+                         running=[(Output("cluster-progress", "children"), _progress_note(), None), (Output("cluster-run", "disabled"), True, False)])
 
     @app.callback(Output("cluster-summary", "children"), Output("cluster-list", "children"), Input(CLUSTERS, "data"))
     def _render(clusters):

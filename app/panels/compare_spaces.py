@@ -41,6 +41,7 @@ from app.core.statistics import compare_groups
 from app.core.table_one import format_probability
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
+from app.jobs import BackgroundJob
 from app.state import COHORTS_VERSION, SELECTION, SelectionError, inputs_key, selection_mask, space_label, triggered
 
 PANEL_TAB = "compare-spaces"  # the tab_id app.server gives this panel
@@ -535,15 +536,14 @@ def layout(context: AppContext) -> html.Div:
             dcc.Store(id="cs-least-data", data=[]),
             dcc.Store(id="cs-drawn"),
             dcc.Store(id="cs-suggested", data=[]),
-            dcc.Store(id="cs-request"),
-            dcc.Store(id="cs-ready", data=0),
-            dcc.Interval(id="cs-poll", interval=1500, disabled=True),
+            *NEIGHBOURS_JOB.components(),
         ],
         id="compare-spaces-panel",
     )
 
 
 WAITING_MARK = "#waiting"
+NEIGHBOURS_JOB = BackgroundJob(request="cs-request", ready="cs-ready", poll="cs-poll", poll_ms=1500)
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -596,25 +596,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
             overview = replace(overview, request=dash.no_update)  # the computation is already running
         return (*overview.outputs(), key + WAITING_MARK if waiting else key, not waiting)
 
-    @app.callback(
-        Output("cs-ready", "data"),
-        Input("cs-request", "data"),
-        State("cs-ready", "data"),
-        background=True,
-        progress=[Output("cs-progress-bar", "value"), Output("cs-progress-bar", "label")],
-        running=[(Output("cs-progress", "style"), {"display": "block"}, {"display": "none"})],
-        prevent_initial_call=True,
-    )
-    def _compute(set_progress, request, ready):
-        if not request:
-            return dash.no_update
+    def _compute(request: dict, set_progress) -> None:
         spec = ProjectionSpec(method=request["method"])
         for space in (request["space_a"], request["space_b"]):
             set_progress((0, f"{METHODS[request['method']]} layout of {space_label(space)}…"))
             context.compute_projection(space, spec)
         load_comparison(context, request["space_a"], request["space_b"], request["k"], request["metric"], compute=True,
                         progress=lambda done, space: set_progress((int(100 * done), f"neighbours in {space_label(space)}: {done:.0%}")))
-        return (ready or 0) + 1
+
+    NEIGHBOURS_JOB.register(app, _compute, progress=[Output("cs-progress-bar", "value"), Output("cs-progress-bar", "label")],
+                            running=[(Output("cs-progress", "style"), {"display": "block"}, {"display": "none"})])
 
     @app.callback(
         Output("cs-most-changed", "children"),

@@ -38,6 +38,7 @@ from app.figures.cine import cine_pair_figure, cine_player, frame_ms_for_heart_r
 from app.figures.decoded_views import change_table_rows, change_views, decoded_only_views, subject_views
 from app.figures.decoder import agreement_figure, interpolation_strip, prediction_strip_figure
 from app.figures.messages import message_figure
+from app.jobs import BackgroundJob, pass_on
 from app.state import (
     COHORTS_VERSION,
     CURRENT,
@@ -762,7 +763,7 @@ def layout(context: AppContext) -> html.Div:
                 active_tab="subjects",
                 className="mb-2",
             ),
-            *[dcc.Store(id=f"decoder-{view}-request") for view in ("subject", "proto", "perturb", "interp")],
+            *[part for job in (SUBJECT_JOB, PROTOTYPE_JOB, PERTURB_JOB, INTERPOLATION_JOB) for part in job.components()],
             dcc.Store(id="decoder-choices-for"),  # what the subject choices were last computed for
         ],
         id="decoder-panel",
@@ -770,6 +771,12 @@ def layout(context: AppContext) -> html.Div:
 
 
 # --- callbacks ------------------------------------------------------------------------------------
+
+SUBJECT_JOB = BackgroundJob(request="decoder-subject-request")
+PROTOTYPE_JOB = BackgroundJob(request="decoder-proto-request")
+PERTURB_JOB = BackgroundJob(request="decoder-perturb-request")
+INTERPOLATION_JOB = BackgroundJob(request="decoder-interp-request")
+
 
 def _visible(main_tab: str | None, decoder_tab: str | None, wanted: str) -> bool:
     return main_tab == "decoder" and decoder_tab == wanted
@@ -856,80 +863,43 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _reset(_clicks):
         return [0] * (PRINCIPAL_SLIDERS + 1)
 
-    def gate(request_id: str, tab: str, names: Sequence[str], inputs: Sequence, states: Sequence = ()) -> None:
-        """A cheap callback that passes a decode request on only while its view is visible and only when it changed.
-
-        The background decode listens to the request alone, so nothing is forked or decoded for a
-        hidden view, and coming back to an unchanged view decodes nothing again.
-        """
-        @app.callback(Output(request_id, "data"), *inputs, Input("main-tabs", "active_tab"), Input("decoder-tabs", "active_tab"), *states,
-                      State(request_id, "data"))
-        def _pass_on(*values):
-            *settings, main_tab, decoder_tab = values[: len(inputs) + 2]
-            settings += list(values[len(inputs) + 2 : -1])
-            request = dict(zip(names, settings))
-            if problem or not _visible(main_tab, decoder_tab, tab) or request == values[-1]:
-                return dash.no_update
-            return request
+    def gate(job: BackgroundJob, tab: str, settings: dict) -> None:
+        """Pass the decode request on only while its Decode tab is shown (see app.jobs.pass_on)."""
+        pass_on(app, job, settings, [Input("main-tabs", "active_tab"), Input("decoder-tabs", "active_tab")],
+                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab))
 
     def groups_of(request: dict) -> Groups:
         return Groups(request.get("a", CURRENT), request.get("b", REST), request.get("kind") or "mean", tuple(request.get("filters") or ()),
                       request.get("selection"))
 
-    gate("decoder-subject-request", "subjects", ("subjects", "latent", "shown"),
-         [Input("decoder-subjects", "value"), Input("decoder-latent", "value"), Input("decoder-shown", "value")])
-
-    @app.callback(
-        Output("decoder-ecg", "figure"),
-        Output("decoder-ecg-median", "figure"),
-        Output("decoder-mri", "figure"),
-        Output("decoder-agreement", "figure"),
-        Output("decoder-subject-table", "children"),
-        Output("decoder-subject-status", "children"),
-        Input("decoder-subject-request", "data"),
-        background=True,
+    gate(SUBJECT_JOB, "subjects", {"subjects": Input("decoder-subjects", "value"), "latent": Input("decoder-latent", "value"),
+                                   "shown": Input("decoder-shown", "value")})
+    SUBJECT_JOB.register(
+        app, lambda request, _progress: decode_subjects_view(context, request["subjects"], request["latent"] or "joint", request["shown"]),
+        outputs=[Output("decoder-ecg", "figure"), Output("decoder-ecg-median", "figure"), Output("decoder-mri", "figure"),
+                 Output("decoder-agreement", "figure"), Output("decoder-subject-table", "children"), Output("decoder-subject-status", "children")],
         running=[(Output("decoder-subject-progress", "children"), _running("Decoding the chosen subjects…"), None)],
-        prevent_initial_call=True,
     )
-    def _decode_subjects(request):
-        return decode_subjects_view(context, request["subjects"], request["latent"] or "joint", request["shown"])
 
-    prototype_settings = [Input("decoder-proto-a", "value"), Input("decoder-proto-b", "value"), Input("decoder-proto-kind", "value")]
-    gate("decoder-proto-request", "prototypes", ("a", "b", "kind", "space", "filters", "selection", "version"),
-         [*prototype_settings, Input("decoder-proto-space", "value"), Input(FILTERS, "data"), Input(SELECTION, "data"), Input(COHORTS_VERSION, "data")])
-
-    @app.callback(
-        Output("decoder-proto-ecg", "figure"),
-        Output("decoder-proto-mri", "figure"),
-        Output("decoder-proto-table", "children"),
-        Output("decoder-proto-status", "children"),
-        Input("decoder-proto-request", "data"),
-        background=True,
+    gate(PROTOTYPE_JOB, "prototypes", {"a": Input("decoder-proto-a", "value"), "b": Input("decoder-proto-b", "value"),
+                                       "kind": Input("decoder-proto-kind", "value"), "space": Input("decoder-proto-space", "value"),
+                                       "filters": Input(FILTERS, "data"), "selection": Input(SELECTION, "data"),
+                                       "version": Input(COHORTS_VERSION, "data")})
+    PROTOTYPE_JOB.register(
+        app, lambda request, _progress: prototype_view(context, groups_of(request), request["space"] or "joint"),
+        outputs=[Output("decoder-proto-ecg", "figure"), Output("decoder-proto-mri", "figure"), Output("decoder-proto-table", "children"),
+                 Output("decoder-proto-status", "children")],
         running=[(Output("decoder-proto-progress", "children"), _running("Decoding the prototypes…"), None)],
-        prevent_initial_call=True,
     )
-    def _decode_prototypes(request):
-        return prototype_view(context, groups_of(request), request["space"] or "joint")
 
-    group_states = [State("decoder-proto-a", "value"), State("decoder-proto-b", "value"), State("decoder-proto-kind", "value"),
-                    State(FILTERS, "data"), State(SELECTION, "data")]
-    gate("decoder-perturb-request", "perturb", ("start", "space", *[f"pc{i}" for i in range(PRINCIPAL_SLIDERS)], "direction", "amount",
-                                                "a", "b", "kind", "filters", "selection"),
-         [Input("decoder-perturb-start", "value"), Input("decoder-perturb-space", "value"),
-          *[Input(f"decoder-pc-{i}", "value") for i in range(PRINCIPAL_SLIDERS)],
-          Input("decoder-direction", "value"), Input("decoder-direction-amount", "value")], group_states)
+    groups = {"a": State("decoder-proto-a", "value"), "b": State("decoder-proto-b", "value"), "kind": State("decoder-proto-kind", "value"),
+              "filters": State(FILTERS, "data"), "selection": State(SELECTION, "data")}
+    gate(PERTURB_JOB, "perturb", {"start": Input("decoder-perturb-start", "value"), "space": Input("decoder-perturb-space", "value"),
+                                  **{f"pc{i}": Input(f"decoder-pc-{i}", "value") for i in range(PRINCIPAL_SLIDERS)},
+                                  "direction": Input("decoder-direction", "value"), "amount": Input("decoder-direction-amount", "value"),
+                                  **groups})
 
-    @app.callback(
-        Output("decoder-perturb-ecg", "figure"),
-        Output("decoder-perturb-mri", "figure"),
-        Output("decoder-perturb-table", "children"),
-        Output("decoder-perturb-status", "children"),
-        Input("decoder-perturb-request", "data"),
-        background=True,
-        running=[(Output("decoder-perturb-progress", "children"), _running("Decoding the perturbed latent…"), None)],
-        prevent_initial_call=True,
-    )
-    def _decode_perturbation(request):
+    def _decode_perturbation(request: dict, _progress) -> tuple:
         pcs = [request.get(f"pc{i}") for i in range(PRINCIPAL_SLIDERS)]
         try:
             return perturb_view(context, request["start"] or "proto-a", request["space"] or "joint", pcs, request["direction"], request["amount"],
@@ -937,26 +907,31 @@ def register(app: dash.Dash, context: AppContext) -> None:
         except (ValueError, KeyError) as error:
             return message_figure(str(error)), message_figure(str(error)), html.Div(), ""
 
-    gate("decoder-interp-request", "interpolate", ("run", "start", "end", "space", "steps", "lead", "a", "b", "kind", "filters", "selection"),
-         [Input("decoder-interp-run", "n_clicks"), Input("decoder-interp-from", "value"), Input("decoder-interp-to", "value"),
-          Input("decoder-interp-space", "value"), Input("decoder-interp-steps", "value"), Input("decoder-interp-lead", "value")], group_states)
-
-    @app.callback(
-        Output("decoder-interp-strip", "figure"),
-        Output("decoder-interp-predictions", "figure"),
-        Output("decoder-interp-change", "children"),
-        Output("decoder-interp-status", "children"),
-        Input("decoder-interp-request", "data"),
-        background=True,
-        progress=[Output("decoder-interp-bar", "value"), Output("decoder-interp-bar", "label")],
-        running=[(Output("decoder-interp-progress", "style"), {"display": "block"}, {"display": "none"}),
-                 (Output("decoder-interp-run", "disabled"), True, False)],
-        prevent_initial_call=True,
+    PERTURB_JOB.register(
+        app, _decode_perturbation,
+        outputs=[Output("decoder-perturb-ecg", "figure"), Output("decoder-perturb-mri", "figure"), Output("decoder-perturb-table", "children"),
+                 Output("decoder-perturb-status", "children")],
+        running=[(Output("decoder-perturb-progress", "children"), _running("Decoding the perturbed latent…"), None)],
     )
-    def _decode_interpolation(set_progress, request):
+
+    gate(INTERPOLATION_JOB, "interpolate", {"run": Input("decoder-interp-run", "n_clicks"), "start": Input("decoder-interp-from", "value"),
+                                            "end": Input("decoder-interp-to", "value"), "space": Input("decoder-interp-space", "value"),
+                                            "steps": Input("decoder-interp-steps", "value"), "lead": Input("decoder-interp-lead", "value"),
+                                            **groups})
+
+    def _decode_interpolation(request: dict, set_progress) -> tuple:
         try:
             return interpolate_view(context, request["start"] or "proto-a", request["end"] or "proto-b", request["space"] or "joint",
                                     int(request["steps"] or 5), request["lead"] or "V5", groups_of(request),
                                     progress=lambda percent, text: set_progress((percent, text)))
         except (ValueError, KeyError) as error:
             return message_figure(str(error)), message_figure(""), html.Div(), ""
+
+    INTERPOLATION_JOB.register(
+        app, _decode_interpolation,
+        outputs=[Output("decoder-interp-strip", "figure"), Output("decoder-interp-predictions", "figure"),
+                 Output("decoder-interp-change", "children"), Output("decoder-interp-status", "children")],
+        progress=[Output("decoder-interp-bar", "value"), Output("decoder-interp-bar", "label")],
+        running=[(Output("decoder-interp-progress", "style"), {"display": "block"}, {"display": "none"}),
+                 (Output("decoder-interp-run", "disabled"), True, False)],
+    )

@@ -52,6 +52,7 @@ from app.figures.scatter import (
     typed_array,
     view_title,
 )
+from app.jobs import BackgroundJob
 from app.state import (
     CLUSTER_COLOUR,
     CLUSTERS,
@@ -72,7 +73,7 @@ from app.state import (
 from data_loaders import cohort_spec
 
 LATENT_VIEWS = (0, 1)
-PROJECTION_POLL_MS = 1000
+PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000)
 CLUSTER_OPTION = {"label": "Clusters (found in the Clusters tab)", "value": CLUSTER_COLOUR}
 
 
@@ -147,12 +148,10 @@ def layout(context: AppContext) -> html.Div:
             ),
             html.Div(id="projection-progress"),
             dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
-            dcc.Store(id="projection-request"),
-            dcc.Store(id="projection-ready", data=0),
+            *PROJECTION_JOB.components(),
             *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
             *[dcc.Store(id=f"view-{view}-drawn") for view in (*LATENT_VIEWS, 2)],  # what each view has drawn (see the module's docstring)
             *[dcc.Store(id=f"view-{view}-viewport") for view in (*LATENT_VIEWS, 2)],
-            dcc.Interval(id="projection-poll", interval=PROJECTION_POLL_MS, disabled=True),
         ]
     )
 
@@ -462,19 +461,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         def _hover(hover):
             return hover_tooltip(context, hover)
 
-    @app.callback(
-        Output("projection-ready", "data"),
-        Input("projection-request", "data"),
-        State("projection-ready", "data"),
-        background=True,
-        running=[(Output("projection-progress", "children"), _progress_bar(), None)],
-        prevent_initial_call=True,
-    )
-    def _compute_projection(request, ready):
-        if not request:
-            return dash.no_update
-        context.compute_projection(request["space"], ProjectionSpec(method=request["method"]))
-        return (ready or 0) + 1
+    PROJECTION_JOB.register(app, lambda request, _progress: context.compute_projection(request["space"], ProjectionSpec(method=request["method"])),
+                            running=[(Output("projection-progress", "children"), _progress_bar(), None)])
 
 
 def _progress_bar() -> dbc.Alert:

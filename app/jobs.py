@@ -1,0 +1,89 @@
+"""One way for a panel to compute in the background: a request store, then a Dash background callback.
+
+A panel writes what to compute into the job's request store (a few settings: a selection travels
+as its shape or a cohort's number, never as rows); the background callback (threads when embedded,
+Celery with Redis when scaled out, acting as the user who asked) runs it. Its result either goes
+straight to the page (``outputs``: the decoder's views, the clusters in force) or lands in a disk
+cache (``ready``): the job then bumps a counter, and the panel, which shows a message meanwhile,
+polls with an interval (a cheap file check) until the result is there, because Dash does not rerun
+a callback from a chain its own output started.
+
+:func:`pass_on` is the cheap gate in front of a job whose panel may be hidden: it passes a request
+on only while the panel is visible and only when the settings changed, so nothing is queued for a
+hidden tab and coming back to an unchanged view computes nothing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dcc
+
+Progress = Callable[[tuple], None] | None  # Dash's set_progress, when the job reports progress
+
+
+@dataclass(frozen=True)
+class BackgroundJob:
+    """The ids of one background computation: its request store and, for a cached result, its ready counter and poll."""
+
+    request: str
+    ready: str | None = None  # a counter bumped when the result is in the disk cache; None: the result goes to ``outputs``
+    poll: str | None = None  # the interval a waiting panel polls the cache with
+    poll_ms: int = 1000
+
+    def components(self) -> list:
+        """The stores (and interval) to put in the panel's layout."""
+        parts: list = [dcc.Store(id=self.request)]
+        if self.ready:
+            parts.append(dcc.Store(id=self.ready, data=0))
+        if self.poll:
+            parts.append(dcc.Interval(id=self.poll, interval=self.poll_ms, disabled=True))
+        return parts
+
+    def register(self, app: dash.Dash, compute: Callable[[dict, Progress], Any], *, outputs: Sequence[Output] = (),
+                 running: Sequence[tuple] = (), progress: Sequence[Output] | None = None) -> None:
+        """Run ``compute(request, set_progress)`` in the background whenever a panel writes a request.
+
+        With ``outputs`` its return value is what they are set to; otherwise it fills a cache and
+        the ready counter is bumped when it is done.
+        """
+        if not outputs and not self.ready:
+            raise ValueError(f"the job {self.request!r} needs outputs for its result or a ready counter for a cached one")
+        targets = list(outputs) or [Output(self.ready, "data")]
+        states = [] if outputs else [State(self.ready, "data")]
+        nothing = dash.no_update if len(targets) == 1 else (dash.no_update,) * len(targets)
+
+        @app.callback(*targets, Input(self.request, "data"), *states, background=True, running=list(running) or None,
+                      progress=list(progress) if progress else None, prevent_initial_call=True)
+        def _run(*arguments):
+            set_progress, (request, *ready) = (arguments[0], arguments[1:]) if progress else (None, arguments)
+            if not request:
+                return nothing
+            result = compute(request, set_progress)
+            return result if outputs else (ready[0] or 0) + 1
+
+
+def pass_on(app: dash.Dash, job: BackgroundJob, settings: dict[str, Input | State], visibility: Sequence[Input],
+            visible: Callable[..., bool], check: Callable[[dict], None] | None = None) -> None:
+    """Write ``settings`` (named) into the job's request while ``visible(*visibility values)``, and only when they changed.
+
+    ``check``: raises ``InputRefused`` for a request this user may not make, so no job is queued for it.
+    """
+    names = list(settings)
+    inputs = [dependency for dependency in settings.values() if isinstance(dependency, Input)]
+    states = [dependency for dependency in settings.values() if not isinstance(dependency, Input)]
+    ordered = [name for name in names if isinstance(settings[name], Input)] + [name for name in names if not isinstance(settings[name], Input)]
+
+    @app.callback(Output(job.request, "data"), *inputs, *visibility, *states, State(job.request, "data"))
+    def _pass_on(*values):
+        shown = values[len(inputs): len(inputs) + len(visibility)]
+        chosen = [*values[: len(inputs)], *values[len(inputs) + len(visibility): -1]]
+        request = dict(zip(ordered, chosen))
+        if not visible(*shown) or request == values[-1]:
+            return dash.no_update
+        if check is not None:
+            check(request)
+        return request
