@@ -22,6 +22,7 @@ from app.context import AppContext
 from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search
+from app.panels.decoder.model import model_problem
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
@@ -131,7 +132,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     if training is not None:
         register_training_status(app, training, waiting, spaces_pending=context.spaces_pending)
     install_security(app, config)
-    problem = None if waiting else decoder.model_problem(context)
+    problem = None if waiting else model_problem(context)
     if problem and context.cohort.has_ecg and context.cohort.has_mri:
         log.warning("Decoding is off: %s", problem)
     return app

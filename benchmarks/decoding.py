@@ -114,16 +114,19 @@ def panel_views(cohort, repeats: int) -> None:
 
     from app.config import AppConfig
     from app.context import AppContext
-    from app.panels import decoder
+    from app.panels.decoder import choices as decoder_choices
+    from app.panels.decoder import settings as decoder_settings
+    from app.panels.decoder import views as decoder_views
+    from app.state import EVERYONE
 
     with tempfile.TemporaryDirectory() as cache:
         context = AppContext(AppConfig(cohort_dir=cohort.root, cache_dir=Path(cache)), cohort)
-        subjects = list(cohort.subject_ids[: decoder.MAX_SUBJECTS].astype(str))
-        groups = decoder.Groups(a=decoder.EVERYONE, b=decoder.EVERYONE)
+        subjects = list(cohort.subject_ids[: decoder_settings.MAX_SUBJECTS].astype(str))
+        groups = decoder_choices.Groups(a=EVERYONE, b=EVERYONE)
         views = {
-            f"subjects view, {len(subjects)} subjects": lambda: decoder.decode_subjects_view(context, subjects, "joint", subjects[0]),
-            "prototypes view": lambda: decoder.prototype_view(context, groups, "joint"),
-            "interpolation view, 9 steps": lambda: decoder.interpolate_view(context, "proto-a", decoder.EVERYONE, "joint", 9, "V5", groups),
+            f"subjects view, {len(subjects)} subjects": lambda: decoder_views.decode_subjects_view(context, subjects, "joint", subjects[0]),
+            "prototypes view": lambda: decoder_views.prototype_view(context, groups, "joint"),
+            "interpolation view, 9 steps": lambda: decoder_views.interpolate_view(context, "proto-a", EVERYONE, "joint", 9, "V5", groups),
         }
         print(f"\npanel views on the cohort (1 thread, as a background job runs them; median of {repeats})")
         torch.set_num_threads(1)

@@ -14,8 +14,9 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
-from app.panels import address_bar, decoder, explorer, search
+from app.panels import address_bar, explorer, search
 from app.panels.address_bar import KEEP, Page
+from app.panels.decoder import choices as decoder_choices
 from app.server import create_app
 from app.state import FOUND_SUBJECT, SELECTION
 from app.validation import InputRefused
@@ -204,7 +205,7 @@ def test_open_in_decode_switches_to_decode_with_that_subject(context):
     for hostile in (None, "NOBODY", 42):
         with pytest.raises(InputRefused):
             search.decode_request(context, 1, hostile)
-    options, chosen = decoder.with_requested_subject(context, [{"label": "a", "value": "a"}, {"label": subject, "value": subject}],
+    options, chosen = decoder_choices.with_requested_subject(context, [{"label": "a", "value": "a"}, {"label": subject, "value": subject}],
                                                      {"subject": subject, "at": 3})
     assert chosen == [subject] and [option["value"] for option in options] == [subject, "a"]
 

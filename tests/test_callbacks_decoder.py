@@ -9,9 +9,14 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
 from app.figures.decoded_views import PLACED_BEAT_LABEL
-from app.panels import decoder
+from app.panels.decoder import choices as decoder_choices
+from app.panels.decoder import model as decoder_model
+from app.panels.decoder import page as decoder_page
+from app.panels.decoder import settings as decoder_settings
+from app.panels.decoder import tables as decoder_tables
+from app.panels.decoder import views as decoder_views
 from app.server import create_app
-from app.state import CURRENT, REST
+from app.state import CURRENT, EVERYONE, REST
 from data_loaders import load_cohort
 from data_loaders.ecg_measures import without_baseline_wander
 
@@ -22,8 +27,8 @@ def context(trained_cohort_dir, tmp_path_factory) -> AppContext:
 
 
 @pytest.fixture(scope="module")
-def models(context) -> decoder.DecoderModels:
-    return decoder.decoder_models(context)
+def models(context) -> decoder_model.DecoderModels:
+    return decoder_model.decoder_models(context)
 
 
 SELECTION = {"rows": list(range(10, 50)), "source": "view-0"}
@@ -53,22 +58,23 @@ def test_decoding_gives_ecgs_in_mv_and_cines_on_the_unit_scale(context, models):
 
 
 def test_subject_choices_follow_the_selection_and_start_nearest_its_centre(context):
-    options, chosen = decoder.subject_choices(context, CURRENT, [], SELECTION)
+    options, chosen = decoder_choices.subject_choices(context, CURRENT, [], SELECTION)
     selected_ids = set(context.cohort.subject_ids[SELECTION["rows"]])
     assert {o["value"] for o in options} == selected_ids
-    rows = decoder.subject_rows(context, chosen)
+    rows = decoder_choices.subject_rows(context, chosen)
     centre = context.cohort.spaces["joint"][SELECTION["rows"]].mean(axis=0)
     distances = np.linalg.norm(context.cohort.spaces["joint"][SELECTION["rows"]] - centre, axis=1)
     assert len(chosen) == 2 and np.allclose(np.sort(np.linalg.norm(context.cohort.spaces["joint"][rows] - centre, axis=1)), np.sort(distances)[:2])
-    everyone, _ = decoder.subject_choices(context, decoder.EVERYONE, [], SELECTION)
+    everyone, _ = decoder_choices.subject_choices(context, EVERYONE, [], SELECTION)
     assert len(everyone) == context.n_subjects
     with pytest.raises(KeyError):
-        decoder.subject_rows(context, ["NOT-A-SUBJECT"])
+        decoder_choices.subject_rows(context, ["NOT-A-SUBJECT"])
 
 
 def test_chosen_subjects_are_drawn_on_ecg_paper_original_beside_decoded_with_agreement(context):
     subject_ids = list(context.cohort.subject_ids[[3, 7]])
-    strip, median, mri, agreement, table, status = decoder.decode_subjects_view(context, subject_ids, "joint", subject_ids[1])
+    view = decoder_views.decode_subjects_view(context, subject_ids, "joint", subject_ids[1])
+    strip, median, mri, agreement, table, status = view.strip, view.median, view.mri, view.agreement, view.table, view.status
     assert {t.name for t in strip.data if t.showlegend} == {"original", PLACED_BEAT_LABEL}  # the model decodes median beats, said so
     assert strip.layout.yaxis.scaleratio == pytest.approx(0.4) and any(t.name == "calibration 1 mV" for t in strip.data)
     rhythm = next(t for t in strip.data if t.hovertemplate and t.hovertemplate.startswith("II (rhythm) · original"))
@@ -91,25 +97,29 @@ def test_chosen_subjects_are_drawn_on_ecg_paper_original_beside_decoded_with_agr
 
 def test_cross_modal_decodes_the_mri_from_the_ecg_latent_alone(context, models):
     subject_ids = list(context.cohort.subject_ids[[5]])
-    _, _, mri, agreement, _, _ = decoder.decode_subjects_view(context, subject_ids, "ecg", None)
+    view = decoder_views.decode_subjects_view(context, subject_ids, "ecg", None)
+    mri, agreement = view.mri, view.agreement
     expected = models.codec.decode(context.cohort.spaces["ecg"][[5]], "mri")[0]
     assert np.array_equal(np.asarray(mri.data[1].z), np.round(expected[0] * 255).astype(np.uint8))
     assert "cross-modal" in mri.layout.annotations[1].text and "cross-modal" in agreement.layout.annotations[1].text
-    _, median, *_ = decoder.decode_subjects_view(context, subject_ids, "mri", None)
+    view = decoder_views.decode_subjects_view(context, subject_ids, "mri", None)
+    median = view.median
     expected_ecg = models.codec.decode(context.cohort.spaces["mri"][[5]], "ecg")[0]
     decoded_i = next(t for t in median.data if t.hovertemplate.startswith("I · decoded"))
     assert np.allclose(np.asarray(decoded_i.customdata)[:, 0], expected_ecg[:, 0], atol=1e-5) and "cross-modal" in median.layout.title.text
 
 
 def test_no_subjects_gives_guidance_not_empty_axes(context):
-    ecg, *_ = decoder.decode_subjects_view(context, [], "joint", None)
+    view = decoder_views.decode_subjects_view(context, [], "joint", None)
+    ecg = view.strip
     assert "Choose subjects" in ecg.layout.annotations[0].text
 
 
 def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(context, models):
     women = context.store.save("Women (decoder test)", CohortDefinition(filters=({"kind": "choice", "variable": "sex", "values": ["female"]},)))
-    groups = decoder.Groups(a=women.id, b=REST, kind="mean")
-    ecg, mri, table, status = decoder.prototype_view(context, groups, "joint")
+    groups = decoder_choices.Groups(a=women.id, b=REST, kind="mean")
+    view = decoder_views.prototype_view(context, groups, "joint")
+    ecg, mri, table, status = view.ecg, view.mri, view.table, view.status
     n_women = int((context.cohort.phenotypes["sex"] == "female").sum())
     label_a = f"A: mean of Women (decoder test) ({n_women:,})"
     assert any(t.name == label_a for t in ecg.data) and any(t.name == f"{label_a} − B: mean of everyone else ({context.n_subjects - n_women:,})"
@@ -122,39 +132,43 @@ def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(
     assert len(mri.data) == 3 and mri.layout.annotations[2].text.endswith("− B: mean of everyone else (" + f"{context.n_subjects - n_women:,})")
     assert "2 prototypes" in status.children
     text = str(table)
-    assert all(decoder.task_label(context, task) in text for task in models.tasks("joint"))
+    assert all(decoder_tables.task_label(context, task) in text for task in models.tasks("joint"))
     assert "QRS duration (ms)" in text and "LV fractional area change (%)" in text and "A − B" in text and "B − A" not in text
-    medoid_groups = decoder.Groups(a=women.id, b=REST, kind="medoid")
-    latent, label = decoder.endpoint_latent(context, "proto-a", "joint", medoid_groups)
+    medoid_groups = decoder_choices.Groups(a=women.id, b=REST, kind="medoid")
+    latent, label = decoder_choices.endpoint_latent(context, "proto-a", "joint", medoid_groups)
     assert "medoid" in label and any(np.array_equal(latent, row) for row in context.cohort.spaces["joint"])
-    empty = decoder.Groups(a=CURRENT, b=REST, selection={"rows": []})
-    figure, *_ = decoder.prototype_view(context, empty, "joint")
+    empty = decoder_choices.Groups(a=CURRENT, b=REST, selection={"rows": []})
+    view = decoder_views.prototype_view(context, empty, "joint")
+    figure = view.ecg
     assert "at least one subject" in figure.layout.annotations[0].text
 
 
 @pytest.mark.parametrize("amount, arrow", [(2.0, "↑"), (-2.0, "↓")])
 def test_perturbing_along_a_predictors_direction_moves_its_prediction_that_way(context, models, amount, arrow):
     task = "lv_mass_g" if "lv_mass_g" in models.tasks("joint") else models.tasks("joint")[0]
-    groups = decoder.Groups(selection=SELECTION)
-    ecg, mri, table, _ = decoder.perturb_view(context, "proto-a", "joint", [0, 0, 0], f"predictor:{task}", amount, groups)
+    groups = decoder_choices.Groups(selection=SELECTION)
+    view = decoder_views.perturb_view(context, "proto-a", "joint", [0, 0, 0], f"predictor:{task}", amount, groups)
+    ecg, table = view.ecg, view.table
     predictors = table.children[-1]
-    row = next(r for r in predictors.children[1].children if r.children[0].children == decoder.task_label(context, task))
+    row = next(r for r in predictors.children[1].children if r.children[0].children == decoder_tables.task_label(context, task))
     assert row.children[-1].children.endswith(arrow)  # A − B: perturbed − start
     assert {t.name for t in ecg.data} == {"start: mean of current cohort", "perturbed", "perturbed − start: mean of current cohort", "calibration 1 mV"}
-    start, _ = decoder.endpoint_latent(context, "proto-a", "joint", groups)
-    principal, extra = decoder.perturbation_directions(context, models, "joint", groups, f"predictor:{task}")
+    start, _ = decoder_choices.endpoint_latent(context, "proto-a", "joint", groups)
+    principal, extra = decoder_views.perturbation_directions(context, models, "joint", groups, f"predictor:{task}")
     moved = start + extra.step(amount)
     assert np.sign(models.predict(task, "joint", moved)[0] - models.predict(task, "joint", start)[0]) == np.sign(amount)
-    assert len(principal) == decoder.PRINCIPAL_SLIDERS
+    assert len(principal) == decoder_settings.PRINCIPAL_SLIDERS
 
 
 def test_a_principal_component_perturbation_changes_the_decoded_heart(context):
-    groups = decoder.Groups(selection=SELECTION)
+    groups = decoder_choices.Groups(selection=SELECTION)
     subject = f"subject:{context.cohort.subject_ids[0]}"
-    ecg, mri, _, _ = decoder.perturb_view(context, subject, "mri", [2.5, 0, 0], None, 0, groups)
+    view = decoder_views.perturb_view(context, subject, "mri", [2.5, 0, 0], None, 0, groups)
+    ecg, mri = view.ecg, view.mri
     assert "PC 1 +2.5 SD" in ecg.layout.title.text
     assert not np.array_equal(np.asarray(mri.data[0].z), np.asarray(mri.data[1].z)) and np.abs(np.asarray(mri.data[2].z)).max() > 0
-    same, same_mri, *_ = decoder.perturb_view(context, subject, "mri", [0, 0, 0], None, 0, groups)
+    view = decoder_views.perturb_view(context, subject, "mri", [0, 0, 0], None, 0, groups)
+    same, same_mri = view.ecg, view.mri
     difference = [t for t in same.data if (t.name or "").startswith("perturbed − ")]
     assert all(np.allclose(t.customdata[:, 0] if np.ndim(t.customdata) == 2 else t.customdata, 0) for t in difference)
     assert "no move yet" in same.layout.title.text and not np.asarray(same_mri.data[2].z).any()
@@ -162,9 +176,10 @@ def test_a_principal_component_perturbation_changes_the_decoded_heart(context):
 
 def test_interpolation_between_prototypes_decodes_every_step_and_reports_progress(context, models):
     events = []
-    groups = decoder.Groups(a=CURRENT, b=REST, selection=SELECTION)
-    strip, predictions, change, status = decoder.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
+    groups = decoder_choices.Groups(a=CURRENT, b=REST, selection=SELECTION)
+    view = decoder_views.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
                                                           progress=lambda percent, text: events.append(percent))
+    strip, predictions, change, status = view.strip, view.predictions, view.change, view.status
     assert events == sorted(events) and len(events) >= 3
     assert len([t for t in strip.data if t.type == "heatmap"]) == 3 * 4  # end-diastole, end-systole and the change at end-diastole
     assert "4 interpolation steps" in status.children
@@ -175,8 +190,8 @@ def test_interpolation_between_prototypes_decodes_every_step_and_reports_progres
 
 def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
-    assert "no ECG or MRI" in decoder.model_problem(context)
-    layout = decoder.layout(context)
+    assert "no ECG or MRI" in decoder_model.model_problem(context)
+    layout = decoder_page.layout(context)
     assert "no ECG or MRI" in str(layout) and "'decoder-ecg'" in str(layout)
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "app"))
     assert any("decoder-ecg.figure" in output for output in app.callback_map)

@@ -1,0 +1,200 @@
+"""The Decode tab's callbacks: choices, the gate in front of each background decode, and the decodes themselves."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, State, ctx, html
+
+from app.context import AppContext
+from app.figures.messages import message_figure
+from app.jobs import BackgroundJob, pass_on
+from app.panels.decoder.choices import Groups, endpoint_options, subject_choices, with_requested_subject
+from app.panels.decoder.model import model_problem, predictor_tasks
+from app.panels.decoder.page import running_note
+from app.panels.decoder.settings import (
+    DEFAULT_SUBJECTS,
+    DIFFERENCE,
+    INTERPOLATION_JOB,
+    LATENT_HELP,
+    MAX_SUBJECTS,
+    PERTURB_JOB,
+    PRINCIPAL_SLIDERS,
+    PROTOTYPE_JOB,
+    SUBJECT_JOB,
+)
+from app.panels.decoder.tables import task_label
+from app.panels.decoder.views import decode_subjects_view, interpolate_view, perturb_view, prototype_view
+from app.state import (
+    COHORTS_VERSION,
+    CURRENT,
+    CURRENT_OPTION,
+    DECODE_SUBJECT,
+    EVERYONE_OPTION,
+    FILTERS,
+    REST,
+    REST_OPTION,
+    SAVED_COHORTS,
+    SELECTION,
+    inputs_key,
+    saved_cohort_options,
+    triggered,
+)
+
+
+def _visible(main_tab: str | None, decoder_tab: str | None, wanted: str) -> bool:
+    return main_tab == "decoder" and decoder_tab == wanted
+
+
+def register(app: dash.Dash, context: AppContext) -> None:
+    problem = model_problem(context)
+
+    @app.callback(
+        Output("decoder-source", "options"),
+        Output("decoder-proto-a", "options"),
+        Output("decoder-proto-b", "options"),
+        Input(SAVED_COHORTS, "options"),
+    )
+    def _cohort_options(saved_options):
+        sources = saved_cohort_options(saved_options, CURRENT_OPTION, EVERYONE_OPTION)
+        return sources, sources, saved_cohort_options(saved_options, REST_OPTION, EVERYONE_OPTION, CURRENT_OPTION)
+
+    @app.callback(
+        Output("decoder-subjects", "options"),
+        Output("decoder-subjects", "value"),
+        Output("decoder-choices-for", "data"),
+        Input("decoder-source", "value"),
+        Input("decoder-closest", "n_clicks"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
+        Input("main-tabs", "active_tab"),
+        Input(DECODE_SUBJECT, "data"),
+        State("decoder-choices-for", "data"),
+    )
+    def _subject_choices(source, closest, filters, selection, version, main_tab, requested, computed_for):
+        # Hidden: a selection or filter change costs nothing until the tab is opened; opening it again with
+        # nothing changed keeps the subjects the user picked (or the one opened from the search box).
+        inputs = inputs_key(source, closest, filters, selection, version, requested)
+        if main_tab != "decoder" or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
+            return dash.no_update, dash.no_update, dash.no_update
+        count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
+        options, chosen = subject_choices(context, source, filters, selection, count)
+        if DECODE_SUBJECT in triggered():
+            options, chosen = with_requested_subject(context, options, requested)
+        return options, chosen, inputs
+
+    @app.callback(Output("decoder-tabs", "active_tab"), Input(DECODE_SUBJECT, "data"), prevent_initial_call=True)
+    def _show_requested_subject(_request):
+        return "subjects"
+
+    @app.callback(
+        Output("decoder-shown", "options"),
+        Output("decoder-shown", "value"),
+        Output("decoder-latent-help", "children"),
+        Input("decoder-subjects", "value"),
+        Input("decoder-latent", "value"),
+        State("decoder-shown", "value"),
+    )
+    def _shown_choices(subject_ids, latent, shown):
+        subject_ids = [str(s) for s in subject_ids or []][:MAX_SUBJECTS]
+        return ([{"label": s, "value": s} for s in subject_ids], shown if shown in subject_ids else (subject_ids[0] if subject_ids else None),
+                LATENT_HELP.get(latent, ""))
+
+    @app.callback(
+        Output("decoder-perturb-start", "options"),
+        Output("decoder-interp-from", "options"),
+        Output("decoder-interp-to", "options"),
+        Input("decoder-subjects", "value"),
+    )
+    def _endpoint_choices(subject_ids):
+        options = endpoint_options([str(s) for s in subject_ids or []][:MAX_SUBJECTS])
+        return options, options, options
+
+    @app.callback(Output("decoder-direction", "options"), Input("decoder-perturb-space", "value"))
+    def _direction_choices(space):
+        options = [{"label": "Cohort difference: mean of A − mean of B (prototypes tab)", "value": DIFFERENCE}]
+        if problem is None:
+            options += [{"label": f"↑ {task_label(context, task)} predictor", "value": f"predictor:{task}"} for task in predictor_tasks(context, space)]
+        return options
+
+    @app.callback(
+        *[Output(f"decoder-pc-{i}", "value") for i in range(PRINCIPAL_SLIDERS)],
+        Output("decoder-direction-amount", "value"),
+        Input("decoder-perturb-reset", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _reset(_clicks):
+        return [0] * (PRINCIPAL_SLIDERS + 1)
+
+    def gate(job: BackgroundJob, tab: str, settings: dict) -> None:
+        """Pass the decode request on only while its Decode tab is shown (see app.jobs.pass_on)."""
+        pass_on(app, job, settings, [Input("main-tabs", "active_tab"), Input("decoder-tabs", "active_tab")],
+                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab))
+
+    def groups_of(request: dict) -> Groups:
+        return Groups(request.get("a", CURRENT), request.get("b", REST), request.get("kind") or "mean", tuple(request.get("filters") or ()),
+                      request.get("selection"))
+
+    gate(SUBJECT_JOB, "subjects", {"subjects": Input("decoder-subjects", "value"), "latent": Input("decoder-latent", "value"),
+                                   "shown": Input("decoder-shown", "value")})
+    SUBJECT_JOB.register(
+        app, lambda request, _progress: decode_subjects_view(context, request["subjects"], request["latent"] or "joint", request["shown"]).outputs(),
+        outputs=[Output("decoder-ecg", "figure"), Output("decoder-ecg-median", "figure"), Output("decoder-mri", "figure"),
+                 Output("decoder-agreement", "figure"), Output("decoder-subject-table", "children"), Output("decoder-subject-status", "children")],
+        running=[(Output("decoder-subject-progress", "children"), running_note("Decoding the chosen subjects…"), None)],
+    )
+
+    gate(PROTOTYPE_JOB, "prototypes", {"a": Input("decoder-proto-a", "value"), "b": Input("decoder-proto-b", "value"),
+                                       "kind": Input("decoder-proto-kind", "value"), "space": Input("decoder-proto-space", "value"),
+                                       "filters": Input(FILTERS, "data"), "selection": Input(SELECTION, "data"),
+                                       "version": Input(COHORTS_VERSION, "data")})
+    PROTOTYPE_JOB.register(
+        app, lambda request, _progress: prototype_view(context, groups_of(request), request["space"] or "joint").outputs(),
+        outputs=[Output("decoder-proto-ecg", "figure"), Output("decoder-proto-mri", "figure"), Output("decoder-proto-table", "children"),
+                 Output("decoder-proto-status", "children")],
+        running=[(Output("decoder-proto-progress", "children"), running_note("Decoding the prototypes…"), None)],
+    )
+
+    groups = {"a": State("decoder-proto-a", "value"), "b": State("decoder-proto-b", "value"), "kind": State("decoder-proto-kind", "value"),
+              "filters": State(FILTERS, "data"), "selection": State(SELECTION, "data")}
+    gate(PERTURB_JOB, "perturb", {"start": Input("decoder-perturb-start", "value"), "space": Input("decoder-perturb-space", "value"),
+                                  **{f"pc{i}": Input(f"decoder-pc-{i}", "value") for i in range(PRINCIPAL_SLIDERS)},
+                                  "direction": Input("decoder-direction", "value"), "amount": Input("decoder-direction-amount", "value"),
+                                  **groups})
+
+    def _decode_perturbation(request: dict, _progress) -> tuple:
+        pcs = [request.get(f"pc{i}") for i in range(PRINCIPAL_SLIDERS)]
+        try:
+            return perturb_view(context, request["start"] or "proto-a", request["space"] or "joint", pcs, request["direction"], request["amount"],
+                                groups_of(request)).outputs()
+        except (ValueError, KeyError) as error:
+            return message_figure(str(error)), message_figure(str(error)), html.Div(), ""
+
+    PERTURB_JOB.register(
+        app, _decode_perturbation,
+        outputs=[Output("decoder-perturb-ecg", "figure"), Output("decoder-perturb-mri", "figure"), Output("decoder-perturb-table", "children"),
+                 Output("decoder-perturb-status", "children")],
+        running=[(Output("decoder-perturb-progress", "children"), running_note("Decoding the perturbed latent…"), None)],
+    )
+
+    gate(INTERPOLATION_JOB, "interpolate", {"run": Input("decoder-interp-run", "n_clicks"), "start": Input("decoder-interp-from", "value"),
+                                            "end": Input("decoder-interp-to", "value"), "space": Input("decoder-interp-space", "value"),
+                                            "steps": Input("decoder-interp-steps", "value"), "lead": Input("decoder-interp-lead", "value"),
+                                            **groups})
+
+    def _decode_interpolation(request: dict, set_progress) -> tuple:
+        try:
+            return interpolate_view(context, request["start"] or "proto-a", request["end"] or "proto-b", request["space"] or "joint",
+                                    int(request["steps"] or 5), request["lead"] or "V5", groups_of(request),
+                                    progress=lambda percent, text: set_progress((percent, text))).outputs()
+        except (ValueError, KeyError) as error:
+            return message_figure(str(error)), message_figure(""), html.Div(), ""
+
+    INTERPOLATION_JOB.register(
+        app, _decode_interpolation,
+        outputs=[Output("decoder-interp-strip", "figure"), Output("decoder-interp-predictions", "figure"),
+                 Output("decoder-interp-change", "children"), Output("decoder-interp-status", "children")],
+        progress=[Output("decoder-interp-bar", "value"), Output("decoder-interp-bar", "label")],
+        running=[(Output("decoder-interp-progress", "style"), {"display": "block"}, {"display": "none"}),
+                 (Output("decoder-interp-run", "disabled"), True, False)],
+    )

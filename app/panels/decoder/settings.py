@@ -1,0 +1,25 @@
+"""The decoder panel's fixed choices: the spaces it decodes from, how many subjects, its graphs' tool bar."""
+
+from __future__ import annotations
+
+from app.jobs import BackgroundJob
+
+SPACES = ("joint", "ecg", "mri")
+LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
+LATENT_HELP = {
+    "joint": "Both modalities decoded from the subject's joint latent.",
+    "ecg": "Cross-modal: both decoded from the ECG's latent alone, so the MRI is predicted from the ECG.",
+    "mri": "Cross-modal: both decoded from the MRI's latent alone, so the ECG is predicted from the MRI.",
+}
+MAX_SUBJECTS = 4
+DEFAULT_SUBJECTS = 2
+SUBJECT_OPTIONS = 400  # the dropdown lists this many of the source's subjects, nearest its centre first
+PRINCIPAL_SLIDERS = 3
+DIFFERENCE = "difference"
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+# The background decodes (app.jobs): their request stores
+SUBJECT_JOB = BackgroundJob(request="decoder-subject-request")
+PROTOTYPE_JOB = BackgroundJob(request="decoder-proto-request")
+PERTURB_JOB = BackgroundJob(request="decoder-perturb-request")
+INTERPOLATION_JOB = BackgroundJob(request="decoder-interp-request")
