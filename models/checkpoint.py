@@ -19,19 +19,9 @@ from data_loaders.cohort_io import atomic_path
 from models.autoencoder import CrossModalAutoencoder
 from models.config import ModelConfig, TrainConfig
 from models.device import select_device
+from models.sources import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, CheckpointError, read_config
 
 WEIGHTS_FILE = "weights.pt"
-CONFIG_FILE = "config.json"
-CHECKPOINT_FORMAT = "latent-space-explorer/dropfuse"
-CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder is missing, incomplete, unsafe to load or does not fit its config."""
-
-    def __init__(self, path: Path | str, problem: str):
-        self.path = Path(path)
-        super().__init__(f"{self.path}: {problem}")
 
 
 @dataclass
@@ -72,22 +62,6 @@ def save_checkpoint(
     with atomic_path(folder / CONFIG_FILE) as temporary:
         temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return folder
-
-
-def read_config(folder: Path | str) -> dict[str, Any]:
-    """The parsed ``config.json`` of a checkpoint folder, checked for our format marker."""
-    path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(path, "no such file: a checkpoint folder holds config.json and weights.pt (train one with python -m models.train)")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(path, f"not valid JSON ({error})") from error
-    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(path, f"not a model config: expected \"format\": \"{CHECKPOINT_FORMAT}\"")
-    if document.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(path, f"config version {document.get('version')!r}; this code reads version {CHECKPOINT_VERSION}")
-    return document
 
 
 def load_state_dict(path: Path | str, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:

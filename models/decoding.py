@@ -19,7 +19,8 @@ import torch
 from data_loaders import Cohort
 from models.autoencoder import LatentModel
 from models.device import select_device
-from models.loading import ModelSource, cohort_model_source, cohort_shapes, load_model, source_from_path
+from models.loading import cohort_shapes, load_model
+from models.sources import ModelSource, cohort_model_source, source_from_path
 
 Modality = Literal["ecg", "mri"]
 MODALITIES: tuple[Modality, ...] = ("ecg", "mri")

@@ -25,11 +25,10 @@ from tqdm import tqdm
 from data_loaders import Cohort, CohortFormatError, load_cohort
 from data_loaders.cohort_io import update_manifest, write_spaces
 from models.autoencoder import CrossModalAutoencoder
-from models.checkpoint import CheckpointError, read_config
 from models.data import CohortArrays, in_stored_order, iter_chunks, read_ecg
 from models.decoding import codec_for_cohort
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device
-from models.loading import NATIVE_FORMAT, ModelSource, cohort_model_source
+from models.sources import NATIVE_FORMAT, CheckpointError, ModelSource, cohort_model_source, read_config
 
 Progress = Callable[[int, int], None]
 SPACE_DESCRIPTIONS = {

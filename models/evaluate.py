@@ -25,13 +25,12 @@ from tqdm import tqdm
 from data_loaders import Cohort, CohortFormatError, cohort_spec, load_cohort
 from data_loaders.ecg_measures import lead_correlations
 from data_loaders.mri_measures import fractional_area_change, lv_area_curves
-from models.checkpoint import CheckpointError
 from models.data import in_stored_order, iter_chunks
 from models.decoding import codec_for_cohort
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device
-from models.loading import cohort_model_source
 from models.metrics import pearson, psnr, qrs_amplitude, ssim
 from models.predictors import held_out_scores, stored_predictions
+from models.sources import CheckpointError, cohort_model_source
 from models.training import split_ids
 
 EVAL_CHUNK = 50

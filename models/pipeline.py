@@ -21,14 +21,14 @@ from data_loaders import load_cohort
 from data_loaders.cohort_io import clean_leftovers
 from data_loaders.manifest import MANIFEST_NAME
 from models.baseline import ensure_raw_space
-from models.checkpoint import is_checkpoint, read_config
+from models.checkpoint import is_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays
 from models.device import select_device
 from models.encode import encode_loaded, encode_streamed, store_spaces
-from models.loading import DEFAULT_MODEL_FOLDER, source_from_path
 from models.predictors import DEFAULT_SPACES, PREDICTORS_FILE, PredictorSet, fit_cohort_predictors, predictor_spaces
 from models.run_status import RunStatus, write_status
+from models.sources import DEFAULT_MODEL_FOLDER, read_config, source_from_path
 from models.train import train_and_save
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     from data_loaders import CohortFormatError
-    from models.checkpoint import CheckpointError
     from models.device import DeviceUnavailableError
+    from models.sources import CheckpointError
 
     parser = argparse.ArgumentParser(prog="python -m models.pipeline", description="Train, encode and fit predictors for a cohort where missing.")
     parser.add_argument("--cohort", type=Path, required=True)

@@ -316,7 +316,7 @@ def stored_predictions(cohort: Any) -> pd.DataFrame | None:
 
 def predictors_for_cohort(cohort: Any, model_path: Path | str | None = None) -> PredictorSet | None:
     """The predictors saved beside the cohort's model (for thresholds and traversal directions), or None."""
-    from models.loading import cohort_model_source
+    from models.sources import cohort_model_source
 
     path = cohort_model_source(cohort, model_path).home / PREDICTORS_FILE
     return PredictorSet.load(path) if path.is_file() else None
@@ -326,7 +326,7 @@ def fit_cohort_predictors(cohort_dir: Path | str, model_path: Path | str | None 
     """Fit predictors on a cohort's joint/ecg/mri spaces (and its raw baseline), save them beside the model, store the predictions."""
     from data_loaders import load_cohort
     from data_loaders.cohort_io import write_predictions
-    from models.loading import cohort_model_source
+    from models.sources import cohort_model_source
 
     cohort = load_cohort(cohort_dir)
     missing = [s for s in DEFAULT_SPACES if s not in cohort.spaces]

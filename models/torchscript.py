@@ -18,9 +18,8 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import CheckpointError
+from models.sources import MODULE_NAMES, CheckpointError
 
-MODULE_NAMES = ("ecg_encoder", "ecg_decoder", "mri_encoder", "mri_decoder")
 PROBE_BATCH = 2
 
 

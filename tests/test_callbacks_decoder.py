@@ -195,3 +195,7 @@ def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_coho
     assert "no ECG or MRI" in str(layout) and "'decoder-ecg'" in str(layout)
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "app"))
     assert any("decoder-ecg.figure" in output for output in app.callback_map)
+
+
+def test_the_device_badge_says_where_decodes_run_once_asked():
+    assert decoder_page.device_badge("cpu") == "Decoding on CPU (no CUDA GPU found)"

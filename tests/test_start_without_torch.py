@@ -1,7 +1,8 @@
 """The app starts without importing torch: importing PyTorch takes seconds, and only decoding and training need it.
 
 Each check runs in a fresh interpreter, since this test session has long imported torch itself. A cohort
-with a model still loads it while the page is built (the decoder panel warms it on the CPU).
+with a model starts without it too: the first decode loads the model, and the Decode tab asks where
+decodes run only when it is opened.
 """
 
 from __future__ import annotations
@@ -29,15 +30,22 @@ def test_the_modules_python_m_app_imports_before_serving_leave_torch_unimported(
     assert not _torch_imported_by("\n".join(f"import {module}" for module in SERVING_MODULES))
 
 
-def test_building_the_app_for_a_cohort_without_a_model_leaves_torch_unimported(phenotype_cohort_dir, tmp_path):
-    code = (
+def _build_app(cohort_dir, cache_dir, device: str) -> str:
+    return (
         "from pathlib import Path\n"
         "from app.config import AppConfig\n"
         "from app.server import create_app\n"
-        f"app = create_app(AppConfig(cohort_dir=Path({str(phenotype_cohort_dir)!r}), cache_dir=Path({str(tmp_path)!r}), device='cpu'))\n"
+        f"app = create_app(AppConfig(cohort_dir=Path({str(cohort_dir)!r}), cache_dir=Path({str(cache_dir)!r}), device={device!r}))\n"
         "assert app.server.test_client().get('/_dash-layout').status_code == 200"
     )
-    assert not _torch_imported_by(code)
+
+
+def test_building_the_app_for_a_cohort_without_a_model_leaves_torch_unimported(phenotype_cohort_dir, tmp_path):
+    assert not _torch_imported_by(_build_app(phenotype_cohort_dir, tmp_path, "cpu"))
+
+
+def test_building_the_app_for_a_cohort_with_a_model_leaves_torch_unimported(trained_cohort_dir, tmp_path):
+    assert not _torch_imported_by(_build_app(trained_cohort_dir, tmp_path, "auto"))
 
 
 def test_the_probe_sees_torch_when_a_model_module_is_imported():

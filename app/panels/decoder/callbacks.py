@@ -10,7 +10,7 @@ from app.figures.messages import message_figure
 from app.jobs import BackgroundJob, pass_on
 from app.panels.decoder.choices import Groups, endpoint_options, subject_choices, with_requested_subject
 from app.panels.decoder.model import model_problem, predictor_tasks
-from app.panels.decoder.page import running_note
+from app.panels.decoder.page import device_badge, running_note
 from app.panels.decoder.settings import (
     DEFAULT_SUBJECTS,
     DIFFERENCE,
@@ -109,6 +109,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _endpoint_choices(subject_ids):
         options = endpoint_options([str(s) for s in subject_ids or []][:MAX_SUBJECTS])
         return options, options, options
+
+    @app.callback(Output("decoder-device", "children"), Input("main-tabs", "active_tab"), prevent_initial_call=True)
+    def _device(tab):
+        if tab != "decoder" or problem is not None:
+            return dash.no_update
+        return device_badge(context.config.device)
 
     @app.callback(Output("decoder-direction", "options"), Input("decoder-perturb-space", "value"))
     def _direction_choices(space):

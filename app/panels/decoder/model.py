@@ -84,8 +84,7 @@ def model_problem(context: AppContext) -> str | None:
     missing = [space for space in SPACES if space not in cohort.spaces]
     if missing:
         return f"This cohort has no {', '.join(missing)} latent space yet: run python -m models.encode --cohort DIR."
-    from models.checkpoint import CheckpointError
-    from models.loading import cohort_model_source
+    from models.sources import CheckpointError, cohort_model_source
 
     try:
         cohort_model_source(cohort)
@@ -103,8 +102,8 @@ def expected_device(device: str = "auto") -> str:
 
 @functools.lru_cache(maxsize=4)
 def _load_models(context: AppContext) -> DecoderModels:
-    from models.checkpoint import CheckpointError
     from models.decoding import codec_for_cohort
+    from models.sources import CheckpointError
 
     try:
         codec = codec_for_cohort(context.cohort, device=context.config.device)

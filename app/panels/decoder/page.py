@@ -182,13 +182,17 @@ def _interpolate_tab(context: AppContext) -> html.Div:
     )
 
 
-def _device_line(problem: str | None, device_setting: str) -> html.Div:
+def device_badge(device_setting: str) -> str:
+    """Where decodes run, for the badge: asked of torch (CUDA present?), so only once the Decode tab is opened."""
+    device = expected_device(device_setting)
+    return f"Decoding on {device}" + (" (no CUDA GPU found)" if device == "CPU" else "")
+
+
+def _device_line(problem: str | None) -> html.Div:
     if problem:
         return dbc.Alert(problem, color="warning", className="py-2")
-    device = expected_device(device_setting)
-    note = " (no CUDA GPU found)" if device == "CPU" else ""
-    return html.Div([dbc.Badge(f"Decoding on {device}", color="info", className="me-2", id="decoder-device"),
-                     html.Span(f"{note} · the model is loaded once per process · each view says how long its decode took".lstrip(" ·"),
+    return html.Div([dbc.Badge("Decoding on …", color="info", className="me-2", id="decoder-device"),
+                     html.Span("the model is loaded by the first decode, once per process · each view says how long its decode took",
                                className="text-muted small")],
                     className="mb-2")
 
@@ -197,7 +201,7 @@ def layout(context: AppContext) -> html.Div:
     problem = model_problem(context)
     return html.Div(
         [
-            _device_line(problem, context.config.device),
+            _device_line(problem),
             dbc.Tabs(
                 [
                     dbc.Tab(_subjects_tab(), label="Subjects", tab_id="subjects"),
