@@ -51,6 +51,7 @@ from app.state import (
     SAVED_COHORTS,
     SELECTION,
     SPACE_LABELS,
+    check_choice,
     inputs_key,
     resolve_choice,
     saved_cohort_options,
@@ -872,6 +873,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
             request = dict(zip(names, settings))
             if problem or not _visible(main_tab, decoder_tab, tab) or request == values[-1]:
                 return dash.no_update
+            for group in ("a", "b"):
+                if group in request:  # the job checks again, as the requester; refused here, no job is queued
+                    check_choice(context, request[group], f"cohort {group.upper()}")
             return request
 
     def groups_of(request: dict) -> Groups:
