@@ -182,6 +182,80 @@ def test_an_old_cohort_database_is_migrated_and_its_cohorts_stay_readable(tmp_pa
         store.delete(store.list()[0].id)  # an ownerless cohort is changed by the local user only
 
 
+FIRST_RELEASE_TABLE = ("CREATE TABLE cohorts (id INTEGER PRIMARY KEY AUTOINCREMENT, dataset TEXT NOT NULL, name TEXT NOT NULL, "
+                       "definition TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (dataset, name))")
+
+
+def test_cohort_names_are_unique_per_owner_so_saving_one_reveals_nothing_about_others(tmp_path):
+    user = {"name": "alice"}
+    store = CohortStore(tmp_path / "c.sqlite", dataset="d", current_user=lambda: user["name"])
+    everyone = CohortDefinition.from_dict({"filters": []})
+    alices = store.save("Ward 7", everyone)
+    user["name"] = "bob"
+    bobs = store.save("Ward 7", everyone)  # alice's private "Ward 7" is no obstacle and no hint
+    with pytest.raises(CohortStoreError, match="a cohort named 'Ward 7' already exists"):
+        store.save("Ward 7", everyone)
+    assert [(saved.id, saved.label) for saved in store.list()] == [(bobs.id, "Ward 7")]
+    user["name"] = "alice"
+    store.set_shared(alices.id, True)
+    user["name"] = "bob"
+    assert sorted(saved.label for saved in store.list()) == ["Ward 7", "Ward 7 (alice)"]  # his own keeps its plain name
+    assert store.get(alices.id).label == "Ward 7 (alice)" and store.get(bobs.id).label == "Ward 7"
+    user["name"] = "carol"
+    assert [saved.label for saved in store.list()] == ["Ward 7"]  # only alice's is shared: nothing to tell apart
+    user["name"] = "bob"
+    store.set_shared(bobs.id, True)
+    user["name"] = "carol"
+    assert sorted(saved.label for saved in store.list()) == ["Ward 7 (alice)", "Ward 7 (bob)"]
+
+
+def test_deleting_a_cohort_others_build_on_names_only_what_the_user_may_see(tmp_path):
+    user = {"name": "alice"}
+    store = CohortStore(tmp_path / "c.sqlite", dataset="d", current_user=lambda: user["name"])
+    base = store.save("Base", CohortDefinition.from_dict({"filters": []}), shared=True)
+    user["name"] = "bob"
+    store.save("Bob's secret study", CohortDefinition(operation="complement", operands=(base.id,)))
+    user["name"] = "alice"
+    with pytest.raises(CohortStoreError) as refused:
+        store.delete(base.id)
+    assert "secret" not in str(refused.value) and "1 private cohort of other users is defined from it" in str(refused.value)
+
+
+def test_a_first_release_database_is_migrated_to_names_unique_per_owner_keeping_ids(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(FIRST_RELEASE_TABLE)
+        for name in ("Old", "Gone", "Kept"):
+            connection.execute("INSERT INTO cohorts (dataset, name, definition, created_at, updated_at) VALUES ('d', ?, '{\"filters\": []}', 't', 't')",
+                               (name,))
+        connection.execute("DELETE FROM cohorts WHERE name = 'Gone'")
+    user = {"name": "alice"}
+    store = CohortStore(path, dataset="d", current_user=lambda: user["name"])
+    assert [(saved.id, saved.name, saved.shared, saved.owner) for saved in store.list()] == [(3, "Kept", True, ""), (1, "Old", True, "")]
+    assert store.save("Old", CohortDefinition.from_dict({"filters": []})).id == 4  # id 2 (deleted) is never given again
+    with sqlite3.connect(path) as connection:
+        indexes = [row[1] for row in connection.execute("PRAGMA index_list(cohorts)") if row[2]]
+        unique = [[column[2] for column in connection.execute(f"PRAGMA index_info('{index}')")] for index in indexes]
+    assert unique == [["dataset", "owner", "name"]]
+    CohortStore(path, dataset="d", current_user=lambda: "bob")  # opening again migrates nothing
+    assert len(store.list()) == 3
+
+
+def test_a_database_with_owners_but_names_unique_across_users_is_migrated_too(tmp_path):
+    path = tmp_path / "owners.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(FIRST_RELEASE_TABLE)
+        connection.execute("ALTER TABLE cohorts ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        connection.execute("ALTER TABLE cohorts ADD COLUMN shared INTEGER NOT NULL DEFAULT 1")
+        connection.execute("INSERT INTO cohorts (dataset, name, definition, created_at, updated_at, owner, shared) "
+                           "VALUES ('d', 'Mine', '{\"filters\": []}', 't', 't', 'alice', 0)")
+    store = CohortStore(path, dataset="d", current_user=lambda: "bob")
+    assert store.list() == []
+    store.save("Mine", CohortDefinition.from_dict({"filters": []}))  # refused before: alice had one of that name
+    alice = CohortStore(path, dataset="d", current_user=lambda: "alice")
+    assert [(saved.name, saved.owner, saved.shared) for saved in alice.list()] == [("Mine", "alice", False)]
+
+
 def test_exports_are_written_to_the_audit_log(tmp_path):
     store = CohortStore(tmp_path / "c.sqlite", dataset="d", current_user=lambda: "alice")
     store.record("export", "cohort 'A': 12 subjects")
