@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app import users as users_cli
+from app.auth.throttle import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_NAME, WINDOW_S, SignInThrottle, refusal_message
 from app.auth.users import UserStore, UserStoreError
 from app.cohort_store import CohortStore, CohortStoreError
 from app.config import AppConfig, ConfigError
@@ -72,6 +73,42 @@ def test_with_passwords_every_data_route_needs_a_session(phenotype_cohort_dir, p
     assert client.get("/_dash-layout").status_code == 200
     client.get("/logout")
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_failed_sign_ins_are_counted_per_name_and_address_across_processes_and_forgotten_after_the_window(tmp_path):
+    now = [1_000_000.0]
+    throttle = SignInThrottle(tmp_path / "c.sqlite", clock=lambda: now[0])
+    for _ in range(4):
+        throttle.record_failure("alice", "10.0.0.1")
+        now[0] += 10
+    assert throttle.wait_seconds("alice", "10.0.0.9") == 0
+    throttle.record_failure("alice", "10.0.0.1")
+    other_worker = SignInThrottle(tmp_path / "c.sqlite", clock=lambda: now[0])  # same file: another worker, or after a restart
+    assert other_worker.wait_seconds("alice", "10.0.0.9") == pytest.approx(WINDOW_S - 40)  # until the first failure is 15 min old
+    assert other_worker.wait_seconds("bob", "10.0.0.1") == 0  # the address has 5 of its 20
+    now[0] += WINDOW_S - 39
+    assert throttle.wait_seconds("alice", "10.0.0.9") == 0
+    for index in range(MAX_FAILURES_PER_ADDRESS):
+        throttle.record_failure(f"user{index}", "10.0.0.2")
+    assert throttle.wait_seconds("carol", "10.0.0.2") > 0 and throttle.wait_seconds("carol", "10.0.0.3") == 0
+    throttle.record_failure("dave", "10.0.0.4")
+    throttle.record_success("dave")
+    assert throttle.wait_seconds("dave", "10.0.0.5") == 0
+    assert refusal_message(61) == "Too many failed sign-ins; try again in 2 minutes." and refusal_message(5).endswith("in 1 minute.")
+
+
+def test_repeated_wrong_passwords_lock_the_name_out_with_a_clear_message(phenotype_cohort_dir, phenotype_cohort, tmp_path):
+    client, config = make_client(phenotype_cohort_dir, phenotype_cohort, tmp_path, auth="password")
+    users = UserStore(config.resolved_cohort_db)
+    users.add("alice", PASSWORD)
+    users.add("bob", PASSWORD)
+    for _ in range(MAX_FAILURES_PER_NAME):
+        assert client.post("/login", data={"username": "alice", "password": "not her password"}).status_code == 401
+    refused = client.post("/login", data={"username": "alice", "password": PASSWORD})  # right, but not even checked now
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 800
+    assert b"Too many failed sign-ins; try again in 15 minutes." in refused.data
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/login", data={"username": "bob", "password": PASSWORD}).status_code == 302  # another name from the same address
 
 
 def test_a_removed_user_loses_their_session(phenotype_cohort_dir, phenotype_cohort, tmp_path):
