@@ -43,22 +43,22 @@ def make_celery(broker: str):
     return Celery("latent_space_explorer", broker=broker, backend=broker)
 
 
-def requester_cache_key(key: str) -> str:
-    """A background result's key, per requesting user: two users asking the same thing never collect each other's result."""
-    return hashlib.sha256(f"{current_username()}\0{key}".encode()).hexdigest()
-
-
-class CeleryJobManager(dash.CeleryManager):
-    """Dash's Celery manager, its jobs acting as the user who asked (the worker has no Flask request to ask)."""
+class PerRequesterResults:
+    """Background results keyed per requesting user: two users asking the same thing never collect each other's result."""
 
     def build_cache_key(self, fn, args, cache_args_to_ignore, triggered) -> str:
-        return requester_cache_key(super().build_cache_key(fn, args, cache_args_to_ignore, triggered))
+        key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
+        return hashlib.sha256(f"{current_username()}\0{key}".encode()).hexdigest()
+
+
+class CeleryJobManager(PerRequesterResults, dash.CeleryManager):
+    """Dash's Celery manager, its jobs acting as the user who asked (the worker has no Flask request to ask)."""
 
     def call_job_fn(self, key, job_fn, args, context):
         return super().call_job_fn(key, job_fn, args, job_context(context))
 
 
-class ThreadJobManager(dash.DiskcacheManager):
+class ThreadJobManager(PerRequesterResults, dash.DiskcacheManager):
     """Background callbacks on a bounded pool of threads in the server process; results in a disk cache.
 
     Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
@@ -76,9 +76,6 @@ class ThreadJobManager(dash.DiskcacheManager):
         self._jobs: dict[int, tuple[Future, str]] = {}
         self._job_ids = itertools.count(1)
         self._lock = threading.Lock()
-
-    def build_cache_key(self, fn, args, cache_args_to_ignore, triggered) -> str:
-        return requester_cache_key(super().build_cache_key(fn, args, cache_args_to_ignore, triggered))
 
     def call_job_fn(self, key, job_fn, args, context) -> int:
         job = next(self._job_ids)
