@@ -168,7 +168,7 @@ class CohortStore:
         """The current user's cohorts and the shared ones, by name; labels tell apart cohorts of one name."""
         condition, parameters = self._visible()
         with self._connect() as connection:
-            rows = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} ORDER BY name COLLATE NOCASE", parameters).fetchall()
+            rows = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} ORDER BY name COLLATE NOCASE, id", parameters).fetchall()
         owners: dict[str, set[str]] = {}
         for row in rows:
             owners.setdefault(row[1], set()).add(row[5])
@@ -176,7 +176,7 @@ class CohortStore:
 
     def _labelled(self, saved: SavedCohort, name_clashes: bool) -> SavedCohort:
         """The cohort with its label: its name, or "name (owner)" for another user's cohort whose name the user also sees on another's."""
-        if not name_clashes or self.is_owner(saved):
+        if not name_clashes or saved.owner == (self.current_user() or LOCAL_USER):  # (a cohort from before owners is labelled too)
             return replace(saved, label=saved.name)
         return replace(saved, label=f"{saved.name} ({saved.owner or LOCAL_USER})")
 

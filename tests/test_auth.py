@@ -270,6 +270,7 @@ def test_a_first_release_database_is_migrated_to_names_unique_per_owner_keeping_
     store = CohortStore(path, dataset="d", current_user=lambda: user["name"])
     assert [(saved.id, saved.name, saved.shared, saved.owner) for saved in store.list()] == [(3, "Kept", True, ""), (1, "Old", True, "")]
     assert store.save("Old", CohortDefinition.from_dict({"filters": []})).id == 4  # id 2 (deleted) is never given again
+    assert [saved.label for saved in store.list()] == ["Kept", "Old (local)", "Old"]  # the earlier version's "Old" told apart from alice's
     with sqlite3.connect(path) as connection:
         indexes = [row[1] for row in connection.execute("PRAGMA index_list(cohorts)") if row[2]]
         unique = [[column[2] for column in connection.execute(f"PRAGMA index_info('{index}')")] for index in indexes]
