@@ -7,7 +7,6 @@ request: the job manager hands the requester to the job); once Alice shares it, 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,6 +25,7 @@ from app.server import ThreadJobManager, create_app
 from app.state import REST, SelectionError, check_choice, selection_mask
 from app.validation import InputRefused, refusal_text
 from data_loaders import load_cohort
+from tests.test_background_jobs import _result as job_result
 
 WOMEN = CohortDefinition(filters=({"kind": "choice", "variable": "sex", "values": ["female"]},))
 
@@ -55,13 +55,7 @@ def as_job(server, manager: ThreadJobManager, username: str, work: Callable[[], 
     with signed_in(server, username):
         cache_key = manager.build_cache_key(work, [], [], None) + key
         job = manager.call_job_fn(cache_key, manager.make_job_fn(lambda: work(), progress=False), [], {"triggered_inputs": []})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        result = manager.get_result(cache_key, job)
-        if result is not manager.UNDEFINED:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("the job gave no result")
+    return job_result(manager, cache_key, job, timeout=60)
 
 
 def job_refusal(result) -> str | None:
