@@ -6,9 +6,11 @@ data cohort (``dataset``) so switching the app to another cohort folder shows on
 
 Every cohort has an owner and is private (its owner only) or shared (everyone can see and use it;
 only the owner renames, shares or deletes it). The user is asked of ``current_user`` per call, so
-one store serves every request. Databases from before owners existed are migrated in place:
-their cohorts become shared cohorts with no owner, readable by all, changeable by none but local use.
-Exports are written to an audit log (who, when, what).
+one store serves every request. Names are unique per owner, not across users: saving "X" says
+nothing about anyone else's cohorts; where a user sees two cohorts of one name, the other user's
+is labelled "X (alice)". Databases from before owners existed are migrated in place, in one
+transaction: their cohorts become shared cohorts with no owner, readable by all, changeable by none
+but local use. Exports are written to an audit log (who, when, what).
 """
 
 from __future__ import annotations
@@ -17,21 +19,23 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from app.core.cohort_algebra import CohortDefinition
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cohorts (
+COHORTS_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     dataset TEXT NOT NULL,
     name TEXT NOT NULL,
     definition TEXT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    UNIQUE (dataset, name)
+    owner TEXT NOT NULL DEFAULT '',
+    shared INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (dataset, owner, name)
 )
 """
 AUDIT_SCHEMA = """
@@ -46,6 +50,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
 """
 # Columns added after the first release: (name, declaration); old rows get the default.
 MIGRATIONS = (("owner", "TEXT NOT NULL DEFAULT ''"), ("shared", "INTEGER NOT NULL DEFAULT 1"))
+COPIED_COLUMNS = "id, dataset, name, definition, created_at, updated_at, owner, shared"
 LOCAL_USER = "local"  # the one user of the embedded, unauthenticated localhost server
 
 
@@ -65,6 +70,7 @@ class SavedCohort:
     updated_at: str
     owner: str = ""
     shared: bool = True
+    label: str = ""  # what the user sees: the name, or "name (owner)" beside another cohort of that name
 
 
 @dataclass(frozen=True)
@@ -86,19 +92,18 @@ class CohortStore:
         self.dataset = dataset
         self.current_user = current_user
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as connection:
+        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)  # transactions below are explicit
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(SCHEMA)
-            connection.execute(AUDIT_SCHEMA)
-            present = {row[1] for row in connection.execute("PRAGMA table_info(cohorts)")}
-            for column, declaration in MIGRATIONS:
-                if column not in present:
-                    connection.execute(f"ALTER TABLE cohorts ADD COLUMN {column} {declaration}")
+            _migrate(connection)
+        finally:
+            connection.close()
 
     def _visible(self) -> tuple[str, tuple]:
         """The SQL condition (and its parameters) for the cohorts the current user may see.
 
-        No user (None) is server-side work outside a request, e.g. a background job whose request was checked.
+        No user (None) is trusted server-side work outside any request or job (start-up, command lines, tests);
+        a background job acts as the user who asked for it (``app.auth.current_username``).
         """
         user = self.current_user()
         if user is None:
@@ -153,16 +158,27 @@ class CohortStore:
         condition, parameters = self._visible()
         with self._connect() as connection:
             row = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} AND id = ?", (*parameters, cohort_id)).fetchone()
-        if row is None:
-            raise CohortStoreError(f"no saved cohort with id {cohort_id}")
-        return _to_saved(row)
+            if row is None:
+                raise CohortStoreError(f"no saved cohort with id {cohort_id}")
+            clash = connection.execute(f"SELECT 1 FROM cohorts WHERE {condition} AND name = ? AND owner != ? LIMIT 1",
+                                       (*parameters, row[1], row[5])).fetchone()
+        return self._labelled(_to_saved(row), clash is not None)
 
     def list(self) -> list[SavedCohort]:
-        """The current user's cohorts and the shared ones, by name."""
+        """The current user's cohorts and the shared ones, by name; labels tell apart cohorts of one name."""
         condition, parameters = self._visible()
         with self._connect() as connection:
-            rows = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} ORDER BY name COLLATE NOCASE", parameters).fetchall()
-        return [_to_saved(row) for row in rows]
+            rows = connection.execute(f"SELECT {COLUMNS} FROM cohorts WHERE {condition} ORDER BY name COLLATE NOCASE, id", parameters).fetchall()
+        owners: dict[str, set[str]] = {}
+        for row in rows:
+            owners.setdefault(row[1], set()).add(row[5])
+        return [self._labelled(_to_saved(row), len(owners[row[1]]) > 1) for row in rows]
+
+    def _labelled(self, saved: SavedCohort, name_clashes: bool) -> SavedCohort:
+        """The cohort with its label: its name, or "name (owner)" for another user's cohort whose name the user also sees on another's."""
+        if not name_clashes or saved.owner == (self.current_user() or LOCAL_USER):  # (a cohort from before owners is labelled too)
+            return replace(saved, label=saved.name)
+        return replace(saved, label=f"{saved.name} ({saved.owner or LOCAL_USER})")
 
     def is_owner(self, saved: SavedCohort) -> bool:
         """Whether the current user may rename, delete or share this cohort (cohorts from before owners belong to the local user)."""
@@ -201,10 +217,13 @@ class CohortStore:
         """Delete a cohort unless another saved cohort is defined in terms of it."""
         self._require_owner(cohort_id)
         with self._connect() as connection:  # every user's cohorts: a private one may be defined from a shared one
-            rows = connection.execute("SELECT name, definition FROM cohorts WHERE dataset = ?", (self.dataset,)).fetchall()
-        dependents = [name for name, definition in rows if cohort_id in CohortDefinition.from_dict(json.loads(definition)).operands]
+            rows = connection.execute("SELECT id, definition FROM cohorts WHERE dataset = ?", (self.dataset,)).fetchall()
+        dependents = {dependent for dependent, definition in rows if cohort_id in CohortDefinition.from_dict(json.loads(definition)).operands}
         if dependents:
-            raise CohortStoreError(f"cannot delete: {', '.join(dependents)} {'is' if len(dependents) == 1 else 'are'} defined from it")
+            seen = [saved.label for saved in self.list() if saved.id in dependents]  # others' private cohorts are counted, not named
+            hidden = len(dependents) - len(seen)
+            named = [*seen, *([f"{hidden} private cohort{'s' if hidden > 1 else ''} of other users"] if hidden else [])]
+            raise CohortStoreError(f"cannot delete: {', '.join(named)} {'is' if len(dependents) == 1 else 'are'} defined from it")
         with self._connect() as connection:
             deleted = connection.execute("DELETE FROM cohorts WHERE dataset = ? AND id = ?", (self.dataset, cohort_id)).rowcount
         if not deleted:
@@ -237,6 +256,46 @@ def _clean_name(name: str) -> str:
     if len(cleaned) > 80:
         raise CohortStoreError("cohort names are at most 80 characters")
     return cleaned
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring any earlier schema to this one in one transaction (a kill -9 leaves the old one, whole).
+
+    Earlier releases lacked ``owner`` and ``shared`` (added with their defaults) and made names unique
+    across all users (the table is rebuilt with names unique per owner, ids and the id sequence kept).
+    BEGIN IMMEDIATE: of several workers starting at once, one migrates and the others then find nothing to do.
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(COHORTS_TABLE.format(table="cohorts"))
+        connection.execute(AUDIT_SCHEMA)
+        present = {row[1] for row in connection.execute("PRAGMA table_info(cohorts)")}
+        for column, declaration in MIGRATIONS:
+            if column not in present:
+                connection.execute(f"ALTER TABLE cohorts ADD COLUMN {column} {declaration}")
+        if _unique_across_users(connection):
+            sequence = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'cohorts'").fetchone()
+            connection.execute(COHORTS_TABLE.format(table="cohorts_per_owner"))
+            connection.execute(f"INSERT INTO cohorts_per_owner ({COPIED_COLUMNS}) SELECT {COPIED_COLUMNS} FROM cohorts")
+            connection.execute("DROP TABLE cohorts")
+            connection.execute("ALTER TABLE cohorts_per_owner RENAME TO cohorts")
+            if sequence is not None:  # ids of deleted cohorts are never given again (old links must not find a new cohort)
+                connection.execute("DELETE FROM sqlite_sequence WHERE name = 'cohorts'")
+                connection.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('cohorts', ?)", (sequence[0],))
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _unique_across_users(connection: sqlite3.Connection) -> bool:
+    """Whether the cohorts table still has the first release's UNIQUE (dataset, name)."""
+    for index in connection.execute("PRAGMA index_list(cohorts)").fetchall():
+        if index[2]:  # unique
+            columns = [row[2] for row in connection.execute(f"PRAGMA index_info({index[1]!r})")]
+            if columns == ["dataset", "name"]:
+                return True
+    return False
 
 
 def _to_saved(row: tuple) -> SavedCohort:

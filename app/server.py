@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -16,6 +17,7 @@ import flask
 from dash import html
 from werkzeug.exceptions import HTTPException
 
+from app.auth import current_username, job_context
 from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
@@ -43,7 +45,22 @@ def make_celery(broker: str):
     return Celery("latent_space_explorer", broker=broker, backend=broker)
 
 
-class ThreadJobManager(dash.DiskcacheManager):
+class PerRequesterResults:
+    """Background results keyed per requesting user: two users asking the same thing never collect each other's result."""
+
+    def build_cache_key(self, fn, args, cache_args_to_ignore, triggered) -> str:
+        key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
+        return hashlib.sha256(f"{current_username()}\0{key}".encode()).hexdigest()
+
+
+class CeleryJobManager(PerRequesterResults, dash.CeleryManager):
+    """Dash's Celery manager, its jobs acting as the user who asked (the worker has no Flask request to ask)."""
+
+    def call_job_fn(self, key, job_fn, args, context):
+        return super().call_job_fn(key, job_fn, args, job_context(context))
+
+
+class ThreadJobManager(PerRequesterResults, dash.DiskcacheManager):
     """Background callbacks on a bounded pool of threads in the server process; results in a disk cache.
 
     Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
@@ -52,6 +69,7 @@ class ThreadJobManager(dash.DiskcacheManager):
     had just ended raised ``psutil.NoSuchProcess`` (HTTP 500). Threads fork nothing and start at once;
     the heavy parts (torch, numpy, scikit-learn, numba) release the GIL. A job superseded by a newer
     request is cancelled if it has not started and otherwise runs to its end (bounded by the pool).
+    A job acts as the user who asked for it (``app.auth.job_context``): it sees that user's saved cohorts only.
     """
 
     def __init__(self, cache, workers: int):
@@ -63,7 +81,7 @@ class ThreadJobManager(dash.DiskcacheManager):
 
     def call_job_fn(self, key, job_fn, args, context) -> int:
         job = next(self._job_ids)
-        future = self._pool.submit(job_fn, key, self._make_progress_key(key), args, context)
+        future = self._pool.submit(job_fn, key, self._make_progress_key(key), args, job_context(context))
         with self._lock:
             self._jobs[job] = (future, key)
         return job
@@ -95,7 +113,7 @@ class ThreadJobManager(dash.DiskcacheManager):
 def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheManager | dash.CeleryManager:
     """Threads on one machine (nothing forked); Celery + Redis when a broker is configured (several workers)."""
     if config.celery_broker:
-        return dash.CeleryManager(celery_app or make_celery(config.celery_broker))
+        return CeleryJobManager(celery_app or make_celery(config.celery_broker))
     import diskcache
 
     return ThreadJobManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")), workers=BACKGROUND_THREADS)

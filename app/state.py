@@ -204,6 +204,20 @@ def resolve_choice(context: AppContext, choice: str | int | None, filters: list 
     return context.saved_cohort_mask(choice)  # the store refuses anything but a real store id (no int("3") coercion)
 
 
+def check_choice(context: AppContext, choice: object, what: str) -> None:
+    """Refuse a cohort choice the requesting user may not use: only CURRENT, REST, EVERYONE, None or a saved cohort they can see.
+
+    Background jobs resolve choices again as their requester (``app.auth``); this refuses in the request,
+    before a job is queued for nothing.
+    """
+    if choice is None or (isinstance(choice, str) and choice in (CURRENT, REST, EVERYONE)):
+        return
+    try:
+        context.store.get(choice)
+    except CohortStoreError as error:
+        raise validation.InputRefused(f"{what}: {error}") from None
+
+
 def subject_row(context: AppContext, subject: object) -> int | None:
     """The row of a subject named by id (the search box, a link), or None when none is named; an unknown id is refused."""
     if subject is None or subject == "":

@@ -15,6 +15,9 @@ import math
 from collections.abc import Collection
 
 from dash import set_props
+from dash.exceptions import BackgroundCallbackError
+
+from app.cohort_store import CohortStoreError
 
 MAX_REQUEST_BYTES = 32 * 2**20  # a selection of a million subjects is about 8 MB of JSON
 REFUSAL_ALERT_ID = "input-refused"
@@ -85,13 +88,35 @@ def optional(checker, value: object, *args, **kwargs):
     return None if value is None else checker(value, *args, **kwargs)
 
 
+USER_FACING_ERRORS = (InputRefused, CohortStoreError)  # their messages are written for the user
+
+
+def refusal_text(error: Exception) -> str | None:
+    """What to tell the user about a refusal, also one raised inside a background job; None for any other failure.
+
+    Dash hands a job's exception to ``on_error`` as a BackgroundCallbackError whose text ends with the
+    job's traceback, whose last line is ``module.Class: message`` (the class itself does not cross
+    from a Celery worker).
+    """
+    if isinstance(error, USER_FACING_ERRORS):
+        return str(error)
+    if isinstance(error, BackgroundCallbackError):
+        last_line = str(error).rstrip().rsplit("\n", 1)[-1]
+        for kind in USER_FACING_ERRORS:
+            prefix = f"{kind.__module__}.{kind.__qualname__}: "
+            if last_line.startswith(prefix):
+                return last_line[len(prefix):]
+    return None
+
+
 def show_refusal(error: Exception) -> None:
     """Dash's ``on_error`` for every callback: the refusal (or any failure) as a message in the page, never a 500.
 
     Returning None leaves the callback's outputs as they were.
     """
-    if isinstance(error, InputRefused):
-        message = f"Not done: {error}"
+    refusal = refusal_text(error)
+    if refusal is not None:
+        message = f"Not done: {refusal}"
     else:
         log.error("callback failed", exc_info=error)
         message = "Not done: this could not be computed (the details are in the server log)."

@@ -13,8 +13,8 @@ click would, then posts every server callback that property triggers to ``/_dash
 applies the answers to its copy of the page and follows the cascade (background callbacks are
 polled with the signed ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash
 renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
-errors; overall throughput; and RSS, open descriptors and process count of the server's whole
-process tree before and after (after a short settle).
+errors; overall throughput; RSS, open descriptors and process count of the server's whole
+process tree before and after (after a short settle); and the machine's load average then.
 """
 
 from __future__ import annotations
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = User(servers.port, random.Random(-1))
         warm.load_page()  # first request builds caches; not measured
         time.sleep(2)
-        before = servers.tree()
+        before, load_before = servers.tree(), os.getloadavg()
         results = Results()
         per_user = [args.actions // args.users + (1 if i < args.actions % args.users else 0) for i in range(args.users)]
         deadline = time.monotonic() + args.max_seconds
@@ -532,10 +532,12 @@ def main(argv: list[str] | None = None) -> int:
             thread.join()
         elapsed = time.perf_counter() - started
         time.sleep(5)  # finished background jobs get reaped
-        after = servers.tree()
+        after, load_after = servers.tree(), os.getloadavg()
         print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
               f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions")
         report(results, elapsed, before, after)
+        print(f"machine load average (1/5/15 min) on {os.cpu_count()} CPUs: {' / '.join(f'{v:.2f}' for v in load_before)} before, "
+              f"{' / '.join(f'{v:.2f}' for v in load_after)} after (other work on the machine slows every figure above)")
         log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
         failures = [line for line in log_lines if re.match(r"^\w*(Error|Exception)\b|^\w+\.\w+Error", line)]
         for line in list(dict.fromkeys(failures))[-8:]:

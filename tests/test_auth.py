@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app import users as users_cli
+from app.auth.throttle import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_NAME, WINDOW_S, SignInThrottle, refusal_message
 from app.auth.users import UserStore, UserStoreError
 from app.cohort_store import CohortStore, CohortStoreError
 from app.config import AppConfig, ConfigError
@@ -72,6 +73,42 @@ def test_with_passwords_every_data_route_needs_a_session(phenotype_cohort_dir, p
     assert client.get("/_dash-layout").status_code == 200
     client.get("/logout")
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_failed_sign_ins_are_counted_per_name_and_address_across_processes_and_forgotten_after_the_window(tmp_path):
+    now = [1_000_000.0]
+    throttle = SignInThrottle(tmp_path / "c.sqlite", clock=lambda: now[0])
+    for _ in range(4):
+        throttle.record_failure("alice", "10.0.0.1")
+        now[0] += 10
+    assert throttle.wait_seconds("alice", "10.0.0.9") == 0
+    throttle.record_failure("alice", "10.0.0.1")
+    other_worker = SignInThrottle(tmp_path / "c.sqlite", clock=lambda: now[0])  # same file: another worker, or after a restart
+    assert other_worker.wait_seconds("alice", "10.0.0.9") == pytest.approx(WINDOW_S - 40)  # until the first failure is 15 min old
+    assert other_worker.wait_seconds("bob", "10.0.0.1") == 0  # the address has 5 of its 20
+    now[0] += WINDOW_S - 39
+    assert throttle.wait_seconds("alice", "10.0.0.9") == 0
+    for index in range(MAX_FAILURES_PER_ADDRESS):
+        throttle.record_failure(f"user{index}", "10.0.0.2")
+    assert throttle.wait_seconds("carol", "10.0.0.2") > 0 and throttle.wait_seconds("carol", "10.0.0.3") == 0
+    throttle.record_failure("dave", "10.0.0.4")
+    throttle.record_success("dave")
+    assert throttle.wait_seconds("dave", "10.0.0.5") == 0
+    assert refusal_message(61) == "Too many failed sign-ins; try again in 2 minutes." and refusal_message(5).endswith("in 1 minute.")
+
+
+def test_repeated_wrong_passwords_lock_the_name_out_with_a_clear_message(phenotype_cohort_dir, phenotype_cohort, tmp_path):
+    client, config = make_client(phenotype_cohort_dir, phenotype_cohort, tmp_path, auth="password")
+    users = UserStore(config.resolved_cohort_db)
+    users.add("alice", PASSWORD)
+    users.add("bob", PASSWORD)
+    for _ in range(MAX_FAILURES_PER_NAME):
+        assert client.post("/login", data={"username": "alice", "password": "not her password"}).status_code == 401
+    refused = client.post("/login", data={"username": "alice", "password": PASSWORD})  # right, but not even checked now
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 800
+    assert b"Too many failed sign-ins; try again in 15 minutes." in refused.data
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/login", data={"username": "bob", "password": PASSWORD}).status_code == 302  # another name from the same address
 
 
 def test_a_removed_user_loses_their_session(phenotype_cohort_dir, phenotype_cohort, tmp_path):
@@ -180,6 +217,81 @@ def test_an_old_cohort_database_is_migrated_and_its_cohorts_stay_readable(tmp_pa
     assert [(saved.name, saved.shared, saved.owner) for saved in store.list()] == [("Old", True, "")]
     with pytest.raises(CohortStoreError):
         store.delete(store.list()[0].id)  # an ownerless cohort is changed by the local user only
+
+
+FIRST_RELEASE_TABLE = ("CREATE TABLE cohorts (id INTEGER PRIMARY KEY AUTOINCREMENT, dataset TEXT NOT NULL, name TEXT NOT NULL, "
+                       "definition TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (dataset, name))")
+
+
+def test_cohort_names_are_unique_per_owner_so_saving_one_reveals_nothing_about_others(tmp_path):
+    user = {"name": "alice"}
+    store = CohortStore(tmp_path / "c.sqlite", dataset="d", current_user=lambda: user["name"])
+    everyone = CohortDefinition.from_dict({"filters": []})
+    alices = store.save("Ward 7", everyone)
+    user["name"] = "bob"
+    bobs = store.save("Ward 7", everyone)  # alice's private "Ward 7" is no obstacle and no hint
+    with pytest.raises(CohortStoreError, match="a cohort named 'Ward 7' already exists"):
+        store.save("Ward 7", everyone)
+    assert [(saved.id, saved.label) for saved in store.list()] == [(bobs.id, "Ward 7")]
+    user["name"] = "alice"
+    store.set_shared(alices.id, True)
+    user["name"] = "bob"
+    assert sorted(saved.label for saved in store.list()) == ["Ward 7", "Ward 7 (alice)"]  # his own keeps its plain name
+    assert store.get(alices.id).label == "Ward 7 (alice)" and store.get(bobs.id).label == "Ward 7"
+    user["name"] = "carol"
+    assert [saved.label for saved in store.list()] == ["Ward 7"]  # only alice's is shared: nothing to tell apart
+    user["name"] = "bob"
+    store.set_shared(bobs.id, True)
+    user["name"] = "carol"
+    assert sorted(saved.label for saved in store.list()) == ["Ward 7 (alice)", "Ward 7 (bob)"]
+
+
+def test_deleting_a_cohort_others_build_on_names_only_what_the_user_may_see(tmp_path):
+    user = {"name": "alice"}
+    store = CohortStore(tmp_path / "c.sqlite", dataset="d", current_user=lambda: user["name"])
+    base = store.save("Base", CohortDefinition.from_dict({"filters": []}), shared=True)
+    user["name"] = "bob"
+    store.save("Bob's secret study", CohortDefinition(operation="complement", operands=(base.id,)))
+    user["name"] = "alice"
+    with pytest.raises(CohortStoreError) as refused:
+        store.delete(base.id)
+    assert "secret" not in str(refused.value) and "1 private cohort of other users is defined from it" in str(refused.value)
+
+
+def test_a_first_release_database_is_migrated_to_names_unique_per_owner_keeping_ids(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(FIRST_RELEASE_TABLE)
+        for name in ("Old", "Gone", "Kept"):
+            connection.execute("INSERT INTO cohorts (dataset, name, definition, created_at, updated_at) VALUES ('d', ?, '{\"filters\": []}', 't', 't')",
+                               (name,))
+        connection.execute("DELETE FROM cohorts WHERE name = 'Gone'")
+    user = {"name": "alice"}
+    store = CohortStore(path, dataset="d", current_user=lambda: user["name"])
+    assert [(saved.id, saved.name, saved.shared, saved.owner) for saved in store.list()] == [(3, "Kept", True, ""), (1, "Old", True, "")]
+    assert store.save("Old", CohortDefinition.from_dict({"filters": []})).id == 4  # id 2 (deleted) is never given again
+    assert [saved.label for saved in store.list()] == ["Kept", "Old (local)", "Old"]  # the earlier version's "Old" told apart from alice's
+    with sqlite3.connect(path) as connection:
+        indexes = [row[1] for row in connection.execute("PRAGMA index_list(cohorts)") if row[2]]
+        unique = [[column[2] for column in connection.execute(f"PRAGMA index_info('{index}')")] for index in indexes]
+    assert unique == [["dataset", "owner", "name"]]
+    CohortStore(path, dataset="d", current_user=lambda: "bob")  # opening again migrates nothing
+    assert len(store.list()) == 3
+
+
+def test_a_database_with_owners_but_names_unique_across_users_is_migrated_too(tmp_path):
+    path = tmp_path / "owners.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(FIRST_RELEASE_TABLE)
+        connection.execute("ALTER TABLE cohorts ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        connection.execute("ALTER TABLE cohorts ADD COLUMN shared INTEGER NOT NULL DEFAULT 1")
+        connection.execute("INSERT INTO cohorts (dataset, name, definition, created_at, updated_at, owner, shared) "
+                           "VALUES ('d', 'Mine', '{\"filters\": []}', 't', 't', 'alice', 0)")
+    store = CohortStore(path, dataset="d", current_user=lambda: "bob")
+    assert store.list() == []
+    store.save("Mine", CohortDefinition.from_dict({"filters": []}))  # refused before: alice had one of that name
+    alice = CohortStore(path, dataset="d", current_user=lambda: "alice")
+    assert [(saved.name, saved.owner, saved.shared) for saved in alice.list()] == [("Mine", "alice", False)]
 
 
 def test_exports_are_written_to_the_audit_log(tmp_path):

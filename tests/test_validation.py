@@ -65,3 +65,19 @@ def test_selections_hold_only_subjects_of_this_cohort(hostile):
 def test_filters_name_declared_variables_and_sane_bounds(hostile):
     with pytest.raises(v.InputRefused, match="filter"):
         v.filter_specs(hostile, VARIABLES)
+
+
+def test_a_refusal_raised_inside_a_background_job_reaches_the_page_as_its_own_message():
+    from dash.exceptions import BackgroundCallbackError
+
+    from app.cohort_store import CohortStoreError
+
+    def from_job(error: Exception) -> BackgroundCallbackError:  # how Dash hands a job's exception to on_error: its text and traceback
+        return BackgroundCallbackError(f"An error occurred inside a background callback: {error}\nTraceback (most recent call last):\n"
+                                       f"  File \"x.py\", line 1, in job\n{type(error).__module__}.{type(error).__qualname__}: {error}\n")
+
+    assert v.refusal_text(from_job(v.InputRefused("steps: expected a whole number from 2 to 12, got 200"))) == "steps: expected a whole number from 2 to 12, got 200"
+    assert v.refusal_text(from_job(CohortStoreError("no saved cohort with id 7"))) == "no saved cohort with id 7"
+    assert v.refusal_text(CohortStoreError("no saved cohort with id 7")) == "no saved cohort with id 7"
+    assert v.refusal_text(from_job(ZeroDivisionError("division by zero"))) is None  # a failure, not a refusal: the generic banner
+    assert v.refusal_text(RuntimeError("x")) is None

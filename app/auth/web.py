@@ -18,6 +18,7 @@ from flask import Flask, Response, abort, redirect, render_template_string, requ
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 
 from app.auth import AUTH_MODE_KEY
+from app.auth.throttle import SignInThrottle, refusal_message
 from app.auth.users import UserStore
 from app.config import AppConfig, is_loopback
 
@@ -144,6 +145,7 @@ def _install_sign_in(server: Flask, config: AppConfig, mode: str) -> None:
     server.secret_key = secret_key(config)
     server.config["SESSION_COOKIE_SECURE"] = not is_loopback(config.host)
     users = UserStore(config.resolved_cohort_db)
+    throttle = SignInThrottle(config.resolved_cohort_db)
     manager = LoginManager(server)
     manager.login_view = "lse_login"
 
@@ -167,15 +169,21 @@ def _install_sign_in(server: Flask, config: AppConfig, mode: str) -> None:
     @server.route("/login", methods=["GET", "POST"], endpoint="lse_login")
     def _login():
         target = _safe_next(request.args.get("next"))
-        error = None
+        error, status, headers = None, 200, {}
         if request.method == "POST" and mode == "password":
-            username = request.form.get("username", "")
-            if users.verify(username, request.form.get("password", "")):
+            username, address = request.form.get("username", ""), request.remote_addr or "unknown"
+            wait = throttle.wait_seconds(username, address)
+            if wait > 0:  # not checked, not counted
+                error, status, headers = refusal_message(wait), 429, {"Retry-After": str(int(wait) + 1)}
+            elif users.verify(username, request.form.get("password", "")):
+                throttle.record_success(username)
                 session.clear()
                 login_user(User(username))
                 return redirect(target)
-            error = "Wrong user name or password."
-        return render_template_string(LOGIN_PAGE, mode=mode, error=error, next=target), 401 if error else 200
+            else:
+                throttle.record_failure(username, address)
+                error, status = "Wrong user name or password.", 401
+        return render_template_string(LOGIN_PAGE, mode=mode, error=error, next=target), status, headers
 
     @server.route("/logout", methods=["POST", "GET"], endpoint="lse_logout")
     @login_required

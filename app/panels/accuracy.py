@@ -141,7 +141,7 @@ class Evaluation:
 
 def cohort_choice_mask(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None) -> tuple[str, np.ndarray]:
     """(name, mask over every subject) for the cohort to evaluate: the current one or a saved one."""
-    name = "Current cohort" if choice in (CURRENT, None) else f"Saved: {context.store.get(choice).name}"
+    name = "Current cohort" if choice in (CURRENT, None) else f"Saved: {context.store.get(choice).label}"
     return name, resolve_choice(context, choice, filters, selection)
 
 
@@ -359,7 +359,7 @@ def subgroup_groups(context: AppContext, task: str, space: str, threshold: float
         masks = {}
         for saved in context.store.list():
             try:
-                masks[saved.name] = context.definition_mask(saved.definition)
+                masks[saved.label] = context.definition_mask(saved.definition)
             except (CohortStoreError, KeyError, ValueError):  # defined from a cohort since deleted: the sidebar says so
                 continue
     elif breakdown == BY_AGE:

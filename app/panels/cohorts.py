@@ -99,15 +99,16 @@ def filter_histograms(context: AppContext, filters: list | None, selection: dict
 
 def saved_cohort_rows(context: AppContext) -> list[dict]:
     """Each saved cohort with its definition in words, when it was made and its size now (recomputed, never stored)."""
-    names = {saved.id: saved.name for saved in context.store.list()}
+    listed = context.store.list()
+    names = {saved.id: saved.label for saved in listed}
     rows = []
-    for saved in context.store.list():
+    for saved in listed:
         try:
             size = int(context.definition_mask(saved.definition).sum())
             definition = describe_definition(saved.definition, context.variables, lambda operand: names.get(operand, f"cohort {operand}"))
         except (ValueError, KeyError, CohortStoreError) as error:
             size, definition = None, f"cannot resolve: {error}"
-        rows.append({"id": saved.id, "name": saved.name, "size": size, "definition": definition, "created": readable_time(saved.created_at),
+        rows.append({"id": saved.id, "name": saved.label, "size": size, "definition": definition, "created": readable_time(saved.created_at),
                      "shared": saved.shared, "owner": saved.owner or LOCAL_USER, "mine": context.store.is_owner(saved)})
     return rows
 

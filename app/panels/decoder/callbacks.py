@@ -35,6 +35,7 @@ from app.state import (
     REST_OPTION,
     SAVED_COHORTS,
     SELECTION,
+    check_choice,
     inputs_key,
     saved_cohort_options,
     triggered,
@@ -132,10 +133,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _reset(_clicks):
         return [0] * (PRINCIPAL_SLIDERS + 1)
 
+    def allowed_groups(request: dict) -> None:
+        """Refuse cohort A or B when this user may not see it: no job is queued (the job checks again, as the requester)."""
+        for group in ("a", "b"):
+            if group in request:
+                check_choice(context, request[group], f"cohort {group.upper()}")
+
     def gate(job: BackgroundJob, tab: str, settings: dict) -> None:
         """Pass the decode request on only while its Decode tab is shown (see app.jobs.pass_on)."""
         pass_on(app, job, settings, [Input("main-tabs", "active_tab"), Input("decoder-tabs", "active_tab")],
-                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab))
+                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab), check=allowed_groups)
 
     def groups_of(request: dict) -> Groups:
         return Groups(request.get("a", CURRENT), request.get("b", REST), request.get("kind") or "mean", tuple(request.get("filters") or ()),

@@ -70,7 +70,7 @@ def group_label(context: AppContext, choice: str | int | None, saved_names: dict
         return "everyone else"
     if choice == EVERYONE:
         return "everyone"
-    names = saved_names if saved_names is not None else {saved.id: saved.name for saved in context.store.list()}
+    names = saved_names if saved_names is not None else {saved.id: saved.label for saved in context.store.list()}
     return names.get(choice, f"cohort {choice}")
 
 

@@ -222,7 +222,7 @@ def prototype_view(context: AppContext, groups: Groups, space: str) -> DecodedPa
             text = "Cohort A is everyone, so “everyone else” is empty: lasso subjects in the explorer, add a filter, or choose B = Everyone."
         return DecodedPairView(message_figure(text), message_figure(text), html.Div(), status_line(""))
     latents = context.cohort.spaces[space]
-    saved = {s.id: s.name for s in context.store.list()}
+    saved = {s.id: s.label for s in context.store.list()}
     label_a = f"A: {groups.kind} of {group_label(context, groups.a, saved)} ({int(mask_a.sum()):,})"
     label_b = f"B: {groups.kind} of {group_label(context, groups.b, saved)} ({int(mask_b.sum()):,})"
     stacked = np.stack([decoding.cohort_prototype(latents, mask_a, groups.kind), decoding.cohort_prototype(latents, mask_b, groups.kind)])
