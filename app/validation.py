@@ -46,7 +46,8 @@ def integer(value: object, what: str, low: int, high: int) -> int:
 def number(value: object, what: str, low: float, high: float) -> float:
     """A finite int or float in [low, high] (never a bool or a string)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not low <= value <= high:
-        raise InputRefused(f"{what}: expected a number from {low:g} to {high:g}, got {_describe(value)}")
+        expected = "a finite number" if math.isinf(low) and math.isinf(high) else f"a number from {low:g} to {high:g}"
+        raise InputRefused(f"{what}: expected {expected}, got {_describe(value)}")
     return float(value)
 
 

@@ -12,7 +12,7 @@ import pytest
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_description import readable_time
-from app.core.filters import ChoiceFilter, RangeFilter
+from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
 from app.figures.scatter import FADED_OFFSET
 from app.panels import cohorts, compare_cohorts, explorer
@@ -291,3 +291,17 @@ def test_below_the_threshold_a_zoom_changes_nothing_drawn(context):
     viewport = _zoom("0-joint-pca", [0, 0.01], [0, 0.01])
     figure, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport)
     assert len(figure.data[0].x) == context.n_subjects and "follows_zoom" not in figure.data[0].meta
+
+
+def test_a_range_filter_is_kept_in_step_within_the_servers_limits_and_hostile_values_are_refused(context):
+    top = slider_limits(context.cohort.phenotypes["age_years"])[1]
+    typed = {"type": "range-low", "variable": "age_years"}
+    slider, low, high = cohorts.checked_range_sync(context, typed, None, 65, None)
+    assert slider == [65.0, top] and (low, high) == (65.0, top)  # the page's own min and max are never read
+    moved = {"type": "range-filter", "variable": "age_years"}
+    assert cohorts.checked_range_sync(context, moved, [50, 60], None, None) == (dash.no_update, 50.0, 60.0)
+    for trigger, slider, low in ((typed, None, [60, 70]), (typed, None, "65"), (typed, None, True), (moved, [50], None),
+                                 (moved, "50-60", None), ({"type": "range-low", "variable": "sex"}, None, 1),
+                                 ({"type": "range-low", "variable": "password"}, None, 1), ("range-low", None, 1)):
+        with pytest.raises(InputRefused):
+            cohorts.checked_range_sync(context, trigger, slider, low, None)

@@ -6,6 +6,8 @@ current lasso/box selection. Saved cohorts keep that definition in the SQLite st
 
 from __future__ import annotations
 
+import math
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -81,6 +83,21 @@ def synced_range(low: float | None, high: float | None, minimum: float, maximum:
     high = maximum if high is None else min(max(float(high), minimum), maximum)
     low, high = min(low, high), max(low, high)
     return [low, high], low, high
+
+
+def checked_range_sync(context: AppContext, trigger: object, slider: object, low: object, high: object) -> tuple:
+    """The slider and boxes of one range filter kept in step, every value checked: the limits are the server's, not the page's."""
+    variable = trigger.get("variable") if isinstance(trigger, dict) else None
+    continuous = [name for name, spec in context.variables.items() if spec.type == "continuous"]
+    validation.choice(variable, continuous, "filter variable")
+    minimum, maximum = slider_limits(context.cohort.phenotypes[variable])
+    if trigger.get("type") == "range-filter":
+        if not isinstance(slider, list) or len(slider) != 2:
+            raise validation.InputRefused(f"{variable} filter: expected a lower and an upper limit, got {slider!r:.60}")
+        bounds = [validation.number(value, f"{variable} filter limit", -math.inf, math.inf) for value in slider]
+        return dash.no_update, bounds[0], bounds[1]
+    typed = [validation.optional(validation.number, value, f"{variable} filter limit", -math.inf, math.inf) for value in (low, high)]
+    return synced_range(*typed, minimum, maximum)
 
 
 def filters_from_controls(range_ids: list[dict], range_values: list, choice_ids: list[dict], choice_values: list) -> list[dict]:
@@ -234,14 +251,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input({"type": "range-filter", "variable": MATCH}, "value"),
         Input({"type": "range-low", "variable": MATCH}, "value"),
         Input({"type": "range-high", "variable": MATCH}, "value"),
-        State({"type": "range-filter", "variable": MATCH}, "min"),
-        State({"type": "range-filter", "variable": MATCH}, "max"),
         prevent_initial_call=True,
     )
-    def _sync_range(slider, low, high, minimum, maximum):
-        if ctx.triggered_id and ctx.triggered_id.get("type") == "range-filter":
-            return dash.no_update, slider[0], slider[1]
-        return synced_range(low, high, minimum, maximum)
+    def _sync_range(slider, low, high):
+        return checked_range_sync(context, ctx.triggered_id, slider, low, high)
 
     @app.callback(
         Output(FILTERS, "data"),
