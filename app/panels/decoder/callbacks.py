@@ -111,11 +111,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         options = endpoint_options([str(s) for s in subject_ids or []][:MAX_SUBJECTS])
         return options, options, options
 
-    @app.callback(Output("decoder-device", "children"), Input("main-tabs", "active_tab"), prevent_initial_call=True)
-    def _device(tab):
-        if tab != "decoder" or problem is not None:
-            return dash.no_update
-        return device_badge(context.config.device)
+    if problem is None:  # the badge is on the page only when there is a model to decode with
+        @app.callback(Output("decoder-device", "children"), Input("main-tabs", "active_tab"), prevent_initial_call=True)
+        def _device(tab):
+            return device_badge(context.config.device) if tab == "decoder" else dash.no_update
 
     @app.callback(Output("decoder-direction", "options"), Input("decoder-perturb-space", "value"))
     def _direction_choices(space):
