@@ -88,20 +88,21 @@ def _prototypes_tab() -> html.Div:
                 ],
                 className="g-2 mb-2",
             ),
-            *_decoded_views("proto", "What changed from B to A"),
+            *_decoded_views({"progress": "decoder-proto-progress", "status": "decoder-proto-status", "ecg": "decoder-proto-ecg",
+                             "table": "decoder-proto-table", "mri": "decoder-proto-mri"}, "What changed from B to A"),
         ]
     )
 
 
-def _decoded_views(name: str, table_title: str) -> list:
+def _decoded_views(ids: dict[str, str], table_title: str) -> list:
     """Progress, status, the 12-lead ECG, the cine and a predictor table: what the prototype and perturbation tabs show."""
     return [
-        html.Div(id=f"decoder-{name}-progress"),
-        html.Div(id=f"decoder-{name}-status", className="mb-1"),
-        dbc.Row([dbc.Col(_graph(f"decoder-{name}-ecg", 810), lg=8),
-                 dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=f"decoder-{name}-table")], lg=4)],
+        html.Div(id=ids["progress"]),
+        html.Div(id=ids["status"], className="mb-1"),
+        dbc.Row([dbc.Col(_graph(ids["ecg"], 810), lg=8),
+                 dbc.Col([html.Div(table_title, className="small fw-semibold mb-1"), html.Div(id=ids["table"])], lg=4)],
                 className="g-2"),
-        _graph(f"decoder-{name}-mri", 420),
+        _graph(ids["mri"], 420),
     ]
 
 
@@ -134,7 +135,8 @@ def _perturb_tab() -> html.Div:
                 ],
                 className="g-2 mb-2",
             ),
-            *_decoded_views("perturb", "What changed: perturbed (A) − start (B)"),
+            *_decoded_views({"progress": "decoder-perturb-progress", "status": "decoder-perturb-status", "ecg": "decoder-perturb-ecg",
+                             "table": "decoder-perturb-table", "mri": "decoder-perturb-mri"}, "What changed: perturbed (A) − start (B)"),
         ]
     )
 
