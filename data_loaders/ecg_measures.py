@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft, ndimage, signal
+from scipy import fft, ndimage
 
 from data_loaders.cohort_spec import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
@@ -199,6 +199,7 @@ def qrs_duration_ms(median_mv: np.ndarray, r_peak_index: int = MEDIAN_R_PEAK_IND
 
 
 def _detect(leads: np.ndarray, sampling_hz: int) -> np.ndarray:
+    from scipy import signal  # imported on first use: scipy.signal pulls in scipy.stats (over a second), and the app starts without it
     qrs_band, wide = _zero_phase_filtered(leads, sampling_hz, _QRS_BAND_HZ, _WIDE_BAND_HZ)
     energy = (np.diff(qrs_band, axis=0, prepend=qrs_band[:1]) ** 2).sum(axis=1)
     width = max(round(_INTEGRATION_S * sampling_hz), 1)
@@ -322,6 +323,7 @@ def _zero_phase_filtered(leads: np.ndarray, sampling_hz: int, *bands: tuple[floa
 @lru_cache(maxsize=16)
 def _zero_phase_gain(sampling_hz: int, n_fft: int, low_hz: float, high_hz: float | None) -> np.ndarray:
     """|H|² of a second-order Butterworth filter at the rfft frequencies: its gain applied forwards and backwards."""
+    from scipy import signal
     if high_hz is None:
         sos = signal.butter(2, low_hz, btype="highpass", fs=sampling_hz, output="sos")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -41,11 +42,13 @@ def _result(manager: ThreadJobManager, key: str, job: int, timeout: float = 10):
 def test_many_jobs_fork_nothing_and_leave_no_descriptor_or_thread_behind(manager):
     me = psutil.Process()
     _result(manager, "warm", manager.call_job_fn("warm", _doubling_job(manager), [0], {}))  # the pool's threads start
+    gc.collect()  # files earlier tests left to the garbage collector must not close during the count
     children, descriptors, threads = me.children(recursive=True), me.num_fds(), threading.active_count()
     for index in range(300):
         job = manager.call_job_fn(f"key-{index}", _doubling_job(manager), [index], {})
         assert _result(manager, f"key-{index}", job) == 2 * index
         assert not manager.job_running(job)
+    gc.collect()
     assert me.children(recursive=True) == children
     assert me.num_fds() == descriptors
     assert threading.active_count() == threads

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from data_loaders import cohort_spec
 
@@ -475,6 +474,7 @@ def _placement_values(labels: np.ndarray, scores: np.ndarray) -> tuple[float, np
 
 
 def _difference(auroc_a: float, auroc_b: float, variance: float, paired: bool, confidence: float) -> AurocDifference:
+    from scipy import stats  # imported on first use: scipy.stats takes over a second, and serving starts without it
     difference = auroc_a - auroc_b
     standard_error = float(np.sqrt(max(variance, 0.0)))
     z = stats.norm.ppf(0.5 + confidence / 2)

@@ -6,7 +6,6 @@ from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from data_loaders.manifest import VariableSpec
 
@@ -34,10 +33,12 @@ def _undefined_effect(a: float, b: float) -> float:
 
 def is_skewed(*groups: np.ndarray) -> bool:
     """|skewness| > 1 in any group: then Mann–Whitney rather than Welch's t, and median [IQR] rather than mean ± SD."""
+    from scipy import stats  # imported on first use: scipy.stats takes over a second, and serving starts without it
     return any(abs(stats.skew(group)) > 1 for group in groups if len(group) > 2 and group.std() > 0)
 
 
 def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
+    from scipy import stats
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     row: dict[str, float | str] = {"A": np.nan, "B": np.nan, "std_diff": np.nan, "p_value": np.nan, "test": ""}
     if len(a) == 0 or len(b) == 0:
@@ -60,6 +61,7 @@ def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
 
 
 def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> list[dict[str, float | str]]:
+    from scipy import stats
     table = np.array([[int((a == level).sum()) for level in levels], [int((b == level).sum()) for level in levels]])
     keep = table.sum(axis=0) > 0
     table, levels = table[:, keep], [level for level, k in zip(levels, keep) if k]
