@@ -58,10 +58,11 @@ def running_scaled_out(cohort_dir: Path, workdir: Path, web_workers: int = 2, ti
         wait_until_serving(url, processes, timeout, workdir / "server.log")
         yield url, processes
     finally:
+        # One at a time, the reverse of the start order: gunicorn, then Celery, then Redis. Stopping Redis while
+        # a web worker still listens for job results made that worker log a connection traceback.
         for process in reversed(processes):
             if process.poll() is None:
                 os.killpg(process.pid, 15)
-        for process in reversed(processes):
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
