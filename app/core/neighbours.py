@@ -404,6 +404,10 @@ class NeighbourCache:
     def __init__(self, folder: Path):
         self.arrays = ArrayCache(folder, dtype=np.int32)
 
+    @property
+    def folder(self) -> Path:
+        return self.arrays.folder
+
     def path_for(self, space_fingerprint: str, k: int, metric: Metric, method: str) -> Path:
         return self.arrays.path_for(space_fingerprint, "knn", {"k": int(k), "metric": metric, "method": method})
 

@@ -41,7 +41,7 @@ from app.core.statistics import compare_groups
 from app.core.table_one import format_probability
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
-from app.jobs import BackgroundJob
+from app.jobs import HEAVY, BackgroundJob
 from app.state import COHORTS_VERSION, SELECTION, SelectionError, inputs_key, selection_mask, space_label, triggered
 
 PANEL_TAB = "compare-spaces"  # the tab_id app.server gives this panel
@@ -543,7 +543,7 @@ def layout(context: AppContext) -> html.Div:
 
 
 WAITING_MARK = "#waiting"
-NEIGHBOURS_JOB = BackgroundJob(request="cs-request", ready="cs-ready", poll="cs-poll", poll_ms=1500)
+NEIGHBOURS_JOB = BackgroundJob(request="cs-request", ready="cs-ready", poll="cs-poll", poll_ms=1500, lane=HEAVY)
 
 
 def register(app: dash.Dash, context: AppContext) -> None:

@@ -52,7 +52,7 @@ from app.figures.scatter import (
     typed_array,
     view_title,
 )
-from app.jobs import BackgroundJob
+from app.jobs import HEAVY, BackgroundJob
 from app.state import (
     CLUSTER_COLOUR,
     CLUSTERS,
@@ -73,7 +73,7 @@ from app.state import (
 from data_loaders import cohort_spec
 
 LATENT_VIEWS = (0, 1)
-PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000)
+PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000, lane=HEAVY)
 CLUSTER_OPTION = {"label": "Clusters (found in the Clusters tab)", "value": CLUSTER_COLOUR}
 
 
