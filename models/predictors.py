@@ -30,7 +30,9 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from data_loaders import cohort_spec
+from data_loaders.cohort import manifest_file
 from data_loaders.cohort_io import atomic_path
+from data_loaders.manifest import MANIFEST_NAME, section
 from models.baseline import RAW_SPACE
 
 BINARY_TASKS = (cohort_spec.AF, cohort_spec.HF, cohort_spec.LVH, cohort_spec.HYPERTENSION)
@@ -307,11 +309,15 @@ def held_out_scores(predictions: pd.DataFrame, phenotypes: pd.DataFrame) -> pd.D
 
 
 def stored_predictions(cohort: Any) -> pd.DataFrame | None:
-    """The cohort's stored out-of-sample predictions (long table), or None when it has none."""
-    table = cohort.manifest.get("predictions")
+    """The cohort's stored out-of-sample predictions (long table), or None when it has none.
+
+    The manifest's path is held to the cohort folder like every other (``allow_outside_paths``).
+    """
+    manifest_path = cohort.root / MANIFEST_NAME
+    table = section(cohort.manifest, "predictions", manifest_path, required=False)
     if not table:
         return None
-    return pd.read_parquet(cohort.root / table["path"])
+    return pd.read_parquet(manifest_file(cohort.manifest, table, manifest_path, cohort.root, "predictions"))
 
 
 def predictors_for_cohort(cohort: Any, model_path: Path | str | None = None) -> PredictorSet | None:

@@ -71,6 +71,16 @@ CASES = (
     + [("cluster-request.data", "clusters", {("cluster-run", "n_clicks"): 1, (component, "value"): value}, True)
        for component, value in (("cluster-k", 1), ("cluster-k", 31), ("cluster-k", 2.5), ("cluster-k", True), ("cluster-k", "3"),
                                 ("cluster-space", "nowhere"), ("cluster-method", "spectral"), ("cluster-min-size", 1))]
+    + [(f"{job}.data", "decoder", {("decoder-tabs", "active_tab"): tab, (component, "value"): value}, True)
+       for job, tab, component, value in (
+           ("decoder-interp-request", "interpolate", "decoder-interp-steps", 200), ("decoder-interp-request", "interpolate", "decoder-interp-steps", 10**9),
+           ("decoder-interp-request", "interpolate", "decoder-interp-steps", "5"), ("decoder-interp-request", "interpolate", "decoder-interp-steps", 2.5),
+           ("decoder-interp-request", "interpolate", "decoder-interp-from", "subject:nobody"), ("decoder-interp-request", "interpolate", "decoder-interp-lead", "V13"),
+           ("decoder-perturb-request", "perturb", "decoder-pc-0", 40), ("decoder-perturb-request", "perturb", "decoder-direction-amount", "1"),
+           ("decoder-perturb-request", "perturb", "decoder-perturb-space", "nowhere"), ("decoder-perturb-request", "perturb", "decoder-direction", "__class__"),
+           ("decoder-proto-request", "prototypes", "decoder-proto-kind", "max"), ("decoder-proto-request", "prototypes", "decoder-proto-space", 3),
+           ("decoder-proto-request", "prototypes", "decoder-proto-a", -1), ("decoder-subject-request", "subjects", "decoder-subjects", ["nobody"]),
+           ("decoder-subject-request", "subjects", "decoder-subjects", ["x"] * 9), ("decoder-subject-request", "subjects", "decoder-latent", "nowhere"))]
     + [("colour-legend.children", "explore", {("colour-by", "value"): "@clusters", ("clusters", "data"): value}, True)
        for value in ({"space": "nowhere", "method": "kmeans"}, "joint", {"space": "joint", "method": "kmeans", "n_clusters": 99})]
 )

@@ -9,6 +9,7 @@ import dataclasses
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ import torch
 
 from data_loaders import load_cohort
 from data_loaders.cohort_io import update_manifest
+from data_loaders.errors import CohortFormatError
 from models import encode, evaluate, predictors, train
 from models.checkpoint import WEIGHTS_FILE, load_checkpoint
 from models.decoding import clear_cache, codec_for_cohort, load_codec
@@ -179,3 +181,10 @@ def test_an_imported_cohort_missing_a_modality_for_some_subjects_is_trained_on_i
     skipped = set(PredictorSet.load(imported_cohort_dir / "model" / PREDICTORS_FILE).metadata["skipped"])
     assert table is not None and set(table["task"]) == {"atrial_fibrillation", "lv_mass_g", "lvef_pct"} - skipped
     assert np.isfinite(table["prediction"]).all() and table.groupby(["task", "space"]).sample_id.nunique().eq(42).all()
+
+
+@pytest.mark.parametrize("path", ["../outside.parquet", "/etc/passwd"])
+def test_stored_predictions_outside_the_cohort_folder_are_refused(tmp_path, path):
+    cohort = SimpleNamespace(root=tmp_path / "cohort", manifest={"predictions": {"path": path}})
+    with pytest.raises(CohortFormatError, match="predictions.path"):
+        stored_predictions(cohort)

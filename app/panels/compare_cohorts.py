@@ -36,7 +36,7 @@ def defining_variables_of(context: AppContext, choice: str | int | None, filters
     """The variables a group choice is defined by (its filters, through saved operands): their p-values are circular."""
     if choice in (CURRENT, REST, None):
         return defining_variables(CohortDefinition(filters=tuple(filters or ())), lambda operand: context.store.get(operand).definition)
-    return defining_variables(context.store.get(int(choice)).definition, lambda operand: context.store.get(operand).definition)
+    return defining_variables(context.store.get(choice).definition, lambda operand: context.store.get(operand).definition)
 
 
 def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:

@@ -11,6 +11,7 @@ from app.jobs import BackgroundJob, pass_on
 from app.panels.decoder.choices import Groups, endpoint_options, subject_choices, with_requested_subject
 from app.panels.decoder.model import model_problem, predictor_tasks
 from app.panels.decoder.page import device_badge, running_note
+from app.panels.decoder.requests import check_decode_request
 from app.panels.decoder.settings import (
     DEFAULT_SUBJECTS,
     DIFFERENCE,
@@ -35,7 +36,6 @@ from app.state import (
     REST_OPTION,
     SAVED_COHORTS,
     SELECTION,
-    check_choice,
     inputs_key,
     saved_cohort_options,
     triggered,
@@ -132,16 +132,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _reset(_clicks):
         return [0] * (PRINCIPAL_SLIDERS + 1)
 
-    def allowed_groups(request: dict) -> None:
-        """Refuse cohort A or B when this user may not see it: no job is queued (the job checks again, as the requester)."""
-        for group in ("a", "b"):
-            if group in request:
-                check_choice(context, request[group], f"cohort {group.upper()}")
-
     def gate(job: BackgroundJob, tab: str, settings: dict) -> None:
-        """Pass the decode request on only while its Decode tab is shown (see app.jobs.pass_on)."""
+        """Pass the decode request on only while its Decode tab is shown (see app.jobs.pass_on), once every value is checked.
+
+        Cohorts A and B are checked as this user here, and again by the job, as the requester.
+        """
         pass_on(app, job, settings, [Input("main-tabs", "active_tab"), Input("decoder-tabs", "active_tab")],
-                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab), check=allowed_groups)
+                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab),
+                check=lambda request: check_decode_request(context, request))
 
     def groups_of(request: dict) -> Groups:
         return Groups(request.get("a", CURRENT), request.get("b", REST), request.get("kind") or "mean", tuple(request.get("filters") or ()),
@@ -197,7 +195,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _decode_interpolation(request: dict, set_progress) -> tuple:
         try:
             return interpolate_view(context, request["start"] or "proto-a", request["end"] or "proto-b", request["space"] or "joint",
-                                    int(request["steps"] or 5), request["lead"] or "V5", groups_of(request),
+                                    request["steps"] or 5, request["lead"] or "V5", groups_of(request),
                                     progress=lambda percent, text: set_progress((percent, text))).outputs()
         except (ValueError, KeyError) as error:
             return message_figure(str(error)), message_figure(""), html.Div(), ""

@@ -8,7 +8,19 @@ from dash import dcc, html
 from app.context import AppContext
 from app.figures.messages import message_figure
 from app.panels.decoder.model import expected_device, model_problem
-from app.panels.decoder.settings import GRAPH_CONFIG, INTERPOLATION_JOB, MAX_SUBJECTS, PERTURB_JOB, PRINCIPAL_SLIDERS, PROTOTYPE_JOB, SPACES, SUBJECT_JOB
+from app.panels.decoder.settings import (
+    GRAPH_CONFIG,
+    INTERPOLATION_JOB,
+    INTERPOLATION_STEPS,
+    MAX_SUBJECTS,
+    PERTURB_JOB,
+    PRINCIPAL_SLIDERS,
+    PROTOTYPE_JOB,
+    PROTOTYPE_KINDS,
+    SLIDER_SD,
+    SPACES,
+    SUBJECT_JOB,
+)
 from app.state import (
     CURRENT,
     REST,
@@ -81,8 +93,7 @@ def _prototypes_tab() -> html.Div:
                     _labelled("Cohort A", dcc.Dropdown(id="decoder-proto-a", value=CURRENT, clearable=False), 3),
                     _labelled("Cohort B", dcc.Dropdown(id="decoder-proto-b", value=REST, clearable=False), 3),
                     dbc.Col([html.Div("Prototype", className="small fw-semibold"),
-                             dbc.RadioItems(id="decoder-proto-kind", options=[{"label": "mean latent", "value": "mean"},
-                                                                              {"label": "medoid subject", "value": "medoid"}],
+                             dbc.RadioItems(id="decoder-proto-kind", options=[{"label": label, "value": kind} for kind, label in PROTOTYPE_KINDS.items()],
                                             value="mean", inline=True, className="small")], md=3),
                     dbc.Col([html.Div("Space", className="small fw-semibold"), _space_radio("decoder-proto-space")], md=3),
                 ],
@@ -107,7 +118,8 @@ def _decoded_views(ids: dict[str, str], table_title: str) -> list:
 
 
 def _slider(slider_id: str) -> dcc.Slider:
-    return dcc.Slider(id=slider_id, min=-3, max=3, step=0.25, value=0, marks={v: f"{v:+d}" if v else "0" for v in range(-3, 4)},
+    return dcc.Slider(id=slider_id, min=-SLIDER_SD, max=SLIDER_SD, step=0.25, value=0,
+                      marks={v: f"{v:+d}" if v else "0" for v in range(-SLIDER_SD, SLIDER_SD + 1)},
                       tooltip={"placement": "bottom", "always_visible": False}, updatemode="mouseup")
 
 
@@ -161,7 +173,8 @@ def _interpolate_tab(context: AppContext) -> html.Div:
             dbc.Row(
                 [
                     dbc.Col([html.Div("Steps", className="small fw-semibold"),
-                             dcc.Slider(id="decoder-interp-steps", min=3, max=9, step=1, value=5, marks={v: str(v) for v in range(3, 10)})], md=4),
+                             dcc.Slider(id="decoder-interp-steps", min=INTERPOLATION_STEPS[0], max=INTERPOLATION_STEPS[1], step=1, value=5,
+                                        marks={v: str(v) for v in range(INTERPOLATION_STEPS[0], INTERPOLATION_STEPS[1] + 1)})], md=4),
                     dbc.Col(dbc.Button("Decode again", id="decoder-interp-run", color="primary", size="sm",
                                        title="Decode the path again from the prototypes as they are now"), width="auto", className="align-self-center"),
                     dbc.Col(html.Div(id="decoder-interp-run-help", className="form-text small mt-0",

@@ -15,6 +15,9 @@ MAX_SUBJECTS = 4
 DEFAULT_SUBJECTS = 2
 SUBJECT_OPTIONS = 400  # the dropdown lists this many of the source's subjects, nearest its centre first
 PRINCIPAL_SLIDERS = 3
+SLIDER_SD = 3  # the perturbation sliders run from -3 to +3 population SDs
+INTERPOLATION_STEPS = (3, 9)  # the fewest and most steps an interpolation may decode
+PROTOTYPE_KINDS = {"mean": "mean latent", "medoid": "medoid subject"}
 DIFFERENCE = "difference"
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 

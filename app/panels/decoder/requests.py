@@ -1,0 +1,71 @@
+"""What a decode request may hold: every value checked against the Decode tab's own choices before a job is queued.
+
+A request reaches the server from the browser, so a hand-made one could ask for 10⁹ interpolation
+steps, a space or lead that does not exist, or a subject by a negative index. Each value is checked
+here, in the request, and refused with a message in the page; nothing is coerced (``"5"`` is not 5).
+"""
+
+from __future__ import annotations
+
+from app import validation
+from app.context import AppContext
+from app.panels.decoder.settings import INTERPOLATION_STEPS, MAX_SUBJECTS, PRINCIPAL_SLIDERS, PROTOTYPE_KINDS, SLIDER_SD, SPACES
+from app.state import EVERYONE, check_choice, highlight_mask
+
+FIXED_ENDPOINTS = ("proto-a", "proto-b", EVERYONE)
+SUBJECT_ENDPOINT = "subject:"
+DIRECTION_PREFIX = "predictor:"
+MAX_CLICKS = 10**9
+
+
+def check_subject(subject: object, context: AppContext, what: str) -> str:
+    """A subject id of this cohort, as text."""
+    subject = validation.text(subject, what, 200)
+    if subject not in context.cohort.subject_ids:
+        raise validation.InputRefused(f"{what}: no subject {subject[:60]!r} in this cohort")
+    return subject
+
+
+def check_endpoint(endpoint: object, context: AppContext, what: str) -> None:
+    """A prototype, everyone's mean or ``subject:<id>`` of a subject of this cohort."""
+    endpoint = validation.text(endpoint, what, 300)
+    if endpoint in FIXED_ENDPOINTS:
+        return
+    if not endpoint.startswith(SUBJECT_ENDPOINT):
+        raise validation.InputRefused(f"{what}: expected prototype A or B, everyone's mean or a subject, got {endpoint[:60]!r}")
+    check_subject(endpoint.removeprefix(SUBJECT_ENDPOINT), context, what)
+
+
+def check_direction(direction: object) -> None:
+    """The cohort difference or a predictor's direction (an unknown predictor is then simply not offered a move)."""
+    direction = validation.text(direction, "direction", 200)
+    if direction != "difference" and not direction.startswith(DIRECTION_PREFIX):
+        raise validation.InputRefused(f"direction: expected the cohort difference or a predictor's, got {direction[:60]!r}")
+
+
+def check_decode_request(context: AppContext, request: dict) -> None:
+    """Refuse (``InputRefused``) any value of a decode request the Decode tab never offers; None means "not chosen yet"."""
+    optional = validation.optional
+    for group in ("a", "b"):
+        if group in request:
+            check_choice(context, request[group], f"cohort {group.upper()}")
+    if "filters" in request or "selection" in request:
+        highlight_mask(context, request.get("filters"), request.get("selection"))  # refuses unknown variables, rows out of range
+    optional(validation.choice, request.get("kind"), tuple(PROTOTYPE_KINDS), "prototype")
+    for key in ("latent", "space"):
+        optional(validation.choice, request.get(key), SPACES, key)
+    if request.get("subjects") is not None:
+        subjects = request["subjects"]
+        if not isinstance(subjects, list) or len(subjects) > MAX_SUBJECTS:
+            raise validation.InputRefused(f"subjects: expected a list of at most {MAX_SUBJECTS} subject ids")
+        for subject in subjects:
+            check_subject(subject, context, "subject")
+    optional(validation.text, request.get("shown"), "shown subject", 200)
+    for key in ("start", "end"):
+        optional(check_endpoint, request.get(key), context, key)
+    for key in [f"pc{i}" for i in range(PRINCIPAL_SLIDERS)] + ["amount"]:
+        optional(validation.number, request.get(key), key, -SLIDER_SD, SLIDER_SD)
+    optional(check_direction, request.get("direction"))
+    optional(validation.integer, request.get("steps"), "interpolation steps", *INTERPOLATION_STEPS)
+    optional(validation.choice, request.get("lead"), tuple(context.cohort.ecg_leads), "ECG lead")
+    optional(validation.integer, request.get("run"), "clicks", 0, MAX_CLICKS)
