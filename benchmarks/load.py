@@ -5,7 +5,7 @@
     .venv/bin/python -m benchmarks.load --cohort DIR --server embedded --users 1 --actions 1000 --only decode
 
 Starts the server itself on a free loopback port (the embedded ``python -m app``, or Redis + gunicorn
-with two gthread workers + one Celery worker) with a private cache folder, and stops it afterwards.
+with two gthread workers + a Celery worker per job lane) with a private cache folder, and stops it afterwards.
 Each user loads the page (``/``, ``/_dash-layout``, ``/_dash-dependencies``) and then plays random
 actions: a filter, a selection, a colour, a cohort comparison, a saved cohort, a projection, a
 space comparison, an accuracy view, and (10 % of actions) a decode. An action sets a property as a

@@ -76,6 +76,17 @@ class Cohort:
             raise LookupError(f"{self.root / MANIFEST_NAME}: this cohort has no [mri] section")
         return self._mri.cines(ids)
 
+    def predictions(self) -> pd.DataFrame | None:
+        """The stored out-of-sample predictions of downstream predictors (a long table), or None when there are none.
+
+        Its manifest path is held to the cohort folder like every other (``allow_outside_paths``).
+        """
+        manifest_path = self.root / MANIFEST_NAME
+        table = section(self.manifest, "predictions", manifest_path, required=False)
+        if not table:
+            return None
+        return pd.read_parquet(manifest_file(self.manifest, table, manifest_path, self.root, "predictions"))
+
     @property
     def has_ecg(self) -> bool:
         """Whether the cohort has ECGs at all; ``ecg_present`` says for which subjects."""

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft, ndimage
 
 from data_loaders.cohort_spec import ECG_LEADS, ECG_MEDIAN_SAMPLES, ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
@@ -185,6 +184,8 @@ def qrs_duration_ms(median_mv: np.ndarray, r_peak_index: int = MEDIAN_R_PEAK_IND
     median = np.asarray(median_mv, dtype=np.float64)
     if median.ndim != 2:
         raise ValueError(f"qrs_duration_ms takes a median beat (samples, leads), got shape {median.shape}")
+    from scipy import ndimage  # on first use, like every scipy module here: importing them at module level slowed the app's start
+
     velocity = np.sqrt((np.gradient(ndimage.uniform_filter1d(median, 3, axis=0), axis=0) ** 2).sum(axis=1))
     envelope = ndimage.uniform_filter1d(velocity, max(round(_QRS_ENVELOPE_S * sampling_hz), 1))
     search = round(_QRS_PEAK_SEARCH_S * sampling_hz)
@@ -313,6 +314,8 @@ def _rr_intervals_s(r_peaks: np.ndarray, sampling_hz: int, minimum: int) -> np.n
 
 def _zero_phase_filtered(leads: np.ndarray, sampling_hz: int, *bands: tuple[float, float | None]) -> list[np.ndarray]:
     """(samples, leads) filtered forwards and backwards by each (low, high) Butterworth band; high None is a high-pass."""
+    from scipy import fft
+
     pad = min(round(_FILTER_PAD_S * sampling_hz), len(leads) - 1)
     padded = np.concatenate([2 * leads[0] - leads[pad:0:-1], leads, 2 * leads[-1] - leads[-2 : -pad - 2 : -1]])
     n_fft = fft.next_fast_len(len(padded), real=True)
@@ -323,7 +326,8 @@ def _zero_phase_filtered(leads: np.ndarray, sampling_hz: int, *bands: tuple[floa
 @lru_cache(maxsize=16)
 def _zero_phase_gain(sampling_hz: int, n_fft: int, low_hz: float, high_hz: float | None) -> np.ndarray:
     """|H|² of a second-order Butterworth filter at the rfft frequencies: its gain applied forwards and backwards."""
-    from scipy import signal
+    from scipy import fft, signal
+
     if high_hz is None:
         sos = signal.butter(2, low_hz, btype="highpass", fs=sampling_hz, output="sos")
     else:

@@ -34,7 +34,6 @@ the fractional area change by under 0.05, and a 2 px blur leaves the median end-
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 _SMOOTHING_PX = 0.7
 _STRIP_HALF_WIDTH_PX = 3  # half-width of the band along the long axis in which the valve dip is sought
@@ -103,6 +102,7 @@ class _SubjectMeasure:
     """The end-diastolic LV region, long axis and per-frame valve planes of one cine, and what is measured from them."""
 
     def __init__(self, cine: np.ndarray, lv_seed: tuple[int, int] | None):
+        from scipy import ndimage  # on first use: importing it at module level slowed the app's start
         frames = ndimage.gaussian_filter(cine.astype(np.float32), (0, _SMOOTHING_PX, _SMOOTHING_PX))
         self.frames = frames
         self.threshold = _otsu_above_lungs(frames[0])
@@ -140,6 +140,7 @@ class _SubjectMeasure:
 
         Brightening is measured from end-diastole to the smallest frame; None if the rim never brightens there.
         """
+        from scipy import ndimage  # on first use: importing it at module level slowed the app's start
         end_systole = int(np.argmin((self.bright & region).sum(axis=(1, 2))))
         change = self.frames[end_systole] - self.frames[0]
         rim = ndimage.binary_dilation(region, structure=_IN_PLANE[1], iterations=3) & ~ndimage.binary_erosion(region, structure=_IN_PLANE[1], iterations=2)
@@ -233,6 +234,7 @@ class _SubjectMeasure:
     def la_max_area(self) -> int:
         """Left-atrial area (pixels) at its largest: the third-largest frame, so a frame or two where a
         blurred septum lets the right atrium in do not set it."""
+        from scipy import ndimage  # on first use: importing it at module level slowed the app's start
         near_base = self.lv_ed & (self.along < self.valve_ed + 3)
         septal_edge = self.across[near_base].min() - 2
         centre = self.across[near_base].mean()
@@ -288,6 +290,7 @@ def _lv_component(bright: np.ndarray, lv_seed: tuple[int, int] | None) -> np.nda
     bridges that blurring leaves across septa and fat; the pick is by seed or by position; then the LV
     takes back what the opening removed, up to ``_OPENING_PX`` through bright pixels and never past
     the midline to another opened region."""
+    from scipy import ndimage  # on first use: importing it at module level slowed the app's start
     labels, count = ndimage.label(ndimage.binary_opening(bright, structure=_IN_PLANE[1], iterations=_OPENING_PX))
     if count == 0:
         raise ValueError("no bright blood pool found in the end-diastolic frame")
@@ -310,6 +313,7 @@ def _lv_component(bright: np.ndarray, lv_seed: tuple[int, int] | None) -> np.nda
 
 def _component_at_deepest(region: np.ndarray) -> np.ndarray:
     """The connected part of ``region`` holding its point furthest from its edge (drops slivers)."""
+    from scipy import ndimage  # on first use: importing it at module level slowed the app's start
     labels, count = ndimage.label(region)
     if count <= 1:
         return region

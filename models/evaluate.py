@@ -29,7 +29,7 @@ from models.data import in_stored_order, iter_chunks
 from models.decoding import codec_for_cohort
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device
 from models.metrics import pearson, psnr, qrs_amplitude, ssim
-from models.predictors import held_out_scores, stored_predictions
+from models.predictors import held_out_scores
 from models.sources import CheckpointError, cohort_model_source
 from models.training import split_ids
 
@@ -136,7 +136,7 @@ def evaluate_cohort(
     report.values["ecg_r"] = d["ECG → ECG: median per-lead r"]
     report.values["mri_ssim"] = d["MRI → MRI: SSIM"]
     report.values["ecg_to_mri_lvef_spearman"] = d["ECG → MRI: fractional area change vs LVEF, Spearman"]
-    predictions = stored_predictions(cohort)
+    predictions = cohort.predictions()
     if predictions is not None:
         scores = held_out_scores(predictions, cohort.phenotypes)
         report.predictor_scores = scores

@@ -30,9 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from data_loaders import cohort_spec
-from data_loaders.cohort import manifest_file
 from data_loaders.cohort_io import atomic_path
-from data_loaders.manifest import MANIFEST_NAME, section
 from models.baseline import RAW_SPACE
 
 BINARY_TASKS = (cohort_spec.AF, cohort_spec.HF, cohort_spec.LVH, cohort_spec.HYPERTENSION)
@@ -306,18 +304,6 @@ def held_out_scores(predictions: pd.DataFrame, phenotypes: pd.DataFrame) -> pd.D
         else:
             rows.append({"task": task, "space": space, "metric": "R²", "value": r2_score(y.astype(float), p) if len(y) > 1 else np.nan, "n": len(y), "positives": None})
     return pd.DataFrame(rows)
-
-
-def stored_predictions(cohort: Any) -> pd.DataFrame | None:
-    """The cohort's stored out-of-sample predictions (long table), or None when it has none.
-
-    The manifest's path is held to the cohort folder like every other (``allow_outside_paths``).
-    """
-    manifest_path = cohort.root / MANIFEST_NAME
-    table = section(cohort.manifest, "predictions", manifest_path, required=False)
-    if not table:
-        return None
-    return pd.read_parquet(manifest_file(cohort.manifest, table, manifest_path, cohort.root, "predictions"))
 
 
 def predictors_for_cohort(cohort: Any, model_path: Path | str | None = None) -> PredictorSet | None:

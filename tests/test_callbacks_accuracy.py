@@ -19,7 +19,6 @@ from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_
 from app.panels import accuracy
 from app.state import SPACE_LABELS, space_label
 from data_loaders import load_cohort
-from models.predictors import stored_predictions
 
 WOMEN = [ChoiceFilter("sex", ("female",)).to_dict()]
 
@@ -63,7 +62,7 @@ def test_a_cohort_without_stored_predictions_says_how_to_make_them(phenotype_coh
 
 
 def test_only_held_out_test_subjects_are_scored(context):
-    table = stored_predictions(context.cohort)
+    table = context.cohort.predictions()
     assert set(table["split"]) == {"train", "test"}  # the stored table has both; the panel must keep one
     test_rows = set(_test_rows(context).tolist())
     for (task, _space), predictions in accuracy.task_predictions(context).items():

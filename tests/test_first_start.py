@@ -63,7 +63,6 @@ def test_a_run_with_nothing_to_do_changes_nothing_and_a_missing_step_is_redone(t
     import sys
 
     from data_loaders.cohort_io import write_manifest
-    from models.predictors import stored_predictions
     from models.run_status import read_status
 
     cohort = Path(shutil.copytree(trained_cohort_dir, tmp_path / "cohort"))
@@ -82,7 +81,7 @@ def test_a_run_with_nothing_to_do_changes_nothing_and_a_missing_step_is_redone(t
     write_manifest(cohort, {**manifest, "spaces": {k: v for k, v in manifest["spaces"].items() if k != "raw"}})
     assert run()
     loaded = load_cohort(cohort)
-    assert "raw" in loaded.spaces and set(stored_predictions(loaded)["space"]) == {"joint", "ecg", "mri", "raw"}
+    assert "raw" in loaded.spaces and set(loaded.predictions()["space"]) == {"joint", "ecg", "mri", "raw"}
 
 
 def test_a_run_whose_app_died_while_it_was_starting_stops_at_once(tiny_cohort_dir, tmp_path):

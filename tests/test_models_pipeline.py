@@ -9,7 +9,6 @@ import dataclasses
 import shutil
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ from models import encode, evaluate, predictors, train
 from models.checkpoint import WEIGHTS_FILE, load_checkpoint
 from models.decoding import clear_cache, codec_for_cohort, load_codec
 from models.pipeline import ensure_trained_demo, status, trained_with
-from models.predictors import PREDICTORS_FILE, PredictorSet, predictors_for_cohort, stored_predictions
+from models.predictors import PREDICTORS_FILE, PredictorSet, predictors_for_cohort
 from models.torchscript import ModelShapeError
 from tests.test_models import write_torchscript_modules
 
@@ -38,7 +37,7 @@ def test_first_start_trains_encodes_and_fits_predictors(trained_small_cohort: tu
     assert {name: space.shape for name, space in cohort.spaces.items()} == {**{name: (n, 16) for name in ("joint", "ecg", "mri")}, "raw": (n, 64)}
     np.testing.assert_allclose(cohort.spaces["joint"], (cohort.spaces["ecg"] + cohort.spaces["mri"]) / 2, rtol=1e-5, atol=1e-6)
     assert cohort.manifest["model"]["path"] == "model"
-    table = stored_predictions(cohort)
+    table = cohort.predictions()
     fitted = PredictorSet.load(folder / "model" / PREDICTORS_FILE)
     assert {task for task, _ in fitted.predictors} == set(TASKS) - set(fitted.metadata["skipped"])
     assert len(table) == n * 4 * len({task for task, _ in fitted.predictors})  # joint, ecg, mri and the raw baseline
@@ -102,7 +101,7 @@ def test_command_lines_train_encode_and_fit_predictors(small_cohort_dir: Path, t
     assert cohort.spaces["joint"].shape == (len(cohort.phenotypes), 8)
     assert Path(cohort.root / cohort.manifest["model"]["path"]).resolve() == out.resolve()
     assert predictors.main(["--cohort", str(folder)]) == 0
-    assert (out / PREDICTORS_FILE).is_file() and stored_predictions(load_cohort(folder)) is not None
+    assert (out / PREDICTORS_FILE).is_file() and load_cohort(folder).predictions() is not None
     assert "Wrote latent spaces" in capsys.readouterr().out
 
 
@@ -177,14 +176,14 @@ def test_an_imported_cohort_missing_a_modality_for_some_subjects_is_trained_on_i
     codec = codec_for_cohort(cohort, "cpu")
     ids = list(cohort.subject_ids[ecg_only][:2])
     np.testing.assert_allclose(codec.encode_ecg(cohort.ecg_median(ids)), ecg[ecg_only][:2], rtol=1e-4, atol=1e-5)
-    table = stored_predictions(cohort)
+    table = cohort.predictions()
     skipped = set(PredictorSet.load(imported_cohort_dir / "model" / PREDICTORS_FILE).metadata["skipped"])
     assert table is not None and set(table["task"]) == {"atrial_fibrillation", "lv_mass_g", "lvef_pct"} - skipped
     assert np.isfinite(table["prediction"]).all() and table.groupby(["task", "space"]).sample_id.nunique().eq(42).all()
 
 
 @pytest.mark.parametrize("path", ["../outside.parquet", "/etc/passwd"])
-def test_stored_predictions_outside_the_cohort_folder_are_refused(tmp_path, path):
-    cohort = SimpleNamespace(root=tmp_path / "cohort", manifest={"predictions": {"path": path}})
+def test_stored_predictions_outside_the_cohort_folder_are_refused(tiny_cohort_dir, path):
+    update_manifest(tiny_cohort_dir, predictions={"path": path})
     with pytest.raises(CohortFormatError, match="predictions.path"):
-        stored_predictions(cohort)
+        load_cohort(tiny_cohort_dir).predictions()

@@ -1,4 +1,5 @@
-"""The app starts without importing torch: importing PyTorch takes seconds, and only decoding and training need it.
+"""The app starts without importing torch, scikit-learn or scipy: each takes a second or more to import, and only
+decoding, training, statistics and measurements need them.
 
 Each check runs in a fresh interpreter, since this test session has long imported torch itself. A cohort
 with a model starts without it too: the first decode loads the model, and the Decode tab asks where
@@ -19,15 +20,19 @@ pytestmark = pytest.mark.slow  # each check starts a Python interpreter
 SERVING_MODULES = ("app.__main__", "app.server", "app.config", "app.demo", "app.training", "app.state", "app.context")
 
 
-def _torch_imported_by(code: str) -> bool:
-    probe = f"{code}\nimport sys\nprint('torch' in sys.modules)"
+HEAVY_MODULES = ("torch", "sklearn", "scipy")
+
+
+def _heavy_imported_by(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(','.join(name for name in {HEAVY_MODULES!r} if name in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1] == "True"
+    last_line = (result.stdout.strip().splitlines() or [""])[-1]
+    return [name for name in last_line.split(",") if name]
 
 
-def test_the_modules_python_m_app_imports_before_serving_leave_torch_unimported():
-    assert not _torch_imported_by("\n".join(f"import {module}" for module in SERVING_MODULES))
+def test_the_modules_python_m_app_imports_before_serving_leave_torch_sklearn_and_scipy_unimported():
+    assert _heavy_imported_by("\n".join(f"import {module}" for module in SERVING_MODULES)) == []
 
 
 def _build_app(cohort_dir, cache_dir, device: str) -> str:
@@ -40,13 +45,14 @@ def _build_app(cohort_dir, cache_dir, device: str) -> str:
     )
 
 
-def test_building_the_app_for_a_cohort_without_a_model_leaves_torch_unimported(phenotype_cohort_dir, tmp_path):
-    assert not _torch_imported_by(_build_app(phenotype_cohort_dir, tmp_path, "cpu"))
+def test_building_the_app_for_a_cohort_without_a_model_leaves_torch_sklearn_and_scipy_unimported(phenotype_cohort_dir, tmp_path):
+    assert _heavy_imported_by(_build_app(phenotype_cohort_dir, tmp_path, "cpu")) == []
 
 
-def test_building_the_app_for_a_cohort_with_a_model_leaves_torch_unimported(trained_cohort_dir, tmp_path):
-    assert not _torch_imported_by(_build_app(trained_cohort_dir, tmp_path, "auto"))
+def test_building_the_app_for_a_cohort_with_a_model_leaves_torch_sklearn_and_scipy_unimported(trained_cohort_dir, tmp_path):
+    assert _heavy_imported_by(_build_app(trained_cohort_dir, tmp_path, "auto")) == []
 
 
-def test_the_probe_sees_torch_when_a_model_module_is_imported():
-    assert _torch_imported_by("import models.checkpoint")
+def test_the_probe_sees_what_a_model_module_imports():
+    assert "torch" in _heavy_imported_by("import models.checkpoint")
+    assert {"sklearn", "scipy"} <= set(_heavy_imported_by("import models.predictors"))

@@ -89,9 +89,7 @@ _PREDICTIONS: WeakKeyDictionary[AppContext, dict[tuple[str, str], TaskPrediction
 def task_predictions(context: AppContext) -> dict[tuple[str, str], TaskPredictions]:
     """The cohort's held-out test-split predictions per (task, space), read from disk once per process (read-only)."""
     if context not in _PREDICTIONS:
-        from models.predictors import stored_predictions  # scikit-learn (and scipy.stats) load here, not when the app starts
-
-        table = stored_predictions(context.cohort)
+        table = context.cohort.predictions()
         _PREDICTIONS[context] = {} if table is None else held_out_test_predictions(table, context.cohort.phenotypes)
     return _PREDICTIONS[context]
 
