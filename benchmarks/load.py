@@ -14,7 +14,8 @@ applies the answers to its copy of the page and follows the cascade (background 
 polled with the signed ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash
 renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
 errors; overall throughput; RSS, open descriptors and process count of the server's whole
-process tree before and after (after a short settle); and the machine's load average then.
+process tree before and after (after a short settle); the machine's load average then; and the callbacks
+that took the most time waiting for their answers (where to look first).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ MAX_POLLS = 400  # per background callback: 400 × its interval bounds one wait
 MAX_CASCADE = 60  # server callbacks one action may trigger
 GRACE_S = 60  # after --max-seconds, in-flight actions get this long before a still-running job counts as an error
 INTERVAL_TICKS = 3  # ticks of an enabled dcc.Interval followed after an action (the Compare spaces poll)
+CALLBACKS_SHOWN = 12
 ACTION_KINDS = ("filter", "selection", "colour", "compare", "saved-cohort", "projection", "compare-spaces", "accuracy", "decode")
 
 
@@ -132,6 +134,7 @@ class User:
         self.port, self.rng, self.give_up_at = port, rng, give_up_at
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
         self.requests = 0
+        self.callback_seconds: dict[str, list[float]] = defaultdict(list)  # per callback (its outputs): each answer's wait
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         payload = json.dumps(body).encode() if body is not None else None
@@ -164,6 +167,9 @@ class User:
         for index_, dependency in enumerate(self.dependencies):
             for item in dependency["inputs"]:
                 self.by_input[(item["id"], item["property"])].append(index_)
+        self.inputs_of = [{(item["id"], item["property"]) for item in dependency["inputs"]} for dependency in self.dependencies]
+        self.outputs_of = [{(component_id, prop.split("@")[0]) for component_id, prop in split_outputs(dependency["output"])}
+                           for dependency in self.dependencies]
         initial = [i for i, d in enumerate(self.dependencies) if not d.get("prevent_initial_call")
                    and all(item["id"].startswith("{") or item["id"] in self.page.props for item in d["inputs"])]
         self.cascade(initial, changed=set())
@@ -203,7 +209,9 @@ class User:
     def exchange(self, dependency: dict, body: dict) -> tuple[int, bytes]:
         """Post a callback request; for a background callback, poll with its signed handles until it answers."""
         query = f"?endId={self.end_id}" if self.end_id else ""
+        started = time.perf_counter()
         status, data = self.request("POST", "/_dash-update-component" + query, body)
+        self.callback_seconds[dependency["output"][:70]].append(time.perf_counter() - started)
         background = dependency.get("background")
         if status != 200 or not background:
             return status, data
@@ -241,16 +249,18 @@ class User:
         return updated
 
     def cascade(self, first: list[int], changed: set[tuple[str, str]]) -> None:
-        """Post callbacks the way the renderer orders them: one wave at a time, then those the answers trigger."""
-        queue, posted = list(dict.fromkeys(first)), 0
-        while queue and posted < MAX_CASCADE:
-            wave, queue = queue, []
-            changed_now: set[tuple[str, str]] = set()
-            for index_ in wave:
+        """Post callbacks the way the renderer orders them: a callback waits while another pending one can still change
+        one of its inputs (so it runs once, on the final values), then those the answers trigger join the queue."""
+        pending: dict[int, set[tuple[str, str]]] = {index_: set(changed) for index_ in dict.fromkeys(first)}
+        posted = 0
+        while pending and posted < MAX_CASCADE:
+            ready = [index_ for index_ in pending
+                     if not any(self.inputs_of[index_] & self.outputs_of[other] for other in pending if other != index_)]
+            for index_ in ready or [next(iter(pending))]:  # a cycle of pending callbacks: take the oldest
                 posted += 1
-                changed_now |= self.post(self.dependencies[index_], changed)
-            changed = changed_now
-            queue = list(dict.fromkeys(self.triggered(changed)))
+                updated = self.post(self.dependencies[index_], pending.pop(index_))
+                for triggered in self.triggered(updated):
+                    pending.setdefault(triggered, set()).update(updated)
 
     def triggered(self, changed: set[tuple[str, str]]) -> list[int]:
         found = []
@@ -347,6 +357,7 @@ class Results:
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    callback_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -389,6 +400,9 @@ def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: in
                 user.load_page()  # a failed action leaves the copy of the page unknown: reload, as a user would
         with results.lock:
             results.requests[kind] += user.requests - before
+    with results.lock:
+        for output, seconds in user.callback_seconds.items():
+            results.callback_seconds[output] += seconds
 
 
 def process_tree(pid: int) -> dict[str, float]:
@@ -488,6 +502,12 @@ def report(results: Results, elapsed: float, before: dict, after: dict) -> None:
     for key, unit in (("rss_mib", "MiB"), ("fds", "descriptors"), ("processes", "processes")):
         change = 100 * (after[key] - before[key]) / before[key] if before.get(key) else float("nan")
         print(f"server tree {key}: {before.get(key, 0):.0f} → {after.get(key, 0):.0f} {unit} ({change:+.1f} %)")
+    busiest = sorted(results.callback_seconds.items(), key=lambda item: -sum(item[1]))[:CALLBACKS_SHOWN]
+    if busiest:
+        print(f"where the time went, the {len(busiest)} callbacks with the most time waiting for an answer (polls of background jobs not counted):")
+        for output, seconds in busiest:
+            print(f"  {sum(seconds):8.1f} s  {len(seconds):6} × mean {1000 * statistics.mean(seconds):7.0f} ms, "
+                  f"p95 {1000 * percentile(seconds, 0.95):7.0f} ms  {output}")
     shown = 0
     for kind, errors in results.errors.items():
         for error in dict.fromkeys(errors):
