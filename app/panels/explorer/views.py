@@ -1,36 +1,13 @@
-"""Linked latent-space views: two latent projections and one clinical scatter, coloured alike.
-
-A lasso/box selection in any view travels as its shape in that view's data coordinates (reduced
-in the browser by a clientside callback, a few hundred bytes whatever it holds); the server
-resolves it on the coordinates it holds, and every view repaints only its marker colour codes
-(one byte per subject, faded outside the highlighted cohort) through a Patch. Hovering a point
-asks the server for that one subject's id and key variables; a subject found by id (the navbar's
-search) is ringed and labelled in every view, again through a Patch.
-
-A Patch is only sent to a view known to be drawn: each view records what it drew (``view-N-drawn``).
-Dash drops the result of a callback that is still running when the same callback is asked again
-(as when a link restores the view while the first figures are being drawn), so a view whose full
-figure never arrived is drawn in full instead of being patched.
-
-A view holding more subjects than ``LSE_DENSITY_THRESHOLD`` draws their density instead
-(app.figures.density); its zoom (reduced in the browser to the axis ranges) is then an input, and
-once few enough subjects are in range the view draws those points.
-
-A view whose UMAP or t-SNE is not cached yet shows a message, asks a background callback to
-compute it, and records what it waits for; an interval then polls (cheaply: a file check) until
-the projection is on disk and the view draws it. Polling, rather than an input from the background
-callback, because Dash does not rerun a callback from a chain its own output started.
-"""
+"""What each explorer view draws: a full figure, or the Patch that repaints it; its tooltip, the legend and the selection summary."""
 
 from __future__ import annotations
 
 import json
 
 import dash
-import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import ClientsideFunction, Input, Output, Patch, State, dcc, html
+from dash import Patch, html
 from plotly.colors import sample_colorscale
 
 from app import validation
@@ -52,108 +29,26 @@ from app.figures.scatter import (
     typed_array,
     view_title,
 )
-from app.jobs import BackgroundJob
+from app.panels.explorer.settings import CLINICAL_VIEW, HIGHLIGHT_TRIGGERS, LATENT_VIEWS, NO_SPACE_YET, NO_SPACES
 from app.state import (
     CLUSTER_COLOUR,
     CLUSTERS,
-    FILTERS,
     FOUND_SUBJECT,
     SELECTION,
     SelectionError,
     cluster_column,
     highlight_mask,
-    ordered_spaces,
     selection_mask,
     space_label,
     subject_row,
-    triggered,
-    variable_options,
     view_coordinates,
 )
-from data_loaders import cohort_spec
-
-LATENT_VIEWS = (0, 1)
-PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000)
-CLUSTER_OPTION = {"label": "Clusters (found in the Clusters tab)", "value": CLUSTER_COLOUR}
 
 
 def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
     """Rows of the current cohort, or None when neither filters nor a selection narrow it."""
     mask = highlight_mask(context, filters, selection)
     return None if mask is None else np.flatnonzero(mask)
-
-
-def _view_card(view: int, title: str, controls: list) -> dbc.Card:
-    graph = dcc.Graph(id=f"view-{view}", clear_on_unhover=True, style={"height": "430px"},
-                      # A double-click zooms out to everything drawn (not to the zoom a redrawn view started at).
-                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False, "doubleClick": "autosize"})
-    return dbc.Card(
-        [
-            dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
-            dbc.CardBody(
-                html.Div([dcc.Loading(graph, delay_show=400), dcc.Tooltip(id=f"view-{view}-tooltip", direction="bottom")],
-                         style={"position": "relative"}),
-                className="p-1",
-            ),
-        ],
-        className="h-100",
-    )
-
-
-def layout(context: AppContext) -> html.Div:
-    spaces = ordered_spaces(context)
-    space_options = [{"label": space_label(name), "value": name} for name in spaces]
-    method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
-    continuous = variable_options(context, ("continuous",))
-    cards = []
-    for view in LATENT_VIEWS:
-        default_space = spaces[min(view, len(spaces) - 1)] if spaces else None
-        cards.append(
-            _view_card(
-                view,
-                f"Latent view {view + 1}",
-                [
-                    dbc.Col(dcc.Dropdown(id=f"view-{view}-space", options=space_options, value=default_space, clearable=False,
-                                         placeholder="no latent spaces", style={"minWidth": "150px"}), width=True),
-                    dbc.Col(dcc.Dropdown(id=f"view-{view}-method", options=method_options, value="pca", clearable=False,
-                                         style={"minWidth": "90px"}), width="auto"),
-                ],
-            )
-        )
-    default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
-    default_y = cohort_spec.LV_MASS if cohort_spec.LV_MASS in context.variables else (continuous[-1]["value"] if continuous else None)
-    cards.append(
-        _view_card(
-            2,
-            "Clinical view",
-            [
-                dbc.Col(dcc.Dropdown(id="clinical-x", options=continuous, value=default_x, clearable=False, style={"minWidth": "120px"}), width=True),
-                dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
-                dbc.Col(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), width=True),
-            ],
-        )
-    )
-    default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
-    return html.Div(
-        [
-            dbc.Row(
-                [
-                    dbc.Col(html.Label("Colour by", htmlFor="colour-by", className="col-form-label fw-semibold"), width="auto"),
-                    dbc.Col(dcc.Dropdown(id="colour-by", options=[*variable_options(context), CLUSTER_OPTION], value=default_colour, placeholder="no colour"), md=4),
-                    dbc.Col(html.Div(id="colour-legend", className="small"), width=True),
-                    dbc.Col(html.Div(id="selection-summary", className="text-muted small"), width="auto", className="text-end"),
-                    dbc.Col(dbc.Button("Clear selection", id="clear-selection", size="sm", color="secondary", outline=True), width="auto"),
-                ],
-                className="g-2 mb-2 align-items-center",
-            ),
-            html.Div(id="projection-progress"),
-            dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
-            *PROJECTION_JOB.components(),
-            *[dcc.Store(id=f"view-{view}-pending") for view in LATENT_VIEWS],
-            *[dcc.Store(id=f"view-{view}-drawn") for view in (*LATENT_VIEWS, 2)],  # what each view has drawn (see the module's docstring)
-            *[dcc.Store(id=f"view-{view}-viewport") for view in (*LATENT_VIEWS, 2)],
-        ]
-    )
 
 
 def _colour(context: AppContext, colour: str | None, clusters: dict | None = None) -> ColourCoding:
@@ -166,15 +61,12 @@ def _colour(context: AppContext, colour: str | None, clusters: dict | None = Non
     return colour_coding(context.cohort.phenotypes[colour], context.variables[colour])
 
 
-HIGHLIGHT_TRIGGERS = {"colour-by", CLUSTERS, SELECTION, FILTERS}
-
-
 def _repaint_only(triggers: set[str]) -> bool:
     """Whether only the colour, the clusters, the highlighted cohort or the found subject changed: a Patch will do."""
     return bool(triggers) and triggers <= HIGHLIGHT_TRIGGERS | {FOUND_SUBJECT}
 
 
-def _other_colour(triggers: set[str], colour: str | None) -> bool:
+def other_colour(triggers: set[str], colour: str | None) -> bool:
     """New clusters were found while the views are coloured by something else: nothing to repaint."""
     return triggers == {CLUSTERS} and colour != CLUSTER_COLOUR
 
@@ -281,11 +173,6 @@ def render_view(context: AppContext, view_id: str, view: dict, coordinates: np.n
     return patch
 
 
-NO_SPACES = "This cohort has no latent spaces yet: run python -m models.encode"
-NO_SPACE_YET = ("The raw-signal baseline space is being computed in the background (progress in the badge above): "
-                "this view draws itself when it is ready. The clinical view, filters and Compare cohorts work meanwhile.")
-
-
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
                        filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
                        clusters: dict | None = None, found: str | None = None, viewport: object = None) -> tuple[object, object]:
@@ -302,7 +189,7 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
               "revision": f"{view}-{space}-{method}"}
     shown = {"kind": "latent", "space": space, "method": method}
-    figure = render_view(context, f"view-{view}", shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+    figure = render_view(context, LATENT_VIEWS[view].graph, shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
                          clusters=clusters, found=found)
     return figure, (dash.no_update if isinstance(figure, Patch) else None)
 
@@ -315,8 +202,8 @@ def render_clinical_view(context: AppContext, x: str | None, y: str | None, colo
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
     labels = {"title": f"{context.variables[x].label} vs {context.variables[y].label}", "x_label": context.variables[x].display_label,
               "y_label": context.variables[y].display_label, "revision": f"clinical-{x}-{y}"}
-    return render_view(context, "view-2", {"kind": "clinical", "x": x, "y": y}, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
-                       clusters=clusters, found=found)
+    return render_view(context, CLINICAL_VIEW.graph, {"kind": "clinical", "x": x, "y": y}, coordinates, labels, colour, filters, selection, triggers,
+                       viewport, drawn=drawn, clusters=clusters, found=found)
 
 
 def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
@@ -364,113 +251,3 @@ def selection_summary(context: AppContext, filters: list | None, selection: dict
     if rows is None:
         return f"All {context.n_subjects:,} subjects · lasso or box-select points in any view"
     return f"{len(rows):,} of {context.n_subjects:,} subjects highlighted"
-
-
-def register(app: dash.Dash, context: AppContext) -> None:
-    app.clientside_callback(
-        ClientsideFunction(namespace="explorer", function_name="selectionFromViews"),
-        Output(SELECTION, "data"),
-        [Input(f"view-{view}", "selectedData") for view in (*LATENT_VIEWS, 2)],
-        Input("clear-selection", "n_clicks"),
-        [State(f"view-{view}-{setting}", "value") for view in LATENT_VIEWS for setting in ("space", "method")],
-        State("clinical-x", "value"),
-        State("clinical-y", "value"),
-        State(SELECTION, "data"),
-        prevent_initial_call=True,
-    )
-    for view in (*LATENT_VIEWS, 2):
-        app.clientside_callback(
-            ClientsideFunction(namespace="explorer", function_name="viewportFromRelayout"),
-            Output(f"view-{view}-viewport", "data"),
-            Input(f"view-{view}", "relayoutData"),
-            State(f"view-{view}", "id"),
-            prevent_initial_call=True,
-        )
-
-    for view in LATENT_VIEWS:
-        @app.callback(
-            Output(f"view-{view}", "figure"),
-            Output("projection-request", "data", allow_duplicate=True),
-            Output(f"view-{view}-pending", "data"),
-            Output(f"view-{view}-drawn", "data"),
-            Input(f"view-{view}-space", "value"),
-            Input(f"view-{view}-method", "value"),
-            Input("colour-by", "value"),
-            Input(FILTERS, "data"),
-            Input(SELECTION, "data"),
-            Input(FOUND_SUBJECT, "value"),
-            Input("projection-poll", "n_intervals"),
-            Input(CLUSTERS, "data"),
-            Input(f"view-{view}-viewport", "data"),
-            State(f"view-{view}-pending", "data"),
-            State(f"view-{view}-drawn", "data"),
-            prevent_initial_call="initial_duplicate",
-        )
-        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, pending, drawn, view=view):
-            triggers = triggered()
-            if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or _other_colour(triggers, colour):
-                return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-            shown = f"{space}-{method}"
-            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers,
-                                                 drawn=not pending and drawn == shown, clusters=clusters, found=found, viewport=viewport)
-            if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
-                return figure, dash.no_update, None, shown
-            if request is dash.no_update:
-                return figure, dash.no_update, dash.no_update, dash.no_update
-            return figure, request, request, None
-
-    @app.callback(Output("projection-poll", "disabled"), [Input(f"view-{view}-pending", "data") for view in LATENT_VIEWS])
-    def _poll_while_waiting(*pending):
-        return not any(pending)
-
-    @app.callback(
-        Output("view-2", "figure"),
-        Output("view-2-drawn", "data"),
-        Input("clinical-x", "value"),
-        Input("clinical-y", "value"),
-        Input("colour-by", "value"),
-        Input(FILTERS, "data"),
-        Input(SELECTION, "data"),
-        Input(CLUSTERS, "data"),
-        Input(FOUND_SUBJECT, "value"),
-        Input("view-2-viewport", "data"),
-        State("view-2-drawn", "data"),
-    )
-    def _update_clinical_view(x, y, colour, filters, selection, clusters, found, viewport, drawn):
-        if _other_colour(triggered(), colour):
-            return dash.no_update, dash.no_update
-        shown = f"{x}-{y}"
-        return render_clinical_view(context, x, y, colour, filters, selection, triggered(), drawn=drawn == shown, found=found,
-                                    clusters=clusters, viewport=viewport), shown
-
-    @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
-    def _summarise(filters, selection):
-        return selection_summary(context, filters, selection)
-
-    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"), Input(CLUSTERS, "data"))
-    def _legend(colour, clusters):
-        return colour_legend(context, colour, clusters)
-
-    for view in (*LATENT_VIEWS, 2):
-        @app.callback(
-            Output(f"view-{view}-tooltip", "show"),
-            Output(f"view-{view}-tooltip", "bbox"),
-            Output(f"view-{view}-tooltip", "children"),
-            Input(f"view-{view}", "hoverData"),
-        )
-        def _hover(hover):
-            return hover_tooltip(context, hover)
-
-    PROJECTION_JOB.register(app, lambda request, _progress: context.compute_projection(request["space"], ProjectionSpec(method=request["method"])),
-                            running=[(Output("projection-progress", "children"), _progress_bar(), None)])
-
-
-def _progress_bar() -> dbc.Alert:
-    return dbc.Alert(
-        [
-            html.Div("Computing a projection; it is cached on disk and will be instant next time.", className="mb-1"),
-            dbc.Progress(value=100, striped=True, animated=True, style={"height": "6px"}),
-        ],
-        color="info",
-        className="py-2",
-    )
