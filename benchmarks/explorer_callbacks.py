@@ -50,18 +50,18 @@ def benchmark_cases(context: AppContext, filters: list[dict], selection: dict) -
     dense = AppContext(replace(context.config, density_threshold=max(1, context.n_subjects // 2)), context.cohort)  # views as densities
     return {
         "filter change → patch latent view": lambda: explorer_views.render_latent_view(
-            context, 0, "joint", "pca", "atrial_fibrillation", filters, None, {"filters"})[0],
+            context, 0, "joint", "pca", "atrial_fibrillation", filters, None, {"filters"}).figure,
         "selection (20%) → patch latent view": lambda: explorer_views.render_latent_view(
-            context, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"})[0],
+            context, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"}).figure,
         "selection (20%) → patch clinical view": lambda: explorer_views.render_clinical_view(
             context, "age_years", "lv_mass_g", "atrial_fibrillation", [], selection, {"selection"}),
         "filter change → 2 filter histograms + count": lambda: cohorts.filter_histograms(context, filters, None, ["age_years", "sex"]),
         "colour change → full latent view redraw": lambda: explorer_views.render_latent_view(
-            context, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"})[0],
+            context, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"}).figure,
         "selection (20%) → density latent view": lambda: explorer_views.render_latent_view(
-            dense, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"})[0],
+            dense, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"}).figure,
         "colour change → density latent view": lambda: explorer_views.render_latent_view(
-            dense, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"})[0],
+            dense, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"}).figure,
     }
 
 

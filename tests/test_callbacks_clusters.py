@@ -127,16 +127,16 @@ def test_a_cluster_selection_whose_clusters_are_not_cached_is_ignored_with_a_rea
 @pytest.mark.slow
 def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
-    figure, _ = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3)
+    figure = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3).figure
     codes = np.asarray(figure.data[0].marker.color)
     for label in range(3):
         assert len(set(codes[labels == label])) == 1  # one colour per cluster
     assert len(set(codes)) == 3
     legend = str(explorer_views.colour_legend(context, CLUSTER_COLOUR, KMEANS_3))
     assert "Cluster 1 (" in legend and "Cluster 3 (" in legend
-    patch = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, {CLUSTERS}, clusters=KMEANS_3)[0]
+    patch = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, {CLUSTERS}, clusters=KMEANS_3).figure
     operations = patch.to_plotly_json()["operations"]
     assert any(operation["location"] == ["data", 0, "marker"] for operation in operations)  # only the colours are patched
     assert "No clusters yet" in str(explorer_views.colour_legend(context, CLUSTER_COLOUR, None))
-    uniform, _ = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None)
+    uniform = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None).figure
     assert len(set(np.asarray(uniform.data[0].marker.color))) == 1

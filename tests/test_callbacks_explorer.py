@@ -78,10 +78,12 @@ def _codes(packed: dict) -> np.ndarray:
 
 
 def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(context):
-    figure, request = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
-    assert isinstance(figure, go.Figure) and request is None and len(figure.data) == 1 and len(figure.data[0].x) == context.n_subjects
-    patch, request = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"})
-    assert isinstance(patch, dash.Patch) and request is dash.no_update
+    latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
+    figure = latent.figure
+    assert isinstance(figure, go.Figure) and latent.request is None and len(figure.data) == 1 and len(figure.data[0].x) == context.n_subjects
+    latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"})
+    patch = latent.figure
+    assert isinstance(patch, dash.Patch) and latent.request is dash.no_update
     operations = _operations(patch)
     assert set(operations) == {("data", 0, "marker", "color"), ("data", 0, "meta")}  # no coordinates, no other trace
     women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
@@ -91,7 +93,7 @@ def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(contex
 def test_a_colour_change_patches_the_colour_scale_and_keeps_the_selection(context):
     selection = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"},
                  "shape": {"kind": "box", "x": [-1e9, 1e9], "y": [0, 1e9]}}
-    patch, _ = explorer_views.render_latent_view(context, 0, "joint", "pca", "age_years", [], selection, {"colour-by"})
+    patch = explorer_views.render_latent_view(context, 0, "joint", "pca", "age_years", [], selection, {"colour-by"}).figure
     (merge,) = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Merge"]
     assert merge["location"] == ["data", 0, "marker"] and set(merge["params"]["value"]) == {"color", "colorscale", "cmin", "cmax"}
     inside = context.cached_projection("joint", ProjectionSpec(method="pca"))[:, 1] >= 0
@@ -107,7 +109,7 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
     women = (phenotypes["sex"] == "female").to_numpy()
     assert explorer_views.highlight_rows(context, WOMEN, selection).tolist() == np.flatnonzero(in_box & women).tolist()
     own = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, WOMEN, selection, {"selection"}))
-    other, _ = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"})
+    other = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"}).figure
     other = _operations(other)
     for operations in (own, other):
         assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == (in_box & women).tolist()
@@ -124,7 +126,7 @@ def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_wa
     assert patched[("layout", "selections")] == [{"type": "rect", "xref": "x", "yref": "y", "x0": 60, "x1": 200, "y0": -1e9, "y1": 1e9}]
     redrawn = explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"clinical-x"}, drawn=False)
     assert [selection.type for selection in redrawn.layout.selections] == ["rect"]
-    elsewhere, _ = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], box, {"selection"})
+    elsewhere = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], box, {"selection"}).figure
     assert _operations(elsewhere)[("layout", "selections")] == []
     other_axes = explorer_views.render_clinical_view(context, "age_years", "bmi_kg_m2", None, [], box, {"clinical-y"}, drawn=False)
     assert not other_axes.layout.selections  # the same view showing other variables: the box does not belong there
@@ -146,11 +148,11 @@ def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malfo
 
 
 def test_hovering_a_point_looks_up_that_subject_only(context):
-    show, bbox, children = explorer_views.hover_tooltip(context, {"points": [{"curveNumber": 0, "pointNumber": 3, "bbox": {"x0": 1}}]})
-    assert show and bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(children)
+    tooltip = explorer_views.hover_tooltip(context, {"points": [{"curveNumber": 0, "pointNumber": 3, "bbox": {"x0": 1}}]})
+    assert tooltip.show and tooltip.bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(tooltip.children)
     for hostile in (None, {"points": [{"curveNumber": 0, "pointNumber": -1}]}, {"points": [{"curveNumber": 0, "pointNumber": "3"}]},
                     {"points": [{"curveNumber": 0, "pointNumber": context.n_subjects}]}, {"points": ["x"]}):
-        assert explorer_views.hover_tooltip(context, hostile)[0] is False
+        assert explorer_views.hover_tooltip(context, hostile) == explorer_views.Tooltip(show=False)  # bbox and children unchanged
 
 
 def test_a_saved_cohort_is_highlighted_by_reference_not_by_a_list_of_rows(context):
@@ -167,13 +169,14 @@ def test_legend_lists_categories_or_a_colour_bar(context):
 
 
 def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request(context, refuse_slow_projections):
-    figure, request = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
-    assert request == {"space": "ecg", "method": "umap"}
+    latent = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
+    figure = latent.figure
+    assert latent.request == {"space": "ecg", "method": "umap"}
     assert not context.projection_ready("ecg", ProjectionSpec(method="umap"))
     with pytest.raises(AssertionError, match="computed in the request"):  # what computing it here would have met
         context.compute_projection("ecg", ProjectionSpec(method="umap"))
     assert "Computing the UMAP" in figure.layout.annotations[0].text
-    unchanged, _ = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, WOMEN, None, {"filters"})
+    unchanged = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, WOMEN, None, {"filters"}).figure
     assert unchanged is dash.no_update  # nothing drawn yet, so nothing to patch
 
 
@@ -184,12 +187,22 @@ def test_a_waiting_view_draws_once_its_projection_is_cached(context):
     assert not explorer_views.projection_arrived(context, pending)
     context.compute_projection("ecg", ProjectionSpec(method="tsne"))
     assert explorer_views.projection_arrived(context, pending)
-    figure, request = explorer_views.render_latent_view(context, 1, "ecg", "tsne", None, [], None, {"projection-poll"})
-    assert request is None and len(figure.data) >= 1
+    latent = explorer_views.render_latent_view(context, 1, "ecg", "tsne", None, [], None, {"projection-poll"})
+    figure = latent.figure
+    assert latent.request is None and len(figure.data) >= 1
 
+
+def test_a_latent_view_queues_its_projection_once_and_records_what_it_drew(context, refuse_slow_projections):
+    drawn = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-space"})
+    assert drawn.outputs("joint-pca") == (drawn.figure, dash.no_update, None, "joint-pca")  # waits for nothing, no empty job queued
+    waiting = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
+    request = {"space": "ecg", "method": "umap"}
+    assert waiting.outputs("ecg-umap") == (waiting.figure, request, request, None)  # asked for and waited for; nothing drawn yet
+    repainted = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, None, {"filters"})
+    assert isinstance(repainted.figure, dash.Patch) and repainted.outputs("joint-pca")[1:] == (dash.no_update,) * 3
 
 def test_cohort_without_spaces_says_how_to_make_them(context):
-    figure, _ = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set())
+    figure = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set()).figure
     assert "models.encode" in figure.layout.annotations[0].text
 
 
@@ -260,14 +273,16 @@ def dense_context(phenotype_cohort_dir, tmp_path) -> AppContext:
 
 
 def test_above_the_threshold_a_view_draws_the_density_of_everyone_then_repaints_its_layers(dense_context):
-    figure, request = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
-    assert request is None and [trace.type for trace in figure.data] == ["heatmap", "heatmap", "scatter"]
+    latent = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
+    figure = latent.figure
+    assert latent.request is None and [trace.type for trace in figure.data] == ["heatmap", "heatmap", "scatter"]
     assert figure.data[0].meta["density"] == dense_context.n_subjects
     assert f"Density of {dense_context.n_subjects} subjects" in figure.layout.title.text
     selection = {"source": "view-2", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
                  "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}, "at": 1}
-    patch, request = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], selection, {"selection"})
-    assert isinstance(patch, dash.Patch) and request is dash.no_update
+    latent = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], selection, {"selection"})
+    patch = latent.figure
+    assert isinstance(patch, dash.Patch) and latent.request is dash.no_update
     operations = _operations(patch)
     layers = operations[("data",)]
     assert layers[0]["meta"]["highlight"] is True and len(layers) == 3  # the cohort coloured over everyone faded
@@ -286,23 +301,23 @@ def test_zooming_in_to_few_enough_subjects_draws_their_points_and_recolours_only
     x_low, x_high = np.quantile(coordinates[:, 0], [0.0, 0.1])
     viewport = _zoom("0-joint-pca", [float(x_low), float(x_high)], [-1e3, 1e3])
     inside = np.flatnonzero(coordinates[:, 0] <= x_high)
-    figure, _ = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-viewport"}, viewport=viewport)
+    figure = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-viewport"}, viewport=viewport).figure
     (trace,) = figure.data
     assert trace.type == "scattergl" and trace.meta["follows_zoom"] and np.asarray(trace.customdata).tolist() == inside.tolist()
-    patch, _ = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport)
+    patch = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport).figure
     codes = _codes(_operations(patch)[("data", 0, "marker", "color")])
     women = (dense_context.cohort.phenotypes["sex"] == "female").to_numpy()
     assert (codes < FADED_OFFSET).tolist() == women[inside].tolist()  # one byte per subject drawn, in the drawn order
-    show, _, children = explorer_views.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
-    assert show and dense_context.cohort.phenotypes.index[inside[3]] in str(children)
+    tooltip = explorer_views.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
+    assert tooltip.show and dense_context.cohort.phenotypes.index[inside[3]] in str(tooltip.children)
 
 
 def test_a_zoom_reported_for_another_figure_is_ignored_and_a_hostile_one_refused(dense_context):
     stale = _zoom("0-ecg-pca", [0, 0.1], [0, 0.1])  # the view showed another space then
-    figure, _ = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=stale)
+    figure = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=stale).figure
     assert figure.data[0].type == "heatmap" and figure.data[0].meta["density"] == dense_context.n_subjects
     everyone = _zoom("0-joint-pca", None, None)  # a double-click back to the full extent
-    assert explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=everyone)[0].data[0].type == "heatmap"
+    assert explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=everyone).figure.data[0].type == "heatmap"
     with pytest.raises(InputRefused, match="x range must be a list of two numbers"):
         explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"},
                                     viewport=_zoom("0-joint-pca", ["0", 1], [0, 1]))
@@ -310,7 +325,7 @@ def test_a_zoom_reported_for_another_figure_is_ignored_and_a_hostile_one_refused
 
 def test_below_the_threshold_a_zoom_changes_nothing_drawn(context):
     viewport = _zoom("0-joint-pca", [0, 0.01], [0, 0.01])
-    figure, _ = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport)
+    figure = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport).figure
     assert len(figure.data[0].x) == context.n_subjects and "follows_zoom" not in figure.data[0].meta
 
 

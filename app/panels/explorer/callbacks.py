@@ -58,13 +58,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
             if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update
             shown = f"{space}-{method}"
-            figure, request = render_latent_view(context, view, space, method, colour, filters, selection, triggers,
-                                                 drawn=not pending and drawn == shown, clusters=clusters, found=found, viewport=viewport)
-            if request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
-                return figure, dash.no_update, None, shown
-            if request is dash.no_update:
-                return figure, dash.no_update, dash.no_update, dash.no_update
-            return figure, request, request, None
+            return render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
+                                      clusters=clusters, found=found, viewport=viewport).outputs(shown)
 
     @app.callback(Output("projection-poll", "disabled"), [Input(ids.pending, "data") for ids in LATENT_VIEWS])
     def _poll_while_waiting(*pending):
@@ -106,7 +101,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(ids.graph, "hoverData"),
         )
         def _hover(hover):
-            return hover_tooltip(context, hover)
+            return hover_tooltip(context, hover).outputs()
 
     PROJECTION_JOB.register(app, lambda request, _progress: context.compute_projection(request["space"], ProjectionSpec(method=request["method"])),
                             running=[(Output("projection-progress", "children"), progress_bar(), None)])

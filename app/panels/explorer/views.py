@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import dash
 import numpy as np
@@ -173,25 +174,41 @@ def render_view(context: AppContext, view_id: str, view: dict, coordinates: np.n
     return patch
 
 
+@dataclass(frozen=True)
+class LatentView:
+    """What a latent view shows and what it waits for."""
+
+    figure: object  # a figure, the Patch that repaints the one drawn, or no_update
+    request: object = None  # {"space", "method"} for the background job to compute; None: waits for nothing; no_update: unchanged
+
+    def outputs(self, shown: str) -> tuple:
+        """(figure, projection request, what the view waits for, what it has drawn); ``shown``: the key of the space and method asked for."""
+        if self.request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
+            return self.figure, dash.no_update, None, shown
+        if self.request is dash.no_update:
+            return self.figure, dash.no_update, dash.no_update, dash.no_update
+        return self.figure, self.request, self.request, None
+
+
 def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
                        filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
-                       clusters: dict | None = None, found: str | None = None, viewport: object = None) -> tuple[object, object]:
-    """(figure or patch, projection request) for one latent view; ``drawn``: the view shows its points now; ``found``: a subject to mark."""
+                       clusters: dict | None = None, found: str | None = None, viewport: object = None) -> LatentView:
+    """The figure (or patch) of one latent view, and the projection it asks for; ``drawn``: the view shows its points now; ``found``: a subject to mark."""
     if not space:
-        return message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES), None
+        return LatentView(message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES))
     spec = ProjectionSpec(method=method)
     coordinates = context.cached_projection(space, spec)
     if coordinates is None:
         if _repaint_only(triggers):
-            return dash.no_update, dash.no_update
+            return LatentView(dash.no_update, dash.no_update)
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
-        return message_figure(text), {"space": space, "method": method}
+        return LatentView(message_figure(text), {"space": space, "method": method})
     labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
               "revision": f"{view}-{space}-{method}"}
     shown = {"kind": "latent", "space": space, "method": method}
     figure = render_view(context, LATENT_VIEWS[view].graph, shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
                          clusters=clusters, found=found)
-    return figure, (dash.no_update if isinstance(figure, Patch) else None)
+    return LatentView(figure, dash.no_update if isinstance(figure, Patch) else None)
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
@@ -224,17 +241,29 @@ def colour_legend(context: AppContext, colour: str | None, clusters: dict | None
     return items
 
 
-def hover_tooltip(context: AppContext, hover: dict | None) -> tuple[bool, object, object]:
-    """(show, bbox, children) of a view's tooltip: the hovered subject's id and key variables, looked up here."""
+@dataclass(frozen=True)
+class Tooltip:
+    """A view's tooltip: whether it shows, where (the hovered point's box) and what it says."""
+
+    show: bool
+    bbox: object = dash.no_update
+    children: object = dash.no_update
+
+    def outputs(self) -> tuple:
+        return self.show, self.bbox, self.children
+
+
+def hover_tooltip(context: AppContext, hover: dict | None) -> Tooltip:
+    """A view's tooltip: the hovered subject's id and key variables, looked up here."""
     points = (hover or {}).get("points") or []
     point = points[0] if points and isinstance(points[0], dict) else {}
     row, bbox = point.get("customdata", point.get("pointNumber")), point.get("bbox")  # customdata: a zoomed-in view's row
     if point.get("curveNumber") != 0 or not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
-        return False, dash.no_update, dash.no_update
+        return Tooltip(False)
     present = [name for name in HOVER_VARIABLES if name in context.variables]
     lines = subject_lines(context.cohort.phenotypes, context.variables, present, row)
     children = [html.Strong(lines[0]), *[html.Div(line) for line in lines[1:]]]
-    return True, bbox, html.Div(children, className="small")
+    return Tooltip(True, bbox, html.Div(children, className="small"))
 
 
 def projection_arrived(context: AppContext, pending: dict | None) -> bool:
