@@ -11,18 +11,26 @@ a callback from a chain its own output started.
 :func:`pass_on` is the cheap gate in front of a job whose panel may be hidden: it passes a request
 on only while the panel is visible and only when the settings changed, so nothing is queued for a
 hidden tab and coming back to an unchanged view computes nothing again.
+
+Each job runs in a lane: ``quick`` (decodes) or ``heavy`` (projections, neighbour lists, clusters).
+The lanes have their own threads, or their own Celery queues, so a decode never waits behind
+someone's t-SNE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import dash
 from dash import Input, Output, State, dcc
 
 Progress = Callable[[tuple], None] | None  # Dash's set_progress, when the job reports progress
+Lane = Literal["quick", "heavy"]
+QUICK: Lane = "quick"  # a fraction of a second to a few seconds (decodes): never waits behind a heavy job
+HEAVY: Lane = "heavy"  # seconds to minutes (UMAP, t-SNE, neighbour lists, clusters)
+LANES: tuple[Lane, ...] = (QUICK, HEAVY)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class BackgroundJob:
     ready: str | None = None  # a counter bumped when the result is in the disk cache; None: the result goes to ``outputs``
     poll: str | None = None  # the interval a waiting panel polls the cache with
     poll_ms: int = 1000
+    lane: Lane = QUICK  # which pool (threads) or Celery queue runs it
 
     def components(self) -> list:
         """The stores (and interval) to put in the panel's layout."""
@@ -56,14 +65,16 @@ class BackgroundJob:
         states = [] if outputs else [State(self.ready, "data")]
         nothing = dash.no_update if len(targets) == 1 else (dash.no_update,) * len(targets)
 
-        @app.callback(*targets, Input(self.request, "data"), *states, background=True, running=list(running) or None,
-                      progress=list(progress) if progress else None, prevent_initial_call=True)
         def _run(*arguments):
             set_progress, (request, *ready) = (arguments[0], arguments[1:]) if progress else (None, arguments)
             if not request:
                 return nothing
             result = compute(request, set_progress)
             return result if outputs else (ready[0] or 0) + 1
+
+        _run.lane = self.lane  # read by the job managers (app.server) when Dash hands them the function
+        app.callback(*targets, Input(self.request, "data"), *states, background=True, running=list(running) or None,
+                     progress=list(progress) if progress else None, prevent_initial_call=True)(_run)
 
 
 def pass_on(app: dash.Dash, job: BackgroundJob, settings: dict[str, Input | State], visibility: Sequence[Input],

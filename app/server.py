@@ -23,6 +23,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
+from app.jobs import HEAVY, LANES, QUICK, Lane
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search
 from app.panels.decoder.model import model_problem
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
@@ -35,14 +36,37 @@ from models.device import check_device
 PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces, search)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 log = logging.getLogger(__name__)
-BACKGROUND_THREADS = 4  # background jobs at once in one server process; more wait their turn
+BACKGROUND_THREADS: dict[Lane, int] = {QUICK: 4, HEAVY: 2}  # jobs at once per lane in one server process; more wait their turn
 
 
 def make_celery(broker: str):
-    """The Celery app that runs background callbacks when several workers serve the explorer."""
-    from celery import Celery
+    """The Celery app that runs background callbacks when several workers serve the explorer.
 
-    return Celery("latent_space_explorer", broker=broker, backend=broker)
+    One queue per job lane (app.jobs): a worker started without ``-Q`` takes both; the README's
+    recipe starts one worker per queue so that decodes never wait behind projections.
+    """
+    from celery import Celery
+    from kombu import Queue
+
+    celery = Celery("latent_space_explorer", broker=broker, backend=broker)
+    celery.conf.task_queues = [Queue(lane) for lane in LANES]
+    celery.conf.task_default_queue = HEAVY
+    celery.conf.worker_prefetch_multiplier = 1  # a worker busy with a t-SNE holds no other job back
+    return celery
+
+
+class JobLanes:
+    """Remembers each background function's lane (``BackgroundJob.lane``) as Dash hands it to the manager."""
+
+    def make_job_fn(self, fn, progress, key=None):
+        job_fn = super().make_job_fn(fn, progress, key)
+        # The base class registers earlier functions from its __init__, before a subclass could set attributes.
+        self.__dict__.setdefault("_lanes", {})[id(job_fn)] = getattr(fn, "lane", HEAVY)
+        return job_fn
+
+    def lane_of(self, job_fn) -> Lane:
+        """The lane of a function from Dash's registry (which keeps it alive, so its id stays its own)."""
+        return self.__dict__.get("_lanes", {}).get(id(job_fn), HEAVY)
 
 
 class PerRequesterResults:
@@ -53,15 +77,16 @@ class PerRequesterResults:
         return hashlib.sha256(f"{current_username()}\0{key}".encode()).hexdigest()
 
 
-class CeleryJobManager(PerRequesterResults, dash.CeleryManager):
-    """Dash's Celery manager, its jobs acting as the user who asked (the worker has no Flask request to ask)."""
+class CeleryJobManager(PerRequesterResults, JobLanes, dash.CeleryManager):
+    """Dash's Celery manager, its jobs acting as the user who asked (the worker has no Flask request to ask), each on its lane's queue."""
 
     def call_job_fn(self, key, job_fn, args, context):
-        return super().call_job_fn(key, job_fn, args, job_context(context))
+        task = job_fn.apply_async((key, self._make_progress_key(key), args, job_context(context)), queue=self.lane_of(job_fn))
+        return task.task_id
 
 
-class ThreadJobManager(PerRequesterResults, dash.DiskcacheManager):
-    """Background callbacks on a bounded pool of threads in the server process; results in a disk cache.
+class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
+    """Background callbacks on bounded pools of threads in the server process, one per lane; results in a disk cache.
 
     Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
     another thread held at that instant (decode jobs hung for good inside SQLite's allocator), its
@@ -70,18 +95,19 @@ class ThreadJobManager(PerRequesterResults, dash.DiskcacheManager):
     the heavy parts (torch, numpy, scikit-learn, numba) release the GIL. A job superseded by a newer
     request is cancelled if it has not started and otherwise runs to its end (bounded by the pool).
     A job acts as the user who asked for it (``app.auth.job_context``): it sees that user's saved cohorts only.
+    Each lane has its own pool, so a decode starts at once while UMAPs fill the heavy lane.
     """
 
-    def __init__(self, cache, workers: int):
+    def __init__(self, cache, workers: dict[Lane, int]):
         super().__init__(cache)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background-callback")
+        self._pools = {lane: ThreadPoolExecutor(max_workers=workers[lane], thread_name_prefix=f"{lane}-job") for lane in LANES}
         self._jobs: dict[int, tuple[Future, str]] = {}
         self._job_ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def call_job_fn(self, key, job_fn, args, context) -> int:
         job = next(self._job_ids)
-        future = self._pool.submit(job_fn, key, self._make_progress_key(key), args, job_context(context))
+        future = self._pools[self.lane_of(job_fn)].submit(job_fn, key, self._make_progress_key(key), args, job_context(context))
         with self._lock:
             self._jobs[job] = (future, key)
         return job

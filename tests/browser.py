@@ -32,10 +32,13 @@ requires_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="De
 
 
 def scale_out_commands(port: int, redis_port: int, workdir: Path, web_workers: int = 2) -> list[list[str]]:
-    """The README's scale-out recipe on loopback ports: Redis, one Celery worker, gunicorn with gthread workers (in start order)."""
+    """The README's scale-out recipe on loopback ports: Redis, a Celery worker per lane, gunicorn with gthread workers (in start order)."""
     return [
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no"],
-        [sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--concurrency", "2", "--loglevel", "INFO"],
+        [sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--queues", "quick", "--concurrency", "2",
+         "--hostname", "quick@%h", "--loglevel", "INFO"],
+        [sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--queues", "heavy", "--concurrency", "1",
+         "--hostname", "heavy@%h", "--loglevel", "INFO"],
         [sys.executable, "-m", "gunicorn", "--workers", str(web_workers), "--worker-class", "gthread", "--threads", "8",
          "--timeout", "120", "--graceful-timeout", "20", "--bind", f"127.0.0.1:{port}", "app.wsgi:server"],
     ]
@@ -43,7 +46,7 @@ def scale_out_commands(port: int, redis_port: int, workdir: Path, web_workers: i
 
 @contextmanager
 def running_scaled_out(cohort_dir: Path, workdir: Path, web_workers: int = 2, timeout: float = 180) -> Iterator[tuple[str, list[subprocess.Popen]]]:
-    """Redis + a Celery worker + gunicorn serving ``cohort_dir``; yield the URL and the processes; stop them all afterwards.
+    """Redis + Celery workers (quick and heavy lanes) + gunicorn serving ``cohort_dir``; yield the URL and the processes; stop them all afterwards.
 
     Their output is in ``workdir / "server.log"``.
     """

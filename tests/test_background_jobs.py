@@ -5,18 +5,20 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from types import SimpleNamespace
 
 import diskcache
 import psutil
 import pytest
 
-from app.server import ThreadJobManager
+from app.jobs import HEAVY, QUICK
+from app.server import CeleryJobManager, ThreadJobManager, make_celery
 
 
 @pytest.fixture
 def manager(tmp_path):
     cache = diskcache.Cache(str(tmp_path / "jobs"))
-    yield ThreadJobManager(cache, workers=2)
+    yield ThreadJobManager(cache, workers={QUICK: 2, HEAVY: 2})
     cache.close()
 
 
@@ -87,3 +89,40 @@ def test_a_superseded_job_that_has_not_started_never_runs(manager):
         assert _result(manager, f"busy-{index}", job) == 2 * index
     time.sleep(0.2)
     assert "queued" not in manager.handle and not manager.job_running(queued)
+
+
+def test_a_quick_job_starts_while_every_heavy_thread_is_busy(manager):
+    release = threading.Event()
+    busy = [manager.call_job_fn(f"umap-{i}", _doubling_job(manager, release), [i], {}) for i in range(2)]  # no lane: heavy
+
+    def decode(value):
+        return value * 3
+
+    decode.lane = QUICK  # as BackgroundJob.register marks its function before Dash hands it to the manager
+    try:
+        job = manager.call_job_fn("decode", manager.make_job_fn(decode, progress=None), [5], {})
+        assert _result(manager, "decode", job, timeout=5) == 15
+        assert all(manager.job_running(heavy) for heavy in busy), "the heavy lane is still busy"
+    finally:
+        release.set()
+
+
+def test_celery_jobs_are_sent_to_their_lane_queue_and_a_plain_worker_takes_both(monkeypatch):
+    celery = make_celery("redis://127.0.0.1:9/0")  # never contacted: the tasks' sending is replaced below
+    manager = CeleryJobManager(celery)
+
+    def decode(value):
+        return value
+
+    def umap(value):
+        return value
+
+    decode.lane = QUICK
+    tasks = {"decode": manager.make_job_fn(decode, None, "decode-key"), "umap": manager.make_job_fn(umap, None, "umap-key")}
+    sent: list[tuple[str, str]] = []
+    for name, task in tasks.items():
+        monkeypatch.setattr(task, "apply_async", lambda arguments, queue, name=name: sent.append((name, queue)) or SimpleNamespace(task_id=name))
+    assert manager.call_job_fn("a", tasks["decode"], [1], {}) == "decode"
+    assert manager.call_job_fn("b", tasks["umap"], [1], {}) == "umap"
+    assert sent == [("decode", QUICK), ("umap", HEAVY)]
+    assert sorted(queue.name for queue in celery.conf.task_queues) == sorted([QUICK, HEAVY])

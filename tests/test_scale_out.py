@@ -1,4 +1,4 @@
-"""The README's scale-out recipe, for real: Redis, gunicorn with two gthread workers and a Celery worker,
+"""The README's scale-out recipe, for real: Redis, gunicorn with two gthread workers and a Celery worker per lane,
 driven in headless Chromium through a projection, a decode and a saved cohort."""
 
 from __future__ import annotations

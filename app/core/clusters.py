@@ -9,8 +9,6 @@ standardised differences as Table 1.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,9 +16,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from app.core.array_cache import ArrayCache
 from app.core.statistics import compare_groups
 from app.core.table_one import clinical_variables
-from data_loaders.cohort_io import atomic_path
 from data_loaders.manifest import VariableSpec
 
 ClusterMethod = Literal["kmeans", "hdbscan"]
@@ -83,32 +81,19 @@ def _numbered_by_size(labels: np.ndarray) -> np.ndarray:
 
 
 class ClusterCache:
-    """Cluster labels stored as .npy files named by the space's fingerprint and the parameters."""
+    """Cluster labels stored as .npy files named by the space's fingerprint and the parameters, each computed once."""
 
     def __init__(self, folder: Path):
-        self.folder = Path(folder)
+        self.arrays = ArrayCache(folder)
 
     def path_for(self, space_fingerprint: str, spec: ClusterSpec) -> Path:
-        parameters = hashlib.blake2b(json.dumps(spec.key_parameters(), sort_keys=True).encode(), digest_size=8).hexdigest()
-        return self.folder / f"{space_fingerprint}-clusters-{spec.method}-{parameters}.npy"
+        return self.arrays.path_for(space_fingerprint, f"clusters-{spec.method}", spec.key_parameters())
 
     def get(self, space_fingerprint: str, spec: ClusterSpec) -> np.ndarray | None:
-        path = self.path_for(space_fingerprint, spec)
-        if not path.is_file():
-            return None
-        labels = np.load(path, allow_pickle=False)
-        labels.setflags(write=False)
-        return labels
+        return self.arrays.read(self.path_for(space_fingerprint, spec))
 
     def get_or_compute(self, matrix: np.ndarray, spec: ClusterSpec, space_fingerprint: str) -> np.ndarray:
-        cached = self.get(space_fingerprint, spec)
-        if cached is not None:
-            return cached
-        labels = cluster_latents(matrix, spec)
-        # A file object: np.save would append .npy to the bare temporary path.
-        with atomic_path(self.path_for(space_fingerprint, spec)) as temporary, temporary.open("wb") as file:
-            np.save(file, labels, allow_pickle=False)
-        return self.get(space_fingerprint, spec)
+        return self.arrays.read_or_compute(self.path_for(space_fingerprint, spec), lambda: cluster_latents(matrix, spec))
 
 
 def _in_sentence(label: str) -> str:

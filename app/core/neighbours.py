@@ -12,8 +12,6 @@ which on two shared CPU cores is far faster than NN-descent and measured against
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from data_loaders.cohort_io import atomic_path
+from app.core.array_cache import ArrayCache
 
 Metric = Literal["cosine", "euclidean"]
 METRICS: dict[str, str] = {"cosine": "Cosine", "euclidean": "Euclidean"}
@@ -401,33 +399,23 @@ def neighbour_trails(coordinates: np.ndarray, comparison: NeighbourComparison, c
 
 
 class NeighbourCache:
-    """Neighbour lists stored as .npy files named by the space's content fingerprint, k, metric and method."""
+    """Neighbour lists stored as .npy files named by the space's content fingerprint, k, metric and method; each computed once."""
 
     def __init__(self, folder: Path):
-        self.folder = Path(folder)
+        self.arrays = ArrayCache(folder, dtype=np.int32)
+
+    @property
+    def folder(self) -> Path:
+        return self.arrays.folder
 
     def path_for(self, space_fingerprint: str, k: int, metric: Metric, method: str) -> Path:
-        parameters = hashlib.blake2b(json.dumps({"k": int(k), "metric": metric, "method": method}, sort_keys=True).encode(), digest_size=8)
-        return self.folder / f"{space_fingerprint}-knn-{parameters.hexdigest()}.npy"
+        return self.arrays.path_for(space_fingerprint, "knn", {"k": int(k), "metric": metric, "method": method})
 
     def get(self, space_fingerprint: str, k: int, metric: Metric, method: str) -> np.ndarray | None:
-        path = self.path_for(space_fingerprint, k, metric, method)
-        if not path.is_file():
-            return None
-        neighbours = np.load(path, allow_pickle=False)
-        neighbours.setflags(write=False)
-        return neighbours
-
-    def put(self, space_fingerprint: str, k: int, metric: Metric, method: str, neighbours: np.ndarray) -> None:
-        """Write atomically, so that a concurrent reader never sees half a file."""
-        with atomic_path(self.path_for(space_fingerprint, k, metric, method)) as temporary, temporary.open("wb") as file:
-            np.save(file, np.asarray(neighbours, dtype=np.int32), allow_pickle=False)
+        return self.arrays.read(self.path_for(space_fingerprint, k, metric, method))
 
     def get_or_compute(self, matrix: np.ndarray, space_fingerprint: str, k: int, metric: Metric, method: Method = "auto",
                        progress: Progress | None = None) -> np.ndarray:
         method = resolved_method(len(matrix), method)
-        cached = self.get(space_fingerprint, k, metric, method)
-        if cached is not None:
-            return cached
-        self.put(space_fingerprint, k, metric, method, nearest_neighbours(matrix, k, metric, method, progress))
-        return self.get(space_fingerprint, k, metric, method)
+        return self.arrays.read_or_compute(self.path_for(space_fingerprint, k, metric, method),
+                                           lambda: nearest_neighbours(matrix, k, metric, method, progress))

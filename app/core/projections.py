@@ -8,7 +8,6 @@ actually computed: its import and JIT compilation take seconds and must not dela
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from data_loaders.cohort_io import atomic_path
+from app.core.array_cache import ArrayCache
 
 Method = Literal["pca", "umap", "tsne"]
 METHODS: dict[str, str] = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -69,36 +68,23 @@ def compute_projection(matrix: np.ndarray, spec: ProjectionSpec) -> np.ndarray:
 
 
 class ProjectionCache:
-    """Projections stored as .npy files named by the space's fingerprint and the parameters."""
+    """Projections stored as .npy files named by the space's fingerprint and the parameters, each computed once."""
 
     def __init__(self, folder: Path):
-        self.folder = Path(folder)
+        self.arrays = ArrayCache(folder, dtype=np.float32)
 
     def path_for(self, space_fingerprint: str, spec: ProjectionSpec) -> Path:
-        parameters = hashlib.blake2b(json.dumps(spec.key_parameters(), sort_keys=True).encode(), digest_size=8).hexdigest()
-        return self.folder / f"{space_fingerprint}-{spec.method}-{parameters}.npy"
+        return self.arrays.path_for(space_fingerprint, spec.method, spec.key_parameters())
 
     def has(self, space_fingerprint: str, spec: ProjectionSpec) -> bool:
         return self.path_for(space_fingerprint, spec).is_file()
 
     def get(self, space_fingerprint: str, spec: ProjectionSpec) -> np.ndarray | None:
-        path = self.path_for(space_fingerprint, spec)
-        if not path.is_file():
-            return None
-        coordinates = np.load(path, allow_pickle=False)
-        coordinates.setflags(write=False)
-        return coordinates
+        return self.arrays.read(self.path_for(space_fingerprint, spec))
 
     def put(self, space_fingerprint: str, spec: ProjectionSpec, coordinates: np.ndarray) -> None:
-        """Write atomically, so a concurrent reader never sees half a file."""
-        with atomic_path(self.path_for(space_fingerprint, spec)) as temporary, temporary.open("wb") as file:
-            np.save(file, np.asarray(coordinates, dtype=np.float32), allow_pickle=False)
+        self.arrays.write(self.path_for(space_fingerprint, spec), coordinates)
 
     def get_or_compute(self, matrix: np.ndarray, spec: ProjectionSpec, space_fingerprint: str | None = None) -> np.ndarray:
-        space_fingerprint = space_fingerprint or fingerprint(matrix)
-        cached = self.get(space_fingerprint, spec)
-        if cached is not None:
-            return cached
-        coordinates = compute_projection(matrix, spec)
-        self.put(space_fingerprint, spec, coordinates)
-        return self.get(space_fingerprint, spec)
+        path = self.path_for(space_fingerprint or fingerprint(matrix), spec)
+        return self.arrays.read_or_compute(path, lambda: compute_projection(matrix, spec))

@@ -22,7 +22,7 @@ from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec,
 from app.core.cohort_algebra import CohortDefinition
 from app.figures.clusters import ClusterEntry, cluster_list
 from app.figures.scatter import colour_coding
-from app.jobs import BackgroundJob
+from app.jobs import HEAVY, BackgroundJob
 from app.state import CLUSTERS, COHORTS_VERSION, SELECTION, cluster_column, clustering_spec, clustering_value, ordered_spaces, space_label
 
 DEFAULT_K = 4
@@ -147,7 +147,7 @@ def layout(context: AppContext) -> html.Div:
     )
 
 
-CLUSTER_JOB = BackgroundJob(request="cluster-request")
+CLUSTER_JOB = BackgroundJob(request="cluster-request", lane=HEAVY)
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
