@@ -34,7 +34,7 @@ def _group_header(group: GroupMetrics) -> html.Th:
     return html.Th([html.Div(group.name), html.Small(counts, className="text-muted fw-normal")], className="accuracy-group")
 
 
-def estimate_lines(estimate: MetricEstimate, kind: str) -> list:
+def _estimate_lines(estimate: MetricEstimate, kind: str) -> list:
     """The estimate in bold over its interval (or why there is no interval)."""
     value = html.Span(format_number(estimate.metric, kind, estimate.value), className="fw-semibold accuracy-value")
     if not np.isfinite(estimate.low):
@@ -48,7 +48,7 @@ def estimate_lines(estimate: MetricEstimate, kind: str) -> list:
 def _metric_cell(estimate: MetricEstimate, kind: str) -> html.Td:
     if not np.isfinite(estimate.value):
         return html.Td(html.Small(estimate.reason or "–", className="text-muted fst-italic"), className="accuracy-missing")
-    return html.Td(estimate_lines(estimate, kind))
+    return html.Td(_estimate_lines(estimate, kind))
 
 
 def metrics_table(evaluation: Evaluation, unit: str) -> dbc.Table:
@@ -110,7 +110,7 @@ def subgroup_table_component(table: pd.DataFrame, kind: str, unit: str, sort: di
                           "better": "95% interval entirely better than everyone's value"}.get(flag)
             if flag_title and metric in PREVALENCE_METRICS:
                 flag_title += f" ({METRIC_LABELS[metric]} moves with prevalence: compare this group's prevalence with everyone's)"
-            cells.append(html.Td(estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else None, title=flag_title))
+            cells.append(html.Td(_estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else None, title=flag_title))
         body.append(html.Tr(cells, className="accuracy-reference" if position == 0 else None))
     return dbc.Table([html.Thead(html.Tr(header)), html.Tbody(body)], size="sm", hover=True, responsive=True,
                      className="accuracy-subgroups small", id="accuracy-subgroup-table")
