@@ -25,7 +25,9 @@ import plotly
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.filters import ChoiceFilter, RangeFilter
-from app.panels import cohorts, explorer
+from app.core.projections import ProjectionSpec
+from app.panels import cohorts
+from app.panels.explorer import views as explorer_views
 from data_loaders import load_cohort
 from data_loaders.cohort_io import write_manifest, write_spaces
 from data_loaders.manifest import variables_to_tables
@@ -47,19 +49,19 @@ def benchmark_cases(context: AppContext, filters: list[dict], selection: dict) -
     """One callable per request, each doing what the callback does for that event."""
     dense = AppContext(replace(context.config, density_threshold=max(1, context.n_subjects // 2)), context.cohort)  # views as densities
     return {
-        "filter change → patch latent view": lambda: explorer.render_latent_view(
-            context, 0, "joint", "pca", "atrial_fibrillation", filters, None, {"filters"})[0],
-        "selection (20%) → patch latent view": lambda: explorer.render_latent_view(
-            context, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"})[0],
-        "selection (20%) → patch clinical view": lambda: explorer.render_clinical_view(
+        "filter change → patch latent view": lambda: explorer_views.render_latent_view(
+            context, 0, "joint", "pca", "atrial_fibrillation", filters, None, {"filters"}).figure,
+        "selection (20%) → patch latent view": lambda: explorer_views.render_latent_view(
+            context, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"}).figure,
+        "selection (20%) → patch clinical view": lambda: explorer_views.render_clinical_view(
             context, "age_years", "lv_mass_g", "atrial_fibrillation", [], selection, {"selection"}),
         "filter change → 2 filter histograms + count": lambda: cohorts.filter_histograms(context, filters, None, ["age_years", "sex"]),
-        "colour change → full latent view redraw": lambda: explorer.render_latent_view(
-            context, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"})[0],
-        "selection (20%) → density latent view": lambda: explorer.render_latent_view(
-            dense, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"})[0],
-        "colour change → density latent view": lambda: explorer.render_latent_view(
-            dense, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"})[0],
+        "colour change → full latent view redraw": lambda: explorer_views.render_latent_view(
+            context, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"}).figure,
+        "selection (20%) → density latent view": lambda: explorer_views.render_latent_view(
+            dense, 0, "joint", "pca", "atrial_fibrillation", [], selection, {"selection"}).figure,
+        "colour change → density latent view": lambda: explorer_views.render_latent_view(
+            dense, 0, "joint", "pca", "lv_mass_g", [], None, {"colour-by"}).figure,
     }
 
 
@@ -84,7 +86,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             cohort_dir = build_cohort(Path(folder), n)
             context = AppContext(AppConfig(cohort_dir=cohort_dir, cache_dir=Path(folder) / "cache"), load_cohort(cohort_dir))
-            context.cached_projection("joint", explorer.ProjectionSpec("pca"))  # cached once, as in the app
+            context.cached_projection("joint", ProjectionSpec("pca"))  # cached once, as in the app
             _ = context.hover_text
             rng = np.random.default_rng(1)
             filters = [RangeFilter("age_years", 55, 70).to_dict(), ChoiceFilter("sex", ("female",)).to_dict()]

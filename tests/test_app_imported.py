@@ -9,7 +9,10 @@ import pytest
 
 from app.config import AppConfig
 from app.context import AppContext
+from app.panels.accuracy import evaluation as accuracy_evaluation
+from app.panels.accuracy import views as accuracy_views
 from app.panels.decoder import views as decoder_views
+from app.state import CURRENT
 from data_loaders import load_cohort
 from tests.serving import running_app
 
@@ -57,12 +60,10 @@ def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context)
 
 
 def test_accuracy_says_how_many_scored_subjects_lack_a_recording(context):
-    from app.panels import accuracy
-
     cohort = context.cohort
-    task, space = next(iter(accuracy.task_predictions(context)))
-    summary, _table, _figures = accuracy.render_evaluation(context, task, space, None, accuracy.CURRENT, [], None)
-    rows = accuracy.task_predictions(context)[(task, space)].rows
+    task, space = next(iter(accuracy_evaluation.task_predictions(context)))
+    summary = accuracy_views.render_evaluation(context, task, space, None, CURRENT, [], None).sizes
+    rows = accuracy_evaluation.task_predictions(context)[(task, space)].rows
     lacking = int((~(cohort.ecg_present & cohort.mri_present))[rows].sum())
     assert lacking > 0  # 22 of the 42 subjects lack a recording; the seeded split puts some of them in the test split
     notes = [part for part in summary if getattr(part, "id", None) == "accuracy-missing-modalities"]

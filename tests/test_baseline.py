@@ -7,7 +7,7 @@ import pytest
 
 from app.config import AppConfig
 from app.context import AppContext
-from app.panels import explorer
+from app.panels.explorer import views as explorer_views
 from app.panels.training_status import should_reload
 from app.training import LiveApp
 from data_loaders import load_cohort
@@ -84,8 +84,9 @@ def test_the_status_says_where_a_run_is_and_how_long_is_left(tmp_path):
 
 def test_an_app_served_before_its_first_space_says_so_and_moves_on_once_the_baseline_is_written(tiny_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=tiny_cohort_dir, cache_dir=tmp_path), load_cohort(tiny_cohort_dir), spaces_pending=True)
-    figure, request = explorer.render_latent_view(context, 0, None, "pca", None, [], None, set())
-    assert request is None and "being computed in the background" in figure.layout.annotations[0].text
+    latent = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set())
+    figure = latent.figure
+    assert latent.request is None and "being computed in the background" in figure.layout.annotations[0].text
     baseline = RunStatus(state="running", stage="baseline", done=3, total=12)
     assert not should_reload(baseline, waiting=True, spaces_pending=True)
     assert not should_reload(None, waiting=True, spaces_pending=True)

@@ -17,7 +17,11 @@ from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import ChoiceFilter
 from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_group
 from app.panels import accuracy
-from app.state import SPACE_LABELS, space_label
+from app.panels.accuracy import evaluation as accuracy_evaluation
+from app.panels.accuracy import settings as accuracy_settings
+from app.panels.accuracy import tables as accuracy_tables
+from app.panels.accuracy import views as accuracy_views
+from app.state import CURRENT, SPACE_LABELS, space_label
 from data_loaders import load_cohort
 
 WOMEN = [ChoiceFilter("sex", ("female",)).to_dict()]
@@ -65,21 +69,21 @@ def test_only_held_out_test_subjects_are_scored(context):
     table = context.cohort.predictions()
     assert set(table["split"]) == {"train", "test"}  # the stored table has both; the panel must keep one
     test_rows = set(_test_rows(context).tolist())
-    for (task, _space), predictions in accuracy.task_predictions(context).items():
+    for (task, _space), predictions in accuracy_evaluation.task_predictions(context).items():
         assert set(predictions.rows.tolist()) <= test_rows
         known = context.cohort.phenotypes[task].notna().to_numpy()
         assert len(predictions.rows) == int(known[sorted(test_rows)].sum())
 
 
 def test_threshold_starts_at_the_stored_training_threshold(context):
-    stored = accuracy.task_predictions(context)[("hypertension", "ecg")].threshold
-    binary = accuracy.threshold_settings(context, "hypertension", "ecg", None)
+    stored = accuracy_evaluation.task_predictions(context)[("hypertension", "ecg")].threshold
+    binary = accuracy_views.threshold_settings(context, "hypertension", "ecg", None)
     assert binary.value == round(stored, 3) and not binary.disabled and "Youden" in binary.note and binary.shown
     assert [o["value"] for o in binary.metric_options][:2] == ["auroc", "auprc"] and binary.metric == "auroc"
-    continuous = accuracy.threshold_settings(context, "lv_mass_g", "ecg", "auroc")
+    continuous = accuracy_views.threshold_settings(context, "lv_mass_g", "ecg", "auroc")
     assert continuous.disabled and continuous.metric == "r2" and "no threshold" in continuous.note and not continuous.shown
     assert continuous.metric_options[1] == {"label": "MAE (g)", "value": "mae"}
-    assert continuous.outputs()[-1] == {"display": "none"} and binary.outputs()[-1] == {}
+    assert continuous.block_style == {"display": "none"} and binary.block_style == {}
 
 
 def _older_half(context: AppContext) -> dict:
@@ -93,42 +97,42 @@ def _older_half(context: AppContext) -> dict:
 def _spaces(context: AppContext, task: str) -> list[str]:
     """The spaces with stored predictions of a task, in the order the panel lists them."""
     order = list(SPACE_LABELS)
-    return sorted({space for t, space in accuracy.task_predictions(context) if t == task}, key=lambda s: order.index(s) if s in order else len(order))
+    return sorted({space for t, space in accuracy_evaluation.task_predictions(context) if t == task}, key=lambda s: order.index(s) if s in order else len(order))
 
 
 def _balanced_binary_task(context: AppContext) -> str:
     """The binary outcome whose test split has the most subjects in its rarer class."""
     test = _test_rows(context)
     phenotypes = context.cohort.phenotypes
-    binary = {task for (task, _), p in accuracy.task_predictions(context).items() if p.kind == "binary"}
+    binary = {task for (task, _), p in accuracy_evaluation.task_predictions(context).items() if p.kind == "binary"}
     return max(sorted(binary), key=lambda t: min(phenotypes[t].to_numpy(dtype=float)[test].sum(), len(test) - phenotypes[t].to_numpy(dtype=float)[test].sum()))
 
 
 def test_metrics_for_the_cohort_its_complement_and_everyone(context):
     selection = _older_half(context)
-    evaluation = accuracy.evaluate(context, "lv_mass_g", "joint", None, accuracy.CURRENT, [], selection)
+    evaluation = accuracy_evaluation.evaluate(context, "lv_mass_g", "joint", None, CURRENT, [], selection)
     test = _test_rows(context)
     cohort, rest, everyone = evaluation.groups
     assert (cohort.name, rest.name, everyone.name) == ("Current cohort", "Everyone else", "Everyone")
     assert (cohort.n, rest.n, everyone.n) == (len(selection["rows"]), len(test) - len(selection["rows"]), len(test))
     mask = np.zeros(context.n_subjects, dtype=bool)
     mask[selection["rows"]] = True
-    predictions = accuracy.task_predictions(context)[("lv_mass_g", "joint")]
+    predictions = accuracy_evaluation.task_predictions(context)[("lv_mass_g", "joint")]
     for group, inside in ((cohort, mask), (rest, ~mask)):
         truth, prediction = predictions.subset(inside)
-        direct = evaluate_group(group.name, "continuous", truth, prediction, None, N_RESAMPLES, accuracy.SEED)
+        direct = evaluate_group(group.name, "continuous", truth, prediction, None, N_RESAMPLES, accuracy_settings.SEED)
         for metric in ("r2", "mae", "rmse", "bias"):
             assert group.estimates[metric].value == pytest.approx(direct.estimates[metric].value)
             assert group.estimates[metric].low == pytest.approx(direct.estimates[metric].low)
             assert group.estimates[metric].low < group.estimates[metric].value < group.estimates[metric].high
-    sizes, table, figures = accuracy.render_evaluation(context, "lv_mass_g", "joint", None, accuracy.CURRENT, [], selection)
-    text = str(table)
+    view = accuracy_views.render_evaluation(context, "lv_mass_g", "joint", None, CURRENT, [], selection)
+    text = str(view.metrics)
     assert "MAE (g)" in text and f"n = {cohort.n:,}" in text and f"n = {rest.n:,}" in text
     for group in (cohort, rest):
         mae = group.estimates["mae"]
         assert f"{mae.value:.1f}" in text and f"{mae.low:.1f} to {mae.high:.1f}" in text
-    assert [getattr(f, "id", None) for f in figures if getattr(f, "id", None)] == ["accuracy-agreement"]
-    assert "test split only" in sizes[0]
+    assert [getattr(f, "id", None) for f in view.figures if getattr(f, "id", None)] == ["accuracy-agreement"]
+    assert "test split only" in view.sizes[0]
 
 
 def test_a_group_with_too_few_cases_says_so_instead_of_a_number(context):
@@ -137,84 +141,84 @@ def test_a_group_with_too_few_cases_says_so_instead_of_a_number(context):
     outcome = context.cohort.phenotypes[task].to_numpy(dtype=float)
     cases, controls = test[outcome[test] == 1], test[outcome[test] == 0]
     selection = {"rows": [int(row) for row in (*cases[:2], *controls[:MIN_SUBJECTS])]}  # enough subjects, too few cases (JSON ints, as a browser sends)
-    evaluation = accuracy.evaluate(context, task, "ecg", None, accuracy.CURRENT, [], selection)
+    evaluation = accuracy_evaluation.evaluate(context, task, "ecg", None, CURRENT, [], selection)
     cohort = evaluation.groups[0]
     assert (cohort.n, cohort.cases) == (MIN_SUBJECTS + 2, 2)
     assert cohort.reason == f"too few cases (2 cases, {MIN_SUBJECTS} controls; {MIN_PER_CLASS} of each needed)"
     assert not any(e.available for e in cohort.estimates.values())
-    assert cohort.reason in str(accuracy.metrics_table(evaluation, ""))
-    only_controls = accuracy.evaluate(context, task, "ecg", None, accuracy.CURRENT, [], {"rows": controls[:MIN_SUBJECTS].tolist()})
+    assert cohort.reason in str(accuracy_tables.metrics_table(evaluation, ""))
+    only_controls = accuracy_evaluation.evaluate(context, task, "ecg", None, CURRENT, [], {"rows": controls[:MIN_SUBJECTS].tolist()})
     assert only_controls.groups[0].reason == f"one class only: no cases among {MIN_SUBJECTS} test subjects"
     everyone = evaluation.groups[2]
     assert everyone.reason is None and everyone.estimates["auroc"].available
-    assert evaluation.threshold == pytest.approx(accuracy.task_predictions(context)[(task, "ecg")].threshold)
+    assert evaluation.threshold == pytest.approx(accuracy_evaluation.task_predictions(context)[(task, "ecg")].threshold)
 
 
 def test_the_current_cohort_being_everyone_is_explained_not_compared_with_nobody(context):
-    sizes, table, figures = accuracy.render_evaluation(context, "lv_mass_g", "ecg", None, accuracy.CURRENT, [], None)
-    assert "The current cohort is everyone" in str(sizes)
-    assert "no test subjects" in str(table)
-    names = [trace.name for trace in figures[1].figure.data if trace.showlegend is not False]
+    view = accuracy_views.render_evaluation(context, "lv_mass_g", "ecg", None, CURRENT, [], None)
+    assert "The current cohort is everyone" in str(view.sizes)
+    assert "no test subjects" in str(view.metrics)
+    names = [trace.name for trace in view.figures[1].figure.data if trace.showlegend is not False]
     assert "Everyone" in names and "Current cohort" not in names
 
 
 def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     test = _test_rows(context)
     women = _women(context)
-    kind, table = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, "sex", [], None)
+    kind, table = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, "sex", [], None)
     assert kind == "continuous"
-    assert table["subgroup"].tolist() == [accuracy.EVERYONE_ROW, "Sex: female", "Sex: male"]
+    assert table["subgroup"].tolist() == [accuracy_settings.EVERYONE_ROW, "Sex: female", "Sex: male"]
     assert table["n"].tolist() == [len(test), int(women[test].sum()), int((~women[test]).sum())]
     selection = _older_half(context)
-    _, by_space = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection)
+    _, by_space = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SPACE, [], selection)
     spaces = [space_label(space) for space in _spaces(context, "lv_mass_g")]
     assert by_space["subgroup"].tolist()[1:] == [f"{space} · {side}" for space in spaces for side in ("Current cohort", "everyone else")]
     assert by_space["n"].iloc[1:].tolist() == [len(selection["rows"]), len(test) - len(selection["rows"])] * len(spaces)
     assert by_space["mae"].iloc[1::2].nunique() == len(spaces)  # one predictor per space, each its own error
-    _, none_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
+    _, none_saved = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SAVED, [], None)
     assert len(none_saved) == 1
-    table_component, _figure = accuracy.render_subgroups(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, "mae", [], None, None)
-    assert "No saved cohorts yet" in str(table_component)
+    no_saved = accuracy_views.render_subgroups(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SAVED, "mae", [], None, None)
+    assert "No saved cohorts yet" in str(no_saved.table) and "No saved cohorts yet" in no_saved.forest.layout.annotations[0].text
     women_cohort = context.store.save("Women", CohortDefinition(filters=tuple(WOMEN)))
-    _, saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SAVED, [], None)
-    assert saved["subgroup"].tolist() == [accuracy.EVERYONE_ROW, "Women"] and saved["n"].iloc[1] == int(women[test].sum())
-    evaluation = accuracy.evaluate(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
+    _, saved = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SAVED, [], None)
+    assert saved["subgroup"].tolist() == [accuracy_settings.EVERYONE_ROW, "Women"] and saved["n"].iloc[1] == int(women[test].sum())
+    evaluation = accuracy_evaluation.evaluate(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
     assert evaluation.groups[0].name == "Saved: Women" and evaluation.groups[0].n == int(women[test].sum())
     # the latent-space breakdown follows the cohort chosen above it, not the current one
-    _, by_space_saved = accuracy.subgroup_results(context, "lv_mass_g", "mri", None, accuracy.BY_SPACE, [], selection, None, women_cohort.id)
+    _, by_space_saved = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SPACE, [], selection, None, women_cohort.id)
     assert by_space_saved["subgroup"].iloc[1] == "Joint (ECG + MRI) · Saved: Women"
     assert by_space_saved["n"].iloc[1:].tolist() == [int(women[test].sum()), int((~women[test]).sum())] * len(spaces)
     context.store.delete(women_cohort.id)
-    _, table, _ = accuracy.render_evaluation(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
-    assert "cannot be used" in str(table)
+    deleted = accuracy_views.render_evaluation(context, "lv_mass_g", "mri", None, women_cohort.id, [], None)
+    assert "cannot be used" in str(deleted.metrics) and "cannot be used" in deleted.sizes[0] and deleted.figures == []
 
 
 def test_sorting_keeps_everyone_first_and_flips_on_a_second_click(context):
-    sort = accuracy.next_sort(None, "mae")
+    sort = accuracy_evaluation.next_sort(None, "mae")
     assert sort == {"column": "mae", "descending": False}  # lower error is better: best first
-    assert accuracy.next_sort(sort, "mae") == {"column": "mae", "descending": True}
-    assert accuracy.next_sort(None, "r2")["descending"] is True
-    _, table = accuracy.subgroup_results(context, "lv_mass_g", "joint", None, accuracy.BY_AGE, [], None, {"column": "mae", "descending": False})
-    assert table["subgroup"].iloc[0] == accuracy.EVERYONE_ROW
+    assert accuracy_evaluation.next_sort(sort, "mae") == {"column": "mae", "descending": True}
+    assert accuracy_evaluation.next_sort(None, "r2")["descending"] is True
+    _, table = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "joint", None, accuracy_settings.BY_AGE, [], None, {"column": "mae", "descending": False})
+    assert table["subgroup"].iloc[0] == accuracy_settings.EVERYONE_ROW
     ranked = table["mae"].iloc[1:].dropna().tolist()
     assert ranked == sorted(ranked)
-    component, figure = accuracy.render_subgroups(context, "lv_mass_g", "joint", None, accuracy.BY_AGE, "mae", [], None,
-                                                  {"column": "mae", "descending": False})
-    assert "MAE (g) ▲" in str(component)
-    assert figure.layout.xaxis.title.text == "MAE with 95% bootstrap interval"
+    subgroups = accuracy_views.render_subgroups(context, "lv_mass_g", "joint", None, accuracy_settings.BY_AGE, "mae", [], None,
+                                                {"column": "mae", "descending": False})
+    assert "MAE (g) ▲" in str(subgroups.table)
+    assert subgroups.forest.layout.xaxis.title.text == "MAE with 95% bootstrap interval"
 
 
 def test_disparities_are_flagged_only_when_the_interval_excludes_everyone():
-    assert accuracy.disparity("auroc", 0.5, 0.7, 0.8) == "worse"
-    assert accuracy.disparity("auroc", 0.82, 0.9, 0.8) == "better"
-    assert accuracy.disparity("mae", 12.0, 15.0, 10.0) == "worse"
-    assert accuracy.disparity("auroc", 0.7, 0.9, 0.8) is None
-    assert accuracy.disparity("bias", 5.0, 8.0, 0.0) is None  # no better direction for a bias
+    assert accuracy_evaluation.disparity("auroc", 0.5, 0.7, 0.8) == "worse"
+    assert accuracy_evaluation.disparity("auroc", 0.82, 0.9, 0.8) == "better"
+    assert accuracy_evaluation.disparity("mae", 12.0, 15.0, 10.0) == "worse"
+    assert accuracy_evaluation.disparity("auroc", 0.7, 0.9, 0.8) is None
+    assert accuracy_evaluation.disparity("bias", 5.0, 8.0, 0.0) is None  # no better direction for a bias
 
 
 def test_export_is_a_csv_of_numbers_with_what_they_are_of(context):
-    _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
-    frame = accuracy.export_frame(table, "hypertension", "joint")
+    _kind, table = accuracy_evaluation.subgroup_results(context, "hypertension", "joint", 0.4, "sex", [], None)
+    frame = accuracy_evaluation.export_frame(table, "hypertension", "joint")
     back = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
     assert back.columns[:8].tolist() == ["task", "space", "subgroup", "n", "cases", "prevalence", "threshold", "note"]
     assert {"auroc", "auroc_low", "auroc_high", "brier", "bootstrap_resamples", "seed"} <= set(back.columns)
@@ -224,9 +228,9 @@ def test_export_is_a_csv_of_numbers_with_what_they_are_of(context):
 
 
 def test_every_exported_row_carries_the_threshold_it_was_evaluated_at(context):
-    tasks = accuracy.task_predictions(context)
-    _kind, table = accuracy.subgroup_results(context, "hypertension", "joint", 0.4, accuracy.BY_SPACE, [], _older_half(context))
-    back = pd.read_csv(io.StringIO(accuracy.export_frame(table, "hypertension", "joint").to_csv(index=False)))
+    tasks = accuracy_evaluation.task_predictions(context)
+    _kind, table = accuracy_evaluation.subgroup_results(context, "hypertension", "joint", 0.4, accuracy_settings.BY_SPACE, [], _older_half(context))
+    back = pd.read_csv(io.StringIO(accuracy_evaluation.export_frame(table, "hypertension", "joint").to_csv(index=False)))
     spaces = _spaces(context, "hypertension")
     expected = [0.4] + [0.4 if space == "joint" else tasks[("hypertension", space)].threshold for space in spaces for _ in range(2)]
     assert back["threshold"].tolist() == pytest.approx(expected)
@@ -235,17 +239,18 @@ def test_every_exported_row_carries_the_threshold_it_was_evaluated_at(context):
 
 
 def test_a_typed_threshold_moves_the_slider_and_an_impossible_one_is_refused():
-    assert accuracy.synced_threshold("accuracy-threshold-value", 0.1234, 0.5) == (0.123, dash.no_update, False)
-    assert accuracy.synced_threshold("accuracy-threshold-value", 1.5, 0.5) == (dash.no_update, dash.no_update, True)
-    assert accuracy.synced_threshold("accuracy-threshold-value", None, 0.5) == (dash.no_update, dash.no_update, True)
-    assert accuracy.synced_threshold("accuracy-threshold", 0.3, 0.27) == (dash.no_update, 0.27, False)
+    sync = accuracy_views.synced_threshold
+    assert sync("accuracy-threshold-value", 0.1234, 0.5) == accuracy_views.ThresholdSync(slider=0.123, typed=dash.no_update, invalid=False)
+    assert sync("accuracy-threshold-value", 1.5, 0.5) == accuracy_views.ThresholdSync(slider=dash.no_update, typed=dash.no_update, invalid=True)
+    assert sync("accuracy-threshold-value", None, 0.5) == accuracy_views.ThresholdSync(slider=dash.no_update, typed=dash.no_update, invalid=True)
+    assert sync("accuracy-threshold", 0.3, 0.27) == accuracy_views.ThresholdSync(slider=dash.no_update, typed=0.27, invalid=False)
 
 
 def test_auroc_differences_prevalence_and_its_note_are_shown(context):
     task = _balanced_binary_task(context)
     selection = _older_half(context)
-    evaluation = accuracy.evaluate(context, task, "joint", None, accuracy.CURRENT, [], selection)
-    lines = accuracy.auroc_comparisons(context, evaluation, evaluation.cohort_mask)
+    evaluation = accuracy_evaluation.evaluate(context, task, "joint", None, CURRENT, [], selection)
+    lines = accuracy_evaluation.auroc_comparisons(context, evaluation, evaluation.cohort_mask)
     assert lines[0][0].startswith("AUROC, Current cohort − everyone else")
     cohort, rest = evaluation.groups[:2]
     # The small test split leaves everyone else too few cases to judge: the unpaired line says so instead of a number.
@@ -256,21 +261,20 @@ def test_auroc_differences_prevalence_and_its_note_are_shown(context):
     # The paired line: the two spaces' AUROCs on the cohort's test subjects, as scikit-learn computes them.
     inside = np.asarray(evaluation.cohort_mask, dtype=bool)
     truth, joint_scores = evaluation.predictions.subset(inside)
-    other_truth, other_scores = accuracy.task_predictions(context)[(task, others[0])].subset(inside)
+    other_truth, other_scores = accuracy_evaluation.task_predictions(context)[(task, others[0])].subset(inside)
     assert np.array_equal(truth, other_truth)
     expected = roc_auc_score(truth.astype(int), joint_scores) - roc_auc_score(truth.astype(int), other_scores)
     assert lines[1][1].startswith(f"{expected:+.3f} (95% CI")
-    _, table, _ = accuracy.render_evaluation(context, task, "joint", None, accuracy.CURRENT, [], selection)
-    text = str(table)
+    text = str(accuracy_views.render_evaluation(context, task, "joint", None, CURRENT, [], selection).metrics)
     assert "paired DeLong" in text and text.count("moves with prevalence") == 3
     assert f"({100 * cohort.prevalence:.1f}%)" in text
-    component, _ = accuracy.render_subgroups(context, task, "joint", None, "sex", "auroc", [], None, None)
+    component = accuracy_views.render_subgroups(context, task, "joint", None, "sex", "auroc", [], None, None).table
     assert "Prevalence" in str(component) and "%" in str(component)
 
 
 def test_numbers_are_formatted_for_reading():
-    assert accuracy.format_number("auroc", "binary", 0.8123) == "0.81"
-    assert accuracy.format_number("brier", "binary", 0.04567) == "0.046"
-    assert accuracy.format_number("mae", "continuous", 12.345) == "12.3"
-    assert accuracy.format_number("bias", "continuous", -4.56) == "-4.6" and accuracy.format_number("bias", "continuous", 2.0) == "+2.0"
-    assert accuracy.format_number("r2", "continuous", -0.001) == "0.00"  # not "-0.00"
+    assert accuracy_tables.format_number("auroc", "binary", 0.8123) == "0.81"
+    assert accuracy_tables.format_number("brier", "binary", 0.04567) == "0.046"
+    assert accuracy_tables.format_number("mae", "continuous", 12.345) == "12.3"
+    assert accuracy_tables.format_number("bias", "continuous", -4.56) == "-4.6" and accuracy_tables.format_number("bias", "continuous", 2.0) == "+2.0"
+    assert accuracy_tables.format_number("r2", "continuous", -0.001) == "0.00"  # not "-0.00"

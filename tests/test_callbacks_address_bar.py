@@ -14,9 +14,10 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
-from app.panels import address_bar, explorer, search
+from app.panels import address_bar, search
 from app.panels.address_bar import KEEP, Page
 from app.panels.decoder import choices as decoder_choices
+from app.panels.explorer import views as explorer_views
 from app.server import create_app
 from app.state import FOUND_SUBJECT, SELECTION
 from app.validation import InputRefused
@@ -217,23 +218,23 @@ def _operations(patch: dash.Patch) -> dict[tuple, object]:
 def test_a_found_subject_is_ringed_and_labelled_in_every_view(context):
     row = 42
     subject = str(context.cohort.subject_ids[row])
-    figure, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-space"}, found=subject)
+    figure = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-space"}, found=subject).figure
     (label,), (ring,) = figure.layout.annotations, figure.layout.shapes
     x, y = figure.data[0].x[row], figure.data[0].y[row]
     assert label.text == subject and (label.x, label.y) == pytest.approx((x, y)) and (ring.xanchor, ring.yanchor) == pytest.approx((x, y))
 
-    patch = _operations(explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, [], None, {FOUND_SUBJECT}, found=subject))
+    patch = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], None, {FOUND_SUBJECT}, found=subject))
     assert set(patch) == {("layout", "annotations"), ("layout", "shapes")}  # only the marks travel, not the colours
     phenotypes = context.cohort.phenotypes
     assert patch[("layout", "annotations")][0]["x"] == pytest.approx(phenotypes["age_years"].iloc[row])
-    cleared = _operations(explorer.render_latent_view(context, 0, "joint", "pca", None, [], None, {FOUND_SUBJECT}, found=None)[0])
+    cleared = _operations(explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {FOUND_SUBJECT}, found=None).figure)
     assert cleared == {("layout", "annotations"): [], ("layout", "shapes"): []}
     with pytest.raises(InputRefused, match="no subject"):
-        explorer.render_latent_view(context, 0, "joint", "pca", None, [], None, {FOUND_SUBJECT}, found="NOBODY")
+        explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {FOUND_SUBJECT}, found="NOBODY")
 
 
 def test_a_view_whose_figure_never_arrived_is_drawn_in_full_not_patched(context):
-    figure, _ = explorer.render_latent_view(context, 0, "joint", "pca", "sex", [], {"rows": [1, 2]}, {SELECTION}, drawn=False)
+    figure = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], {"rows": [1, 2]}, {SELECTION}, drawn=False).figure
     assert figure.data[0].type == "scattergl" and len(figure.data[0].x) == context.n_subjects
-    clinical = explorer.render_clinical_view(context, "age_years", "lv_mass_g", "sex", [], {"rows": [1, 2]}, {SELECTION}, drawn=False)
+    clinical = explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", "sex", [], {"rows": [1, 2]}, {SELECTION}, drawn=False)
     assert np.asarray(clinical.data[0].x).size == context.n_subjects

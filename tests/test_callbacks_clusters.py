@@ -10,7 +10,8 @@ from app import validation
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.clusters import ClusterSpec, cluster_latents
-from app.panels import clusters, explorer
+from app.panels import clusters
+from app.panels.explorer import views as explorer_views
 from app.server import create_app
 from app.state import CLUSTER_COLOUR, CLUSTERS, SelectionError, current_cohort_mask, selection_mask
 from data_loaders import load_cohort
@@ -120,22 +121,22 @@ def test_a_cluster_selection_whose_clusters_are_not_cached_is_ignored_with_a_rea
     selection = {"cluster": {**KMEANS_3, "label": 0}}
     with pytest.raises(SelectionError, match="not computed yet"):
         selection_mask(context, selection)
-    assert "Selection ignored" in explorer.selection_summary(context, [], selection)
+    assert "Selection ignored" in explorer_views.selection_summary(context, [], selection)
 
 
 @pytest.mark.slow
 def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
-    figure, _ = explorer.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3)
+    figure = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3).figure
     codes = np.asarray(figure.data[0].marker.color)
     for label in range(3):
         assert len(set(codes[labels == label])) == 1  # one colour per cluster
     assert len(set(codes)) == 3
-    legend = str(explorer.colour_legend(context, CLUSTER_COLOUR, KMEANS_3))
+    legend = str(explorer_views.colour_legend(context, CLUSTER_COLOUR, KMEANS_3))
     assert "Cluster 1 (" in legend and "Cluster 3 (" in legend
-    patch = explorer.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, {CLUSTERS}, clusters=KMEANS_3)[0]
+    patch = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, {CLUSTERS}, clusters=KMEANS_3).figure
     operations = patch.to_plotly_json()["operations"]
     assert any(operation["location"] == ["data", 0, "marker"] for operation in operations)  # only the colours are patched
-    assert "No clusters yet" in str(explorer.colour_legend(context, CLUSTER_COLOUR, None))
-    uniform, _ = explorer.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None)
+    assert "No clusters yet" in str(explorer_views.colour_legend(context, CLUSTER_COLOUR, None))
+    uniform = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None).figure
     assert len(set(np.asarray(uniform.data[0].marker.color))) == 1

@@ -7,12 +7,17 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from app import validation
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.neighbours import compare_neighbourhoods, exact_neighbours
 from app.core.projections import ProjectionSpec
-from app.panels import compare_spaces
+from app.panels.compare_spaces import neighbourhoods
+from app.panels.compare_spaces import settings as compare_settings
+from app.panels.compare_spaces import tables as compare_tables
+from app.panels.compare_spaces import views as compare_views
 from app.server import create_app
+from app.state import inputs_key
 from data_loaders import load_cohort
 
 A, B = "ecg", "joint"
@@ -24,7 +29,7 @@ def context(phenotype_cohort_dir, tmp_path) -> AppContext:
 
 
 def overview(context, *, k=20, metric="euclidean", brushed=None, selection=None, triggers=frozenset(), method="pca", align=None, space_b=B):
-    return compare_spaces.render_overview(context, A, space_b, method, k, metric, brushed, 0.3, ["on"], align, selection, set(triggers))
+    return compare_views.render_overview(context, A, space_b, method, k, metric, brushed, 0.3, ["on"], align, selection, set(triggers))
 
 
 def test_the_panel_is_laid_out_and_its_callbacks_registered(phenotype_cohort_dir, tmp_path):
@@ -56,12 +61,12 @@ def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_n
 
 def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
     figure = overview(context).map
-    layout_a = context.cached_projection(A, compare_spaces.ProjectionSpec("pca"))
+    layout_a = context.cached_projection(A, ProjectionSpec("pca"))
     first, last = figure.frames[0].data[0], figure.frames[-1].data[0]
     np.testing.assert_allclose(np.asarray(first.x), layout_a[:, 0], atol=1e-5)
-    aligned_b = compare_spaces.aligned_layouts(context, A, B, "pca")[1]
+    aligned_b = neighbourhoods.aligned_layouts(context, A, B, "pca")[1]
     np.testing.assert_allclose(np.asarray(last.y), aligned_b[:, 1], atol=1e-5)
-    raw_b = context.cached_projection(B, compare_spaces.ProjectionSpec("pca"))
+    raw_b = context.cached_projection(B, ProjectionSpec("pca"))
     assert np.abs(aligned_b - layout_a).mean() <= np.abs(raw_b - layout_a).mean()  # alignment brings B towards A
     assert len(figure.frames) == 9 and figure.layout.sliders[0].steps[-1].label == "Joint (ECG + MRI)"
     assert figure.data[1].mode == "lines" and len(figure.data[1].x)  # trails, in the same WebGL figure
@@ -79,13 +84,13 @@ def test_a_new_selection_only_patches_the_highlighted_points(context):
 
 def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(context):
     overview(context)
-    overlap = compare_spaces.load_comparison(context, A, B, 20, "euclidean").overlap
+    overlap = neighbourhoods.load_comparison(context, A, B, 20, "euclidean").overlap
     low, high = np.quantile(overlap, [0.0, 0.3])
     brushed = overview(context, brushed={"range": {"x": [float(high), float(low)]}})
     shown = np.asarray(brushed.map.data[0].customdata)
     assert 0 < len(shown) < 300 and set(shown) == set(np.flatnonzero((overlap >= low) & (overlap <= high)))
     assert f"{len(shown):,} subjects" in brushed.title
-    assert compare_spaces.overlap_range(None) is None and compare_spaces.overlap_range({"points": []}) is None
+    assert neighbourhoods.overlap_range(None) is None and neighbourhoods.overlap_range({"points": []}) is None
 
 
 def test_the_brushed_range_is_drawn_into_the_histogram_so_a_redraw_keeps_it(context):
@@ -100,21 +105,21 @@ def test_the_brushed_range_is_drawn_into_the_histogram_so_a_redraw_keeps_it(cont
 
 @pytest.mark.parametrize("brushed", [{"range": {"x": ["a", 1]}}, {"range": {"x": [0.1]}}, {"range": {"x": [True, 0.5]}}, {"range": {"x": 5}}])
 def test_a_malformed_brush_is_refused(brushed):
-    with pytest.raises(compare_spaces.validation.InputRefused, match="overlap range"):
-        compare_spaces.overlap_range(brushed)
+    with pytest.raises(validation.InputRefused, match="overlap range"):
+        neighbourhoods.overlap_range(brushed)
 
 
 def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, monkeypatch):
-    monkeypatch.setattr(compare_spaces, "INLINE_SUBJECTS", 100)
+    monkeypatch.setattr(compare_views, "INLINE_SUBJECTS", 100)
     waiting = overview(context, k=7, metric="cosine")
     assert waiting.request == {"space_a": A, "space_b": B, "method": "pca", "k": 7, "metric": "cosine"}
     assert "nearest neighbours" in waiting.map.layout.annotations[0].text
     assert overview(context, k=7, metric="cosine", triggers={"selection"}).map is dash.no_update
-    assert not compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")  # what the interval polls for
+    assert not neighbourhoods.ready_to_draw(context, A, B, "pca", 7, "cosine")  # what the interval polls for
     progress = []
-    compare_spaces.load_comparison(context, A, B, 7, "cosine", compute=True, progress=lambda done, space: progress.append((done, space)))
+    neighbourhoods.load_comparison(context, A, B, 7, "cosine", compute=True, progress=lambda done, space: progress.append((done, space)))
     assert progress[-1] == (1.0, B) and progress[0][1] == A
-    assert compare_spaces.ready_to_draw(context, A, B, "pca", 7, "cosine")
+    assert neighbourhoods.ready_to_draw(context, A, B, "pca", 7, "cosine")
     drawn = overview(context, k=7, metric="cosine")
     assert drawn.request is dash.no_update  # the cached lists are drawn, not asked for again
     assert sorted(np.asarray(drawn.map.data[0].customdata).tolist()) == list(range(300))
@@ -133,36 +138,36 @@ def test_the_same_space_twice_or_too_few_spaces_explain_themselves(context):
 
 
 def test_subject_chosen_by_click_or_list_row_and_checked(context):
-    assert compare_spaces.subject_from_event(context, "cs-map-click", {"row": 42, "at": 1}) == 42
-    assert compare_spaces.subject_from_event(context, {"type": "cs-row", "list": "most", "row": 17}, None, clicked=True) == 17
-    assert compare_spaces.subject_from_event(context, {"type": "cs-row", "list": "gained", "row": 3}, None, clicked=False) is None
+    assert neighbourhoods.subject_from_event(context, "cs-map-click", {"row": 42, "at": 1}) == 42
+    assert neighbourhoods.subject_from_event(context, {"type": "cs-row", "list": "most", "row": 17}, None, clicked=True) == 17
+    assert neighbourhoods.subject_from_event(context, {"type": "cs-row", "list": "gained", "row": 3}, None, clicked=False) is None
     for hostile in (-1, 300, 1.5, True, "7"):
-        with pytest.raises(compare_spaces.validation.InputRefused, match="clicked subject"):
-            compare_spaces.subject_from_event(context, "cs-map-click", {"row": hostile})
+        with pytest.raises(validation.InputRefused, match="clicked subject"):
+            neighbourhoods.subject_from_event(context, "cs-map-click", {"row": hostile})
 
 
 def test_a_clicked_subject_is_focused_until_the_selection_changes_and_never_replaces_it(context):
     group = {"rows": [3, 4, 5]}
-    focused = {"row": 42, "selection": compare_spaces.inputs_key(group)}
-    assert compare_spaces.focused_row(context, focused, group) == 42
-    assert compare_spaces.focused_row(context, focused, {"rows": [7]}) is None  # a new selection takes the focus back
-    assert compare_spaces.focused_row(context, {"row": 42, "selection": compare_spaces.inputs_key(None)}, None) == 42
+    focused = {"row": 42, "selection": inputs_key(group)}
+    assert neighbourhoods.focused_row(context, focused, group) == 42
+    assert neighbourhoods.focused_row(context, focused, {"rows": [7]}) is None  # a new selection takes the focus back
+    assert neighbourhoods.focused_row(context, {"row": 42, "selection": inputs_key(None)}, None) == 42
     overview(context)
-    _, title, common = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", 42, group, None)
-    assert title.startswith(context.cohort.subject_ids[42]) and "3 selected subjects" in str(common)  # focus outside the selection
-    with pytest.raises(compare_spaces.validation.InputRefused):
-        compare_spaces.focused_row(context, {"row": -1, "selection": compare_spaces.inputs_key(None)}, None)
+    view = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", 42, group, None)
+    assert view.title.startswith(context.cohort.subject_ids[42]) and "3 selected subjects" in str(view.common)  # focus outside the selection
+    with pytest.raises(validation.InputRefused):
+        neighbourhoods.focused_row(context, {"row": -1, "selection": inputs_key(None)}, None)
 
 
 def test_lists_sort_by_any_column_with_missing_values_last(context):
     records = [{"id": 0, "subject": "S0", "overlap": 0.5, "age_years": None}, {"id": 1, "subject": "S1", "overlap": 0.1, "age_years": 70.0},
                {"id": 2, "subject": "S2", "overlap": 0.9, "age_years": 50.0}]
-    assert [r["id"] for r in compare_spaces.sorted_records(records, "overlap", "ascending")] == [1, 0, 2]
-    assert [r["id"] for r in compare_spaces.sorted_records(records, "age_years", "descending")] == [1, 2, 0]
-    assert [r["id"] for r in compare_spaces.sorted_records(records, "age_years", "ascending")] == [2, 1, 0]
-    assert [r["id"] for r in compare_spaces.sorted_records(records, compare_spaces.RANK, "ascending")] == [0, 1, 2]  # as ranked
-    assert [r["id"] for r in compare_spaces.sorted_records(records, compare_spaces.RANK, "descending")] == [2, 1, 0]
-    table = compare_spaces.subject_table(records, compare_spaces.table_columns(context), "most")
+    assert [r["id"] for r in compare_tables.sorted_records(records, "overlap", "ascending")] == [1, 0, 2]
+    assert [r["id"] for r in compare_tables.sorted_records(records, "age_years", "descending")] == [1, 2, 0]
+    assert [r["id"] for r in compare_tables.sorted_records(records, "age_years", "ascending")] == [2, 1, 0]
+    assert [r["id"] for r in compare_tables.sorted_records(records, compare_settings.RANK, "ascending")] == [0, 1, 2]  # as ranked
+    assert [r["id"] for r in compare_tables.sorted_records(records, compare_settings.RANK, "descending")] == [2, 1, 0]
+    table = compare_tables.subject_table(records, compare_tables.table_columns(context), "most")
     rows = table.children[1].children
     assert [row.id for row in rows] == [{"type": "cs-row", "list": "most", "row": i} for i in range(3)]
     assert rows[0].children[2].children == "–"  # a missing age
@@ -170,40 +175,41 @@ def test_lists_sort_by_any_column_with_missing_values_last(context):
 
 def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_common(context):
     overview(context)
-    comparison = compare_spaces.load_comparison(context, A, B, 20, "euclidean")
-    figure, title, common = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", 11, {"rows": [11]}, None)
+    comparison = neighbourhoods.load_comparison(context, A, B, 20, "euclidean")
+    view = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", 11, {"rows": [11]}, None)
+    figure, title = view.neighbourhood, view.title
     assert {trace.type for trace in figure.data} == {"scatter"} and figure.layout.xaxis2 is not None  # SVG small multiples, one figure
     names = {trace.name for trace in figure.data}
     assert f"shared ({len(comparison.shared(11))})" in names and f"only in B ({len(comparison.gained(11))})" in names
     assert context.cohort.subject_ids[11] in title and f"overlap {comparison.overlap[11]:.2f}" in title
     group = np.argsort(comparison.overlap)[:15]
-    _, title, common = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", None, {"rows": group.tolist()}, ["on"])
-    assert context.cohort.subject_ids[group[0]] in title  # no click: the selection's most changed subject
-    text = str(common)
+    view = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", None, {"rows": group.tolist()}, ["on"])
+    assert context.cohort.subject_ids[group[0]] in view.title  # no click: the selection's most changed subject
+    text = str(view.common)
     assert "15 selected subjects" in text and "'list': 'gained'" in text and "cs-profile" in text
-    hint, _, _ = compare_spaces.render_subject(context, A, B, "pca", 20, "euclidean", None, None, None)
-    assert "Click a subject" in hint.layout.annotations[0].text
+    hint = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", None, None, None)
+    assert "Click a subject" in hint.neighbourhood.layout.annotations[0].text and hint.title == ""
 
 
 def test_a_suggested_group_becomes_the_selection_or_a_saved_cohort(context):
     suggested = overview(context).suggested
     assert suggested, "the ECG stand-in and joint spaces differ enough for suggestions"
-    selection, _, _ = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, True, suggested, A, B, 20, 0)
-    assert selection == {"rows": suggested[0], "source": "compare-spaces-suggestion"}
-    _, feedback, version = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 3)
-    assert version == 4 and "Saved" in str(feedback)
+    selected = compare_views.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, True, suggested, A, B, 20, 0)
+    assert selected.selection == {"rows": suggested[0], "source": "compare-spaces-suggestion"} and selected.cohorts_version is dash.no_update
+    saving = compare_views.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 3)
+    assert saving.cohorts_version == 4 and "Saved" in str(saving.feedback) and saving.selection is dash.no_update
     saved = context.store.list()[0]
     assert saved.name == "ECG only vs Joint (ECG + MRI), k=20: group 1"
     assert context.saved_cohort_mask(saved.id).sum() == len(suggested[0])
-    compare_spaces.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 4)
+    compare_views.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 4)
     assert [cohort.name for cohort in context.store.list()][-1].endswith("group 1 (2)")
-    unchanged = compare_spaces.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, False, suggested, A, B, 20, 0)
-    assert unchanged == (dash.no_update,) * 3  # the buttons being drawn is not a click
+    unchanged = compare_views.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, False, suggested, A, B, 20, 0)
+    assert unchanged == compare_views.SuggestionUse(dash.no_update, dash.no_update, dash.no_update)  # the buttons being drawn is not a click
 
 
 def test_what_a_selection_shares_reads_like_table_one_with_q_values_that_never_wrap(context):
     oldest = np.argsort(-context.cohort.phenotypes["age_years"].to_numpy())[:60]
-    profile = compare_spaces.common_profile(context, oldest)
+    profile = neighbourhoods.common_profile(context, oldest)
     age = profile[profile["Variable"].str.startswith("Age")].iloc[0]
     assert float(age["Selection"]) > float(age["Everyone else"]) and float(age["Std. difference"]) > 1
     assert "×10⁻" in age["q (BH)"] and not any("e-" in q or " " in q for q in profile["q (BH)"])

@@ -16,6 +16,9 @@ from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
 from app.figures.scatter import FADED_OFFSET
 from app.panels import cohorts, compare_cohorts, explorer
+from app.panels.address_bar import VIEW_CONTROLS
+from app.panels.explorer import settings as explorer_settings
+from app.panels.explorer import views as explorer_views
 from app.server import create_app
 from app.state import resolve_choice
 from app.validation import InputRefused
@@ -38,14 +41,32 @@ def test_app_registers_its_callbacks_and_lays_out_every_panel(phenotype_cohort_d
     assert len(app.callback_map) >= 12
 
 
+def _laid_out_ids(component) -> list:
+    """Every id in a layout, depth first (a component may hold one child or a list of them)."""
+    ids = [component.id] if getattr(component, "id", None) is not None else []
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            ids += _laid_out_ids(child)
+    return ids
+
+
+def test_every_explorer_view_id_written_out_in_settings_is_laid_out_once_and_the_address_bar_names_the_same(context):
+    laid_out = _laid_out_ids(explorer.layout(context))
+    written = [value for ids in explorer_settings.VIEWS for value in vars(ids).values()]
+    assert len(written) == 2 * 7 + 4 and all(laid_out.count(value) == 1 for value in written)
+    assert [ids.graph for ids in explorer_settings.VIEWS] == ["view-0", "view-1", "view-2"]  # the order assets/explorer.js reads them in
+    assert tuple((ids.space, ids.method) for ids in explorer_settings.LATENT_VIEWS) == VIEW_CONTROLS
+
+
 def test_highlight_is_filters_and_selection_together(context):
     phenotypes = context.cohort.phenotypes
-    assert explorer.highlight_rows(context, [], None) is None
+    assert explorer_views.highlight_rows(context, [], None) is None
     women = np.flatnonzero((phenotypes["sex"] == "female").to_numpy())
-    assert explorer.highlight_rows(context, WOMEN, None).tolist() == women.tolist()
+    assert explorer_views.highlight_rows(context, WOMEN, None).tolist() == women.tolist()
     chosen = {"rows": [0, 1, 2, 3, 4, 5]}
-    assert explorer.highlight_rows(context, WOMEN, chosen).tolist() == [r for r in range(6) if r in set(women)]
-    assert explorer.highlight_rows(context, [], {"rows": []}).tolist() == []
+    assert explorer_views.highlight_rows(context, WOMEN, chosen).tolist() == [r for r in range(6) if r in set(women)]
+    assert explorer_views.highlight_rows(context, [], {"rows": []}).tolist() == []
 
 
 def _operations(patch: dash.Patch) -> dict[tuple, object]:
@@ -57,10 +78,12 @@ def _codes(packed: dict) -> np.ndarray:
 
 
 def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(context):
-    figure, request = explorer.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
-    assert isinstance(figure, go.Figure) and request is None and len(figure.data) == 1 and len(figure.data[0].x) == context.n_subjects
-    patch, request = explorer.render_latent_view(context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"})
-    assert isinstance(patch, dash.Patch) and request is dash.no_update
+    latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
+    figure = latent.figure
+    assert isinstance(figure, go.Figure) and latent.request is None and len(figure.data) == 1 and len(figure.data[0].x) == context.n_subjects
+    latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"})
+    patch = latent.figure
+    assert isinstance(patch, dash.Patch) and latent.request is dash.no_update
     operations = _operations(patch)
     assert set(operations) == {("data", 0, "marker", "color"), ("data", 0, "meta")}  # no coordinates, no other trace
     women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
@@ -70,7 +93,7 @@ def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(contex
 def test_a_colour_change_patches_the_colour_scale_and_keeps_the_selection(context):
     selection = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"},
                  "shape": {"kind": "box", "x": [-1e9, 1e9], "y": [0, 1e9]}}
-    patch, _ = explorer.render_latent_view(context, 0, "joint", "pca", "age_years", [], selection, {"colour-by"})
+    patch = explorer_views.render_latent_view(context, 0, "joint", "pca", "age_years", [], selection, {"colour-by"}).figure
     (merge,) = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Merge"]
     assert merge["location"] == ["data", 0, "marker"] and set(merge["params"]["value"]) == {"color", "colorscale", "cmin", "cmax"}
     inside = context.cached_projection("joint", ProjectionSpec(method="pca"))[:, 1] >= 0
@@ -84,98 +107,109 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
                  "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}, "at": 1}
     in_box = (phenotypes["age_years"] >= 60).to_numpy()
     women = (phenotypes["sex"] == "female").to_numpy()
-    assert explorer.highlight_rows(context, WOMEN, selection).tolist() == np.flatnonzero(in_box & women).tolist()
-    own = _operations(explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, WOMEN, selection, {"selection"}))
-    other, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"})
+    assert explorer_views.highlight_rows(context, WOMEN, selection).tolist() == np.flatnonzero(in_box & women).tolist()
+    own = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, WOMEN, selection, {"selection"}))
+    other = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"}).figure
     other = _operations(other)
     for operations in (own, other):
         assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == (in_box & women).tolist()
     assert ("layout", "selectionrevision") not in own  # the outline just drawn stays
     assert other[("layout", "selectionrevision")]  # a stale outline elsewhere is dropped
     lasso = {**selection, "shape": {"kind": "lasso", "x": [60, 200, 200, 60], "y": [-1e9, -1e9, 1e9, 1e9]}}
-    assert explorer.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
+    assert explorer_views.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
 
 
 def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_was_drawn_on_only(context):
     box = {"source": "link", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
            "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}}
-    patched = _operations(explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"selection"}))
+    patched = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"selection"}))
     assert patched[("layout", "selections")] == [{"type": "rect", "xref": "x", "yref": "y", "x0": 60, "x1": 200, "y0": -1e9, "y1": 1e9}]
-    redrawn = explorer.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"clinical-x"}, drawn=False)
+    redrawn = explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"clinical-x"}, drawn=False)
     assert [selection.type for selection in redrawn.layout.selections] == ["rect"]
-    elsewhere, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, [], box, {"selection"})
+    elsewhere = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], box, {"selection"}).figure
     assert _operations(elsewhere)[("layout", "selections")] == []
-    other_axes = explorer.render_clinical_view(context, "age_years", "bmi_kg_m2", None, [], box, {"clinical-y"}, drawn=False)
+    other_axes = explorer_views.render_clinical_view(context, "age_years", "bmi_kg_m2", None, [], box, {"clinical-y"}, drawn=False)
     assert not other_axes.layout.selections  # the same view showing other variables: the box does not belong there
     lasso = {**box, "shape": {"kind": "lasso", "x": [60, 200, 200], "y": [0, 0, 500]}}
-    assert explorer.outline_in_view(box["view"], lasso) == [{"type": "path", "xref": "x", "yref": "y", "path": "M60.0,0.0L200.0,0.0L200.0,500.0Z"}]
+    assert explorer_views.outline_in_view(box["view"], lasso) == [{"type": "path", "xref": "x", "yref": "y", "path": "M60.0,0.0L200.0,0.0L200.0,500.0Z"}]
 
 
 def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malformed_one_is_refused(context):
-    assert explorer.highlight_rows(context, [], {"source": "clear", "at": 5}) is None
+    assert explorer_views.highlight_rows(context, [], {"source": "clear", "at": 5}) is None
     broken = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}
     with pytest.raises(InputRefused, match="selection shape x must be a list of numbers"):
-        explorer.highlight_rows(context, [], broken)
+        explorer_views.highlight_rows(context, [], broken)
     with pytest.raises(InputRefused, match="expected a whole number from 0"):
-        explorer.selection_summary(context, [], {"rows": [context.n_subjects]})
+        explorer_views.selection_summary(context, [], {"rows": [context.n_subjects]})
     unknown_view = {**broken, "shape": {"kind": "box", "x": [0, 1], "y": [0, 1]}, "view": {"kind": "latent", "space": "nope", "method": "pca"}}
-    assert explorer.highlight_rows(context, [], unknown_view) is None
-    assert explorer.selection_summary(context, [], unknown_view).startswith("Selection ignored:")
-    assert "unknown view" in explorer.selection_summary(context, [], unknown_view)
+    assert explorer_views.highlight_rows(context, [], unknown_view) is None
+    assert explorer_views.selection_summary(context, [], unknown_view).startswith("Selection ignored:")
+    assert "unknown view" in explorer_views.selection_summary(context, [], unknown_view)
 
 
 def test_hovering_a_point_looks_up_that_subject_only(context):
-    show, bbox, children = explorer.hover_tooltip(context, {"points": [{"curveNumber": 0, "pointNumber": 3, "bbox": {"x0": 1}}]})
-    assert show and bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(children)
+    tooltip = explorer_views.hover_tooltip(context, {"points": [{"curveNumber": 0, "pointNumber": 3, "bbox": {"x0": 1}}]})
+    assert tooltip.show and tooltip.bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(tooltip.children)
     for hostile in (None, {"points": [{"curveNumber": 0, "pointNumber": -1}]}, {"points": [{"curveNumber": 0, "pointNumber": "3"}]},
                     {"points": [{"curveNumber": 0, "pointNumber": context.n_subjects}]}, {"points": ["x"]}):
-        assert explorer.hover_tooltip(context, hostile)[0] is False
+        assert explorer_views.hover_tooltip(context, hostile) == explorer_views.Tooltip(show=False)  # bbox and children unchanged
 
 
 def test_a_saved_cohort_is_highlighted_by_reference_not_by_a_list_of_rows(context):
     saved = context.store.save("women", cohorts.current_definition(context, WOMEN, None))
     women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
-    assert explorer.highlight_rows(context, [], {"cohort": saved.id, "source": "saved"}).tolist() == np.flatnonzero(women).tolist()
-    assert "cannot be highlighted" in explorer.selection_summary(context, [], {"cohort": 999, "source": "saved"})
+    assert explorer_views.highlight_rows(context, [], {"cohort": saved.id, "source": "saved"}).tolist() == np.flatnonzero(women).tolist()
+    assert "cannot be highlighted" in explorer_views.selection_summary(context, [], {"cohort": 999, "source": "saved"})
 
 
 def test_legend_lists_categories_or_a_colour_bar(context):
-    assert "female" in str(explorer.colour_legend(context, "sex"))
-    assert "legend-bar" in str(explorer.colour_legend(context, "age_years"))
-    assert explorer.colour_legend(context, None) == []
+    assert "female" in str(explorer_views.colour_legend(context, "sex"))
+    assert "legend-bar" in str(explorer_views.colour_legend(context, "age_years"))
+    assert explorer_views.colour_legend(context, None) == []
 
 
 def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request(context, refuse_slow_projections):
-    figure, request = explorer.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
-    assert request == {"space": "ecg", "method": "umap"}
+    latent = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
+    figure = latent.figure
+    assert latent.request == {"space": "ecg", "method": "umap"}
     assert not context.projection_ready("ecg", ProjectionSpec(method="umap"))
     with pytest.raises(AssertionError, match="computed in the request"):  # what computing it here would have met
         context.compute_projection("ecg", ProjectionSpec(method="umap"))
     assert "Computing the UMAP" in figure.layout.annotations[0].text
-    unchanged, _ = explorer.render_latent_view(context, 1, "ecg", "umap", None, WOMEN, None, {"filters"})
+    unchanged = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, WOMEN, None, {"filters"}).figure
     assert unchanged is dash.no_update  # nothing drawn yet, so nothing to patch
 
 
 @pytest.mark.slow
 def test_a_waiting_view_draws_once_its_projection_is_cached(context):
     pending = {"space": "ecg", "method": "tsne"}
-    assert not explorer.projection_arrived(context, None)  # waits for nothing
-    assert not explorer.projection_arrived(context, pending)
+    assert not explorer_views.projection_arrived(context, None)  # waits for nothing
+    assert not explorer_views.projection_arrived(context, pending)
     context.compute_projection("ecg", ProjectionSpec(method="tsne"))
-    assert explorer.projection_arrived(context, pending)
-    figure, request = explorer.render_latent_view(context, 1, "ecg", "tsne", None, [], None, {"projection-poll"})
-    assert request is None and len(figure.data) >= 1
+    assert explorer_views.projection_arrived(context, pending)
+    latent = explorer_views.render_latent_view(context, 1, "ecg", "tsne", None, [], None, {"projection-poll"})
+    figure = latent.figure
+    assert latent.request is None and len(figure.data) >= 1
 
+
+def test_a_latent_view_queues_its_projection_once_and_records_what_it_drew(context, refuse_slow_projections):
+    drawn = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-space"})
+    assert drawn.outputs("joint-pca") == (drawn.figure, dash.no_update, None, "joint-pca")  # waits for nothing, no empty job queued
+    waiting = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
+    request = {"space": "ecg", "method": "umap"}
+    assert waiting.outputs("ecg-umap") == (waiting.figure, request, request, None)  # asked for and waited for; nothing drawn yet
+    repainted = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, None, {"filters"})
+    assert isinstance(repainted.figure, dash.Patch) and repainted.outputs("joint-pca")[1:] == (dash.no_update,) * 3
 
 def test_cohort_without_spaces_says_how_to_make_them(context):
-    figure, _ = explorer.render_latent_view(context, 0, None, "pca", None, [], None, set())
+    figure = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set()).figure
     assert "models.encode" in figure.layout.annotations[0].text
 
 
 def test_clinical_view_plots_variables_with_units(context):
-    figure = explorer.render_clinical_view(context, "age_years", "lv_mass_g", "atrial_fibrillation", [], None, {"clinical-x"})
+    figure = explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", "atrial_fibrillation", [], None, {"clinical-x"})
     assert figure.layout.xaxis.title.text == "Age (years)" and figure.layout.yaxis.title.text == "LV mass (g)"
-    legend = str(explorer.colour_legend(context, "atrial_fibrillation"))
+    legend = str(explorer_views.colour_legend(context, "atrial_fibrillation"))
     assert len(figure.data) == 1 and "Atrial fibrillation: no" in legend and "Atrial fibrillation: yes" in legend
 
 
@@ -239,20 +273,22 @@ def dense_context(phenotype_cohort_dir, tmp_path) -> AppContext:
 
 
 def test_above_the_threshold_a_view_draws_the_density_of_everyone_then_repaints_its_layers(dense_context):
-    figure, request = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
-    assert request is None and [trace.type for trace in figure.data] == ["heatmap", "heatmap", "scatter"]
+    latent = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
+    figure = latent.figure
+    assert latent.request is None and [trace.type for trace in figure.data] == ["heatmap", "heatmap", "scatter"]
     assert figure.data[0].meta["density"] == dense_context.n_subjects
     assert f"Density of {dense_context.n_subjects} subjects" in figure.layout.title.text
     selection = {"source": "view-2", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
                  "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}, "at": 1}
-    patch, request = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], selection, {"selection"})
-    assert isinstance(patch, dash.Patch) and request is dash.no_update
+    latent = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], selection, {"selection"})
+    patch = latent.figure
+    assert isinstance(patch, dash.Patch) and latent.request is dash.no_update
     operations = _operations(patch)
     layers = operations[("data",)]
     assert layers[0]["meta"]["highlight"] is True and len(layers) == 3  # the cohort coloured over everyone faded
     assert "Density of" in operations[("layout", "title", "text")]
     assert operations[("layout", "selectionrevision")]  # the box drawn in the clinical view is not outlined here
-    own = _operations(explorer.render_clinical_view(dense_context, "age_years", "lv_mass_g", "sex", [], selection, {"selection"}))
+    own = _operations(explorer_views.render_clinical_view(dense_context, "age_years", "lv_mass_g", "sex", [], selection, {"selection"}))
     assert ("layout", "selectionrevision") not in own and own[("data",)][0]["meta"]["highlight"] is True
 
 
@@ -265,31 +301,31 @@ def test_zooming_in_to_few_enough_subjects_draws_their_points_and_recolours_only
     x_low, x_high = np.quantile(coordinates[:, 0], [0.0, 0.1])
     viewport = _zoom("0-joint-pca", [float(x_low), float(x_high)], [-1e3, 1e3])
     inside = np.flatnonzero(coordinates[:, 0] <= x_high)
-    figure, _ = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-viewport"}, viewport=viewport)
+    figure = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-viewport"}, viewport=viewport).figure
     (trace,) = figure.data
     assert trace.type == "scattergl" and trace.meta["follows_zoom"] and np.asarray(trace.customdata).tolist() == inside.tolist()
-    patch, _ = explorer.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport)
+    patch = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport).figure
     codes = _codes(_operations(patch)[("data", 0, "marker", "color")])
     women = (dense_context.cohort.phenotypes["sex"] == "female").to_numpy()
     assert (codes < FADED_OFFSET).tolist() == women[inside].tolist()  # one byte per subject drawn, in the drawn order
-    show, _, children = explorer.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
-    assert show and dense_context.cohort.phenotypes.index[inside[3]] in str(children)
+    tooltip = explorer_views.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
+    assert tooltip.show and dense_context.cohort.phenotypes.index[inside[3]] in str(tooltip.children)
 
 
 def test_a_zoom_reported_for_another_figure_is_ignored_and_a_hostile_one_refused(dense_context):
     stale = _zoom("0-ecg-pca", [0, 0.1], [0, 0.1])  # the view showed another space then
-    figure, _ = explorer.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=stale)
+    figure = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=stale).figure
     assert figure.data[0].type == "heatmap" and figure.data[0].meta["density"] == dense_context.n_subjects
     everyone = _zoom("0-joint-pca", None, None)  # a double-click back to the full extent
-    assert explorer.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=everyone)[0].data[0].type == "heatmap"
+    assert explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=everyone).figure.data[0].type == "heatmap"
     with pytest.raises(InputRefused, match="x range must be a list of two numbers"):
-        explorer.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"},
+        explorer_views.render_latent_view(dense_context, 0, "joint", "pca", None, [], None, {"view-0-viewport"},
                                     viewport=_zoom("0-joint-pca", ["0", 1], [0, 1]))
 
 
 def test_below_the_threshold_a_zoom_changes_nothing_drawn(context):
     viewport = _zoom("0-joint-pca", [0, 0.01], [0, 0.01])
-    figure, _ = explorer.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport)
+    figure = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport).figure
     assert len(figure.data[0].x) == context.n_subjects and "follows_zoom" not in figure.data[0].meta
 
 

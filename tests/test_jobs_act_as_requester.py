@@ -20,7 +20,8 @@ from app.cohort_store import CohortStoreError
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
-from app.panels import accuracy, compare_cohorts
+from app.panels import compare_cohorts
+from app.panels.accuracy import evaluation as accuracy_evaluation
 from app.panels.decoder import choices as decoder_choices
 from app.panels.decoder import views as decoder_views
 from app.server import ThreadJobManager, create_app
@@ -74,7 +75,7 @@ def test_alices_private_cohort_is_refused_to_bob_in_every_panel_and_in_jobs_unti
     with signed_in(server, "alice"):
         women = context.store.save("Alice's women", WOMEN)
     n_women = int((context.cohort.phenotypes["sex"] == "female").sum())
-    task = next(iter(accuracy.task_predictions(context)))
+    task = next(iter(accuracy_evaluation.task_predictions(context)))
 
     def decode_prototypes():
         return decoder_views.prototype_view(context, decoder_choices.Groups(a=women.id, b=REST), "joint").status.children
@@ -88,7 +89,7 @@ def test_alices_private_cohort_is_refused_to_bob_in_every_panel_and_in_jobs_unti
         with pytest.raises(CohortStoreError):
             decoder_choices.subject_choices(context, women.id, [], None, 2)
         with pytest.raises(CohortStoreError):
-            accuracy.evaluate(context, task[0], task[1], None, women.id, [], None)
+            accuracy_evaluation.evaluate(context, task[0], task[1], None, women.id, [], None)
         with pytest.raises(CohortStoreError):
             compare_cohorts.compare_table(context, women.id, REST, [], None)
         with pytest.raises(SelectionError):
@@ -106,7 +107,7 @@ def test_alices_private_cohort_is_refused_to_bob_in_every_panel_and_in_jobs_unti
     with signed_in(server, "bob"):
         check_choice(context, women.id, "cohort A")
         assert int(selection_mask(context, {"cohort": women.id}).sum()) == n_women
-        assert accuracy.evaluate(context, task[0], task[1], None, women.id, [], None) is not None
+        assert accuracy_evaluation.evaluate(context, task[0], task[1], None, women.id, [], None) is not None
         assert compare_cohorts.compare_table(context, women.id, REST, [], None) is not None
 
 

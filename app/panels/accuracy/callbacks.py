@@ -1,0 +1,122 @@
+"""The accuracy panel's callbacks: read the inputs, call the views, return their outputs."""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, Input, Output, State, ctx, dcc
+from dash.exceptions import PreventUpdate
+
+from app.context import AppContext
+from app.core.exports import safe_csv_frame
+from app.panels.accuracy.evaluation import export_frame, next_sort, subgroup_results, task_predictions
+from app.panels.accuracy.settings import ACCURACY_TAB
+from app.panels.accuracy.views import render_evaluation, render_subgroups, synced_threshold, threshold_settings
+from app.state import COHORTS_VERSION, CURRENT_OPTION, FILTERS, SAVED_COHORTS, SELECTION, saved_cohort_options
+
+
+def _only_when_shown(tab: str | None) -> None:
+    """Bootstrapping while another tab is shown would slow every filter change there; opening the tab catches up."""
+    if tab != ACCURACY_TAB:
+        raise PreventUpdate
+
+
+def register(app: dash.Dash, context: AppContext) -> None:
+    if not task_predictions(context):
+        return
+
+    @app.callback(Output("accuracy-cohort", "options"), Input(SAVED_COHORTS, "options"))
+    def _cohort_options(saved_options):
+        return saved_cohort_options(saved_options, CURRENT_OPTION)
+
+    @app.callback(
+        Output("accuracy-threshold", "value"),
+        Output("accuracy-threshold", "disabled"),
+        Output("accuracy-threshold-note", "children"),
+        Output("accuracy-forest-metric", "options"),
+        Output("accuracy-forest-metric", "value"),
+        Output("accuracy-threshold-block", "style"),
+        Input("accuracy-task", "value"),
+        Input("accuracy-space", "value"),
+        State("accuracy-forest-metric", "value"),
+    )
+    def _threshold(task, space, metric):
+        return threshold_settings(context, task, space, metric).outputs()
+
+    @app.callback(
+        Output("accuracy-threshold", "value", allow_duplicate=True),
+        Output("accuracy-threshold-value", "value"),
+        Output("accuracy-threshold-value", "invalid"),
+        Input("accuracy-threshold-value", "value"),
+        Input("accuracy-threshold", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _typed_threshold(typed, slid):
+        return synced_threshold(ctx.triggered_id, typed, slid).outputs()
+
+    @app.callback(
+        Output("accuracy-sizes", "children"),
+        Output("accuracy-metrics", "children"),
+        Output("accuracy-figures", "children"),
+        Input("accuracy-task", "value"),
+        Input("accuracy-space", "value"),
+        Input("accuracy-threshold", "value"),
+        Input("accuracy-cohort", "value"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
+        Input("main-tabs", "active_tab"),
+    )
+    def _evaluate(task, space, threshold, choice, filters, selection, _version, tab):
+        _only_when_shown(tab)
+        return render_evaluation(context, task, space, threshold, choice, filters, selection).outputs()
+
+    @app.callback(
+        Output("accuracy-sort", "data"),
+        Input({"type": "accuracy-sort", "column": ALL}, "n_clicks"),
+        State("accuracy-sort", "data"),
+        prevent_initial_call=True,
+    )
+    def _sort(clicks, current):
+        if not isinstance(ctx.triggered_id, dict) or not any(clicks):
+            return dash.no_update
+        return next_sort(current, ctx.triggered_id["column"])
+
+    @app.callback(
+        Output("accuracy-subgroups", "children"),
+        Output("accuracy-forest", "figure"),
+        Input("accuracy-task", "value"),
+        Input("accuracy-space", "value"),
+        Input("accuracy-threshold", "value"),
+        Input("accuracy-breakdown", "value"),
+        Input("accuracy-forest-metric", "value"),
+        Input("accuracy-sort", "data"),
+        Input("accuracy-cohort", "value"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(COHORTS_VERSION, "data"),
+        Input("main-tabs", "active_tab"),
+    )
+    def _subgroups(task, space, threshold, breakdown, metric, sort, choice, filters, selection, _version, tab):
+        _only_when_shown(tab)
+        return render_subgroups(context, task, space, threshold, breakdown, metric, filters, selection, sort, choice).outputs()
+
+    @app.callback(
+        Output("accuracy-download", "data"),
+        Input("accuracy-export", "n_clicks"),
+        State("accuracy-task", "value"),
+        State("accuracy-space", "value"),
+        State("accuracy-threshold", "value"),
+        State("accuracy-breakdown", "value"),
+        State("accuracy-sort", "data"),
+        State("accuracy-cohort", "value"),
+        State(FILTERS, "data"),
+        State(SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def _export(_clicks, task, space, threshold, breakdown, sort, choice, filters, selection):
+        if not task or not space or not breakdown:
+            return dash.no_update
+        _kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort, choice)
+        frame = export_frame(table, task, space)
+        context.store.record("export", f"accuracy of {task} from {space} by {breakdown}: {len(frame):,} rows")
+        return dcc.send_data_frame(safe_csv_frame(frame).to_csv, f"accuracy-{task}-{space}-by-{breakdown}.csv", index=False)

@@ -1,0 +1,17 @@
+"""The accuracy panel's fixed choices: breakdowns, group names, the bootstrap seed, notes shown beside the numbers."""
+
+ACCURACY_TAB = "accuracy"  # the tab_id app.server gives this panel
+BY_SAVED = "saved-cohorts"
+BY_AGE = "age-band"
+BY_SPACE = "space"
+SEED = 0
+EVERYONE_GROUP = "Everyone"  # the group name of every test subject in an evaluation
+EVERYONE_ELSE = "Everyone else"
+EVERYONE_ROW = "Everyone (all test subjects)"
+GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
+PREVALENCE_METRICS = ("ppv", "npv", "brier")  # these move with a group's prevalence even when the predictor ranks equally well
+PREVALENCE_NOTE = ("PPV, NPV and the Brier score move with the share of cases in a group (its prevalence), so a group with more or fewer "
+                   "cases differs on them even when the predictor is equally good; compare AUROC, sensitivity and specificity for that.")
+
+DEGENERATE_INTERVAL = ("Every resample gave the same value: with this few cases or controls the bootstrap cannot show the uncertainty, "
+                       "which is larger than it looks.")

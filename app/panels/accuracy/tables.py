@@ -1,0 +1,116 @@
+"""The accuracy panel's tables as HTML: estimates over their intervals, sortable subgroup rows, AUROC differences."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+from dash import html
+
+from app.core.metrics import METRIC_LABELS, METRIC_UNITS_FOLLOW_TASK, THRESHOLD_METRICS, GroupMetrics, MetricEstimate, metric_names
+from app.panels.accuracy.evaluation import Evaluation, disparity
+from app.panels.accuracy.settings import DEGENERATE_INTERVAL, PREVALENCE_METRICS, PREVALENCE_NOTE
+
+
+def _decimals(metric: str, kind: str) -> int:
+    if metric == "brier":
+        return 3
+    return 1 if metric in METRIC_UNITS_FOLLOW_TASK and kind == "continuous" else 2
+
+
+def format_number(metric: str, kind: str, value: float) -> str:
+    decimals = _decimals(metric, kind)
+    if round(value, decimals) == 0:
+        value = 0.0  # no "-0.00"
+    return f"{value:+.{decimals}f}" if metric == "bias" else f"{value:.{decimals}f}"
+
+
+def metric_label(metric: str, unit: str) -> str:
+    return f"{METRIC_LABELS[metric]} ({unit})" if unit and metric in METRIC_UNITS_FOLLOW_TASK else METRIC_LABELS[metric]
+
+
+def _group_header(group: GroupMetrics) -> html.Th:
+    counts = f"n = {group.n:,}" + (f" · {group.cases:,} cases ({100 * group.prevalence:.1f}%)" if group.cases is not None and group.n else "")
+    return html.Th([html.Div(group.name), html.Small(counts, className="text-muted fw-normal")], className="accuracy-group")
+
+
+def _estimate_lines(estimate: MetricEstimate, kind: str) -> list:
+    """The estimate in bold over its interval (or why there is no interval)."""
+    value = html.Span(format_number(estimate.metric, kind, estimate.value), className="fw-semibold accuracy-value")
+    if not np.isfinite(estimate.low):
+        return [value, html.Br(), html.Small(estimate.reason or "no interval", className="text-muted fst-italic")]
+    text = f"{format_number(estimate.metric, kind, estimate.low)} to {format_number(estimate.metric, kind, estimate.high)}"
+    if estimate.low == estimate.high:
+        return [value, html.Br(), html.Small([text, " ", html.Abbr("(no spread)", title=DEGENERATE_INTERVAL)], className="text-warning-emphasis")]
+    return [value, html.Br(), html.Small(text, className="text-muted accuracy-interval")]
+
+
+def _metric_cell(estimate: MetricEstimate, kind: str) -> html.Td:
+    if not np.isfinite(estimate.value):
+        return html.Td(html.Small(estimate.reason or "–", className="text-muted fst-italic"), className="accuracy-missing")
+    return html.Td(_estimate_lines(estimate, kind))
+
+
+def metrics_table(evaluation: Evaluation, unit: str) -> dbc.Table:
+    """Rows: metrics; columns: the cohort, everyone else, everyone; each cell the estimate over its 95% interval."""
+    kind = evaluation.predictions.kind
+    header = html.Thead(html.Tr([html.Th("Metric (95% CI)"), *[_group_header(group) for group in evaluation.groups]]))
+    rows = []
+    for metric in metric_names(kind):
+        label = metric_label(metric, unit)
+        if metric in THRESHOLD_METRICS and evaluation.threshold is not None:
+            label = [label, html.Small(f" at ≥ {evaluation.threshold:.3f}", className="text-muted")]
+        if metric in PREVALENCE_METRICS:
+            label = [*(label if isinstance(label, list) else [label]), html.Br(),
+                     html.Small("moves with prevalence", className="text-warning-emphasis accuracy-prevalence-note", title=PREVALENCE_NOTE)]
+        rows.append(html.Tr([html.Th(label, scope="row", className="fw-normal"),
+                             *[_metric_cell(group.estimates[metric], kind) for group in evaluation.groups]]))
+    return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, size="sm", className="accuracy-metrics small mb-1", id="accuracy-metric-table")
+
+
+def comparisons_component(lines: list[tuple[str, str]]) -> html.Div:
+    if not lines:
+        return html.Div()
+    return html.Div([html.Div("Differences in AUROC, with 95% intervals", className="fw-semibold small mt-2"),
+                     html.Ul([html.Li([html.Span(what, className="text-muted"), ": ", html.Span(text, className="accuracy-difference")])
+                              for what, text in lines], className="small mb-1 ps-3")],
+                    id="accuracy-auroc-differences")
+
+
+def _sort_button(column: str, label: str, sort: dict | None) -> html.Th:
+    arrow = ""
+    if sort and sort.get("column") == column:
+        arrow = " ▼" if sort.get("descending") else " ▲"
+    return html.Th(dbc.Button(f"{label}{arrow}", id={"type": "accuracy-sort", "column": column}, color="link", size="sm",
+                              className="p-0 fw-semibold text-decoration-none text-reset text-start", title=f"Sort by {label}"))
+
+
+def subgroup_table_component(table: pd.DataFrame, kind: str, unit: str, sort: dict | None) -> dbc.Table:
+    """The subgroup table as HTML: sortable headers, estimates with intervals, disparities shaded against everyone."""
+    metrics = metric_names(kind)
+    header = [_sort_button("subgroup", "Subgroup", sort), _sort_button("n", "n", sort)]
+    if kind == "binary":
+        header += [_sort_button("cases", "Cases", sort), _sort_button("prevalence", "Prevalence", sort)]
+    header += [_sort_button(metric, metric_label(metric, unit), sort) for metric in metrics]
+    reference = table.iloc[0]
+    body = []
+    for position, row in table.iterrows():
+        name = [row["subgroup"], html.Br(), html.Small(row["note"], className="text-muted fst-italic accuracy-note")] if row["note"] else row["subgroup"]
+        cells = [html.Td(name, className="fw-semibold" if position == 0 else None), html.Td(f"{int(row['n']):,}")]
+        if kind == "binary":
+            cells.append(html.Td("–" if pd.isna(row["cases"]) else f"{int(row['cases']):,}"))
+            cells.append(html.Td("–" if pd.isna(row["prevalence"]) else f"{100 * row['prevalence']:.1f}%"))
+        for metric in metrics:
+            estimate = MetricEstimate(metric, row[metric], row[f"{metric}_low"], row[f"{metric}_high"])
+            if not np.isfinite(estimate.value):
+                cells.append(html.Td("–", className="text-muted"))
+                continue
+            flag = None if position == 0 else disparity(metric, estimate.low, estimate.high, reference[metric])
+            flag_title = {"worse": "95% interval entirely worse than everyone's value",
+                          "better": "95% interval entirely better than everyone's value"}.get(flag)
+            if flag_title and metric in PREVALENCE_METRICS:
+                flag_title += f" ({METRIC_LABELS[metric]} moves with prevalence: compare this group's prevalence with everyone's)"
+            cells.append(html.Td(_estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else None, title=flag_title))
+        body.append(html.Tr(cells, className="accuracy-reference" if position == 0 else None))
+    return dbc.Table([html.Thead(html.Tr(header)), html.Tbody(body)], size="sm", hover=True, responsive=True,
+                     className="accuracy-subgroups small", id="accuracy-subgroup-table")

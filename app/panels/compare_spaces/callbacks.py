@@ -1,0 +1,181 @@
+"""The space comparison's callbacks: read the inputs, call the views, return their outputs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dash
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx
+
+from app.context import AppContext
+from app.core.projections import METHODS, ProjectionSpec
+from app.panels.compare_spaces.neighbourhoods import effective_k, focused_row, load_comparison, overlap_range, ready_to_draw, rows_in_range, subject_from_event
+from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, PANEL_TAB, WAITING_MARK
+from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
+from app.panels.compare_spaces.views import render_overview, render_subject, use_suggestion
+from app.state import COHORTS_VERSION, SELECTION, inputs_key, space_label, triggered
+
+
+def register(app: dash.Dash, context: AppContext) -> None:
+    @app.callback(
+        Output("cs-map", "figure"),
+        Output("cs-histogram", "figure"),
+        Output("cs-most-data", "data"),
+        Output("cs-least-data", "data"),
+        Output("cs-suggestions", "children"),
+        Output("cs-suggested", "data"),
+        Output("cs-request", "data", allow_duplicate=True),  # a duplicate output: the request → ready → redraw loop is no cycle to Dash
+        Output("cs-summary", "children"),
+        Output("cs-map-title", "children"),
+        Output("cs-drawn", "data"),
+        Output("cs-poll", "disabled"),
+        Input("main-tabs", "active_tab"),
+        Input("cs-space-a", "value"),
+        Input("cs-space-b", "value"),
+        Input("cs-layout", "value"),
+        Input("cs-k", "value"),
+        Input("cs-metric", "value"),
+        Input("cs-brushed", "data"),
+        Input("cs-trail-threshold", "value"),
+        Input("cs-show-trails", "value"),
+        Input("cs-align-on-selection", "value"),
+        Input(SELECTION, "data"),
+        Input("cs-poll", "n_intervals"),
+        State("cs-drawn", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _overview(tab, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection, _poll, drawn):
+        # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
+        # background callback computes, an interval polls the disk cache (the renderer would not rerun this
+        # callback from the background callback's output, which its own request started).
+        triggers = triggered()
+        polled = triggers == {"cs-poll"}
+        # cs-drawn is the key of what is shown, marked while it still waits for the background result: a tick
+        # queued after the full map was drawn must not send it (several MB) again, and stops the polling.
+        key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
+        if polled and drawn == key:
+            return (*(dash.no_update,) * 10, True)
+        if tab != PANEL_TAB or (drawn in (key, key + WAITING_MARK) and not polled):
+            return (dash.no_update,) * 11
+        if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
+            return (dash.no_update,) * 11
+        overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
+                                   triggers - {"main-tabs", "cs-poll"} if drawn else set())
+        waiting = overview.waiting
+        if polled:
+            overview = replace(overview, request=dash.no_update)  # the computation is already running
+        return (*overview.outputs(), key + WAITING_MARK if waiting else key, not waiting)
+
+    def _compute(request: dict, set_progress) -> None:
+        spec = ProjectionSpec(method=request["method"])
+        for space in (request["space_a"], request["space_b"]):
+            set_progress((0, f"{METHODS[request['method']]} layout of {space_label(space)}…"))
+            context.compute_projection(space, spec)
+        load_comparison(context, request["space_a"], request["space_b"], request["k"], request["metric"], compute=True,
+                        progress=lambda done, space: set_progress((int(100 * done), f"neighbours in {space_label(space)}: {done:.0%}")))
+
+    NEIGHBOURS_JOB.register(app, _compute, progress=[Output("cs-progress-bar", "value"), Output("cs-progress-bar", "label")],
+                            running=[(Output("cs-progress", "style"), {"display": "block"}, {"display": "none"})])
+
+    @app.callback(
+        Output("cs-most-changed", "children"),
+        Output("cs-least-changed", "children"),
+        Input("cs-most-data", "data"),
+        Input("cs-least-data", "data"),
+        Input("cs-sort-by", "value"),
+        Input("cs-sort-order", "value"),
+    )
+    def _lists(most, least, sort_by, order):
+        columns = table_columns(context)
+        return (subject_table(sorted_records(most or [], sort_by, order), columns, "most"),
+                subject_table(sorted_records(least or [], sort_by, order), columns, "least"))
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="compareSpaces", function_name="subjectFromMap"),
+        Output("cs-map-click", "data"),
+        Input("cs-map", "clickData"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output("cs-subject", "data"),
+        Input("cs-map-click", "data"),
+        Input({"type": "cs-row", "list": ALL, "row": ALL}, "n_clicks"),
+        State(SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def _choose_subject(click, _row_clicks, selection):
+        clicked = bool(ctx.triggered and ctx.triggered[0]["value"])
+        row = subject_from_event(context, ctx.triggered_id, click, clicked)
+        if row is None:
+            return dash.no_update
+        return {"row": row, "selection": inputs_key(selection)}
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="compareSpaces", function_name="selectionFromMap"),
+        Output(SELECTION, "data", allow_duplicate=True),
+        Input("cs-map", "selectedData"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="compareSpaces", function_name="brushFromHistogram"),
+        Output("cs-brushed", "data"),
+        Input("cs-histogram", "selectedData"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(SELECTION, "data", allow_duplicate=True),
+        Input("cs-select-range", "n_clicks"),
+        State("cs-space-a", "value"),
+        State("cs-space-b", "value"),
+        State("cs-k", "value"),
+        State("cs-metric", "value"),
+        State("cs-brushed", "data"),
+        prevent_initial_call=True,
+    )
+    def _select_range(_clicks, space_a, space_b, k, metric, brushed):
+        if not space_a or not space_b or space_a == space_b:
+            return dash.no_update
+        comparison = load_comparison(context, space_a, space_b, effective_k(context, k), metric)
+        if comparison is None:
+            return dash.no_update
+        return {"rows": rows_in_range(comparison.overlap, overlap_range(brushed)).tolist(), "source": "compare-spaces-histogram"}
+
+    @app.callback(
+        Output("cs-neighbourhood", "figure"),
+        Output("cs-subject-title", "children"),
+        Output("cs-common", "children"),
+        Input("cs-space-a", "value"),
+        Input("cs-space-b", "value"),
+        Input("cs-layout", "value"),
+        Input("cs-k", "value"),
+        Input("cs-metric", "value"),
+        Input("cs-subject", "data"),
+        Input(SELECTION, "data"),
+        Input("cs-align-on-selection", "value"),
+        Input("cs-ready", "data"),
+        Input("main-tabs", "active_tab"),
+    )
+    def _subject(space_a, space_b, method, k, metric, focused, selection, align, _ready, tab):
+        if tab != PANEL_TAB:
+            return dash.no_update, dash.no_update, dash.no_update
+        return render_subject(context, space_a, space_b, method, k, metric, focused_row(context, focused, selection), selection, align).outputs()
+
+    @app.callback(
+        Output(SELECTION, "data", allow_duplicate=True),
+        Output("cs-save-feedback", "children"),
+        Output(COHORTS_VERSION, "data", allow_duplicate=True),
+        Input({"type": "cs-suggestion-select", "index": ALL}, "n_clicks"),
+        Input({"type": "cs-suggestion-save", "index": ALL}, "n_clicks"),
+        State("cs-suggested", "data"),
+        State("cs-space-a", "value"),
+        State("cs-space-b", "value"),
+        State("cs-k", "value"),
+        State(COHORTS_VERSION, "data"),
+        prevent_initial_call=True,
+    )
+    def _use_suggestion(_select, _save, suggested, space_a, space_b, k, version):
+        return use_suggestion(context, ctx.triggered_id, bool(ctx.triggered and ctx.triggered[0]["value"]), suggested, space_a, space_b,
+                              effective_k(context, k), version).outputs()

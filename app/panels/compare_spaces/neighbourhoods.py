@@ -1,0 +1,153 @@
+"""The two spaces' neighbourhoods compared (cached on disk), their aligned layouts, and which subjects are selected or focused (no Dash)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from app import validation
+from app.context import AppContext
+from app.core.alignment import fit_alignment
+from app.core.cohort_algebra import CohortDefinition
+from app.core.neighbours import DEFAULT_K, MAX_K, NeighbourCache, NeighbourComparison, compare_neighbourhoods, resolved_method
+from app.core.projections import ProjectionSpec
+from app.core.statistics import compare_groups
+from app.core.table_one import format_probability
+from app.state import SelectionError, inputs_key, selection_mask, space_label
+
+
+def neighbour_cache(context: AppContext) -> NeighbourCache:
+    return NeighbourCache(Path(context.config.cache_dir) / "neighbours")
+
+
+@lru_cache(maxsize=4)
+def _compared(folder: str, fingerprint_a: str, fingerprint_b: str, k: int, metric: str, method: str) -> NeighbourComparison | None:
+    """The comparison from cached neighbour lists; kept in memory for the last few (O(n·k) each)."""
+    cache = NeighbourCache(Path(folder))
+    neighbours_a, neighbours_b = cache.get(fingerprint_a, k, metric, method), cache.get(fingerprint_b, k, metric, method)
+    if neighbours_a is None or neighbours_b is None:
+        return None
+    return compare_neighbourhoods(neighbours_a, neighbours_b)
+
+
+def effective_k(context: AppContext, k: int | None) -> int:
+    return int(np.clip(int(k or DEFAULT_K), 1, min(MAX_K, context.n_subjects - 1)))
+
+
+def load_comparison(context: AppContext, space_a: str, space_b: str, k: int, metric: str, compute: bool = False,
+                    progress=None) -> NeighbourComparison | None:
+    """Both spaces' neighbours compared, from the disk cache; computed first when ``compute`` (else None if missing)."""
+    method = resolved_method(context.n_subjects)
+    cache = neighbour_cache(context)
+    fingerprints = context.space_fingerprints
+    if compute:
+        for step, space in enumerate((space_a, space_b)):
+            report = None if progress is None else (lambda done, step=step, space=space: progress((step + done) / 2, space))
+            cache.get_or_compute(context.cohort.spaces[space], fingerprints[space], k, metric, method, report)
+    if not all(cache.path_for(fingerprints[space], k, metric, method).is_file() for space in (space_a, space_b)):
+        return None  # not computed yet (and not remembered as missing)
+    return _compared(str(cache.folder), fingerprints[space_a], fingerprints[space_b], k, metric, method)
+
+
+def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str, align_rows: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """A's projection and B's projection rotated/reflected/scaled onto it (fitted on ``align_rows`` if given)."""
+    spec = ProjectionSpec(method=method)
+    layout_a, layout_b = context.cached_projection(space_a, spec), context.cached_projection(space_b, spec)
+    if layout_a is None or layout_b is None:
+        return None
+    subset = align_rows if align_rows is not None and len(align_rows) >= 3 else None
+    return layout_a, fit_alignment(layout_b, layout_a, subset=subset).apply(layout_b)
+
+
+def selected_rows(context: AppContext, selection: dict | None) -> np.ndarray | None:
+    """Rows of the selection in force (a shape drawn in Explore, a saved cohort or rows picked here); None if none."""
+    try:
+        mask = selection_mask(context, selection)
+    except SelectionError:
+        return None
+    return None if mask is None else np.flatnonzero(mask)
+
+
+def overlap_range(brushed: dict | None) -> tuple[float, float] | None:
+    """The overlap interval brushed on the histogram ({"range": {"x": [from, to]}}), or None when nothing is brushed."""
+    if not brushed or not isinstance(brushed, dict) or not isinstance(brushed.get("range"), dict) or "x" not in brushed["range"]:
+        return None
+    ends = brushed["range"]["x"]
+    if not isinstance(ends, list) or len(ends) != 2:
+        raise validation.InputRefused(f"overlap range: expected two numbers, got {ends!r:.60}")
+    low, high = sorted(validation.number(value, "overlap range", -1e6, 1e6) for value in ends)
+    return max(0.0, low), min(1.0, high)
+
+
+def rows_in_range(overlap: np.ndarray, brushed: tuple[float, float] | None) -> np.ndarray:
+    if brushed is None:
+        return np.arange(len(overlap))
+    return np.flatnonzero((overlap >= brushed[0]) & (overlap <= brushed[1]))
+
+
+def ready_to_draw(context: AppContext, space_a: str | None, space_b: str | None, method: str, k: int | None, metric: str) -> bool:
+    """Whether both spaces' neighbours and layouts are on disk (cheap: file checks and cached reads)."""
+    if not space_a or not space_b or space_a == space_b:
+        return True
+    spec = ProjectionSpec(method=method)
+    layouts_ready = all(context.projection_cache.path_for(context.space_fingerprints[space], spec).is_file() or method == "pca"
+                        for space in (space_a, space_b))
+    return layouts_ready and load_comparison(context, space_a, space_b, effective_k(context, k), metric) is not None
+
+
+def focus_subject(comparison: NeighbourComparison, subject: int | None, rows: np.ndarray | None) -> int | None:
+    """The subject to show: the focused (clicked) one, else the selection's most changed."""
+    if subject is not None:
+        return int(subject)
+    if rows is not None and len(rows):
+        return int(rows[np.argmin(comparison.overlap[rows])])
+    return None
+
+
+def focused_row(context: AppContext, focused: dict | None, selection: dict | None) -> int | None:
+    """The subject clicked last (map or list), while the selection is still the one it was clicked under.
+
+    Focusing a subject leaves the shared selection alone; a new selection (a lasso, a suggested group,
+    a saved cohort) moves the focus back to the selection's most changed subject.
+    """
+    if not isinstance(focused, dict) or focused.get("selection") != inputs_key(selection):
+        return None
+    return validation.integer(focused.get("row"), "focused subject", 0, context.n_subjects - 1)
+
+
+def common_profile(context: AppContext, rows: np.ndarray) -> pd.DataFrame:
+    """The clinical variables in which the selection differs most from everyone else (|standardised difference|)."""
+    mask = np.zeros(context.n_subjects, dtype=bool)
+    mask[rows] = True
+    table = compare_groups(context.cohort.phenotypes, context.variables, mask, ~mask)
+    table = table[table["std_diff"].notna()].head(6)
+
+    def value(number: float, kind: str) -> str:
+        return "–" if pd.isna(number) else (f"{100 * number:.0f}%" if kind == "proportion" else f"{number:.1f}")
+
+    return pd.DataFrame({
+        "Variable": [f"{label}: {level}" if level else label for label, level in zip(table["label"], table["level"])],
+        "Selection": [value(a, kind) for a, kind in zip(table["A"], table["kind"])],
+        "Everyone else": [value(b, kind) for b, kind in zip(table["B"], table["kind"])],
+        "Std. difference": [f"{d:+.2f}" for d in table["std_diff"]],
+        "q (BH)": [format_probability(q) for q in table["q_value"]],
+    })
+
+
+def save_suggested_group(context: AppContext, rows: list[int], space_a: str, space_b: str, k: int, index: int) -> str:
+    """Save a suggested group as a selection cohort (by subject ids); returns its name."""
+    definition = CohortDefinition(subject_ids=tuple(context.cohort.subject_ids[np.asarray(rows, dtype=int)]))
+    return context.store.save_unique(f"{space_label(space_a)} vs {space_label(space_b)}, k={k}: group {index + 1}", definition).name
+
+
+def subject_from_event(context: AppContext, trigger: str | dict | None, click: dict | None, clicked: bool = True) -> int | None:
+    """The row number of the subject clicked on the map (reduced in the browser to {"row"}) or in a list (the row's id)."""
+    if trigger == "cs-map-click" and isinstance(click, dict):
+        return validation.integer(click.get("row"), "clicked subject", 0, context.n_subjects - 1)
+    if isinstance(trigger, dict) and trigger.get("type") == "cs-row" and clicked:
+        return validation.integer(trigger.get("row"), "clicked subject", 0, context.n_subjects - 1)
+    return None  # a list was redrawn, not clicked

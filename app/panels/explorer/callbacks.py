@@ -1,0 +1,107 @@
+"""The explorer's callbacks: the clientside selection and zoom reducers, each view's redraw or repaint, tooltips, the projection job."""
+
+from __future__ import annotations
+
+import dash
+from dash import ClientsideFunction, Input, Output, State
+
+from app.context import AppContext
+from app.core.projections import ProjectionSpec
+from app.panels.explorer.page import progress_bar
+from app.panels.explorer.settings import CLINICAL_VIEW, LATENT_VIEWS, PROJECTION_JOB, VIEWS
+from app.panels.explorer.views import colour_legend, hover_tooltip, other_colour, projection_arrived, render_clinical_view, render_latent_view, selection_summary
+from app.state import CLUSTERS, FILTERS, FOUND_SUBJECT, SELECTION, triggered
+
+
+def register(app: dash.Dash, context: AppContext) -> None:
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="selectionFromViews"),
+        Output(SELECTION, "data"),
+        [Input(ids.graph, "selectedData") for ids in VIEWS],
+        Input("clear-selection", "n_clicks"),
+        [State(setting, "value") for ids in LATENT_VIEWS for setting in (ids.space, ids.method)],
+        State("clinical-x", "value"),
+        State("clinical-y", "value"),
+        State(SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    for ids in VIEWS:
+        app.clientside_callback(
+            ClientsideFunction(namespace="explorer", function_name="viewportFromRelayout"),
+            Output(ids.viewport, "data"),
+            Input(ids.graph, "relayoutData"),
+            State(ids.graph, "id"),
+            prevent_initial_call=True,
+        )
+
+    for view, ids in enumerate(LATENT_VIEWS):
+        @app.callback(
+            Output(ids.graph, "figure"),
+            Output("projection-request", "data", allow_duplicate=True),
+            Output(ids.pending, "data"),
+            Output(ids.drawn, "data"),
+            Input(ids.space, "value"),
+            Input(ids.method, "value"),
+            Input("colour-by", "value"),
+            Input(FILTERS, "data"),
+            Input(SELECTION, "data"),
+            Input(FOUND_SUBJECT, "value"),
+            Input("projection-poll", "n_intervals"),
+            Input(CLUSTERS, "data"),
+            Input(ids.viewport, "data"),
+            State(ids.pending, "data"),
+            State(ids.drawn, "data"),
+            prevent_initial_call="initial_duplicate",
+        )
+        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, pending, drawn, view=view):
+            triggers = triggered()
+            if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or other_colour(triggers, colour):
+                return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+            shown = f"{space}-{method}"
+            return render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
+                                      clusters=clusters, found=found, viewport=viewport).outputs(shown)
+
+    @app.callback(Output("projection-poll", "disabled"), [Input(ids.pending, "data") for ids in LATENT_VIEWS])
+    def _poll_while_waiting(*pending):
+        return not any(pending)
+
+    @app.callback(
+        Output(CLINICAL_VIEW.graph, "figure"),
+        Output(CLINICAL_VIEW.drawn, "data"),
+        Input("clinical-x", "value"),
+        Input("clinical-y", "value"),
+        Input("colour-by", "value"),
+        Input(FILTERS, "data"),
+        Input(SELECTION, "data"),
+        Input(CLUSTERS, "data"),
+        Input(FOUND_SUBJECT, "value"),
+        Input(CLINICAL_VIEW.viewport, "data"),
+        State(CLINICAL_VIEW.drawn, "data"),
+    )
+    def _update_clinical_view(x, y, colour, filters, selection, clusters, found, viewport, drawn):
+        if other_colour(triggered(), colour):
+            return dash.no_update, dash.no_update
+        shown = f"{x}-{y}"
+        return render_clinical_view(context, x, y, colour, filters, selection, triggered(), drawn=drawn == shown, found=found,
+                                    clusters=clusters, viewport=viewport), shown
+
+    @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
+    def _summarise(filters, selection):
+        return selection_summary(context, filters, selection)
+
+    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"), Input(CLUSTERS, "data"))
+    def _legend(colour, clusters):
+        return colour_legend(context, colour, clusters)
+
+    for ids in VIEWS:
+        @app.callback(
+            Output(ids.tooltip, "show"),
+            Output(ids.tooltip, "bbox"),
+            Output(ids.tooltip, "children"),
+            Input(ids.graph, "hoverData"),
+        )
+        def _hover(hover):
+            return hover_tooltip(context, hover).outputs()
+
+    PROJECTION_JOB.register(app, lambda request, _progress: context.compute_projection(request["space"], ProjectionSpec(method=request["method"])),
+                            running=[(Output("projection-progress", "children"), progress_bar(), None)])

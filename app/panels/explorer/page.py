@@ -1,0 +1,97 @@
+"""The explorer's layout: the colour choice and the selection summary over two latent views and one clinical view."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from app.context import AppContext
+from app.core.projections import METHODS
+from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PROJECTION_JOB, VIEWS, ViewIds
+from app.state import ordered_spaces, space_label, variable_options
+from data_loaders import cohort_spec
+
+
+def _view_card(ids: ViewIds, title: str, controls: list) -> dbc.Card:
+    graph = dcc.Graph(id=ids.graph, clear_on_unhover=True, style={"height": "430px"},
+                      # A double-click zooms out to everything drawn (not to the zoom a redrawn view started at).
+                      config={"displaylogo": False, "scrollZoom": True, "editSelection": False, "doubleClick": "autosize"})
+    return dbc.Card(
+        [
+            dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
+            dbc.CardBody(
+                html.Div([dcc.Loading(graph, delay_show=400), dcc.Tooltip(id=ids.tooltip, direction="bottom")],
+                         style={"position": "relative"}),
+                className="p-1",
+            ),
+        ],
+        className="h-100",
+    )
+
+
+def layout(context: AppContext) -> html.Div:
+    spaces = ordered_spaces(context)
+    space_options = [{"label": space_label(name), "value": name} for name in spaces]
+    method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
+    continuous = variable_options(context, ("continuous",))
+    cards = []
+    for number, ids in enumerate(LATENT_VIEWS):
+        default_space = spaces[min(number, len(spaces) - 1)] if spaces else None
+        cards.append(
+            _view_card(
+                ids,
+                f"Latent view {number + 1}",
+                [
+                    dbc.Col(dcc.Dropdown(id=ids.space, options=space_options, value=default_space, clearable=False,
+                                         placeholder="no latent spaces", style={"minWidth": "150px"}), width=True),
+                    dbc.Col(dcc.Dropdown(id=ids.method, options=method_options, value="pca", clearable=False,
+                                         style={"minWidth": "90px"}), width="auto"),
+                ],
+            )
+        )
+    default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
+    default_y = cohort_spec.LV_MASS if cohort_spec.LV_MASS in context.variables else (continuous[-1]["value"] if continuous else None)
+    cards.append(
+        _view_card(
+            CLINICAL_VIEW,
+            "Clinical view",
+            [
+                dbc.Col(dcc.Dropdown(id="clinical-x", options=continuous, value=default_x, clearable=False, style={"minWidth": "120px"}), width=True),
+                dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
+                dbc.Col(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), width=True),
+            ],
+        )
+    )
+    default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
+    return html.Div(
+        [
+            dbc.Row(
+                [
+                    dbc.Col(html.Label("Colour by", htmlFor="colour-by", className="col-form-label fw-semibold"), width="auto"),
+                    dbc.Col(dcc.Dropdown(id="colour-by", options=[*variable_options(context), CLUSTER_OPTION], value=default_colour, placeholder="no colour"), md=4),
+                    dbc.Col(html.Div(id="colour-legend", className="small"), width=True),
+                    dbc.Col(html.Div(id="selection-summary", className="text-muted small"), width="auto", className="text-end"),
+                    dbc.Col(dbc.Button("Clear selection", id="clear-selection", size="sm", color="secondary", outline=True), width="auto"),
+                ],
+                className="g-2 mb-2 align-items-center",
+            ),
+            html.Div(id="projection-progress"),
+            dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
+            *PROJECTION_JOB.components(),
+            *[dcc.Store(id=ids.pending) for ids in LATENT_VIEWS],
+            *[dcc.Store(id=ids.drawn) for ids in VIEWS],  # what each view has drawn (see the package's docstring)
+            *[dcc.Store(id=ids.viewport) for ids in VIEWS],
+        ]
+    )
+
+
+def progress_bar() -> dbc.Alert:
+    """What the page shows while a projection is computed in the background."""
+    return dbc.Alert(
+        [
+            html.Div("Computing a projection; it is cached on disk and will be instant next time.", className="mb-1"),
+            dbc.Progress(value=100, striped=True, animated=True, style={"height": "6px"}),
+        ],
+        color="info",
+        className="py-2",
+    )

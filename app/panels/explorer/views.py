@@ -1,0 +1,282 @@
+"""What each explorer view draws: a full figure, or the Patch that repaints it; its tooltip, the legend and the selection summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import dash
+import numpy as np
+import pandas as pd
+from dash import Patch, html
+from plotly.colors import sample_colorscale
+
+from app import validation
+from app.context import HOVER_VARIABLES, AppContext
+from app.core.density import Viewport, parse_viewport
+from app.core.projections import METHODS, ProjectionSpec
+from app.core.selection_shapes import parse_shape
+from app.figures.density import choose_drawing, density_caption, density_data, view_figure
+from app.figures.messages import message_figure
+from app.figures.scatter import (
+    CONTINUOUS_SCALE,
+    ColourCoding,
+    colour_coding,
+    found_subject_marks,
+    highlighted_codes,
+    marker_colours,
+    selection_outline,
+    subject_lines,
+    typed_array,
+    view_title,
+)
+from app.panels.explorer.settings import CLINICAL_VIEW, HIGHLIGHT_TRIGGERS, LATENT_VIEWS, NO_SPACE_YET, NO_SPACES
+from app.state import (
+    CLUSTER_COLOUR,
+    CLUSTERS,
+    FOUND_SUBJECT,
+    SELECTION,
+    SelectionError,
+    cluster_column,
+    highlight_mask,
+    selection_mask,
+    space_label,
+    subject_row,
+    view_coordinates,
+)
+
+
+def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
+    """Rows of the current cohort, or None when neither filters nor a selection narrow it."""
+    mask = highlight_mask(context, filters, selection)
+    return None if mask is None else np.flatnonzero(mask)
+
+
+def _colour(context: AppContext, colour: str | None, clusters: dict | None = None) -> ColourCoding:
+    """The colour codes of a variable, or of the clustering in force (CLUSTER_COLOUR); one colour for everyone otherwise."""
+    column = cluster_column(context, clusters) if colour == CLUSTER_COLOUR else None
+    if column is not None:
+        return colour_coding(*column)
+    if not colour or colour not in context.variables:
+        return colour_coding(pd.Series(np.zeros(context.n_subjects)), None)
+    return colour_coding(context.cohort.phenotypes[colour], context.variables[colour])
+
+
+def _repaint_only(triggers: set[str]) -> bool:
+    """Whether only the colour, the clusters, the highlighted cohort or the found subject changed: a Patch will do."""
+    return bool(triggers) and triggers <= HIGHLIGHT_TRIGGERS | {FOUND_SUBJECT}
+
+
+def other_colour(triggers: set[str], colour: str | None) -> bool:
+    """New clusters were found while the views are coloured by something else: nothing to repaint."""
+    return triggers == {CLUSTERS} and colour != CLUSTER_COLOUR
+
+
+def _found_marks(context: AppContext, coordinates: np.ndarray, found: str | None) -> dict[str, list[dict]]:
+    row = subject_row(context, found)
+    return found_subject_marks(coordinates, row, "" if row is None else str(context.cohort.subject_ids[row]))
+
+
+def _selection_token(selection: dict | None) -> str:
+    return json.dumps(selection, sort_keys=True, default=str)
+
+
+def viewport_for(payload: object, revision: str) -> Viewport | None:
+    """The zoom a view's browser reported, if it was reported for the figure now drawn (``revision``); None: everything."""
+    if not isinstance(payload, dict) or payload.get("revision") != revision or payload.get("x") is None:
+        return None
+    try:
+        return parse_viewport({"x": payload.get("x"), "y": payload.get("y")})
+    except ValueError as error:
+        raise validation.InputRefused(str(error)) from None
+
+
+def outline_in_view(view: dict, selection: dict | None) -> list[dict]:
+    """The outline of the selection in force, in the view it was drawn on (``view``: kind, space and method, or x and y); none elsewhere.
+
+    A selection restored from a link, or drawn before the view was last replaced, shows its box or
+    lasso again, so the highlighted subjects never appear without the shape that chose them.
+    """
+    drawn_on = (selection or {}).get("view")
+    if not isinstance(drawn_on, dict) or "shape" not in selection or any(drawn_on.get(key) != value for key, value in view.items()):
+        return []
+    try:
+        return [selection_outline(parse_shape(selection["shape"]).to_json())]
+    except ValueError:
+        return []
+
+
+def _set_outline(patch: Patch, view_id: str, view: dict, selection: dict | None, triggers: set[str]) -> None:
+    """Redraw this view's outline (via ``selectionrevision``) when the selection changed elsewhere: the one in force, or none.
+
+    The view where the user just drew keeps Plotly's own outline untouched.
+    """
+    if SELECTION in triggers and (selection or {}).get("source") != view_id:
+        patch["layout"]["selections"] = outline_in_view(view, selection)
+        patch["layout"]["selectionrevision"] = _selection_token(selection)
+
+
+def _mark_found(patch: Patch, triggers: set[str], marks: dict[str, list[dict]] | None) -> None:
+    """Move the found subject's ring and label (or take them away) when the found subject changed."""
+    if FOUND_SUBJECT in triggers:
+        for key, value in (marks or {"annotations": [], "shapes": []}).items():
+            patch["layout"][key] = value
+
+
+def repaint_patch(view_id: str, view: dict, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
+                  triggers: set[str], rows: np.ndarray | None = None, marks: dict[str, list[dict]] | None = None) -> Patch:
+    """The marker colours (codes with the cohort highlighted) of an already drawn view, or its found-subject marks; zoom is untouched.
+
+    ``view``: what the view shows (see :func:`outline_in_view`); ``rows``: the subjects a zoomed-in
+    view draws (point *i* is ``rows[i]``). The view's outline follows the selection in force.
+    """
+    patch = Patch()
+    if triggers & HIGHLIGHT_TRIGGERS:
+        codes = highlighted_codes(coding, highlight)
+        colours = typed_array(codes if rows is None else codes[rows])
+        if triggers & {"colour-by", CLUSTERS}:
+            patch["data"][0]["marker"].update({**marker_colours(coding, highlight), "color": colours})
+        else:
+            patch["data"][0]["marker"]["color"] = colours
+        patch["data"][0]["meta"] = {"highlight": highlight is not None, **({"follows_zoom": True} if rows is not None else {})}
+    _set_outline(patch, view_id, view, selection, triggers)
+    _mark_found(patch, triggers, marks)
+    return patch
+
+
+def render_view(context: AppContext, view_id: str, view: dict, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
+                filters: list | None, selection: dict | None, triggers: set[str], viewport: object, drawn: bool = True,
+                clusters: dict | None = None, found: str | None = None) -> object:
+    """A drawn view's figure, or the Patch that repaints it when only the colour, the highlighted cohort or the found subject changed.
+
+    Above the density threshold the view draws a density image (a repaint sends its new layers, a
+    few hundred KB), or, zoomed in to few enough subjects, their points; ``labels``: title, axis
+    labels and the revision that keeps zoom; ``view``: what the view shows (kind, space and method,
+    or x and y); ``found``: a subject to ring in the view.
+    """
+    coding = _colour(context, colour, clusters)
+    highlight = highlight_mask(context, filters, selection)
+    threshold = context.config.density_threshold
+    zoom = viewport_for(viewport, labels["revision"])
+    drawing = choose_drawing(coordinates, zoom, threshold)
+    marks = _found_marks(context, coordinates, found)
+    if not (drawn and _repaint_only(triggers)):
+        marks = {**marks, "selections": outline_in_view(view, selection)}
+        return view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, marks=marks, **labels)
+    if drawing.mode != "density":
+        return repaint_patch(view_id, view, coding, highlight, selection, triggers, drawing.rows, marks)
+    patch = Patch()  # a density view: new layers, the same axes, zoom and outline
+    if triggers & HIGHLIGHT_TRIGGERS:
+        patch["data"] = density_data(coordinates, coding, highlight, zoom)
+        patch["layout"]["title"]["text"] = view_title(labels["title"], density_caption(drawing, threshold, coding))
+    _set_outline(patch, view_id, view, selection, triggers)
+    _mark_found(patch, triggers, marks)
+    return patch
+
+
+@dataclass(frozen=True)
+class LatentView:
+    """What a latent view shows and what it waits for."""
+
+    figure: object  # a figure, the Patch that repaints the one drawn, or no_update
+    request: object = None  # {"space", "method"} for the background job to compute; None: waits for nothing; no_update: unchanged
+
+    def outputs(self, shown: str) -> tuple:
+        """(figure, projection request, what the view waits for, what it has drawn); ``shown``: the key of the space and method asked for."""
+        if self.request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
+            return self.figure, dash.no_update, None, shown
+        if self.request is dash.no_update:
+            return self.figure, dash.no_update, dash.no_update, dash.no_update
+        return self.figure, self.request, self.request, None
+
+
+def render_latent_view(context: AppContext, view: int, space: str | None, method: str, colour: str | None,
+                       filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
+                       clusters: dict | None = None, found: str | None = None, viewport: object = None) -> LatentView:
+    """The figure (or patch) of one latent view, and the projection it asks for; ``drawn``: the view shows its points now; ``found``: a subject to mark."""
+    if not space:
+        return LatentView(message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES))
+    spec = ProjectionSpec(method=method)
+    coordinates = context.cached_projection(space, spec)
+    if coordinates is None:
+        if _repaint_only(triggers):
+            return LatentView(dash.no_update, dash.no_update)
+        text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
+        return LatentView(message_figure(text), {"space": space, "method": method})
+    labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
+              "revision": f"{view}-{space}-{method}"}
+    shown = {"kind": "latent", "space": space, "method": method}
+    figure = render_view(context, LATENT_VIEWS[view].graph, shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+                         clusters=clusters, found=found)
+    return LatentView(figure, dash.no_update if isinstance(figure, Patch) else None)
+
+
+def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
+                         filters: list | None, selection: dict | None, triggers: set[str], drawn: bool = True,
+                         found: str | None = None, clusters: dict | None = None, viewport: object = None) -> object:
+    if not x or not y:
+        return message_figure("Choose two continuous variables")
+    coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
+    labels = {"title": f"{context.variables[x].label} vs {context.variables[y].label}", "x_label": context.variables[x].display_label,
+              "y_label": context.variables[y].display_label, "revision": f"clinical-{x}-{y}"}
+    return render_view(context, CLINICAL_VIEW.graph, {"kind": "clinical", "x": x, "y": y}, coordinates, labels, colour, filters, selection, triggers,
+                       viewport, drawn=drawn, clusters=clusters, found=found)
+
+
+def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
+    """One legend for the three views (they are coloured alike): category swatches or a colour bar."""
+    if colour == CLUSTER_COLOUR and cluster_column(context, clusters) is None:
+        return [html.Span("No clusters yet: find them in the Clusters tab.", className="text-muted")]
+    if not colour or (colour not in context.variables and colour != CLUSTER_COLOUR):
+        return []
+    coding = _colour(context, colour, clusters)
+    items = []
+    if coding.continuous is not None:
+        label, low, high = coding.continuous
+        stops = ", ".join(sample_colorscale(CONTINUOUS_SCALE, np.linspace(0, 1, 6).tolist()))
+        items.append(html.Span([html.Span(f"{label}  {low:.3g} "), html.Span(className="legend-bar", style={"background": f"linear-gradient(to right, {stops})"}),
+                                html.Span(f" {high:.3g}")], className="me-3"))
+    for name, swatch in coding.legend:
+        items.append(html.Span([html.Span(className="legend-swatch", style={"background": swatch}), name], className="me-3 text-nowrap"))
+    return items
+
+
+@dataclass(frozen=True)
+class Tooltip:
+    """A view's tooltip: whether it shows, where (the hovered point's box) and what it says."""
+
+    show: bool
+    bbox: object = dash.no_update
+    children: object = dash.no_update
+
+    def outputs(self) -> tuple:
+        return self.show, self.bbox, self.children
+
+
+def hover_tooltip(context: AppContext, hover: dict | None) -> Tooltip:
+    """A view's tooltip: the hovered subject's id and key variables, looked up here."""
+    points = (hover or {}).get("points") or []
+    point = points[0] if points and isinstance(points[0], dict) else {}
+    row, bbox = point.get("customdata", point.get("pointNumber")), point.get("bbox")  # customdata: a zoomed-in view's row
+    if point.get("curveNumber") != 0 or not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
+        return Tooltip(False)
+    present = [name for name in HOVER_VARIABLES if name in context.variables]
+    lines = subject_lines(context.cohort.phenotypes, context.variables, present, row)
+    children = [html.Strong(lines[0]), *[html.Div(line) for line in lines[1:]]]
+    return Tooltip(True, bbox, html.Div(children, className="small"))
+
+
+def projection_arrived(context: AppContext, pending: dict | None) -> bool:
+    """Whether the projection a view waits for is now cached (False when it waits for none)."""
+    return bool(pending) and context.projection_ready(pending["space"], ProjectionSpec(method=pending["method"]))
+
+
+def selection_summary(context: AppContext, filters: list | None, selection: dict | None) -> str:
+    try:
+        selection_mask(context, selection)
+    except SelectionError as error:
+        return f"Selection ignored: {error}"
+    rows = highlight_rows(context, filters, selection)
+    if rows is None:
+        return f"All {context.n_subjects:,} subjects · lasso or box-select points in any view"
+    return f"{len(rows):,} of {context.n_subjects:,} subjects highlighted"
