@@ -31,6 +31,8 @@ Lane = Literal["quick", "heavy"]
 QUICK: Lane = "quick"  # a fraction of a second to a few seconds (decodes): never waits behind a heavy job
 HEAVY: Lane = "heavy"  # seconds to minutes (UMAP, t-SNE, neighbour lists, clusters)
 LANES: tuple[Lane, ...] = (QUICK, HEAVY)
+POLL_MS: dict[Lane, int] = {QUICK: 200, HEAVY: 1000}  # how often the page asks for a job's result: a decode takes ~0.1-0.3 s,
+# so Dash's default second would more than double the wait from click to drawn
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ class BackgroundJob:
             return result if outputs else (ready[0] or 0) + 1
 
         _run.lane = self.lane  # read by the job managers (app.server) when Dash hands them the function
-        app.callback(*targets, Input(self.request, "data"), *states, background=True, running=list(running) or None,
-                     progress=list(progress) if progress else None, prevent_initial_call=True)(_run)
+        app.callback(*targets, Input(self.request, "data"), *states, background=True, interval=POLL_MS[self.lane],
+                     running=list(running) or None, progress=list(progress) if progress else None, prevent_initial_call=True)(_run)
 
 
 def pass_on(app: dash.Dash, job: BackgroundJob, settings: dict[str, Input | State], visibility: Sequence[Input],
