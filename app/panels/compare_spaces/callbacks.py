@@ -90,12 +90,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return (subject_table(sorted_records(most or [], sort_by, order), columns, "most"),
                 subject_table(sorted_records(least or [], sort_by, order), columns, "least"))
 
-    app.clientside_callback(
-        ClientsideFunction(namespace="compareSpaces", function_name="subjectFromMap"),
-        Output("cs-map-click", "data"),
-        Input("cs-map", "clickData"),
-        prevent_initial_call=True,
-    )
+    # In the browser (assets/compare_spaces.js): Plotly's click and selection events reduced to what the server needs.
+    for function_name, result, event in (
+        ("subjectFromMap", Output("cs-map-click", "data"), Input("cs-map", "clickData")),
+        ("selectionFromMap", Output(SELECTION, "data", allow_duplicate=True), Input("cs-map", "selectedData")),
+        ("brushFromHistogram", Output("cs-brushed", "data"), Input("cs-histogram", "selectedData")),
+    ):
+        app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name=function_name), result, event, prevent_initial_call=True)
 
     @app.callback(
         Output("cs-subject", "data"),
@@ -110,20 +111,6 @@ def register(app: dash.Dash, context: AppContext) -> None:
         if row is None:
             return dash.no_update
         return {"row": row, "selection": inputs_key(selection)}
-
-    app.clientside_callback(
-        ClientsideFunction(namespace="compareSpaces", function_name="selectionFromMap"),
-        Output(SELECTION, "data", allow_duplicate=True),
-        Input("cs-map", "selectedData"),
-        prevent_initial_call=True,
-    )
-
-    app.clientside_callback(
-        ClientsideFunction(namespace="compareSpaces", function_name="brushFromHistogram"),
-        Output("cs-brushed", "data"),
-        Input("cs-histogram", "selectedData"),
-        prevent_initial_call=True,
-    )
 
     @app.callback(
         Output(SELECTION, "data", allow_duplicate=True),
