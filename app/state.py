@@ -222,10 +222,15 @@ def subject_row(context: AppContext, subject: object) -> int | None:
     """The row of a subject named by id (the search box, a link), or None when none is named; an unknown id is refused."""
     if subject is None or subject == "":
         return None
-    subject = validation.text(subject, "subject", 200)
+    return named_subject_row(context, subject)
+
+
+def named_subject_row(context: AppContext, subject: object, what: str = "subject") -> int:
+    """The row of a subject id that must be given: anything but the id of a subject of this cohort is refused."""
+    subject = validation.text(subject, what, 200)
     row = int(context.cohort.subject_ids.get_indexer([subject])[0])
     if row < 0:
-        raise validation.InputRefused(f"subject: there is no subject {subject!r} in this cohort")
+        raise validation.InputRefused(f"{what}: there is no subject {subject!r} in this cohort")
     return row
 
 

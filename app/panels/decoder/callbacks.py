@@ -19,6 +19,7 @@ from app.panels.decoder.settings import (
     LATENT_HELP,
     MAX_SUBJECTS,
     PERTURB_JOB,
+    PREDICTOR_DIRECTION,
     PRINCIPAL_SLIDERS,
     PROTOTYPE_JOB,
     SUBJECT_JOB,
@@ -120,7 +121,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _direction_choices(space):
         options = [{"label": "Cohort difference: mean of A − mean of B (prototypes tab)", "value": DIFFERENCE}]
         if problem is None:
-            options += [{"label": f"↑ {task_label(context, task)} predictor", "value": f"predictor:{task}"} for task in predictor_tasks(context, space)]
+            options += [{"label": f"↑ {task_label(context, task)} predictor", "value": f"{PREDICTOR_DIRECTION}{task}"} for task in predictor_tasks(context, space)]
         return options
 
     @app.callback(

@@ -10,7 +10,7 @@ import numpy as np
 from app import validation
 from app.context import AppContext
 from app.core import decoding
-from app.panels.decoder.settings import DEFAULT_SUBJECTS, SUBJECT_OPTIONS
+from app.panels.decoder.settings import DEFAULT_SUBJECTS, SUBJECT_ENDPOINT, SUBJECT_OPTIONS
 from app.state import (
     CURRENT,
     EVERYONE,
@@ -86,8 +86,8 @@ def endpoint_latent(context: AppContext, endpoint: str, space: str, groups: Grou
         return decoding.cohort_prototype(latents, mask, groups.kind), f"{groups.kind} of {group_label(context, choice)}"
     if endpoint == EVERYONE:
         return decoding.cohort_prototype(latents, np.ones(len(latents), dtype=bool)), "everyone's mean"
-    if endpoint.startswith("subject:"):
-        subject = endpoint.split(":", 1)[1]
+    if endpoint.startswith(SUBJECT_ENDPOINT):
+        subject = endpoint.removeprefix(SUBJECT_ENDPOINT)
         return latents[subject_rows(context, [subject])[0]].copy(), subject
     raise ValueError(f"unknown endpoint {endpoint!r}")
 
@@ -95,4 +95,4 @@ def endpoint_latent(context: AppContext, endpoint: str, space: str, groups: Grou
 def endpoint_options(subject_ids: Sequence[str] | None) -> list[dict]:
     options = [{"label": "Prototype A (prototypes tab)", "value": "proto-a"}, {"label": "Prototype B (prototypes tab)", "value": "proto-b"},
                {"label": "Everyone's mean", "value": EVERYONE}]
-    return options + [{"label": f"Subject {subject}", "value": f"subject:{subject}"} for subject in subject_ids or []]
+    return options + [{"label": f"Subject {subject}", "value": f"{SUBJECT_ENDPOINT}{subject}"} for subject in subject_ids or []]

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 from app import validation
 from app.context import AppContext
-from app.panels.decoder.settings import INTERPOLATION_STEPS, MAX_SUBJECTS, PRINCIPAL_SLIDERS, PROTOTYPE_KINDS, SLIDER_SD, SPACES
-from app.state import EVERYONE, check_choice, highlight_mask
+from app.panels.decoder.settings import (
+    DIFFERENCE,
+    INTERPOLATION_STEPS,
+    MAX_SUBJECTS,
+    PREDICTOR_DIRECTION,
+    PRINCIPAL_SLIDERS,
+    PROTOTYPE_KINDS,
+    SLIDER_SD,
+    SPACES,
+    SUBJECT_ENDPOINT,
+)
+from app.state import EVERYONE, check_choice, highlight_mask, named_subject_row
 
 FIXED_ENDPOINTS = ("proto-a", "proto-b", EVERYONE)
-SUBJECT_ENDPOINT = "subject:"
-DIRECTION_PREFIX = "predictor:"
 MAX_CLICKS = 10**9
-
-
-def check_subject(subject: object, context: AppContext, what: str) -> str:
-    """A subject id of this cohort, as text."""
-    subject = validation.text(subject, what, 200)
-    if subject not in context.cohort.subject_ids:
-        raise validation.InputRefused(f"{what}: no subject {subject[:60]!r} in this cohort")
-    return subject
 
 
 def check_endpoint(endpoint: object, context: AppContext, what: str) -> None:
@@ -33,13 +33,13 @@ def check_endpoint(endpoint: object, context: AppContext, what: str) -> None:
         return
     if not endpoint.startswith(SUBJECT_ENDPOINT):
         raise validation.InputRefused(f"{what}: expected prototype A or B, everyone's mean or a subject, got {endpoint[:60]!r}")
-    check_subject(endpoint.removeprefix(SUBJECT_ENDPOINT), context, what)
+    named_subject_row(context, endpoint.removeprefix(SUBJECT_ENDPOINT), what)
 
 
 def check_direction(direction: object) -> None:
     """The cohort difference or a predictor's direction (an unknown predictor is then simply not offered a move)."""
     direction = validation.text(direction, "direction", 200)
-    if direction != "difference" and not direction.startswith(DIRECTION_PREFIX):
+    if direction != DIFFERENCE and not direction.startswith(PREDICTOR_DIRECTION):
         raise validation.InputRefused(f"direction: expected the cohort difference or a predictor's, got {direction[:60]!r}")
 
 
@@ -59,7 +59,7 @@ def check_decode_request(context: AppContext, request: dict) -> None:
         if not isinstance(subjects, list) or len(subjects) > MAX_SUBJECTS:
             raise validation.InputRefused(f"subjects: expected a list of at most {MAX_SUBJECTS} subject ids")
         for subject in subjects:
-            check_subject(subject, context, "subject")
+            named_subject_row(context, subject)
     optional(validation.text, request.get("shown"), "shown subject", 200)
     for key in ("start", "end"):
         optional(check_endpoint, request.get(key), context, key)

@@ -18,7 +18,9 @@ PRINCIPAL_SLIDERS = 3
 SLIDER_SD = 3  # the perturbation sliders run from -3 to +3 population SDs
 INTERPOLATION_STEPS = (3, 9)  # the fewest and most steps an interpolation may decode
 PROTOTYPE_KINDS = {"mean": "mean latent", "medoid": "medoid subject"}
-DIFFERENCE = "difference"
+DIFFERENCE = "difference"  # the perturbation direction from cohort B's mean towards A's
+PREDICTOR_DIRECTION = "predictor:"  # + a task: the direction in which that predictor's output rises
+SUBJECT_ENDPOINT = "subject:"  # + a subject id: an interpolation or perturbation that starts or ends at that subject
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 # The background decodes (app.jobs): their request stores

@@ -23,7 +23,7 @@ from app.figures.decoder import agreement_figure, interpolation_strip, predictio
 from app.figures.messages import message_figure
 from app.panels.decoder.choices import Groups, endpoint_latent, group_label, subject_rows
 from app.panels.decoder.model import Decoded, DecoderModels, decoder_models
-from app.panels.decoder.settings import DIFFERENCE, LATENT_NAMES, MAX_SUBJECTS, PRINCIPAL_SLIDERS
+from app.panels.decoder.settings import DIFFERENCE, LATENT_NAMES, MAX_SUBJECTS, PREDICTOR_DIRECTION, PRINCIPAL_SLIDERS, SUBJECT_ENDPOINT
 from app.panels.decoder.tables import frame_table, is_binary, prediction_table, status_line, task_label
 from app.state import (
     REST,
@@ -202,8 +202,8 @@ def _change_outputs(context: AppContext, models: DecoderModels, space: str, late
 
 def _endpoint_heart_rate(context: AppContext, start: str, groups: Groups) -> float | None:
     """The heart rate of what a perturbation starts from: a prototype's cohort (median) or the subject."""
-    if start.startswith("subject:"):
-        return _heart_rate(context, np.isin(context.cohort.subject_ids, [start.split(":", 1)[1]]))
+    if start.startswith(SUBJECT_ENDPOINT):
+        return _heart_rate(context, np.isin(context.cohort.subject_ids, [start.removeprefix(SUBJECT_ENDPOINT)]))
     mask_a, mask_b = groups.masks(context)
     return _heart_rate(context, mask_b if start == "proto-b" else mask_a)
 
@@ -242,8 +242,8 @@ def perturbation_directions(context: AppContext, models: DecoderModels, space: s
         mask_a, mask_b = groups.masks(context)
         if mask_a.any() and mask_b.any():
             extra = decoding.cohort_difference(latents, mask_a, mask_b, "A − B")
-    elif choice and choice.startswith("predictor:"):
-        task = choice.split(":", 1)[1]
+    elif choice and choice.startswith(PREDICTOR_DIRECTION):
+        task = choice.removeprefix(PREDICTOR_DIRECTION)
         if task in models.tasks(space):
             extra = decoding.direction(task_label(context, task), models.predictors.direction(task, space), latents)
     return principal, extra
