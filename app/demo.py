@@ -35,7 +35,7 @@ def not_ready_reason(config: AppConfig) -> str | None:
         return None if (folder / MANIFEST_NAME).is_file() else f"LSE_COHORT={folder} has no {MANIFEST_NAME}: point it at a cohort folder"
     if not (folder / MANIFEST_NAME).is_file():
         return f"no cohort: set LSE_COHORT to a cohort folder, or build the demo first with `{prepare}`"
-    from models.pipeline import DEMO_MODEL, DEMO_TRAIN, status
+    from models.readiness import DEMO_MODEL, DEMO_TRAIN, status
 
     if not all(status(folder, recipe=(DEMO_MODEL, DEMO_TRAIN)).values()):
         return f"the demo cohort in {folder} has no trained model yet: build it first with `{prepare}`"

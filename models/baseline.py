@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from data_loaders import Cohort, CohortFormatError, load_cohort
 from data_loaders.cohort_io import write_spaces
+from models.readiness import RAW_SPACE
 
-RAW_SPACE = "raw"
 RAW_DESCRIPTION = "Raw-signal baseline: PCA of standardised ECG median beats and downsampled cines (no learning)"
 DEFAULT_COMPONENTS = 64
 CHUNK_SUBJECTS = 250

@@ -19,9 +19,7 @@ from data_loaders.cohort_io import atomic_path
 from models.autoencoder import CrossModalAutoencoder
 from models.config import ModelConfig, TrainConfig
 from models.device import select_device
-from models.sources import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, CheckpointError, read_config
-
-WEIGHTS_FILE = "weights.pt"
+from models.sources import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, WEIGHTS_FILE, CheckpointError, read_config
 
 
 @dataclass
@@ -104,7 +102,3 @@ def load_checkpoint(folder: Path | str, device: str | torch.device | None = "aut
     model.to(target).eval()
     return Checkpoint(model, model_config, train_config, tuple(document.get("ecg_leads", ())), dict(document.get("metadata", {})), folder)
 
-
-def is_checkpoint(folder: Path | str) -> bool:
-    folder = Path(folder)
-    return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()

@@ -21,14 +21,14 @@ from data_loaders import load_cohort
 from data_loaders.cohort_io import clean_leftovers
 from data_loaders.manifest import MANIFEST_NAME
 from models.baseline import ensure_raw_space
-from models.checkpoint import is_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays
 from models.device import select_device
 from models.encode import encode_loaded, encode_streamed, store_spaces
-from models.predictors import DEFAULT_SPACES, PREDICTORS_FILE, PredictorSet, fit_cohort_predictors, predictor_spaces
+from models.predictors import fit_cohort_predictors
+from models.readiness import DEMO_MODEL, DEMO_TRAIN, status
 from models.run_status import RunStatus, write_status
-from models.sources import DEFAULT_MODEL_FOLDER, read_config, source_from_path
+from models.sources import DEFAULT_MODEL_FOLDER, is_checkpoint, source_from_path
 from models.train import train_and_save
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,6 @@ log = logging.getLogger(__name__)
 # (subjects read), "train" (batches), "encode" (subjects), "predictors" (fits), and "done" (1, 1) at the end.
 PipelineProgress = Callable[[str, int, int], None]
 LOCK_FILE = ".models.lock"
-
-# The demo's recipe: a fixed number of epochs and a fixed seed, never a time limit, so every machine
-# trains the same model (the same weights on a given machine; the same quality everywhere) and the
-# README's quality figures hold wherever it runs. The app serves while it trains (app.training), so
-# the epochs are chosen for quality: 26 epochs take about 8 minutes on two idle CPU cores for 5,000
-# subjects (about 1.5 minutes on an H200, where the same recipe runs, seeded, with cuDNN's
-# deterministic kernels).
-DEMO_TRAIN = TrainConfig(epochs=26)
-DEMO_MODEL = ModelConfig.cpu()
-
 
 @contextlib.contextmanager
 def _exclusive(cohort_dir: Path) -> Iterator[None]:
@@ -62,39 +52,6 @@ def _exclusive(cohort_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _model_id(model_dir: Path) -> str | None:
-    return read_config(model_dir).get("metadata", {}).get("model_id")
-
-
-def status(
-    cohort_dir: Path | str, model_dir: Path | str | None = None, recipe: tuple[ModelConfig, TrainConfig] | None = None
-) -> dict[str, bool]:
-    """Which steps are done for a cohort: trained (with ``recipe``'s settings, if given), encoded (by that model), predictors (for that model)."""
-    cohort = load_cohort(cohort_dir)
-    model_dir = Path(model_dir) if model_dir else cohort.root / DEFAULT_MODEL_FOLDER
-    trained = is_checkpoint(model_dir) and (recipe is None or trained_with(model_dir, *recipe))
-    model_id = _model_id(model_dir) if trained else None
-    table = cohort.manifest.get("model") or {}
-    encoded = trained and all(s in cohort.spaces for s in DEFAULT_SPACES) and table.get("model_id") == model_id
-    wanted = set(predictor_spaces(cohort.spaces))
-    predictors_path = model_dir / PREDICTORS_FILE
-    fitted = False
-    stored = cohort.manifest.get("predictions") or {}
-    if encoded and predictors_path.is_file() and (cohort.root / str(stored.get("path", ""))).is_file():
-        try:
-            predictor_set = PredictorSet.load(predictors_path)
-            fitted = predictor_set.metadata.get("model_id") == model_id and wanted <= {space for _, space in predictor_set.predictors}
-        except ValueError:
-            fitted = False
-    return {"trained": trained, "encoded": encoded, "predictors": fitted}
-
-
-def trained_with(model_dir: Path | str, model_config: ModelConfig, train_config: TrainConfig) -> bool:
-    """Whether the checkpoint in ``model_dir`` was built and trained with exactly these settings."""
-    document = read_config(model_dir)
-    return document.get("model") == model_config.to_dict() and document.get("train") == train_config.to_dict()
 
 
 def ensure_trained_demo(
@@ -246,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["DEMO_MODEL", "DEMO_TRAIN", "PipelineProgress", "ensure_trained_demo", "status", "trained_with"]
+__all__ = ["PipelineProgress", "ensure_trained_demo"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -15,7 +15,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,21 +31,10 @@ from tqdm import tqdm
 
 from data_loaders import cohort_spec
 from data_loaders.cohort_io import atomic_path
-from models.baseline import RAW_SPACE
+from models.readiness import DEFAULT_SPACES, PREDICTORS_FILE, PREDICTORS_FORMAT, predictor_spaces
 
 BINARY_TASKS = (cohort_spec.AF, cohort_spec.HF, cohort_spec.LVH, cohort_spec.HYPERTENSION)
 CONTINUOUS_TASKS = (cohort_spec.LVEF, cohort_spec.LV_MASS)
-PREDICTORS_FILE = "predictors.json"  # beside the model's checkpoint
-DEFAULT_SPACES = ("joint", "ecg", "mri")
-# The raw-signal baseline (models.baseline) gets predictors too, so the accuracy panel can show what learning adds.
-BASELINE_SPACES = (RAW_SPACE,)
-
-
-def predictor_spaces(available: Iterable[str]) -> list[str]:
-    """The spaces predictors are fitted on: the model's three and any baseline the cohort has."""
-    present = set(available)
-    return [name for name in (*DEFAULT_SPACES, *BASELINE_SPACES) if name in present]
-PREDICTORS_FORMAT = "latent-space-explorer/predictors"
 CROSS_FIT_FOLDS = 5
 LOGISTIC_C = 0.1
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-2, 4, 13))

@@ -17,6 +17,7 @@ from data_loaders.manifest import MANIFEST_NAME
 from models.config import ECG_INPUT_SAMPLES, EcgInput
 
 CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.pt"
 CHECKPOINT_FORMAT = "latent-space-explorer/dropfuse"
 CHECKPOINT_VERSION = 1
 MODULE_NAMES = ("ecg_encoder", "ecg_decoder", "mri_encoder", "mri_decoder")  # a TorchScript model's four files
@@ -28,6 +29,12 @@ class CheckpointError(ValueError):
     def __init__(self, path: Path | str, problem: str):
         self.path = Path(path)
         super().__init__(f"{self.path}: {problem}")
+
+
+def is_checkpoint(folder: Path | str) -> bool:
+    """Whether a folder holds a checkpoint's two files (whether they load is for models.checkpoint to say)."""
+    folder = Path(folder)
+    return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
 
 
 def read_config(folder: Path | str) -> dict[str, Any]:

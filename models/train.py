@@ -19,11 +19,11 @@ import torch
 
 from data_loaders import Cohort, CohortFormatError, load_cohort
 from data_loaders.cohort_io import atomic_folder
-from models.checkpoint import WEIGHTS_FILE, save_checkpoint
+from models.checkpoint import save_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, select_device
-from models.sources import DEFAULT_MODEL_FOLDER, CheckpointError
+from models.sources import DEFAULT_MODEL_FOLDER, WEIGHTS_FILE, CheckpointError
 from models.training import TrainProgress, TrainResult, split_ids, train_model
 
 

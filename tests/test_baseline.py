@@ -11,7 +11,8 @@ from app.panels.explorer import views as explorer_views
 from app.panels.training_status import should_reload
 from app.training import LiveApp
 from data_loaders import load_cohort
-from models.baseline import RAW_SPACE, RawBaseline, ensure_raw_space, signal_features
+from models.baseline import RawBaseline, ensure_raw_space, signal_features
+from models.readiness import RAW_SPACE
 from models.run_status import RunStatus, read_status, write_status
 
 

@@ -17,14 +17,14 @@ from torch import nn
 
 from data_loaders.ecg_measures import lead_correlations
 from models.autoencoder import CrossModalAutoencoder, LatentModel
-from models.checkpoint import WEIGHTS_FILE, load_checkpoint, load_state_dict, save_checkpoint
+from models.checkpoint import load_checkpoint, load_state_dict, save_checkpoint
 from models.config import ModelConfig, TrainConfig
 from models.data import CohortArrays, arrays_from_memory
 from models.decoding import LatentCodec
 from models.device import DeviceUnavailableError, select_device
 from models.metrics import psnr, qrs_amplitude, ssim
 from models.predictors import PredictorSet, fit_predictors, held_out_scores
-from models.sources import CONFIG_FILE, CheckpointError
+from models.sources import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
 from models.torchscript import ModelShapeError, load_torchscript_model
 from models.training import fit
 

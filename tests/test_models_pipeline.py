@@ -18,10 +18,12 @@ from data_loaders import load_cohort
 from data_loaders.cohort_io import update_manifest
 from data_loaders.errors import CohortFormatError
 from models import encode, evaluate, predictors, train
-from models.checkpoint import WEIGHTS_FILE, load_checkpoint
+from models.checkpoint import load_checkpoint
 from models.decoding import clear_cache, codec_for_cohort, load_codec
-from models.pipeline import ensure_trained_demo, status, trained_with
-from models.predictors import PREDICTORS_FILE, PredictorSet, predictors_for_cohort
+from models.pipeline import ensure_trained_demo
+from models.predictors import PredictorSet, predictors_for_cohort
+from models.readiness import PREDICTORS_FILE, status, trained_with
+from models.sources import WEIGHTS_FILE
 from models.torchscript import ModelShapeError
 from tests.test_models import write_torchscript_modules
 

@@ -17,7 +17,7 @@ from tests.serving import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # each check starts a Python interpreter
 
-SERVING_MODULES = ("app.__main__", "app.server", "app.config", "app.demo", "app.training", "app.state", "app.context")
+SERVING_MODULES = ("app.__main__", "app.server", "app.config", "app.demo", "app.training", "app.state", "app.context", "models.readiness")
 
 
 HEAVY_MODULES = ("torch", "sklearn", "scipy")
@@ -56,3 +56,9 @@ def test_building_the_app_for_a_cohort_with_a_model_leaves_torch_sklearn_and_sci
 def test_the_probe_sees_what_a_model_module_imports():
     assert "torch" in _heavy_imported_by("import models.checkpoint")
     assert {"sklearn", "scipy"} <= set(_heavy_imported_by("import models.predictors"))
+
+
+def test_a_workers_readiness_check_reads_the_trained_cohorts_files_without_torch_sklearn_or_scipy(trained_cohort_dir):
+    """gunicorn and Celery workers (app.wsgi) check that the demo is trained before they serve: it must not cost an import of torch."""
+    check = f"from models.readiness import status\nassert all(status({str(trained_cohort_dir)!r}).values())"
+    assert _heavy_imported_by(check) == []
