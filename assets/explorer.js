@@ -1,8 +1,105 @@
 // Reduce Plotly's selectedData to the shape the user drew (box corners or lasso vertices, in the
 // view's data coordinates) plus which view it was drawn on: what goes to the server stays a few
 // hundred bytes however many points are inside. The server resolves it on the coordinates it holds.
+//
+// Draw a view from what the server sent (view-N-spec): its point trace carries one colour code per
+// subject and a 256-stop scale; here it becomes one trace per code, each of one colour. Plotly.js
+// turns a per-point colour array into a colour string and parses it back, point by point, on every
+// repaint (2.2-2.7 s for three views of 100,000 points in headless Chromium here, against 0.6-0.9 s
+// split by colour); splitting takes milliseconds. Faded codes draw first, so a highlighted cohort
+// lies on top of everyone else. Each point keeps its subject's row as customdata.
+const TYPED_ARRAYS = {
+    f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array,
+};
+
+function decoded(value) {
+    // A base64 typed array as plotly.py sends it ({dtype, bdata}), or a plain list.
+    if (value && typeof value === "object" && typeof value.bdata === "string") {
+        const text = atob(value.bdata);
+        const bytes = new Uint8Array(text.length);
+        for (let i = 0; i < text.length; i += 1) {
+            bytes[i] = text.charCodeAt(i);
+        }
+        return new TYPED_ARRAYS[value.dtype](bytes.buffer);
+    }
+    return value || [];
+}
+
+function colourGroups(trace) {
+    const x = decoded(trace.x), y = decoded(trace.y), codes = decoded(trace.marker.color);
+    const rows = trace.customdata ? decoded(trace.customdata) : null;
+    const scale = trace.marker.colorscale;
+    const counts = new Int32Array(256);
+    for (let i = 0; i < codes.length; i += 1) {
+        counts[codes[i]] += 1;
+    }
+    const present = [];
+    for (let code = 255; code >= 0; code -= 1) { // faded (>= 128) first, then missing, then the colours
+        if (counts[code] > 0) {
+            present.push(code);
+        }
+    }
+    const groups = {};
+    for (const code of present) {
+        groups[code] = { x: new Float32Array(counts[code]), y: new Float32Array(counts[code]), rows: new Int32Array(counts[code]), filled: 0 };
+    }
+    for (let i = 0; i < codes.length; i += 1) {
+        const group = groups[codes[i]], at = group.filled;
+        group.x[at] = x[i];
+        group.y[at] = y[i];
+        group.rows[at] = rows ? rows[i] : i;
+        group.filled = at + 1;
+    }
+    const traces = present.map((code) => Object.assign({}, trace, {
+        x: groups[code].x, y: groups[code].y, customdata: groups[code].rows,
+        marker: { size: trace.marker.size, color: scale[code][1] },
+        meta: Object.assign({}, trace.meta, { code: code }),
+    }));
+    // An empty view keeps one empty trace, so its meta (highlight, zoom) still travels.
+    return traces.length ? traces : [Object.assign({}, trace, { x: [], y: [], customdata: [], marker: { size: trace.marker.size } })];
+}
+
+const SERVER_LAYOUTS = {}; // graph id -> the layout the server sent last, to see whether it changed since
+
+function withUserEdits(layout, graphId) {
+    // dcc.Graph hands Plotly a copy of the figure, so what the user did to the view since (a zoom, an
+    // outline drawn) is not in the server's layout. Keep the zoom while the figure has the same
+    // uirevision (what uirevision promises), and the outline unless the server set one since.
+    const graph = document.querySelector("#" + graphId + " .js-plotly-plot");
+    const shown = graph && graph._fullLayout;
+    const previous = SERVER_LAYOUTS[graphId];
+    SERVER_LAYOUTS[graphId] = layout;
+    if (!shown || !previous || shown.uirevision !== layout.uirevision) {
+        return layout;
+    }
+    const kept = Object.assign({}, layout);
+    for (const axis of ["xaxis", "yaxis"]) {
+        if (shown[axis] && shown[axis].autorange === false && Array.isArray(shown[axis].range)) {
+            kept[axis] = Object.assign({}, layout[axis], { range: shown[axis].range.slice(), autorange: false });
+        }
+    }
+    if (layout.selections === previous.selections && graph.layout && graph.layout.selections) {
+        kept.selections = graph.layout.selections;
+    }
+    return kept;
+}
+
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     explorer: {
+        drawView: function (spec) {
+            if (!spec || !spec.data) {
+                return window.dash_clientside.no_update;
+            }
+            const data = [];
+            for (const trace of spec.data) {
+                if (trace.meta && trace.meta.colour_groups) {
+                    data.push(...colourGroups(trace));
+                } else {
+                    data.push(trace);
+                }
+            }
+            return { data: data, layout: withUserEdits(spec.layout, dash_clientside.callback_context.outputs_list.id) };
+        },
         selectionFromViews: function (sel0, sel1, sel2, _clear, space0, method0, space1, method1, clinicalX, clinicalY, current) {
             const triggered = dash_clientside.callback_context.triggered.map((t) => t.prop_id);
             const at = Date.now(); // every new selection (or clearing) is distinct, so stale outlines are dropped

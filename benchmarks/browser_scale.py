@@ -50,8 +50,9 @@ return ['view-0', 'view-1', 'view-2'].map((id) => {
     const points = density ? trace.meta.density : g._fullData.reduce((total, t) => total + (t.x ? t.x.length : 0), 0);
     const highlight = trace.meta && trace.meta.highlight !== undefined ? trace.meta.highlight
         : g.data.some((t) => t.selectedpoints !== undefined && t.selectedpoints !== null);
-    const scales = g.data.map((t) => (t.marker && t.marker.colorscale) || t.colorscale).filter(Boolean);
-    const scale = scales.length ? JSON.stringify(scales[scales.length - 1].slice(0, 2)) : '';
+    // The colours drawn: a point view is one trace per colour (assets/explorer.js); a density view has colour scales.
+    const scale = JSON.stringify(g.data.map((t) => (t.marker && typeof t.marker.color === 'string' ? t.marker.color : null)
+        || ((t.marker && t.marker.colorscale) || t.colorscale || []).slice(0, 2)));
     return { points: points, highlight: highlight, scale: scale, mode: density ? 'density' : 'points' };
 });
 """

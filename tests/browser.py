@@ -112,18 +112,18 @@ if (!graph || !graph.data || !graph._fullData) { return null; }
 return graph.data.map((trace, index) => {
     const full = graph._fullData[index] || {};
     const count = full.x ? full.x.length : 0;
-    // Explorer views: point i is row i, and the highlight is in the colour codes (faded ones >= 128).
+    // Explorer views: one trace per colour code (assets/explorer.js), each point's row in customdata;
+    // the highlight is in the code (faded ones >= 128).
     const explorer = trace.meta && trace.meta.highlight !== undefined;
-    const codes = explorer && full.marker ? Array.from(full.marker.color || []) : [];
     let selected = trace.selectedpoints === undefined || trace.selectedpoints === null ? null : Array.from(trace.selectedpoints);
     if (explorer) {
-        selected = trace.meta.highlight ? codes.flatMap((code, i) => (code < 128 ? [i] : [])) : null;
+        selected = trace.meta.highlight ? (trace.meta.code < 128 ? Array.from({ length: count }, (_, i) => i) : []) : null;
     }
     return {
         type: trace.type,
-        rows: full.customdata ? Array.from(full.customdata) : explorer ? Array.from({ length: count }, (_, i) => i) : [],
+        rows: full.customdata ? Array.from(full.customdata) : [],
         selected: selected,
-        typed: Boolean(trace.x && trace.x.bdata),
+        typed: Boolean(trace.x && (trace.x.bdata || ArrayBuffer.isView(trace.x))),
         hovertext: Boolean(full.hovertext && full.hovertext.length),
     };
 });
@@ -131,7 +131,7 @@ return graph.data.map((trace, index) => {
 
 
 def plot_state(driver, graph_id: str) -> list[dict] | None:
-    """Each trace's type, row ids (customdata, or point numbers in the explorer) and highlighted positions, read from the page."""
+    """Each trace's type, row ids (customdata) and highlighted positions, read from the page."""
     return driver.execute_script(PLOT_STATE, f"#{graph_id}")
 
 

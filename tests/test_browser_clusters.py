@@ -62,9 +62,9 @@ def test_clusters_are_listed_coloured_in_the_explorer_and_one_click_selects_one(
     _open_tab(driver, "Explore")
     choose_dropdown_option(driver, "colour-by", "Clusters (found in the Clusters tab)")
     wait_for(lambda: "Cluster 3 (" in driver.find_element(By.ID, "colour-legend").text, message="the clusters in the legend")
-    codes = wait_for(lambda: (found := driver.execute_script(
-        "return Array.from(document.querySelector('#view-0 .js-plotly-plot')._fullData[0].marker.color)")) and len(set(c % 128 for c in found)) == 3
-        and found, message="three cluster colours in the latent view")
+    codes = wait_for(lambda: (found := [code for code, count in driver.execute_script(
+        "return document.querySelector('#view-0 .js-plotly-plot')._fullData.map((t) => [t.meta.code, t.x.length])") for _ in range(count)])
+        and len(set(c % 128 for c in found)) == 3 and found, message="three cluster colours in the latent view")
     highlighted = [code for code in codes if code < 128]
     assert len(highlighted) == sizes[1] and len(set(highlighted)) == 1  # the selected cluster lit, in one colour
     driver.save_screenshot(str(SCREENSHOTS / "clusters-explorer.png"))

@@ -64,8 +64,9 @@ def _box_selection_everywhere(driver) -> set[int]:
 
 POINT_PIXEL = """
 const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
-const layout = graph._fullLayout, trace = graph._fullData[0];
-return [layout.xaxis.l2p(trace.x[arguments[1]]) + layout.margin.l, layout.yaxis.l2p(trace.y[arguments[1]]) + layout.margin.t,
+const layout = graph._fullLayout, trace = graph._fullData.find((t) => Array.from(t.customdata).includes(arguments[1]));
+const at = Array.from(trace.customdata).indexOf(arguments[1]);
+return [layout.xaxis.l2p(trace.x[at]) + layout.margin.l, layout.yaxis.l2p(trace.y[at]) + layout.margin.t,
         graph.offsetWidth, graph.offsetHeight];
 """
 
@@ -79,13 +80,13 @@ def _hover_point(driver, graph_id: str, row: int) -> None:
     ActionChains(driver).move_to_element_with_offset(graph, int(x - width / 2), int(y - height / 2)).perform()
 
 
-def test_page_loads_with_every_subject_in_one_compact_webgl_trace_per_view(driver, app_url, tmp_path):
+def test_page_loads_with_every_subject_once_in_compact_webgl_traces_one_per_colour(driver, app_url, tmp_path):
     driver.get(app_url)
     for graph_id in VIEWS:
         traces = wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
-        assert len(traces) == 1 and traces[0]["type"] == "scattergl"
-        assert traces[0]["typed"] and not traces[0]["hovertext"]  # float32 typed arrays, no per-point strings
-        assert traces[0]["rows"] == list(range(SUBJECTS))
+        assert 2 <= len(traces) <= 3 and {trace["type"] for trace in traces} == {"scattergl"}  # AF no, yes (and missing)
+        assert all(trace["typed"] and not trace["hovertext"] for trace in traces)  # float32 typed arrays, no per-point strings
+        assert sorted(row for trace in traces for row in trace["rows"]) == list(range(SUBJECTS))
     assert "Atrial fibrillation: yes" in driver.find_element(By.ID, "colour-legend").text
     driver.save_screenshot(str(tmp_path / "explorer.png"))
     assert severe_console_errors(driver) == []
@@ -100,7 +101,7 @@ def test_hovering_a_point_shows_that_subject_looked_up_on_the_server(driver, app
     _hover_point(driver, "view-0", 7)
     tooltip = wait_for(lambda: driver.execute_script("const t = document.getElementById('view-0-tooltip'); return t && t.textContent;"),
                        message="the hovered subject's tooltip")
-    hovered = driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot')._hoverdata[0].pointNumber;")
+    hovered = driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot')._hoverdata[0].customdata;")
     assert tooltip.startswith(str(subject_ids[hovered])) and "Age" in tooltip
 
 
@@ -116,23 +117,38 @@ def test_box_selection_sends_its_shape_and_highlights_the_same_subjects_in_every
     assert severe_console_errors(driver) == []
 
 
+X_RANGE = "return document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.xaxis.range.slice();"
+
+
+def _zoom_into_the_middle(driver, graph_id: str) -> list[float]:
+    """Pick the zoom tool and drag a rectangle over the middle of the plot, as a user would; the x range it zoomed to."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    before = driver.execute_script(X_RANGE, f"#{graph_id}")
+    driver.find_element(By.CSS_SELECTOR, f'#{graph_id} .modebar-btn[data-val="zoom"]').click()
+    plot_area = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} .nsewdrag")
+    width, height = plot_area.size["width"], plot_area.size["height"]
+    ActionChains(driver).move_to_element_with_offset(plot_area, -width // 4, -height // 4).click_and_hold().move_by_offset(
+        width // 2, height // 2).release().perform()
+    return wait_for(lambda: (now := driver.execute_script(X_RANGE, f"#{graph_id}")) != before and now, message=f"{graph_id} zoomed in")
+
+
 def test_a_colour_change_keeps_the_selection_and_the_zoom(driver, app_url):
     driver.get(app_url)
     _all_drawn(driver)
     selected = _box_selection_everywhere(driver)
-    zoomed = [-0.5, 0.5]
-    driver.execute_script("Plotly.relayout(document.querySelector('#view-1 .js-plotly-plot'), {'xaxis.range': arguments[0]});", zoomed)
+    zoomed = _zoom_into_the_middle(driver, "view-1")
     driver.find_element(By.ID, "colour-by").click()
     driver.find_element(By.CSS_SELECTOR, ".dash-dropdown-search").send_keys("Age (years)")
     option = wait_for(lambda: next((o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if "Age (years)" in o.text), None),
                       message="the Age option")
     driver.execute_script("arguments[0].click();", option)
     wait_for(lambda: "legend-bar" in driver.find_element(By.ID, "colour-legend").get_attribute("innerHTML"), message="the new legend")
-    wait_for(lambda: driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot').data[0].marker.colorscale[0][1]") != "rgba(31,119,180,1.0)",
+    wait_for(lambda: driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot').data.every((t) => t.marker.color !== 'rgba(31,119,180,1.0)')"),
              message="view 1 recoloured")
     for graph_id in VIEWS:
         assert _highlighted(driver, graph_id) == selected
-    assert driver.execute_script("return document.querySelector('#view-1 .js-plotly-plot').layout.xaxis.range;") == zoomed
+    assert driver.execute_script(X_RANGE, "#view-1") == pytest.approx(zoomed)
     assert f"{len(selected):,} of" in driver.find_element(By.ID, "selection-summary").text
 
 

@@ -54,7 +54,7 @@ def _laid_out_ids(component) -> list:
 def test_every_explorer_view_id_written_out_in_settings_is_laid_out_once_and_the_address_bar_names_the_same(context):
     laid_out = _laid_out_ids(explorer.layout(context))
     written = [value for ids in explorer_settings.VIEWS for value in vars(ids).values()]
-    assert len(written) == 2 * 7 + 4 and all(laid_out.count(value) == 1 for value in written)
+    assert len(written) == 2 * 8 + 5 and all(laid_out.count(value) == 1 for value in written)
     assert [ids.graph for ids in explorer_settings.VIEWS] == ["view-0", "view-1", "view-2"]  # the order assets/explorer.js reads them in
     assert tuple((ids.space, ids.method) for ids in explorer_settings.LATENT_VIEWS) == VIEW_CONTROLS
 
@@ -85,7 +85,7 @@ def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(contex
     patch = latent.figure
     assert isinstance(patch, dash.Patch) and latent.request is dash.no_update
     operations = _operations(patch)
-    assert set(operations) == {("data", 0, "marker", "color"), ("data", 0, "meta")}  # no coordinates, no other trace
+    assert set(operations) == {("data", 0, "marker", "color"), ("data", 0, "meta", "highlight")}  # no coordinates, no other trace
     women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
     assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == women.tolist()
 
@@ -148,10 +148,11 @@ def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malfo
 
 
 def test_hovering_a_point_looks_up_that_subject_only(context):
-    tooltip = explorer_views.hover_tooltip(context, {"points": [{"curveNumber": 0, "pointNumber": 3, "bbox": {"x0": 1}}]})
+    # Each colour group is its own trace, so the row comes from the point's customdata, never its position.
+    tooltip = explorer_views.hover_tooltip(context, {"points": [{"curveNumber": 5, "pointNumber": 0, "customdata": 3, "bbox": {"x0": 1}}]})
     assert tooltip.show and tooltip.bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(tooltip.children)
-    for hostile in (None, {"points": [{"curveNumber": 0, "pointNumber": -1}]}, {"points": [{"curveNumber": 0, "pointNumber": "3"}]},
-                    {"points": [{"curveNumber": 0, "pointNumber": context.n_subjects}]}, {"points": ["x"]}):
+    for hostile in (None, {"points": [{"curveNumber": 0, "pointNumber": 3}]}, {"points": [{"customdata": -1}]}, {"points": [{"customdata": "3"}]},
+                    {"points": [{"customdata": True}]}, {"points": [{"customdata": context.n_subjects}]}, {"points": ["x"]}):
         assert explorer_views.hover_tooltip(context, hostile) == explorer_views.Tooltip(show=False)  # bbox and children unchanged
 
 

@@ -76,7 +76,7 @@ def test_figure_is_one_webgl_trace_of_typed_arrays_without_per_point_strings():
     assert np.frombuffer(base64.b64decode(sent["y"]["bdata"]), dtype=np.float32).tolist() == [1.0, 3.0, 5.0, 7.0]
     assert np.frombuffer(base64.b64decode(sent["marker"]["color"]["bdata"]), dtype=np.uint8).tolist() == [1 + FADED_OFFSET, 0, MISSING_CODE, 0]
     assert trace.unselected.marker.opacity == 1.0  # Plotly's own dimming off: the server's highlight rules
-    assert trace.meta == {"highlight": True}
+    assert trace.meta == {"highlight": True, "colour_groups": True}  # the browser splits it by colour (assets/explorer.js)
 
 
 def test_each_point_costs_at_most_twelve_bytes_and_a_recolouring_two():

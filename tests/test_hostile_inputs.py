@@ -32,13 +32,13 @@ BAD_COHORT_IDS = [-1, HUGE, True, "1", 1.5]
 
 # (a fragment of the callback's output, the tab it needs, {(component id, property): hostile value}, must the page show a refusal?)
 CASES = (
-    [("view-0.figure", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS]
-    + [("view-0.figure", "explore", {("filters", "data"): value}, True) for value in BAD_FILTERS]
+    [("view-0-spec.data", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS]
+    + [("view-0-spec.data", "explore", {("filters", "data"): value}, True) for value in BAD_FILTERS]
     + [("selection-summary.children", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS[:4]]
-    + [("view-0.figure", "explore", {("view-0-space", "value"): value}, False) for value in ("nowhere", 3, ["joint"], True)]
-    + [("view-0.figure", "explore", {("view-0-method", "value"): value}, False) for value in ("tsne2", 7, {"a": 1})]
-    + [("view-2.figure", "explore", {("colour-by", "value"): value}, False) for value in ("synthetic_seed", "__class__", 5, ["sex"])]
-    + [("view-2.figure", "explore", {("clinical-x", "value"): value}, False) for value in ("nowhere", {}, 3)]
+    + [("view-0-spec.data", "explore", {("view-0-space", "value"): value}, False) for value in ("nowhere", 3, ["joint"], True)]
+    + [("view-0-spec.data", "explore", {("view-0-method", "value"): value}, False) for value in ("tsne2", 7, {"a": 1})]
+    + [("view-2-spec.data", "explore", {("colour-by", "value"): value}, False) for value in ("synthetic_seed", "__class__", 5, ["sex"])]
+    + [("view-2-spec.data", "explore", {("clinical-x", "value"): value}, False) for value in ("nowhere", {}, 3)]
     + [("compare-", "compare-cohorts", {("compare-a", "value"): value}, False) for value in (*BAD_COHORT_IDS, "x")]
     + [("compare-", "compare-cohorts", {("compare-variable", "value"): value}, False) for value in ("nowhere", 3)]
     + [("manage-feedback.children", "explore", {("delete-cohort", "n_clicks"): 1, ("manage-cohort", "value"): value}, False)
@@ -59,7 +59,7 @@ CASES = (
        for component, property_, value in (("colour-by", "value", "synthetic_seed"), ("view-0-space", "value", "nowhere"), ("main-tabs", "active_tab", "admin"),
                                            ("subject-search", "value", "nobody"), ("selection", "data", {"cohort": "1"}),
                                            ("selection", "data", {"rows": [-1]}), ("filters", "data", "age_years > 50"))]
-    + [("view-0.figure", "explore", {("subject-search", "value"): value}, True) for value in ("nobody", 5, ["SYN000001"])]
+    + [("view-0-spec.data", "explore", {("subject-search", "value"): value}, True) for value in ("nobody", 5, ["SYN000001"])]
     + [("subject-search.options", "explore", {("subject-search", "search_value"): value}, True) for value in (5, "x" * 1000, {"$ne": 1})]
     + [("main-tabs.active_tab", "explore", {("open-in-decode", "n_clicks"): 1, ("subject-search", "value"): value}, True) for value in (None, "nobody")]
     + [("decoder-subjects", "decoder", {("decode-subject", "data"): value}, True) for value in ({"subject": "nobody"}, {"subject": 5}, "SYN000001")]

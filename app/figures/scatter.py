@@ -1,12 +1,14 @@
 """Linked WebGL scatterplots of subjects, compact enough for 100,000s of points per view.
 
-One trace per view; point *i* is subject row *i* (position in the phenotype table), so views are
-linked by point number and no per-point id or string is sent. Coordinates travel as float32 typed
-arrays and colour as one byte per subject: a code into a 256-stop colour scale whose upper half
-holds faded twins of the lower half. Highlighting a cohort is then only a new byte array
-(``code + FADED_OFFSET`` for subjects outside it), and a colour or selection change patches
-``marker.color`` alone, keeping zoom. Hover text is looked up on the server for the hovered
-subject only (see :func:`subject_lines`).
+One trace per view as the server sends it; point *i* is subject row *i* (position in the
+phenotype table), so views are linked by point number and no per-point id or string is sent.
+Coordinates travel as float32 typed arrays and colour as one byte per subject: a code into a
+256-stop colour scale whose upper half holds faded twins of the lower half. Highlighting a cohort
+is then only a new byte array (``code + FADED_OFFSET`` for subjects outside it), and a colour or
+selection change patches ``marker.color`` alone, keeping zoom. The browser (assets/explorer.js)
+draws that trace as one trace per code, each point carrying its row as ``customdata``: Plotly.js
+is several times slower with a colour per point. Hover text is looked up on the server for the
+hovered subject only (see :func:`subject_lines`).
 """
 
 from __future__ import annotations
@@ -214,7 +216,8 @@ def scatter_figure(
             # Plotly's own dimming of unselected points is switched off: the server's highlight is the one truth.
             selected={"marker": {"opacity": 1.0}},
             unselected={"marker": {"opacity": 1.0}},
-            meta={"highlight": highlight is not None, **(meta or {})},
+            # colour_groups: assets/explorer.js draws the trace as one trace per colour code (see there why).
+            meta={"highlight": highlight is not None, "colour_groups": True, **(meta or {})},
             showlegend=False,
         )
     )

@@ -1,4 +1,4 @@
-"""The explorer's callbacks: the clientside selection and zoom reducers, each view's redraw or repaint, tooltips, the projection job."""
+"""The explorer's callbacks: the clientside selection and zoom reducers, each view's redraw or repaint (drawn in the browser), tooltips, the projection job."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
     )
     for ids in VIEWS:
         app.clientside_callback(
+            ClientsideFunction(namespace="explorer", function_name="drawView"), Output(ids.graph, "figure"), Input(ids.spec, "data")
+        )
+        app.clientside_callback(
             ClientsideFunction(namespace="explorer", function_name="viewportFromRelayout"),
             Output(ids.viewport, "data"),
             Input(ids.graph, "relayoutData"),
@@ -36,7 +39,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     for view, ids in enumerate(LATENT_VIEWS):
         @app.callback(
-            Output(ids.graph, "figure"),
+            Output(ids.spec, "data"),
             Output("projection-request", "data", allow_duplicate=True),
             Output(ids.pending, "data"),
             Output(ids.drawn, "data"),
@@ -66,7 +69,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return not any(pending)
 
     @app.callback(
-        Output(CLINICAL_VIEW.graph, "figure"),
+        Output(CLINICAL_VIEW.spec, "data"),
         Output(CLINICAL_VIEW.drawn, "data"),
         Input("clinical-x", "value"),
         Input("clinical-y", "value"),

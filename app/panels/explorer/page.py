@@ -79,6 +79,7 @@ def layout(context: AppContext) -> html.Div:
             dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
             *PROJECTION_JOB.components(),
             *[dcc.Store(id=ids.pending) for ids in LATENT_VIEWS],
+            *[dcc.Store(id=ids.spec) for ids in VIEWS],  # the figure the server drew, split by colour in the browser
             *[dcc.Store(id=ids.drawn) for ids in VIEWS],  # what each view has drawn (see the package's docstring)
             *[dcc.Store(id=ids.viewport) for ids in VIEWS],
         ]

@@ -1,8 +1,9 @@
 """The explorer's component ids, each written out in full once (a search for an id lands here), and its fixed choices.
 
 Three views: two latent views (a space and a projection method each) and one clinical view (two
-variables). Every view has a graph, a tooltip, a store of what it drew (``view-N-drawn``: a Patch
-is only sent to a view known to be drawn) and a store of its zoom; a latent view also records the
+variables). Every view has a graph, the figure the server drew for it (``view-N-spec``, which
+assets/explorer.js splits by colour into the graph's traces), a tooltip, a store of what it drew
+(``view-N-drawn``: a Patch is only sent to a view known to be drawn) and a store of its zoom; a latent view also records the
 projection it waits for. The address bar (app.panels.address_bar) and the browser tests use the
 same literal ids.
 """
@@ -17,9 +18,10 @@ from app.state import CLUSTER_COLOUR, CLUSTERS, FILTERS, SELECTION
 
 @dataclass(frozen=True)
 class ViewIds:
-    """One view's component ids: its graph, its tooltip, what it drew and its zoom (reduced in the browser)."""
+    """One view's component ids: its graph, the figure the server drew for it, its tooltip, what it drew and its zoom (reduced in the browser)."""
 
     graph: str
+    spec: str
     tooltip: str
     drawn: str
     viewport: str
@@ -35,12 +37,12 @@ class LatentViewIds(ViewIds):
 
 
 LATENT_VIEWS = (
-    LatentViewIds(graph="view-0", tooltip="view-0-tooltip", drawn="view-0-drawn", viewport="view-0-viewport",
+    LatentViewIds(graph="view-0", spec="view-0-spec", tooltip="view-0-tooltip", drawn="view-0-drawn", viewport="view-0-viewport",
                   space="view-0-space", method="view-0-method", pending="view-0-pending"),
-    LatentViewIds(graph="view-1", tooltip="view-1-tooltip", drawn="view-1-drawn", viewport="view-1-viewport",
+    LatentViewIds(graph="view-1", spec="view-1-spec", tooltip="view-1-tooltip", drawn="view-1-drawn", viewport="view-1-viewport",
                   space="view-1-space", method="view-1-method", pending="view-1-pending"),
 )
-CLINICAL_VIEW = ViewIds(graph="view-2", tooltip="view-2-tooltip", drawn="view-2-drawn", viewport="view-2-viewport")
+CLINICAL_VIEW = ViewIds(graph="view-2", spec="view-2-spec", tooltip="view-2-tooltip", drawn="view-2-drawn", viewport="view-2-viewport")
 VIEWS = (*LATENT_VIEWS, CLINICAL_VIEW)  # in the order the page shows them (and assets/explorer.js reads their selections)
 
 PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000, lane=HEAVY)

@@ -138,7 +138,7 @@ def repaint_patch(view_id: str, view: dict, coding: ColourCoding, highlight: np.
             patch["data"][0]["marker"].update({**marker_colours(coding, highlight), "color": colours})
         else:
             patch["data"][0]["marker"]["color"] = colours
-        patch["data"][0]["meta"] = {"highlight": highlight is not None, **({"follows_zoom": True} if rows is not None else {})}
+        patch["data"][0]["meta"]["highlight"] = highlight is not None  # the rest of meta (colour groups, zoom) stays
     _set_outline(patch, view_id, view, selection, triggers)
     _mark_found(patch, triggers, marks)
     return patch
@@ -257,8 +257,8 @@ def hover_tooltip(context: AppContext, hover: dict | None) -> Tooltip:
     """A view's tooltip: the hovered subject's id and key variables, looked up here."""
     points = (hover or {}).get("points") or []
     point = points[0] if points and isinstance(points[0], dict) else {}
-    row, bbox = point.get("customdata", point.get("pointNumber")), point.get("bbox")  # customdata: a zoomed-in view's row
-    if point.get("curveNumber") != 0 or not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
+    row, bbox = point.get("customdata"), point.get("bbox")  # every point drawn carries its subject's row (assets/explorer.js)
+    if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
         return Tooltip(False)
     present = [name for name in HOVER_VARIABLES if name in context.variables]
     lines = subject_lines(context.cohort.phenotypes, context.variables, present, row)
