@@ -31,8 +31,10 @@ Lane = Literal["quick", "heavy"]
 QUICK: Lane = "quick"  # a fraction of a second to a few seconds (decodes): never waits behind a heavy job
 HEAVY: Lane = "heavy"  # seconds to minutes (UMAP, t-SNE, neighbour lists, clusters)
 LANES: tuple[Lane, ...] = (QUICK, HEAVY)
-POLL_MS: dict[Lane, int] = {QUICK: 200, HEAVY: 1000}  # how often the page asks for a job's result: a decode takes ~0.1-0.3 s,
-# so Dash's default second would more than double the wait from click to drawn
+# How often the page asks for a job's result. A decode takes ~0.1-0.3 s, so Dash's default second would
+# more than double the wait from click to drawn; one user's decode, click to answered, p50: 0.77-0.82 s
+# polled every 200 ms, 0.65-0.68 s every 100 ms (benchmarks.load --only decode, 40 decodes, same machine).
+POLL_MS: dict[Lane, int] = {QUICK: 100, HEAVY: 1000}
 
 
 @dataclass(frozen=True)
