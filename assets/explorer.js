@@ -13,9 +13,9 @@ const TYPED_ARRAYS = {
 };
 
 function decoded(value) {
-    // A base64 typed array as plotly.py sends it ({dtype, bdata}), or a plain list.
+    // A typed array as the server sends it ({dtype, bdata}: URL-safe base64, see app/figures/scatter.py), or a plain list.
     if (value && typeof value === "object" && typeof value.bdata === "string") {
-        const text = atob(value.bdata);
+        const text = atob(value.bdata.replace(/-/g, "+").replace(/_/g, "/"));
         const bytes = new Uint8Array(text.length);
         for (let i = 0; i < text.length; i += 1) {
             bytes[i] = text.charCodeAt(i);

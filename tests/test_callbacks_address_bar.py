@@ -22,6 +22,7 @@ from app.server import create_app
 from app.state import FOUND_SUBJECT, SELECTION
 from app.validation import InputRefused
 from data_loaders import load_cohort
+from tests.typed_arrays import unpacked
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +221,7 @@ def test_a_found_subject_is_ringed_and_labelled_in_every_view(context):
     subject = str(context.cohort.subject_ids[row])
     figure = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-space"}, found=subject).figure
     (label,), (ring,) = figure.layout.annotations, figure.layout.shapes
-    x, y = figure.data[0].x[row], figure.data[0].y[row]
+    x, y = unpacked(figure.data[0].x)[row], unpacked(figure.data[0].y)[row]
     assert label.text == subject and (label.x, label.y) == pytest.approx((x, y)) and (ring.xanchor, ring.yanchor) == pytest.approx((x, y))
 
     patch = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], None, {FOUND_SUBJECT}, found=subject))
@@ -235,6 +236,6 @@ def test_a_found_subject_is_ringed_and_labelled_in_every_view(context):
 
 def test_a_view_whose_figure_never_arrived_is_drawn_in_full_not_patched(context):
     figure = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], {"rows": [1, 2]}, {SELECTION}, drawn=False).figure
-    assert figure.data[0].type == "scattergl" and len(figure.data[0].x) == context.n_subjects
+    assert figure.data[0].type == "scattergl" and len(unpacked(figure.data[0].x)) == context.n_subjects
     clinical = explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", "sex", [], {"rows": [1, 2]}, {SELECTION}, drawn=False)
-    assert np.asarray(clinical.data[0].x).size == context.n_subjects
+    assert unpacked(clinical.data[0].x).size == context.n_subjects

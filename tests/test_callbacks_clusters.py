@@ -15,6 +15,7 @@ from app.panels.explorer import views as explorer_views
 from app.server import create_app
 from app.state import CLUSTER_COLOUR, CLUSTERS, SelectionError, current_cohort_mask, selection_mask
 from data_loaders import load_cohort
+from tests.typed_arrays import unpacked
 
 KMEANS_3 = {"space": "joint", "method": "kmeans", "n_clusters": 3, "min_cluster_size": 50}
 
@@ -128,7 +129,7 @@ def test_a_cluster_selection_whose_clusters_are_not_cached_is_ignored_with_a_rea
 def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
     figure = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3).figure
-    codes = np.asarray(figure.data[0].marker.color)
+    codes = unpacked(figure.data[0].marker.color)
     for label in range(3):
         assert len(set(codes[labels == label])) == 1  # one colour per cluster
     assert len(set(codes)) == 3
@@ -139,4 +140,4 @@ def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     assert any(operation["location"] == ["data", 0, "marker"] for operation in operations)  # only the colours are patched
     assert "No clusters yet" in str(explorer_views.colour_legend(context, CLUSTER_COLOUR, None))
     uniform = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None).figure
-    assert len(set(np.asarray(uniform.data[0].marker.color))) == 1
+    assert len(set(unpacked(uniform.data[0].marker.color))) == 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import dash
 import numpy as np
 import plotly.graph_objects as go
@@ -23,6 +21,7 @@ from app.server import create_app
 from app.state import resolve_choice
 from app.validation import InputRefused
 from data_loaders import load_cohort
+from tests.typed_arrays import unpacked
 
 
 @pytest.fixture
@@ -74,13 +73,13 @@ def _operations(patch: dash.Patch) -> dict[tuple, object]:
 
 
 def _codes(packed: dict) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed["bdata"]), dtype=np.uint8)
+    return unpacked(packed)
 
 
 def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(context):
     latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
     figure = latent.figure
-    assert isinstance(figure, go.Figure) and latent.request is None and len(figure.data) == 1 and len(figure.data[0].x) == context.n_subjects
+    assert isinstance(figure, go.Figure) and latent.request is None and len(figure.data) == 1 and len(unpacked(figure.data[0].x)) == context.n_subjects
     latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"})
     patch = latent.figure
     assert isinstance(patch, dash.Patch) and latent.request is dash.no_update
@@ -304,7 +303,7 @@ def test_zooming_in_to_few_enough_subjects_draws_their_points_and_recolours_only
     inside = np.flatnonzero(coordinates[:, 0] <= x_high)
     figure = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", [], None, {"view-0-viewport"}, viewport=viewport).figure
     (trace,) = figure.data
-    assert trace.type == "scattergl" and trace.meta["follows_zoom"] and np.asarray(trace.customdata).tolist() == inside.tolist()
+    assert trace.type == "scattergl" and trace.meta["follows_zoom"] and unpacked(trace.customdata).tolist() == inside.tolist()
     patch = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport).figure
     codes = _codes(_operations(patch)[("data", 0, "marker", "color")])
     women = (dense_context.cohort.phenotypes["sex"] == "female").to_numpy()
@@ -327,7 +326,7 @@ def test_a_zoom_reported_for_another_figure_is_ignored_and_a_hostile_one_refused
 def test_below_the_threshold_a_zoom_changes_nothing_drawn(context):
     viewport = _zoom("0-joint-pca", [0, 0.01], [0, 0.01])
     figure = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], None, {"view-0-viewport"}, viewport=viewport).figure
-    assert len(figure.data[0].x) == context.n_subjects and "follows_zoom" not in figure.data[0].meta
+    assert len(unpacked(figure.data[0].x)) == context.n_subjects and "follows_zoom" not in figure.data[0].meta
 
 
 def test_a_range_filter_is_kept_in_step_within_the_servers_limits_and_hostile_values_are_refused(context):
