@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 PipelineProgress = Callable[[str, int, int], None]
 LOCK_FILE = ".models.lock"
 
+
 @contextlib.contextmanager
 def _exclusive(cohort_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on the cohort's model files (POSIX); elsewhere, no lock."""

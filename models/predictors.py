@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from data_loaders import cohort_spec
 from data_loaders.cohort_io import atomic_path
-from models.readiness import DEFAULT_SPACES, PREDICTORS_FILE, PREDICTORS_FORMAT, predictor_spaces
+from models.readiness import DEFAULT_SPACES, PREDICTORS_FILE, PREDICTORS_FORMAT, predictor_spaces, read_predictors_file
 
 BINARY_TASKS = (cohort_spec.AF, cohort_spec.HF, cohort_spec.LVH, cohort_spec.HYPERTENSION)
 CONTINUOUS_TASKS = (cohort_spec.LVEF, cohort_spec.LV_MASS)
@@ -146,13 +146,7 @@ class PredictorSet:
 
     @classmethod
     def load(cls, path: Path | str) -> PredictorSet:
-        path = Path(path)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: not a readable predictors file ({error})") from error
-        if not isinstance(document, dict) or document.get("format") != PREDICTORS_FORMAT:
-            raise ValueError(f"{path}: not a predictors file (expected \"format\": \"{PREDICTORS_FORMAT}\")")
+        document = read_predictors_file(path)
         predictors = [Predictor.from_dict(values) for values in document["predictors"]]
         return cls({(p.task, p.space): p for p in predictors}, dict(document.get("metadata", {})))
 

@@ -50,13 +50,23 @@ def trained_with(model_dir: Path | str, model_config: ModelConfig, train_config:
     return document.get("model") == model_config.to_dict() and document.get("train") == train_config.to_dict()
 
 
+def read_predictors_file(path: Path | str) -> dict:
+    """A predictors file's parsed JSON, checked for our format marker; ValueError naming the file otherwise."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a readable predictors file ({error})") from error
+    if not isinstance(document, dict) or document.get("format") != PREDICTORS_FORMAT:
+        raise ValueError(f"{path}: not a predictors file (expected \"format\": \"{PREDICTORS_FORMAT}\")")
+    return document
+
+
 def fitted_predictors(path: Path) -> tuple[str | None, set[str]]:
     """The model id a predictors file was fitted for and the spaces it covers; (None, ∅) when it is not one."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None, set()
-    if not isinstance(document, dict) or document.get("format") != PREDICTORS_FORMAT:
+        document = read_predictors_file(path)
+    except ValueError:
         return None, set()
     metadata = document.get("metadata")
     listed = document.get("predictors")
@@ -92,6 +102,7 @@ __all__ = [
     "fitted_predictors",
     "model_id",
     "predictor_spaces",
+    "read_predictors_file",
     "status",
     "trained_with",
 ]
