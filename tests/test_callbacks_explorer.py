@@ -72,10 +72,6 @@ def _operations(patch: dash.Patch) -> dict[tuple, object]:
     return {tuple(op["location"]): op["params"].get("value") for op in patch.to_plotly_json()["operations"]}
 
 
-def _codes(packed: dict) -> np.ndarray:
-    return unpacked(packed)
-
-
 def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(context):
     latent = explorer_views.render_latent_view(context, 0, "joint", "pca", "sex", [], None, {"view-0-space"})
     figure = latent.figure
@@ -86,7 +82,7 @@ def test_latent_view_draws_one_trace_then_patches_only_its_marker_colours(contex
     operations = _operations(patch)
     assert set(operations) == {("data", 0, "marker", "color"), ("data", 0, "meta", "highlight")}  # no coordinates, no other trace
     women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
-    assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == women.tolist()
+    assert (unpacked(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == women.tolist()
 
 
 def test_a_colour_change_patches_the_colour_scale_and_keeps_the_selection(context):
@@ -96,7 +92,7 @@ def test_a_colour_change_patches_the_colour_scale_and_keeps_the_selection(contex
     (merge,) = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Merge"]
     assert merge["location"] == ["data", 0, "marker"] and set(merge["params"]["value"]) == {"color", "colorscale", "cmin", "cmax"}
     inside = context.cached_projection("joint", ProjectionSpec(method="pca"))[:, 1] >= 0
-    assert (_codes(merge["params"]["value"]["color"]) < FADED_OFFSET).tolist() == inside.tolist()
+    assert (unpacked(merge["params"]["value"]["color"]) < FADED_OFFSET).tolist() == inside.tolist()
     assert ("layout", "selectionrevision") not in _operations(patch)
 
 
@@ -111,7 +107,7 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
     other = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"}).figure
     other = _operations(other)
     for operations in (own, other):
-        assert (_codes(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == (in_box & women).tolist()
+        assert (unpacked(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == (in_box & women).tolist()
     assert ("layout", "selectionrevision") not in own  # the outline just drawn stays
     assert other[("layout", "selectionrevision")]  # a stale outline elsewhere is dropped
     lasso = {**selection, "shape": {"kind": "lasso", "x": [60, 200, 200, 60], "y": [-1e9, -1e9, 1e9, 1e9]}}
@@ -305,7 +301,7 @@ def test_zooming_in_to_few_enough_subjects_draws_their_points_and_recolours_only
     (trace,) = figure.data
     assert trace.type == "scattergl" and trace.meta["follows_zoom"] and unpacked(trace.customdata).tolist() == inside.tolist()
     patch = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", "sex", WOMEN, None, {"filters"}, viewport=viewport).figure
-    codes = _codes(_operations(patch)[("data", 0, "marker", "color")])
+    codes = unpacked(_operations(patch)[("data", 0, "marker", "color")])
     women = (dense_context.cohort.phenotypes["sex"] == "female").to_numpy()
     assert (codes < FADED_OFFSET).tolist() == women[inside].tolist()  # one byte per subject drawn, in the drawn order
     tooltip = explorer_views.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
