@@ -17,7 +17,7 @@ from dash import ctx, dcc
 from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
-from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable
+from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable, offered_methods
 from app.core.cohort_algebra import CohortDefinition
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.selection_shapes import parse_shape, shape_mask
@@ -104,7 +104,7 @@ def clustering_spec(context: AppContext, value: object) -> tuple[str, ClusterSpe
     if not isinstance(value, dict):
         raise validation.InputRefused(f"clustering: expected an object naming a space and a method, got {value!r:.60}")
     space = validation.choice(value.get("space"), list(context.cohort.spaces), "clustering space")
-    method = validation.choice(value.get("method"), list(CLUSTER_METHODS), "clustering method")
+    method = validation.choice(value.get("method"), list(offered_methods(context.n_subjects)), "clustering method")
     n_clusters = validation.integer(value.get("n_clusters", 4), "number of clusters", 2, MAX_CLUSTERS)
     min_size = validation.integer(value.get("min_cluster_size", 50), "smallest cluster", 2, max(2, context.n_subjects))
     return space, ClusterSpec(method=method, n_clusters=n_clusters, min_cluster_size=min_size)

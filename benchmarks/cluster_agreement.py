@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from app.core.clusters import NOISE, ClusterSpec, cluster_latents, describe_clusters
+from app.core.clusters import CLUSTER_METHODS, NOISE, ClusterSpec, cluster_latents, describe_clusters
 from data_loaders import cohort_spec
 from data_loaders.cohort import load_cohort
 from data_loaders.synthetic import schema
@@ -40,7 +40,7 @@ def known_partition(phenotypes: pd.DataFrame) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", type=Path, help="cohort folder (default: the first-start demo in the cache folder)")
-    parser.add_argument("--k", type=int, nargs="+", default=[4, 6, 8], help="k-means cluster counts to try")
+    parser.add_argument("--k", type=int, nargs="+", default=[4, 6, 8], help="cluster counts to try (Ward and k-means)")
     parser.add_argument("--min-cluster-size", type=int, default=50, help="HDBSCAN's smallest cluster")
     parser.add_argument("--raw-scale", action="store_true",
                         help="cluster the latents as they are, without scaling each dimension to unit variance (the app's default)")
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{cohort.name}: {len(phenotypes):,} subjects; known groups "
           + ", ".join(f"{name} {int((reference == n).sum()):,}" for n, name in enumerate(["none", *KNOWN_GROUPS], start=0)))
     standardise = not arguments.raw_scale
-    specs = [ClusterSpec("kmeans", n_clusters=k, standardise=standardise) for k in arguments.k]
+    specs = [ClusterSpec(method, n_clusters=k, standardise=standardise) for method in ("ward", "kmeans") for k in arguments.k]
     specs.append(ClusterSpec("hdbscan", min_cluster_size=arguments.min_cluster_size, standardise=standardise))
     for space, latents in cohort.spaces.items():
         for spec in specs:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             labels = cluster_latents(latents, spec)
             seconds = time.perf_counter() - started
             found = labels != NOISE
-            name = f"k-means k={spec.n_clusters}" if spec.method == "kmeans" else f"HDBSCAN min size {spec.min_cluster_size}"
+            name = f"HDBSCAN min size {spec.min_cluster_size}" if spec.method == "hdbscan" else f"{CLUSTER_METHODS[spec.method]} k={spec.n_clusters}"
             # Unclustered subjects count as one more group: leaving them out would flatter a method that clusters few.
             print(f"\n{space} ({latents.shape[1]}-d), {name}: {labels.max() + 1} clusters, {int((~found).sum())} unclustered, "
                   f"ARI {adjusted_rand_score(reference, labels):.3f} ({seconds:.1f} s)")

@@ -79,5 +79,5 @@ def test_a_cluster_is_saved_as_a_cohort_with_one_click(driver, app_url):
     items[0].find_element(By.XPATH, ".//button[text()='Save as cohort']").click()
     feedback = wait_for(lambda: driver.find_element(By.ID, "cluster-feedback").text or None, message="the saved cohort")
     assert feedback.startswith("Saved") and f"({size:,} subjects)" in feedback
-    wait_for(lambda: "k-means, k = 2: cluster 1" in driver.find_element(By.ID, "saved-cohort-list").text, message="the cohort listed")
+    wait_for(lambda: "Ward, k = 2: cluster 1" in driver.find_element(By.ID, "saved-cohort-list").text, message="the cohort listed")
     assert severe_console_errors(driver) == []

@@ -36,11 +36,11 @@ def test_the_panel_has_its_own_tab_and_computes_in_the_background(phenotype_coho
 def test_find_clusters_asks_the_background_job_once_then_uses_the_cache(context):
     request = clusters.cluster_request(context, "joint", "kmeans", 3, 50)
     assert request == KMEANS_3
-    assert context.cached_clusters("joint", ClusterSpec(n_clusters=3)) is None  # nothing computed in the request
-    labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))  # what the background callback does
-    np.testing.assert_array_equal(labels, cluster_latents(context.cohort.spaces["joint"], ClusterSpec(n_clusters=3)))
+    assert context.cached_clusters("joint", ClusterSpec("kmeans", n_clusters=3)) is None  # nothing computed in the request
+    labels = context.compute_clusters("joint", ClusterSpec("kmeans", n_clusters=3))  # what the background callback does
+    np.testing.assert_array_equal(labels, cluster_latents(context.cohort.spaces["joint"], ClusterSpec("kmeans", n_clusters=3)))
     assert (context.config.cache_dir / "clusters").is_dir()
-    np.testing.assert_array_equal(context.cached_clusters("joint", ClusterSpec(n_clusters=3)), labels)
+    np.testing.assert_array_equal(context.cached_clusters("joint", ClusterSpec("kmeans", n_clusters=3)), labels)
 
 
 @pytest.mark.parametrize(
@@ -54,16 +54,25 @@ def test_a_clustering_outside_what_the_page_offers_is_refused(context, space, me
         clusters.cluster_request(context, space, method, k, min_size)
 
 
+def test_ward_is_refused_and_shown_disabled_for_a_cohort_too_large_for_it(context, monkeypatch):
+    assert clusters.cluster_request(context, "joint", "ward", 3, 50)["method"] == "ward"
+    monkeypatch.setattr("app.core.clusters.WARD_MAX_SUBJECTS", context.n_subjects - 1)
+    with pytest.raises(validation.InputRefused, match="clustering method"):
+        clusters.cluster_request(context, "joint", "ward", 3, 50)
+    method = next(component for component in _components(clusters.layout(context)) if getattr(component, "id", None) == "cluster-method")
+    assert method.value == "kmeans" and [option["disabled"] for option in method.options] == [True, False, False]
+
+
 @pytest.mark.slow
 def test_each_cluster_is_listed_with_its_size_colour_and_what_sets_it_apart(context):
     summary, listed = clusters.render_clusters(context, KMEANS_3)
     assert "no longer cached" in str(summary) and listed is None
-    labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
+    labels = context.compute_clusters("joint", ClusterSpec("kmeans", n_clusters=3))
     entries = clusters.cluster_entries(context, KMEANS_3)
     assert [entry.label for entry in entries] == [0, 1, 2]
     assert [entry.size for entry in entries] == [int((labels == label).sum()) for label in range(3)]
     assert sum(entry.share for entry in entries) == pytest.approx(1.0)
-    assert entries[0].description == context.cluster_descriptions("joint", ClusterSpec(n_clusters=3))[0] and entries[0].description
+    assert entries[0].description == context.cluster_descriptions("joint", ClusterSpec("kmeans", n_clusters=3))[0] and entries[0].description
     assert len({entry.colour for entry in entries}) == 3
     summary, listed = clusters.render_clusters(context, KMEANS_3)
     assert "3 clusters of 300 subjects" in str(summary) and "8-dimensional latent vectors" in str(summary)
@@ -91,7 +100,7 @@ def test_hdbscan_finding_no_cluster_says_what_to_try(context):
 
 
 def test_one_click_makes_a_cluster_the_selection_resolved_on_the_server(context):
-    labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
+    labels = context.compute_clusters("joint", ClusterSpec("kmeans", n_clusters=3))
     selection, feedback, version = clusters.use_cluster(context, {"type": "cluster-select", "index": 1}, True, KMEANS_3, 0)
     assert selection == {"cluster": {**KMEANS_3, "label": 1}, "source": "clusters"} and feedback is dash.no_update
     np.testing.assert_array_equal(selection_mask(context, selection), labels == 1)
@@ -101,7 +110,7 @@ def test_one_click_makes_a_cluster_the_selection_resolved_on_the_server(context)
 
 @pytest.mark.slow
 def test_a_cluster_saved_as_a_cohort_keeps_its_subjects(context):
-    labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
+    labels = context.compute_clusters("joint", ClusterSpec("kmeans", n_clusters=3))
     _, feedback, version = clusters.use_cluster(context, {"type": "cluster-save", "index": 2}, True, KMEANS_3, 5)
     assert version == 6 and "Saved" in str(feedback)
     saved = context.store.list()[0]
@@ -127,7 +136,7 @@ def test_a_cluster_selection_whose_clusters_are_not_cached_is_ignored_with_a_rea
 
 @pytest.mark.slow
 def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
-    labels = context.compute_clusters("joint", ClusterSpec(n_clusters=3))
+    labels = context.compute_clusters("joint", ClusterSpec("kmeans", n_clusters=3))
     figure = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=KMEANS_3).figure
     codes = unpacked(figure.data[0].marker.color)
     for label in range(3):
@@ -141,3 +150,12 @@ def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     assert "No clusters yet" in str(explorer_views.colour_legend(context, CLUSTER_COLOUR, None))
     uniform = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None).figure
     assert len(set(unpacked(uniform.data[0].marker.color))) == 1
+
+
+def _components(component):
+    """Every component in a layout tree."""
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and hasattr(child, "to_plotly_json"):
+            yield from _components(child)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from app.core.clusters import NOISE, ClusterCache, ClusterSpec, cluster_latents, describe_clusters
+from app.core.clusters import NOISE, WARD_MAX_SUBJECTS, ClusterCache, ClusterSpec, cluster_latents, describe_clusters, offered_methods
 from app.core.projections import fingerprint
 from data_loaders.manifest import VariableSpec
 
@@ -21,7 +21,7 @@ def planted() -> tuple[np.ndarray, np.ndarray]:
     return (centres[groups] + rng.normal(0, 1, (len(groups), 8))).astype(np.float32), groups
 
 
-@pytest.mark.parametrize("spec", [ClusterSpec("kmeans", n_clusters=3), ClusterSpec("hdbscan", min_cluster_size=20)])
+@pytest.mark.parametrize("spec", [ClusterSpec("ward", n_clusters=3), ClusterSpec("kmeans", n_clusters=3), ClusterSpec("hdbscan", min_cluster_size=20)])
 def test_planted_groups_are_found_and_numbered_by_size(planted, spec):
     latents, groups = planted
     labels = cluster_latents(latents, spec)
@@ -30,6 +30,27 @@ def test_planted_groups_are_found_and_numbered_by_size(planted, spec):
     assert adjusted_rand_score(groups[found], labels[found]) > 0.95
     sizes = np.bincount(labels[found])
     assert list(sizes) == sorted(sizes, reverse=True)
+
+
+def test_ward_finds_a_small_group_set_apart_where_everyone_else_varies_little():
+    """Why Ward on whitened components is the default: a broad factor (body size) moving every dimension
+    dominates raw distances, so k-means cuts along it; a small group offset along a quiet direction (AF's
+    missing P waves) is what a clinician wants found."""
+    rng = np.random.default_rng(0)
+    n, dimensions = 2000, 20
+    group = (np.arange(n) < 120).astype(int)
+    loading = rng.normal(0, 1, dimensions)
+    quiet = rng.normal(0, 1, dimensions)
+    quiet -= quiet @ loading / (loading @ loading) * loading
+    quiet /= np.linalg.norm(quiet)
+    latents = 3 * rng.normal(0, 1, n)[:, None] * loading + rng.normal(0, 0.5, (n, dimensions)) + 2.5 * group[:, None] * quiet
+    assert adjusted_rand_score(group, cluster_latents(latents, ClusterSpec("ward", n_clusters=2))) > 0.8
+    assert adjusted_rand_score(group, cluster_latents(latents, ClusterSpec("kmeans", n_clusters=2))) < 0.1
+
+
+def test_ward_is_not_offered_where_it_would_take_too_long():
+    assert list(offered_methods(WARD_MAX_SUBJECTS)) == ["ward", "kmeans", "hdbscan"]
+    assert list(offered_methods(WARD_MAX_SUBJECTS + 1)) == ["kmeans", "hdbscan"]
 
 
 @pytest.mark.parametrize(
@@ -43,11 +64,11 @@ def test_bad_parameters_are_refused_with_a_message(arguments):
 def test_labels_are_cached_by_content_and_parameters(planted, tmp_path):
     latents, _ = planted
     cache = ClusterCache(tmp_path)
-    spec = ClusterSpec(n_clusters=3)
+    spec = ClusterSpec("kmeans", n_clusters=3)
     labels = cache.get_or_compute(latents, spec, fingerprint(latents))
     assert cache.path_for(fingerprint(latents), spec).is_file()
     assert not labels.flags.writeable
-    assert cache.path_for(fingerprint(latents), ClusterSpec(n_clusters=4)) != cache.path_for(fingerprint(latents), spec)
+    assert cache.path_for(fingerprint(latents), ClusterSpec("kmeans", n_clusters=4)) != cache.path_for(fingerprint(latents), spec)
     assert cache.path_for(fingerprint(latents), ClusterSpec("hdbscan", n_clusters=9)) == cache.path_for(fingerprint(latents), ClusterSpec("hdbscan"))
     np.save(cache.path_for(fingerprint(latents), spec), np.zeros(len(latents), dtype=np.int32))  # a cached result is read, not recomputed
     assert (cache.get_or_compute(latents, spec, fingerprint(latents)) == 0).all()

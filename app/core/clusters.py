@@ -1,7 +1,13 @@
-"""Clusters of a latent space as starting cohorts: k-means or HDBSCAN on the latent vectors, cached on disk.
+"""Clusters of a latent space as starting cohorts: Ward, k-means or HDBSCAN on the latent vectors, cached on disk.
 
 Clustering runs on the full latent vectors, never on a 2-D projection (UMAP and t-SNE distort
-distances and density). Like projections, results are cached under the space's content hash and
+distances and density). Ward's hierarchical clustering, the default, runs on the whitened
+principal components: each direction of the latent space gets the same weight, so a group set
+apart along a direction in which everyone else varies little (AF's missing P waves) counts as much
+as the broad directions (body size, sex) that dominate raw distances and split k-means' clusters.
+On the demo it agrees with the known groups four to eight times better than k-means
+(``benchmarks/cluster_agreement.py``). Ward links each subject to its nearest neighbours only, so
+memory grows with the cohort, not with its square. Like projections, results are cached under the space's content hash and
 the parameters, so a retrained model never reuses old labels. Each cluster is described by what
 sets it apart from everyone else ("older, low LV ejection fraction, 61 % AF"), using the same
 standardised differences as Table 1.
@@ -21,18 +27,27 @@ from app.core.statistics import compare_groups
 from app.core.table_one import clinical_variables
 from data_loaders.manifest import VariableSpec
 
-ClusterMethod = Literal["kmeans", "hdbscan"]
-CLUSTER_METHODS: dict[str, str] = {"kmeans": "k-means", "hdbscan": "HDBSCAN"}
+ClusterMethod = Literal["ward", "kmeans", "hdbscan"]
+CLUSTER_METHODS: dict[str, str] = {"ward": "Ward", "kmeans": "k-means", "hdbscan": "HDBSCAN"}
 NOISE = -1  # HDBSCAN's label for subjects in no cluster
 MAX_CLUSTERS = 30
+WARD_COMPONENTS = 50  # principal components Ward clusters (whitened); fewer when the space has fewer dimensions
+WARD_NEIGHBOURS = 15  # each subject is linked to this many nearest neighbours (in the whitened components)
+# Ward's time grows faster than the cohort (about 3 minutes at 100,000 subjects on one core): above this, k-means.
+WARD_MAX_SUBJECTS = 200_000
+
+
+def offered_methods(n_subjects: int) -> dict[str, str]:
+    """The clustering methods a cohort of this size is offered (key: label)."""
+    return {key: label for key, label in CLUSTER_METHODS.items() if key != "ward" or n_subjects <= WARD_MAX_SUBJECTS}
 
 
 @dataclass(frozen=True)
 class ClusterSpec:
     """What to compute; checked on creation because it arrives from the browser."""
 
-    method: ClusterMethod = "kmeans"
-    n_clusters: int = 4  # k-means
+    method: ClusterMethod = "ward"
+    n_clusters: int = 4  # Ward and k-means
     min_cluster_size: int = 50  # HDBSCAN
     standardise: bool = True  # scale each latent dimension to unit variance first, so no dimension dominates by its scale
     seed: int = 0
@@ -46,7 +61,8 @@ class ClusterSpec:
             raise ValueError(f"the smallest cluster must have at least 2 subjects, got {self.min_cluster_size!r}")
 
     def key_parameters(self) -> dict[str, object]:
-        relevant = {"kmeans": ("n_clusters", "standardise", "seed"), "hdbscan": ("min_cluster_size", "standardise")}[self.method]
+        relevant = {"ward": ("n_clusters", "standardise", "seed"), "kmeans": ("n_clusters", "standardise", "seed"),
+                    "hdbscan": ("min_cluster_size", "standardise")}[self.method]
         values = asdict(self)
         return {"method": self.method, **{name: values[name] for name in relevant}}
 
@@ -59,7 +75,9 @@ def cluster_latents(matrix: np.ndarray, spec: ClusterSpec) -> np.ndarray:
     if spec.standardise:
         spread = data.std(axis=0)
         data = (data - data.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    if spec.method == "kmeans":
+    if spec.method == "ward":
+        labels = _ward(data, min(spec.n_clusters, len(data)), spec.seed)
+    elif spec.method == "kmeans":
         from sklearn.cluster import KMeans
 
         labels = KMeans(n_clusters=min(spec.n_clusters, len(data)), n_init=10, random_state=spec.seed).fit_predict(data)
@@ -68,6 +86,23 @@ def cluster_latents(matrix: np.ndarray, spec: ClusterSpec) -> np.ndarray:
 
         labels = HDBSCAN(min_cluster_size=min(spec.min_cluster_size, len(data)), copy=True).fit_predict(data)
     return _numbered_by_size(labels)
+
+
+def _ward(data: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
+    """Ward linkage on the whitened principal components, each subject joined only to its nearest neighbours."""
+    import warnings
+
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import kneighbors_graph
+
+    if n_clusters >= len(data):
+        return np.arange(len(data))
+    components = PCA(min(WARD_COMPONENTS, *data.shape), whiten=True, random_state=seed).fit_transform(data)
+    graph = kneighbors_graph(components, min(WARD_NEIGHBOURS, len(data) - 1), include_self=False)
+    with warnings.catch_warnings():  # groups with no neighbour in common: scikit-learn joins them, as it should, and says so
+        warnings.filterwarnings("ignore", message=".*connected components.*")
+        return AgglomerativeClustering(n_clusters=n_clusters, connectivity=graph, linkage="ward").fit_predict(components)
 
 
 def _numbered_by_size(labels: np.ndarray) -> np.ndarray:

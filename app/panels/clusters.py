@@ -1,4 +1,4 @@
-"""Clusters as starting cohorts: k-means or HDBSCAN on a space's latent vectors, listed with what sets each cluster apart.
+"""Clusters as starting cohorts: Ward, k-means or HDBSCAN on a space's latent vectors, listed with what sets each cluster apart.
 
 *Find clusters* names a clustering; if its labels are cached it is put in force at once (the shared
 ``clusters`` store), else a background callback (the same thread-pool jobs as the explorer's UMAP)
@@ -18,7 +18,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
-from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_names
+from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, WARD_MAX_SUBJECTS, ClusterSpec, cluster_names, offered_methods
 from app.core.cohort_algebra import CohortDefinition
 from app.figures.clusters import ClusterEntry, cluster_list
 from app.figures.scatter import colour_coding
@@ -30,7 +30,20 @@ DEFAULT_MIN_SIZE = 50
 
 
 def _method_name(spec: ClusterSpec) -> str:
-    return f"k-means, k = {spec.n_clusters}" if spec.method == "kmeans" else f"HDBSCAN, smallest cluster {spec.min_cluster_size}"
+    if spec.method == "hdbscan":
+        return f"HDBSCAN, smallest cluster {spec.min_cluster_size}"
+    return f"{CLUSTER_METHODS[spec.method]}, k = {spec.n_clusters}"
+
+
+# What each method clusters, for the summary: a reader must know what "found on the latent vectors" means.
+_CLUSTERED = {"ward": "Ward linkage on their whitened principal components, every direction weighted alike",
+              "kmeans": "each dimension standardised", "hdbscan": "each dimension standardised"}
+
+
+def _method_options(offered: dict[str, str]) -> list[dict]:
+    """Every method, the ones this cohort is too large for disabled and saying why."""
+    return [{"label": label if key in offered else f"{label} (up to {WARD_MAX_SUBJECTS:,} subjects)", "value": key, "disabled": key not in offered}
+            for key, label in CLUSTER_METHODS.items()]
 
 
 def cluster_request(context: AppContext, space: object, method: object, k: object, min_size: object) -> dict:
@@ -73,12 +86,12 @@ def render_clusters(context: AppContext, clusters: dict | None) -> tuple[object,
         html.Strong(f"{space_label(space)}, {_method_name(spec)}: "),
         f"{len(found)} clusters of {context.n_subjects:,} subjects"
         + (f", {unclustered:,} in none" if unclustered else "")
-        + f", found on the {dimensions}-dimensional latent vectors (each dimension standardised), never on a 2-D picture. "
+        + f", found on the {dimensions}-dimensional latent vectors ({_CLUSTERED[spec.method]}), never on a 2-D picture. "
         "Each is described by what sets it apart from everyone else (standardised differences, as in Table 1). "
         "Explore → Colour by → Clusters colours every view by them.",
     ]
     if not found:
-        summary.append(" HDBSCAN found no group dense enough: try a smaller smallest cluster, or k-means.")
+        summary.append(" HDBSCAN found no group dense enough: try a smaller smallest cluster, or Ward.")
     return summary, cluster_list(entries)
 
 
@@ -115,6 +128,7 @@ def use_cluster(context: AppContext, trigger: object, clicked: bool, clusters: d
 
 def layout(context: AppContext) -> html.Div:
     spaces = ordered_spaces(context)
+    methods = offered_methods(context.n_subjects)
     control = "small fw-semibold"
     return html.Div(
         [
@@ -124,9 +138,8 @@ def layout(context: AppContext) -> html.Div:
                              dcc.Dropdown(id="cluster-space", options=[{"label": space_label(name), "value": name} for name in spaces],
                                           value=spaces[0] if spaces else None, clearable=False, placeholder="no latent spaces")], md=3),
                     dbc.Col([html.Label("Method", className=control),
-                             dbc.RadioItems(id="cluster-method", options=[{"label": label, "value": key} for key, label in CLUSTER_METHODS.items()],
-                                            value="kmeans", inline=True)], md=3),
-                    dbc.Col([html.Label("Clusters k (k-means)", htmlFor="cluster-k", className=control),
+                             dbc.RadioItems(id="cluster-method", options=_method_options(methods), value=next(iter(methods)), inline=True)], md=3),
+                    dbc.Col([html.Label("Clusters k", htmlFor="cluster-k", title="Ward and k-means", className=control),
                              dcc.Input(id="cluster-k", type="number", min=2, max=MAX_CLUSTERS, step=1, value=DEFAULT_K,
                                        className="form-control form-control-sm")], md=2),
                     dbc.Col([html.Label("Smallest cluster (HDBSCAN)", htmlFor="cluster-min-size", className=control),
