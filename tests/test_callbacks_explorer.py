@@ -6,6 +6,7 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from dash.exceptions import PreventUpdate
 
 from app.config import AppConfig
 from app.context import AppContext
@@ -259,6 +260,22 @@ def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filt
     assert "split" not in set(table.rows["variable"])
     assert not table.rows.loc[~table.rows["defining"], "q_value"].isna().all()
     assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": []}) is None
+
+
+def test_table_one_waits_while_its_tab_is_hidden_and_is_not_redone_for_the_same_inputs(context, monkeypatch):
+    computed = []
+    real = compare_cohorts.compare_outputs
+    monkeypatch.setattr(compare_cohorts, "compare_outputs", lambda *args: computed.append(args[1:]) or real(*args))
+    inputs = ("current", "rest", "age_years", WOMEN, None, 0)
+    with pytest.raises(PreventUpdate):  # a filter changed in Explore: nothing computed
+        compare_cohorts.compare_when_shown(context, *inputs, "explore", None)
+    assert computed == []
+    table, _figure, sizes, computed_for = compare_cohorts.compare_when_shown(context, *inputs, compare_cohorts.COMPARE_TAB, None)
+    assert "A: " in sizes and computed == [inputs[:5]]
+    with pytest.raises(PreventUpdate):  # the tab opened again with nothing changed: the table on show stands
+        compare_cohorts.compare_when_shown(context, *inputs, compare_cohorts.COMPARE_TAB, computed_for)
+    changed = compare_cohorts.compare_when_shown(context, *inputs[:4], {"rows": [0, 1, 2]}, 0, compare_cohorts.COMPARE_TAB, computed_for)
+    assert changed[3] != computed_for and len(computed) == 2
 
 
 @pytest.fixture

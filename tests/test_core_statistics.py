@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from app.core.statistics import benjamini_hochberg, compare_groups
+from app.core.statistics import benjamini_hochberg, category_levels, compare_groups, level_codes, level_counts
 from data_loaders.manifest import VariableSpec
 
 VARIABLES = {
@@ -87,3 +87,23 @@ def test_constant_variables_give_no_test_rather_than_warnings(groups):
     constant = table.assign(lv_mass_g=5.0)
     row = compare_groups(constant, VARIABLES, a, b).set_index("variable").loc["lv_mass_g"]
     assert row["test"] == "no variation" and np.isnan(row["p_value"]) and row["std_diff"] == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "spec", "expected"),
+    [
+        # Categories match as text, whatever the column's type; missing and undeclared values are in no level.
+        (pd.Series(["never", None, "current", "vaping"], dtype="str"), VARIABLES["smoking"], [0, -1, 2, -1]),
+        (pd.Series(pd.Categorical(["former", None, "never"])), VARIABLES["smoking"], [1, -1, 0]),
+        (pd.Series([1, 2, None], dtype="Int64"), VariableSpec("grade", "categorical", "Grade", categories=("1", "2")), [0, 1, -1]),
+        # Binary: non-zero is True, missing is neither.
+        (pd.Series([True, False, None], dtype="boolean"), VARIABLES["af"], [1, 0, -1]),
+        (pd.Series([1.0, 0.0, np.nan]), VARIABLES["af"], [1, 0, -1]),
+    ],
+)
+def test_each_subject_gets_its_level_once_per_column(values, spec, expected):
+    levels = category_levels(values, spec)
+    codes = level_codes(values, spec, levels)
+    assert codes.tolist() == expected
+    everyone = np.ones(len(values), dtype=bool)
+    assert level_counts(codes, everyone, len(levels)).tolist() == [expected.count(i) for i in range(len(levels))]

@@ -60,9 +60,37 @@ def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
     return row
 
 
-def _categorical_rows(name: str, a: pd.Series, b: pd.Series, levels: list) -> list[dict[str, float | str]]:
+def category_levels(column: pd.Series, spec: VariableSpec) -> list:
+    """The levels a binary or categorical variable is counted over: [False, True], the manifest's categories, or those present."""
+    if spec.type == "binary":
+        return [False, True]
+    return list(spec.categories or column.dropna().unique())
+
+
+def level_codes(column: pd.Series, spec: VariableSpec, levels: list) -> np.ndarray:
+    """Each subject's position in ``levels`` (-1: missing, or a value that is none of them), computed once per column.
+
+    Binary values count as True when non-zero; categories match as text. Vectorised through category
+    codes: comparing a million strings once per level and per group took seconds for Table 1.
+    """
+    if spec.type == "binary":
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isnan(values), -1, values != 0).astype(np.int64)
+    categorical = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    position = {str(level): index for index, level in enumerate(levels)}
+    lookup = np.array([position.get(str(category), -1) for category in categorical.cat.categories] + [-1], dtype=np.int64)
+    return lookup[categorical.cat.codes.to_numpy()]  # code -1 (missing) reads the appended -1
+
+
+def level_counts(codes: np.ndarray, mask: np.ndarray, n_levels: int) -> np.ndarray:
+    """How many of the subjects in ``mask`` have each level (missing ones are in none)."""
+    chosen = codes[mask]
+    return np.bincount(chosen[chosen >= 0], minlength=n_levels)
+
+
+def _categorical_rows(table: np.ndarray, levels: list) -> list[dict[str, float | str]]:
+    """Rows of a (2 groups × levels) count table: the share of each level (of True alone for a binary), one test for all."""
     from scipy import stats
-    table = np.array([[int((a == level).sum()) for level in levels], [int((b == level).sum()) for level in levels]])
     keep = table.sum(axis=0) > 0
     table, levels = table[:, keep], [level for level, k in zip(levels, keep) if k]
     p_value, test = np.nan, ""
@@ -116,8 +144,10 @@ def compare_groups(
             row = _continuous_row(values[mask_a], values[mask_b])
             rows.append({"variable": name, "label": spec.display_label, "level": "", "kind": "mean", **row})
         else:
-            levels = [False, True] if spec.type == "binary" else list(spec.categories or column.dropna().unique())
-            for row in _categorical_rows(name, column[mask_a].dropna(), column[mask_b].dropna(), levels):
+            levels = category_levels(column, spec)
+            codes = level_codes(column, spec, levels)
+            table = np.array([level_counts(codes, mask_a, len(levels)), level_counts(codes, mask_b, len(levels))])
+            for row in _categorical_rows(table, levels):
                 rows.append({"variable": name, "label": spec.label, "kind": "proportion", **row})
     table = pd.DataFrame(rows, columns=["variable", "label", "level", "kind", "A", "B", "std_diff", "p_value", "test"])
     per_variable = table.drop_duplicates("variable").set_index("variable")["p_value"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from app.core.exports import neutralise_cell
-from app.core.statistics import compare_groups, is_skewed
+from app.core.statistics import category_levels, compare_groups, is_skewed, level_codes, level_counts
 from data_loaders.manifest import VariableSpec
 
 NO_VALUE = "–"
@@ -132,6 +132,10 @@ class TableOne:
         )
 
 
+def _stats(result: pd.Series) -> dict:
+    return {key: result[key] for key in ("std_diff", "p_value", "q_value", "test")}
+
+
 def clinical_variables(variables: dict[str, VariableSpec], phenotypes: pd.DataFrame) -> dict[str, VariableSpec]:
     """The variables that describe subjects: present in the table and not administrative (splits, seeds)."""
     return {name: spec for name, spec in variables.items() if spec.role != "administrative" and name in phenotypes.columns}
@@ -152,29 +156,33 @@ def table_one(
     rows = []
     for name, spec in clinical.items():
         column = phenotypes[name]
-        missing = (int(column[mask_a].isna().sum()), int(column[mask_b].isna().sum()))
-        common = {"variable": name, "defining": name in defining, "missing_a": missing[0], "missing_b": missing[1]}
+        missing = column.isna().to_numpy()
+        common = {"variable": name, "defining": name in defining,
+                  "missing_a": int(np.count_nonzero(mask_a & missing)), "missing_b": int(np.count_nonzero(mask_b & missing))}
         results = compared[compared["variable"] == name]
-        if spec.categories:
-            results = results.sort_values("level", key=lambda levels: levels.map({c: i for i, c in enumerate(spec.categories)}))
-        for _, result in results.iterrows():
-            stats = {key: result[key] for key in ("std_diff", "p_value", "q_value", "test")}
-            if spec.type == "continuous":
-                values = column.to_numpy(dtype=float, na_value=np.nan)
-                a, b = values[mask_a], values[mask_b]
-                skewed = is_skewed(a[~np.isnan(a)], b[~np.isnan(b)])
-                decimals = _decimals(values[~np.isnan(values)])
+        if spec.type == "continuous":
+            values = column.to_numpy(dtype=float, na_value=np.nan)
+            a, b = values[mask_a], values[mask_b]
+            skewed = is_skewed(a[~np.isnan(a)], b[~np.isnan(b)])
+            decimals = _decimals(values[~np.isnan(values)])
+            for _, result in results.iterrows():
                 rows.append({**common, "label": spec.display_label, "level": "", "statistic": "median [IQR]" if skewed else "mean ± SD",
-                             "summary_a": _continuous_summary(a, skewed, decimals), "summary_b": _continuous_summary(b, skewed, decimals), **stats})
-            else:
-                level = "" if spec.type == "binary" else result["level"]
-                summaries = []
-                for mask in (mask_a, mask_b):
-                    known = column[mask].dropna()
-                    hits = int(known.astype(bool).sum()) if spec.type == "binary" else int((known.astype(str) == level).sum())
-                    summaries.append(_count_summary(hits, len(known)))
-                rows.append({**common, "label": spec.label, "level": level, "statistic": "n (%)",
-                             "summary_a": summaries[0], "summary_b": summaries[1], **stats})
+                             "summary_a": _continuous_summary(a, skewed, decimals), "summary_b": _continuous_summary(b, skewed, decimals),
+                             **_stats(result)})
+            continue
+        levels = category_levels(column, spec)
+        codes = level_codes(column, spec, levels)
+        counts = [level_counts(codes, mask, len(levels)) for mask in (mask_a, mask_b)]
+        known = [int(np.count_nonzero(mask & ~missing)) for mask in (mask_a, mask_b)]
+        position = {str(level): index for index, level in enumerate(levels)}
+        if spec.categories:
+            results = results.sort_values("level", key=lambda shown: shown.map(position))
+        for _, result in results.iterrows():
+            level = "" if spec.type == "binary" else result["level"]
+            index = position["True" if spec.type == "binary" else level]
+            rows.append({**common, "label": spec.label, "level": level, "statistic": "n (%)",
+                         "summary_a": _count_summary(int(counts[0][index]), known[0]),
+                         "summary_b": _count_summary(int(counts[1][index]), known[1]), **_stats(result)})
     columns = ["variable", "label", "level", "statistic", "defining", "summary_a", "summary_b", "missing_a", "missing_b",
                "std_diff", "p_value", "q_value", "test"]
     return TableOne(pd.DataFrame(rows, columns=columns), group_names, (int(np.sum(mask_a)), int(np.sum(mask_b))))

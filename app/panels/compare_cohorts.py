@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
 
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition, defining_variables
@@ -21,11 +22,14 @@ from app.state import (
     REST_OPTION,
     SAVED_COHORTS,
     SELECTION,
+    inputs_key,
     resolve_choice,
     saved_cohort_options,
     variable_options,
 )
 from data_loaders import cohort_spec
+
+COMPARE_TAB = "compare-cohorts"
 
 # In the layout too: a Dash 4 dropdown drops a value that is not among its options when it first draws.
 GROUP_A_OPTIONS = [CURRENT_OPTION]
@@ -77,8 +81,38 @@ def layout(context: AppContext) -> html.Div:
                     dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=4),
                 ]
             ),
+            dcc.Store(id="compare-computed-for"),  # the inputs the table on show was computed for
         ]
     )
+
+
+def compare_outputs(context: AppContext, a, b, variable: str | None, filters: list | None, selection: dict | None) -> tuple:
+    """(table, distribution figure, sizes) for the Compare cohorts panel."""
+    mask_a = resolve_choice(context, a, filters, selection)
+    mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
+    sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
+    table = compare_table(context, a, b, filters, selection)
+    if table is None:
+        advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
+                  "or choose saved cohorts.")
+        return dbc.Alert(advice, color="warning"), message_figure("Nothing to compare yet"), sizes
+    rendered = table_one_component(table)
+    figure = dash.no_update
+    if variable:
+        figure = overlaid_distributions(context.cohort.phenotypes[variable], context.variables[variable], {"A": mask_a, "B": mask_b})
+    return rendered, figure, sizes
+
+
+def compare_when_shown(context: AppContext, a, b, variable, filters, selection, version, tab: str | None, computed_for: str | None) -> tuple:
+    """(table, figure, sizes, what they were computed for) while the tab is shown and its inputs changed; else no update.
+
+    Hidden, Table 1 waits: at a million subjects it takes seconds, and every selection in Explore
+    would start one on a worker the views need. Opening the tab computes it, unless nothing changed.
+    """
+    inputs = inputs_key(a, b, variable, filters, selection, version)
+    if tab != COMPARE_TAB or inputs == computed_for:
+        raise PreventUpdate
+    return (*compare_outputs(context, a, b, variable, filters, selection), inputs)
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -94,27 +128,19 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("compare-table", "children"),
         Output("compare-distribution", "figure"),
         Output("compare-sizes", "children"),
+        Output("compare-computed-for", "data"),
         Input("compare-a", "value"),
         Input("compare-b", "value"),
         Input("compare-variable", "value"),
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
         Input(COHORTS_VERSION, "data"),
+        Input("main-tabs", "active_tab"),
+        State("compare-computed-for", "data"),
     )
-    def _compare(a, b, variable, filters, selection, _version):
-        mask_a = resolve_choice(context, a, filters, selection)
-        mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
-        sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
-        table = compare_table(context, a, b, filters, selection)
-        if table is None:
-            advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
-                      "or choose saved cohorts.")
-            return dbc.Alert(advice, color="warning"), message_figure("Nothing to compare yet"), sizes
-        rendered = table_one_component(table)
-        figure = dash.no_update
-        if variable:
-            figure = overlaid_distributions(context.cohort.phenotypes[variable], context.variables[variable], {"A": mask_a, "B": mask_b})
-        return rendered, figure, sizes
+    def _compare(a, b, variable, filters, selection, version, tab, computed_for):
+        return compare_when_shown(context, a, b, variable, filters, selection, version, tab, computed_for)
+
 
     @app.callback(
         Output("compare-download", "data"),
