@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app.core.statistics import level_codes, level_counts
 from app.figures.text import plotly_text
 from data_loaders.manifest import VariableSpec
 
@@ -50,13 +51,11 @@ def category_counts(column: pd.Series, spec: VariableSpec, mask: np.ndarray) -> 
     """(level names, counts among everyone, counts in the cohort) for a binary or categorical variable."""
     if spec.type == "binary":
         levels, names = [False, True], ["no", "yes"]
-        values = column.astype("boolean")
     else:
         names = list(spec.categories or sorted(column.dropna().astype(str).unique()))
-        levels, values = names, column.astype("string")
-    everyone = np.array([int((values == level).sum()) for level in levels])
-    cohort = np.array([int((values[mask] == level).sum()) for level in levels])
-    return names, everyone, cohort
+        levels = names
+    codes = level_codes(column, spec, levels)
+    return names, level_counts(codes, codes >= 0, len(levels)), level_counts(codes, mask, len(levels))
 
 
 def filter_histogram(column: pd.Series, spec: VariableSpec, cohort_mask: np.ndarray, bins: int = 30) -> dict:
