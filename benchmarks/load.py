@@ -42,6 +42,8 @@ from pathlib import Path
 
 import psutil
 
+from app.panels.shown import SUFFIX as PANEL_VIEW_SUFFIX
+from app.state import COHORTS_VERSION, FILTERS, SELECTION
 from tests.browser import scale_out_commands
 from tests.serving import free_port
 
@@ -51,6 +53,7 @@ MAX_CASCADE = 60  # server callbacks one action may trigger
 GRACE_S = 60  # after --max-seconds, in-flight actions get this long before a still-running job counts as an error
 INTERVAL_TICKS = 3  # ticks of an enabled dcc.Interval followed after an action (the Compare spaces poll)
 CALLBACKS_SHOWN = 12
+PANEL_VIEW_INPUTS = {(FILTERS, "data"), (SELECTION, "data"), (COHORTS_VERSION, "data"), ("main-tabs", "active_tab")}
 ACTION_KINDS = ("filter", "selection", "colour", "compare", "saved-cohort", "projection", "compare-spaces", "accuracy", "decode")
 
 
@@ -160,7 +163,12 @@ class User:
         config = json.loads(re.search(rb'<script id="_dash-config" type="application/json">(.*?)</script>', index, re.S).group(1))
         self.end_id = config.get("end_id")
         layout = json.loads(self.request("GET", "/_dash-layout")[1])
-        self.dependencies = [d for d in json.loads(self.request("GET", "/_dash-dependencies")[1]) if not d.get("clientside_function")]
+        every = json.loads(self.request("GET", "/_dash-dependencies")[1])
+        self.dependencies = [d for d in every if not d.get("clientside_function")]
+        # The one clientside rule a panel's requests depend on: its view of the current cohort follows the
+        # shared stores only while its tab is shown (app.panels.shown, assets/panels.js).
+        self.panel_views = [split_outputs(d["output"])[0][0] for d in every
+                            if (d.get("clientside_function") or {}).get("function_name") == "whenShown"]
         self.page = Page()
         self.page.register(layout)
         self.by_input: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -259,8 +267,23 @@ class User:
             for index_ in ready or [next(iter(pending))]:  # a cycle of pending callbacks: take the oldest
                 posted += 1
                 updated = self.post(self.dependencies[index_], pending.pop(index_))
+                updated |= self.follow_panel_views(updated)
                 for triggered in self.triggered(updated):
-                    pending.setdefault(triggered, set()).update(updated)
+                    if triggered != index_:  # as in the renderer, a callback's answer never triggers that callback again
+                        pending.setdefault(triggered, set()).update(updated)
+
+    def follow_panel_views(self, changed: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """What assets/panels.js does in the browser: copy the current cohort into the shown tab's store, if it changed."""
+        if not changed & PANEL_VIEW_INPUTS:
+            return set()
+        current = {"filters": self.page.get(FILTERS, "data"), "selection": self.page.get(SELECTION, "data"),
+                   "version": self.page.get(COHORTS_VERSION, "data")}
+        updated = set()
+        for store in self.panel_views:
+            if self.page.get("main-tabs", "active_tab") == store[: -len(PANEL_VIEW_SUFFIX)] and self.page.get(store, "data") != current:
+                self.page.set(store, "data", current)
+                updated.add((store, "data"))
+        return updated
 
     def triggered(self, changed: set[tuple[str, str]]) -> list[int]:
         found = []
@@ -275,7 +298,8 @@ class User:
     def act(self, component_id: str, prop: str, value) -> None:
         """What a click does: set a property, then post everything it triggers and follow enabled intervals."""
         self.page.set(component_id, prop, value)
-        self.cascade(self.triggered({(component_id, prop)}), {(component_id, prop)})
+        changed = {(component_id, prop)} | self.follow_panel_views({(component_id, prop)})
+        self.cascade(self.triggered(changed), changed)
         for _ in range(INTERVAL_TICKS):
             live = [key for key, kind in self.page.types.items() if kind == "Interval" and not self.page.get(key, "disabled")]
             if not live:

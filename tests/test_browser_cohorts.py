@@ -93,6 +93,35 @@ def test_compare_cohorts_reads_like_a_table_one(driver, app_url, tmp_path):
     assert severe_console_errors(driver) == []
 
 
+# Every callback request the page posts, by its outputs.
+RECORD_REQUESTS = """
+window.__posted = [];
+const send = window.fetch;
+window.fetch = function (url, options) {
+    try { window.__posted.push(JSON.parse(options.body).output); } catch (error) { /* not a callback */ }
+    return send.apply(this, arguments);
+};
+"""
+
+
+def test_hidden_panels_ask_nothing_when_the_cohort_changes_and_catch_up_when_opened(driver, app_url):
+    _ready(driver, app_url)
+    driver.execute_script(RECORD_REQUESTS)
+    _only_women(driver)
+    women = _count(driver)
+    wait_for(lambda: any("selection-summary" in output for output in driver.execute_script("return window.__posted")), message="Explore updated")
+    posted = driver.execute_script("return window.__posted")
+    assert not [output for output in posted if "compare-table" in output or "cs-map" in output], posted  # Compare cohorts and spaces are hidden
+    driver.find_element(By.LINK_TEXT, "Compare cohorts").click()
+    wait_for(lambda: driver.find_element(By.ID, "compare-sizes").text == f"A: {women:,} subjects · B: {SUBJECTS - women:,} subjects",
+             message="Table 1 of the filtered cohort once the tab is open")
+    asked = len([output for output in driver.execute_script("return window.__posted") if "compare-table" in output])
+    driver.find_element(By.LINK_TEXT, "Explore").click()
+    driver.find_element(By.LINK_TEXT, "Compare cohorts").click()  # back with nothing changed: the table on show stands
+    wait_for(lambda: driver.find_element(By.ID, "compare-table").text, message="the table still shown")
+    assert len([output for output in driver.execute_script("return window.__posted") if "compare-table" in output]) == asked == 1
+
+
 def test_saved_cohorts_say_what_they_are_and_an_empty_one_is_not_saved(driver, app_url, tmp_path):
     _ready(driver, app_url)
     _only_women(driver)

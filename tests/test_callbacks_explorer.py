@@ -262,20 +262,15 @@ def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filt
     assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": []}) is None
 
 
-def test_table_one_waits_while_its_tab_is_hidden_and_is_not_redone_for_the_same_inputs(context, monkeypatch):
-    computed = []
-    real = compare_cohorts.compare_outputs
-    monkeypatch.setattr(compare_cohorts, "compare_outputs", lambda *args: computed.append(args[1:]) or real(*args))
-    inputs = ("current", "rest", "age_years", WOMEN, None, 0)
-    with pytest.raises(PreventUpdate):  # a filter changed in Explore: nothing computed
-        compare_cohorts.compare_when_shown(context, *inputs, "explore", None)
-    assert computed == []
-    table, _figure, sizes, computed_for = compare_cohorts.compare_when_shown(context, *inputs, compare_cohorts.COMPARE_TAB, None)
-    assert "A: " in sizes and computed == [inputs[:5]]
-    with pytest.raises(PreventUpdate):  # the tab opened again with nothing changed: the table on show stands
-        compare_cohorts.compare_when_shown(context, *inputs, compare_cohorts.COMPARE_TAB, computed_for)
-    changed = compare_cohorts.compare_when_shown(context, *inputs[:4], {"rows": [0, 1, 2]}, 0, compare_cohorts.COMPARE_TAB, computed_for)
-    assert changed[3] != computed_for and len(computed) == 2
+def test_table_one_waits_until_its_tab_has_been_shown_and_reads_the_cohort_through_the_tab(context):
+    with pytest.raises(PreventUpdate):  # never shown: the store the browser fills while the tab is shown is empty
+        compare_cohorts.compare_when_shown(context, "current", "rest", "age_years", None)
+    _table, _figure, sizes = compare_cohorts.compare_when_shown(context, "current", "rest", "age_years",
+                                                                {"filters": WOMEN, "selection": None, "version": 0})
+    women = int(resolve_choice(context, "current", WOMEN, None).sum())
+    assert sizes == f"A: {women:,} subjects · B: {context.n_subjects - women:,} subjects"
+    with pytest.raises(InputRefused, match="panel inputs"):
+        compare_cohorts.compare_when_shown(context, "current", "rest", "age_years", {"filters": WOMEN, "rows": [1]})
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from app.core.table_one import TableOne, table_one
 from app.figures.distributions import overlaid_distributions
 from app.figures.messages import message_figure
 from app.figures.table_one import table_one_component
+from app.panels.shown import register_shown, shown_id, shown_inputs, shown_store
 from app.state import (
-    COHORTS_VERSION,
     CURRENT,
     CURRENT_OPTION,
     FILTERS,
@@ -22,7 +22,6 @@ from app.state import (
     REST_OPTION,
     SAVED_COHORTS,
     SELECTION,
-    inputs_key,
     resolve_choice,
     saved_cohort_options,
     variable_options,
@@ -81,7 +80,7 @@ def layout(context: AppContext) -> html.Div:
                     dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=4),
                 ]
             ),
-            dcc.Store(id="compare-computed-for"),  # the inputs the table on show was computed for
+            shown_store(COMPARE_TAB),
         ]
     )
 
@@ -103,16 +102,15 @@ def compare_outputs(context: AppContext, a, b, variable: str | None, filters: li
     return rendered, figure, sizes
 
 
-def compare_when_shown(context: AppContext, a, b, variable, filters, selection, version, tab: str | None, computed_for: str | None) -> tuple:
-    """(table, figure, sizes, what they were computed for) while the tab is shown and its inputs changed; else no update.
+def compare_when_shown(context: AppContext, a, b, variable: str | None, shown: object) -> tuple:
+    """(table, figure, sizes) once the tab has been shown (``shown``: its view of the current cohort, app.panels.shown).
 
-    Hidden, Table 1 waits: at a million subjects it takes seconds, and every selection in Explore
-    would start one on a worker the views need. Opening the tab computes it, unless nothing changed.
+    Never shown, nothing to compute: at a million subjects Table 1 takes seconds.
     """
-    inputs = inputs_key(a, b, variable, filters, selection, version)
-    if tab != COMPARE_TAB or inputs == computed_for:
+    if shown is None:
         raise PreventUpdate
-    return (*compare_outputs(context, a, b, variable, filters, selection), inputs)
+    filters, selection, _version = shown_inputs(shown)
+    return compare_outputs(context, a, b, variable, filters, selection)
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -128,18 +126,15 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("compare-table", "children"),
         Output("compare-distribution", "figure"),
         Output("compare-sizes", "children"),
-        Output("compare-computed-for", "data"),
         Input("compare-a", "value"),
         Input("compare-b", "value"),
         Input("compare-variable", "value"),
-        Input(FILTERS, "data"),
-        Input(SELECTION, "data"),
-        Input(COHORTS_VERSION, "data"),
-        Input("main-tabs", "active_tab"),
-        State("compare-computed-for", "data"),
+        Input(shown_id(COMPARE_TAB), "data"),
     )
-    def _compare(a, b, variable, filters, selection, version, tab, computed_for):
-        return compare_when_shown(context, a, b, variable, filters, selection, version, tab, computed_for)
+    def _compare(a, b, variable, shown):
+        return compare_when_shown(context, a, b, variable, shown)
+
+    register_shown(app, COMPARE_TAB)
 
 
     @app.callback(

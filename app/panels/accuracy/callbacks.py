@@ -11,18 +11,25 @@ from app.core.exports import safe_csv_frame
 from app.panels.accuracy.evaluation import export_frame, next_sort, subgroup_results, task_predictions
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.accuracy.views import render_evaluation, render_subgroups, synced_threshold, threshold_settings
-from app.state import COHORTS_VERSION, CURRENT_OPTION, FILTERS, SAVED_COHORTS, SELECTION, saved_cohort_options
+from app.panels.shown import register_shown, shown_id, shown_inputs
+from app.state import CURRENT_OPTION, FILTERS, SAVED_COHORTS, SELECTION, saved_cohort_options
 
 
-def _only_when_shown(tab: str | None) -> None:
-    """Bootstrapping while another tab is shown would slow every filter change there; opening the tab catches up."""
-    if tab != ACCURACY_TAB:
+def _current_cohort(shown: object) -> tuple[list | None, dict | None]:
+    """(filters, selection) as the tab sees them (app.panels.shown); never shown yet, nothing to compute.
+
+    Bootstrapping while another tab is shown would slow every filter change there; opening the tab catches up.
+    """
+    if shown is None:
         raise PreventUpdate
+    filters, selection, _version = shown_inputs(shown)
+    return filters, selection
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
     if not task_predictions(context):
         return
+    register_shown(app, ACCURACY_TAB)
 
     @app.callback(Output("accuracy-cohort", "options"), Input(SAVED_COHORTS, "options"))
     def _cohort_options(saved_options):
@@ -61,13 +68,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-space", "value"),
         Input("accuracy-threshold", "value"),
         Input("accuracy-cohort", "value"),
-        Input(FILTERS, "data"),
-        Input(SELECTION, "data"),
-        Input(COHORTS_VERSION, "data"),
-        Input("main-tabs", "active_tab"),
+        Input(shown_id(ACCURACY_TAB), "data"),
     )
-    def _evaluate(task, space, threshold, choice, filters, selection, _version, tab):
-        _only_when_shown(tab)
+    def _evaluate(task, space, threshold, choice, shown):
+        filters, selection = _current_cohort(shown)
         return render_evaluation(context, task, space, threshold, choice, filters, selection).outputs()
 
     @app.callback(
@@ -91,13 +95,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-forest-metric", "value"),
         Input("accuracy-sort", "data"),
         Input("accuracy-cohort", "value"),
-        Input(FILTERS, "data"),
-        Input(SELECTION, "data"),
-        Input(COHORTS_VERSION, "data"),
-        Input("main-tabs", "active_tab"),
+        Input(shown_id(ACCURACY_TAB), "data"),
     )
-    def _subgroups(task, space, threshold, breakdown, metric, sort, choice, filters, selection, _version, tab):
-        _only_when_shown(tab)
+    def _subgroups(task, space, threshold, breakdown, metric, sort, choice, shown):
+        filters, selection = _current_cohort(shown)
         return render_subgroups(context, task, space, threshold, breakdown, metric, filters, selection, sort, choice).outputs()
 
     @app.callback(

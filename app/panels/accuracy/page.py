@@ -7,7 +7,8 @@ from dash import dcc, html
 
 from app.context import AppContext
 from app.panels.accuracy.evaluation import task_label, task_predictions
-from app.panels.accuracy.settings import BY_AGE, BY_SAVED, BY_SPACE, PREVALENCE_NOTE
+from app.panels.accuracy.settings import ACCURACY_TAB, BY_AGE, BY_SAVED, BY_SPACE, PREVALENCE_NOTE
+from app.panels.shown import shown_store
 from app.state import CURRENT, CURRENT_OPTION, SPACE_LABELS, space_label
 from data_loaders import cohort_spec
 
@@ -103,6 +104,7 @@ def layout(context: AppContext) -> html.Div:
                     dcc.Graph(id="accuracy-forest", config={"displayModeBar": False}),
                     dcc.Download(id="accuracy-download"),
                     dcc.Store(id="accuracy-sort", data=None),
+                    shown_store(ACCURACY_TAB),  # the current cohort, followed while the tab is shown (app.panels.shown)
                 ]
             ),
         ],

@@ -13,10 +13,17 @@ from app.panels.compare_spaces.neighbourhoods import effective_k, focused_row, l
 from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, PANEL_TAB, WAITING_MARK
 from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
 from app.panels.compare_spaces.views import render_overview, render_subject, use_suggestion
+from app.panels.shown import register_shown, shown_id, shown_inputs
 from app.state import COHORTS_VERSION, SELECTION, inputs_key, space_label, triggered
 
 
+def _triggers() -> set[str]:
+    """What triggered the callback, the tab's view of the current cohort read as the selection (the only part used here)."""
+    return {SELECTION if trigger == shown_id(PANEL_TAB) else trigger for trigger in triggered()}
+
+
 def register(app: dash.Dash, context: AppContext) -> None:
+    register_shown(app, PANEL_TAB)
     @app.callback(
         Output("cs-map", "figure"),
         Output("cs-histogram", "figure"),
@@ -39,16 +46,17 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-trail-threshold", "value"),
         Input("cs-show-trails", "value"),
         Input("cs-align-on-selection", "value"),
-        Input(SELECTION, "data"),
+        Input(shown_id(PANEL_TAB), "data"),
         Input("cs-poll", "n_intervals"),
         State("cs-drawn", "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def _overview(tab, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection, _poll, drawn):
+    def _overview(tab, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, drawn):
         # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
         # background callback computes, an interval polls the disk cache (the renderer would not rerun this
         # callback from the background callback's output, which its own request started).
-        triggers = triggered()
+        triggers = _triggers()
+        selection = shown_inputs(shown)[1]
         polled = triggers == {"cs-poll"}
         # cs-drawn is the key of what is shown, marked while it still waits for the background result: a tick
         # queued after the full map was drawn must not send it (several MB) again, and stops the polling.
@@ -140,14 +148,15 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-k", "value"),
         Input("cs-metric", "value"),
         Input("cs-subject", "data"),
-        Input(SELECTION, "data"),
+        Input(shown_id(PANEL_TAB), "data"),
         Input("cs-align-on-selection", "value"),
         Input("cs-ready", "data"),
         Input("main-tabs", "active_tab"),
     )
-    def _subject(space_a, space_b, method, k, metric, focused, selection, align, _ready, tab):
+    def _subject(space_a, space_b, method, k, metric, focused, shown, align, _ready, tab):
         if tab != PANEL_TAB:
             return dash.no_update, dash.no_update, dash.no_update
+        selection = shown_inputs(shown)[1]
         return render_subject(context, space_a, space_b, method, k, metric, focused_row(context, focused, selection), selection, align).outputs()
 
     @app.callback(

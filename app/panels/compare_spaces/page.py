@@ -8,8 +8,9 @@ from dash import dcc, html
 from app.context import AppContext
 from app.core.neighbours import DEFAULT_K, MAX_K, METRICS
 from app.core.projections import METHODS
-from app.panels.compare_spaces.settings import LIST_LENGTH, NEIGHBOURS_JOB, RANK, SORT_ORDERS
+from app.panels.compare_spaces.settings import LIST_LENGTH, NEIGHBOURS_JOB, PANEL_TAB, RANK, SORT_ORDERS
 from app.panels.compare_spaces.tables import table_columns
+from app.panels.shown import shown_store
 from app.state import space_label
 
 
@@ -110,6 +111,7 @@ def layout(context: AppContext) -> html.Div:
                  dbc.CardBody([html.Div(id="cs-suggestions"), html.Div(id="cs-save-feedback", className="small mt-1", role="status")])],
                 className="mb-3",
             ),
+            shown_store(PANEL_TAB),  # the current cohort, followed while the tab is shown (app.panels.shown)
             dcc.Store(id="cs-subject"),  # the focused subject {"row", "selection": key of the selection it was clicked under}
             dcc.Store(id="cs-map-click"),
             dcc.Store(id="cs-brushed"),  # the overlap range brushed on the histogram, {"range": {"x": [from, to]}}

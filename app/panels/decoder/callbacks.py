@@ -13,6 +13,7 @@ from app.panels.decoder.model import model_problem, predictor_tasks
 from app.panels.decoder.page import device_badge, running_note
 from app.panels.decoder.requests import check_decode_request
 from app.panels.decoder.settings import (
+    DECODER_TAB,
     DEFAULT_SUBJECTS,
     DIFFERENCE,
     INTERPOLATION_JOB,
@@ -26,6 +27,7 @@ from app.panels.decoder.settings import (
 )
 from app.panels.decoder.tables import task_label
 from app.panels.decoder.views import decode_subjects_view, interpolate_view, perturb_view, prototype_view
+from app.panels.shown import register_shown, shown_id, shown_inputs
 from app.state import (
     COHORTS_VERSION,
     CURRENT,
@@ -44,11 +46,12 @@ from app.state import (
 
 
 def _visible(main_tab: str | None, decoder_tab: str | None, wanted: str) -> bool:
-    return main_tab == "decoder" and decoder_tab == wanted
+    return main_tab == DECODER_TAB and decoder_tab == wanted
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
     problem = model_problem(context)
+    register_shown(app, DECODER_TAB)
 
     @app.callback(
         Output("decoder-source", "options"),
@@ -66,18 +69,17 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("decoder-choices-for", "data"),
         Input("decoder-source", "value"),
         Input("decoder-closest", "n_clicks"),
-        Input(FILTERS, "data"),
-        Input(SELECTION, "data"),
-        Input(COHORTS_VERSION, "data"),
+        Input(shown_id(DECODER_TAB), "data"),
         Input("main-tabs", "active_tab"),
         Input(DECODE_SUBJECT, "data"),
         State("decoder-choices-for", "data"),
     )
-    def _subject_choices(source, closest, filters, selection, version, main_tab, requested, computed_for):
+    def _subject_choices(source, closest, shown, main_tab, requested, computed_for):
+        filters, selection, version = shown_inputs(shown)
         # Hidden: a selection or filter change costs nothing until the tab is opened; opening it again with
         # nothing changed keeps the subjects the user picked (or the one opened from the search box).
         inputs = inputs_key(source, closest, filters, selection, version, requested)
-        if main_tab != "decoder" or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
+        if main_tab != DECODER_TAB or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
             return dash.no_update, dash.no_update, dash.no_update
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
         options, chosen = subject_choices(context, source, filters, selection, count)

@@ -9,6 +9,7 @@ from app.context import AppContext
 from app.figures.messages import message_figure
 from app.panels.decoder.model import expected_device, model_problem
 from app.panels.decoder.settings import (
+    DECODER_TAB,
     GRAPH_CONFIG,
     INTERPOLATION_JOB,
     INTERPOLATION_STEPS,
@@ -21,6 +22,7 @@ from app.panels.decoder.settings import (
     SPACES,
     SUBJECT_JOB,
 )
+from app.panels.shown import shown_store
 from app.state import (
     CURRENT,
     REST,
@@ -230,6 +232,7 @@ def layout(context: AppContext) -> html.Div:
             ),
             *[part for job in (SUBJECT_JOB, PROTOTYPE_JOB, PERTURB_JOB, INTERPOLATION_JOB) for part in job.components()],
             dcc.Store(id="decoder-choices-for"),  # what the subject choices were last computed for
+            shown_store(DECODER_TAB),  # the current cohort, followed while the tab is shown (app.panels.shown)
         ],
         id="decoder-panel",
     )

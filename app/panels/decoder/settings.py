@@ -12,6 +12,7 @@ LATENT_HELP = {
     "mri": "Cross-modal: both decoded from the MRI's latent alone, so the ECG is predicted from the MRI.",
 }
 MAX_SUBJECTS = 4
+DECODER_TAB = "decoder"  # the tab_id app.server gives this panel
 DEFAULT_SUBJECTS = 2
 SUBJECT_OPTIONS = 400  # the dropdown lists this many of the source's subjects, nearest its centre first
 PRINCIPAL_SLIDERS = 3

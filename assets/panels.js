@@ -1,0 +1,25 @@
+// A hidden panel's view of the current cohort (app/panels/shown.py): its store follows the filters,
+// the selection and the saved cohorts' version only while its tab is shown, so changing them in
+// another tab sends no request for it, and opening it sends what changed meanwhile, once.
+(function () {
+    const SUFFIX = "-current-cohort";
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        panels: {
+            whenShown: function (filters, selection, version, activeTab, current) {
+                const storeId = dash_clientside.callback_context.outputs_list.id;
+                if (activeTab !== storeId.slice(0, -SUFFIX.length)) {
+                    return window.dash_clientside.no_update;
+                }
+                const next = {
+                    filters: filters === undefined ? null : filters,
+                    selection: selection === undefined ? null : selection,
+                    version: version === undefined ? null : version,
+                };
+                if (current && JSON.stringify(current) === JSON.stringify(next)) {
+                    return window.dash_clientside.no_update;
+                }
+                return next;
+            },
+        },
+    });
+})();
