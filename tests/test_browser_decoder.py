@@ -124,6 +124,8 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     selected = _box_select(driver)
 
     _tab(driver, "Decode")
+    wait_for(lambda: (badge := driver.find_element(By.ID, "decoder-device").text).startswith("Decoding on ") and "…" not in badge,
+             message="the device badge, filled in once the tab is open")
     ecg = wait_for(lambda: _with(driver, "decoder-ecg", lambda s: {"original", PLACED_BEAT_LABEL} <= set(s["names"])), timeout=90,
                    message="the 10 s ECG on paper")
     assert ecg["types"].count("scatter") == 2 * 13 + 1  # 12 leads and the rhythm strip, each original and decoded, and the calibration pulses

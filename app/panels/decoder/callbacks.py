@@ -115,9 +115,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return options, options, options
 
     if problem is None:  # the badge is on the page only when there is a model to decode with
-        @app.callback(Output("decoder-device", "children"), Input("main-tabs", "active_tab"), prevent_initial_call=True)
-        def _device(tab):
-            return device_badge(context.config.device) if tab == "decoder" else dash.no_update
+        # Once the tab is first shown (its view of the cohort arrives): no request on every tab switch.
+        @app.callback(Output("decoder-device", "children"), Input(shown_id(DECODER_TAB), "data"), prevent_initial_call=True)
+        def _device(shown):
+            return device_badge(context.config.device) if shown is not None else dash.no_update
 
     @app.callback(Output("decoder-direction", "options"), Input("decoder-perturb-space", "value"))
     def _direction_choices(space):
