@@ -25,7 +25,10 @@ from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
 from app.jobs import HEAVY, LANES, QUICK, Lane
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search
+from app.panels.accuracy.settings import ACCURACY_TAB
+from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder.model import model_problem
+from app.panels.decoder.settings import DECODER_TAB
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
@@ -236,14 +239,14 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                             dbc.Tabs(
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
-                                    dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id="compare-cohorts"),
+                                    dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id=compare_cohorts.COMPARE_TAB),
                                     dbc.Tab(clusters.layout(context), label="Clusters", tab_id="clusters"),
                                     dbc.Tab(training_placeholder("training-progress-decoder") if waiting else decoder.layout(context),
-                                            label="Decode", tab_id="decoder"),
+                                            label="Decode", tab_id=DECODER_TAB),
                                     dbc.Tab(training_placeholder("training-progress-accuracy") if waiting else accuracy.layout(context),
-                                            label="Accuracy", tab_id="accuracy"),
+                                            label="Accuracy", tab_id=ACCURACY_TAB),
                                     dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
-                                            label="Compare spaces", tab_id="compare-spaces"),
+                                            label="Compare spaces", tab_id=COMPARE_SPACES_TAB),
                                     dbc.Tab(
                                         html.Div(
                                             [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -28,7 +29,7 @@ from app.state import (
 )
 from data_loaders import cohort_spec
 
-COMPARE_TAB = "compare-cohorts"
+COMPARE_TAB = "compare-cohorts"  # the tab_id app.server gives this panel
 
 # In the layout too: a Dash 4 dropdown drops a value that is not among its options when it first draws.
 GROUP_A_OPTIONS = [CURRENT_OPTION]
@@ -45,7 +46,11 @@ def defining_variables_of(context: AppContext, choice: str | int | None, filters
 def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:
     """Table 1 of group A against group B, or None when either group is empty."""
     mask_a = resolve_choice(context, a, filters, selection)
-    mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
+    return _table_of(context, a, b, filters, mask_a, resolve_choice(context, b, filters, selection, other=mask_a))
+
+
+def _table_of(context: AppContext, a, b, filters: list | None, mask_a: np.ndarray, mask_b: np.ndarray) -> TableOne | None:
+    """Table 1 of groups already resolved to their members (A and B still name them, for their defining variables)."""
     if not mask_a.any() or not mask_b.any():
         return None
     defining = defining_variables_of(context, a, filters) | defining_variables_of(context, b, filters)
@@ -90,7 +95,7 @@ def compare_outputs(context: AppContext, a, b, variable: str | None, filters: li
     mask_a = resolve_choice(context, a, filters, selection)
     mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
     sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
-    table = compare_table(context, a, b, filters, selection)
+    table = _table_of(context, a, b, filters, mask_a, mask_b)
     if table is None:
         advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
                   "or choose saved cohorts.")
@@ -135,7 +140,6 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return compare_when_shown(context, a, b, variable, shown)
 
     register_shown(app, COMPARE_TAB)
-
 
     @app.callback(
         Output("compare-download", "data"),

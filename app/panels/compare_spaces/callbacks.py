@@ -24,6 +24,7 @@ def _triggers() -> set[str]:
 
 def register(app: dash.Dash, context: AppContext) -> None:
     register_shown(app, PANEL_TAB)
+
     @app.callback(
         Output("cs-map", "figure"),
         Output("cs-histogram", "figure"),
