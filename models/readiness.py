@@ -55,7 +55,7 @@ def read_predictors_file(path: Path | str) -> dict:
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not a readable predictors file ({error})") from error
     if not isinstance(document, dict) or document.get("format") != PREDICTORS_FORMAT:
         raise ValueError(f"{path}: not a predictors file (expected \"format\": \"{PREDICTORS_FORMAT}\")")
