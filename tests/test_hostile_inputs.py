@@ -81,6 +81,13 @@ CASES = (
            ("decoder-proto-request", "prototypes", "decoder-proto-kind", "max"), ("decoder-proto-request", "prototypes", "decoder-proto-space", 3),
            ("decoder-proto-request", "prototypes", "decoder-proto-a", -1), ("decoder-subject-request", "subjects", "decoder-subjects", ["nobody"]),
            ("decoder-subject-request", "subjects", "decoder-subjects", ["x"] * 9), ("decoder-subject-request", "subjects", "decoder-latent", "nowhere"))]
+    # A panel's view of the current cohort (app.panels.shown) is posted by the browser like any input.
+    + [(fragment, tab, {(f"{tab}-current-cohort", "data"): value}, True)
+       for fragment, tab in (("compare-table.children", "compare-cohorts"), ("accuracy-sizes.children", "accuracy"),
+                             ("cs-neighbourhood.figure", "compare-spaces"), ("decoder-subjects.options", "decoder"))
+       for value in ("everyone", {"rows": [1]}, {"filters": None, "selection": BAD_SELECTIONS[0], "version": 0})]
+    + [("compare-table.children", "compare-cohorts", {("compare-cohorts-current-cohort", "data"): {"filters": value, "selection": None, "version": 0}}, True)
+       for value in BAD_FILTERS[:3]]
     + [("colour-legend.children", "explore", {("colour-by", "value"): "@clusters", ("clusters", "data"): value}, True)
        for value in ({"space": "nowhere", "method": "kmeans"}, "joint", {"space": "joint", "method": "kmeans", "n_clusters": 99})]
 )
