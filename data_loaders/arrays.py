@@ -58,15 +58,21 @@ def rows_for(index: pd.Index, ids: Sequence[str], path: Path) -> np.ndarray:
 
 
 def read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
-    """Read rows in any order with one sorted HDF5 selection (a slice when they are contiguous)."""
+    """Read rows in any order, one slice per run of consecutive stored rows.
+
+    h5py's list selection (``dataset[[3, 8, 9]]``) costs about 12× more per row than slices on
+    the compressed, one-subject-per-chunk datasets (37 ms against 3 ms per demo cine): reading a
+    training split scattered through the file took minutes that way.
+    """
     if len(rows) == 0:
         return np.empty((0, *dataset.shape[1:]), dtype=dataset.dtype)
     unique, inverse = np.unique(rows, return_inverse=True)
-    if unique[-1] - unique[0] + 1 == len(unique):
-        block = dataset[int(unique[0]) : int(unique[-1]) + 1]
-    else:
-        block = dataset[unique]
-    return block[inverse]
+    block = np.empty((len(unique), *dataset.shape[1:]), dtype=dataset.dtype)
+    run_starts = np.flatnonzero(np.diff(unique) != 1) + 1
+    for first, end in zip(np.r_[0, run_starts], np.r_[run_starts, len(unique)]):
+        dataset.read_direct(block, np.s_[int(unique[first]) : int(unique[end - 1]) + 1], np.s_[int(first) : int(end)])
+    in_order = len(unique) == len(rows) and bool((np.diff(rows) > 0).all())
+    return block if in_order else block[inverse]
 
 
 def _open(path: Path) -> h5py.File:

@@ -11,6 +11,7 @@ import pytest
 
 from data_loaders import CohortFormatError, load_cohort
 from data_loaders import cohort_spec as spec
+from data_loaders.arrays import read_rows
 from data_loaders.cohort_io import write_predictions, write_spaces
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
 from data_loaders.synthetic import generate as generate_module
@@ -46,6 +47,16 @@ def test_arrays_come_back_in_the_order_asked(small_cohort_dir):
     assert np.array_equal(together[1], cohort.ecg_median([a])[0])
     assert np.array_equal(cohort.mri([b, a, b])[2], cohort.mri([b])[0])
     assert cohort.ecg([]).shape == (0, 5000, 12)
+
+
+@pytest.mark.parametrize("rows", [[5, 6, 7, 2, 9, 9, 0], [0, 1, 2, 3], [11], [3, 1], [4, 8, 10, 11], []])
+def test_rows_are_read_in_runs_in_the_order_asked(tmp_path, rows):
+    stored = np.arange(12 * 3 * 2, dtype=np.int16).reshape(12, 3, 2)
+    with h5py.File(tmp_path / "a.h5", "w") as file:
+        file.create_dataset("x", data=stored, chunks=(1, 3, 2), compression="gzip")
+    with h5py.File(tmp_path / "a.h5", "r") as file:
+        read = read_rows(file["x"], np.array(rows, dtype=np.int64))
+    assert read.dtype == stored.dtype and np.array_equal(read, stored[rows])
 
 
 def test_unknown_subject_ids_are_named(small_cohort_dir):
