@@ -40,3 +40,7 @@ ECG_SCALE_TO_MV = 0.001  # ECGs as int16 microvolts, like the acquisition system
 MRI_INTENSITY_SCALE = 255.0  # cines as uint8
 # gzip keeps the files readable by any HDF5 tool; level 1 is nearly as small and several times faster.
 COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+# Except the demo's cines: their simulated acquisition noise leaves gzip 79 % of the bytes, for 11 ms
+# of writing and 3.3 ms of reading per subject against 0.2 and 0.35 ms stored plain (measured): the
+# first start writes them once and reads them twice before its model is ready.
+DEMO_CINE_COMPRESSION: dict[str, object] = {}

@@ -162,7 +162,7 @@ def _write_arrays(folder: Path, phenotypes: pd.DataFrame, workers: int, chunk_si
             arrays.ECG_MEDIAN_DATASET, (n, cohort_spec.ECG_MEDIAN_SAMPLES, leads), np.int16, chunks=(1, cohort_spec.ECG_MEDIAN_SAMPLES, leads), **cohort_spec.COMPRESSION
         )
         mri.attrs.update(intensity_scale=cohort_spec.MRI_INTENSITY_SCALE, view="4-chamber long axis", frame_order="frames, rows, cols")
-        cine = mri.create_dataset(arrays.MRI_CINE_DATASET, (n, *cine_shape), np.uint8, chunks=(1, *cine_shape), **cohort_spec.COMPRESSION)
+        cine = mri.create_dataset(arrays.MRI_CINE_DATASET, (n, *cine_shape), np.uint8, chunks=(1, *cine_shape), **cohort_spec.DEMO_CINE_COMPRESSION)
         sokolow = np.empty(n)
         for start, result in _generated_chunks(phenotypes, workers, chunk_size, True, progress):
             stop = start + len(result["strip"])
