@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     process, url = start(cache, cache.parent / f"{cache.name}-later-start.log")
     try:
         while not serving(url):
+            if process.poll() is not None or time.monotonic() - began > args.timeout:
+                print(f"later start: not serving (the app exited or the time ran out); log in {cache.parent / (cache.name + '-later-start.log')}")
+                return 1
             time.sleep(0.2)
         print(f"{'later start, first page':>22}: {time.monotonic() - began:7.1f} s")
     finally:
