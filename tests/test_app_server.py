@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +23,18 @@ def test_layout_names_the_cohort_and_lists_its_variables(small_cohort_dir):
     layout = str(app.layout)
     assert cohort.name in layout
     assert "LV mass" in layout and "120 subjects" in layout
+
+
+def test_json_answers_are_compressed_for_browsers_that_offer_it_and_pages_are_not(small_cohort_dir, tmp_path):
+    cohort = load_cohort(small_cohort_dir)
+    client = create_app(AppConfig(cohort_dir=small_cohort_dir, cache_dir=tmp_path), cohort).server.test_client()
+    plain = client.get("/_dash-layout")
+    packed = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})  # what headless Chromium offers
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(packed.data)) == json.loads(plain.data)
+    assert len(packed.data) < len(plain.data) / 3
+    page = client.get("/", headers={"Accept-Encoding": "gzip, br, zstd"})
+    assert page.status_code == 200 and "Content-Encoding" not in page.headers  # HTML (forms) never compressed
 
 
 @pytest.mark.slow
