@@ -43,6 +43,15 @@ def test_closest_to_centre_orders_the_given_rows_by_distance_to_their_mean(laten
     assert decoding.closest_to_centre(latents, [], 3).tolist() == []
 
 
+def test_closest_to_centre_keeps_ties_in_the_given_order_across_chunks(monkeypatch):
+    monkeypatch.setattr(decoding, "_CENTRE_CHUNK", 3)
+    cross = np.array([[1, 0], [-1, 0], [0, 1], [0, -1], [2, 0], [-2, 0], [0, 0]], dtype=np.float32)
+    assert decoding.closest_to_centre(cross, np.arange(7), 3).tolist() == [6, 0, 1]
+    assert decoding.closest_to_centre(cross, np.arange(7), 10).tolist() == [6, 0, 1, 2, 3, 4, 5]
+    assert decoding.closest_to_centre(cross, [3, 2, 1, 0, 6], 5).tolist() == [6, 3, 2, 1, 0]
+    assert decoding.closest_to_centre(cross, [3, 2], 0).tolist() == []
+
+
 def test_principal_directions_are_unit_vectors_with_the_populations_spread(latents):
     first, second = decoding.principal_directions(latents, 2)
     assert np.isclose(np.linalg.norm(first.vector), 1.0, atol=1e-5) and abs(float(first.vector @ second.vector)) < 1e-5
