@@ -14,7 +14,7 @@ applies the answers to its copy of the page and follows the cascade (background 
 polled with the signed ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash
 renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
 errors; overall throughput; RSS, open descriptors and process count of the server's whole
-process tree before and after (after a short settle); the machine's load average then; and the callbacks
+process tree before, after the first tenth of the actions (one-off growth: the model, caches) and after (after a short settle); the machine's load average then; and the callbacks
 that took the most time waiting for their answers (where to look first).
 """
 
@@ -384,6 +384,10 @@ class Results:
     callback_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def actions_done(self) -> int:
+        with self.lock:
+            return sum(len(v) for k, v in self.times.items() if k != "page load") + sum(len(v) for k, v in self.errors.items() if k != "page load")
+
 
 def choose_kind(rng: random.Random, only: str | None) -> str:
     if only:
@@ -506,7 +510,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def report(results: Results, elapsed: float, before: dict, after: dict) -> None:
+def report(results: Results, elapsed: float, before: dict, after: dict, warm: tuple[int, dict] | None = None) -> None:
     print(f"{'kind':<16}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}{'requests':>10}{'errors':>8}")
     total_actions = total_requests = total_errors = 0
     for kind in ["page load", *ACTION_KINDS]:
@@ -525,7 +529,12 @@ def report(results: Results, elapsed: float, before: dict, after: dict) -> None:
           f"{total_actions / elapsed:.1f} actions/s, {total_requests / elapsed:.1f} requests/s")
     for key, unit in (("rss_mib", "MiB"), ("fds", "descriptors"), ("processes", "processes")):
         change = 100 * (after[key] - before[key]) / before[key] if before.get(key) else float("nan")
-        print(f"server tree {key}: {before.get(key, 0):.0f} → {after.get(key, 0):.0f} {unit} ({change:+.1f} %)")
+        line = f"server tree {key}: {before.get(key, 0):.0f} → {after.get(key, 0):.0f} {unit} ({change:+.1f} %)"
+        if warm is not None:
+            done, sample = warm
+            steady = 100 * (after[key] - sample[key]) / sample[key] if sample.get(key) else float("nan")
+            line += f"; after the first {done} actions {sample.get(key, 0):.0f}, from there {steady:+.1f} %"
+        print(line)
     busiest = sorted(results.callback_seconds.items(), key=lambda item: -sum(item[1]))[:CALLBACKS_SHOWN]
     if busiest:
         print(f"where the time went, the {len(busiest)} callbacks with the most time waiting for an answer (polls of background jobs not counted):")
@@ -572,14 +581,19 @@ def main(argv: list[str] | None = None) -> int:
                    for i in range(args.users)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        # A second sample once a tenth of the actions are done (at least 10): the first model load and
+        # caches are one-off growth; what a leak looks like is growth from there to the end.
+        warm_after, warm = max(10, args.actions // 10), None
+        while any(thread.is_alive() for thread in threads):
+            if warm is None and (done := results.actions_done()) >= warm_after:
+                warm = (done, servers.tree())
+            time.sleep(0.5)
         elapsed = time.perf_counter() - started
         time.sleep(5)  # finished background jobs get reaped
         after, load_after = servers.tree(), os.getloadavg()
         print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
               f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions")
-        report(results, elapsed, before, after)
+        report(results, elapsed, before, after, warm)
         print(f"machine load average (1/5/15 min) on {os.cpu_count()} CPUs: {' / '.join(f'{v:.2f}' for v in load_before)} before, "
               f"{' / '.join(f'{v:.2f}' for v in load_after)} after (other work on the machine slows every figure above)")
         log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
