@@ -14,8 +14,9 @@ applies the answers to its copy of the page and follows the cascade (background 
 polled with the signed ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash
 renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
 errors; overall throughput; RSS, open descriptors and process count of the server's whole
-process tree before, after the first tenth of the actions (one-off growth: the model, caches) and after (after a short settle); the machine's load average then; and the callbacks
-that took the most time waiting for their answers (where to look first).
+process tree before, after the first tenth of the actions (one-off growth: the model, caches) and
+after (after a short settle); the machine's load average then; and the callbacks that took the
+most time waiting for their answers (where to look first).
 """
 
 from __future__ import annotations
