@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--patience", type=int, default=defaults.patience, help="epochs without validation improvement before stopping")
+    parser.add_argument("--validation-subjects", type=int, default=defaults.validation_subjects,
+                        help=f"test subjects validated after every epoch, a seeded sample (default {defaults.validation_subjects}; 0: all of them)")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training at most (fits the schedule to it; results then depend on speed)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     args = parser.parse_args(argv)
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
             patience=args.patience, time_limit_s=args.time_limit, threads=args.threads,
+            validation_subjects=args.validation_subjects or None,
         )
         cohort = load_cohort(args.cohort)
         out = args.out or cohort.root / DEFAULT_MODEL_FOLDER

@@ -114,6 +114,12 @@ def test_command_line_cuda_without_cuda_fails_clearly(small_cohort_dir: Path, tm
     assert not (tmp_path / "m").exists()
 
 
+def test_command_line_refuses_a_validation_sample_too_small_for_pairs(small_cohort_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train.main(["--cohort", str(small_cohort_dir), "--validation-subjects", "1", "--out", str(tmp_path / "m")]) == 2
+    assert "validation_subjects must be ≥ 2" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
 def _use_torchscript(folder: Path, paths: dict[str, Path]) -> None:
     update_manifest(folder, model={"format": "torchscript", **{name: str(path.relative_to(folder)) for name, path in paths.items()}})
 
