@@ -1,8 +1,11 @@
 // A hidden panel's view of the current cohort (app/panels/shown.py): its store follows the filters,
 // the selection and the saved cohorts' version only while its tab is shown, so changing them in
 // another tab sends no request for it, and opening it sends what changed meanwhile, once.
+// Whether a panel is shown (<tab>-visible) changes only when its tab is opened or left, so the
+// panel's server callbacks that need to know are not asked on every switch between other tabs.
 (function () {
     const SUFFIX = "-current-cohort";
+    const VISIBLE_SUFFIX = "-visible";
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         panels: {
             whenShown: function (filters, selection, version, activeTab, current) {
@@ -19,6 +22,11 @@
                     return window.dash_clientside.no_update;
                 }
                 return next;
+            },
+            whetherShown: function (activeTab, current) {
+                const storeId = dash_clientside.callback_context.outputs_list.id;
+                const shown = activeTab === storeId.slice(0, -VISIBLE_SUFFIX.length);
+                return shown === current ? window.dash_clientside.no_update : shown;
             },
         },
     });

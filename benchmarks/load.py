@@ -44,6 +44,7 @@ from pathlib import Path
 import psutil
 
 from app.panels.shown import SUFFIX as PANEL_VIEW_SUFFIX
+from app.panels.shown import VISIBLE_SUFFIX
 from app.state import COHORTS_VERSION, FILTERS, SELECTION
 from tests.browser import scale_out_commands
 from tests.serving import free_port
@@ -166,10 +167,13 @@ class User:
         layout = json.loads(self.request("GET", "/_dash-layout")[1])
         every = json.loads(self.request("GET", "/_dash-dependencies")[1])
         self.dependencies = [d for d in every if not d.get("clientside_function")]
-        # The one clientside rule a panel's requests depend on: its view of the current cohort follows the
-        # shared stores only while its tab is shown (app.panels.shown, assets/panels.js).
-        self.panel_views = [split_outputs(d["output"])[0][0] for d in every
-                            if (d.get("clientside_function") or {}).get("function_name") == "whenShown"]
+        # The clientside rules a panel's requests depend on (app.panels.shown, assets/panels.js): its view of the
+        # current cohort follows the shared stores only while its tab is shown, and its visibility store changes
+        # only when its tab is opened or left.
+        def written_by(function: str) -> list[str]:
+            return [split_outputs(d["output"])[0][0] for d in every if (d.get("clientside_function") or {}).get("function_name") == function]
+
+        self.panel_views, self.panel_visibility = written_by("whenShown"), written_by("whetherShown")
         self.page = Page()
         self.page.register(layout)
         self.by_input: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -274,15 +278,22 @@ class User:
                         pending.setdefault(triggered, set()).update(updated)
 
     def follow_panel_views(self, changed: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """What assets/panels.js does in the browser: copy the current cohort into the shown tab's store, if it changed."""
+        """What assets/panels.js does in the browser: copy the current cohort into the shown tab's store, if it changed,
+        and set each tab's visibility store when it changed."""
         if not changed & PANEL_VIEW_INPUTS:
             return set()
+        active = self.page.get("main-tabs", "active_tab")
         current = {"filters": self.page.get(FILTERS, "data"), "selection": self.page.get(SELECTION, "data"),
                    "version": self.page.get(COHORTS_VERSION, "data")}
         updated = set()
         for store in self.panel_views:
-            if self.page.get("main-tabs", "active_tab") == store[: -len(PANEL_VIEW_SUFFIX)] and self.page.get(store, "data") != current:
+            if active == store[: -len(PANEL_VIEW_SUFFIX)] and self.page.get(store, "data") != current:
                 self.page.set(store, "data", current)
+                updated.add((store, "data"))
+        for store in self.panel_visibility:
+            shown = active == store[: -len(VISIBLE_SUFFIX)]
+            if self.page.get(store, "data") != shown:
+                self.page.set(store, "data", shown)
                 updated.add((store, "data"))
         return updated
 

@@ -120,6 +120,9 @@ def test_hidden_panels_ask_nothing_when_the_cohort_changes_and_catch_up_when_ope
     driver.find_element(By.LINK_TEXT, "Compare cohorts").click()  # back with nothing changed: the table on show stands
     wait_for(lambda: driver.find_element(By.ID, "compare-table").text, message="the table still shown")
     assert len([output for output in driver.execute_script("return window.__posted") if "compare-table" in output]) == asked == 1
+    # Decode and Compare spaces read whether they are shown from their own store (app.panels.shown), which
+    # switching between two other tabs leaves alone: not one request for them.
+    assert [output for output in driver.execute_script("return window.__posted") if "decoder-" in output or "cs-" in output] == []
 
 
 def test_saved_cohorts_say_what_they_are_and_an_empty_one_is_not_saved(driver, app_url, tmp_path):

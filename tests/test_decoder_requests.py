@@ -22,7 +22,7 @@ def test_what_the_page_offers_passes(context):
     for request in (
         {"subjects": [subject], "latent": "ecg", "shown": subject},
         {"subjects": None, "latent": None, "shown": None},
-        {"a": CURRENT, "b": REST, "kind": "medoid", "space": "mri", "filters": [], "selection": {"rows": [1, 2]}, "version": 3},
+        {"a": CURRENT, "b": REST, "kind": "medoid", "space": "mri", "cohort": {"filters": [], "selection": {"rows": [1, 2]}, "version": 3}},
         {"start": f"subject:{subject}", "space": "joint", "pc0": 0.25, "pc1": -3, "pc2": 0, "direction": "predictor:lvef_pct", "amount": 1.5},
         {"run": 2, "start": "proto-a", "end": EVERYONE, "space": "joint", "steps": 9, "lead": context.cohort.ecg_leads[0], "a": EVERYONE},
     ):
@@ -37,7 +37,8 @@ def test_what_the_page_offers_passes(context):
     {"pc0": 4}, {"pc2": float("nan")}, {"amount": "1"}, {"amount": True},
     {"direction": "__class__"}, {"direction": ["difference"]},
     {"lead": "V13"}, {"run": -1}, {"a": 99999}, {"b": "1"},
-    {"filters": [{"kind": "range", "variable": "nowhere", "low": 0}]}, {"selection": {"rows": [-1]}},
+    {"cohort": {"filters": [{"kind": "range", "variable": "nowhere", "low": 0}]}}, {"cohort": {"selection": {"rows": [-1]}}}, {"cohort": "everyone"},
+    {"filters": []}, {"__class__": 1},  # settings the Decode tab never sends
 ], ids=repr)
 def test_a_value_the_page_never_offers_is_refused(context, request_):
     with pytest.raises(InputRefused):

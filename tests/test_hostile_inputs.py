@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+from app.panels.shown import VISIBLE_SUFFIX, visible_id
 from app.state import inputs_key
 from benchmarks.load import User
 from tests.conftest import SMALL_COHORT_SUBJECTS
@@ -86,6 +87,10 @@ CASES = (
        for fragment, tab in (("compare-table.children", "compare-cohorts"), ("accuracy-sizes.children", "accuracy"),
                              ("cs-neighbourhood.figure", "compare-spaces"), ("decoder-subjects.options", "decoder"))
        for value in ("everyone", {"rows": [1]}, {"filters": None, "selection": BAD_SELECTIONS[0], "version": 0})]
+    # Whether a tab is shown (app.panels.shown) is posted by the browser too.
+    + [(fragment, tab, {(f"{tab}-visible", "data"): value}, True)
+       for fragment, tab in (("decoder-subjects.options", "decoder"), ("cs-map.figure", "compare-spaces"), ("decoder-subject-request.data", "decoder"))
+       for value in ("yes", 1, {"shown": True})]
     + [("compare-table.children", "compare-cohorts", {("compare-cohorts-current-cohort", "data"): {"filters": value, "selection": None, "version": 0}}, True)
        for value in BAD_FILTERS[:3]]
     + [("colour-legend.children", "explore", {("colour-by", "value"): "@clusters", ("clusters", "data"): value}, True)
@@ -105,7 +110,7 @@ def user(trained_cohort_dir, tmp_path_factory):
 def _dependency(user: User, fragment: str, keys: set[tuple[str, str]]) -> dict:
     for dependency in user.dependencies:
         names = {(item["id"], item["property"]) for item in dependency["inputs"] + dependency.get("state", [])}
-        if fragment in dependency["output"] and keys <= names | {("main-tabs", "active_tab")}:
+        if fragment in dependency["output"] and keys <= names | {("main-tabs", "active_tab")} | {key for key in keys if key[0].endswith(VISIBLE_SUFFIX)}:
             return dependency
     raise AssertionError(f"no callback with output {fragment!r} reads {keys}")
 
@@ -121,9 +126,10 @@ def test_the_corpus_is_large_enough():
 
 @pytest.mark.parametrize(("fragment", "tab", "overrides", "refusal"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_a_hostile_callback_input_gets_a_clean_answer(user, fragment, tab, overrides, refusal):
-    overrides = {("main-tabs", "active_tab"): tab, **overrides}
+    shown = {("main-tabs", "active_tab"): tab, (visible_id(tab), "data"): True}  # the tab as the page shows it
+    overrides = {**shown, **overrides}
     dependency = _dependency(user, fragment, set(overrides))
-    changed = {key for key in overrides if key != ("main-tabs", "active_tab")}
+    changed = set(overrides) - set(shown)
     status, data = user.exchange(dependency, user.body(dependency, changed, overrides))
     _clean(status, data)
     if refusal:

@@ -13,7 +13,7 @@ from app.panels.compare_spaces.neighbourhoods import effective_k, focused_row, l
 from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, PANEL_TAB, WAITING_MARK
 from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
 from app.panels.compare_spaces.views import render_overview, render_subject, use_suggestion
-from app.panels.shown import register_shown, shown_id, shown_inputs
+from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
 from app.state import COHORTS_VERSION, SELECTION, inputs_key, space_label, triggered
 
 
@@ -37,7 +37,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("cs-map-title", "children"),
         Output("cs-drawn", "data"),
         Output("cs-poll", "disabled"),
-        Input("main-tabs", "active_tab"),
+        Input(visible_id(PANEL_TAB), "data"),
         Input("cs-space-a", "value"),
         Input("cs-space-b", "value"),
         Input("cs-layout", "value"),
@@ -52,7 +52,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("cs-drawn", "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def _overview(tab, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, drawn):
+    def _overview(visible, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, drawn):
         # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
         # background callback computes, an interval polls the disk cache (the renderer would not rerun this
         # callback from the background callback's output, which its own request started).
@@ -64,12 +64,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
         if polled and drawn == key:
             return (*(dash.no_update,) * 10, True)
-        if tab != PANEL_TAB or (drawn in (key, key + WAITING_MARK) and not polled):
+        if not is_shown(visible) or (drawn in (key, key + WAITING_MARK) and not polled):
             return (dash.no_update,) * 11
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
             return (dash.no_update,) * 11
         overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
-                                   triggers - {"main-tabs", "cs-poll"} if drawn else set())
+                                   triggers - {visible_id(PANEL_TAB), "cs-poll"} if drawn else set())
         waiting = overview.waiting
         if polled:
             overview = replace(overview, request=dash.no_update)  # the computation is already running
@@ -152,10 +152,10 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(shown_id(PANEL_TAB), "data"),
         Input("cs-align-on-selection", "value"),
         Input("cs-ready", "data"),
-        Input("main-tabs", "active_tab"),
+        Input(visible_id(PANEL_TAB), "data"),
     )
-    def _subject(space_a, space_b, method, k, metric, focused, shown, align, _ready, tab):
-        if tab != PANEL_TAB:
+    def _subject(space_a, space_b, method, k, metric, focused, shown, align, _ready, visible):
+        if not is_shown(visible):
             return dash.no_update, dash.no_update, dash.no_update
         selection = shown_inputs(shown)[1]
         return render_subject(context, space_a, space_b, method, k, metric, focused_row(context, focused, selection), selection, align).outputs()

@@ -27,26 +27,23 @@ from app.panels.decoder.settings import (
 )
 from app.panels.decoder.tables import task_label
 from app.panels.decoder.views import decode_subjects_view, interpolate_view, perturb_view, prototype_view
-from app.panels.shown import register_shown, shown_id, shown_inputs
+from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
 from app.state import (
-    COHORTS_VERSION,
     CURRENT,
     CURRENT_OPTION,
     DECODE_SUBJECT,
     EVERYONE_OPTION,
-    FILTERS,
     REST,
     REST_OPTION,
     SAVED_COHORTS,
-    SELECTION,
     inputs_key,
     saved_cohort_options,
     triggered,
 )
 
 
-def _visible(main_tab: str | None, decoder_tab: str | None, wanted: str) -> bool:
-    return main_tab == DECODER_TAB and decoder_tab == wanted
+def _visible(shown: object, decoder_tab: str | None, wanted: str) -> bool:
+    return is_shown(shown) and decoder_tab == wanted
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -70,16 +67,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("decoder-source", "value"),
         Input("decoder-closest", "n_clicks"),
         Input(shown_id(DECODER_TAB), "data"),
-        Input("main-tabs", "active_tab"),
+        Input(visible_id(DECODER_TAB), "data"),
         Input(DECODE_SUBJECT, "data"),
         State("decoder-choices-for", "data"),
     )
-    def _subject_choices(source, closest, shown, main_tab, requested, computed_for):
+    def _subject_choices(source, closest, shown, visible, requested, computed_for):
         filters, selection, version = shown_inputs(shown)
         # Hidden: a selection or filter change costs nothing until the tab is opened; opening it again with
         # nothing changed keeps the subjects the user picked (or the one opened from the search box).
         inputs = inputs_key(source, closest, filters, selection, version, requested)
-        if main_tab != DECODER_TAB or (ctx.triggered_id == "main-tabs" and inputs == computed_for):
+        if not is_shown(visible) or (ctx.triggered_id == visible_id(DECODER_TAB) and inputs == computed_for):
             return dash.no_update, dash.no_update, dash.no_update
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
         options, chosen = subject_choices(context, source, filters, selection, count)
@@ -141,13 +138,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
         Cohorts A and B are checked as this user here, and again by the job, as the requester.
         """
-        pass_on(app, job, settings, [Input("main-tabs", "active_tab"), Input("decoder-tabs", "active_tab")],
-                visible=lambda main_tab, decoder_tab: problem is None and _visible(main_tab, decoder_tab, tab),
+        pass_on(app, job, settings, [Input(visible_id(DECODER_TAB), "data"), Input("decoder-tabs", "active_tab")],
+                visible=lambda shown, decoder_tab: problem is None and _visible(shown, decoder_tab, tab),
                 check=lambda request: check_decode_request(context, request))
 
     def groups_of(request: dict) -> Groups:
-        return Groups(request.get("a", CURRENT), request.get("b", REST), request.get("kind") or "mean", tuple(request.get("filters") or ()),
-                      request.get("selection"))
+        filters, selection, _ = shown_inputs(request.get("cohort"))
+        return Groups(request.get("a", CURRENT), request.get("b", REST), request.get("kind") or "mean", tuple(filters or ()), selection)
 
     gate(SUBJECT_JOB, "subjects", {"subjects": Input("decoder-subjects", "value"), "latent": Input("decoder-latent", "value"),
                                    "shown": Input("decoder-shown", "value")})
@@ -160,8 +157,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     gate(PROTOTYPE_JOB, "prototypes", {"a": Input("decoder-proto-a", "value"), "b": Input("decoder-proto-b", "value"),
                                        "kind": Input("decoder-proto-kind", "value"), "space": Input("decoder-proto-space", "value"),
-                                       "filters": Input(FILTERS, "data"), "selection": Input(SELECTION, "data"),
-                                       "version": Input(COHORTS_VERSION, "data")})
+                                       "cohort": Input(shown_id(DECODER_TAB), "data")})
     PROTOTYPE_JOB.register(
         app, lambda request, _progress: prototype_view(context, groups_of(request), request["space"] or "joint").outputs(),
         outputs=[Output("decoder-proto-ecg", "figure"), Output("decoder-proto-mri", "figure"), Output("decoder-proto-table", "children"),
@@ -170,7 +166,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     )
 
     groups = {"a": State("decoder-proto-a", "value"), "b": State("decoder-proto-b", "value"), "kind": State("decoder-proto-kind", "value"),
-              "filters": State(FILTERS, "data"), "selection": State(SELECTION, "data")}
+              "cohort": State(shown_id(DECODER_TAB), "data")}
     gate(PERTURB_JOB, "perturb", {"start": Input("decoder-perturb-start", "value"), "space": Input("decoder-perturb-space", "value"),
                                   **{f"pc{i}": Input(f"decoder-pc-{i}", "value") for i in range(PRINCIPAL_SLIDERS)},
                                   "direction": Input("decoder-direction", "value"), "amount": Input("decoder-direction-amount", "value"),

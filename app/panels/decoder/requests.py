@@ -20,6 +20,7 @@ from app.panels.decoder.settings import (
     SPACES,
     SUBJECT_ENDPOINT,
 )
+from app.panels.shown import shown_inputs
 from app.state import EVERYONE, check_choice, highlight_mask, named_subject_row
 
 FIXED_ENDPOINTS = ("proto-a", "proto-b", EVERYONE)
@@ -43,14 +44,22 @@ def check_direction(direction: object) -> None:
         raise validation.InputRefused(f"direction: expected the cohort difference or a predictor's, got {direction[:60]!r}")
 
 
+REQUEST_KEYS = frozenset({"a", "b", "kind", "space", "cohort", "subjects", "latent", "shown", "start", "end", "amount", "direction", "steps", "lead", "run",
+                          *(f"pc{i}" for i in range(PRINCIPAL_SLIDERS))})
+
+
 def check_decode_request(context: AppContext, request: dict) -> None:
     """Refuse (``InputRefused``) any value of a decode request the Decode tab never offers; None means "not chosen yet"."""
     optional = validation.optional
+    unknown = sorted(str(key) for key in set(request) - REQUEST_KEYS)
+    if unknown:
+        raise validation.InputRefused(f"decode request: unknown settings {unknown[:5]}")
     for group in ("a", "b"):
         if group in request:
             check_choice(context, request[group], f"cohort {group.upper()}")
-    if "filters" in request or "selection" in request:
-        highlight_mask(context, request.get("filters"), request.get("selection"))  # refuses unknown variables, rows out of range
+    if "cohort" in request:  # the tab's view of the current cohort (app.panels.shown)
+        filters, selection, _ = shown_inputs(request["cohort"])
+        highlight_mask(context, filters, selection)  # refuses unknown variables, rows out of range
     optional(validation.choice, request.get("kind"), tuple(PROTOTYPE_KINDS), "prototype")
     for key in ("latent", "space"):
         optional(validation.choice, request.get(key), SPACES, key)
