@@ -201,6 +201,8 @@ def secure_cache_dir(cache_dir: Path) -> None:
             path = os.path.join(folder, name)
             if not os.path.islink(path):
                 os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
+
+
 def compress_answers(server: flask.Flask) -> None:
     """gzip the callbacks' JSON answers at the fastest level.
 

@@ -42,8 +42,9 @@ from app.state import (
 )
 
 
-def _visible(shown: object, decoder_tab: str | None, wanted: str) -> bool:
-    return is_shown(shown) and decoder_tab == wanted
+def _visible(tab_shown: object, decoder_tab: str | None, wanted: str) -> bool:
+    """Whether the Decode tab (its visibility store, app.panels.shown) and its ``wanted`` inner tab are both on screen."""
+    return is_shown(tab_shown) and decoder_tab == wanted
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
@@ -139,7 +140,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Cohorts A and B are checked as this user here, and again by the job, as the requester.
         """
         pass_on(app, job, settings, [Input(visible_id(DECODER_TAB), "data"), Input("decoder-tabs", "active_tab")],
-                visible=lambda shown, decoder_tab: problem is None and _visible(shown, decoder_tab, tab),
+                visible=lambda tab_shown, decoder_tab: problem is None and _visible(tab_shown, decoder_tab, tab),
                 check=lambda request: check_decode_request(context, request))
 
     def groups_of(request: dict) -> Groups:
