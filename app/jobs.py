@@ -92,7 +92,8 @@ def pass_on(app: dash.Dash, job: BackgroundJob, settings: dict[str, Input | Stat
     states = [dependency for dependency in settings.values() if not isinstance(dependency, Input)]
     ordered = [name for name in names if isinstance(settings[name], Input)] + [name for name in names if not isinstance(settings[name], Input)]
 
-    @app.callback(Output(job.request, "data"), *inputs, *visibility, *states, State(job.request, "data"))
+    # Not on page load: no panel is shown before the page has drawn, so the call would only answer "no update".
+    @app.callback(Output(job.request, "data"), *inputs, *visibility, *states, State(job.request, "data"), prevent_initial_call=True)
     def _pass_on(*values):
         shown = values[len(inputs): len(inputs) + len(visibility)]
         chosen = [*values[: len(inputs)], *values[len(inputs) + len(visibility): -1]]
