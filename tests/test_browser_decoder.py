@@ -181,6 +181,7 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
 
     _tab(driver, "Perturb")
     wait_for(lambda: _with(driver, "decoder-perturb-ecg", lambda s: "perturbed" in s["names"]), timeout=90, message="perturbation drawn")
+    assert driver.find_element(By.ID, "decoder-perturb-start").text == "Prototype A (prototypes tab)"  # what is decoded is what is shown
     direction = driver.find_element(By.ID, "decoder-direction")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", direction)
     direction.click()
@@ -208,6 +209,8 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     _tab(driver, "Interpolate")
     strip = wait_for(lambda: _with(driver, "decoder-interp-strip", lambda s: s["types"].count("heatmap") == 15), timeout=90, message="strip drawn")
     assert "From mean of current cohort" in strip["title"]
+    assert [driver.find_element(By.ID, end).text for end in ("decoder-interp-from", "decoder-interp-to")] == [
+        "Prototype A (prototypes tab)", "Prototype B (prototypes tab)"]
     assert "press Decode again" in driver.find_element(By.ID, "decoder-interp-run-help").text
     steps = driver.find_element(By.CSS_SELECTOR, "#decoder-interp-steps [role='slider']")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", steps)

@@ -96,6 +96,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("decoder-subjects", "value"),
         Input("decoder-latent", "value"),
         State("decoder-shown", "value"),
+        prevent_initial_call=True,  # the layout's help fits the default latent; no subjects until the tab is opened
     )
     def _shown_choices(subject_ids, latent, shown):
         subject_ids = [str(s) for s in subject_ids or []][:MAX_SUBJECTS]
@@ -107,6 +108,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("decoder-interp-from", "options"),
         Output("decoder-interp-to", "options"),
         Input("decoder-subjects", "value"),
+        prevent_initial_call=True,  # the layout offers the prototypes and everyone's mean until subjects are chosen
     )
     def _endpoint_choices(subject_ids):
         options = endpoint_options([str(s) for s in subject_ids or []][:MAX_SUBJECTS])

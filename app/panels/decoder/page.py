@@ -7,12 +7,14 @@ from dash import dcc, html
 
 from app.context import AppContext
 from app.figures.messages import message_figure
+from app.panels.decoder.choices import endpoint_options
 from app.panels.decoder.model import expected_device, model_problem
 from app.panels.decoder.settings import (
     DECODER_TAB,
     GRAPH_CONFIG,
     INTERPOLATION_JOB,
     INTERPOLATION_STEPS,
+    LATENT_HELP,
     MAX_SUBJECTS,
     PERTURB_JOB,
     PRINCIPAL_SLIDERS,
@@ -66,7 +68,7 @@ def _subjects_tab() -> html.Div:
             dbc.Row(
                 [
                     dbc.Col([html.Div("Decode from the latent of", className="small fw-semibold"), _space_radio("decoder-latent"),
-                             html.Div(id="decoder-latent-help", className="form-text small")], md=7),
+                             html.Div(LATENT_HELP["joint"], id="decoder-latent-help", className="form-text small")], md=7),
                     dbc.Col([html.Div("Show", className="small fw-semibold"), dbc.RadioItems(id="decoder-shown", inline=True, className="small")], md=5),
                 ],
                 className="g-2 mb-2",
@@ -134,7 +136,7 @@ def _perturb_tab() -> html.Div:
                   "Amounts are in standard deviations of the population along each direction."),
             dbc.Row(
                 [
-                    _labelled("Start from", dcc.Dropdown(id="decoder-perturb-start", value="proto-a", clearable=False), 4),
+                    _labelled("Start from", dcc.Dropdown(id="decoder-perturb-start", options=endpoint_options([]), value="proto-a", clearable=False), 4),
                     dbc.Col([html.Div("Space", className="small fw-semibold"), _space_radio("decoder-perturb-space")], md=5),
                     dbc.Col(dbc.Button("Reset sliders", id="decoder-perturb-reset", size="sm", color="secondary", outline=True), width="auto",
                             className="align-self-end"),
@@ -164,8 +166,8 @@ def _interpolate_tab(context: AppContext) -> html.Div:
                   "darker (blue) since the start, and each predictor's output along the path."),
             dbc.Row(
                 [
-                    _labelled("From", dcc.Dropdown(id="decoder-interp-from", value="proto-a", clearable=False), 3),
-                    _labelled("To", dcc.Dropdown(id="decoder-interp-to", value="proto-b", clearable=False), 3),
+                    _labelled("From", dcc.Dropdown(id="decoder-interp-from", options=endpoint_options([]), value="proto-a", clearable=False), 3),
+                    _labelled("To", dcc.Dropdown(id="decoder-interp-to", options=endpoint_options([]), value="proto-b", clearable=False), 3),
                     dbc.Col([html.Div("Space", className="small fw-semibold"), _space_radio("decoder-interp-space")], md=3),
                     _labelled("ECG lead shown", dcc.Dropdown(id="decoder-interp-lead", options=leads, value="V5" if "V5" in leads else (leads[0] if leads else None),
                                                              clearable=False), 3),
