@@ -45,6 +45,20 @@ def test_the_app_lays_out_and_registers_the_decoder(trained_cohort_dir, tmp_path
         assert output in outputs
 
 
+def test_every_dropdown_offers_its_value_in_the_layout(trained_cohort_dir, tmp_path):
+    """Dash 4's dropdown clears a value its options lack when it mounts: one whose options come later would show blank."""
+    from dash import dcc
+
+    app = create_app(AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path))
+    dropdowns = [component for component in app.layout._traverse() if isinstance(component, dcc.Dropdown)]
+    assert len(dropdowns) > 20
+    for dropdown in dropdowns:
+        value = getattr(dropdown, "value", None)
+        offered = {option["value"] if isinstance(option, dict) else option for option in getattr(dropdown, "options", None) or []}
+        chosen = value if isinstance(value, list) else ([] if value is None else [value])
+        assert set(chosen) <= offered, f"{dropdown.id}: {value!r} is not among its options"
+
+
 def test_decoding_gives_ecgs_in_mv_and_cines_on_the_unit_scale(context, models):
     latents = context.cohort.spaces["joint"][:3]
     decoded = models.decode(latents)

@@ -19,10 +19,12 @@ from app.panels.decoder.settings import (
     INTERPOLATION_JOB,
     LATENT_HELP,
     MAX_SUBJECTS,
+    OTHER_OPTIONS,
     PERTURB_JOB,
     PREDICTOR_DIRECTION,
     PRINCIPAL_SLIDERS,
     PROTOTYPE_JOB,
+    SOURCE_OPTIONS,
     SUBJECT_JOB,
 )
 from app.panels.decoder.tables import task_label
@@ -30,11 +32,8 @@ from app.panels.decoder.views import decode_subjects_view, interpolate_view, per
 from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
 from app.state import (
     CURRENT,
-    CURRENT_OPTION,
     DECODE_SUBJECT,
-    EVERYONE_OPTION,
     REST,
-    REST_OPTION,
     SAVED_COHORTS,
     inputs_key,
     saved_cohort_options,
@@ -58,8 +57,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(SAVED_COHORTS, "options"),
     )
     def _cohort_options(saved_options):
-        sources = saved_cohort_options(saved_options, CURRENT_OPTION, EVERYONE_OPTION)
-        return sources, sources, saved_cohort_options(saved_options, REST_OPTION, EVERYONE_OPTION, CURRENT_OPTION)
+        sources = saved_cohort_options(saved_options, *SOURCE_OPTIONS)
+        return sources, sources, saved_cohort_options(saved_options, *OTHER_OPTIONS)
 
     @app.callback(
         Output("decoder-subjects", "options"),

@@ -16,11 +16,13 @@ from app.panels.decoder.settings import (
     INTERPOLATION_STEPS,
     LATENT_HELP,
     MAX_SUBJECTS,
+    OTHER_OPTIONS,
     PERTURB_JOB,
     PRINCIPAL_SLIDERS,
     PROTOTYPE_JOB,
     PROTOTYPE_KINDS,
     SLIDER_SD,
+    SOURCE_OPTIONS,
     SPACES,
     SUBJECT_JOB,
 )
@@ -57,7 +59,7 @@ def _subjects_tab() -> html.Div:
         [
             dbc.Row(
                 [
-                    _labelled("Subjects from", dcc.Dropdown(id="decoder-source", value=CURRENT, clearable=False), 3),
+                    _labelled("Subjects from", dcc.Dropdown(id="decoder-source", options=list(SOURCE_OPTIONS), value=CURRENT, clearable=False), 3),
                     _labelled(f"Subjects (up to {MAX_SUBJECTS})", dcc.Dropdown(id="decoder-subjects", multi=True, placeholder="type or pick subject ids"), 5,
                               help_text="Lasso subjects in Explore: the two nearest the selection's centre are decoded first."),
                     dbc.Col(dbc.Button("Closest to the centre", id="decoder-closest", size="sm", color="secondary", outline=True,
@@ -94,8 +96,8 @@ def _prototypes_tab() -> html.Div:
                   "that cohort looks like. Save cohorts in the sidebar to compare them, e.g. atrial fibrillation against everyone else."),
             dbc.Row(
                 [
-                    _labelled("Cohort A", dcc.Dropdown(id="decoder-proto-a", value=CURRENT, clearable=False), 3),
-                    _labelled("Cohort B", dcc.Dropdown(id="decoder-proto-b", value=REST, clearable=False), 3),
+                    _labelled("Cohort A", dcc.Dropdown(id="decoder-proto-a", options=list(SOURCE_OPTIONS), value=CURRENT, clearable=False), 3),
+                    _labelled("Cohort B", dcc.Dropdown(id="decoder-proto-b", options=list(OTHER_OPTIONS), value=REST, clearable=False), 3),
                     dbc.Col([html.Div("Prototype", className="small fw-semibold"),
                              dbc.RadioItems(id="decoder-proto-kind", options=[{"label": label, "value": kind} for kind, label in PROTOTYPE_KINDS.items()],
                                             value="mean", inline=True, className="small")], md=3),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.jobs import BackgroundJob
+from app.state import CURRENT_OPTION, EVERYONE_OPTION, REST_OPTION
 
 SPACES = ("joint", "ecg", "mri")
 LATENT_NAMES = {"joint": "joint latent", "ecg": "ECG-only latent", "mri": "MRI-only latent"}
@@ -22,6 +23,9 @@ PROTOTYPE_KINDS = {"mean": "mean latent", "medoid": "medoid subject"}
 DIFFERENCE = "difference"  # the perturbation direction from cohort B's mean towards A's
 PREDICTOR_DIRECTION = "predictor:"  # + a task: the direction in which that predictor's output rises
 SUBJECT_ENDPOINT = "subject:"  # + a subject id: an interpolation or perturbation that starts or ends at that subject
+# The fixed cohorts each chooser offers before the saved ones (the layout's options until the saved list arrives).
+SOURCE_OPTIONS = (CURRENT_OPTION, EVERYONE_OPTION)  # subjects from, and prototype A
+OTHER_OPTIONS = (REST_OPTION, EVERYONE_OPTION, CURRENT_OPTION)  # prototype B
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 # The background decodes (app.jobs): their request stores
