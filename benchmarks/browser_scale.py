@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -57,6 +58,7 @@ return ['view-0', 'view-1', 'view-2'].map((id) => {
 });
 """
 TIMEOUT_S = 600
+BUILT = ".built-v2"  # the marker of a finished cohort; a new name when build_cohort changes what it writes
 
 
 def chrome_with_network_log():
@@ -274,10 +276,12 @@ def main() -> None:
     print(f"{'page':>22} {'action':<24} {'seconds':>8} {'MB down':>10} {'of it data':>10} {'KB up':>9} {'RSS GiB':>8}", flush=True)
     for n in args.subjects:
         cohort = args.cache / f"cohort-{n}"
-        if not (cohort / ".built").exists():
-            cohort.mkdir(parents=True, exist_ok=True)
+        if not (cohort / BUILT).exists():  # a cohort built by an earlier version of build_cohort is built again
+            shutil.rmtree(cohort, ignore_errors=True)
+            shutil.rmtree(args.cache / f"app-cache-{n}", ignore_errors=True)
+            cohort.mkdir(parents=True)
             build_cohort(cohort, n)
-            (cohort / ".built").touch()
+            (cohort / BUILT).touch()
         rows = run_explorer(cohort, args.cache / f"app-cache-{n}", n, args.density_threshold)
         for action in ("first load", "colour change", "box selection"):
             print(f"{'data bytes/point/view':>22} {action:<24} {next(r for r in rows if r[1] == action)[6] / n / 3:>8.2f}")

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly
 
 from app.config import AppConfig
@@ -29,20 +30,47 @@ from app.core.projections import ProjectionSpec
 from app.panels import cohorts
 from app.panels.explorer import views as explorer_views
 from data_loaders import load_cohort
-from data_loaders.cohort_io import write_manifest, write_spaces
+from data_loaders.cohort_io import write_manifest, write_predictions, write_spaces
 from data_loaders.manifest import variables_to_tables
 from data_loaders.synthetic.phenotypes import VARIABLES, sample_phenotypes
 
+PREDICTED_TASKS = ("atrial_fibrillation", "lv_mass_g")  # one binary and one continuous task, as the demo's predictors give
+
 
 def build_cohort(folder: Path, n_subjects: int) -> Path:
-    """Phenotypes plus a 256-d stand-in latent space: the explorer needs no arrays."""
+    """Phenotypes, a 256-d stand-in joint space, a 64-d ECG space partly sharing it, and predictions in both.
+
+    No arrays: the explorer needs none. The second space and the predictions give the Compare spaces
+    and Accuracy tabs real work at this size (held-out predictions that track the truth, with noise).
+    """
     phenotypes = sample_phenotypes(n_subjects, seed=0).assign(sokolow_lyon_mv=2.0)
     phenotypes.reset_index().to_parquet(folder / "phenotypes.parquet", index=False)
     write_manifest(folder, {"format_version": 1, "name": f"benchmark {n_subjects}", "phenotypes": {"path": "phenotypes.parquet"},
                             "variables": variables_to_tables(VARIABLES)})
     rng = np.random.default_rng(0)
-    write_spaces(folder, {"joint": rng.normal(size=(n_subjects, 256)).astype(np.float32)}, list(phenotypes.index))
+    joint = rng.normal(size=(n_subjects, 256)).astype(np.float32)
+    ecg = (joint[:, :64] + rng.normal(scale=0.7, size=(n_subjects, 64))).astype(np.float32)
+    write_spaces(folder, {"joint": joint, "ecg": ecg}, list(phenotypes.index))
+    write_predictions(folder, _stand_in_predictions(phenotypes, rng))
     return folder
+
+
+def _stand_in_predictions(phenotypes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Every subject's prediction per task and space: a noisy logit of the label, or the truth plus noise (ECG noisier)."""
+    parts, split = [], phenotypes["split"].astype(str).to_numpy()
+    for space, noise in (("joint", 1.0), ("ecg", 1.6)):
+        for task in PREDICTED_TASKS:
+            truth = phenotypes[task].to_numpy(dtype=float)
+            truth = np.where(np.isnan(truth), np.nanmedian(truth), truth)  # a prediction for everyone, measured or not
+            if VARIABLES[task].type == "binary":
+                prediction = 1 / (1 + np.exp(-(np.where(truth > 0.5, 1.5, -1.5) + rng.normal(scale=noise, size=truth.size))))
+            else:
+                prediction = truth + rng.normal(scale=noise * 0.3 * np.nanstd(truth), size=truth.size)
+            binary = VARIABLES[task].type == "binary"
+            parts.append(pd.DataFrame({"sample_id": phenotypes.index.astype(str), "task": task, "space": space, "prediction": prediction,
+                                       "kind": "binary" if binary else "continuous", "threshold": 0.5 if binary else np.nan,
+                                       "split": split, "fit": np.where(split == "test", "held-out", "cross-fit")}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def benchmark_cases(context: AppContext, filters: list[dict], selection: dict) -> dict:
