@@ -330,3 +330,49 @@ def test_paired_scores_match_two_spaces_by_subject_inside_the_cohort():
     mask[[2, 4]] = True
     truth, a, b = metrics.paired_scores(first, second, mask)
     assert truth.tolist() == [0, 1] and a.tolist() == [0.2, 0.9] and b.tolist() == [0.3, 0.6]
+
+
+def test_a_long_curve_is_drawn_from_a_few_hundred_points_that_trace_the_same_line():
+    rng = np.random.default_rng(4)
+    labels = rng.random(200_000) < 0.1
+    scores = labels * 0.8 + rng.normal(size=labels.size)
+    fpr, tpr, _ = metrics.roc_points(labels, scores)
+    kept = metrics.along_curve(fpr, tpr)
+    assert len(fpr) > 100_000 and len(kept) <= metrics.CURVE_POINTS
+    assert kept[0] == 0 and kept[-1] == len(fpr) - 1 and np.all(np.diff(kept) > 0)
+    # Everywhere along the false-positive axis the thinned curve stays within a hair of the full one.
+    assert np.max(np.abs(np.interp(fpr, fpr[kept], tpr[kept]) - tpr)) < 0.01
+    short = np.linspace(0, 1, 50)
+    assert np.array_equal(metrics.along_curve(short, short), np.arange(50))
+
+
+def test_a_group_is_resampled_once_however_often_and_by_however_many_threads_it_is_asked(monkeypatch):
+    import threading
+    import time
+
+    computed = []
+    real = metrics.bootstrap_metrics
+
+    def slow_and_counted(*arguments):
+        computed.append(arguments[3])
+        time.sleep(0.2)  # long enough for the other thread to ask meanwhile
+        return real(*arguments)
+
+    monkeypatch.setattr(metrics, "bootstrap_metrics", slow_and_counted)
+    monkeypatch.setattr(metrics, "_RESAMPLED", metrics._ResampleMemo(size=2))
+    rng = np.random.default_rng(9)
+    labels, scores = (rng.random(400) < 0.3).astype(float), rng.random(400)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(metrics.evaluate_group("A", "binary", labels.copy(), scores.copy(), 0.5, 200)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert computed == [0.5] and results[0].estimates == results[1].estimates  # the second thread waited for the first's result
+    again = metrics.evaluate_group("B", "binary", labels, scores, 0.5, 200)
+    assert computed == [0.5] and again.name == "B" and again.estimates == results[0].estimates
+    metrics.evaluate_group("A", "binary", labels, scores, 0.6, 200)  # another threshold: other numbers
+    metrics.evaluate_group("A", "binary", labels, 1 - scores, 0.5, 200)  # other predictions
+    metrics.evaluate_group("A", "binary", labels, scores, 0.5, 200)  # pushed out by the two before (room for two)
+    assert computed == [0.5, 0.6, 0.5, 0.5]

@@ -9,7 +9,11 @@ No Dash: the accuracy panel and the tests call these functions directly.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +46,7 @@ MIN_PER_CLASS = 5
 N_RESAMPLES = 2000
 CONFIDENCE = 0.95
 CHUNK_CELLS = 2_500_000  # resample weights held at once (rows × subjects): about 20 MB of float64
+CURVE_POINTS = 800  # a drawn ROC or PR curve keeps at most this many points (see along_curve)
 AGE_BANDS = ((None, 55, "< 55"), (55, 65, "55–64"), (65, 75, "65–74"), (75, None, "≥ 75"))
 
 
@@ -179,6 +184,52 @@ def bootstrap_metrics(kind: str, truth: np.ndarray, prediction: np.ndarray, thre
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
+class _ResampleMemo:
+    """Bootstrap results remembered by the data they came from, so the same group is resampled once per process.
+
+    At a million subjects the test split has 200,000, and 2,000 resamples of it take seconds: the
+    Accuracy tab's two callbacks both evaluate everyone, a cohort of women and the sex breakdown's
+    "female" are the same subjects, and an unchanged cohort is asked again when only the breakdown
+    changes. The key is a digest of the arrays and settings (a pure function's inputs, nothing about
+    the user); a caller asking for what another thread is computing waits for that result. Bounded:
+    the least recently used results go first.
+    """
+
+    def __init__(self, size: int):
+        self.size, self.lock, self.results = size, threading.Lock(), OrderedDict()
+
+    def get(self, kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None, n_resamples: int, seed: int
+            ) -> dict[str, np.ndarray]:
+        digest = hashlib.blake2b(repr((kind, threshold, n_resamples, seed, len(truth))).encode(), digest_size=16)
+        digest.update(np.ascontiguousarray(truth, dtype=np.float64).data)
+        digest.update(np.ascontiguousarray(prediction, dtype=np.float64).data)
+        key = digest.digest()
+        with self.lock:
+            future = self.results.get(key)
+            computing = future is None
+            if computing:
+                future = self.results[key] = Future()
+                while len(self.results) > self.size:
+                    self.results.popitem(last=False)
+            else:
+                self.results.move_to_end(key)
+        if computing:
+            try:
+                resampled = bootstrap_metrics(kind, truth, prediction, threshold, n_resamples, seed)
+            except BaseException as error:
+                with self.lock:
+                    self.results.pop(key, None)
+                future.set_exception(error)
+                raise
+            for values in resampled.values():
+                values.setflags(write=False)  # shared between callers
+            future.set_result(resampled)
+        return future.result()
+
+
+_RESAMPLED = _ResampleMemo(size=64)  # about 110 kB a binary group
+
+
 def _chunks(total: int, size: int) -> Iterator[int]:
     for start in range(0, total, size):
         yield min(size, total - start)
@@ -255,7 +306,7 @@ def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarr
     if reason is not None:
         return GroupMetrics(name, kind, len(truth), cases, reason, {m: MetricEstimate(m, reason=reason) for m in metric_names(kind)}, threshold)
     point = point_metrics(kind, truth, prediction, threshold)
-    resampled = bootstrap_metrics(kind, truth, prediction, threshold, n_resamples, seed)
+    resampled = _RESAMPLED.get(kind, truth, prediction, threshold, n_resamples, seed)
     tail = 100 * (1 - confidence) / 2
     estimates = {}
     for metric in metric_names(kind):
@@ -294,6 +345,21 @@ def precision_recall_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.
     """Recall and precision at each distinct score (highest first), and those scores."""
     true_pos, flagged, thresholds = _counts_by_threshold(labels, scores)
     return true_pos / max(true_pos[-1], 1), true_pos / flagged, thresholds
+
+
+def along_curve(x: np.ndarray, y: np.ndarray, max_points: int = CURVE_POINTS) -> np.ndarray:
+    """Indices of at most ``max_points`` points spread evenly along a curve's length, its first and last included.
+
+    A ROC or PR curve has a point per distinct score, as many as subjects: 200,000 at a million. Drawn
+    a few hundred pixels wide, points spaced by arc length trace the same line (off by at most the
+    curve's length / ``max_points``), and the figure stays a few kilobytes at any cohort size.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) <= max_points:
+        return np.arange(len(x))
+    along = np.r_[0.0, np.cumsum(np.hypot(np.diff(x), np.diff(np.nan_to_num(y))))]
+    picked = np.searchsorted(along, np.linspace(0.0, along[-1], max_points - 1), side="left")
+    return np.unique(np.r_[0, np.minimum(picked, len(x) - 1), len(x) - 1])
 
 
 def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.core.metrics import METRIC_LABELS, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
+from app.core.metrics import METRIC_LABELS, along_curve, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
 from app.figures.text import plotly_text
 
 COHORT_COLOUR = "#2c7fb8"
@@ -61,13 +61,17 @@ def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_l
     for rank, cohort in reversed(list(enumerate(cohorts, start=1))):  # the first cohort drawn last, on top; listed first
         line = {"color": cohort.colour, "dash": cohort.dash, "width": 2}
         fpr, tpr, cut = roc_points(cohort.truth, cohort.prediction)
+        kept = along_curve(fpr, tpr)
+        fpr, tpr, cut = fpr[kept], tpr[kept], cut[kept]
         hover = f"{plotly_text(cohort.name)}<br>1 − specificity %{{x:.2f}}<br>sensitivity %{{y:.2f}}<br>threshold %{{customdata:.3f}}<extra></extra>"
         figure.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", line=line, name=plotly_text(cohort.name), legendgroup=cohort.name, legendrank=rank, customdata=cut,
                                     hovertemplate=hover),
                          row=1, col=1)
         recall, precision, cut = precision_recall_points(cohort.truth, cohort.prediction)
-        figure.add_trace(go.Scatter(x=np.r_[0.0, recall], y=np.r_[precision[0], precision], mode="lines", line={**line, "shape": "vh"},
-                                    name=plotly_text(cohort.name), legendgroup=cohort.name, showlegend=False, customdata=np.r_[cut[0], cut],
+        recall, precision, cut = np.r_[0.0, recall], np.r_[precision[0], precision], np.r_[cut[0], cut]
+        kept = along_curve(recall, precision)
+        figure.add_trace(go.Scatter(x=recall[kept], y=precision[kept], mode="lines", line={**line, "shape": "vh"},
+                                    name=plotly_text(cohort.name), legendgroup=cohort.name, showlegend=False, customdata=cut[kept],
                                     hovertemplate=f"{plotly_text(cohort.name)}<br>recall %{{x:.2f}}<br>precision %{{y:.2f}}"
                                                   "<br>threshold %{customdata:.3f}<extra></extra>"),
                          row=1, col=2)
