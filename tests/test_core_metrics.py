@@ -376,3 +376,21 @@ def test_a_group_is_resampled_once_however_often_and_by_however_many_threads_it_
     metrics.evaluate_group("A", "binary", labels, 1 - scores, 0.5, 200)  # other predictions
     metrics.evaluate_group("A", "binary", labels, scores, 0.5, 200)  # pushed out by the two before (room for two)
     assert computed == [0.5, 0.6, 0.5, 0.5]
+
+
+def test_large_groups_get_the_bag_of_little_bootstraps_with_the_full_bootstraps_intervals():
+    rng = np.random.default_rng(12)
+    n = metrics.LITTLE_BOOTSTRAP_FROM + 10_000
+    labels = (rng.random(n) < 0.1).astype(float)
+    scores = 1 / (1 + np.exp(-(np.where(labels > 0.5, 1.2, -1.2) + rng.normal(size=n))))
+    truth = rng.normal(150, 30, n)
+    for kind, y, predicted, threshold in (("binary", labels, scores, 0.5), ("continuous", truth, truth + rng.normal(0, 12, n), None)):
+        full = metrics.bootstrap_metrics(kind, y, predicted, threshold, 1000, 0)
+        little = metrics.resampled_metrics(kind, y, predicted, threshold, 1000, 0)
+        assert np.array_equal(little["auroc" if kind == "binary" else "r2"],
+                              metrics.little_bootstrap_metrics(kind, y, predicted, threshold, 1000, 0)["auroc" if kind == "binary" else "r2"])
+        for metric, values in full.items():
+            assert len(little[metric]) == 1000
+            classic, bag = np.percentile(values, [2.5, 97.5]), np.percentile(little[metric], [2.5, 97.5])
+            assert np.max(np.abs(classic - bag)) < 0.2 * (classic[1] - classic[0]), metric
+    assert metrics.interval_method(n).startswith("bag of little bootstraps") and metrics.interval_method(500).startswith("bootstrap")

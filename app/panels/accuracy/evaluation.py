@@ -24,6 +24,7 @@ from app.core.metrics import (
     evaluate_group,
     held_out_test_predictions,
     insufficiency,
+    interval_method,
     level_masks,
     paired_scores,
     sort_subgroups,
@@ -196,6 +197,7 @@ def export_frame(table: pd.DataFrame, task: str, space: str) -> pd.DataFrame:
     frame.insert(0, "task", task)
     frame["confidence"] = CONFIDENCE
     frame["bootstrap_resamples"] = N_RESAMPLES
+    frame["interval_method"] = [interval_method(int(n)) for n in frame["n"]]
     frame["seed"] = SEED
     return frame
 

@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
-from app.core.metrics import N_RESAMPLES, metric_names
+from app.core.metrics import LITTLE_BOOTSTRAP_FROM, N_RESAMPLES, metric_names
 from app.figures.accuracy import (
     COHORT_COLOUR,
     EVERYONE_COLOUR,
@@ -77,7 +77,8 @@ def sizes_text(context: AppContext, evaluation: Evaluation) -> list:
     predictions = evaluation.predictions
     parts = [f"{task_label(context, predictions.task)} from the {space_label(predictions.space)} space · test split only: "
              f"{len(predictions.rows):,} of {context.n_subjects:,} subjects (training subjects are never scored here) · "
-             f"95% intervals from {N_RESAMPLES:,} bootstrap resamples of subjects (seed {SEED})."]
+             f"95% intervals from {N_RESAMPLES:,} bootstrap resamples of subjects (seed {SEED}"
+             f"{'; groups of ' + format(LITTLE_BOOTSTRAP_FROM, ',') + ' or more: bag of little bootstraps' if len(predictions.rows) >= LITTLE_BOOTSTRAP_FROM else ''})."]
     cohort = context.cohort
     lacking = int((~(cohort.ecg_present & cohort.mri_present))[predictions.rows].sum()) if cohort.has_ecg and cohort.has_mri else 0
     if lacking:
