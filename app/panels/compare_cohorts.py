@@ -135,6 +135,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("compare-b", "value"),
         Input("compare-variable", "value"),
         Input(shown_id(COMPARE_TAB), "data"),
+        prevent_initial_call=True,  # never shown on page load: the tab's view of the cohort arrives when it is opened
     )
     def _compare(a, b, variable, shown):
         return compare_when_shown(context, a, b, variable, shown)

@@ -50,7 +50,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(shown_id(PANEL_TAB), "data"),
         Input("cs-poll", "n_intervals"),
         State("cs-drawn", "data"),
-        prevent_initial_call="initial_duplicate",
+        prevent_initial_call=True,  # hidden on page load: the tab's visibility store calls it once the tab is opened
     )
     def _overview(visible, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, drawn):
         # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
@@ -153,6 +153,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-align-on-selection", "value"),
         Input("cs-ready", "data"),
         Input(visible_id(PANEL_TAB), "data"),
+        prevent_initial_call=True,  # hidden on page load (see _overview)
     )
     def _subject(space_a, space_b, method, k, metric, focused, shown, align, _ready, visible):
         if not is_shown(visible):

@@ -70,6 +70,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input(visible_id(DECODER_TAB), "data"),
         Input(DECODE_SUBJECT, "data"),
         State("decoder-choices-for", "data"),
+        prevent_initial_call=True,  # hidden on page load: opening the tab sets its visibility store
     )
     def _subject_choices(source, closest, shown, visible, requested, computed_for):
         filters, selection, version = shown_inputs(shown)
