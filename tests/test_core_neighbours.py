@@ -96,6 +96,24 @@ def test_approximate_neighbours_recall_at_least_95_percent_of_exact(metric):
     assert np.abs(exact_overlap - approximate_overlap).mean() <= 0.02
 
 
+def test_a_space_without_clusters_is_searched_in_a_bounded_number_of_cells(monkeypatch):
+    """Every cell borders nearly every other in isotropic noise: each is compared with at most n_probe + MAX_BORDER_CELLS cells."""
+    noise = np.random.default_rng(5).normal(size=(20_000, 32)).astype(np.float32)
+    widest = []
+    compared = neighbours._block_distances
+
+    def recorded(queries, query_norms, points, point_norms):
+        widest.append(len(points))
+        return compared(queries, query_norms, points, point_norms)
+
+    monkeypatch.setattr(neighbours, "_block_distances", recorded)
+    found = approximate_neighbours(noise, 10)
+    cells = round(np.sqrt(len(noise)) * neighbours.CELL_FACTOR)
+    assert found.shape == (20_000, 10) and (found != np.arange(20_000)[:, None]).all()
+    # the k-means cells hold ~n / cells subjects each; allow uneven cells twice that size
+    assert max(widest) <= (4 + neighbours.MAX_BORDER_CELLS) * 2 * len(noise) / cells < len(noise)
+
+
 def test_auto_method_is_exact_for_small_cohorts(monkeypatch):
     monkeypatch.setattr(neighbours, "approximate_neighbours", lambda *args, **kwargs: pytest.fail("small cohorts are exact"))
     nearest_neighbours(latent_mixture(300), 5)
