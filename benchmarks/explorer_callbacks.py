@@ -62,11 +62,11 @@ def _stand_in_predictions(phenotypes: pd.DataFrame, rng: np.random.Generator) ->
         for task in PREDICTED_TASKS:
             truth = phenotypes[task].to_numpy(dtype=float)
             truth = np.where(np.isnan(truth), np.nanmedian(truth), truth)  # a prediction for everyone, measured or not
-            if VARIABLES[task].type == "binary":
+            binary = VARIABLES[task].type == "binary"
+            if binary:
                 prediction = 1 / (1 + np.exp(-(np.where(truth > 0.5, 1.5, -1.5) + rng.normal(scale=noise, size=truth.size))))
             else:
                 prediction = truth + rng.normal(scale=noise * 0.3 * np.nanstd(truth), size=truth.size)
-            binary = VARIABLES[task].type == "binary"
             parts.append(pd.DataFrame({"sample_id": phenotypes.index.astype(str), "task": task, "space": space, "prediction": prediction,
                                        "kind": "binary" if binary else "continuous", "threshold": 0.5 if binary else np.nan,
                                        "split": split, "fit": np.where(split == "test", "held-out", "cross-fit")}))

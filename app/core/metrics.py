@@ -211,7 +211,7 @@ def little_bootstrap_metrics(kind: str, truth: np.ndarray, prediction: np.ndarra
     for resamples in np.diff(np.linspace(0, n_resamples, LITTLE_SUBSETS + 1).astype(int)):
         chosen = rng.choice(n, size=subset_size, replace=False)
         kernel = _kernel(kind, truth[chosen], prediction[chosen], threshold)
-        centre = point_metrics(kind, truth[chosen], prediction[chosen], threshold)  # every metric is a ratio: weights n/b or 1 alike
+        centre = {metric: float(value[0]) for metric, value in kernel(np.ones((1, subset_size))).items()}  # a ratio: weights n/b or 1 alike
         counts = rng.poisson(n / subset_size, size=(resamples, subset_size)).astype(np.float32)
         resampled = kernel(counts)
         parts.append({metric: whole[metric] + (values - centre[metric]) for metric, values in resampled.items()})

@@ -75,10 +75,10 @@ def _figure_heading(title: str, hint: str) -> html.Div:
 
 def sizes_text(context: AppContext, evaluation: Evaluation) -> list:
     predictions = evaluation.predictions
+    large = f"; groups of {LITTLE_BOOTSTRAP_FROM:,} or more: bag of little bootstraps" if len(predictions.rows) >= LITTLE_BOOTSTRAP_FROM else ""
     parts = [f"{task_label(context, predictions.task)} from the {space_label(predictions.space)} space · test split only: "
              f"{len(predictions.rows):,} of {context.n_subjects:,} subjects (training subjects are never scored here) · "
-             f"95% intervals from {N_RESAMPLES:,} bootstrap resamples of subjects (seed {SEED}"
-             f"{'; groups of ' + format(LITTLE_BOOTSTRAP_FROM, ',') + ' or more: bag of little bootstraps' if len(predictions.rows) >= LITTLE_BOOTSTRAP_FROM else ''})."]
+             f"95% intervals from {N_RESAMPLES:,} bootstrap resamples of subjects (seed {SEED}{large})."]
     cohort = context.cohort
     lacking = int((~(cohort.ecg_present & cohort.mri_present))[predictions.rows].sum()) if cohort.has_ecg and cohort.has_mri else 0
     if lacking:
