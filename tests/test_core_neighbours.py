@@ -96,6 +96,12 @@ def test_approximate_neighbours_recall_at_least_95_percent_of_exact(metric):
     assert np.abs(exact_overlap - approximate_overlap).mean() <= 0.02
 
 
+def test_probing_every_cell_is_an_exact_search():
+    """With every cell probed the candidates are everyone (the own cell first): the result must be exact, self excluded."""
+    space = latent_mixture(900, seed=6)
+    np.testing.assert_array_equal(approximate_neighbours(space, 12, n_probe=10_000), exact_neighbours(space, 12))
+
+
 def test_a_space_without_clusters_is_searched_in_a_bounded_number_of_cells(monkeypatch):
     """Every cell borders nearly every other in isotropic noise: each is compared with at most n_probe + MAX_BORDER_CELLS cells."""
     noise = np.random.default_rng(5).normal(size=(20_000, 32)).astype(np.float32)

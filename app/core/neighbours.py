@@ -62,12 +62,20 @@ def _check_k(k: int, n: int) -> int:
 
 
 def _top_k(distances: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the k candidates with the smallest distances, nearest first (ties by index)."""
+    """Per row, the k candidates with the smallest distances, nearest first (ties by index).
+
+    The selection is torch's top-k (a partial selection in compiled code, GIL released): on rows of
+    60,000 candidates it took a tenth of the time of numpy's ``argpartition``, which was four fifths of
+    the whole search at a million subjects.
+    """
     if distances.shape[1] > k:
-        part = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        import torch  # a dependency already (the decoders); imported here so that the core stays importable fast
+
+        selected = torch.topk(torch.from_numpy(distances), k, dim=1, largest=False, sorted=False)
+        part, part_distances = selected.indices.numpy(), selected.values.numpy()
     else:
         part = np.broadcast_to(np.arange(distances.shape[1]), distances.shape)
-    part_distances = np.take_along_axis(distances, part, axis=1)
+        part_distances = distances
     chosen = candidates[part] if candidates.ndim == 1 else np.take_along_axis(candidates, part, axis=1)
     order = np.lexsort((chosen, part_distances), axis=1)
     return np.take_along_axis(chosen, order, axis=1)
@@ -174,14 +182,17 @@ def _inverted_file_search(data: np.ndarray, k: int, n_probe: int, seed: int, pro
             return
         borders, counts = np.unique(nearest[queries, 1], return_counts=True)
         probed = np.union1d(cell_probes[cell], borders[np.argsort(-counts, kind="stable")[:MAX_BORDER_CELLS]])
-        candidates = np.concatenate([members[bounds[c]:bounds[c + 1]] for c in probed])
-        if len(candidates) <= k:  # an isolated cell: compare with everyone
+        # The cell's own members first, so that a query's own column is its place among the queries.
+        candidates = np.concatenate([queries] + [members[bounds[c]:bounds[c + 1]] for c in probed if c != cell])
+        isolated = len(candidates) <= k
+        if isolated:  # compare with everyone
             candidates = np.arange(n, dtype=np.int32)
         rows = max(1, BLOCK_BYTES // (4 * len(candidates)))
         for start in range(0, len(queries), rows):
             chunk = queries[start:start + rows]
             distances = _block_distances(data[chunk], norms[chunk], data[candidates], norms[candidates])
-            distances[chunk[:, None] == candidates[None, :]] = np.inf  # a subject is not its own neighbour
+            own_columns = chunk if isolated else np.arange(start, start + len(chunk))
+            distances[np.arange(len(chunk)), own_columns] = np.inf  # a subject is not its own neighbour
             result[chunk] = _top_k(distances, candidates, k)  # cells are disjoint: threads never write the same rows
 
     # numpy releases the GIL in the products and partitions, so cells can be searched side by side.
