@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import time
 from dataclasses import dataclass
 
@@ -37,7 +36,6 @@ class DecoderModels:
 
     codec: object  # models.decoding.LatentCodec (imported lazily: torch is heavy)
     predictors: object | None  # models.predictors.PredictorSet
-    loaded_pid: int
 
     @property
     def device(self) -> str:
@@ -54,9 +52,12 @@ class DecoderModels:
 
     def decode(self, latents: np.ndarray) -> Decoded:
         """Decode both modalities of a batch of latents (n, d); the codec batches them on its device."""
-        if os.getpid() != self.loaded_pid:
-            import torch
+        import torch
 
+        # One intra-op thread in every serving process (it was so only in forked ones): a server decodes for
+        # several users at once, side by side on the job lane's threads, and a thread team per decode only
+        # competes with them and with every other request for the cores.
+        if torch.get_num_threads() != 1:
             torch.set_num_threads(1)
         started = time.perf_counter()
         ecg = self.codec.decode(latents, "ecg")
@@ -110,7 +111,7 @@ def _load_models(context: AppContext) -> DecoderModels:
         predictors = cohort_predictors(context)
     except (CheckpointError, LookupError, OSError, ValueError) as error:
         raise DecoderUnavailable(f"The cohort's model cannot be loaded ({error}). Train one with python -m models.train --cohort DIR.") from error
-    return DecoderModels(codec, predictors, os.getpid())
+    return DecoderModels(codec, predictors)
 
 
 @functools.lru_cache(maxsize=4)
