@@ -3,7 +3,7 @@
 // hundred bytes however many points are inside. The server resolves it on the coordinates it holds.
 //
 // Draw a view from what the server sent (view-N-spec): its point trace carries one colour code per
-// subject and a 256-stop scale; here it becomes one trace per code, each of one colour. Plotly.js
+// subject and the 256 codes' colours (meta.palette); here it becomes one trace per code, each of one colour. Plotly.js
 // turns a per-point colour array into a colour string and parses it back, point by point, on every
 // repaint (2.2-2.7 s for three views of 100,000 points in headless Chromium here, against 0.6-0.9 s
 // split by colour); splitting takes milliseconds. Faded codes draw first, so a highlighted cohort
@@ -28,7 +28,7 @@ function decoded(value) {
 function colourGroups(trace) {
     const x = decoded(trace.x), y = decoded(trace.y), codes = decoded(trace.marker.color);
     const rows = trace.customdata ? decoded(trace.customdata) : null;
-    const scale = trace.marker.colorscale;
+    const { palette, ...meta } = trace.meta; // the palette is read here, not copied onto every group's trace
     const counts = new Int32Array(256);
     for (let i = 0; i < codes.length; i += 1) {
         counts[codes[i]] += 1;
@@ -55,11 +55,11 @@ function colourGroups(trace) {
     }
     const traces = present.map((code) => Object.assign({}, trace, {
         x: groups[code].x, y: groups[code].y, customdata: groups[code].rows,
-        marker: { size: trace.marker.size, color: scale[code][1] },
-        meta: Object.assign({}, trace.meta, { code: code }),
+        marker: { size: trace.marker.size, color: palette[code] },
+        meta: Object.assign({}, meta, { code: code }),
     }));
     // An empty view keeps one empty trace, so its meta (highlight, zoom) still travels.
-    return traces.length ? traces : [Object.assign({}, trace, { x: [], y: [], customdata: [], marker: { size: trace.marker.size } })];
+    return traces.length ? traces : [Object.assign({}, trace, { x: [], y: [], customdata: [], marker: { size: trace.marker.size }, meta: meta })];
 }
 
 const SERVER_LAYOUTS = {}; // graph id -> the layout the server sent last, to see whether it changed since

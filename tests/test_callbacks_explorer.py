@@ -90,10 +90,10 @@ def test_a_colour_change_patches_the_colour_scale_and_keeps_the_selection(contex
     selection = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"},
                  "shape": {"kind": "box", "x": [-1e9, 1e9], "y": [0, 1e9]}}
     patch = explorer_views.render_latent_view(context, 0, "joint", "pca", "age_years", [], selection, {"colour-by"}).figure
-    (merge,) = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Merge"]
-    assert merge["location"] == ["data", 0, "marker"] and set(merge["params"]["value"]) == {"color", "colorscale", "cmin", "cmax"}
+    operations = _operations(patch)
+    assert len(operations[("data", 0, "meta", "palette")]) == 256  # a new colour for each code, with the new codes
     inside = context.cached_projection("joint", ProjectionSpec(method="pca"))[:, 1] >= 0
-    assert (unpacked(merge["params"]["value"]["color"]) < FADED_OFFSET).tolist() == inside.tolist()
+    assert (unpacked(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == inside.tolist()
     assert ("layout", "selectionrevision") not in _operations(patch)
 
 

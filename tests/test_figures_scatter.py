@@ -14,7 +14,7 @@ from app.figures.scatter import (
     MISSING_CODE,
     colour_coding,
     highlighted_codes,
-    marker_colours,
+    palette,
     scatter_figure,
     subject_lines,
     typed_array,
@@ -77,7 +77,9 @@ def test_figure_is_one_webgl_trace_of_typed_arrays_without_per_point_strings():
     assert unpacked(sent["y"]).tolist() == [1.0, 3.0, 5.0, 7.0]
     assert unpacked(sent["marker"]["color"]).tolist() == [1 + FADED_OFFSET, 0, MISSING_CODE, 0]
     assert trace.unselected.marker.opacity == 1.0  # Plotly's own dimming off: the server's highlight rules
-    assert trace.meta == {"highlight": True, "colour_groups": True}  # the browser splits it by colour (assets/explorer.js)
+    # the browser splits it by colour (assets/explorer.js), one colour per code from the palette; no Plotly colour scale
+    assert trace.meta == {"highlight": True, "colour_groups": True, "palette": palette(colour_coding(table.sex, SEX))}
+    assert len(trace.meta["palette"]) == 256 and trace.meta["palette"][0] == "rgba(31,119,180,1.0)" and "colorscale" not in sent["marker"]
 
 
 def test_each_point_costs_at_most_twelve_bytes_and_a_recolouring_two():
@@ -85,7 +87,7 @@ def test_each_point_costs_at_most_twelve_bytes_and_a_recolouring_two():
         rng = np.random.default_rng(0)
         coding = colour_coding(pd.Series(rng.normal(size=n)), AGE)
         figure = pio.to_json(scatter_figure(rng.normal(size=(n, 2)), coding))  # as Dash sends it, escapes and all
-        return len(figure), len(to_json_plotly(marker_colours(coding, None)))
+        return len(figure), len(to_json_plotly({"color": typed_array(coding.codes), "palette": palette(coding)}))
 
     (figure_small, colours_small), (figure_large, colours_large) = sizes(10_000), sizes(40_000)
     assert (figure_large - figure_small) / 30_000 <= 12.0  # float32 x, y and a uint8 code, base64: 12 bytes

@@ -24,7 +24,7 @@ from app.figures.scatter import (
     colour_coding,
     found_subject_marks,
     highlighted_codes,
-    marker_colours,
+    palette,
     selection_outline,
     subject_lines,
     typed_array,
@@ -134,10 +134,9 @@ def repaint_patch(view_id: str, view: dict, coding: ColourCoding, highlight: np.
     if triggers & HIGHLIGHT_TRIGGERS:
         codes = highlighted_codes(coding, highlight)
         colours = typed_array(codes if rows is None else codes[rows])
+        patch["data"][0]["marker"]["color"] = colours
         if triggers & {"colour-by", CLUSTERS}:
-            patch["data"][0]["marker"].update({**marker_colours(coding, highlight), "color": colours})
-        else:
-            patch["data"][0]["marker"]["color"] = colours
+            patch["data"][0]["meta"]["palette"] = palette(coding)
         patch["data"][0]["meta"]["highlight"] = highlight is not None  # the rest of meta (colour groups, zoom) stays
     _set_outline(patch, view_id, view, selection, triggers)
     _mark_found(patch, triggers, marks)
