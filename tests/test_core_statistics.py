@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from app.core.statistics import benjamini_hochberg, category_levels, compare_groups, level_codes, level_counts
+from app.core.statistics import benjamini_hochberg, category_levels, compare_groups, level_codes, level_counts, skewness
 from data_loaders.manifest import VariableSpec
 
 VARIABLES = {
@@ -107,3 +107,10 @@ def test_each_subject_gets_its_level_once_per_column(values, spec, expected):
     assert codes.tolist() == expected
     everyone = np.ones(len(values), dtype=bool)
     assert level_counts(codes, everyone, len(levels)).tolist() == [expected.count(i) for i in range(len(levels))]
+
+
+def test_skewness_is_scipys_default_sample_skewness():
+    rng = np.random.default_rng(3)
+    for values in (rng.normal(size=500), rng.lognormal(size=300), -rng.exponential(size=50), np.array([1.0, 2.0, 10.0])):
+        assert skewness(values) == pytest.approx(stats.skew(values), rel=1e-9)
+    assert skewness(np.full(10, 4.0)) == 0.0

@@ -31,10 +31,20 @@ def _undefined_effect(a: float, b: float) -> float:
     return 0.0 if a == b else np.nan
 
 
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness m3 / m2^1.5 (Fisher-Pearson, uncorrected: scipy.stats.skew's default).
+
+    Two numpy moments: scipy's own wrapper (NaN policy, axis handling) cost ~0.5 ms per call, and
+    Table 1 asks for every continuous variable in both groups on each comparison.
+    """
+    centred = values - values.mean()
+    second = np.mean(centred * centred)
+    return float(np.mean(centred * centred * centred) / second**1.5) if second > 0 else 0.0
+
+
 def is_skewed(*groups: np.ndarray) -> bool:
     """|skewness| > 1 in any group: then Mann–Whitney rather than Welch's t, and median [IQR] rather than mean ± SD."""
-    from scipy import stats  # imported on first use: scipy.stats takes over a second, and serving starts without it
-    return any(abs(stats.skew(group)) > 1 for group in groups if len(group) > 2 and group.std() > 0)
+    return any(abs(skewness(group)) > 1 for group in groups if len(group) > 2 and group.std() > 0)
 
 
 def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
