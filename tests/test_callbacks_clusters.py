@@ -146,7 +146,9 @@ def test_the_explorer_colours_every_view_by_the_clusters_in_force(context):
     assert "Cluster 1 (" in legend and "Cluster 3 (" in legend
     patch = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, {CLUSTERS}, clusters=KMEANS_3).figure
     operations = patch.to_plotly_json()["operations"]
-    assert any(operation["location"] == ["data", 0, "marker"] for operation in operations)  # only the colours are patched
+    # only the colours are patched: the codes and the palette they index
+    assert {tuple(operation["location"]) for operation in operations} >= {("data", 0, "marker", "color"), ("data", 0, "meta", "palette")}
+    assert not any(operation["location"][:3] == ["data", 0, "x"] for operation in operations)
     assert "No clusters yet" in str(explorer_views.colour_legend(context, CLUSTER_COLOUR, None))
     uniform = explorer_views.render_latent_view(context, 0, "ecg", "pca", CLUSTER_COLOUR, [], None, set(), clusters=None).figure
     assert len(set(unpacked(uniform.data[0].marker.color))) == 1
