@@ -87,6 +87,9 @@ def test_page_loads_with_every_subject_once_in_compact_webgl_traces_one_per_colo
         assert 2 <= len(traces) <= 3 and {trace["type"] for trace in traces} == {"scattergl"}  # AF no, yes (and missing)
         assert all(trace["typed"] and not trace["hovertext"] for trace in traces)  # float32 typed arrays, no per-point strings
         assert sorted(row for trace in traces for row in trace["rows"]) == list(range(SUBJECTS))
+        # WebGL at the screen's pixel ratio (1 in headless Chromium), not Plotly's fixed 2, and the layout's own settings kept
+        config = driver.execute_script("return document.querySelector(arguments[0] + ' .js-plotly-plot')._context", f"#{graph_id}")
+        assert config["plotGlPixelRatio"] == 1 and config["scrollZoom"] is True and config["displaylogo"] is False
     assert "Atrial fibrillation: yes" in driver.find_element(By.ID, "colour-legend").text
     driver.save_screenshot(str(tmp_path / "explorer.png"))
     assert severe_console_errors(driver) == []

@@ -27,7 +27,11 @@ def register(app: dash.Dash, context: AppContext) -> None:
     )
     for ids in VIEWS:
         app.clientside_callback(
-            ClientsideFunction(namespace="explorer", function_name="drawView"), Output(ids.graph, "figure"), Input(ids.spec, "data")
+            ClientsideFunction(namespace="explorer", function_name="drawView"),
+            Output(ids.graph, "figure"),
+            Output(ids.graph, "config"),
+            Input(ids.spec, "data"),
+            State(ids.graph, "config"),
         )
         app.clientside_callback(
             ClientsideFunction(namespace="explorer", function_name="viewportFromRelayout"),
