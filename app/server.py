@@ -87,6 +87,17 @@ class CeleryJobManager(PerRequesterResults, JobLanes, dash.CeleryManager):
         task = job_fn.apply_async((key, self._make_progress_key(key), args, job_context(context)), queue=self.lane_of(job_fn))
         return task.task_id
 
+    def terminate_job(self, job) -> None:
+        """A superseded job is revoked: dropped while queued, left to finish once running (as on the thread lanes).
+
+        Dash's manager terminates a running task with SIGTERM: the pool process exits wherever it is (a
+        traceback in the log when that was inside a finaliser) and Celery forks a new one, which must
+        load the models again. A running job here is a quick decode or a projection, neighbour list or
+        clustering that is cached once done, so letting it finish costs less than killing it.
+        """
+        if job is not None:
+            self.handle.control.revoke(job)
+
 
 class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
     """Background callbacks on bounded pools of threads in the server process, one per lane; results in a disk cache.

@@ -126,3 +126,14 @@ def test_celery_jobs_are_sent_to_their_lane_queue_and_a_plain_worker_takes_both(
     assert manager.call_job_fn("b", tasks["umap"], [1], {}) == "umap"
     assert sent == [("decode", QUICK), ("umap", HEAVY)]
     assert sorted(queue.name for queue in celery.conf.task_queues) == sorted([QUICK, HEAVY])
+
+
+def test_a_superseded_celery_job_is_revoked_not_killed(monkeypatch):
+    manager = CeleryJobManager(make_celery("redis://127.0.0.1:9/0"))  # never contacted: control is replaced below
+    calls: list[tuple] = []
+    control = SimpleNamespace(revoke=lambda job, **options: calls.append(("revoke", job, options)),
+                              terminate=lambda job, **options: calls.append(("terminate", job, options)))
+    monkeypatch.setattr(manager.handle, "control", control)
+    manager.terminate_job("task-1")
+    manager.terminate_job(None)
+    assert calls == [("revoke", "task-1", {})]  # no terminate=True: the worker process lives on
