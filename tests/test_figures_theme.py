@@ -7,6 +7,7 @@ import json
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from app.figures.messages import message_figure
 from app.figures.theme import TEMPLATE, TRACE_TYPES
 
 
@@ -23,3 +24,5 @@ def test_the_cut_down_template_draws_what_the_app_draws_as_plotly_white_does():
 def test_a_bare_figure_gets_the_cut_down_template_not_plotlys_full_default():
     template = go.Figure().to_plotly_json()["layout"]["template"]
     assert set(template["data"]) == set(TRACE_TYPES) & set(pio.templates["plotly_white"].to_plotly_json()["data"])
+    # the figure builders set no template of their own: what they send carries this one
+    assert message_figure("nothing yet").to_plotly_json()["layout"]["template"] == pio.templates[TEMPLATE].to_plotly_json()

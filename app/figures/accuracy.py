@@ -17,7 +17,6 @@ from plotly.subplots import make_subplots
 
 from app.core.metrics import METRIC_LABELS, along_curve, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 
 COHORT_COLOUR = "#2c7fb8"
 OTHER_COLOUR = "#e6550d"
@@ -41,14 +40,14 @@ def note_figure(text: str, height: int = 320) -> go.Figure:
     """An empty figure that says why there is nothing to draw (instead of blank axes)."""
     figure = go.Figure()
     figure.add_annotation(text=plotly_text(text), showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template=TEMPLATE, height=height,
+    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=height,
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
 
 
 def _style(figure: go.Figure, height: int, legend_y: float = 1.1) -> go.Figure:
     """Shared look: white template, legend in a row above the plot (titles live in the page, beside the figure)."""
-    figure.update_layout(template=TEMPLATE, height=height, font=FONT, margin={"l": 60, "r": 20, "t": 80, "b": 50},
+    figure.update_layout(height=height, font=FONT, margin={"l": 60, "r": 20, "t": 80, "b": 50},
                          legend={"orientation": "h", "yanchor": "bottom", "y": legend_y, "x": 0, "font": {"size": 12}},
                          hoverlabel={"font": {"size": 12}})
     return figure

@@ -18,7 +18,6 @@ from plotly.subplots import make_subplots
 
 from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
 DEFAULT_HEART_RATE_BPM = 60.0
@@ -105,7 +104,7 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     figure.update_layout(
         meta={"cine_loop": True, "frame_ms": frame_ms},
         title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
-        height=height, template=TEMPLATE, margin={"l": 10, "r": 40 if bars else 10, "t": 96 if title or caption else 54, "b": 10},
+        height=height, margin={"l": 10, "r": 40 if bars else 10, "t": 96 if title or caption else 54, "b": 10},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
                       "pad": {"t": 4, "r": 6},
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},

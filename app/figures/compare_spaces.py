@@ -12,7 +12,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
 OVERLAP_SCALE = "RdBu"
@@ -28,7 +27,7 @@ SLIDER_TOP_PX = CONTROLS_TOP_PX + 40  # and its frame slider under the buttons
 
 
 def _layout_defaults(figure: go.Figure, revision: str) -> None:
-    figure.update_layout(template=TEMPLATE, uirevision=revision or "keep", margin={"l": 40, "r": 10, "t": 36, "b": 36})
+    figure.update_layout(uirevision=revision or "keep", margin={"l": 40, "r": 10, "t": 36, "b": 36})
 
 
 def trail_segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

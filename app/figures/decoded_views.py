@@ -20,7 +20,6 @@ from app.core.what_changed import measured_changes
 from app.figures.cine import cine_difference_figure
 from app.figures.ecg_paper import RECONSTRUCTION_COLOUR, PaperTrace, difference_traces, median_beat_paper, overlay, twelve_lead_paper
 from app.figures.messages import message_figure
-from app.figures.theme import TEMPLATE
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ
 from data_loaders.ecg_measures import detect_r_peaks_multilead, median_beat, without_baseline_wander
 
@@ -113,7 +112,7 @@ def change_views(label_a: str, label_b: str, leads: Sequence[str], ecg_a: np.nda
         cine = cine_difference_figure(cine_a, cine_b, label_a=label_a, label_b=label_b, heart_rate_bpm=heart_rate_bpm,
                                       title=f"Cine: {label_a}, {label_b} and {label_a} − {label_b} (red: brighter in {label_a})")
     else:
-        cine = go.Figure(layout={"annotations": [{"text": "No cine for this model", "showarrow": False}], "template": TEMPLATE})
+        cine = go.Figure(layout={"annotations": [{"text": "No cine for this model", "showarrow": False}]})
     table = measured_changes(ecg_a, ecg_b, leads, cine_a, cine_b, predictions, r_peak_index)
     return ChangeViews(ecg, cine, table)
 

@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -58,7 +57,7 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
     figure.update_xaxes(title={"text": "frame", "standoff": 2}, row=2, col=1)
     figure.update_yaxes(title={"text": "area (px)"}, row=2, col=1)
     # A top margin clear of the mode bar, and the legend under the figure, away from both titles.
-    figure.update_layout(height=height, template=TEMPLATE, margin={"l": 50, "r": 10, "t": 48, "b": 70},
+    figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 48, "b": 70},
                          legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.22, "yanchor": "top"})
     return figure
 
@@ -146,7 +145,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     # The title sits at the figure's top edge and the margin grows with the column titles' lines, so they never meet.
     figure.update_layout(title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}, "yref": "container", "y": 1, "yanchor": "top",
                                 "pad": {"t": 8}},
-                         template=TEMPLATE, height=170 + 150 * (len(cine_frames) + 1),
+                         height=170 + 150 * (len(cine_frames) + 1),
                          margin={"l": 60, "r": 10, "t": (60 if title else 40) + 18 * title_lines, "b": 10})
     return figure
 
@@ -158,7 +157,7 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
     if not names:
         figure = go.Figure()
         figure.add_annotation(text="No predictors were fitted for this model", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-        figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template=TEMPLATE, height=height)
+        figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=height)
         return figure
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=[plotly_text(name) for name in names], horizontal_spacing=0.06)
     positions = np.arange(len(step_labels))
@@ -171,5 +170,5 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
         if unit:
             figure.update_yaxes(title={"text": unit, "standoff": 2}, row=1, col=col)
     figure.update_annotations(font={"size": 11})
-    figure.update_layout(height=height, template=TEMPLATE, margin={"l": 45, "r": 10, "t": 40, "b": 30})
+    figure.update_layout(height=height, margin={"l": 45, "r": 10, "t": 40, "b": 30})
     return figure

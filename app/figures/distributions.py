@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 
 from app.core.statistics import level_codes, level_counts
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 from data_loaders.manifest import VariableSpec
 
 EVERYONE_COLOUR = "#c8ccd2"
@@ -112,6 +111,6 @@ def overlaid_distributions(column: pd.Series, spec: VariableSpec, masks: dict[st
             total = max(int(counts.sum()), 1)
             figure.add_bar(x=[plotly_text(n) for n in names], y=counts / total, name=f"{plotly_text(name)} (n={int(mask.sum()):,})", marker_color=colour)
         figure.update_layout(barmode="group", xaxis_title=spec.label, yaxis_title="share", yaxis_tickformat=".0%")
-    figure.update_layout(template=TEMPLATE, height=340, margin={"l": 50, "r": 10, "t": 10, "b": 70},
+    figure.update_layout(height=340, margin={"l": 50, "r": 10, "t": 10, "b": 70},
                          legend={"orientation": "h", "y": 1.12}, modebar={"orientation": "v"})
     return figure

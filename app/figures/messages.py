@@ -5,7 +5,6 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 
 
 def message_figure(text: str) -> go.Figure:
@@ -13,5 +12,5 @@ def message_figure(text: str) -> go.Figure:
     figure = go.Figure()
     lines = "<br>".join(plotly_text(line) for line in text.split("\n"))
     figure.add_annotation(text=lines, showarrow=False, font={"size": 14, "color": "#555"}, xref="paper", yref="paper", x=0.5, y=0.5)
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure

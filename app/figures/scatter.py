@@ -22,7 +22,6 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from app.figures.text import plotly_text
-from app.figures.theme import TEMPLATE
 from data_loaders.manifest import VariableSpec
 
 MISSING_COLOUR = "#b0b0b0"
@@ -182,7 +181,6 @@ def view_layout(title: str, x_label: str, y_label: str, revision: str, caption: 
         "dragmode": "lasso",
         "uirevision": revision or "keep",
         "margin": {"l": 50, "r": 10, "t": 36 + 15 * len(caption), "b": 40},
-        "template": TEMPLATE,
         "clickmode": "event+select",
         "hovermode": "closest",
         "modebar": {"orientation": "v"},
