@@ -62,17 +62,13 @@ function colourGroups(trace) {
     return traces.length ? traces : [Object.assign({}, trace, { x: [], y: [], customdata: [], marker: { size: trace.marker.size }, meta: meta })];
 }
 
-const SERVER_LAYOUTS = {}; // graph id -> the layout the server sent last, to see whether it changed since
-
 function withUserEdits(layout, graphId) {
-    // dcc.Graph hands Plotly a copy of the figure, so what the user did to the view since (a zoom, an
-    // outline drawn) is not in the server's layout. Keep the zoom while the figure has the same
-    // uirevision (what uirevision promises), and the outline unless the server set one since.
+    // dcc.Graph hands Plotly a copy of the figure, so a zoom since is not in the server's layout: keep
+    // it while the figure has the same uirevision (what uirevision promises). The selection's outline
+    // is the server's (a layout shape), not Plotly's own selection: see selection_outline in app/figures/scatter.py.
     const graph = document.querySelector("#" + graphId + " .js-plotly-plot");
     const shown = graph && graph._fullLayout;
-    const previous = SERVER_LAYOUTS[graphId];
-    SERVER_LAYOUTS[graphId] = layout;
-    if (!shown || !previous || shown.uirevision !== layout.uirevision) {
+    if (!shown || shown.uirevision !== layout.uirevision) {
         return layout;
     }
     const kept = Object.assign({}, layout);
@@ -80,9 +76,6 @@ function withUserEdits(layout, graphId) {
         if (shown[axis] && shown[axis].autorange === false && Array.isArray(shown[axis].range)) {
             kept[axis] = Object.assign({}, layout[axis], { range: shown[axis].range.slice(), autorange: false });
         }
-    }
-    if (layout.selections === previous.selections && graph.layout && graph.layout.selections) {
-        kept.selections = graph.layout.selections;
     }
     return kept;
 }

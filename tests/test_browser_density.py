@@ -51,7 +51,7 @@ return {
     xs: points.flatMap((t) => Array.from(t.x)),
     ys: points.flatMap((t) => Array.from(t.y)),
     range: [g._fullLayout.xaxis.range, g._fullLayout.yaxis.range],
-    selections: (g.layout.selections || []).map((s) => [s.x0, s.x1, s.y0, s.y1]),
+    outlines: (g.layout.shapes || []).filter((s) => s.name === 'selection').map((s) => [s.x0, s.x1, s.y0, s.y1]),
 };
 """
 
@@ -87,7 +87,7 @@ def test_a_box_drawn_on_a_density_highlights_the_subjects_inside_it_in_every_vie
     box_select_middle(driver, "view-0")
     for graph_id in VIEWS:
         wait_for(lambda g=graph_id: (_density(driver, g) or {}).get("meta", {}).get("highlight"), message=f"{graph_id} highlighted")
-    (x0, x1, y0, y1), = _view(driver, "view-0")["selections"]
+    (x0, x1, y0, y1), = _view(driver, "view-0")["outlines"]
     inside = points_in_box(joint_pca, (x0, x1), (y0, y1))
     assert 0 < inside.sum() < PHENOTYPE_COHORT_SUBJECTS
     summary = wait_for(lambda: driver.find_element(By.ID, "selection-summary").text, message="the summary")

@@ -117,7 +117,20 @@ def test_box_selection_sends_its_shape_and_highlights_the_same_subjects_in_every
     assert f"{len(selected):,} of {SUBJECTS:,} subjects highlighted" in summary
     uploads = driver.execute_script("return window.__uploads;")
     assert uploads and max(uploads) < 4000  # the box's corners, not the points inside it
+    # Once the server has the selection, its outline (a shape) stands for Plotly's own, which Plotly would
+    # otherwise select and restyle every point against on each redraw; the highlight stays.
+    wait_for(lambda: driver.execute_script(OUTLINES, "#view-0") == [1, 0], message="the server's outline in place of Plotly's")
+    assert [driver.execute_script(OUTLINES, f"#{graph_id}") for graph_id in VIEWS[1:]] == [[0, 0], [0, 0]]
+    assert _highlighted(driver, "view-0") == selected
+    box_select_middle(driver, "view-1")  # a new box in another view: the outline moves there
+    wait_for(lambda: [driver.execute_script(OUTLINES, f"#{graph_id}")[0] for graph_id in VIEWS] == [0, 1, 0], message="the outline in view 2 only")
     assert severe_console_errors(driver) == []
+
+
+OUTLINES = """
+const layout = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout;
+return [(layout.shapes || []).filter((s) => s.name === 'selection').length, (layout.selections || []).length];
+"""
 
 
 X_RANGE = "return document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.xaxis.range.slice();"
@@ -159,7 +172,7 @@ def test_clearing_the_selection_unlights_every_view_and_drops_the_outline(driver
     driver.get(app_url)
     _all_drawn(driver)
     _box_selection_everywhere(driver)
-    outlines = "return (document.querySelector('#view-0 .js-plotly-plot')._fullLayout.selections || []).length;"
+    outlines = "return (document.querySelector('#view-0 .js-plotly-plot')._fullLayout.shapes || []).filter((s) => s.name === 'selection').length;"
     assert driver.execute_script(outlines) == 1
     driver.find_element(By.ID, "clear-selection").click()
     for graph_id in VIEWS:

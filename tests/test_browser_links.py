@@ -90,6 +90,12 @@ def _find_subject(driver, typed: str, subject: str) -> list[str]:
     return suggested
 
 
+OUTLINES = """
+const g = document.querySelector(arguments[0] + ' .js-plotly-plot');
+return g && g._fullLayout ? (g._fullLayout.shapes || []).filter((s) => s.name === 'selection').length : null;
+"""
+
+
 def _view_as_shown(driver) -> dict:
     """What a colleague would compare: tab, view titles, legend, cohort size, highlighted subjects, marked subject."""
     wait_until_drawn(driver, VIEWS, SUBJECTS)
@@ -101,9 +107,7 @@ def _view_as_shown(driver) -> dict:
         "highlighted": [highlighted_rows(plot_state(driver, graph_id)) for graph_id in VIEWS],
         "marked": [_marked(driver, graph_id) for graph_id in VIEWS],
         "age_from": [box.get_attribute("value") for box in driver.find_elements(By.CSS_SELECTOR, ".filter-block .filter-low input")],
-        "outlines": [driver.execute_script("const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
-                                           "return g && g._fullLayout ? (g._fullLayout.selections || []).length : null;", f"#{graph_id}")
-                     for graph_id in VIEWS],
+        "outlines": [driver.execute_script(OUTLINES, f"#{graph_id}") for graph_id in VIEWS],
     }
 
 

@@ -109,8 +109,11 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
     other = _operations(other)
     for operations in (own, other):
         assert (unpacked(operations[("data", 0, "marker", "color")]) < FADED_OFFSET).tolist() == (in_box & women).tolist()
-    assert ("layout", "selectionrevision") not in own  # the outline just drawn stays
-    assert other[("layout", "selectionrevision")]  # a stale outline elsewhere is dropped
+    # Plotly's own outline is dropped everywhere, the one just drawn too: the server's outline (a shape) replaces it where it was drawn.
+    for operations in (own, other):
+        assert operations[("layout", "selections")] == [] and operations[("layout", "selectionrevision")]
+    assert [shape["name"] for shape in own[("layout", "shapes")]] == ["selection"]
+    assert other[("layout", "shapes")] == []
     lasso = {**selection, "shape": {"kind": "lasso", "x": [60, 200, 200, 60], "y": [-1e9, -1e9, 1e9, 1e9]}}
     assert explorer_views.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
 
@@ -119,15 +122,17 @@ def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_wa
     box = {"source": "link", "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"},
            "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}}
     patched = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"selection"}))
-    assert patched[("layout", "selections")] == [{"type": "rect", "xref": "x", "yref": "y", "x0": 60, "x1": 200, "y0": -1e9, "y1": 1e9}]
+    outline = {key: value for key, value in patched[("layout", "shapes")][0].items() if key not in ("line", "fillcolor", "layer")}
+    assert outline == {"type": "rect", "name": "selection", "xref": "x", "yref": "y", "x0": 60, "x1": 200, "y0": -1e9, "y1": 1e9}
     redrawn = explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, [], box, {"clinical-x"}, drawn=False)
-    assert [selection.type for selection in redrawn.layout.selections] == ["rect"]
+    assert [(shape.type, shape.name) for shape in redrawn.layout.shapes] == [("rect", "selection")] and not redrawn.layout.selections
     elsewhere = explorer_views.render_latent_view(context, 0, "joint", "pca", None, [], box, {"selection"}).figure
-    assert _operations(elsewhere)[("layout", "selections")] == []
+    assert _operations(elsewhere)[("layout", "shapes")] == []
     other_axes = explorer_views.render_clinical_view(context, "age_years", "bmi_kg_m2", None, [], box, {"clinical-y"}, drawn=False)
-    assert not other_axes.layout.selections  # the same view showing other variables: the box does not belong there
+    assert not other_axes.layout.shapes  # the same view showing other variables: the box does not belong there
     lasso = {**box, "shape": {"kind": "lasso", "x": [60, 200, 200], "y": [0, 0, 500]}}
-    assert explorer_views.outline_in_view(box["view"], lasso) == [{"type": "path", "xref": "x", "yref": "y", "path": "M60.0,0.0L200.0,0.0L200.0,500.0Z"}]
+    path, = explorer_views.outline_in_view(box["view"], lasso)
+    assert (path["type"], path["path"]) == ("path", "M60.0,0.0L200.0,0.0L200.0,500.0Z")
 
 
 def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malformed_one_is_refused(context):
@@ -295,9 +300,9 @@ def test_above_the_threshold_a_view_draws_the_density_of_everyone_then_repaints_
     layers = operations[("data",)]
     assert layers[0]["meta"]["highlight"] is True and len(layers) == 3  # the cohort coloured over everyone faded
     assert "Density of" in operations[("layout", "title", "text")]
-    assert operations[("layout", "selectionrevision")]  # the box drawn in the clinical view is not outlined here
+    assert operations[("layout", "shapes")] == []  # the box drawn in the clinical view is not outlined here
     own = _operations(explorer_views.render_clinical_view(dense_context, "age_years", "lv_mass_g", "sex", [], selection, {"selection"}))
-    assert ("layout", "selectionrevision") not in own and own[("data",)][0]["meta"]["highlight"] is True
+    assert [shape["name"] for shape in own[("layout", "shapes")]] == ["selection"] and own[("data",)][0]["meta"]["highlight"] is True
 
 
 def _zoom(view_revision: str, x, y) -> dict:

@@ -158,12 +158,21 @@ def found_subject_marks(coordinates: np.ndarray, row: int | None, subject_id: st
     return {"annotations": [label], "shapes": [ring]}
 
 
+SELECTION_OUTLINE_LINE = {"color": "#343a40", "width": 1.5, "dash": "dot"}
+
+
 def selection_outline(shape: dict) -> dict:
-    """A drawn selection's outline as a Plotly layout selection: a box's rectangle or a lasso's closed path."""
+    """A drawn selection's outline as a layout shape named "selection": a box's rectangle or a lasso's closed path.
+
+    A shape, not a Plotly selection (``layout.selections``): Plotly selects and restyles every point
+    of every trace again on each redraw of a view holding a selection, 1.8 of a box selection's
+    2.1 s at 100,000 subjects coloured by a continuous variable (headless Chromium, 2 cores).
+    """
     xs, ys = shape["x"], shape["y"]
+    style = {"name": "selection", "xref": "x", "yref": "y", "layer": "above", "line": SELECTION_OUTLINE_LINE, "fillcolor": "rgba(0,0,0,0)"}
     if shape["kind"] == "box":
-        return {"type": "rect", "xref": "x", "yref": "y", "x0": xs[0], "x1": xs[1], "y0": ys[0], "y1": ys[1]}
-    return {"type": "path", "xref": "x", "yref": "y", "path": "M" + "L".join(f"{x},{y}" for x, y in zip(xs, ys)) + "Z"}
+        return {"type": "rect", "x0": xs[0], "x1": xs[1], "y0": ys[0], "y1": ys[1], **style}
+    return {"type": "path", "path": "M" + "L".join(f"{x},{y}" for x, y in zip(xs, ys)) + "Z", **style}
 
 
 def view_title(title: str, caption: list[str] | None = None) -> str:

@@ -30,7 +30,7 @@ from app.figures.scatter import (
     typed_array,
     view_title,
 )
-from app.panels.explorer.settings import CLINICAL_VIEW, HIGHLIGHT_TRIGGERS, LATENT_VIEWS, NO_SPACE_YET, NO_SPACES
+from app.panels.explorer.settings import HIGHLIGHT_TRIGGERS, NO_SPACE_YET, NO_SPACES
 from app.state import (
     CLUSTER_COLOUR,
     CLUSTERS,
@@ -92,7 +92,7 @@ def viewport_for(payload: object, revision: str) -> Viewport | None:
 
 
 def outline_in_view(view: dict, selection: dict | None) -> list[dict]:
-    """The outline of the selection in force, in the view it was drawn on (``view``: kind, space and method, or x and y); none elsewhere.
+    """The outline (a layout shape) of the selection in force, in the view it was drawn on (``view``: kind, space and method, or x and y); none elsewhere.
 
     A selection restored from a link, or drawn before the view was last replaced, shows its box or
     lasso again, so the highlighted subjects never appear without the shape that chose them.
@@ -106,29 +106,30 @@ def outline_in_view(view: dict, selection: dict | None) -> list[dict]:
         return []
 
 
-def _set_outline(patch: Patch, view_id: str, view: dict, selection: dict | None, triggers: set[str]) -> None:
-    """Redraw this view's outline (via ``selectionrevision``) when the selection changed elsewhere: the one in force, or none.
+def view_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
+    """What a view draws over its points: the selection's outline and the found subject's ring (shapes) and label.
 
-    The view where the user just drew keeps Plotly's own outline untouched.
+    Plotly's own selection outline is dropped (``selections``, forced by ``selectionrevision``, which
+    changes with every selection): the server's outline stands for it in the view it was drawn on.
     """
-    if SELECTION in triggers and (selection or {}).get("source") != view_id:
-        patch["layout"]["selections"] = outline_in_view(view, selection)
-        patch["layout"]["selectionrevision"] = _selection_token(selection)
+    return {"shapes": outline_in_view(view, selection) + found_marks["shapes"], "annotations": found_marks["annotations"],
+            "selections": [], "selectionrevision": _selection_token(selection)}
 
 
-def _mark_found(patch: Patch, triggers: set[str], marks: dict[str, list[dict]] | None) -> None:
-    """Move the found subject's ring and label (or take them away) when the found subject changed."""
-    if FOUND_SUBJECT in triggers:
-        for key, value in (marks or {"annotations": [], "shapes": []}).items():
+def _set_marks(patch: Patch, view: dict, selection: dict | None, triggers: set[str], found_marks: dict[str, list[dict]]) -> None:
+    """Redraw the outline and the found subject's marks when the selection or the found subject changed."""
+    if triggers & {SELECTION, FOUND_SUBJECT}:
+        for key, value in view_marks(view, selection, found_marks).items():
             patch["layout"][key] = value
 
 
-def repaint_patch(view_id: str, view: dict, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
-                  triggers: set[str], rows: np.ndarray | None = None, marks: dict[str, list[dict]] | None = None) -> Patch:
+def repaint_patch(view: dict, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
+                  triggers: set[str], marks: dict[str, list[dict]], rows: np.ndarray | None = None) -> Patch:
     """The marker colours (codes with the cohort highlighted) of an already drawn view, or its found-subject marks; zoom is untouched.
 
-    ``view``: what the view shows (see :func:`outline_in_view`); ``rows``: the subjects a zoomed-in
-    view draws (point *i* is ``rows[i]``). The view's outline follows the selection in force.
+    ``view``: what the view shows (see :func:`outline_in_view`); ``marks``: the found subject's (see
+    ``found_subject_marks``); ``rows``: the subjects a zoomed-in view draws (point *i* is ``rows[i]``).
+    The view's outline follows the selection in force.
     """
     patch = Patch()
     if triggers & HIGHLIGHT_TRIGGERS:
@@ -138,12 +139,11 @@ def repaint_patch(view_id: str, view: dict, coding: ColourCoding, highlight: np.
         if triggers & {"colour-by", CLUSTERS}:
             patch["data"][0]["meta"]["palette"] = palette(coding)
         patch["data"][0]["meta"]["highlight"] = highlight is not None  # the rest of meta (colour groups, zoom) stays
-    _set_outline(patch, view_id, view, selection, triggers)
-    _mark_found(patch, triggers, marks)
+    _set_marks(patch, view, selection, triggers, marks)
     return patch
 
 
-def render_view(context: AppContext, view_id: str, view: dict, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
+def render_view(context: AppContext, view: dict, coordinates: np.ndarray, labels: dict[str, str], colour: str | None,
                 filters: list | None, selection: dict | None, triggers: set[str], viewport: object, drawn: bool = True,
                 clusters: dict | None = None, found: str | None = None) -> object:
     """A drawn view's figure, or the Patch that repaints it when only the colour, the highlighted cohort or the found subject changed.
@@ -160,16 +160,15 @@ def render_view(context: AppContext, view_id: str, view: dict, coordinates: np.n
     drawing = choose_drawing(coordinates, zoom, threshold)
     marks = _found_marks(context, coordinates, found)
     if not (drawn and _repaint_only(triggers)):
-        marks = {**marks, "selections": outline_in_view(view, selection)}
-        return view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold, marks=marks, **labels)
+        return view_figure(coordinates, coding, drawing, highlight=highlight, viewport=zoom, threshold=threshold,
+                           marks=view_marks(view, selection, marks), **labels)
     if drawing.mode != "density":
-        return repaint_patch(view_id, view, coding, highlight, selection, triggers, drawing.rows, marks)
+        return repaint_patch(view, coding, highlight, selection, triggers, marks, drawing.rows)
     patch = Patch()  # a density view: new layers, the same axes, zoom and outline
     if triggers & HIGHLIGHT_TRIGGERS:
         patch["data"] = density_data(coordinates, coding, highlight, zoom)
         patch["layout"]["title"]["text"] = view_title(labels["title"], density_caption(drawing, threshold, coding))
-    _set_outline(patch, view_id, view, selection, triggers)
-    _mark_found(patch, triggers, marks)
+    _set_marks(patch, view, selection, triggers, marks)
     return patch
 
 
@@ -205,7 +204,7 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
               "revision": f"{view}-{space}-{method}"}
     shown = {"kind": "latent", "space": space, "method": method}
-    figure = render_view(context, LATENT_VIEWS[view].graph, shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
+    figure = render_view(context, shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
                          clusters=clusters, found=found)
     return LatentView(figure, dash.no_update if isinstance(figure, Patch) else None)
 
@@ -218,7 +217,7 @@ def render_clinical_view(context: AppContext, x: str | None, y: str | None, colo
     coordinates = view_coordinates(context, {"kind": "clinical", "x": x, "y": y})
     labels = {"title": f"{context.variables[x].label} vs {context.variables[y].label}", "x_label": context.variables[x].display_label,
               "y_label": context.variables[y].display_label, "revision": f"clinical-{x}-{y}"}
-    return render_view(context, CLINICAL_VIEW.graph, {"kind": "clinical", "x": x, "y": y}, coordinates, labels, colour, filters, selection, triggers,
+    return render_view(context, {"kind": "clinical", "x": x, "y": y}, coordinates, labels, colour, filters, selection, triggers,
                        viewport, drawn=drawn, clusters=clusters, found=found)
 
 
