@@ -106,21 +106,29 @@ def outline_in_view(view: dict, selection: dict | None) -> list[dict]:
         return []
 
 
-def view_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
-    """What a view draws over its points: the selection's outline and the found subject's ring (shapes) and label.
+def _plotly_selection_dropped(selection: dict | None) -> dict:
+    """Plotly's own selection outline taken away (forced by ``selectionrevision``, which changes with every selection).
 
-    Plotly's own selection outline is dropped (``selections``, forced by ``selectionrevision``, which
-    changes with every selection): the server's outline stands for it in the view it was drawn on.
+    The server's outline (:func:`outline_in_view`) stands for it in the view it was drawn on.
     """
+    return {"selections": [], "selectionrevision": _selection_token(selection)}
+
+
+def view_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
+    """What a view draws over its points: the selection's outline and the found subject's ring (shapes) and label."""
     return {"shapes": outline_in_view(view, selection) + found_marks["shapes"], "annotations": found_marks["annotations"],
-            "selections": [], "selectionrevision": _selection_token(selection)}
+            **_plotly_selection_dropped(selection)}
 
 
 def _set_marks(patch: Patch, view: dict, selection: dict | None, triggers: set[str], found_marks: dict[str, list[dict]]) -> None:
     """Redraw the outline and the found subject's marks when the selection or the found subject changed."""
-    if triggers & {SELECTION, FOUND_SUBJECT}:
-        for key, value in view_marks(view, selection, found_marks).items():
-            patch["layout"][key] = value
+    if not triggers & {SELECTION, FOUND_SUBJECT}:
+        return
+    marks = view_marks(view, selection, found_marks)
+    if SELECTION not in triggers:
+        marks = {key: marks[key] for key in ("shapes", "annotations")}
+    for key, value in marks.items():
+        patch["layout"][key] = value
 
 
 def repaint_patch(view: dict, coding: ColourCoding, highlight: np.ndarray | None, selection: dict | None,
