@@ -41,6 +41,24 @@ def test_app_registers_its_callbacks_and_lays_out_every_panel(phenotype_cohort_d
     assert len(app.callback_map) >= 12
 
 
+def _outputs(callback: dict) -> set[str]:
+    """A registered callback's outputs as "id.property" (Dash writes several as "..a.b...c.d..", a duplicate with "@hash")."""
+    return {output.split("@")[0] for output in callback["output"].strip(".").split("...")}
+
+
+def test_a_selection_colour_or_filter_change_repaints_the_views_without_waiting_for_another_server_callback(phenotype_cohort_dir, tmp_path):
+    # Dash holds back a callback while any of its inputs is the output of a callback still pending: a server callback
+    # that listens to these changes and outputs what the views listen to costs every repaint a round trip first.
+    app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
+    callbacks = app._callback_list
+    specs = {f"{ids.spec}.data" for ids in explorer_settings.VIEWS}
+    view_inputs = {f"{i['id']}.{i['property']}" for c in callbacks if _outputs(c) & specs for i in c["inputs"]}
+    changes = {"selection.data", "filters.data", "colour-by.value"}
+    server_listeners = [c for c in callbacks if not c["clientside_function"] and {f"{i['id']}.{i['property']}" for i in c["inputs"]} & changes]
+    assert len(server_listeners) > 5  # the views themselves, the summary, the address bar, the histograms, the legend…
+    assert [sorted(_outputs(c) & view_inputs) for c in server_listeners if _outputs(c) & view_inputs and not _outputs(c) & specs] == []
+
+
 def _laid_out_ids(component) -> list:
     """Every id in a layout, depth first (a component may hold one child or a list of them)."""
     ids = [component.id] if getattr(component, "id", None) is not None else []
