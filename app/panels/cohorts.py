@@ -367,7 +367,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return _feedback(str(error), False), dash.no_update
         return _feedback(message, True), (version or 0) + 1
 
-    @app.callback(Output("share-cohort", "value"), Output("share-cohort", "disabled"), Input(SAVED_COHORTS, "value"), Input(COHORTS_VERSION, "data"))
+    @app.callback(Output("share-cohort", "value"), Output("share-cohort", "disabled"), Input(SAVED_COHORTS, "value"), Input(COHORTS_VERSION, "data"),
+                  prevent_initial_call=True)  # laid out off and disabled, as for no cohort chosen
     def _show_sharing(chosen, _version):
         try:
             return sharing_state(context, chosen)

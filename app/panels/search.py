@@ -64,7 +64,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update  # the box was left or cleared: the chosen subject stays listed
         return suggestions(context, text, chosen)
 
-    @app.callback(Output("open-in-decode", "disabled"), Input(FOUND_SUBJECT, "value"))
+    @app.callback(Output("open-in-decode", "disabled"), Input(FOUND_SUBJECT, "value"), prevent_initial_call=True)  # laid out disabled
     def _decode_possible(subject):
         return not subject
 

@@ -106,6 +106,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Output(ids.tooltip, "bbox"),
             Output(ids.tooltip, "children"),
             Input(ids.graph, "hoverData"),
+            prevent_initial_call=True,  # nothing is hovered when the page opens: no round trip per view
         )
         def _hover(hover):
             return hover_tooltip(context, hover).outputs()
