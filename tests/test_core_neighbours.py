@@ -164,6 +164,8 @@ def test_suggestions_find_the_group_whose_neighbourhoods_changed_alike():
     assert not set(changes.gained_rows) & set(best.rows)
     assert (np.diff(changes.gained_counts) <= 0).all()
     assert suggest_groups(compare_neighbourhoods(comparison.neighbours_a, comparison.neighbours_a)) == []
+    assert [group.rows.tolist() for group in comparison.suggested_groups] == [group.rows.tolist() for group in groups]
+    assert comparison.suggested_groups is comparison.suggested_groups  # worked out once per comparison
 
 
 def test_summary_and_trails_of_the_most_changed_subjects():

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -279,6 +280,11 @@ class NeighbourComparison:
     def gained(self, row: int) -> np.ndarray:
         """Neighbours in B that were not neighbours in A."""
         return self.neighbours_b[row][~self.in_a[row]]
+
+    @cached_property
+    def suggested_groups(self) -> list[SuggestedGroup]:
+        """:func:`suggest_groups` with its defaults, worked out once: the overview asks again with every selection or brush."""
+        return suggest_groups(self)
 
 
 def compare_neighbourhoods(neighbours_a: np.ndarray, neighbours_b: np.ndarray) -> NeighbourComparison:

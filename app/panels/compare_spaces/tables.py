@@ -8,7 +8,7 @@ import pandas as pd
 from dash import html
 
 from app.context import HOVER_VARIABLES, AppContext
-from app.core.neighbours import NeighbourComparison, common_changes, suggest_groups
+from app.core.neighbours import NeighbourComparison, common_changes
 from app.panels.compare_spaces.settings import LIST_LENGTH, RANK
 
 
@@ -97,7 +97,7 @@ def _group_card(context: AppContext, comparison: NeighbourComparison, index: int
 
 
 def suggestion_list(context: AppContext, comparison: NeighbourComparison) -> tuple[object, list[list[int]]]:
-    groups = suggest_groups(comparison)
+    groups = comparison.suggested_groups
     if not groups:
         return html.Div("No groups of subjects changed alike (few neighbourhoods changed by more than half).", className="text-muted small"), []
     items = [_group_card(context, comparison, index, group) for index, group in enumerate(groups)]
