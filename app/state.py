@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
+import dash
 import numpy as np
 import pandas as pd
-from dash import ctx, dcc
+from dash import Input, Output, ctx, dcc
 
 from app import validation
 from app.cohort_store import CohortStoreError
@@ -70,9 +72,22 @@ def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous"
     ]
 
 
-def saved_cohort_options(saved_options: list[dict] | None, *leading: dict) -> list[dict]:
-    """A group dropdown's options: ``leading`` choices, then every saved cohort as "Saved: name"."""
-    return [*leading, *({"label": f"Saved: {option['label']}", "value": option["value"]} for option in saved_options or [])]
+def register_saved_cohort_options(app: dash.Dash, *dropdowns: tuple[str, Sequence[dict]]) -> None:
+    """Keep group dropdowns' options as (id, ``leading`` choices): those choices, then every saved cohort as "Saved: name".
+
+    Made in the browser from the sidebar's list of saved cohorts (SAVED_COHORTS' options): a round
+    trip per panel each time the list changes (every page load, every save) bought nothing.
+    """
+    leading = json.dumps([list(choices) for _, choices in dropdowns])
+    pick = "" if len(dropdowns) > 1 else "[0]"
+    app.clientside_callback(
+        f"""function (saved) {{
+            const cohorts = (saved || []).map((option) => ({{ label: "Saved: " + option.label, value: option.value }}));
+            return {leading}.map((choices) => choices.concat(cohorts)){pick};
+        }}""",
+        *[Output(dropdown, "options") for dropdown, _ in dropdowns],
+        Input(SAVED_COHORTS, "options"),
+    )
 
 
 class SelectionError(validation.InputRefused):

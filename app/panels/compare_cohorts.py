@@ -21,10 +21,9 @@ from app.state import (
     FILTERS,
     REST,
     REST_OPTION,
-    SAVED_COHORTS,
     SELECTION,
+    register_saved_cohort_options,
     resolve_choice,
-    saved_cohort_options,
     variable_options,
 )
 from data_loaders import cohort_spec
@@ -119,13 +118,7 @@ def compare_when_shown(context: AppContext, a, b, variable: str | None, shown: o
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
-    @app.callback(
-        Output("compare-a", "options"),
-        Output("compare-b", "options"),
-        Input(SAVED_COHORTS, "options"),
-    )
-    def _group_options(saved_options):
-        return saved_cohort_options(saved_options, *GROUP_A_OPTIONS), saved_cohort_options(saved_options, *GROUP_B_OPTIONS)
+    register_saved_cohort_options(app, ("compare-a", GROUP_A_OPTIONS), ("compare-b", GROUP_B_OPTIONS))
 
     @app.callback(
         Output("compare-table", "children"),

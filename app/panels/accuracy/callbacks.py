@@ -12,7 +12,7 @@ from app.panels.accuracy.evaluation import export_frame, next_sort, subgroup_res
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.accuracy.views import render_evaluation, render_subgroups, synced_threshold, threshold_settings
 from app.panels.shown import register_shown, shown_id, shown_inputs
-from app.state import CURRENT_OPTION, FILTERS, SAVED_COHORTS, SELECTION, saved_cohort_options
+from app.state import CURRENT_OPTION, FILTERS, SELECTION, register_saved_cohort_options
 
 
 def _current_cohort(shown: object) -> tuple[list | None, dict | None]:
@@ -31,9 +31,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return
     register_shown(app, ACCURACY_TAB)
 
-    @app.callback(Output("accuracy-cohort", "options"), Input(SAVED_COHORTS, "options"))
-    def _cohort_options(saved_options):
-        return saved_cohort_options(saved_options, CURRENT_OPTION)
+    register_saved_cohort_options(app, ("accuracy-cohort", [CURRENT_OPTION]))
 
     @app.callback(
         Output("accuracy-threshold", "value"),

@@ -34,9 +34,8 @@ from app.state import (
     CURRENT,
     DECODE_SUBJECT,
     REST,
-    SAVED_COHORTS,
     inputs_key,
-    saved_cohort_options,
+    register_saved_cohort_options,
     triggered,
 )
 
@@ -50,15 +49,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
     problem = model_problem(context)
     register_shown(app, DECODER_TAB)
 
-    @app.callback(
-        Output("decoder-source", "options"),
-        Output("decoder-proto-a", "options"),
-        Output("decoder-proto-b", "options"),
-        Input(SAVED_COHORTS, "options"),
-    )
-    def _cohort_options(saved_options):
-        sources = saved_cohort_options(saved_options, *SOURCE_OPTIONS)
-        return sources, sources, saved_cohort_options(saved_options, *OTHER_OPTIONS)
+    register_saved_cohort_options(app, ("decoder-source", SOURCE_OPTIONS), ("decoder-proto-a", SOURCE_OPTIONS), ("decoder-proto-b", OTHER_OPTIONS))
 
     @app.callback(
         Output("decoder-subjects", "options"),
