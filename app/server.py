@@ -21,10 +21,8 @@ from app.auth import current_username, job_context
 from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
-from app.core.modalities import missing_modalities_note
-from app.core.summary import variable_summary
 from app.jobs import HEAVY, LANES, QUICK, Lane
-from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search
+from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder.model import model_problem
@@ -36,7 +34,7 @@ from app.validation import MAX_REQUEST_BYTES, REFUSAL_ALERT_ID, show_refusal
 from data_loaders import Cohort, load_cohort
 from models.device import check_device
 
-PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces, search)
+PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces, search, variables)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 log = logging.getLogger(__name__)
 BACKGROUND_THREADS: dict[Lane, int] = {QUICK: 4, HEAVY: 2}  # jobs at once per lane in one server process; more wait their turn
@@ -240,9 +238,6 @@ def _refuse_malformed_request(error: Exception):
 
 def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
     cohort = context.cohort
-    facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
-    missing = missing_modalities_note(cohort.ecg_present, cohort.mri_present, cohort.has_ecg, cohort.has_mri)
-    summary = variable_summary(cohort.phenotypes, cohort.variables)
     return html.Div(
         [
             dbc.Navbar(
@@ -277,17 +272,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                                             label="Accuracy", tab_id=ACCURACY_TAB),
                                     dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
                                             label="Compare spaces", tab_id=COMPARE_SPACES_TAB),
-                                    dbc.Tab(
-                                        html.Div(
-                                            [
-                                                html.P(facts, className="text-muted mt-2", id="cohort-facts"),
-                                                *([dbc.Alert(missing, color="info", className="py-2 small", id="cohort-missing-modalities")] if missing else []),
-                                                dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm", id="variable-table"),
-                                            ]
-                                        ),
-                                        label="Variables",
-                                        tab_id="variables",
-                                    ),
+                                    dbc.Tab(variables.layout(), label="Variables", tab_id=variables.VARIABLES_TAB),
                                 ],
                                 id="main-tabs",
                                 active_tab="explore",

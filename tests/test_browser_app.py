@@ -58,6 +58,9 @@ def test_opening_every_panel_leaves_every_webgl_plot_drawn(driver, app_url):
             wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#cluster-items .cluster-item"), timeout=60, message="the clusters listed")
         if label == "Compare spaces":
             wait_for(lambda: _drawn(driver, "cs-map"), timeout=60, message="the overlap map")
+        if label == "Variables":  # laid out when first opened
+            wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#variable-table tbody tr")) > 5, message="the variable table")
+            assert "subjects" in driver.find_element(By.ID, "cohort-facts").text
         contexts = driver.execute_script(WEBGL_CONTEXTS)
         assert True not in contexts, f"a WebGL context was lost after opening {label}: {contexts}"
     for graph_id in ("view-0", "view-1", "view-2"):

@@ -14,7 +14,7 @@ from app.core.cohort_description import readable_time
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
 from app.figures.scatter import FADED_OFFSET
-from app.panels import cohorts, compare_cohorts, explorer
+from app.panels import cohorts, compare_cohorts, explorer, variables
 from app.panels.address_bar import VIEW_CONTROLS
 from app.panels.explorer import settings as explorer_settings
 from app.panels.explorer import views as explorer_views
@@ -36,8 +36,12 @@ WOMEN = [ChoiceFilter("sex", ("female",)).to_dict()]
 def test_app_registers_its_callbacks_and_lays_out_every_panel(phenotype_cohort_dir, tmp_path):
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
     layout = str(app.layout)
-    for component in ("view-0", "view-1", "view-2", "colour-by", "add-filter", "save-cohort", "compare-a", "variable-table"):
+    for component in ("view-0", "view-1", "view-2", "colour-by", "add-filter", "save-cohort", "compare-a", "variables-panel"):
         assert f"'{component}'" in layout
+    assert "'variable-table'" not in layout  # laid out when its tab is first opened
+    context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
+    table = variables.content(context)[-1]
+    assert table.id == "variable-table" and len(table.children[1].children) == len(context.variables)
     assert len(app.callback_map) >= 12
 
 
