@@ -287,6 +287,11 @@ def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filt
     assert "split" not in set(table.rows["variable"])
     assert not table.rows.loc[~table.rows["defining"], "q_value"].isna().all()
     assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": []}) is None
+    # Worked out once per pair of groups, whatever named them: the same members given as rows is the same table.
+    assert compare_cohorts.compare_table(context, "current", "rest", WOMEN, None) is table
+    as_rows = {"rows": np.flatnonzero(women).tolist()}
+    assert compare_cohorts.compare_table(context, "current", "rest", [], as_rows).group_sizes == table.group_sizes
+    assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": list(range(10))}).group_sizes == (10, context.n_subjects - 10)
 
 
 def test_table_one_waits_until_its_tab_has_been_shown_and_reads_the_cohort_through_the_tab(context):
