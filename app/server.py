@@ -272,7 +272,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                                             label="Accuracy", tab_id=ACCURACY_TAB),
                                     dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
                                             label="Compare spaces", tab_id=COMPARE_SPACES_TAB),
-                                    dbc.Tab(variables.layout(), label="Variables", tab_id=variables.VARIABLES_TAB),
+                                    dbc.Tab(variables.layout(context), label="Variables", tab_id=variables.VARIABLES_TAB),
                                 ],
                                 id="main-tabs",
                                 active_tab="explore",

@@ -40,7 +40,7 @@ def test_app_registers_its_callbacks_and_lays_out_every_panel(phenotype_cohort_d
         assert f"'{component}'" in layout
     assert "'variable-table'" not in layout  # laid out when its tab is first opened
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
-    table = variables.content(context)[-1]
+    table = variables.content(context)
     assert table.id == "variable-table" and len(table.children[1].children) == len(context.variables)
     assert len(app.callback_map) >= 12
 

@@ -1,6 +1,6 @@
 """The Variables tab: what the cohort holds (its size, spaces and modalities) and a summary of every variable.
 
-The tab's content is laid out the first time the tab is opened, not with the page: a static table
+The summary table is laid out the first time the tab is opened, not with the page: a static table
 of a row per variable was about 190 of the page's 650 Dash components, and the renderer visits
 every component on each change of the page's state (each callback answer), in every tab.
 """
@@ -20,21 +20,23 @@ CONTENT = "variables-panel"
 WANTED = "variables-wanted"  # set once, in the browser, when the tab is first opened
 
 
-def layout() -> html.Div:
-    return html.Div([dcc.Store(id=WANTED, data=False), html.Div(id=CONTENT, children=dbc.Spinner(size="sm", color="secondary"))])
-
-
-def content(context: AppContext) -> list:
-    """The cohort's facts, a note on any missing modality, and the variable summary table."""
+def layout(context: AppContext) -> html.Div:
+    """The cohort's facts and a note on any missing modality (read by people and tests from the page itself), the table to come."""
     cohort = context.cohort
     facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
     missing = missing_modalities_note(cohort.ecg_present, cohort.mri_present, cohort.has_ecg, cohort.has_mri)
-    summary = variable_summary(cohort.phenotypes, cohort.variables)
-    return [
+    return html.Div([
         html.P(facts, className="text-muted mt-2", id="cohort-facts"),
         *([dbc.Alert(missing, color="info", className="py-2 small", id="cohort-missing-modalities")] if missing else []),
-        dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm", id="variable-table"),
-    ]
+        dcc.Store(id=WANTED, data=False),
+        html.Div(id=CONTENT, children=dbc.Spinner(size="sm", color="secondary")),
+    ])
+
+
+def content(context: AppContext) -> dbc.Table:
+    """The variable summary table."""
+    summary = variable_summary(context.cohort.phenotypes, context.cohort.variables)
+    return dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm", id="variable-table")
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
