@@ -43,6 +43,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-task", "value"),
         Input("accuracy-space", "value"),
         State("accuracy-forest-metric", "value"),
+        prevent_initial_call=True,  # the layout starts where this would set it (page.layout)
     )
     def _threshold(task, space, metric):
         return threshold_settings(context, task, space, metric).outputs()
@@ -53,7 +54,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("accuracy-threshold-value", "invalid"),
         Input("accuracy-threshold-value", "value"),
         Input("accuracy-threshold", "value"),
-        prevent_initial_call="initial_duplicate",
+        prevent_initial_call=True,  # laid out in step
     )
     def _typed_threshold(typed, slid):
         return synced_threshold(ctx.triggered_id, typed, slid).outputs()
@@ -67,6 +68,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-threshold", "value"),
         Input("accuracy-cohort", "value"),
         Input(shown_id(ACCURACY_TAB), "data"),
+        prevent_initial_call=True,  # hidden on page load: opening the tab sets its store
     )
     def _evaluate(task, space, threshold, choice, shown):
         filters, selection = _current_cohort(shown)
@@ -94,6 +96,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("accuracy-sort", "data"),
         Input("accuracy-cohort", "value"),
         Input(shown_id(ACCURACY_TAB), "data"),
+        prevent_initial_call=True,  # hidden on page load: opening the tab sets its store
     )
     def _subgroups(task, space, threshold, breakdown, metric, sort, choice, shown):
         filters, selection = _current_cohort(shown)

@@ -8,6 +8,7 @@ from dash import dcc, html
 from app.context import AppContext
 from app.panels.accuracy.evaluation import task_label, task_predictions
 from app.panels.accuracy.settings import ACCURACY_TAB, BY_AGE, BY_SAVED, BY_SPACE, PREVALENCE_NOTE
+from app.panels.accuracy.views import threshold_settings
 from app.panels.shown import shown_store
 from app.state import CURRENT, CURRENT_OPTION, SPACE_LABELS, space_label
 from data_loaders import cohort_spec
@@ -53,6 +54,7 @@ def layout(context: AppContext) -> html.Div:
     default_space = "joint" if any(o["value"] == "joint" for o in spaces) else spaces[0]["value"]
     breakdowns = breakdown_options(context)
     default_breakdown = cohort_spec.SEX if cohort_spec.SEX in context.variables else BY_AGE
+    start = threshold_settings(context, default_task, default_space, None)  # laid out as the threshold callback would set it
     controls = dbc.Row(
         [
             dbc.Col([html.Label("Outcome predicted", htmlFor="accuracy-task", className="small fw-semibold"),
@@ -71,13 +73,13 @@ def layout(context: AppContext) -> html.Div:
         [
             dbc.Col([html.Label("Threshold: flagged when predicted risk ≥", htmlFor="accuracy-threshold-value", className="small fw-semibold",
                                 id="accuracy-threshold-label"),
-                     dbc.Input(id="accuracy-threshold-value", type="number", min=0, max=1, step=0.001, value=0.5, size="sm",
+                     dbc.Input(id="accuracy-threshold-value", type="number", min=0, max=1, step=0.001, value=start.value, size="sm",
                                debounce=True, className="accuracy-threshold-value")], width="auto"),
-            dbc.Col([dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=0.5,
+            dbc.Col([dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=start.value, disabled=start.disabled,
                                 marks={v / 10: f"{v / 10:g}" for v in range(11)}, updatemode="mouseup"),
-                     html.Div(id="accuracy-threshold-note", className="small text-muted")], className="accuracy-threshold-slider"),
+                     html.Div(start.note, id="accuracy-threshold-note", className="small text-muted")], className="accuracy-threshold-slider"),
         ],
-        className="g-3 mb-2 align-items-start", id="accuracy-threshold-block",
+        className="g-3 mb-2 align-items-start", id="accuracy-threshold-block", style=start.block_style,
     )
     subgroups = dbc.Card(
         [
@@ -89,7 +91,8 @@ def layout(context: AppContext) -> html.Div:
                             dbc.Col([html.Label("Break down by", htmlFor="accuracy-breakdown", className="small fw-semibold"),
                                      dcc.Dropdown(id="accuracy-breakdown", options=breakdowns, value=default_breakdown, clearable=False)], md=4),
                             dbc.Col([html.Label("Plot", htmlFor="accuracy-forest-metric", className="small fw-semibold"),
-                                     dcc.Dropdown(id="accuracy-forest-metric", clearable=False)], md=3),
+                                     dcc.Dropdown(id="accuracy-forest-metric", options=list(start.metric_options), value=start.metric,
+                                                  clearable=False)], md=3),
                             dbc.Col(dbc.Button("Export CSV", id="accuracy-export", color="secondary", outline=True, size="sm"),
                                     width="auto", className="ms-auto align-self-end"),
                         ],

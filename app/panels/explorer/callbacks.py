@@ -68,9 +68,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
                                       clusters=clusters, found=found, viewport=viewport).outputs(shown)
 
-    @app.callback(Output("projection-poll", "disabled"), [Input(ids.pending, "data") for ids in LATENT_VIEWS])
-    def _poll_while_waiting(*pending):
-        return not any(pending)
+    # Poll for a projection only while a view waits for one; in the browser, as the views' answers land (no round trip of its own).
+    app.clientside_callback("function () { return !Array.from(arguments).some(Boolean); }",
+                            Output("projection-poll", "disabled"), [Input(ids.pending, "data") for ids in LATENT_VIEWS])
 
     @app.callback(
         Output(CLINICAL_VIEW.spec, "data"),
