@@ -114,19 +114,21 @@ def _plotly_selection_dropped(selection: dict | None) -> dict:
     return {"selections": [], "selectionrevision": _selection_token(selection)}
 
 
-def view_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
+def _drawn_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
     """What a view draws over its points: the selection's outline and the found subject's ring (shapes) and label."""
-    return {"shapes": outline_in_view(view, selection) + found_marks["shapes"], "annotations": found_marks["annotations"],
-            **_plotly_selection_dropped(selection)}
+    return {"shapes": outline_in_view(view, selection) + found_marks["shapes"], "annotations": found_marks["annotations"]}
+
+
+def view_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
+    """A newly drawn view's marks (see :func:`_drawn_marks`), with no selection of Plotly's own."""
+    return {**_drawn_marks(view, selection, found_marks), **_plotly_selection_dropped(selection)}
 
 
 def _set_marks(patch: Patch, view: dict, selection: dict | None, triggers: set[str], found_marks: dict[str, list[dict]]) -> None:
     """Redraw the outline and the found subject's marks when the selection or the found subject changed."""
-    if not triggers & {SELECTION, FOUND_SUBJECT}:
-        return
-    marks = view_marks(view, selection, found_marks)
-    if SELECTION not in triggers:
-        marks = {key: marks[key] for key in ("shapes", "annotations")}
+    marks = _drawn_marks(view, selection, found_marks) if triggers & {SELECTION, FOUND_SUBJECT} else {}
+    if SELECTION in triggers:
+        marks.update(_plotly_selection_dropped(selection))
     for key, value in marks.items():
         patch["layout"][key] = value
 
