@@ -40,6 +40,7 @@ def content(context: AppContext) -> dbc.Table:
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
+    table = content(context)  # built once, as the page's layout is; sent to each page that opens the tab
     app.clientside_callback(
         f"function (tab, wanted) {{ return tab === {VARIABLES_TAB!r} && !wanted ? true : window.dash_clientside.no_update; }}",
         Output(WANTED, "data"),
@@ -49,4 +50,4 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(Output(CONTENT, "children"), Input(WANTED, "data"), prevent_initial_call=True)
     def _fill(wanted):
-        return content(context) if wanted is True else dash.no_update
+        return table if wanted is True else dash.no_update
