@@ -21,6 +21,7 @@ from app.auth import current_username, job_context
 from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
+from app.heavy_worker import HeavyWorkers, WorkerRecipe
 from app.jobs import HEAVY, LANES, QUICK, Lane
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
@@ -38,6 +39,7 @@ PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compa
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
 log = logging.getLogger(__name__)
 BACKGROUND_THREADS: dict[Lane, int] = {QUICK: 4, HEAVY: 2}  # jobs at once per lane in one server process; more wait their turn
+HEAVY_PROCESSES = 1  # the embedded server's heavy-job workers (app.heavy_worker): each holds its own copy of the cohort
 
 
 def make_celery(broker: str):
@@ -57,17 +59,21 @@ def make_celery(broker: str):
 
 
 class JobLanes:
-    """Remembers each background function's lane (``BackgroundJob.lane``) as Dash hands it to the manager."""
+    """Remembers each background function's lane (``BackgroundJob.lane``) and registry key as Dash hands it to the manager."""
 
     def make_job_fn(self, fn, progress, key=None):
         job_fn = super().make_job_fn(fn, progress, key)
         # The base class registers earlier functions from its __init__, before a subclass could set attributes.
-        self.__dict__.setdefault("_lanes", {})[id(job_fn)] = getattr(fn, "lane", HEAVY)
+        self.__dict__.setdefault("_lanes", {})[id(job_fn)] = (getattr(fn, "lane", HEAVY), key)
         return job_fn
 
     def lane_of(self, job_fn) -> Lane:
         """The lane of a function from Dash's registry (which keeps it alive, so its id stays its own)."""
-        return self.__dict__.get("_lanes", {}).get(id(job_fn), HEAVY)
+        return self.__dict__.get("_lanes", {}).get(id(job_fn), (HEAVY, None))[0]
+
+    def key_of(self, job_fn) -> str | None:
+        """The key Dash registered the function under: the same in every process that builds the same app."""
+        return self.__dict__.get("_lanes", {}).get(id(job_fn), (HEAVY, None))[1]
 
 
 class PerRequesterResults:
@@ -98,28 +104,35 @@ class CeleryJobManager(PerRequesterResults, JobLanes, dash.CeleryManager):
 
 
 class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
-    """Background callbacks on bounded pools of threads in the server process, one per lane; results in a disk cache.
+    """Background callbacks of the embedded server: decodes on threads, heavy jobs in a spawned worker process; results in a disk cache.
 
     Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
     another thread held at that instant (decode jobs hung for good inside SQLite's allocator), its
     pipes and zombie were never reaped (about two descriptors leaked per job), and killing a job that
-    had just ended raised ``psutil.NoSuchProcess`` (HTTP 500). Threads fork nothing and start at once;
-    the heavy parts (torch, numpy, scikit-learn, numba) release the GIL. A job superseded by a newer
-    request is cancelled if it has not started and otherwise runs to its end (bounded by the pool).
-    A job acts as the user who asked for it (``app.auth.job_context``): it sees that user's saved cohorts only.
-    Each lane has its own pool, so a decode starts at once while UMAPs fill the heavy lane.
+    had just ended raised ``psutil.NoSuchProcess`` (HTTP 500). Nothing here is forked. Decodes run on
+    a bounded pool of threads in the server (torch releases the GIL; the models stay loaded), so one
+    starts at once. Projections, neighbour lists and clusters run in ``heavy_workers`` (app.heavy_worker:
+    a spawned process at a lower CPU priority) when given; else, and for a function Dash did not
+    register (which a worker could not find), on a second pool of threads. A job superseded by a newer request is cancelled if it has not started
+    and otherwise runs to its end. A job acts as the user who asked for it (``app.auth.job_context``):
+    it sees that user's saved cohorts only.
     """
 
-    def __init__(self, cache, workers: dict[Lane, int]):
+    def __init__(self, cache, workers: dict[Lane, int], heavy_workers: HeavyWorkers | None = None):
         super().__init__(cache)
         self._pools = {lane: ThreadPoolExecutor(max_workers=workers[lane], thread_name_prefix=f"{lane}-job") for lane in LANES}
+        self._heavy_workers = heavy_workers
         self._jobs: dict[int, tuple[Future, str]] = {}
         self._job_ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def call_job_fn(self, key, job_fn, args, context) -> int:
         job = next(self._job_ids)
-        future = self._pools[self.lane_of(job_fn)].submit(job_fn, key, self._make_progress_key(key), args, job_context(context))
+        job_arguments = (key, self._make_progress_key(key), args, job_context(context))
+        if self.lane_of(job_fn) == HEAVY and self._heavy_workers is not None and self.key_of(job_fn) is not None:
+            future = self._heavy_workers.submit(self.key_of(job_fn), *job_arguments)
+        else:
+            future = self._pools[self.lane_of(job_fn)].submit(job_fn, *job_arguments)
         with self._lock:
             self._jobs[job] = (future, key)
         return job
@@ -147,14 +160,26 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
         self.terminate_job(job)
         return True
 
+    def close(self) -> None:
+        """Stop taking jobs (an app replaced by one built on the updated cohort): queued ones are dropped, the worker ends."""
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+        if self._heavy_workers is not None:
+            self._heavy_workers.shutdown()
 
-def background_manager(config: AppConfig, celery_app=None) -> dash.DiskcacheManager | dash.CeleryManager:
-    """Threads on one machine (nothing forked); Celery + Redis when a broker is configured (several workers)."""
+
+def background_cache_dir(config: AppConfig) -> Path:
+    return config.cache_dir / "background-callbacks"
+
+
+def background_manager(config: AppConfig, celery_app=None, worker_recipe: WorkerRecipe | None = None) -> dash.DiskcacheManager | dash.CeleryManager:
+    """Celery + Redis when a broker is configured (several workers); otherwise threads, and heavy jobs in a worker process built from ``worker_recipe``."""
     if config.celery_broker:
         return CeleryJobManager(celery_app or make_celery(config.celery_broker))
     import diskcache
 
-    return ThreadJobManager(diskcache.Cache(str(config.cache_dir / "background-callbacks")), workers=BACKGROUND_THREADS)
+    heavy_workers = HeavyWorkers(worker_recipe, processes=HEAVY_PROCESSES) if worker_recipe else None
+    return ThreadJobManager(diskcache.Cache(str(background_cache_dir(config))), workers=BACKGROUND_THREADS, heavy_workers=heavy_workers)
 
 
 def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None) -> dash.Dash:
@@ -168,13 +193,16 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     check_device(config.device)
     secure_cache_dir(config.cache_dir)
     loaded = cohort or load_cohort(config.resolved_cohort_dir)
+    if manager is None:
+        followed = (training.status_path, training.started_at) if training is not None else None
+        manager = background_manager(config, worker_recipe=WorkerRecipe(config, loaded.root, followed))
     context = AppContext(config, loaded, spaces_pending=training is not None and not loaded.spaces)
     app = dash.Dash(
         __name__,
         title="Latent Space Explorer",
         # Bootstrap (Bootswatch Flatly) is served from assets/: clinical networks often have no CDN access.
         assets_folder=str(config.assets_dir),
-        background_callback_manager=manager or background_manager(config),
+        background_callback_manager=manager,
         on_error=show_refusal,  # a refused input or a failing callback: a message in the page, never a 500
     )
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Flask answers 413 to anything bigger

@@ -79,8 +79,11 @@ class LiveApp:
     def _replace(self, generation: int) -> None:
         with self._lock:
             if generation == self._generation:
-                self.current = self._make(generation + 1)
+                replaced, self.current = self.current, self._make(generation + 1)
                 self._generation = generation + 1
+                close = getattr(getattr(replaced, "_background_manager", None), "close", None)  # its heavy-job worker holds the old cohort
+                if close is not None:
+                    close()
 
     def __call__(self, environ, start_response):
         return self.current.server(environ, start_response)

@@ -10,6 +10,8 @@ import logging
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +25,8 @@ import tomli_w
 
 from data_loaders.arrays import IDS_DATASET
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
+
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 SPACES_FILE = "spaces.h5"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -70,6 +74,20 @@ def atomic_folder(path: Path) -> Iterator[Path]:
 
 _RETIRED = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
 _PARTIAL = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.partial$")
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the kernel kills this worker when its parent dies, even by kill -9 (Linux).
+
+    Without it a killed generator or server leaves its workers computing for nobody.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def process_alive(pid: int) -> bool:

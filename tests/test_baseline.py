@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,8 @@ def test_the_live_app_replaces_an_app_once_however_often_it_asks():
     class Built:
         def __init__(self, on_ready):
             self.on_ready = on_ready
+            self._background_manager = SimpleNamespace(closed=0)
+            self._background_manager.close = lambda: setattr(self._background_manager, "closed", self._background_manager.closed + 1)
             built.append(self)
 
     live = LiveApp(Built)
@@ -112,5 +116,6 @@ def test_the_live_app_replaces_an_app_once_however_often_it_asks():
     first.on_ready()
     first.on_ready()  # a second poll of the replaced app changes nothing
     assert len(built) == 2 and live.current is built[1]
+    assert first._background_manager.closed == 1 and built[1]._background_manager.closed == 0  # the replaced app's jobs end
     live.current.on_ready()
     assert len(built) == 3 and live.current is built[2]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,12 +20,10 @@ import numpy as np
 import pandas as pd
 
 from data_loaders import arrays, cohort_spec
-from data_loaders.cohort_io import atomic_folder, write_manifest
+from data_loaders.cohort_io import atomic_folder, die_with_parent, write_manifest
 from data_loaders.manifest import FORMAT_VERSION, variables_to_tables
 from data_loaders.synthetic import schema
 from data_loaders.synthetic.phenotypes import DEMO_PREVALENCE_NOTE, VARIABLES, sample_phenotypes
-
-PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 ArrayMode = Literal["stored", "on-demand"]
 Progress = Callable[[int, int], None]
@@ -67,20 +63,6 @@ def generate_cohort(
         phenotypes.reset_index().to_parquet(building / "phenotypes.parquet", index=False)
         write_manifest(building, _manifest(phenotypes, seed, arrays_mode))
     return out_dir
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: the kernel kills this worker when its parent dies, even by kill -9 (Linux).
-
-    Without it a killed generator leaves its workers computing for nobody.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before the line above took effect
-        os._exit(1)
 
 
 def generate_subject_arrays(drivers: pd.DataFrame, with_mri: bool = True) -> dict[str, np.ndarray]:

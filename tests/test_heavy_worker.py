@@ -1,0 +1,96 @@
+"""The embedded server's heavy jobs run in a spawned worker process, at a lower CPU priority, that ends with the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+
+from app.config import AppConfig
+from app.context import AppContext
+from app.core.projections import ProjectionSpec
+from app.heavy_worker import HEAVY_NICENESS
+from app.server import create_app
+from data_loaders import load_cohort
+from tests.serving import REPO_ROOT, free_port, wait_until_serving
+
+TSNE_REQUEST = {"space": "joint", "method": "tsne"}
+
+
+def _projection_job_body(request: dict) -> dict:
+    """What the page posts when a view asks for a projection (the explorer's request store → its background callback)."""
+    return {"output": "projection-ready.data", "outputs": {"id": "projection-ready", "property": "data"},
+            "inputs": [{"id": "projection-request", "property": "data", "value": request}],
+            "state": [{"id": "projection-ready", "property": "data", "value": 0}], "changedPropIds": ["projection-request.data"]}
+
+
+def _run_job(post, body: dict, timeout: float = 180) -> dict:
+    """Post a background callback and poll it with Dash's signed handles, as the renderer does, until it answers."""
+    started = json.loads(post("/_dash-update-component", body))
+    handles = "&".join(f"{key}={started[key]}" for key in ("cacheKey", "job"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        answer = json.loads(post(f"/_dash-update-component?{handles}", body) or "{}")
+        if "response" in answer:
+            return answer["response"]
+    raise AssertionError(f"no answer from the job in {timeout} s")
+
+
+def _workers(pid: int) -> list[psutil.Process]:
+    return [child for child in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(child.cmdline())]
+
+
+def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the_shared_cache(phenotype_cohort_dir, tmp_path, refuse_slow_projections):
+    config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "cache")
+    app = create_app(config)
+    client = app.server.test_client()
+
+    def post(path: str, body: dict) -> str:
+        answer = client.post(path, json=body)
+        assert answer.status_code in (200, 204), answer.get_data(as_text=True)[:300]
+        return answer.get_data(as_text=True)
+
+    client.get("/")
+    try:
+        # t-SNE is refused in this process (refuse_slow_projections): it can only have been computed elsewhere.
+        assert _run_job(post, _projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
+        context = AppContext(config, load_cohort(phenotype_cohort_dir))
+        assert context.projection_ready("joint", ProjectionSpec(method="tsne"))
+        (worker,) = _workers(os.getpid())
+        assert worker.nice() == psutil.Process().nice() + HEAVY_NICENESS
+    finally:
+        app._background_manager.close()
+    worker.wait(timeout=20)  # the app's manager closed (a demo app replaced by its trained one): its worker ends
+
+
+def test_the_heavy_worker_dies_with_a_server_killed_by_sigkill(phenotype_cohort_dir, tmp_path):
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "app", "--cohort", str(phenotype_cohort_dir), "--port", str(port)],
+                                  cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LSE_CACHE_DIR": str(tmp_path / "cache")})
+    url = f"http://127.0.0.1:{port}"
+
+    def post(path: str, body: dict) -> str:
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.read().decode()
+
+    try:
+        wait_until_serving(url, [server], 90, log_path)
+        urllib.request.urlopen(url, timeout=30).close()
+        assert _run_job(post, _projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
+        (worker,) = _workers(server.pid)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        worker.wait(timeout=10)  # psutil.TimeoutExpired if the worker outlived the server
+    finally:
+        if server.poll() is None:
+            server.kill()
