@@ -7,12 +7,12 @@
 Starts the server itself on a free loopback port (the embedded ``python -m app``, or Redis + gunicorn
 with two gthread workers + a Celery worker per job lane) with a private cache folder, and stops it afterwards.
 Each user loads the page (``/``, ``/_dash-layout``, ``/_dash-dependencies``) and then plays random
-actions: a filter, a selection, a colour, a cohort comparison, a saved cohort, a projection, a
-space comparison, an accuracy view, and (10 % of actions) a decode. An action sets a property as a
-click would, then posts every server callback that property triggers to ``/_dash-update-component``,
-applies the answers to its copy of the page and follows the cascade (background callbacks are
-polled with the signed ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash
-renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
+actions, back to back or with pauses of ``--think`` seconds on average (a person reading the answer):
+a filter, a selection, a colour, a cohort comparison, a saved cohort, a projection, a space comparison,
+an accuracy view, and (10 % of actions) a decode. An action sets a property as a click would, then
+posts every server callback that property triggers to ``/_dash-update-component``, applies the answers
+to its copy of the page and follows the cascade (background callbacks are polled with the signed
+``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
 errors; overall throughput; RSS, open descriptors and process count of the server's whole
 process tree before, after the first tenth of the actions (one-off growth: the model, caches) and
 after (after a short settle); the machine's load average then; and the callbacks that took the
@@ -409,7 +409,7 @@ def choose_kind(rng: random.Random, only: str | None) -> str:
     return rng.choice([kind for kind in ACTION_KINDS if kind != "decode"])
 
 
-def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: int, only: str | None, results: Results) -> None:
+def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: int, only: str | None, results: Results, think: float = 0) -> None:
     rng = random.Random(seed)
     user = User(port, rng, give_up_at=deadline + GRACE_S)
     try:
@@ -423,6 +423,8 @@ def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: in
             results.errors["page load"].append(f"{type(error).__name__}: {error}")
         return
     for _ in range(actions):
+        if think:  # a person reads the answer before the next click: exponential pauses of mean ``think`` (at most 5×), not timed
+            time.sleep(min(rng.expovariate(1 / think), 5 * think))
         if time.monotonic() > deadline:
             break
         kind = choose_kind(rng, only)
@@ -570,10 +572,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=900, help="stop starting actions after this long (at most 3,600)")
     parser.add_argument("--only", choices=ACTION_KINDS, help="play one action kind only (e.g. decode)")
     parser.add_argument("--workers", type=int, default=2, choices=range(1, 9), metavar="1..8", help="gunicorn workers (scaled)")
+    parser.add_argument("--think", type=float, default=0, metavar="SECONDS",
+                        help="mean pause of a user between actions (0: back to back, the server saturated; 0..60)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if not 1 <= args.actions <= 20_000 or not 1 <= args.max_seconds <= 3600:
-        parser.error("--actions must be 1..20000 and --max-seconds 1..3600")
+    if not 1 <= args.actions <= 20_000 or not 1 <= args.max_seconds <= 3600 or not 0 <= args.think <= 60:
+        parser.error("--actions must be 1..20000, --max-seconds 1..3600 and --think 0..60")
     from data_loaders import load_cohort
 
     n_subjects = len(load_cohort(args.cohort).phenotypes)
@@ -589,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         per_user = [args.actions // args.users + (1 if i < args.actions % args.users else 0) for i in range(args.users)]
         deadline = time.monotonic() + args.max_seconds
         started = time.perf_counter()
-        threads = [threading.Thread(target=run_user, args=(servers.port, args.seed * 1000 + i, per_user[i], deadline, n_subjects, args.only, results))
+        threads = [threading.Thread(target=run_user, args=(servers.port, args.seed * 1000 + i, per_user[i], deadline, n_subjects, args.only, results, args.think))
                    for i in range(args.users)]
         for thread in threads:
             thread.start()
@@ -604,7 +608,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(5)  # finished background jobs get reaped
         after, load_after = servers.tree(), os.getloadavg()
         print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
-              f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions")
+              f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions, "
+              + (f"pauses of {args.think:g} s on average between a user's actions" if args.think else "no pause between a user's actions"))
         report(results, elapsed, before, after, warm)
         print(f"machine load average (1/5/15 min) on {os.cpu_count()} CPUs: {' / '.join(f'{v:.2f}' for v in load_before)} before, "
               f"{' / '.join(f'{v:.2f}' for v in load_after)} after (other work on the machine slows every figure above)")
