@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app import context as app_context
 from app.cohort_store import CohortStore, CohortStoreError
-from app.core.cohort_algebra import CohortDefinition, resolve_mask
+from app.context import LeafMaskMemo
+from app.core.cohort_algebra import CohortDefinition, leaf_mask, resolve_mask
 from app.core.filters import ChoiceFilter, RangeFilter, combined_mask, filter_from_dict
 
 
@@ -23,6 +25,26 @@ def phenotypes() -> pd.DataFrame:
         },
         index=pd.Index(["a", "b", "c", "d", "e"], name="sample_id"),
     )
+
+
+def test_leaf_masks_are_remembered_by_definition_while_operands_are_still_looked_up_each_time(phenotypes, monkeypatch):
+    women = CohortDefinition(filters=(ChoiceFilter("sex", ("female",)).to_dict(),))
+    lasso = CohortDefinition(subject_ids=("a", "b", "zz"))
+    memo, computed, looked_up = LeafMaskMemo(phenotypes), [], []
+    monkeypatch.setattr(app_context, "leaf_mask", lambda definition, table: computed.append(definition) or leaf_mask(definition, table))
+
+    def lookup(operand: int) -> CohortDefinition:
+        looked_up.append(operand)
+        return {1: women, 2: lasso}[operand]
+
+    either = CohortDefinition(operation="union", operands=(1, 2))
+    for _ in range(3):
+        mask = resolve_mask(either, phenotypes, lookup, leaf=memo)
+        assert mask.tolist() == [True, True, True, False, True]
+        mask[:] = False  # a caller changing its mask changes nothing remembered
+        assert resolve_mask(CohortDefinition(filters=women.filters), phenotypes, lookup, leaf=memo).tolist() == [True, False, True, False, True]
+    assert computed == [women, lasso]  # each leaf worked out once (a definition read again from the store is the same key)
+    assert looked_up == [1, 2] * 3  # who may see an operand is asked every time
 
 
 def test_range_filters_are_inclusive_open_ended_and_drop_missing(phenotypes):

@@ -91,26 +91,36 @@ def _rows_holding(index: pd.Index, subject_ids: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
+def leaf_mask(definition: CohortDefinition, phenotypes: pd.DataFrame) -> np.ndarray:
+    """Mask of a cohort defined by filters and/or ids (no operation): what a memo may keep, as it reads no other cohort.
+
+    Ids no longer in the data are ignored (a selection saved on another cohort version).
+    """
+    mask = combined_mask(phenotypes, [filter_from_dict(spec) for spec in definition.filters])
+    if definition.subject_ids:
+        mask &= _rows_holding(phenotypes.index, definition.subject_ids)
+    return mask
+
+
 def resolve_mask(
     definition: CohortDefinition,
     phenotypes: pd.DataFrame,
     lookup: Callable[[int], CohortDefinition],
     _seen: frozenset[int] = frozenset(),
+    *,
+    leaf: Callable[[CohortDefinition], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Boolean mask over ``phenotypes`` rows; ``lookup`` fetches operand definitions by store id.
+    """Boolean mask over ``phenotypes`` rows; ``lookup`` fetches operand definitions by store id (and refuses what the user may not see).
 
-    Ids no longer in the data are ignored (a selection saved on another cohort version).
+    ``leaf`` gives the masks of filter/id cohorts (default: :func:`leaf_mask`; a memo in the app).
     """
     if definition.operation is None:
-        mask = combined_mask(phenotypes, [filter_from_dict(spec) for spec in definition.filters])
-        if definition.subject_ids:
-            mask &= _rows_holding(phenotypes.index, definition.subject_ids)
-        return mask
+        return leaf(definition) if leaf is not None else leaf_mask(definition, phenotypes)
     masks = []
     for operand in definition.operands:
         if operand in _seen:
             raise ValueError(f"cohort {operand} is defined in terms of itself")
-        masks.append(resolve_mask(lookup(operand), phenotypes, lookup, _seen | {operand}))
+        masks.append(resolve_mask(lookup(operand), phenotypes, lookup, _seen | {operand}, leaf=leaf))
     if definition.operation == "union":
         return np.logical_or.reduce(masks)
     if definition.operation == "intersection":
