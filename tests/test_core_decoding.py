@@ -124,3 +124,21 @@ def test_cine_agreement_follows_the_lv_cavity_of_synthetic_cines(small_cohort_di
     assert same.curve_correlation == pytest.approx(1.0) and same.truth_fac == pytest.approx(same.decoded_fac)
     assert 0.1 < same.truth_fac < 0.8
     assert np.isnan(unrelated.curve_correlation) and unrelated.decoded_fac == 0.0  # a motionless cine: no correlation, no area change
+
+
+def test_a_recorded_cines_lv_curve_is_measured_once_per_process(small_cohort_dir, monkeypatch):
+    from app import context as app_context
+    from data_loaders import load_cohort
+    from data_loaders.mri_measures import lv_area_curves
+
+    cohort = load_cohort(small_cohort_dir)
+    ids = list(cohort.subject_ids[:3])
+    cines = cohort.mri(ids)
+    measured: list[int] = []
+    monkeypatch.setattr(app_context, "lv_area_curves", lambda stack: measured.append(len(stack)) or lv_area_curves(stack))
+    memo = app_context.LvAreaMemo()
+    first = memo(ids[:2], cines[:2])
+    again = memo([ids[2], ids[0]], cines[[2, 0]])
+    np.testing.assert_array_equal(first, lv_area_curves(cines[:2]))
+    np.testing.assert_array_equal(again, lv_area_curves(cines[[2, 0]]))
+    assert measured == [2, 1]  # the second call measured the new subject only

@@ -150,9 +150,13 @@ class CineAgreement:
     decoded_fac: float
 
 
-def cine_agreement(truth: np.ndarray, decoded: np.ndarray) -> list[CineAgreement]:
-    """Per subject, the LV cavity area curves of truth and reconstruction and how they agree."""
-    truth_curves, decoded_curves = lv_area_curves(truth), lv_area_curves(decoded)
+def cine_agreement(truth: np.ndarray, decoded: np.ndarray, truth_curves: np.ndarray | None = None) -> list[CineAgreement]:
+    """Per subject, the LV cavity area curves of truth and reconstruction and how they agree.
+
+    ``truth_curves``: the truth's curves when already measured (a recording's never change).
+    """
+    truth_curves = lv_area_curves(truth) if truth_curves is None else truth_curves
+    decoded_curves = lv_area_curves(decoded)
     results = []
     for truth_area, decoded_area in zip(truth_curves, decoded_curves):
         r = _correlation(truth_area, decoded_area)

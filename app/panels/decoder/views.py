@@ -80,9 +80,12 @@ def cross_modal(space: str, modality: str) -> str:
     return " (cross-modal)" if {space, modality} == {"ecg", "mri"} else ""
 
 
-def _cine_agreement(true_mri: np.ndarray, decoded_mri: np.ndarray, has_mri: np.ndarray) -> list[decoding.CineAgreement]:
+def _cine_agreement(context: AppContext, subject_ids: Sequence[str], true_mri: np.ndarray, decoded_mri: np.ndarray,
+                    has_mri: np.ndarray) -> list[decoding.CineAgreement]:
     """LV agreement per subject; a subject without a recorded cine gets its decoded curve only."""
-    measured = iter(decoding.cine_agreement(true_mri[has_mri], decoded_mri[has_mri]) if has_mri.any() else [])
+    recorded = [subject for subject, has in zip(subject_ids, has_mri) if has]
+    measured = iter(decoding.cine_agreement(true_mri[has_mri], decoded_mri[has_mri], context.recorded_lv_areas(recorded, true_mri[has_mri]))
+                    if has_mri.any() else [])
     decoded_areas = iter(lv_area_curves(decoded_mri[~has_mri]) if (~has_mri).any() else [])
     results = []
     for has in has_mri:
@@ -142,7 +145,7 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
         strip_sheet, median_sheet = decoded_only_views(shown_id, leads, decoded.ecg[index], r_peak_index=MEDIAN_R_PEAK_INDEX, decoded_from=ecg_from)
         heart_rate = None
     agreements = [lead_agreement(medians[s], decoded_median(i), leads) if has else [] for i, (s, has) in enumerate(zip(subject_ids, has_ecg))]
-    cines = _cine_agreement(true_mri, decoded.mri, has_mri)
+    cines = _cine_agreement(context, subject_ids, true_mri, decoded.mri, has_mri)
     source = {"joint": "joint latent", "ecg": "ECG latent", "mri": "MRI latent"}[latent_space]
     decoded_label = f"decoded from {source}{cross_modal(latent_space, 'mri')}"
     if has_mri[index]:
