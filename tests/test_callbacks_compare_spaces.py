@@ -12,6 +12,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.neighbours import compare_neighbourhoods, exact_neighbours
 from app.core.projections import ProjectionSpec
+from app.core.statistics import compare_groups
 from app.panels.compare_spaces import neighbourhoods
 from app.panels.compare_spaces import settings as compare_settings
 from app.panels.compare_spaces import tables as compare_tables
@@ -214,3 +215,13 @@ def test_what_a_selection_shares_reads_like_table_one_with_q_values_that_never_w
     age = profile[profile["Variable"].str.startswith("Age")].iloc[0]
     assert float(age["Selection"]) > float(age["Everyone else"]) and float(age["Std. difference"]) > 1
     assert "×10⁻" in age["q (BH)"] and not any("e-" in q or " " in q for q in profile["q (BH)"])
+
+
+def test_a_selections_profile_is_worked_out_once_whatever_the_order_of_its_rows(context, monkeypatch):
+    compared = []
+    monkeypatch.setattr(neighbourhoods, "compare_groups", lambda *args: compared.append(args) or compare_groups(*args))
+    rows = np.arange(40, 100)
+    first = neighbourhoods.common_profile(context, rows)
+    again = neighbourhoods.common_profile(context, rows[::-1].copy())  # a new k or focused subject: the same selection
+    other = neighbourhoods.common_profile(context, np.arange(40, 99))
+    assert len(compared) == 2 and again is first and not other.equals(first)

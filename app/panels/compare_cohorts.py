@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
 import dash
@@ -13,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition, defining_variables
+from app.core.members import Members
 from app.core.table_one import TableOne, table_one
 from app.figures.distributions import overlaid_distributions
 from app.figures.messages import message_figure
@@ -56,25 +56,11 @@ def _table_of(context: AppContext, a, b, filters: list | None, mask_a: np.ndarra
     if not mask_a.any() or not mask_b.any():
         return None
     defining = defining_variables_of(context, a, filters) | defining_variables_of(context, b, filters)
-    return _table_of_members(context, _Members(mask_a), _Members(mask_b), frozenset(defining))
-
-
-class _Members:
-    """A group's members (a mask), equal to another group with the same members whatever named them."""
-
-    def __init__(self, mask: np.ndarray):
-        self.mask = mask
-        self.digest = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest() + len(mask).to_bytes(8, "little")
-
-    def __hash__(self) -> int:
-        return hash(self.digest)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Members) and self.digest == other.digest
+    return _table_of_members(context, Members(mask_a), Members(mask_b), frozenset(defining))
 
 
 @lru_cache(maxsize=32)
-def _table_of_members(context: AppContext, a: _Members, b: _Members, defining: frozenset[str]) -> TableOne:
+def _table_of_members(context: AppContext, a: Members, b: Members, defining: frozenset[str]) -> TableOne:
     """Table 1 worked out once per pair of groups in a process (read-only, shared by users): choosing another
     variable to plot, coming back to the tab or a colleague comparing the same groups costs nothing again
     (at a million subjects Table 1 takes seconds)."""

@@ -12,6 +12,7 @@ from app import validation
 from app.context import AppContext
 from app.core.alignment import fit_alignment
 from app.core.cohort_algebra import CohortDefinition
+from app.core.members import Members
 from app.core.neighbours import DEFAULT_K, MAX_K, NeighbourCache, NeighbourComparison, compare_neighbourhoods, resolved_method
 from app.core.projections import ProjectionSpec
 from app.core.statistics import compare_groups
@@ -121,9 +122,14 @@ def focused_row(context: AppContext, focused: dict | None, selection: dict | Non
 
 def common_profile(context: AppContext, rows: np.ndarray) -> pd.DataFrame:
     """The clinical variables in which the selection differs most from everyone else (|standardised difference|)."""
-    mask = np.zeros(context.n_subjects, dtype=bool)
-    mask[rows] = True
-    table = compare_groups(context.cohort.phenotypes, context.variables, mask, ~mask)
+    return _profile_of(context, Members.of_rows(rows, context.n_subjects))
+
+
+@lru_cache(maxsize=32)
+def _profile_of(context: AppContext, selected: Members) -> pd.DataFrame:
+    """Worked out once per selection in a process: a new k, metric, layout or focused subject keeps the selection (it was
+    7 % of the server's time under 20 simulated users, py-spy). Callers get the same frame: they only read it."""
+    table = compare_groups(context.cohort.phenotypes, context.variables, selected.mask, ~selected.mask)
     table = table[table["std_diff"].notna()].head(6)
 
     def value(number: float, kind: str) -> str:
