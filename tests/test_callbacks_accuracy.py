@@ -193,6 +193,19 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     assert "cannot be used" in str(deleted.metrics) and "cannot be used" in deleted.sizes[0] and deleted.figures == []
 
 
+def test_an_evaluation_is_worked_out_once_per_cohort_however_the_cohort_was_named(context, monkeypatch):
+    evaluated = []
+    monkeypatch.setattr(accuracy_views, "evaluate_cohort", lambda *args: evaluated.append(args[1:5]) or accuracy_evaluation.evaluate_cohort(*args))
+    women = _women(context)
+    by_filter = accuracy_views.render_evaluation(context, "lv_mass_g", "ecg", None, CURRENT, list(WOMEN), None)
+    by_selection = accuracy_views.render_evaluation(context, "lv_mass_g", "ecg", None, CURRENT, [], {"rows": np.flatnonzero(women).tolist()})
+    everyone = accuracy_views.render_evaluation(context, "lv_mass_g", "ecg", None, CURRENT, [], None)
+    assert by_selection is by_filter and everyone is not by_filter  # the same women, however chosen: one evaluation
+    assert [args[0] for args in evaluated] == ["lv_mass_g", "lv_mass_g"]
+    accuracy_views.render_evaluation(context, "lv_mass_g", "mri", None, CURRENT, list(WOMEN), None)
+    assert len(evaluated) == 3  # another space is another evaluation
+
+
 def test_sorting_keeps_everyone_first_and_flips_on_a_second_click(context):
     sort = accuracy_evaluation.next_sort(None, "mae")
     assert sort == {"column": "mae", "descending": False}  # lower error is better: best first

@@ -77,10 +77,16 @@ def cohort_choice_mask(context: AppContext, choice: str | int | None, filters: l
 def evaluate(context: AppContext, task: str, space: str, threshold: float | None, choice: str | int | None,
              filters: list | None, selection: dict | None) -> Evaluation | None:
     """Metrics with intervals for the chosen cohort, everyone else and everyone (test split); None when nothing is stored."""
+    if (task, space) not in task_predictions(context):
+        return None
+    return evaluate_cohort(context, task, space, threshold, *cohort_choice_mask(context, choice, filters, selection))
+
+
+def evaluate_cohort(context: AppContext, task: str, space: str, threshold: float | None, name: str, mask: np.ndarray) -> Evaluation | None:
+    """:func:`evaluate` for a cohort already resolved to its name and members."""
     predictions = task_predictions(context).get((task, space))
     if predictions is None:
         return None
-    name, mask = cohort_choice_mask(context, choice, filters, selection)
     cut = (predictions.threshold if threshold is None else float(threshold)) if predictions.kind == "binary" else None
     inside = mask[predictions.rows]
     arrays = ((predictions.truth[inside], predictions.prediction[inside]),

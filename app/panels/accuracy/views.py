@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import dash
 import dash_bootstrap_components as dbc
@@ -10,6 +11,7 @@ from dash import dcc, html
 
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
+from app.core.members import Members
 from app.core.metrics import LITTLE_BOOTSTRAP_FROM, N_RESAMPLES, metric_names
 from app.figures.accuracy import (
     COHORT_COLOUR,
@@ -23,7 +25,16 @@ from app.figures.accuracy import (
     reliability_figure,
     roc_pr_figure,
 )
-from app.panels.accuracy.evaluation import Evaluation, auroc_comparisons, evaluate, subgroup_results, task_label, task_predictions, task_unit
+from app.panels.accuracy.evaluation import (
+    Evaluation,
+    auroc_comparisons,
+    cohort_choice_mask,
+    evaluate_cohort,
+    subgroup_results,
+    task_label,
+    task_predictions,
+    task_unit,
+)
 from app.panels.accuracy.settings import BY_SAVED, EVERYONE_GROUP, GRAPH_CONFIG, SEED
 from app.panels.accuracy.tables import comparisons_component, metric_label, metrics_table, subgroup_table_component
 from app.state import CURRENT, space_label
@@ -110,12 +121,22 @@ class EvaluationView:
 def render_evaluation(context: AppContext, task: str | None, space: str | None, threshold: float | None, choice: str | int | None,
                       filters: list | None, selection: dict | None) -> EvaluationView:
     """The summary line, metrics table and figures for the panel's choices."""
+    if not task:
+        return EvaluationView.refusal("Choose an outcome.")
     try:
-        evaluation = evaluate(context, task, space, threshold, choice, filters, selection) if task and space else None
+        name, mask = cohort_choice_mask(context, choice, filters, selection)
     except CohortStoreError as error:  # e.g. the chosen saved cohort was deleted in another tab
         return EvaluationView.refusal(f"The chosen saved cohort cannot be used ({error}): choose another.")
+    return _evaluation_view(context, task, space, threshold, name, Members(mask))
+
+
+@lru_cache(maxsize=32)
+def _evaluation_view(context: AppContext, task: str, space: str | None, threshold: float | None, name: str, cohort: Members) -> EvaluationView:
+    """Worked out once per outcome, space, threshold and cohort in a process (read-only predictions, shared by users): coming
+    back to an outcome, or a colleague looking at the same cohort, costs nothing again. Callers only read the view."""
+    evaluation = evaluate_cohort(context, task, space, threshold, name, cohort.mask) if space else None
     if evaluation is None:
-        return EvaluationView.refusal(f"No stored predictions of {task} from the {space_label(space or '')} space." if task else "Choose an outcome.")
+        return EvaluationView.refusal(f"No stored predictions of {task} from the {space_label(space or '')} space.")
     table = [metrics_table(evaluation, task_unit(context, task)), comparisons_component(auroc_comparisons(context, evaluation, evaluation.cohort_mask))]
     return EvaluationView(sizes_text(context, evaluation), table, evaluation_figures(context, evaluation))
 
