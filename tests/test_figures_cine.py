@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.figures import cine
+from tests.figure_checks import assert_unchanged_by_validation
 
 
 def _cine(frames=20, value=0.5, seed=0):
@@ -49,6 +50,13 @@ def test_difference_is_a_minus_b_signed_on_a_symmetric_scale():
     assert np.array_equal(figure.frames[3].data[2].z, np.clip(np.round((a[3] - b[3]) / limit * 127), -127, 127).astype(np.int8))
     assert np.asarray(figure.frames[3].data[2].z, dtype=float).mean() > 0  # A brighter than B: positive (red)
     assert len(figure.frames[0].data) == 3  # all three panels change on the one slider
+
+
+def test_players_are_prebuilt_exactly_as_plotly_would_validate_them():
+    a, b = _cine(value=0.6), _cine(value=0.4, seed=2)
+    assert_unchanged_by_validation(cine.cine_pair_figure(a, b, heart_rate_bpm=75, title="<b>x</b>"))
+    assert_unchanged_by_validation(cine.cine_difference_figure(a, b, heart_rate_bpm=None))
+    assert_unchanged_by_validation(cine.cine_player([cine.greyscale_panel("decoded", a, colourbar=True)], frame_ms=40))
 
 
 def test_difference_scale_rounds_up_and_never_shrinks_to_noise():

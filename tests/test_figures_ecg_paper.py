@@ -9,6 +9,7 @@ from app.core.ecg_agreement import MIN_AMPLITUDE_FOR_R_MV, beat_at_r_peaks, lead
 from app.figures import ecg_paper
 from app.figures.ecg_paper import PaperTrace, median_beat_paper, overlay, twelve_lead_paper
 from data_loaders.cohort_spec import ECG_LEADS
+from tests.figure_checks import assert_unchanged_by_validation
 
 ML4H_LEADS = ("I", "II", "III", "V1", "V2", "V3", "V4", "V5", "V6", "aVF", "aVL", "aVR")
 
@@ -89,6 +90,12 @@ def test_median_beats_sit_in_their_own_cells_on_the_same_paper_with_time_from_r(
     v1 = _lead_trace(figure, "V1")
     assert np.asarray(v1.customdata)[250, 1] == pytest.approx(0.0)  # the R peak is time 0
     assert not any(t.name == "II (rhythm)" for t in figure.data)
+
+
+def test_sheets_are_prebuilt_exactly_as_plotly_would_validate_them():
+    strip = _strip()
+    assert_unchanged_by_validation(twelve_lead_paper(overlay(strip, strip * 0.9), ECG_LEADS, title="a", footnote="b", lead_notes={"V1": "c"}))
+    assert_unchanged_by_validation(median_beat_paper([PaperTrace("original", strip[:600])], ECG_LEADS))
 
 
 def test_a_sheet_refuses_traces_of_the_wrong_shape_or_length():

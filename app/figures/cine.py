@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 
 from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
+from app.figures.prebuilt import prebuilt_figure
 from app.figures.text import plotly_text
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
@@ -82,26 +84,28 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     if len(counts) != 1 or any(panel.stack.ndim != 3 for panel in panels):
         raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[panel.stack.shape for panel in panels]}")
     frames = counts.pop()
-    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[plotly_text(panel.title) for panel in panels], horizontal_spacing=0.02)
+    # The subplot grid (domains, titles) from Plotly; the traces, frames and controls as plain dicts (app.figures.prebuilt).
+    layout = make_subplots(rows=1, cols=len(panels), subplot_titles=[plotly_text(panel.title) for panel in panels],
+                           horizontal_spacing=0.02).layout.to_plotly_json()
     bars = [index for index, panel in enumerate(panels) if panel.colourbar]
+    data = []
     for index, panel in enumerate(panels):
         bar = dict(panel.colourbar or {})
         if bar and len(bars) > 1:  # one bar per scale, each beside its own panel
             bar["x"] = (index + 1) / len(panels) - 0.005
-        figure.add_trace(go.Heatmap(z=panel.stack[0], zmin=panel.zmin, zmax=panel.zmax, colorscale=panel.colourscale, showscale=bool(panel.colourbar),
-                                    colorbar=bar or None, hovertemplate=f"{plotly_text(panel.title)}<br>row %{{y}}, col %{{x}}<br>{panel.hover}<extra></extra>"),
-                         row=1, col=index + 1)
+        suffix = "" if index == 0 else str(index + 1)
+        data.append({"type": "heatmap", "z": panel.stack[0], "zmin": panel.zmin, "zmax": panel.zmax, "colorscale": get_colorscale(panel.colourscale),
+                     "showscale": bool(panel.colourbar), "colorbar": bar or None, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                     "hovertemplate": f"{plotly_text(panel.title)}<br>row %{{y}}, col %{{x}}<br>{panel.hover}<extra></extra>"})
+        layout[f"xaxis{suffix}"].update({"visible": False, "constrain": "domain"})
+        layout[f"yaxis{suffix}"].update({"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"})
     # A frame carries only the new images; every other setting stays as the first frame has it.
-    figure.frames = [go.Frame(data=[go.Heatmap(z=panel.stack[frame]) for panel in panels], traces=list(range(len(panels))), name=str(frame))
-                     for frame in range(frames)]
-    for index in range(1, len(panels) + 1):
-        suffix = "" if index == 1 else str(index)
-        figure.update_layout({f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
-                              f"yaxis{suffix}": {"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"}})
+    frame_list = [{"data": [{"type": "heatmap", "z": panel.stack[frame]} for panel in panels], "traces": list(range(len(panels))), "name": str(frame)}
+                  for frame in range(frames)]
     play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}, "mode": "immediate"}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     step = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
-    figure.update_layout(
+    layout.update(
         meta={"cine_loop": True, "frame_ms": frame_ms},
         title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
         height=height, margin={"l": 10, "r": 40 if bars else 10, "t": 96 if title or caption else 54, "b": 10},
@@ -113,7 +117,7 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
                   "currentvalue": {"prefix": "frame ", "font": {"size": 12}, "xanchor": "right"},
                   "steps": [{"label": str(frame), "method": "animate", "args": [[str(frame)], step]} for frame in range(frames)]}],
     )
-    return figure
+    return prebuilt_figure(data, layout, frame_list)
 
 
 def cine_pair_figure(original: np.ndarray, decoded: np.ndarray, *, heart_rate_bpm: float | None, original_label: str = "original",

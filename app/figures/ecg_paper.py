@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from app.figures.prebuilt import prebuilt_figure
 from app.figures.text import plotly_text
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
@@ -132,7 +133,7 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
     Hover shows each lead's own mV and time (from the strip's start, or from the R peak for a median beat).
     """
     index = _lead_index(leads)
-    figure = go.Figure()
+    data = []
     for trace in traces:
         ecg = np.asarray(trace.ecg, dtype=np.float32)
         for place in placements:
@@ -144,12 +145,12 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
             else:
                 customdata = np.stack([values, (np.arange(len(values)) - r_peak_index) / sampling_hz], axis=1)
                 when = "%{customdata[1]:.3f} s from R · %{customdata[0]:.2f} mV"
-            figure.add_trace(go.Scatter(
-                x=x, y=values + place.baseline, customdata=customdata, mode="lines", name=plotly_text(trace.label), legendgroup=trace.label,
-                showlegend=place is placements[0], line={"color": trace.colour, "width": trace.width, "dash": trace.dash},
-                hovertemplate=f"{place.lead} · {plotly_text(trace.label)}<br>{when}<extra></extra>",
-            ))
-    figure.add_trace(_calibration_pulses(rows))
+            data.append({
+                "type": "scatter", "x": x, "y": values + place.baseline, "customdata": customdata, "mode": "lines", "name": plotly_text(trace.label),
+                "legendgroup": trace.label, "showlegend": place is placements[0], "line": {"color": trace.colour, "width": trace.width, "dash": trace.dash},
+                "hovertemplate": f"{place.lead} · {plotly_text(trace.label)}<br>{when}<extra></extra>",
+            })
+    data.append(_calibration_pulses(rows))
     shapes = [{"type": "line", "x0": x, "x1": x, "y0": row_baseline(row) - LARGE_SQUARE_MV, "y1": row_baseline(row) + LARGE_SQUARE_MV,
                "line": {"color": "#333", "width": 1.5}, "layer": "above"} for x in separators for row in range(3)]
     annotations = [{"text": f"<b>{place.lead}</b>" + (f"  <span style='color:#444'>{plotly_text(lead_notes[place.lead])}</span>"
@@ -166,21 +167,21 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
     height_px = width_px * (y_range[1] - y_range[0]) * GAIN_MM_PER_MV / ((x_range[1] - x_range[0]) * PAPER_SPEED_MM_PER_S)
     top = 104 if title else 40  # the mode bar, then the title, then the legend, clear of each other
     bottom = 48 if footnote else 30
-    figure.update_layout(
+    layout = dict(
         xaxis={**grid, "range": x_range, "tick0": 0, "dtick": LARGE_SQUARE_S, "constrain": "domain", "constraintoward": "left",
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_S, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
         yaxis={**grid, "range": y_range, "tick0": 0, "dtick": LARGE_SQUARE_MV, "constrain": "domain", "constraintoward": "top",
                "scaleanchor": "x", "scaleratio": GAIN_MM_PER_MV / PAPER_SPEED_MM_PER_S,
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_MV, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
-        shapes=shapes, annotations=annotations, plot_bgcolor=PAPER_COLOUR, paper_bgcolor="white",
+        shapes=shapes or None, annotations=annotations, plot_bgcolor=PAPER_COLOUR, paper_bgcolor="white",
         title={"text": plotly_text(title), "x": 0, "xref": "paper", "y": 1, "yref": "paper", "yanchor": "bottom", "pad": {"b": 34}, "font": {"size": 14}},
         height=int(round(height_px)) + top + bottom, margin={"l": 10, "r": 10, "t": top, "b": bottom}, showlegend=True,
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}, hovermode="closest",
     )
-    return figure
+    return prebuilt_figure(data, layout)
 
 
-def _calibration_pulses(rows: int) -> go.Scatter:
+def _calibration_pulses(rows: int) -> dict:
     """A 1 mV, 0.2 s square pulse at the start of every row, as an electrocardiograph prints it."""
     start = -CALIBRATION_MARGIN_S + 2 * SMALL_SQUARE_S
     x_one = [start, start + 2 * SMALL_SQUARE_S, start + 2 * SMALL_SQUARE_S, start + 2 * SMALL_SQUARE_S + CALIBRATION_S,
@@ -190,8 +191,8 @@ def _calibration_pulses(rows: int) -> go.Scatter:
     for row in range(rows):
         x += [*x_one, None]
         y += [value + row_baseline(row) for value in y_one] + [None]
-    return go.Scatter(x=x, y=y, mode="lines", name="calibration 1 mV", showlegend=False, line={"color": "#111", "width": 1.4},
-                      hovertemplate="calibration: 1 mV, 0.2 s<extra></extra>")
+    return {"type": "scatter", "x": x, "y": y, "mode": "lines", "name": "calibration 1 mV", "showlegend": False, "line": {"color": "#111", "width": 1.4},
+            "hovertemplate": "calibration: 1 mV, 0.2 s<extra></extra>"}
 
 
 def overlay(original: np.ndarray, reconstruction: np.ndarray | None, *, original_label: str = "original",
