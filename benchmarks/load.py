@@ -14,8 +14,8 @@ posts every server callback that property triggers to ``/_dash-update-component`
 to its copy of the page and follows the cascade (background callbacks are polled with the signed
 ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
 errors; overall throughput; RSS, open descriptors and process count of the server's whole
-process tree before, after the first tenth of the actions (one-off growth: the model, caches) and
-after (after a short settle); the machine's load average then; and the callbacks that took the
+process tree before, after the first tenth of the actions (one-off growth: the model, caches), halfway
+(a leak still grows after it, a cache filling up does not) and after (after a short settle); the machine's load average then; and the callbacks that took the
 most time waiting for their answers (where to look first).
 """
 
@@ -524,7 +524,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def report(results: Results, elapsed: float, before: dict, after: dict, warm: tuple[int, dict] | None = None) -> None:
+def report(results: Results, elapsed: float, before: dict, after: dict, warm: tuple[int, dict] | None = None,
+           half: tuple[int, dict] | None = None) -> None:
     print(f"{'kind':<16}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}{'requests':>10}{'errors':>8}")
     total_actions = total_requests = total_errors = 0
     for kind in ["page load", *ACTION_KINDS]:
@@ -548,6 +549,10 @@ def report(results: Results, elapsed: float, before: dict, after: dict, warm: tu
             done, sample = warm
             steady = 100 * (after[key] - sample[key]) / sample[key] if sample.get(key) else float("nan")
             line += f"; after the first {done} actions {sample.get(key, 0):.0f}, from there {steady:+.1f} %"
+            if half is not None:  # a leak keeps growing in the second half; a cache filling up does not
+                done_half, at_half = half
+                late = 100 * (after[key] - at_half[key]) / at_half[key] if at_half.get(key) else float("nan")
+                line += f"; after {done_half} {at_half.get(key, 0):.0f}, from there {late:+.1f} %"
         print(line)
     busiest = sorted(results.callback_seconds.items(), key=lambda item: -sum(item[1]))[:CALLBACKS_SHOWN]
     if busiest:
@@ -599,10 +604,13 @@ def main(argv: list[str] | None = None) -> int:
             thread.start()
         # A second sample once a tenth of the actions are done (at least 10): the first model load and
         # caches are one-off growth; what a leak looks like is growth from there to the end.
-        warm_after, warm = max(10, args.actions // 10), None
+        warm_after, warm, half = max(10, args.actions // 10), None, None
         while any(thread.is_alive() for thread in threads):
-            if warm is None and (done := results.actions_done()) >= warm_after:
+            done = results.actions_done()
+            if warm is None and done >= warm_after:
                 warm = (done, servers.tree())
+            if half is None and done >= max(warm_after + 1, args.actions // 2):
+                half = (done, servers.tree())
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
         time.sleep(5)  # finished background jobs get reaped
@@ -610,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
               f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions, "
               + (f"pauses of {args.think:g} s on average between a user's actions" if args.think else "no pause between a user's actions"))
-        report(results, elapsed, before, after, warm)
+        report(results, elapsed, before, after, warm, half)
         print(f"machine load average (1/5/15 min) on {os.cpu_count()} CPUs: {' / '.join(f'{v:.2f}' for v in load_before)} before, "
               f"{' / '.join(f'{v:.2f}' for v in load_after)} after (other work on the machine slows every figure above)")
         log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
