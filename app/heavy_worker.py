@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,24 +48,27 @@ class HeavyWorkers:
     def __init__(self, recipe: WorkerRecipe, processes: int):
         self._recipe, self._processes = recipe, processes
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # request threads submit at once: one pool, never two workers loading the cohort
 
     def submit(self, function_key: str, *job_arguments) -> Future:
         """Run the background function ``function_key`` with Dash's job arguments (result key, progress key, args, context)."""
-        if self._pool is None:
-            self._pool = self._new_pool()
-        try:
-            future = self._pool.submit(run_registered, function_key, *job_arguments)
-        except BrokenProcessPool:  # the worker died (killed, out of memory): a new one for this and later jobs
-            log.warning("the heavy-job worker process stopped; starting a new one")
-            self._pool = self._new_pool()
-            future = self._pool.submit(run_registered, function_key, *job_arguments)
+        with self._lock:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            try:
+                future = self._pool.submit(run_registered, function_key, *job_arguments)
+            except BrokenProcessPool:  # the worker died (killed, out of memory): a new one for this and later jobs
+                log.warning("the heavy-job worker process stopped; starting a new one")
+                self._pool = self._new_pool()
+                future = self._pool.submit(run_registered, function_key, *job_arguments)
         future.add_done_callback(_log_failure)
         return future
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
