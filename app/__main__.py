@@ -73,8 +73,10 @@ def serve(server, config: AppConfig) -> None:
     after one answer: each of a page's callbacks and each 100 ms poll of a decode paid a TCP
     handshake and a new thread, and in it a new connection to the job cache's SQLite file (set up
     anew each time: a tenth of the server's time under 20 simulated users, py-spy). Waitress answers
-    on reused threads (their connections kept open), holds idle keep-alive connections in its
-    event loop rather than in a thread, and refuses an oversized body before reading it.
+    on reused threads (their connections kept open) and holds idle keep-alive connections in its
+    event loop rather than in a thread. A body over the app's cap gets the app's 413; one over twice
+    the cap is refused by waitress before it is read (the connection is closed while the client
+    still sends, so it sees the connection reset rather than the answer).
     """
     if config.debug:
         print(f"Serving on http://{config.host}:{config.port}/", flush=True)
@@ -83,7 +85,7 @@ def serve(server, config: AppConfig) -> None:
     from waitress import create_server
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N": requests waiting for a thread, not a fault
-    listening = create_server(server, host=config.host, port=config.port, threads=REQUEST_THREADS, max_request_body_size=MAX_REQUEST_BYTES,
+    listening = create_server(server, host=config.host, port=config.port, threads=REQUEST_THREADS, max_request_body_size=2 * MAX_REQUEST_BYTES,
                               channel_timeout=REQUEST_TIMEOUT_S, ident="latent-space-explorer")
     print(f"Serving on http://{config.host}:{config.port}/", flush=True)
     listening.run()

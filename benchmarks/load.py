@@ -158,6 +158,10 @@ class User:
                     raise
         raise AssertionError("unreachable")
 
+    def close(self) -> None:
+        """Close the connection (kept alive between requests, as a browser keeps it)."""
+        self.connection.close()
+
     def load_page(self) -> None:
         status, index = self.request("GET", "/")
         if status != 200:
@@ -442,6 +446,7 @@ def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: in
                 user.load_page()  # a failed action leaves the copy of the page unknown: reload, as a user would
         with results.lock:
             results.requests[kind] += user.requests - before
+    user.close()
     with results.lock:
         for output, seconds in user.callback_seconds.items():
             results.callback_seconds[output] += seconds
@@ -592,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         servers.start()
         warm = User(servers.port, random.Random(-1))
         warm.load_page()  # first request builds caches; not measured
+        warm.close()
         time.sleep(2)
         before, load_before = servers.tree(), os.getloadavg()
         results = Results()

@@ -105,6 +105,7 @@ def user(trained_cohort_dir, tmp_path_factory):
         visitor = User(int(url.rsplit(":", 1)[1]), random.Random(0))
         visitor.load_page()
         yield visitor
+        visitor.close()
 
 
 def _dependency(user: User, fragment: str, keys: set[tuple[str, str]]) -> dict:
