@@ -115,6 +115,29 @@ class AppContext:
         return LeafMaskMemo(self.cohort.phenotypes)
 
 
+class RecentlyUsed:
+    """A thread-safe dict that keeps its ``size`` most recently used entries (the memos below)."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._kept: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._kept.get(key)
+            if value is not None:
+                self._kept.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._kept[key] = value
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+
 class LvAreaMemo:
     """Recorded cines' LV area curves by subject, the most recently used kept.
 
@@ -123,22 +146,15 @@ class LvAreaMemo:
     """
 
     def __init__(self):
-        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept = RecentlyUsed(LV_AREAS_KEPT)
 
     def __call__(self, subject_ids: Sequence[str], cines: np.ndarray) -> np.ndarray:
-        with self._lock:
-            known = {subject: self._kept[subject] for subject in subject_ids if subject in self._kept}
-            for subject in known:
-                self._kept.move_to_end(subject)
+        known = {subject: curve for subject in subject_ids if (curve := self._kept.get(subject)) is not None}
         missing = [index for index, subject in enumerate(subject_ids) if subject not in known]
         if missing:
-            measured = lv_area_curves(cines[missing])
-            with self._lock:
-                for index, curve in zip(missing, measured):
-                    known[subject_ids[index]] = self._kept[subject_ids[index]] = curve
-                while len(self._kept) > LV_AREAS_KEPT:
-                    self._kept.popitem(last=False)
+            for index, curve in zip(missing, lv_area_curves(cines[missing])):
+                known[subject_ids[index]] = curve
+                self._kept.put(subject_ids[index], curve)
         return np.array([known[subject] for subject in subject_ids]).reshape(len(subject_ids), -1)
 
 
@@ -154,22 +170,15 @@ class LeafMaskMemo:
 
     def __init__(self, phenotypes: pd.DataFrame):
         self._phenotypes = phenotypes
-        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept = RecentlyUsed(LEAF_MASKS_KEPT)
 
     def __call__(self, definition: CohortDefinition) -> np.ndarray:
         key = hashlib.sha256(json.dumps([definition.filters, definition.subject_ids], sort_keys=True, default=str).encode()).hexdigest()
-        with self._lock:
-            packed = self._kept.get(key)
-            if packed is not None:
-                self._kept.move_to_end(key)
+        packed = self._kept.get(key)
         if packed is not None:
             return np.unpackbits(packed, count=len(self._phenotypes)).view(bool)  # a new array: callers may change it
         mask = leaf_mask(definition, self._phenotypes)
-        with self._lock:
-            self._kept[key] = np.packbits(mask)
-            while len(self._kept) > LEAF_MASKS_KEPT:
-                self._kept.popitem(last=False)
+        self._kept.put(key, np.packbits(mask))
         return mask
 
 

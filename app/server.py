@@ -113,8 +113,8 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
     a bounded pool of threads in the server (torch releases the GIL; the models stay loaded), so one
     starts at once. Projections, neighbour lists and clusters run in ``heavy_workers`` (app.heavy_worker:
     a spawned process at a lower CPU priority) when given; else, and for a function Dash did not
-    register (which a worker could not find), on a second pool of threads. A job superseded by a newer request is cancelled if it has not started
-    and otherwise runs to its end. A job acts as the user who asked for it (``app.auth.job_context``):
+    register (which a worker could not find), on a second pool of threads. A job superseded by a
+    newer request is cancelled if it has not started and otherwise runs to its end. A job acts as the user who asked for it (``app.auth.job_context``):
     it sees that user's saved cohorts only.
     """
 
@@ -129,10 +129,11 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
     def call_job_fn(self, key, job_fn, args, context) -> int:
         job = next(self._job_ids)
         job_arguments = (key, self._make_progress_key(key), args, job_context(context))
-        if self.lane_of(job_fn) == HEAVY and self._heavy_workers is not None and self.key_of(job_fn) is not None:
-            future = self._heavy_workers.submit(self.key_of(job_fn), *job_arguments)
+        lane, registered = self.lane_of(job_fn), self.key_of(job_fn)
+        if lane == HEAVY and self._heavy_workers is not None and registered is not None:
+            future = self._heavy_workers.submit(registered, *job_arguments)
         else:
-            future = self._pools[self.lane_of(job_fn)].submit(job_fn, *job_arguments)
+            future = self._pools[lane].submit(job_fn, *job_arguments)
         with self._lock:
             self._jobs[job] = (future, key)
         return job
