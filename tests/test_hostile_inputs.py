@@ -53,7 +53,8 @@ CASES = (
        for value in (["nobody"], [-1], 5, ["x"] * 1000, [True])]
     + [("accuracy-", "accuracy", {(component, "value"): value}, False)
        for component, value in (("accuracy-task", "nothing"), ("accuracy-space", "nowhere"), ("accuracy-threshold", 5), ("accuracy-threshold", "a"),
-                                ("accuracy-threshold", True), ("accuracy-threshold", [0.5]), ("accuracy-threshold", {"x": 1}), ("accuracy-cohort", -1), ("accuracy-cohort", HUGE), ("accuracy-cohort", "x"))]
+                                ("accuracy-threshold", True), ("accuracy-threshold", [0.5]), ("accuracy-threshold", {"x": 1}),
+                                ("accuracy-cohort", -1), ("accuracy-cohort", HUGE), ("accuracy-cohort", "x"))]
     + [("page-location.search", "explore", {("page-location", "search"): value}, False)
        for value in (5, ["?tab=admin"], "?tab=admin", "?" + "x" * 20_000, "?selection=" + "%5B" * 5000, "?cohort=99999999999999999999999")]
     + [("page-location.search", "explore", {(component, property_): value}, True)
