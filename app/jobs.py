@@ -37,6 +37,10 @@ LANES: tuple[Lane, ...] = (QUICK, HEAVY)
 POLL_MS: dict[Lane, int] = {QUICK: 100, HEAVY: 1000}
 
 
+class JobStopped(RuntimeError):
+    """A background job that ended without a result (its worker process was killed or ran out of memory); the message is for the user."""
+
+
 @dataclass(frozen=True)
 class BackgroundJob:
     """The ids of one background computation: its request store and, for a cached result, its ready counter and poll."""

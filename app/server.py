@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import dash
@@ -22,7 +23,7 @@ from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
 from app.heavy_worker import HeavyWorkers, WorkerRecipe
-from app.jobs import HEAVY, LANES, QUICK, Lane
+from app.jobs import HEAVY, LANES, QUICK, JobStopped, Lane
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
@@ -145,7 +146,27 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
         if entry is None:
             return False
         future, key = entry
+        if future.done() and key not in self.handle:
+            self._record_lost_result(future, key)
         return not future.done() or key in self.handle
+
+    def _record_lost_result(self, future: Future, key: str) -> None:
+        """A job that ended without writing its result (its worker process died: killed, out of memory) gets an error as its result.
+
+        Dash's own job function writes an error for anything its callback raises; only a job that never
+        ran to its end leaves nothing, and the page would then take it for cancelled and keep waiting.
+        The next poll collects the error, and the page says what happened.
+        """
+        if future.cancelled() or future.exception() is None:
+            return
+        error = future.exception()
+        if isinstance(error, BrokenProcessPool):
+            stopped = JobStopped("the computation stopped before it finished: its worker process ended (killed, or out of memory). "
+                                 "Ask again to start it in a new worker.")
+            last_line = f"{JobStopped.__module__}.{JobStopped.__qualname__}: {stopped}"
+        else:
+            last_line = f"{type(error).__module__}.{type(error).__qualname__}: {error}"
+        self.handle.set(key, {"background_callback_error": {"msg": str(error), "tb": last_line}})
 
     def terminate_job(self, job) -> None:
         if job is None:

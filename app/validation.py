@@ -18,6 +18,7 @@ from dash import set_props
 from dash.exceptions import BackgroundCallbackError
 
 from app.cohort_store import CohortStoreError
+from app.jobs import JobStopped
 
 MAX_REQUEST_BYTES = 32 * 2**20  # a selection of a million subjects is about 8 MB of JSON
 REFUSAL_ALERT_ID = "input-refused"
@@ -89,7 +90,7 @@ def optional(checker, value: object, *args, **kwargs):
     return None if value is None else checker(value, *args, **kwargs)
 
 
-USER_FACING_ERRORS = (InputRefused, CohortStoreError)  # their messages are written for the user
+USER_FACING_ERRORS = (InputRefused, CohortStoreError, JobStopped)  # their messages are written for the user
 
 
 def refusal_text(error: Exception) -> str | None:

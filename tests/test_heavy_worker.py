@@ -17,6 +17,7 @@ from app.context import AppContext
 from app.core.projections import ProjectionSpec
 from app.heavy_worker import HEAVY_NICENESS
 from app.server import create_app
+from app.validation import REFUSAL_ALERT_ID
 from data_loaders import load_cohort
 from tests.serving import REPO_ROOT, free_port, wait_until_serving
 
@@ -30,17 +31,28 @@ def _projection_job_body(request: dict) -> dict:
             "state": [{"id": "projection-ready", "property": "data", "value": 0}], "changedPropIds": ["projection-request.data"]}
 
 
-def _run_job(post, body: dict, timeout: float = 180) -> dict:
-    """Post a background callback and poll it with Dash's signed handles, as the renderer does, until it answers."""
+def _start_job(post, body: dict) -> str:
+    """Post a background callback; the query string with Dash's signed handles that the renderer polls it with."""
     started = json.loads(post("/_dash-update-component", body))
-    handles = "&".join(f"{key}={started[key]}" for key in ("cacheKey", "job"))
+    return "&".join(f"{key}={started[key]}" for key in ("cacheKey", "job"))
+
+
+def _poll_job(post, body: dict, handles: str, timeout: float = 180) -> dict:
+    """Poll a started job, as the renderer does, until it answers (its outputs, or a message set elsewhere in the page)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.5)
         answer = json.loads(post(f"/_dash-update-component?{handles}", body) or "{}")
-        if "response" in answer:
-            return answer["response"]
+        if "response" in answer or "sideUpdate" in answer:
+            return answer
     raise AssertionError(f"no answer from the job in {timeout} s")
+
+
+def _run_job(post, body: dict, timeout: float = 180) -> dict:
+    """Post a background callback and poll it until its outputs come."""
+    answer = _poll_job(post, body, _start_job(post, body), timeout)
+    assert "response" in answer, answer
+    return answer["response"]
 
 
 def _workers(pid: int) -> list[psutil.Process]:
@@ -68,6 +80,35 @@ def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the
     finally:
         app._background_manager.close()
     worker.wait(timeout=20)  # the app's manager closed (a demo app replaced by its trained one): its worker ends
+
+
+def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_a_new_worker(phenotype_cohort_dir, tmp_path, refuse_slow_projections):
+    config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "cache")
+    app = create_app(config)
+    client = app.server.test_client()
+
+    def post(path: str, body: dict) -> str:
+        answer = client.post(path, json=body)
+        assert answer.status_code in (200, 204), answer.get_data(as_text=True)[:300]
+        return answer.get_data(as_text=True)
+
+    client.get("/")
+    try:
+        body = _projection_job_body(TSNE_REQUEST)
+        handles = _start_job(post, body)
+        deadline = time.monotonic() + 60
+        while not _workers(os.getpid()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (killed,) = _workers(os.getpid())
+        killed.send_signal(signal.SIGKILL)  # mid-job, as the kernel's out-of-memory killer would
+        answer = _poll_job(post, body, handles, timeout=60)
+        message = answer["sideUpdate"][REFUSAL_ALERT_ID]
+        assert message["is_open"] and message["children"].startswith("Not done: the computation stopped before it finished"), message
+        assert _run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
+        (worker,) = _workers(os.getpid())
+        assert worker.pid != killed.pid
+    finally:
+        app._background_manager.close()
 
 
 def test_the_heavy_worker_dies_with_a_server_killed_by_sigkill(phenotype_cohort_dir, tmp_path):
