@@ -13,6 +13,7 @@ from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.accuracy.views import render_evaluation, render_subgroups, synced_threshold, threshold_settings
 from app.panels.shown import register_shown, shown_id, shown_inputs
 from app.state import CURRENT_OPTION, FILTERS, SELECTION, register_saved_cohort_options
+from app.validation import number, optional
 
 
 def _current_cohort(shown: object) -> tuple[list | None, dict | None]:
@@ -71,6 +72,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         prevent_initial_call=True,  # hidden on page load: opening the tab sets its store
     )
     def _evaluate(task, space, threshold, choice, shown):
+        threshold = checked_threshold(threshold)
         filters, selection = _current_cohort(shown)
         return render_evaluation(context, task, space, threshold, choice, filters, selection).outputs()
 
@@ -99,6 +101,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         prevent_initial_call=True,  # hidden on page load: opening the tab sets its store
     )
     def _subgroups(task, space, threshold, breakdown, metric, sort, choice, shown):
+        threshold = checked_threshold(threshold)
         filters, selection = _current_cohort(shown)
         return render_subgroups(context, task, space, threshold, breakdown, metric, filters, selection, sort, choice).outputs()
 
@@ -118,7 +121,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
     def _export(_clicks, task, space, threshold, breakdown, sort, choice, filters, selection):
         if not task or not space or not breakdown:
             return dash.no_update
+        threshold = checked_threshold(threshold)
         _kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort, choice)
         frame = export_frame(table, task, space)
         context.store.record("export", f"accuracy of {task} from {space} by {breakdown}: {len(frame):,} rows")
         return dcc.send_data_frame(safe_csv_frame(frame).to_csv, f"accuracy-{task}-{space}-by-{breakdown}.csv", index=False)
+
+
+def checked_threshold(threshold: object) -> float | None:
+    """The decision threshold as the slider offers it: none yet, or a probability from 0 to 1 (a string, list or 5 is refused)."""
+    return optional(number, threshold, "decision threshold", 0.0, 1.0)
