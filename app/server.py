@@ -16,6 +16,7 @@ import dash
 import dash_bootstrap_components as dbc
 import flask
 from dash import html
+from dash.development.base_component import Component
 from werkzeug.exceptions import HTTPException
 
 from app.auth import current_username, job_context
@@ -24,7 +25,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.heavy_worker import HeavyWorkers, WorkerRecipe
 from app.jobs import HEAVY, LANES, QUICK, JobStopped, Lane
-from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, variables
+from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, tab_panes, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder.model import model_problem
@@ -38,6 +39,9 @@ from models.device import check_device
 
 PANELS = (explorer, cohorts, compare_cohorts, clusters, decoder, accuracy, compare_spaces, search, variables)
 MODEL_PANELS = (decoder, accuracy, compare_spaces)  # need the model's spaces: replaced by its training progress until they exist
+# The tabs whose panels are laid out when first opened (app.panels.tab_panes): (panel, label, tab id).
+HIDDEN_TABS = ((compare_cohorts, "Compare cohorts", compare_cohorts.COMPARE_TAB), (clusters, "Clusters", "clusters"), (decoder, "Decode", DECODER_TAB),
+               (accuracy, "Accuracy", ACCURACY_TAB), (compare_spaces, "Compare spaces", COMPARE_SPACES_TAB))
 log = logging.getLogger(__name__)
 BACKGROUND_THREADS: dict[Lane, int] = {QUICK: 4, HEAVY: 2}  # jobs at once per lane in one server process; more wait their turn
 HEAVY_PROCESSES = 1  # the embedded server's heavy-job workers (app.heavy_worker): each holds its own copy of the cohort
@@ -226,12 +230,17 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
         assets_folder=str(config.assets_dir),
         background_callback_manager=manager,
         on_error=show_refusal,  # a refused input or a failing callback: a message in the page, never a 500
+        # Hidden tabs' panels join the page when first opened (app.panels.tab_panes), so their callbacks name ids the
+        # first layout lacks. (A validation_layout instead would be embedded whole in every page's HTML.)
+        suppress_callback_exceptions=True,
     )
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Flask answers 413 to anything bigger
     app.server.register_error_handler(Exception, _refuse_malformed_request)
     compress_answers(app.server)
     waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
     app.layout = page_layout(context, training, waiting)
+    for tab, panel in hidden_panels(context, waiting).items():
+        tab_panes.register_pane(app, tab, panel)
     for panel in PANELS:
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
@@ -286,6 +295,11 @@ def _refuse_malformed_request(error: Exception):
     return flask.jsonify(message="malformed request: not a callback request this page makes"), 400
 
 
+def hidden_panels(context: AppContext, waiting: bool = False) -> dict[str, Component]:
+    """The hidden tabs' panels by tab id, sent when a tab is first opened; while the model trains, its tabs show its progress instead."""
+    return {tab: panel.layout(context) for panel, _label, tab in HIDDEN_TABS if not (waiting and panel in MODEL_PANELS)}
+
+
 def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
     cohort = context.cohort
     return html.Div(
@@ -314,17 +328,11 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                             dbc.Tabs(
                                 [
                                     dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
-                                    dbc.Tab(compare_cohorts.layout(context), label="Compare cohorts", tab_id=compare_cohorts.COMPARE_TAB),
-                                    dbc.Tab(clusters.layout(context), label="Clusters", tab_id="clusters"),
-                                    dbc.Tab(training_placeholder("training-progress-decoder") if waiting else decoder.layout(context),
-                                            label="Decode", tab_id=DECODER_TAB),
-                                    dbc.Tab(training_placeholder("training-progress-accuracy") if waiting else accuracy.layout(context),
-                                            label="Accuracy", tab_id=ACCURACY_TAB),
-                                    dbc.Tab(training_placeholder("training-progress-compare-spaces") if waiting else compare_spaces.layout(context),
-                                            label="Compare spaces", tab_id=COMPARE_SPACES_TAB),
+                                    *[dbc.Tab(training_placeholder(f"training-progress-{tab}") if waiting and panel in MODEL_PANELS else tab_panes.pane(tab),
+                                              label=label, tab_id=tab) for panel, label, tab in HIDDEN_TABS],
                                     dbc.Tab(variables.layout(context), label="Variables", tab_id=variables.VARIABLES_TAB),
                                 ],
-                                id="main-tabs",
+                                id=tab_panes.TABS,
                                 active_tab="explore",
                                 className="mb-2",
                             ),

@@ -45,6 +45,7 @@ import psutil
 
 from app.panels.shown import SUFFIX as PANEL_VIEW_SUFFIX
 from app.panels.shown import VISIBLE_SUFFIX
+from app.panels.tab_panes import OPENED_SUFFIX
 from app.state import COHORTS_VERSION, FILTERS, SELECTION
 from tests.browser import scale_out_commands
 from tests.serving import free_port
@@ -89,6 +90,7 @@ class Page:
     props: dict[str, dict] = field(default_factory=dict)  # stringified id → props
     types: dict[str, str] = field(default_factory=dict)
     ids: dict[str, str | dict] = field(default_factory=dict)
+    added: set[str] = field(default_factory=set)  # components put on the page since ``take_added`` last emptied it
 
     def register(self, node) -> None:
         if isinstance(node, list):
@@ -100,6 +102,8 @@ class Page:
         props = node["props"]
         if "id" in props:
             key = stringify_id(props["id"])
+            if key not in self.ids:
+                self.added.add(key)
             self.ids[key], self.types[key] = props["id"], node["type"]
             self.props[key] = {name: value for name, value in props.items() if name != "children" or not _has_components(value)}
         for value in props.values():
@@ -108,6 +112,10 @@ class Page:
 
     def get(self, component_id: str, prop: str):
         return self.props.get(component_id, {}).get(prop)
+
+    def take_added(self) -> set[str]:
+        added, self.added = self.added, set()
+        return added
 
     def set(self, component_id: str, prop: str, value) -> None:
         self.props.setdefault(component_id, {})[prop] = value
@@ -178,8 +186,10 @@ class User:
             return [split_outputs(d["output"])[0][0] for d in every if (d.get("clientside_function") or {}).get("function_name") == function]
 
         self.panel_views, self.panel_visibility = written_by("whenShown"), written_by("whetherShown")
+        self.panel_flags = written_by("openedOnce")  # app.panels.tab_panes: set when a tab is first opened, which fetches its panel
         self.page = Page()
         self.page.register(layout)
+        self.page.take_added()
         self.by_input: dict[tuple[str, str], list[int]] = defaultdict(list)
         for index_, dependency in enumerate(self.dependencies):
             for item in dependency["inputs"]:
@@ -276,6 +286,11 @@ class User:
             for index_ in ready or [next(iter(pending))]:  # a cycle of pending callbacks: take the oldest
                 posted += 1
                 updated = self.post(self.dependencies[index_], pending.pop(index_))
+                added = self.page.take_added()  # a panel arrived (its tab opened for the first time)
+                if added:
+                    updated |= self.follow_panel_views({("main-tabs", "active_tab")})  # its stores, as the browser's first call sets them
+                    for first in self.first_calls(added):
+                        pending.setdefault(first, set())
                 updated |= self.follow_panel_views(updated)
                 for triggered in self.triggered(updated):
                     if triggered != index_:  # as in the renderer, a callback's answer never triggers that callback again
@@ -290,16 +305,40 @@ class User:
         current = {"filters": self.page.get(FILTERS, "data"), "selection": self.page.get(SELECTION, "data"),
                    "version": self.page.get(COHORTS_VERSION, "data")}
         updated = set()
+        for store in self.panel_flags:
+            if active == store[: -len(OPENED_SUFFIX)] and store in self.page.props and not self.page.get(store, "data"):
+                self.page.set(store, "data", True)
+                updated.add((store, "data"))
         for store in self.panel_views:
+            if store not in self.page.props:
+                continue
             if active == store[: -len(PANEL_VIEW_SUFFIX)] and self.page.get(store, "data") != current:
                 self.page.set(store, "data", current)
                 updated.add((store, "data"))
         for store in self.panel_visibility:
+            if store not in self.page.props:
+                continue
             shown = active == store[: -len(VISIBLE_SUFFIX)]
             if self.page.get(store, "data") != shown:
                 self.page.set(store, "data", shown)
                 updated.add((store, "data"))
         return updated
+
+    def first_calls(self, added: set[str]) -> list[int]:
+        """The renderer's first calls for components put on the page: callbacks (not ``prevent_initial_call``) with an
+        output among them, or an input among them and every input on the page."""
+        def among(items) -> bool:
+            return any(self.page.matching(component_id) and set(self.page.matching(component_id)) & added for component_id in items)
+
+        found = []
+        for index_, dependency in enumerate(self.dependencies):
+            if dependency.get("prevent_initial_call"):
+                continue
+            outputs = [component_id for component_id, _prop in split_outputs(dependency["output"])]
+            inputs = [item["id"] for item in dependency["inputs"]]
+            if among(outputs) or (among(inputs) and all(item.startswith("{") or item in self.page.props for item in inputs)):
+                found.append(index_)
+        return found
 
     def triggered(self, changed: set[tuple[str, str]]) -> list[int]:
         found = []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.panels.tab_panes import LOADING_CLASS
 from tests.serving import REPO_ROOT, free_port, wait_until_serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -103,6 +104,18 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
         time.sleep(interval)
+
+
+def open_tab(driver, label: str, timeout: float = 30) -> None:
+    """Click a main tab, as a user does, and wait for its panel (fetched the first time it is opened: app.panels.tab_panes)."""
+    from selenium.webdriver.common.by import By
+
+    tab = wait_for(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#main-tabs a") if a.text == label), None), message=f"the {label} tab")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tab)
+    tab.click()
+    wait_for(lambda: driver.execute_script(
+        f"const pane = document.querySelector('.tab-pane.active'); return Boolean(pane) && !pane.querySelector('.{LOADING_CLASS}');"),
+        timeout=timeout, message=f"the {label} panel")
 
 
 PLOT_STATE = """

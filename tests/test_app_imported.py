@@ -26,7 +26,7 @@ def test_python_m_app_serves_an_imported_cohort_and_says_who_lacks_a_recording(i
     with running_app(imported_cohort_dir, tmp_path, timeout=60) as url, urllib.request.urlopen(f"{url}/_dash-layout", timeout=10) as response:
         layout = response.read().decode()
     assert "12 of 42 subjects have no ECG; 12 have no cine MRI: their latents come from the recording they have" in layout
-    assert "decoder-subjects" in layout  # the model's tabs are served, not waiting for a training
+    assert "decoder-pane" in layout and "training-progress-decoder" not in layout  # the model's tabs are served, not waiting for a training
 
 
 def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import plot_state, requires_chromium, wait_for
+from tests.browser import open_tab, plot_state, requires_chromium, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
 from tests.serving import running_app
 
@@ -39,22 +39,17 @@ def _drawn(driver, graph_id: str) -> bool:
     return bool(traces) and sum(len(trace["rows"]) for trace in traces) == SMALL_COHORT_SUBJECTS
 
 
-def _open(driver, label: str) -> None:
-    tab = wait_for(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#main-tabs a") if a.text == label), None), message=f"the {label} tab")
-    tab.click()
-
-
 def test_opening_every_panel_leaves_every_webgl_plot_drawn(driver, app_url):
     driver.get(app_url)
     for graph_id in ("view-0", "view-1", "view-2"):
         wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
     assert driver.execute_script(WEBGL_CONTEXTS).count(False) >= 3  # the three views hold live WebGL contexts
     for label in PANELS:
-        _open(driver, label)
+        open_tab(driver, label)
         if label == "Decode":
             wait_for(lambda: "decoded on" in driver.find_element(By.TAG_NAME, "body").text, timeout=90, message="the first decode")
         if label == "Clusters":
-            driver.find_element(By.ID, "cluster-run").click()
+            wait_for(lambda: (button := driver.find_element(By.ID, "cluster-run")).is_enabled() and button, message="Find clusters ready").click()
             wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#cluster-items .cluster-item"), timeout=60, message="the clusters listed")
         if label == "Compare spaces":
             wait_for(lambda: _drawn(driver, "cs-map"), timeout=60, message="the overlap map")

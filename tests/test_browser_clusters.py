@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser import SCROLL_INTO_VIEW, choose_dropdown_option, current_count, plot_state, requires_chromium, severe_console_errors, wait_for
+from tests.browser import choose_dropdown_option, current_count, open_tab, plot_state, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 from tests.serving import running_app
 
@@ -23,19 +23,12 @@ def app_url(phenotype_cohort_dir, tmp_path_factory):
         yield url
 
 
-def _open_tab(driver, label: str) -> None:
-    tab = wait_for(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#main-tabs a") if a.text == label), None),
-                   message=f"the {label} tab")
-    driver.execute_script(SCROLL_INTO_VIEW, tab)
-    tab.click()
-
-
 def _find_clusters(driver, k: int) -> list:
-    _open_tab(driver, "Clusters")
+    open_tab(driver, "Clusters")
     box = wait_for(lambda: driver.find_element(By.ID, "cluster-k"), message="the k box")
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(str(k))
-    driver.find_element(By.ID, "cluster-run").click()
+    wait_for(lambda: (button := driver.find_element(By.ID, "cluster-run")).is_enabled() and button, message="Find clusters ready").click()
     return wait_for(lambda: len(items := driver.find_elements(By.CSS_SELECTOR, "#cluster-items .cluster-item")) == k and items,
                     timeout=60, message=f"{k} clusters listed")
 
@@ -59,7 +52,7 @@ def test_clusters_are_listed_coloured_in_the_explorer_and_one_click_selects_one(
     items[1].find_element(By.XPATH, ".//button[text()='Select']").click()
     wait_for(lambda: current_count(driver) == sizes[1], message="cluster 2 as the selection")
 
-    _open_tab(driver, "Explore")
+    open_tab(driver, "Explore")
     choose_dropdown_option(driver, "colour-by", "Clusters (found in the Clusters tab)")
     wait_for(lambda: "Cluster 3 (" in driver.find_element(By.ID, "colour-legend").text, message="the clusters in the legend")
     codes = wait_for(lambda: (found := [code for code, count in driver.execute_script(

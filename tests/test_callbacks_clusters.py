@@ -15,6 +15,7 @@ from app.panels.explorer import views as explorer_views
 from app.server import create_app
 from app.state import CLUSTER_COLOUR, CLUSTERS, SelectionError, current_cohort_mask, selection_mask
 from data_loaders import load_cohort
+from tests.panels import opened_panel
 from tests.typed_arrays import unpacked
 
 KMEANS_3 = {"space": "joint", "method": "kmeans", "n_clusters": 3, "min_cluster_size": 50}
@@ -28,7 +29,8 @@ def context(phenotype_cohort_dir, tmp_path) -> AppContext:
 def test_the_panel_has_its_own_tab_and_computes_in_the_background(phenotype_cohort_dir, tmp_path):
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
     layout = str(app.layout)
-    assert "'clusters-panel'" in layout and "tab_id='clusters'" in layout and f"'{CLUSTER_COLOUR}'" in layout  # colour-by offers clusters
+    assert "tab_id='clusters'" in layout and f"'{CLUSTER_COLOUR}'" in layout  # colour-by offers clusters
+    assert '"clusters-panel"' in opened_panel(app, "clusters")
     background = [key for key, callback in app.callback_map.items() if callback.get("background")]
     assert f"{CLUSTERS}.data" in background  # the clustering in force is written by the background job (and, when cached, at once)
 

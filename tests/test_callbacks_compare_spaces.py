@@ -17,9 +17,11 @@ from app.panels.compare_spaces import neighbourhoods
 from app.panels.compare_spaces import settings as compare_settings
 from app.panels.compare_spaces import tables as compare_tables
 from app.panels.compare_spaces import views as compare_views
+from app.panels.compare_spaces.settings import PANEL_TAB
 from app.server import create_app
 from app.state import inputs_key
 from data_loaders import load_cohort
+from tests.panels import opened_panel
 
 A, B = "ecg", "joint"
 
@@ -35,10 +37,10 @@ def overview(context, *, k=20, metric="euclidean", brushed=None, selection=None,
 
 def test_the_panel_is_laid_out_and_its_callbacks_registered(phenotype_cohort_dir, tmp_path):
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
-    layout = str(app.layout)
+    panel = opened_panel(app, PANEL_TAB)
     for component in ("cs-space-a", "cs-space-b", "cs-k", "cs-metric", "cs-map", "cs-histogram", "cs-neighbourhood", "cs-most-changed",
                       "cs-least-changed", "cs-suggestions"):
-        assert f"'{component}'" in layout
+        assert f'"{component}"' in panel
     outputs = " ".join(app.callback_map)
     assert "cs-map.figure" in outputs and "cs-ready.data" in outputs and "selection.data@" in outputs  # selection written only as a duplicate output
 

@@ -15,10 +15,12 @@ from app.panels.decoder import page as decoder_page
 from app.panels.decoder import settings as decoder_settings
 from app.panels.decoder import tables as decoder_tables
 from app.panels.decoder import views as decoder_views
-from app.server import create_app
+from app.panels.decoder.settings import DECODER_TAB
+from app.server import create_app, hidden_panels
 from app.state import CURRENT, EVERYONE, REST
 from data_loaders import load_cohort
 from data_loaders.ecg_measures import without_baseline_wander
+from tests.panels import opened_panel
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +38,10 @@ SELECTION = {"rows": list(range(10, 50)), "source": "view-0"}
 
 def test_the_app_lays_out_and_registers_the_decoder(trained_cohort_dir, tmp_path):
     app = create_app(AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path))
-    layout = str(app.layout)
+    panel = opened_panel(app, DECODER_TAB)
     for component in ("decoder-subjects", "decoder-ecg", "decoder-ecg-median", "decoder-mri", "decoder-interp-run-help",
                        "decoder-proto-ecg", "decoder-pc-0", "decoder-interp-strip", "decoder-device"):
-        assert f"'{component}'" in layout
+        assert f'"{component}"' in panel
     outputs = " ".join(app.callback_map)
     for output in ("decoder-ecg.figure", "decoder-proto-mri.figure", "decoder-perturb-ecg.figure", "decoder-interp-strip.figure"):
         assert output in outputs
@@ -49,8 +51,10 @@ def test_every_dropdown_offers_its_value_in_the_layout(trained_cohort_dir, tmp_p
     """Dash 4's dropdown clears a value its options lack when it mounts: one whose options come later would show blank."""
     from dash import dcc
 
-    app = create_app(AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path))
-    dropdowns = [component for component in app.layout._traverse() if isinstance(component, dcc.Dropdown)]
+    config = AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path)
+    app = create_app(config)
+    panels = hidden_panels(AppContext(config, load_cohort(trained_cohort_dir))).values()  # each sent when its tab is first opened
+    dropdowns = [component for layout in (app.layout, *panels) for component in layout._traverse() if isinstance(component, dcc.Dropdown)]
     assert len(dropdowns) > 20
     for dropdown in dropdowns:
         value = getattr(dropdown, "value", None)

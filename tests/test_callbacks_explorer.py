@@ -36,9 +36,10 @@ WOMEN = [ChoiceFilter("sex", ("female",)).to_dict()]
 def test_app_registers_its_callbacks_and_lays_out_every_panel(phenotype_cohort_dir, tmp_path):
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
     layout = str(app.layout)
-    for component in ("view-0", "view-1", "view-2", "colour-by", "add-filter", "save-cohort", "compare-a", "variables-panel"):
+    for component in ("view-0", "view-1", "view-2", "colour-by", "add-filter", "save-cohort", "cohort-facts", "variables-pane", "decoder-pane"):
         assert f"'{component}'" in layout
-    assert "'variable-table'" not in layout  # laid out when its tab is first opened
+    for component in ("variable-table", "compare-a", "decoder-subjects", "accuracy-task", "cs-map", "cluster-list"):
+        assert f"'{component}'" not in layout  # laid out when its tab is first opened (app.panels.tab_panes)
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
     table = variables.content(context)
     assert table.id == "variable-table" and len(table.children[1].children) == len(context.variables)

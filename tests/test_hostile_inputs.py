@@ -13,6 +13,7 @@ import random
 import pytest
 
 from app.panels.shown import VISIBLE_SUFFIX, visible_id
+from app.panels.tab_panes import OPENED_SUFFIX
 from app.state import inputs_key
 from benchmarks.load import User
 from tests.conftest import SMALL_COHORT_SUBJECTS
@@ -93,6 +94,8 @@ CASES = (
     + [(fragment, tab, {(f"{tab}-visible", "data"): value}, True)
        for fragment, tab in (("decoder-subjects.options", "decoder"), ("cs-map.figure", "compare-spaces"), ("decoder-subject-request.data", "decoder"))
        for value in ("yes", 1, {"shown": True})]
+    # The flag that fetches a hidden tab's panel (app.panels.tab_panes) is posted by the browser too.
+    + [(f"{tab}-pane.children", "explore", {(f"{tab}-opened", "data"): value}, False) for tab in ("decoder", "variables") for value in ("yes", 1, {"x": 1}, None)]
     + [("compare-table.children", "compare-cohorts", {("compare-cohorts-current-cohort", "data"): {"filters": value, "selection": None, "version": 0}}, True)
        for value in BAD_FILTERS[:3]]
     + [("colour-legend.children", "explore", {("colour-by", "value"): "@clusters", ("clusters", "data"): value}, True)
@@ -106,6 +109,10 @@ def user(trained_cohort_dir, tmp_path_factory):
     with running_app(trained_cohort_dir, cache) as url:
         visitor = User(int(url.rsplit(":", 1)[1]), random.Random(0))
         visitor.load_page()
+        for flag in visitor.panel_flags:  # open every tab once, as a browser would, so each panel is on the page
+            visitor.tab(flag[: -len(OPENED_SUFFIX)])
+        assert {"compare-a", "cluster-k", "decoder-subjects", "accuracy-task", "cs-k", "variable-table"} <= set(visitor.page.props)
+        visitor.tab("explore")
         yield visitor
         visitor.close()
 

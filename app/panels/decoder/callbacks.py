@@ -72,7 +72,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update, dash.no_update, dash.no_update
         count = MAX_SUBJECTS - 1 if ctx.triggered_id == "decoder-closest" else DEFAULT_SUBJECTS
         options, chosen = subject_choices(context, source, filters, selection, count)
-        if DECODE_SUBJECT in triggered():
+        # A subject opened from the search box: now, or just before this panel first arrived (app.panels.tab_panes: the request
+        # came with the click that opened the tab, before the panel was on the page).
+        if DECODE_SUBJECT in triggered() or (requested is not None and computed_for is None):
             options, chosen = with_requested_subject(context, options, requested)
         return options, chosen, inputs
 
