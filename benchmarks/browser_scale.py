@@ -164,7 +164,7 @@ def run_explorer(cohort: Path, cache: Path, n: int, density_threshold: int | Non
     cache.mkdir(parents=True, exist_ok=True)
     environment = {"LSE_DENSITY_THRESHOLD": str(density_threshold)} if density_threshold else None
     with running_app(cohort, cache, timeout=TIMEOUT_S, extra_env=environment) as url:
-        server_pid = _server_pid(url)
+        server_pid = serving_pid(url)
         driver = chrome_with_network_log()
         try:
             record = Recorder(driver, server_pid, f"explorer {n:,}")
@@ -206,7 +206,8 @@ def _untick_men(driver) -> None:
     driver.execute_script("arguments[0].click();", driver.find_element(By.CSS_SELECTOR, "[id*='choice-filter'] input[value='male']"))
 
 
-def _server_pid(url: str) -> int | None:
+def serving_pid(url: str) -> int | None:
+    """The process listening on the URL's port (the server itself, whose RSS counts), None until one listens."""
     port = url.rsplit(":", 1)[1]
     found = subprocess.run(["bash", "-c", f"ss -ltnp 'sport = :{port}' | grep -o 'pid=[0-9]*' | head -1"], capture_output=True, text=True)
     return int(found.stdout.strip()[4:]) if found.stdout.strip() else None
@@ -256,7 +257,7 @@ def run_baseline(cohort: Path, n: int) -> list[tuple]:
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + TIMEOUT_S
-        while _server_pid(url) is None:
+        while serving_pid(url) is None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("the baseline page did not start")
             time.sleep(0.5)
