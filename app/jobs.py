@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import dash
+import plotly.graph_objects as go
 from dash import Input, Output, State, dcc
+
+from app.figures.prebuilt import sendable
 
 Progress = Callable[[tuple], None] | None  # Dash's set_progress, when the job reports progress
 Lane = Literal["quick", "heavy"]
@@ -78,11 +81,19 @@ class BackgroundJob:
             if not request:
                 return nothing
             result = compute(request, set_progress)
-            return result if outputs else (ready[0] or 0) + 1
+            return _without_figure_objects(result, len(targets)) if outputs else (ready[0] or 0) + 1
 
         _run.lane = self.lane  # read by the job managers (app.server) when Dash hands them the function
         app.callback(*targets, Input(self.request, "data"), *states, background=True, interval=POLL_MS[self.lane],
                      running=list(running) or None, progress=list(progress) if progress else None, prevent_initial_call=True)(_run)
+
+
+def _without_figure_objects(result, n_outputs: int):
+    """A job's outputs with each go.Figure as the plain dict Dash would send (app.figures.prebuilt.sendable): the result
+    is pickled into the cache and read back by the request that collects it, where a figure object is validated again."""
+    if n_outputs == 1:
+        return sendable(result) if isinstance(result, go.Figure) else result
+    return [sendable(value) if isinstance(value, go.Figure) else value for value in result]
 
 
 def pass_on(app: dash.Dash, job: BackgroundJob, settings: dict[str, Input | State], visibility: Sequence[Input],
