@@ -12,15 +12,24 @@ const TYPED_ARRAYS = {
     f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array,
 };
 
+function base64Bytes(text) {
+    // The browser's own decoder where it has one (Chromium 140+, Firefox 133+, Safari 18.2+): the loop below took
+    // about 60 ms of every first load and repaint at 100,000 subjects (three views' coordinates, codes and rows).
+    if (typeof Uint8Array.fromBase64 === "function") {
+        return Uint8Array.fromBase64(text, { alphabet: "base64url" });
+    }
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) {
+        bytes[i] = binary.charCodeAt(i);
+    }
+    return bytes;
+}
+
 function decoded(value) {
     // A typed array as the server sends it ({dtype, bdata}: URL-safe base64, see app/figures/scatter.py), or a plain list.
     if (value && typeof value === "object" && typeof value.bdata === "string") {
-        const text = atob(value.bdata.replace(/-/g, "+").replace(/_/g, "/"));
-        const bytes = new Uint8Array(text.length);
-        for (let i = 0; i < text.length; i += 1) {
-            bytes[i] = text.charCodeAt(i);
-        }
-        return new TYPED_ARRAYS[value.dtype](bytes.buffer);
+        return new TYPED_ARRAYS[value.dtype](base64Bytes(value.bdata).buffer);
     }
     return value || [];
 }

@@ -80,7 +80,10 @@ def _hover_point(driver, graph_id: str, row: int) -> None:
     ActionChains(driver).move_to_element_with_offset(graph, int(x - width / 2), int(y - height / 2)).perform()
 
 
-def test_page_loads_with_every_subject_once_in_compact_webgl_traces_one_per_colour(driver, app_url, tmp_path):
+@pytest.mark.parametrize("base64_decoder", ["the browser's", "the fallback (a browser without Uint8Array.fromBase64)"])
+def test_page_loads_with_every_subject_once_in_compact_webgl_traces_one_per_colour(driver, app_url, tmp_path, base64_decoder):
+    if "fallback" in base64_decoder:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete Uint8Array.fromBase64;"})
     driver.get(app_url)
     for graph_id in VIEWS:
         traces = wait_for(lambda g=graph_id: _drawn(driver, g), message=f"{graph_id} drawn")
