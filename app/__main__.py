@@ -100,13 +100,13 @@ def prepare(config: AppConfig) -> int:
         folder = ensure_demo_cohort(config)
         ensure_raw_space(folder, show_progress=True)
         ensure_trained_demo(folder, device=config.device, show_progress=True, retrain_other_recipes=True)
-    build_app(config)  # loads the cohort as a worker will: its problems are reported here
+    build_app(config, warm_up=False)  # loads the cohort as a worker will: its problems are reported here
     print(f"ready: {config.resolved_cohort_dir}")
     return 0
 
 
-def build_app(config: AppConfig, training: TrainingWatch | None = None) -> dash.Dash:
-    app = create_app(config, training=training)
+def build_app(config: AppConfig, training: TrainingWatch | None = None, warm_up: bool = True) -> dash.Dash:
+    app = create_app(config, training=training, warm_up=warm_up)
     if config.debug:
         app.enable_dev_tools(debug=True)
     return app

@@ -30,6 +30,7 @@ from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder.model import model_problem
 from app.panels.decoder.settings import DECODER_TAB
+from app.panels.explorer import views as explorer_views
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
 from app.training import MODEL_SPACES, TrainingWatch
@@ -194,6 +195,13 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
             self._heavy_workers.shutdown()
 
 
+def _warm_up(context: AppContext, views: tuple, clinical: tuple | None, colour: str | None) -> None:
+    try:
+        explorer_views.warm_up(context, views, clinical, colour)
+    except Exception:  # a warm-up that fails costs the first page its head start, nothing else: the page reports its own problems
+        log.warning("warming up the default views failed", exc_info=True)
+
+
 def background_cache_dir(config: AppConfig) -> Path:
     return config.cache_dir / "background-callbacks"
 
@@ -208,13 +216,15 @@ def background_manager(config: AppConfig, celery_app=None, worker_recipe: Worker
     return ThreadJobManager(diskcache.Cache(str(background_cache_dir(config))), workers=BACKGROUND_THREADS, heavy_workers=heavy_workers)
 
 
-def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None) -> dash.Dash:
+def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None,
+               warm_up: bool = False) -> dash.Dash:
     """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
 
     With ``training`` (a background run is making the model), the tabs that need the model show its
     progress instead of their panels until the run is done; a cohort with no space yet (the demo's
     raw baseline is the run's first step) is explored in its clinical view until the baseline is ready. Raises DeviceUnavailableError for a
-    ``--device`` this machine lacks, before anything is served.
+    ``--device`` this machine lacks, before anything is served. With ``warm_up`` (a server, not a test), the default
+    views are drawn once in the background, so the first page after a start finds their projections ready.
     """
     check_device(config.device)
     secure_cache_dir(config.cache_dir)
@@ -245,6 +255,9 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
     address_bar.register(app, context)  # after the panels: it reads their controls' defaults from the layout
+    if warm_up and not waiting:
+        start = address_bar.link_setup(context, app.layout).defaults
+        threading.Thread(target=_warm_up, args=(context, start.views, start.clinical, start.colour or None), name="warm-up", daemon=True).start()
     if training is not None:
         register_training_status(app, training, waiting, spaces_pending=context.spaces_pending)
     install_security(app, config)

@@ -7,11 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
 
 from app.config import AppConfig
+from app.context import AppContext
+from app.core.projections import ProjectionSpec
 from app.server import create_app
 from data_loaders import load_cohort
 from tests.serving import REPO_ROOT, running_app
@@ -35,6 +38,22 @@ def test_json_answers_are_compressed_for_browsers_that_offer_it_and_pages_are_no
     assert len(packed.data) < len(plain.data) / 3
     page = client.get("/", headers={"Accept-Encoding": "gzip, br, zstd"})
     assert page.status_code == 200 and "Content-Encoding" not in page.headers  # HTML (forms) never compressed
+
+
+@pytest.mark.parametrize("warm_up", [True, False])
+def test_a_server_draws_its_default_views_once_at_start_so_the_first_page_finds_their_projections(phenotype_cohort_dir, tmp_path, warm_up):
+    config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path)
+    create_app(config, warm_up=warm_up)
+    context = AppContext(config, load_cohort(phenotype_cohort_dir))
+    default_spaces = {"joint", "ecg"}  # the two latent views' first spaces (app/panels/explorer/page.py), PCA at first
+
+    def cached() -> bool:
+        return all(context.projection_cache.has(context.space_fingerprints[space], ProjectionSpec("pca")) for space in default_spaces)
+
+    deadline = time.monotonic() + 30
+    while warm_up and not cached() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cached() is warm_up  # a test's app (warm_up off) computes nothing it was not asked for
 
 
 @pytest.mark.slow

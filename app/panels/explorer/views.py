@@ -231,6 +231,21 @@ def render_clinical_view(context: AppContext, x: str | None, y: str | None, colo
                        viewport, drawn=drawn, clusters=clusters, found=found)
 
 
+def warm_up(context: AppContext, views: tuple, clinical: tuple | None, colour: str | None) -> None:
+    """Draw the page's default views once, off any request, so the first page after a start does not wait for what they need.
+
+    On a fresh 100,000-subject cohort the first page's first view took 1.2 s (its PCA projections
+    computed and cached, the libraries they need imported) and each later one 8 ms; with the
+    projections cached from an earlier run, 0.15 s. ``views``: each latent view's (space, method) or
+    None, ``clinical``: the clinical view's (x, y), as the page's layout starts them.
+    """
+    for view, shown in enumerate(views):
+        if shown:
+            render_latent_view(context, view, shown[0], shown[1], colour, [], None, set())
+    if clinical:
+        render_clinical_view(context, clinical[0], clinical[1], colour, [], None, set())
+
+
 def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
     """One legend for the three views (they are coloured alike): category swatches or a colour bar."""
     if colour == CLUSTER_COLOUR and cluster_column(context, clusters) is None:
