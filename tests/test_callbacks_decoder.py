@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -18,9 +20,11 @@ from app.panels.decoder import views as decoder_views
 from app.panels.decoder.settings import DECODER_TAB
 from app.server import create_app, hidden_panels
 from app.state import CURRENT, EVERYONE, REST
+from benchmarks.load import User
 from data_loaders import load_cohort
 from data_loaders.ecg_measures import without_baseline_wander
 from tests.panels import opened_panel
+from tests.serving import running_app
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +221,21 @@ def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_coho
 
 def test_the_device_badge_says_where_decodes_run_once_asked():
     assert decoder_page.device_badge("cpu") == "Decoding on CPU (no CUDA GPU found)"
+
+
+def test_the_device_badge_is_asked_for_when_the_tab_opens_not_on_each_selection(trained_cohort_dir, tmp_path):
+    with running_app(trained_cohort_dir, tmp_path) as url:
+        user = User(int(url.rsplit(":", 1)[1]), random.Random(0))
+
+        def badge_requests() -> int:
+            return sum(len(seconds) for output, seconds in user.callback_seconds.items() if output.startswith("decoder-device.children"))
+
+        try:
+            user.load_page()
+            user.tab(DECODER_TAB)
+            assert badge_requests() == 1 and user.page.get("decoder-device", "children").startswith("Decoding on CPU")
+            for start in (0, 10, 20):  # the selection changes while the tab is open: its subjects follow, the badge does not
+                user.act("selection", "data", {"rows": list(range(start, start + 30)), "source": "view-0"})
+            assert badge_requests() == 1
+        finally:
+            user.close()

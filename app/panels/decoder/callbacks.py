@@ -12,7 +12,7 @@ from app.figures.messages import message_figure
 from app.jobs import BackgroundJob, pass_on
 from app.panels.decoder.choices import Groups, endpoint_options, subject_choices, with_requested_subject
 from app.panels.decoder.model import model_problem, predictor_tasks
-from app.panels.decoder.page import device_badge, running_note
+from app.panels.decoder.page import DEVICE_PENDING, device_badge, running_note
 from app.panels.decoder.requests import check_decode_request
 from app.panels.decoder.settings import (
     DECODER_TAB,
@@ -114,10 +114,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return options, options, options
 
     if problem is None:  # the badge is on the page only when there is a model to decode with
-        # Once the tab is first shown (its view of the cohort arrives): no request on every tab switch.
-        @app.callback(Output("decoder-device", "children"), Input(shown_id(DECODER_TAB), "data"), prevent_initial_call=True)
-        def _device(shown):
-            return device_badge(context.config.device) if shown is not None else dash.no_update
+        # When the tab is opened, until the badge says where: not on each change of the cohort the tab shows (a request
+        # per selection while the tab was open, 108 in a 20-user load run).
+        @app.callback(Output("decoder-device", "children"), Input(visible_id(DECODER_TAB), "data"), State("decoder-device", "children"),
+                      prevent_initial_call=True)
+        def _device(visible, badge):
+            return device_badge(context.config.device) if is_shown(visible) and badge == DEVICE_PENDING else dash.no_update
 
     @app.callback(Output("decoder-direction", "options"), Input("decoder-perturb-space", "value"))
     def _direction_choices(space):

@@ -203,6 +203,9 @@ def _interpolate_tab(context: AppContext) -> html.Div:
     )
 
 
+DEVICE_PENDING = "Decoding on …"  # the badge until the Decode tab is first opened
+
+
 def device_badge(device_setting: str) -> str:
     """Where decodes run, for the badge: asked of torch (CUDA present?), so only once the Decode tab is opened."""
     device = expected_device(device_setting)
@@ -212,7 +215,7 @@ def device_badge(device_setting: str) -> str:
 def _device_line(problem: str | None) -> html.Div:
     if problem:
         return dbc.Alert(problem, color="warning", className="py-2")
-    return html.Div([dbc.Badge("Decoding on …", color="info", className="me-2", id="decoder-device"),
+    return html.Div([dbc.Badge(DEVICE_PENDING, color="info", className="me-2", id="decoder-device"),
                      html.Span("the model is loaded by the first decode, once per process · each view says how long its decode took",
                                className="text-muted small")],
                     className="mb-2")
