@@ -44,6 +44,14 @@ class JobStopped(RuntimeError):
     """A background job that ended without a result (its worker process was killed or ran out of memory); the message is for the user."""
 
 
+def stopped_job_result() -> dict:
+    """The result a job that never wrote its own is given: Dash's shape for a failed background callback, whose last
+    line names a JobStopped, so the page shows its message (app.validation.refusal_text) instead of waiting for good."""
+    stopped = JobStopped("the computation stopped before it finished: its worker process ended (killed, or out of memory). "
+                         "Ask again to start it in a new worker.")
+    return {"background_callback_error": {"msg": str(stopped), "tb": f"{JobStopped.__module__}.{JobStopped.__qualname__}: {stopped}"}}
+
+
 @dataclass(frozen=True)
 class BackgroundJob:
     """The ids of one background computation: its request store and, for a cached result, its ready counter and poll."""

@@ -24,7 +24,7 @@ from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
 from app.heavy_worker import HeavyWorkers, WorkerRecipe
-from app.jobs import HEAVY, LANES, QUICK, JobStopped, Lane
+from app.jobs import HEAVY, LANES, QUICK, Lane, stopped_job_result
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, tab_panes, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
@@ -97,6 +97,15 @@ class CeleryJobManager(PerRequesterResults, JobLanes, dash.CeleryManager):
         task = job_fn.apply_async((key, self._make_progress_key(key), args, job_context(context)), queue=self.lane_of(job_fn))
         return task.task_id
 
+    def get_result(self, key, job):
+        """The job's result; for a task that failed without writing one (its pool process was killed: Celery records a
+        WorkerLostError), a message for the page instead of nothing, which the page would take for a cancelled job."""
+        result = super().get_result(key, job)
+        if result is self.UNDEFINED and job is not None and self.handle.AsyncResult(job).status == "FAILURE":
+            self.terminate_job(job)
+            return stopped_job_result()
+        return result
+
     def terminate_job(self, job) -> None:
         """A superseded job is revoked: dropped while queued, left to finish once running (as on the thread lanes).
 
@@ -166,12 +175,9 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
             return
         error = future.exception()
         if isinstance(error, BrokenProcessPool):
-            stopped = JobStopped("the computation stopped before it finished: its worker process ended (killed, or out of memory). "
-                                 "Ask again to start it in a new worker.")
-            last_line = f"{JobStopped.__module__}.{JobStopped.__qualname__}: {stopped}"
+            self.handle.set(key, stopped_job_result())
         else:
-            last_line = f"{type(error).__module__}.{type(error).__qualname__}: {error}"
-        self.handle.set(key, {"background_callback_error": {"msg": str(error), "tb": last_line}})
+            self.handle.set(key, {"background_callback_error": {"msg": str(error), "tb": f"{type(error).__module__}.{type(error).__qualname__}: {error}"}})
 
     def terminate_job(self, job) -> None:
         if job is None:

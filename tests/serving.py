@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -60,3 +61,35 @@ def running_app(cohort_dir: Path | None, cache_dir: Path, timeout: float = 90, e
         server.terminate()
         server.wait(timeout=15)
         log.close()
+
+
+# Background callbacks posted as the renderer posts them (``post(path, body) -> answer text``: a test client or HTTP).
+def projection_job_body(request: dict) -> dict:
+    """What the page posts when a view asks for a projection (the explorer's request store → its background callback)."""
+    return {"output": "projection-ready.data", "outputs": {"id": "projection-ready", "property": "data"},
+            "inputs": [{"id": "projection-request", "property": "data", "value": request}],
+            "state": [{"id": "projection-ready", "property": "data", "value": 0}], "changedPropIds": ["projection-request.data"]}
+
+
+def start_job(post, body: dict) -> str:
+    """Post a background callback; the query string with Dash's signed handles that the renderer polls it with."""
+    started = json.loads(post("/_dash-update-component", body))
+    return "&".join(f"{key}={started[key]}" for key in ("cacheKey", "job"))
+
+
+def poll_job(post, body: dict, handles: str, timeout: float = 180) -> dict:
+    """Poll a started job, as the renderer does, until it answers (its outputs, or a message set elsewhere in the page)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        answer = json.loads(post(f"/_dash-update-component?{handles}", body) or "{}")
+        if "response" in answer or "sideUpdate" in answer:
+            return answer
+    raise AssertionError(f"no answer from the job in {timeout} s")
+
+
+def run_job(post, body: dict, timeout: float = 180) -> dict:
+    """Post a background callback and poll it until its outputs come."""
+    answer = poll_job(post, body, start_job(post, body), timeout)
+    assert "response" in answer, answer
+    return answer["response"]

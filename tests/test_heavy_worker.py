@@ -19,40 +19,9 @@ from app.heavy_worker import HEAVY_NICENESS
 from app.server import create_app
 from app.validation import REFUSAL_ALERT_ID
 from data_loaders import load_cohort
-from tests.serving import REPO_ROOT, free_port, wait_until_serving
+from tests.serving import REPO_ROOT, free_port, poll_job, projection_job_body, run_job, start_job, wait_until_serving
 
 TSNE_REQUEST = {"space": "joint", "method": "tsne"}
-
-
-def _projection_job_body(request: dict) -> dict:
-    """What the page posts when a view asks for a projection (the explorer's request store → its background callback)."""
-    return {"output": "projection-ready.data", "outputs": {"id": "projection-ready", "property": "data"},
-            "inputs": [{"id": "projection-request", "property": "data", "value": request}],
-            "state": [{"id": "projection-ready", "property": "data", "value": 0}], "changedPropIds": ["projection-request.data"]}
-
-
-def _start_job(post, body: dict) -> str:
-    """Post a background callback; the query string with Dash's signed handles that the renderer polls it with."""
-    started = json.loads(post("/_dash-update-component", body))
-    return "&".join(f"{key}={started[key]}" for key in ("cacheKey", "job"))
-
-
-def _poll_job(post, body: dict, handles: str, timeout: float = 180) -> dict:
-    """Poll a started job, as the renderer does, until it answers (its outputs, or a message set elsewhere in the page)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        answer = json.loads(post(f"/_dash-update-component?{handles}", body) or "{}")
-        if "response" in answer or "sideUpdate" in answer:
-            return answer
-    raise AssertionError(f"no answer from the job in {timeout} s")
-
-
-def _run_job(post, body: dict, timeout: float = 180) -> dict:
-    """Post a background callback and poll it until its outputs come."""
-    answer = _poll_job(post, body, _start_job(post, body), timeout)
-    assert "response" in answer, answer
-    return answer["response"]
 
 
 def _workers(pid: int) -> list[psutil.Process]:
@@ -72,7 +41,7 @@ def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the
     client.get("/")
     try:
         # t-SNE is refused in this process (refuse_slow_projections): it can only have been computed elsewhere.
-        assert _run_job(post, _projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
+        assert run_job(post, projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
         context = AppContext(config, load_cohort(phenotype_cohort_dir))
         assert context.projection_ready("joint", ProjectionSpec(method="tsne"))
         (worker,) = _workers(os.getpid())
@@ -94,17 +63,17 @@ def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_
 
     client.get("/")
     try:
-        body = _projection_job_body(TSNE_REQUEST)
-        handles = _start_job(post, body)
+        body = projection_job_body(TSNE_REQUEST)
+        handles = start_job(post, body)
         deadline = time.monotonic() + 60
         while not _workers(os.getpid()) and time.monotonic() < deadline:
             time.sleep(0.05)
         (killed,) = _workers(os.getpid())
         killed.send_signal(signal.SIGKILL)  # mid-job, as the kernel's out-of-memory killer would
-        answer = _poll_job(post, body, handles, timeout=60)
+        answer = poll_job(post, body, handles, timeout=60)
         message = answer["sideUpdate"][REFUSAL_ALERT_ID]
         assert message["is_open"] and message["children"].startswith("Not done: the computation stopped before it finished"), message
-        assert _run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
+        assert run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
         (worker,) = _workers(os.getpid())
         assert worker.pid != killed.pid
     finally:
@@ -127,7 +96,7 @@ def test_the_heavy_worker_dies_with_a_server_killed_by_sigkill(phenotype_cohort_
     try:
         wait_until_serving(url, [server], 90, log_path)
         urllib.request.urlopen(url, timeout=30).close()
-        assert _run_job(post, _projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
+        assert run_job(post, projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
         (worker,) = _workers(server.pid)
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)

@@ -3,9 +3,16 @@ driven in headless Chromium through a projection, a decode and a saved cohort.""
 
 from __future__ import annotations
 
+import json
+import signal
+import time
+import urllib.request
+
+import psutil
 import pytest
 from selenium.webdriver.common.by import By
 
+from app.validation import REFUSAL_ALERT_ID
 from tests.browser import (
     box_select_middle,
     choose_dropdown_option,
@@ -19,6 +26,7 @@ from tests.browser import (
     wait_for,
 )
 from tests.conftest import SMALL_COHORT_SUBJECTS
+from tests.serving import poll_job, projection_job_body, run_job, start_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium, requires_redis]
 
@@ -67,3 +75,24 @@ def test_gunicorn_and_celery_serve_a_projection_a_decode_and_a_saved_cohort(trai
         assert "Traceback" not in log
     finally:
         driver.quit()
+
+
+def test_a_job_whose_celery_pool_process_is_killed_ends_with_a_message_and_the_next_one_runs(trained_cohort_dir, tmp_path):
+    with running_scaled_out(trained_cohort_dir, tmp_path, web_workers=1) as (url, processes):
+        def post(path: str, body: dict) -> str:
+            request = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.read().decode()
+
+        urllib.request.urlopen(url, timeout=30).close()
+        body = projection_job_body({"space": "joint", "method": "umap"})  # a fresh pool process first imports UMAP and compiles it: seconds
+        handles = start_job(post, body)
+        heavy_worker = psutil.Process(processes[2].pid)  # the recipe's Celery worker for the heavy lane (tests.browser.scale_out_commands)
+        pool = wait_for(lambda: heavy_worker.children(), timeout=30, message="the heavy lane's pool process")
+        time.sleep(1.0)  # the task has reached it
+        for process in pool:
+            process.send_signal(signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        answer = poll_job(post, body, handles, timeout=60)
+        message = answer["sideUpdate"][REFUSAL_ALERT_ID]
+        assert message["is_open"] and message["children"].startswith("Not done: the computation stopped before it finished"), message
+        assert run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: Celery's new pool process computes it
