@@ -42,13 +42,23 @@ def sendable(figure: go.Figure) -> dict:
     return _typed(figure.to_dict())
 
 
+def typed_array(array: np.ndarray, *, url_safe: bool = False) -> dict:
+    """A numeric array as Plotly.js's typed-array spec: its dtype, its bytes in base64 and, past one dimension, its shape.
+
+    ``url_safe``: base64's URL-safe alphabet, which Plotly.js does not read but assets/explorer.js does
+    (app.figures.scatter). 64-bit integers, which Plotly.js has not, go as 64-bit floats.
+    """
+    array = np.ascontiguousarray(array if array.dtype != np.int64 else array.astype(np.float64))
+    encode = base64.urlsafe_b64encode if url_safe else base64.b64encode
+    spec = {"dtype": array.dtype.str.lstrip("<|="), "bdata": encode(array.tobytes()).decode("ascii")}
+    if array.ndim > 1:
+        spec["shape"] = ",".join(map(str, array.shape))
+    return spec
+
+
 def _typed(value):
     if isinstance(value, np.ndarray) and value.dtype.kind in TYPED_ARRAY_KINDS and value.size:
-        array = np.ascontiguousarray(value if value.dtype != np.int64 else value.astype(np.float64))  # Plotly.js has no 64-bit integers
-        spec = {"dtype": array.dtype.str.lstrip("<|="), "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
-        if array.ndim > 1:
-            spec["shape"] = ",".join(map(str, array.shape))
-        return spec
+        return typed_array(value)
     if isinstance(value, dict):
         return {key: _typed(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -13,7 +13,6 @@ hovered subject only (see :func:`subject_lines`).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from app.figures import prebuilt
 from app.figures.text import plotly_text
 from data_loaders.manifest import VariableSpec
 
@@ -122,8 +122,7 @@ def typed_array(array: np.ndarray) -> dict:
     URL-safe because Dash writes each ``/`` of standard base64 as the six characters ``\\u002f``
     (plotly's JSON escaping): a fifth more bytes for float32 coordinates.
     """
-    array = np.ascontiguousarray(array)
-    return {"dtype": array.dtype.str.lstrip("<|="), "bdata": base64.urlsafe_b64encode(array.tobytes()).decode("ascii")}
+    return prebuilt.typed_array(array, url_safe=True)
 
 
 def palette(coding: ColourCoding) -> list[str]:
