@@ -90,21 +90,34 @@ class PerRequesterResults:
         return hashlib.sha256(f"{current_username()}\0{key}".encode()).hexdigest()
 
 
-class CeleryJobManager(PerRequesterResults, JobLanes, dash.CeleryManager):
+class AnswersLostJobs:
+    """A job that ended without writing its result (its worker process was killed, or ran out of memory) is answered with
+    an error when the page polls it: Dash's own job function writes an error for anything a callback raises, but with
+    nothing written the page took the job for cancelled and kept waiting for good. Each manager says how it tells."""
+
+    def get_result(self, key, job):
+        result = super().get_result(key, job)
+        if result is self.UNDEFINED and job is not None:
+            lost = self.lost_job_error(job)
+            if lost is not None:
+                self.terminate_job(job)
+                return lost
+        return result
+
+    def lost_job_error(self, job) -> dict | None:
+        raise NotImplementedError
+
+
+class CeleryJobManager(AnswersLostJobs, PerRequesterResults, JobLanes, dash.CeleryManager):
     """Dash's Celery manager, its jobs acting as the user who asked (the worker has no Flask request to ask), each on its lane's queue."""
 
     def call_job_fn(self, key, job_fn, args, context):
         task = job_fn.apply_async((key, self._make_progress_key(key), args, job_context(context)), queue=self.lane_of(job_fn))
         return task.task_id
 
-    def get_result(self, key, job):
-        """The job's result; for a task that failed without writing one (its pool process was killed: Celery records a
-        WorkerLostError), a message for the page instead of nothing, which the page would take for a cancelled job."""
-        result = super().get_result(key, job)
-        if result is self.UNDEFINED and job is not None and self.handle.AsyncResult(job).status == "FAILURE":
-            self.terminate_job(job)
-            return stopped_job_result()
-        return result
+    def lost_job_error(self, job) -> dict | None:
+        """A task failed without a result: its pool process was killed (Celery records a WorkerLostError)."""
+        return stopped_job_result() if self.handle.AsyncResult(job).status == "FAILURE" else None
 
     def terminate_job(self, job) -> None:
         """A superseded job is revoked: dropped while queued, left to finish once running (as on the thread lanes).
@@ -118,7 +131,7 @@ class CeleryJobManager(PerRequesterResults, JobLanes, dash.CeleryManager):
             self.handle.control.revoke(job)
 
 
-class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
+class ThreadJobManager(AnswersLostJobs, PerRequesterResults, JobLanes, dash.DiskcacheManager):
     """Background callbacks of the embedded server: decodes on threads, heavy jobs in a spawned worker process; results in a disk cache.
 
     Dash's DiskcacheManager forks the threaded server for every job: a child can inherit a lock that
@@ -160,24 +173,19 @@ class ThreadJobManager(PerRequesterResults, JobLanes, dash.DiskcacheManager):
         if entry is None:
             return False
         future, key = entry
-        if future.done() and key not in self.handle:
-            self._record_lost_result(future, key)
         return not future.done() or key in self.handle
 
-    def _record_lost_result(self, future: Future, key: str) -> None:
-        """A job that ended without writing its result (its worker process died: killed, out of memory) gets an error as its result.
-
-        Dash's own job function writes an error for anything its callback raises; only a job that never
-        ran to its end leaves nothing, and the page would then take it for cancelled and keep waiting.
-        The next poll collects the error, and the page says what happened.
-        """
-        if future.cancelled() or future.exception() is None:
-            return
-        error = future.exception()
+    def lost_job_error(self, job) -> dict | None:
+        """A job whose future ended in an error its job function did not write: its worker process died (or, in the
+        worker, the function was not found)."""
+        with self._lock:
+            entry = self._jobs.get(int(job))
+        if entry is None or not entry[0].done() or entry[0].cancelled() or entry[0].exception() is None:
+            return None
+        error = entry[0].exception()
         if isinstance(error, BrokenProcessPool):
-            self.handle.set(key, stopped_job_result())
-        else:
-            self.handle.set(key, {"background_callback_error": {"msg": str(error), "tb": f"{type(error).__module__}.{type(error).__qualname__}: {error}"}})
+            return stopped_job_result()
+        return {"background_callback_error": {"msg": str(error), "tb": f"{type(error).__module__}.{type(error).__qualname__}: {error}"}}
 
     def terminate_job(self, job) -> None:
         if job is None:
