@@ -268,9 +268,9 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     for panel in PANELS:
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
-    address_bar.register(app, context)  # after the panels: it reads their controls' defaults from the layout
+    links = address_bar.register(app, context)  # after the panels: it reads their controls' defaults from the layout
     if warm_up and not waiting:
-        start = address_bar.link_setup(context, app.layout).defaults
+        start = links.defaults
         threading.Thread(target=_warm_up, args=(context, start.views, start.clinical, start.colour or None), name="warm-up", daemon=True).start()
     if training is not None:
         register_training_status(app, training, waiting, spaces_pending=context.spaces_pending)

@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import psutil
+import pytest
 
 from app.config import AppConfig
 from app.context import AppContext
@@ -28,7 +29,9 @@ def _workers(pid: int) -> list[psutil.Process]:
     return [child for child in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(child.cmdline())]
 
 
-def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the_shared_cache(phenotype_cohort_dir, tmp_path, refuse_slow_projections):
+@pytest.fixture
+def served(phenotype_cohort_dir, tmp_path):
+    """(config, app, post): the app in this process (a page loaded), ``post`` answering as the server would; its heavy worker closed afterwards."""
     config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "cache")
     app = create_app(config)
     client = app.server.test_client()
@@ -39,45 +42,37 @@ def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the
         return answer.get_data(as_text=True)
 
     client.get("/")
-    try:
-        # t-SNE is refused in this process (refuse_slow_projections): it can only have been computed elsewhere.
-        assert run_job(post, projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
-        context = AppContext(config, load_cohort(phenotype_cohort_dir))
-        assert context.projection_ready("joint", ProjectionSpec(method="tsne"))
-        (worker,) = _workers(os.getpid())
-        assert worker.nice() == psutil.Process().nice() + HEAVY_NICENESS
-    finally:
-        app._background_manager.close()
+    yield config, app, post
+    app._background_manager.close()
+
+
+def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the_shared_cache(served, phenotype_cohort_dir, refuse_slow_projections):
+    config, app, post = served
+    # t-SNE is refused in this process (refuse_slow_projections): it can only have been computed elsewhere.
+    assert run_job(post, projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
+    context = AppContext(config, load_cohort(phenotype_cohort_dir))
+    assert context.projection_ready("joint", ProjectionSpec(method="tsne"))
+    (worker,) = _workers(os.getpid())
+    assert worker.nice() == psutil.Process().nice() + HEAVY_NICENESS
+    app._background_manager.close()
     worker.wait(timeout=20)  # the app's manager closed (a demo app replaced by its trained one): its worker ends
 
 
-def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_a_new_worker(phenotype_cohort_dir, tmp_path, refuse_slow_projections):
-    config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "cache")
-    app = create_app(config)
-    client = app.server.test_client()
-
-    def post(path: str, body: dict) -> str:
-        answer = client.post(path, json=body)
-        assert answer.status_code in (200, 204), answer.get_data(as_text=True)[:300]
-        return answer.get_data(as_text=True)
-
-    client.get("/")
-    try:
-        body = projection_job_body(TSNE_REQUEST)
-        handles = start_job(post, body)
-        deadline = time.monotonic() + 60
-        while not _workers(os.getpid()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (killed,) = _workers(os.getpid())
-        killed.send_signal(signal.SIGKILL)  # mid-job, as the kernel's out-of-memory killer would
-        answer = poll_job(post, body, handles, timeout=60)
-        message = answer["sideUpdate"][REFUSAL_ALERT_ID]
-        assert message["is_open"] and message["children"].startswith("Not done: the computation stopped before it finished"), message
-        assert run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
-        (worker,) = _workers(os.getpid())
-        assert worker.pid != killed.pid
-    finally:
-        app._background_manager.close()
+def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_a_new_worker(served, refuse_slow_projections):
+    _config, _app, post = served
+    body = projection_job_body(TSNE_REQUEST)
+    handles = start_job(post, body)
+    deadline = time.monotonic() + 60
+    while not _workers(os.getpid()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (killed,) = _workers(os.getpid())
+    killed.send_signal(signal.SIGKILL)  # mid-job, as the kernel's out-of-memory killer would
+    answer = poll_job(post, body, handles, timeout=60)
+    message = answer["sideUpdate"][REFUSAL_ALERT_ID]
+    assert message["is_open"] and message["children"].startswith("Not done: the computation stopped before it finished"), message
+    assert run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
+    (worker,) = _workers(os.getpid())
+    assert worker.pid != killed.pid
 
 
 def test_the_heavy_worker_dies_with_a_server_killed_by_sigkill(phenotype_cohort_dir, tmp_path):

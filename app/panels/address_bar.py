@@ -299,7 +299,8 @@ def refused_parts_message(problems: tuple[str, ...]) -> str:
     return f"Parts of this link were not applied: {'; '.join(problems)}. The rest of the view is shown."
 
 
-def register(app: dash.Dash, context: AppContext) -> None:
+def register(app: dash.Dash, context: AppContext) -> LinkSetup:
+    """Keep the address and the page in step; returns what it read from the layout (the page's defaults among it)."""
     setup = link_setup(context, app.layout)
     view_ids = [control for pair in VIEW_CONTROLS for control in pair] + list(CLINICAL_CONTROLS)
 
@@ -339,3 +340,5 @@ def register(app: dash.Dash, context: AppContext) -> None:
         for component, values in props.items():
             set_props(component, values)
         return address, note
+
+    return setup
