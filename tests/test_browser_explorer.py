@@ -62,6 +62,14 @@ def _box_selection_everywhere(driver) -> set[int]:
     return selected
 
 
+# Plotly's drawing canvas (its first WebGL layer) without multisampling (assets/webgl_canvas.js); a canvas of anyone else's keeps it.
+CANVAS_ANTIALIAS = """
+const drawn = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout._glcanvas.data()[0].regl._gl;
+const other = document.createElement('canvas').getContext('webgl');
+return { plotly: drawn.getContextAttributes().antialias, other: other.getContextAttributes().antialias };
+"""
+
+
 POINT_PIXEL = """
 const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
 const layout = graph._fullLayout, trace = graph._fullData.find((t) => Array.from(t.customdata).includes(arguments[1]));
@@ -93,6 +101,7 @@ def test_page_loads_with_every_subject_once_in_compact_webgl_traces_one_per_colo
         # WebGL at the screen's pixel ratio (1 in headless Chromium), not Plotly's fixed 2, and the layout's own settings kept
         config = driver.execute_script("return document.querySelector(arguments[0] + ' .js-plotly-plot')._context", f"#{graph_id}")
         assert config["plotGlPixelRatio"] == 1 and config["scrollZoom"] is True and config["displaylogo"] is False
+        assert driver.execute_script(CANVAS_ANTIALIAS, f"#{graph_id}") == {"plotly": False, "other": True}
     assert "Atrial fibrillation: yes" in driver.find_element(By.ID, "colour-legend").text
     driver.save_screenshot(str(tmp_path / "explorer.png"))
     assert severe_console_errors(driver) == []
