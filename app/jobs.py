@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc
+from dash import Input, Output, State, dcc, set_props
 
 from app.figures.prebuilt import sendable
 
@@ -61,12 +61,15 @@ class BackgroundJob:
     poll: str | None = None  # the interval a waiting panel polls the cache with
     poll_ms: int = 1000
     lane: Lane = QUICK  # which pool (threads) or Celery queue runs it
+    failed: str | None = None  # a store set to the request whose job ended without a result, so a panel polling the cache stops waiting
 
     def components(self) -> list:
         """The stores (and interval) to put in the panel's layout."""
         parts: list = [dcc.Store(id=self.request)]
         if self.ready:
             parts.append(dcc.Store(id=self.ready, data=0))
+        if self.failed:
+            parts.append(dcc.Store(id=self.failed))
         if self.poll:
             parts.append(dcc.Interval(id=self.poll, interval=self.poll_ms, disabled=True))
         return parts
@@ -93,7 +96,15 @@ class BackgroundJob:
 
         _run.lane = self.lane  # read by the job managers (app.server) when Dash hands them the function
         app.callback(*targets, Input(self.request, "data"), *states, background=True, interval=POLL_MS[self.lane],
-                     running=list(running) or None, progress=list(progress) if progress else None, prevent_initial_call=True)(_run)
+                     running=list(running) or None, progress=list(progress) if progress else None, prevent_initial_call=True,
+                     on_error=self._ended_without_result if self.failed else None)(_run)
+
+    def _ended_without_result(self, error: Exception) -> None:
+        """The app's message for a failed job (or a killed worker), and its request in the ``failed`` store."""
+        from app.validation import show_refusal  # app.validation names this module's JobStopped
+
+        show_refusal(error)
+        set_props(self.failed, {"data": dash.ctx.inputs.get(f"{self.request}.data")})
 
 
 def _without_figure_objects(result, n_outputs: int):

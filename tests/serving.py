@@ -71,6 +71,20 @@ def projection_job_body(request: dict) -> dict:
             "state": [{"id": "projection-ready", "property": "data", "value": 0}], "changedPropIds": ["projection-request.data"]}
 
 
+def callback_body(app, output: str, values: dict[str, object], changed: list[str]) -> dict:
+    """What the page posts to the callback writing ``output`` ("id.property"): each input and state ("id.property")
+    from ``values`` (None where not given), ``changed`` the ones that triggered it."""
+    key = next(key for key in app.callback_map if output in [part.split("@")[0] for part in key.strip(".").split("...")])
+    callback = app.callback_map[key]
+
+    def items(dependencies: list[dict]) -> list[dict]:
+        return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in dependencies]
+
+    outputs = [dict(zip(("id", "property"), part.split("@")[0].rsplit(".", 1), strict=True)) for part in key.strip(".").split("...")]
+    return {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": items(callback["inputs"]),
+            "state": items(callback["state"]), "changedPropIds": changed}
+
+
 def start_job(post, body: dict) -> str:
     """Post a background callback; the query string with Dash's signed handles that the renderer polls it with."""
     started = json.loads(post("/_dash-update-component", body))

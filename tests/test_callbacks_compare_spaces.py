@@ -227,3 +227,30 @@ def test_a_selections_profile_is_worked_out_once_whatever_the_order_of_its_rows(
     again = neighbourhoods.common_profile(context, rows[::-1].copy())  # a new k or focused subject: the same selection
     other = neighbourhoods.common_profile(context, np.arange(40, 99))
     assert len(compared) == 2 and again is first and not other.equals(first)
+
+
+def test_a_map_waiting_for_a_job_that_ended_without_a_result_says_so_and_stops_polling(phenotype_cohort_dir, tmp_path, monkeypatch):
+    from app.panels.shown import shown_id, visible_id
+    from tests.serving import callback_body
+
+    monkeypatch.setattr(compare_views, "INLINE_SUBJECTS", 100)
+    app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
+    opened_panel(app, PANEL_TAB)
+    client = app.server.test_client()
+    request = {"space_a": A, "space_b": B, "method": "pca", "k": 7, "metric": "cosine"}
+    settings = {"cs-space-a.value": A, "cs-space-b.value": B, "cs-layout.value": "pca", "cs-k.value": 7, "cs-metric.value": "cosine",
+                "cs-trail-threshold.value": 0.3, "cs-show-trails.value": ["on"], "cs-align-on-selection.value": [], f"{visible_id(PANEL_TAB)}.data": True}
+    waiting = inputs_key(A, B, "pca", 7, "cosine", None, 0.3, ["on"], [], None) + compare_settings.WAITING_MARK
+
+    def answer(failed: dict, drawn: str) -> dict:
+        values = {**settings, "cs-failed.data": failed, "cs-drawn.data": drawn, f"{shown_id(PANEL_TAB)}.data": None}
+        posted = client.post("/_dash-update-component", json=callback_body(app, "cs-map.figure", values, ["cs-failed.data"]))
+        assert posted.status_code in (200, 204)
+        return (posted.get_json(silent=True) or {}).get("response") or {}
+
+    shown = answer(request, waiting)
+    assert shown["cs-summary"]["children"] == compare_settings.NEIGHBOURS_NOT_COMPUTED
+    assert "not computed" in shown["cs-map"]["figure"]["layout"]["annotations"][0]["text"]
+    assert shown["cs-drawn"] == {"data": None} and shown["cs-poll"] == {"disabled": True}
+    assert answer({**request, "k": 8}, waiting) == {}  # another job's (settings since changed): this map still waits
+    assert answer(request, waiting.removesuffix(compare_settings.WAITING_MARK)) == {}  # already drawn

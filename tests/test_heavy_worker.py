@@ -20,7 +20,7 @@ from app.heavy_worker import HEAVY_NICENESS
 from app.server import create_app
 from app.validation import REFUSAL_ALERT_ID
 from data_loaders import load_cohort
-from tests.serving import REPO_ROOT, free_port, poll_job, projection_job_body, run_job, start_job, wait_until_serving
+from tests.serving import REPO_ROOT, callback_body, free_port, poll_job, projection_job_body, run_job, start_job, wait_until_serving
 
 TSNE_REQUEST = {"space": "joint", "method": "tsne"}
 
@@ -59,7 +59,7 @@ def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the
 
 
 def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_a_new_worker(served, refuse_slow_projections):
-    _config, _app, post = served
+    _config, app, post = served
     body = projection_job_body(TSNE_REQUEST)
     handles = start_job(post, body)
     deadline = time.monotonic() + 60
@@ -70,6 +70,18 @@ def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_
     answer = poll_job(post, body, handles, timeout=60)
     message = answer["sideUpdate"][REFUSAL_ALERT_ID]
     assert message["is_open"] and message["children"].startswith("Not done: the computation stopped before it finished"), message
+    assert answer["sideUpdate"]["projection-failed"] == {"data": TSNE_REQUEST}
+    # The view that waited for it says so and stops polling; the other view (waiting for nothing) is left alone.
+    for view, pending in (("view-1", TSNE_REQUEST), ("view-0", None)):
+        values = {f"{view}-space.value": "joint", f"{view}-method.value": "tsne", "projection-failed.data": TSNE_REQUEST,
+                  f"{view}-pending.data": pending, "filters.data": []}
+        outputs = json.loads(post("/_dash-update-component", callback_body(app, f"{view}-spec.data", values, ["projection-failed.data"])) or "{}")
+        if pending is None:
+            assert not outputs.get("response")  # nothing changed
+            continue
+        shown = outputs["response"]
+        assert "was not computed" in shown[f"{view}-spec"]["data"]["layout"]["annotations"][0]["text"]
+        assert shown[f"{view}-pending"] == {"data": None} and shown[f"{view}-drawn"] == {"data": None}
     assert run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
     (worker,) = _workers(os.getpid())
     assert worker.pid != killed.pid

@@ -94,6 +94,10 @@ CASES = (
     + [(fragment, tab, {(f"{tab}-visible", "data"): value}, True)
        for fragment, tab in (("decoder-subjects.options", "decoder"), ("cs-map.figure", "compare-spaces"), ("decoder-subject-request.data", "decoder"))
        for value in ("yes", 1, {"shown": True})]
+    # A job's "ended without a result" store is written by the server, but the browser posts it back like any input.
+    + [(fragment, tab, {(store, "data"): value}, False) for fragment, tab, store in (("view-0-spec.data", "explore", "projection-failed"),
+                                                                                   ("cs-map.figure", "compare-spaces", "cs-failed"))
+       for value in ("x", 1, [None], {"space": "nowhere", "method": "umap"})]
     # The flag that fetches a hidden tab's panel (app.panels.tab_panes) is posted by the browser too.
     + [(f"{tab}-pane.children", "explore", {(f"{tab}-opened", "data"): value}, False) for tab in ("decoder", "variables") for value in ("yes", 1, {"x": 1}, None)]
     + [("compare-table.children", "compare-cohorts", {("compare-cohorts-current-cohort", "data"): {"filters": value, "selection": None, "version": 0}}, True)

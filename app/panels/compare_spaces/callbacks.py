@@ -10,9 +10,9 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx
 from app.context import AppContext
 from app.core.projections import METHODS, ProjectionSpec
 from app.panels.compare_spaces.neighbourhoods import effective_k, focused_row, load_comparison, overlap_range, ready_to_draw, rows_in_range, subject_from_event
-from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, PANEL_TAB, WAITING_MARK
+from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, NEIGHBOURS_NOT_COMPUTED, PANEL_TAB, WAITING_MARK
 from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
-from app.panels.compare_spaces.views import render_overview, render_subject, use_suggestion
+from app.panels.compare_spaces.views import Overview, render_overview, render_subject, use_suggestion
 from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
 from app.state import COHORTS_VERSION, SELECTION, inputs_key, space_label, triggered
 
@@ -49,10 +49,11 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Input("cs-align-on-selection", "value"),
         Input(shown_id(PANEL_TAB), "data"),
         Input("cs-poll", "n_intervals"),
+        Input(NEIGHBOURS_JOB.failed, "data"),
         State("cs-drawn", "data"),
         prevent_initial_call=True,  # hidden on page load: the tab's visibility store calls it once the tab is opened
     )
-    def _overview(visible, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, drawn):
+    def _overview(visible, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, failed, drawn):
         # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
         # background callback computes, an interval polls the disk cache (the renderer would not rerun this
         # callback from the background callback's output, which its own request started).
@@ -64,6 +65,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
         if polled and drawn == key:
             return (*(dash.no_update,) * 10, True)
+        if triggers == {NEIGHBOURS_JOB.failed}:
+            # A job ended without a result: the map says so and stops polling, if it is the one this map waits for.
+            if drawn != key + WAITING_MARK or not is_shown(visible):
+                return (dash.no_update,) * 11
+            overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection, set())
+            if not overview.waiting or overview.request != failed:
+                return (dash.no_update,) * 11
+            return (*Overview.message(NEIGHBOURS_NOT_COMPUTED).outputs(), None, True)
         if not is_shown(visible) or (drawn in (key, key + WAITING_MARK) and not polled):
             return (dash.no_update,) * 11
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):

@@ -9,7 +9,16 @@ from app.context import AppContext
 from app.core.projections import ProjectionSpec
 from app.panels.explorer.page import progress_bar
 from app.panels.explorer.settings import CLINICAL_VIEW, LATENT_VIEWS, PROJECTION_JOB, VIEWS
-from app.panels.explorer.views import colour_legend, hover_tooltip, other_colour, projection_arrived, render_clinical_view, render_latent_view, selection_summary
+from app.panels.explorer.views import (
+    colour_legend,
+    hover_tooltip,
+    other_colour,
+    projection_arrived,
+    projection_not_computed,
+    render_clinical_view,
+    render_latent_view,
+    selection_summary,
+)
 from app.state import CLUSTERS, FILTERS, FOUND_SUBJECT, SELECTION, triggered
 
 
@@ -56,17 +65,23 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input("projection-poll", "n_intervals"),
             Input(CLUSTERS, "data"),
             Input(ids.viewport, "data"),
+            Input(PROJECTION_JOB.failed, "data"),
             State(ids.pending, "data"),
             State(ids.drawn, "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, pending, drawn, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, failed, pending, drawn, view=view):
             triggers = triggered()
             if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+            if triggers == {PROJECTION_JOB.failed} and (not pending or failed != pending):
+                return dash.no_update, dash.no_update, dash.no_update, dash.no_update  # another view's projection
             shown = f"{space}-{method}"
-            return render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
-                                      clusters=clusters, found=found, viewport=viewport).outputs(shown)
+            latent = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
+                                        clusters=clusters, found=found, viewport=viewport)
+            if triggers == {PROJECTION_JOB.failed} and latent.waits:
+                return projection_not_computed(space, method), dash.no_update, None, None  # no more polling for it
+            return latent.outputs(shown)
 
     # Poll for a projection only while a view waits for one; in the browser, as the views' answers land (no round trip of its own).
     app.clientside_callback("function () { return !Array.from(arguments).some(Boolean); }",

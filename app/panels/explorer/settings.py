@@ -45,7 +45,8 @@ LATENT_VIEWS = (
 CLINICAL_VIEW = ViewIds(graph="view-2", spec="view-2-spec", tooltip="view-2-tooltip", drawn="view-2-drawn", viewport="view-2-viewport")
 VIEWS = (*LATENT_VIEWS, CLINICAL_VIEW)  # in the order the page shows them (and assets/explorer.js reads their selections)
 
-PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000, lane=HEAVY)
+PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000, lane=HEAVY,
+                               failed="projection-failed")
 CLUSTER_OPTION = {"label": "Clusters (found in the Clusters tab)", "value": CLUSTER_COLOUR}
 HIGHLIGHT_TRIGGERS = {"colour-by", CLUSTERS, SELECTION, FILTERS}  # the inputs a drawn view follows by repainting its markers
 

@@ -189,6 +189,11 @@ class LatentView:
     figure: object  # a figure, the Patch that repaints the one drawn, or no_update
     request: object = None  # {"space", "method"} for the background job to compute; None: waits for nothing; no_update: unchanged
 
+    @property
+    def waits(self) -> bool:
+        """Whether the view asks for a projection (it shows a message until the projection is computed)."""
+        return isinstance(self.request, dict)
+
     def outputs(self, shown: str) -> tuple:
         """(figure, projection request, what the view waits for, what it has drawn); ``shown``: the key of the space and method asked for."""
         if self.request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
@@ -217,6 +222,12 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     figure = render_view(context, shown, coordinates, labels, colour, filters, selection, triggers, viewport, drawn=drawn,
                          clusters=clusters, found=found)
     return LatentView(figure, dash.no_update if isinstance(figure, Patch) else None)
+
+
+def projection_not_computed(space: str, method: str) -> object:
+    """What a view waiting for a projection shows once its job ended without one (the page's message says why)."""
+    return message_figure(f"The {METHODS[method]} of the {space_label(space)} space was not computed: the message above says why.\n"
+                          "Choose another method and this one again, or reload the page, to ask again.")
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
