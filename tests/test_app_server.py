@@ -40,6 +40,24 @@ def test_json_answers_are_compressed_for_browsers_that_offer_it_and_pages_are_no
     assert page.status_code == 200 and "Content-Encoding" not in page.headers  # HTML (forms) never compressed
 
 
+def test_dash_scripts_are_gzipped_once_per_resource_however_their_address_is_spelled(small_cohort_dir, tmp_path):
+    server = create_app(AppConfig(cohort_dir=small_cohort_dir, cache_dir=tmp_path), load_cohort(small_cohort_dir)).server
+    (cache,) = [hook.__self__.cache for hook in server.after_request_funcs[None] if hasattr(getattr(hook, "__self__", None), "cache")]
+    client = server.test_client()
+    plotly = "/_dash-component-suites/plotly/package_data/plotly.min.js"  # as dcc.Graph asks for it
+    plain = client.get(plotly)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    spellings = (plotly, plotly.replace("plotly.min.js", "plotly.v1_2_3m0123abc.min.js"), plotly + "?again=1")
+    answers = [client.get(address, headers={"Accept-Encoding": "gzip, deflate, br, zstd"}) for address in spellings]
+    assert {answer.headers["Content-Encoding"] for answer in answers} == {"gzip"}
+    assert gzip.decompress(answers[0].data) == plain.data and len(answers[0].data) < len(plain.data) / 2.5  # 4.8 MB → 1.7 MB
+    assert all(answer.data == answers[0].data for answer in answers)
+    client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})
+    assert list(cache._kept) == ["gzip;" + plotly]  # one entry for the script; a callback's answer is never kept
+    assert client.get("/_dash-component-suites/plotly/package_data/nothing.js", headers={"Accept-Encoding": "gzip"}).status_code >= 400
+    assert len(cache._kept) == 1
+
+
 @pytest.mark.parametrize("warm_up", [True, False])
 def test_a_server_draws_its_default_views_once_at_start_so_the_first_page_finds_their_projections(phenotype_cohort_dir, tmp_path, warm_up):
     config = AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path)
