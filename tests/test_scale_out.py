@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import urllib.request
 
 import psutil
@@ -86,10 +85,12 @@ def test_a_job_whose_celery_pool_process_is_killed_ends_with_a_message_and_the_n
 
         urllib.request.urlopen(url, timeout=30).close()
         body = projection_job_body({"space": "joint", "method": "umap"})  # a fresh pool process first imports UMAP and compiles it: seconds
-        handles = start_job(post, body)
         heavy_worker = psutil.Process(processes[2].pid)  # the recipe's Celery worker for the heavy lane (tests.browser.scale_out_commands)
         pool = wait_for(lambda: heavy_worker.children(), timeout=30, message="the heavy lane's pool process")
-        time.sleep(1.0)  # the task has reached it
+        idle = sum(process.cpu_times().user for process in pool)
+        handles = start_job(post, body)
+        # The task has reached the pool once it works (an idle pool process uses no CPU): killed before, Celery would hand it to a new one.
+        wait_for(lambda: sum(process.cpu_times().user for process in pool) > idle + 0.3, timeout=60, interval=0.05, message="the pool process at work")
         for process in pool:
             process.send_signal(signal.SIGKILL)  # as the kernel's out-of-memory killer would
         answer = poll_job(post, body, handles, timeout=60)
