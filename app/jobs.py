@@ -19,6 +19,7 @@ someone's t-SNE.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,7 +62,7 @@ class BackgroundJob:
     poll: str | None = None  # the interval a waiting panel polls the cache with
     poll_ms: int = 1000
     lane: Lane = QUICK  # which pool (threads) or Celery queue runs it
-    failed: str | None = None  # a store set to the request whose job ended without a result, so a panel polling the cache stops waiting
+    failed: str | None = None  # a store changed each time a job ends without a result, so a panel polling the cache stops waiting
 
     def components(self) -> list:
         """The stores (and interval) to put in the panel's layout."""
@@ -100,11 +101,14 @@ class BackgroundJob:
                      on_error=self._ended_without_result if self.failed else None)(_run)
 
     def _ended_without_result(self, error: Exception) -> None:
-        """The app's message for a failed job (or a killed worker), and its request in the ``failed`` store."""
+        """The app's message for a failed job (or a killed worker), and a new value in the ``failed`` store.
+
+        Not the request itself: the renderer's polls, which collect the error, carry no input values.
+        """
         from app.validation import show_refusal  # app.validation names this module's JobStopped
 
         show_refusal(error)
-        set_props(self.failed, {"data": dash.ctx.inputs.get(f"{self.request}.data")})
+        set_props(self.failed, {"data": time.time_ns()})
 
 
 def _without_figure_objects(result, n_outputs: int):

@@ -92,11 +92,12 @@ def start_job(post, body: dict) -> str:
 
 
 def poll_job(post, body: dict, handles: str, timeout: float = 180) -> dict:
-    """Poll a started job, as the renderer does, until it answers (its outputs, or a message set elsewhere in the page)."""
+    """Poll a started job, as the renderer does (the same body, every value null), until it answers (its outputs, or a message set elsewhere in the page)."""
+    polled = {**body, **{part: [{**item, "value": None} for item in body[part]] for part in ("inputs", "state")}}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        answer = json.loads(post(f"/_dash-update-component?{handles}", body) or "{}")
+        answer = json.loads(post(f"/_dash-update-component?{handles}", polled) or "{}")
         if "response" in answer or "sideUpdate" in answer:
             return answer
     raise AssertionError(f"no answer from the job in {timeout} s")

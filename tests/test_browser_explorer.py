@@ -218,3 +218,32 @@ def test_a_umap_view_is_computed_in_the_background_and_then_drawn(driver, app_ur
 def _umap_drawn(driver) -> bool:
     title = driver.execute_script("const g = document.querySelector('#view-1 .js-plotly-plot'); return g && g.layout.title ? g.layout.title.text : null;")
     return bool(title and "UMAP" in title and _drawn(driver, "view-1"))
+
+
+def test_a_view_whose_projection_stops_mid_job_says_so_and_can_ask_again(driver, phenotype_cohort_dir, tmp_path):
+    import psutil
+
+    def heavy_workers(port: str) -> list[psutil.Process]:
+        (server,) = [p for p in psutil.Process().children(recursive=True) if "--port" in p.cmdline() and port in p.cmdline()]
+        return [child for child in server.children(recursive=True) if "spawn_main" in " ".join(child.cmdline())]
+
+    with running_app(phenotype_cohort_dir, tmp_path) as url:
+        port = url.rsplit(":", 1)[1]
+        driver.get(url)
+        wait_for(lambda: _drawn(driver, "view-1"), message="view 2 drawn")
+        choose_dropdown_option(driver, "view-1-method", "t-SNE")
+        (worker,) = wait_for(lambda: heavy_workers(port), timeout=60, interval=0.02, message="the heavy worker started for the t-SNE")
+        worker.kill()  # mid-job (it is still starting), as the out-of-memory killer would
+        wait_for(lambda: any("stopped before it finished" in alert.text for alert in driver.find_elements(By.ID, "input-refused")), timeout=60,
+                 message="the page's message")  # the alert is on the page only while open
+        wait_for(lambda: "was not computed" in driver.find_element(By.ID, "view-1").text, message="the view saying what it waited for")
+        driver.save_screenshot(str(tmp_path / "stopped-projection.png"))
+        assert "Computing" not in driver.find_element(By.ID, "view-1").text
+        choose_dropdown_option(driver, "view-1-method", "PCA")
+        choose_dropdown_option(driver, "view-1-method", "t-SNE")  # asked again, as the view says: a new worker computes it
+        wait_for(lambda: "t-SNE" in (driver.execute_script(VIEW_TITLE, "#view-1") or "") and _drawn(driver, "view-1"), timeout=120,
+                 message="the t-SNE drawn")
+        assert severe_console_errors(driver) == []
+
+
+VIEW_TITLE = "const g = document.querySelector(arguments[0] + ' .js-plotly-plot'); return g && g.layout.title ? g.layout.title.text : null;"

@@ -53,7 +53,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("cs-drawn", "data"),
         prevent_initial_call=True,  # hidden on page load: the tab's visibility store calls it once the tab is opened
     )
-    def _overview(visible, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, failed, drawn):
+    def _overview(visible, space_a, space_b, method, k, metric, brushed, threshold, trails, align, shown, _poll, _failed, drawn):
         # Redrawn when the tab is open (the explorer's first load is not slowed) and something changed; while the
         # background callback computes, an interval polls the disk cache (the renderer would not rerun this
         # callback from the background callback's output, which its own request started).
@@ -66,12 +66,11 @@ def register(app: dash.Dash, context: AppContext) -> None:
         if polled and drawn == key:
             return (*(dash.no_update,) * 10, True)
         if triggers == {NEIGHBOURS_JOB.failed}:
-            # A job ended without a result: the map says so and stops polling, if it is the one this map waits for.
+            # A job ended without a result: the map says so and stops polling, if it still waits for one.
             if drawn != key + WAITING_MARK or not is_shown(visible):
                 return (dash.no_update,) * 11
-            overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection, set())
-            if not overview.waiting or overview.request != failed:
-                return (dash.no_update,) * 11
+            if not render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection, set()).waiting:
+                return (dash.no_update,) * 11  # its result is there after all: the next poll draws it
             return (*Overview.message(NEIGHBOURS_NOT_COMPUTED).outputs(), None, True)
         if not is_shown(visible) or (drawn in (key, key + WAITING_MARK) and not polled):
             return (dash.no_update,) * 11

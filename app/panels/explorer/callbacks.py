@@ -70,16 +70,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
             State(ids.drawn, "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, failed, pending, drawn, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, _failed, pending, drawn, view=view):
             triggers = triggered()
             if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-            if triggers == {PROJECTION_JOB.failed} and (not pending or failed != pending):
-                return dash.no_update, dash.no_update, dash.no_update, dash.no_update  # another view's projection
+            if triggers == {PROJECTION_JOB.failed} and not pending:
+                return dash.no_update, dash.no_update, dash.no_update, dash.no_update  # this view waits for nothing
             shown = f"{space}-{method}"
             latent = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
                                         clusters=clusters, found=found, viewport=viewport)
-            if triggers == {PROJECTION_JOB.failed} and latent.waits:
+            if triggers == {PROJECTION_JOB.failed} and latent.waits:  # its projection is still not there: the job that ended was its own
                 return projection_not_computed(space, method), dash.no_update, None, None  # no more polling for it
             return latent.outputs(shown)
 

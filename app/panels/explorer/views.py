@@ -226,8 +226,8 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
 
 def projection_not_computed(space: str, method: str) -> object:
     """What a view waiting for a projection shows once its job ended without one (the page's message says why)."""
-    return message_figure(f"The {METHODS[method]} of the {space_label(space)} space was not computed: the message above says why.\n"
-                          "Choose another method and this one again, or reload the page, to ask again.")
+    return message_figure(f"The {METHODS[method]} of the {space_label(space)} space\nwas not computed:\nthe message above says why.\n"
+                          "To ask again, choose another\nmethod, then this one.")
 
 
 def render_clinical_view(context: AppContext, x: str | None, y: str | None, colour: str | None,
