@@ -246,4 +246,15 @@ def test_a_view_whose_projection_stops_mid_job_says_so_and_can_ask_again(driver,
         assert severe_console_errors(driver) == []
 
 
+def test_a_link_with_two_projections_still_to_compute_draws_both(driver, phenotype_cohort_dir, tmp_path):
+    # The two views share one job request: the second view's replaced the first's (Dash stopped that job), which
+    # left the first view "Computing…" for good; it now asks again once the other job is done.
+    with running_app(phenotype_cohort_dir, tmp_path) as url:
+        driver.get(url + "/?tab=explore&view1=joint:tsne&view2=ecg:tsne")
+        for graph_id, title in (("view-0", "Joint (ECG + MRI) · t-SNE"), ("view-1", "ECG only · t-SNE")):
+            wait_for(lambda g=graph_id, t=title: driver.execute_script(VIEW_TITLE, f"#{g}") == t and _drawn(driver, g), timeout=120,
+                     message=f"{graph_id} drawn as {title}")
+        assert severe_console_errors(driver) == []
+
+
 VIEW_TITLE = "const g = document.querySelector(arguments[0] + ' .js-plotly-plot'); return g && g.layout.title ? g.layout.title.text : null;"

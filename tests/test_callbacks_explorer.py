@@ -226,6 +226,33 @@ def test_a_latent_view_queues_its_projection_once_and_records_what_it_drew(conte
     repainted = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, None, {"filters"})
     assert isinstance(repainted.figure, dash.Patch) and repainted.outputs("joint-pca")[1:] == (dash.no_update,) * 3
 
+def test_a_view_whose_request_another_view_replaced_asks_again_once_that_job_is_done(context, refuse_slow_projections):
+    umap, tsne, pca = ({"space": "ecg", "method": "umap"}, {"space": "joint", "method": "tsne"}, {"space": "joint", "method": "pca"})
+    assert explorer_views.ask_again(context, None, tsne) is None  # waits for nothing
+    assert explorer_views.ask_again(context, umap, umap) is None  # its own job is the one running
+    assert explorer_views.ask_again(context, umap, tsne) is None  # the other view's job still runs
+    assert explorer_views.ask_again(context, umap, pca) == umap  # the other view's projection is there: its turn
+    assert explorer_views.ask_again(context, umap, None) == umap
+
+
+@pytest.mark.parametrize("hostile", ["umap", ["ecg", "umap"], {"space": "ecg"}, {"space": "nowhere", "method": "umap"},
+                                     {"space": "ecg", "method": "mds"}, {"space": "ecg", "method": "umap", "rows": [1]}, {"space": 1, "method": "pca"}])
+def test_a_malformed_waiting_or_requested_projection_is_refused(context, hostile):
+    with pytest.raises(InputRefused, match="projection"):
+        explorer_views.checked_projection(context, hostile, "waiting projection")
+    with pytest.raises(InputRefused, match="projection"):
+        explorer_views.ask_again(context, {"space": "ecg", "method": "umap"}, hostile)
+
+
+def test_a_poll_with_a_malformed_waiting_projection_gets_a_message_not_an_error(phenotype_cohort_dir, tmp_path):
+    from tests.serving import callback_body
+
+    app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path))
+    values = {"view-0-space.value": "joint", "view-0-method.value": "umap", "view-0-pending.data": {"space": "joint"}, "projection-request.data": None}
+    answer = app.server.test_client().post("/_dash-update-component", json=callback_body(app, "view-0-spec.data", values, ["projection-poll.n_intervals"]))
+    assert answer.status_code == 200 and "waiting projection: expected a space and a method" in answer.get_data(as_text=True)
+
+
 def test_cohort_without_spaces_says_how_to_make_them(context):
     figure = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set()).figure
     assert "models.encode" in figure.layout.annotations[0].text

@@ -10,6 +10,8 @@ from app.core.projections import ProjectionSpec
 from app.panels.explorer.page import progress_bar
 from app.panels.explorer.settings import CLINICAL_VIEW, LATENT_VIEWS, PROJECTION_JOB, VIEWS
 from app.panels.explorer.views import (
+    ask_again,
+    checked_projection,
     colour_legend,
     hover_tooltip,
     other_colour,
@@ -68,11 +70,18 @@ def register(app: dash.Dash, context: AppContext) -> None:
             Input(PROJECTION_JOB.failed, "data"),
             State(ids.pending, "data"),
             State(ids.drawn, "data"),
+            State(PROJECTION_JOB.request, "data"),
             prevent_initial_call="initial_duplicate",
         )
-        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, _failed, pending, drawn, view=view):
+        def _update_latent_view(space, method, colour, filters, selection, found, _ticks, clusters, viewport, _failed, pending, drawn, asked,
+                                view=view):
             triggers = triggered()
-            if (triggers == {"projection-poll"} and not projection_arrived(context, pending)) or other_colour(triggers, colour):
+            if triggers == {"projection-poll"} and not projection_arrived(context, pending):
+                # The two views share one request: the other view's may have replaced this one's (its job stopped). Once
+                # that job is done, this view asks again.
+                again = ask_again(context, pending, asked)
+                return dash.no_update, again or dash.no_update, dash.no_update, dash.no_update
+            if other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update
             if triggers == {PROJECTION_JOB.failed} and not pending:
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update  # this view waits for nothing
@@ -126,5 +135,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
         def _hover(hover):
             return hover_tooltip(context, hover).outputs()
 
-    PROJECTION_JOB.register(app, lambda request, _progress: context.compute_projection(request["space"], ProjectionSpec(method=request["method"])),
+    def _project(request: dict, _progress) -> None:
+        request = checked_projection(context, request, "projection request")
+        context.compute_projection(request["space"], ProjectionSpec(method=request["method"]))
+
+    PROJECTION_JOB.register(app, _project,
                             running=[(Output("projection-progress", "children"), progress_bar(), None)])

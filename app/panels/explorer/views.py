@@ -224,6 +224,20 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
     return LatentView(figure, dash.no_update if isinstance(figure, Patch) else None)
 
 
+def ask_again(context: AppContext, pending: dict | None, asked: object) -> dict | None:
+    """The projection a waiting view asks for again (its own, ``pending``), or None while there is no need.
+
+    ``asked``: the request now in the job's store. The latent views share it, so a view asking for
+    a projection while the other view's job runs replaces that job (Dash stops it): that view
+    asks again once the job that replaced its own is done, so both are computed, one after the other.
+    """
+    if checked_projection(context, pending, "waiting projection") is None or asked == pending:
+        return None
+    if asked is not None and not projection_arrived(context, asked):
+        return None  # the job now asked for is still running
+    return pending
+
+
 def projection_not_computed(space: str, method: str) -> object:
     """What a view waiting for a projection shows once its job ended without one (the page's message says why)."""
     return message_figure(f"The {METHODS[method]} of the {space_label(space)} space\nwas not computed:\nthe message above says why.\n"
@@ -300,9 +314,21 @@ def hover_tooltip(context: AppContext, hover: dict | None) -> Tooltip:
     return Tooltip(True, bbox, html.Div(children, className="small"))
 
 
-def projection_arrived(context: AppContext, pending: dict | None) -> bool:
+def checked_projection(context: AppContext, value: object, what: str) -> dict | None:
+    """A projection as the browser sends it back (a view's waiting store, the job's request): None, or one of the cohort's spaces and a method."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"space", "method"}:
+        raise validation.InputRefused(f"{what}: expected a space and a method, got {value!r:.80}")
+    validation.choice(value["space"], list(context.cohort.spaces), f"{what}: space")
+    validation.choice(value["method"], list(METHODS), f"{what}: method")
+    return value
+
+
+def projection_arrived(context: AppContext, pending: object) -> bool:
     """Whether the projection a view waits for is now cached (False when it waits for none)."""
-    return bool(pending) and context.projection_ready(pending["space"], ProjectionSpec(method=pending["method"]))
+    pending = checked_projection(context, pending, "waiting projection")
+    return pending is not None and context.projection_ready(pending["space"], ProjectionSpec(method=pending["method"]))
 
 
 def selection_summary(context: AppContext, filters: list | None, selection: dict | None) -> str:
