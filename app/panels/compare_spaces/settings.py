@@ -13,5 +13,5 @@ SORT_ORDERS = {"ascending": "↑ ascending", "descending": "↓ descending"}
 RANK = "rank"  # sort option: most changed first in one list, least changed first in the other
 WAITING_MARK = "#waiting"  # appended to cs-drawn's key while the map still waits for the background result
 NEIGHBOURS_JOB = BackgroundJob(request="cs-request", ready="cs-ready", poll="cs-poll", poll_ms=1500, lane=HEAVY, failed="cs-failed")
-NEIGHBOURS_NOT_COMPUTED = ("The neighbour lists or layouts were not computed: the message above says why. "
-                           "Change a setting and back, or reload the page, to ask again.")
+NEIGHBOURS_NOT_COMPUTED = ("The neighbour lists or layouts were not computed: the message above says why.\n"
+                           "To ask again, change a setting and back, or reload the page.")  # two lines in the map
