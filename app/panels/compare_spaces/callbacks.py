@@ -69,7 +69,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
             # A job ended without a result: the map says so and stops polling, if it still waits for one.
             if drawn != key + WAITING_MARK or not is_shown(visible):
                 return (dash.no_update,) * 11
-            if not render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection, set()).waiting:
+            if ready_to_draw(context, space_a, space_b, method, k, metric):
                 return (dash.no_update,) * 11  # its result is there after all: the next poll draws it
             return (*Overview.message(NEIGHBOURS_NOT_COMPUTED).outputs(), None, True)
         if not is_shown(visible) or (drawn in (key, key + WAITING_MARK) and not polled):

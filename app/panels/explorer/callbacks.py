@@ -83,14 +83,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
                 return dash.no_update, again or dash.no_update, dash.no_update, dash.no_update
             if other_colour(triggers, colour):
                 return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-            if triggers == {PROJECTION_JOB.failed} and not pending:
-                return dash.no_update, dash.no_update, dash.no_update, dash.no_update  # this view waits for nothing
+            if triggers == {PROJECTION_JOB.failed}:
+                if not pending or projection_arrived(context, pending):  # waits for nothing, or its projection is there: the next poll draws it
+                    return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+                return projection_not_computed(pending["space"], pending["method"]), dash.no_update, None, None  # no more polling for it
             shown = f"{space}-{method}"
-            latent = render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
-                                        clusters=clusters, found=found, viewport=viewport)
-            if triggers == {PROJECTION_JOB.failed} and latent.waits:  # its projection is still not there: the job that ended was its own
-                return projection_not_computed(space, method), dash.no_update, None, None  # no more polling for it
-            return latent.outputs(shown)
+            return render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
+                                      clusters=clusters, found=found, viewport=viewport).outputs(shown)
 
     # Poll for a projection only while a view waits for one; in the browser, as the views' answers land (no round trip of its own).
     app.clientside_callback("function () { return !Array.from(arguments).some(Boolean); }",

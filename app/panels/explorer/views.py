@@ -189,11 +189,6 @@ class LatentView:
     figure: object  # a figure, the Patch that repaints the one drawn, or no_update
     request: object = None  # {"space", "method"} for the background job to compute; None: waits for nothing; no_update: unchanged
 
-    @property
-    def waits(self) -> bool:
-        """Whether the view asks for a projection (it shows a message until the projection is computed)."""
-        return isinstance(self.request, dict)
-
     def outputs(self, shown: str) -> tuple:
         """(figure, projection request, what the view waits for, what it has drawn); ``shown``: the key of the space and method asked for."""
         if self.request is None:  # drawn: the view waits for nothing, and no (empty) background job is queued
