@@ -74,13 +74,16 @@ def projection_job_body(request: dict) -> dict:
 def callback_body(app, output: str, values: dict[str, object], changed: list[str]) -> dict:
     """What the page posts to the callback writing ``output`` ("id.property"): each input and state ("id.property")
     from ``values`` (None where not given), ``changed`` the ones that triggered it."""
-    key = next(key for key in app.callback_map if output in [part.split("@")[0] for part in key.strip(".").split("...")])
+    def written(key: str) -> list[str]:  # Dash's key names several outputs as "..a.b...c.d..", a duplicate one with "@hash"
+        return [part.split("@")[0] for part in key.strip(".").split("...")]
+
+    key = next(key for key in app.callback_map if output in written(key))
     callback = app.callback_map[key]
 
     def items(dependencies: list[dict]) -> list[dict]:
         return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in dependencies]
 
-    outputs = [dict(zip(("id", "property"), part.split("@")[0].rsplit(".", 1), strict=True)) for part in key.strip(".").split("...")]
+    outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in written(key)]
     return {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": items(callback["inputs"]),
             "state": items(callback["state"]), "changedPropIds": changed}
 
