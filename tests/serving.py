@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -111,3 +113,8 @@ def run_job(post, body: dict, timeout: float = 180) -> dict:
     answer = poll_job(post, body, start_job(post, body), timeout)
     assert "response" in answer, answer
     return answer["response"]
+
+
+def heavy_workers(pid: int) -> list[psutil.Process]:
+    """The embedded server's heavy-job worker processes (app.heavy_worker, spawned) under process ``pid``."""
+    return [child for child in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(child.cmdline())]

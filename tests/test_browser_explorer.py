@@ -17,7 +17,7 @@ from tests.browser import (
     wait_until_drawn,
 )
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
-from tests.serving import running_app
+from tests.serving import heavy_workers, running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 SUBJECTS = PHENOTYPE_COHORT_SUBJECTS
@@ -223,16 +223,13 @@ def _umap_drawn(driver) -> bool:
 def test_a_view_whose_projection_stops_mid_job_says_so_and_can_ask_again(driver, phenotype_cohort_dir, tmp_path):
     import psutil
 
-    def heavy_workers(port: str) -> list[psutil.Process]:
-        (server,) = [p for p in psutil.Process().children(recursive=True) if "--port" in p.cmdline() and port in p.cmdline()]
-        return [child for child in server.children(recursive=True) if "spawn_main" in " ".join(child.cmdline())]
-
     with running_app(phenotype_cohort_dir, tmp_path) as url:
         port = url.rsplit(":", 1)[1]
+        (server,) = [p for p in psutil.Process().children(recursive=True) if "--port" in p.cmdline() and port in p.cmdline()]
         driver.get(url)
         wait_for(lambda: _drawn(driver, "view-1"), message="view 2 drawn")
         choose_dropdown_option(driver, "view-1-method", "t-SNE")
-        (worker,) = wait_for(lambda: heavy_workers(port), timeout=60, interval=0.02, message="the heavy worker started for the t-SNE")
+        (worker,) = wait_for(lambda: heavy_workers(server.pid), timeout=60, interval=0.02, message="the heavy worker started for the t-SNE")
         worker.kill()  # mid-job (it is still starting), as the out-of-memory killer would
         wait_for(lambda: any("stopped before it finished" in alert.text for alert in driver.find_elements(By.ID, "input-refused")), timeout=60,
                  message="the page's message")  # the alert is on the page only while open

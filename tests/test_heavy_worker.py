@@ -20,13 +20,9 @@ from app.heavy_worker import HEAVY_NICENESS
 from app.server import create_app
 from app.validation import REFUSAL_ALERT_ID
 from data_loaders import load_cohort
-from tests.serving import REPO_ROOT, callback_body, free_port, poll_job, projection_job_body, run_job, start_job, wait_until_serving
+from tests.serving import REPO_ROOT, callback_body, free_port, heavy_workers, poll_job, projection_job_body, run_job, start_job, wait_until_serving
 
 TSNE_REQUEST = {"space": "joint", "method": "tsne"}
-
-
-def _workers(pid: int) -> list[psutil.Process]:
-    return [child for child in psutil.Process(pid).children(recursive=True) if "spawn_main" in " ".join(child.cmdline())]
 
 
 @pytest.fixture
@@ -52,7 +48,7 @@ def test_a_projection_job_runs_in_a_spawned_lower_priority_worker_that_fills_the
     assert run_job(post, projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
     context = AppContext(config, load_cohort(phenotype_cohort_dir))
     assert context.projection_ready("joint", ProjectionSpec(method="tsne"))
-    (worker,) = _workers(os.getpid())
+    (worker,) = heavy_workers(os.getpid())
     assert worker.nice() == psutil.Process().nice() + HEAVY_NICENESS
     app._background_manager.close()
     worker.wait(timeout=20)  # the app's manager closed (a demo app replaced by its trained one): its worker ends
@@ -63,9 +59,9 @@ def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_
     body = projection_job_body(TSNE_REQUEST)
     handles = start_job(post, body)
     deadline = time.monotonic() + 60
-    while not _workers(os.getpid()) and time.monotonic() < deadline:
+    while not heavy_workers(os.getpid()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    (killed,) = _workers(os.getpid())
+    (killed,) = heavy_workers(os.getpid())
     killed.send_signal(signal.SIGKILL)  # mid-job, as the kernel's out-of-memory killer would
     answer = poll_job(post, body, handles, timeout=60)
     message = answer["sideUpdate"][REFUSAL_ALERT_ID]
@@ -84,7 +80,7 @@ def test_a_job_whose_worker_is_killed_ends_with_a_message_and_the_next_job_gets_
         assert "was not computed" in shown[f"{view}-spec"]["data"]["layout"]["annotations"][0]["text"]
         assert shown[f"{view}-pending"] == {"data": None} and shown[f"{view}-drawn"] == {"data": None}
     assert run_job(post, body) == {"projection-ready": {"data": 1}}  # asked again: a new worker computes it
-    (worker,) = _workers(os.getpid())
+    (worker,) = heavy_workers(os.getpid())
     assert worker.pid != killed.pid
 
 
@@ -105,7 +101,7 @@ def test_the_heavy_worker_dies_with_a_server_killed_by_sigkill(phenotype_cohort_
         wait_until_serving(url, [server], 90, log_path)
         urllib.request.urlopen(url, timeout=30).close()
         assert run_job(post, projection_job_body(TSNE_REQUEST)) == {"projection-ready": {"data": 1}}
-        (worker,) = _workers(server.pid)
+        (worker,) = heavy_workers(server.pid)
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
         worker.wait(timeout=10)  # psutil.TimeoutExpired if the worker outlived the server
