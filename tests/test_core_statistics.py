@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from app.core.statistics import benjamini_hochberg, category_levels, compare_groups, level_codes, level_counts, skewness
+from app.core.statistics import benjamini_hochberg, category_levels, chi_square_p_value, compare_groups, level_codes, level_counts, skewness, welch_t_p_value
 from data_loaders.manifest import VariableSpec
 
 VARIABLES = {
@@ -114,3 +116,21 @@ def test_skewness_is_scipys_default_sample_skewness():
     for values in (rng.normal(size=500), rng.lognormal(size=300), -rng.exponential(size=50), np.array([1.0, 2.0, 10.0])):
         assert skewness(values) == pytest.approx(stats.skew(values), rel=1e-9)
     assert skewness(np.full(10, 4.0)) == 0.0
+
+
+def test_welch_t_is_scipys_unequal_variance_t_test():
+    rng = np.random.default_rng(4)
+    pairs = [(rng.normal(0, 1, 500), rng.normal(0.1, 3, 40)), (rng.normal(5, 2, 2), rng.normal(1, 1, 3)),
+             (np.array([2.0, 2.0, 2.0]), rng.normal(2.5, 0.5, 30)),  # one group without spread
+             (rng.normal(0, 1, 10_000), rng.normal(0.05, 1, 9_000)), (rng.normal(0, 1, 50), rng.normal(40, 1, 50))]  # p underflows
+    for a, b in pairs:
+        with warnings.catch_warnings(action="ignore"):  # scipy warns of "precision loss" for a group without spread
+            expected = stats.ttest_ind(a, b, equal_var=False).pvalue
+        assert welch_t_p_value(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_chi_square_is_scipys_without_continuity_correction():
+    rng = np.random.default_rng(5)
+    tables = [np.array([[10, 20], [30, 5]]), np.array([[1, 0, 7], [2, 9, 1]]), rng.integers(1, 1_000, size=(2, 6)), np.array([[500, 500], [500, 500]])]
+    for table in tables:
+        assert chi_square_p_value(table) == pytest.approx(stats.chi2_contingency(table, correction=False).pvalue, rel=1e-9, abs=1e-300)

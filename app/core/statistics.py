@@ -65,9 +65,31 @@ def _continuous_row(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
         row["p_value"] = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
         row["test"] = "Mann–Whitney U"
     else:
-        row["p_value"] = stats.ttest_ind(a, b, equal_var=False).pvalue
+        row["p_value"] = welch_t_p_value(a, b)
         row["test"] = "Welch t"
     return row
+
+
+def welch_t_p_value(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p of Welch's unequal-variance t-test: ``scipy.stats.ttest_ind(a, b, equal_var=False)``, from its formula.
+
+    scipy's wrapper (NaN policy, axis handling) cost ~1 ms a call, most of Table 1 under 20 simulated
+    users. ``a`` and ``b`` hold no NaN, at least two values each, and not both without spread.
+    """
+    from scipy import special
+    share_a, share_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / np.sqrt(share_a + share_b)
+    degrees_of_freedom = (share_a + share_b) ** 2 / (share_a**2 / (len(a) - 1) + share_b**2 / (len(b) - 1))
+    return float(2 * special.stdtr(degrees_of_freedom, -abs(t)))
+
+
+def chi_square_p_value(table: np.ndarray) -> float:
+    """p of Pearson's χ² test of independence without continuity correction: ``scipy.stats.chi2_contingency(table,
+    correction=False)``, from its formula (no wrapper overhead). Every row and column of ``table`` has a count."""
+    from scipy import special, stats
+    expected = stats.contingency.expected_freq(table)
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    return float(special.chdtrc((table.shape[0] - 1) * (table.shape[1] - 1), statistic))
 
 
 def category_levels(column: pd.Series, spec: VariableSpec) -> list:
@@ -109,7 +131,7 @@ def _categorical_rows(table: np.ndarray, levels: list) -> list[dict[str, float |
         if table.shape == (2, 2) and expected.min() < 5:
             p_value, test = stats.fisher_exact(table).pvalue, "Fisher exact"
         else:
-            p_value, test = stats.chi2_contingency(table, correction=False).pvalue, "χ²"
+            p_value, test = chi_square_p_value(table), "χ²"
     shares = table / np.maximum(table.sum(axis=1, keepdims=True), 1)
     effect_measurable = (table.sum(axis=1) >= MIN_GROUP_FOR_EFFECT).all()
     rows = []

@@ -132,7 +132,7 @@ class TableOne:
         )
 
 
-def _stats(result: pd.Series) -> dict:
+def _stats(result: dict) -> dict:
     return {key: result[key] for key in ("std_diff", "p_value", "q_value", "test")}
 
 
@@ -153,19 +153,22 @@ def table_one(
     clinical = clinical_variables(variables, phenotypes)
     defining = set(defining)
     compared = compare_groups(phenotypes, clinical, mask_a, mask_b, outside_q_family=defining)
+    results_of: dict[str, list[dict]] = {}  # split once: filtering the frame per variable was a third of Table 1's time
+    for result in compared.to_dict("records"):
+        results_of.setdefault(result["variable"], []).append(result)
     rows = []
     for name, spec in clinical.items():
         column = phenotypes[name]
         missing = column.isna().to_numpy()
         common = {"variable": name, "defining": name in defining,
                   "missing_a": int(np.count_nonzero(mask_a & missing)), "missing_b": int(np.count_nonzero(mask_b & missing))}
-        results = compared[compared["variable"] == name]
+        results = results_of.get(name, [])
         if spec.type == "continuous":
             values = column.to_numpy(dtype=float, na_value=np.nan)
             a, b = values[mask_a], values[mask_b]
             skewed = is_skewed(a[~np.isnan(a)], b[~np.isnan(b)])
             decimals = _decimals(values[~np.isnan(values)])
-            for _, result in results.iterrows():
+            for result in results:
                 rows.append({**common, "label": spec.display_label, "level": "", "statistic": "median [IQR]" if skewed else "mean ± SD",
                              "summary_a": _continuous_summary(a, skewed, decimals), "summary_b": _continuous_summary(b, skewed, decimals),
                              **_stats(result)})
@@ -176,8 +179,8 @@ def table_one(
         known = [int(np.count_nonzero(mask & ~missing)) for mask in (mask_a, mask_b)]
         position = {str(level): index for index, level in enumerate(levels)}
         if spec.categories:
-            results = results.sort_values("level", key=lambda shown: shown.map(position))
-        for _, result in results.iterrows():
+            results = sorted(results, key=lambda result: position.get(result["level"], len(position)))
+        for result in results:
             level = "" if spec.type == "binary" else result["level"]
             index = position["True" if spec.type == "binary" else level]
             rows.append({**common, "label": spec.label, "level": level, "statistic": "n (%)",
