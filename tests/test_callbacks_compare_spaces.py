@@ -21,6 +21,7 @@ from app.panels.compare_spaces.settings import PANEL_TAB
 from app.server import create_app
 from app.state import inputs_key
 from data_loaders import load_cohort
+from tests.figure_checks import assert_unchanged_by_validation
 from tests.panels import opened_panel
 
 A, B = "ecg", "joint"
@@ -74,6 +75,15 @@ def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
     assert len(figure.frames) == 9 and figure.layout.sliders[0].steps[-1].label == "Joint (ECG + MRI)"
     assert figure.data[1].mode == "lines" and len(figure.data[1].x)  # trails, in the same WebGL figure
     assert len(figure.frames[0].data[1].x) == len(figure.data[1].x) and len(figure.frames[-1].data[1].x) == 0  # on A's layout only
+    assert_unchanged_by_validation(figure)  # prebuilt: what plotly.py would send after validating it
+
+
+def test_a_selection_and_a_brushed_range_send_what_a_validated_map_would(context):
+    brushed = {"range": {"x": [0.2, 0.45]}}
+    in_range = np.asarray(overview(context, brushed=brushed).map.data[0].customdata)
+    figure = overview(context, selection={"rows": [int(in_range[1]), int(in_range[4])]}, brushed=brushed).map
+    assert list(figure.data[0].selectedpoints) == [1, 4]  # positions among the drawn (brushed) subjects
+    assert_unchanged_by_validation(figure)
 
 
 def test_a_new_selection_only_patches_the_highlighted_points(context):

@@ -11,10 +11,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.figures.prebuilt import prebuilt_figure
 from app.figures.text import plotly_text
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
 OVERLAP_SCALE = "RdBu"
+OVERLAP_SCALE_COLOURS = [list(stop) for stop in go.scattergl.Marker(colorscale=OVERLAP_SCALE).colorscale]  # as plotly.py would send it
 SHARED_COLOUR = "#6a3d9a"
 ONLY_A_COLOUR = "#e66101"
 ONLY_B_COLOUR = "#1b9e77"
@@ -46,6 +48,11 @@ def overlap_colour_range(overlap: np.ndarray) -> tuple[float, float]:
     return float(max(0.0, median - spread)), float(min(1.0, median + spread))
 
 
+def _float32(values: np.ndarray) -> np.ndarray:
+    """Coordinates as float32: half of float64's bytes on the wire, still far finer than a screen's pixels."""
+    return np.asarray(values, dtype=np.float32)
+
+
 def overlap_map(
     frames: list[np.ndarray],
     overlap: np.ndarray,
@@ -63,6 +70,8 @@ def overlap_map(
 
     ``frames`` are full (N, 2) layouts from A's to B's; ``rows`` restricts the drawn subjects (e.g. to
     a brushed overlap range); ``trails`` are (rows, targets) segments drawn on A's layout.
+    Prebuilt (app.figures.prebuilt): it carries every subject once per frame, and validating those
+    arrays was most of the Compare spaces callback under 20 simulated users.
     """
     rows = np.arange(len(overlap)) if rows is None else np.asarray(rows)
     start = frames[0]
@@ -72,58 +81,53 @@ def overlap_map(
         chosen = np.zeros(len(overlap), dtype=bool)
         chosen[np.asarray(selected_rows, dtype=int)] = True
         position = np.flatnonzero(chosen[rows]).tolist()
-    subjects = go.Scattergl(
-        x=start[rows, 0], y=start[rows, 1], mode="markers", name="subjects",
-        marker={"size": 4 if len(rows) > 20_000 else 6, "color": overlap[rows].astype(np.float32), "colorscale": OVERLAP_SCALE,
-                "cmin": cmin, "cmax": cmax,
-                "colorbar": {"title": {"text": "overlap", "side": "top"}, "thickness": 12, "len": 0.8}},
-        customdata=rows.astype(np.int32), hovertext=hover_text[rows],
-        hovertemplate="%{hovertext}<br>overlap %{marker.color:.2f}<extra></extra>",
-        selectedpoints=position, selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": UNSELECTED_OPACITY}},
-        showlegend=False,
-    )
-    figure = go.Figure([subjects])
+    subjects = {
+        "type": "scattergl", "x": _float32(start[rows, 0]), "y": _float32(start[rows, 1]), "mode": "markers", "name": "subjects",
+        "marker": {"size": 4 if len(rows) > 20_000 else 6, "color": overlap[rows].astype(np.float32), "colorscale": OVERLAP_SCALE_COLOURS,
+                   "cmin": cmin, "cmax": cmax, "colorbar": {"title": {"text": "overlap", "side": "top"}, "thickness": 12, "len": 0.8}},
+        "customdata": rows.astype(np.int32), "hovertext": hover_text[rows].tolist(),
+        "hovertemplate": "%{hovertext}<br>overlap %{marker.color:.2f}<extra></extra>",
+        "selectedpoints": position, "selected": {"marker": {"opacity": 1.0}}, "unselected": {"marker": {"opacity": UNSELECTED_OPACITY}},
+        "showlegend": False,
+    }
+    data = [subjects]
     if trails is not None and len(trails[0]):
         trail_rows, targets = trails
         x, y = trail_segments(start[trail_rows], targets)
-        figure.add_trace(go.Scattergl(x=x, y=y, mode="lines", line={"color": TRAIL_COLOUR, "width": 1}, hoverinfo="skip",
-                                      name="trails", showlegend=False))
-    steps = []
-    has_trails = len(figure.data) > 1
-    frame_traces = [0, 1] if has_trails else [0]
+        data.append({"type": "scattergl", "x": _float32(x), "y": _float32(y), "mode": "lines", "line": {"color": TRAIL_COLOUR, "width": 1},
+                     "hoverinfo": "skip", "name": "trails", "showlegend": False})
+    has_trails = len(data) > 1
 
-    def frame_data(index: int, layout: np.ndarray) -> list:
-        data = [go.Scattergl(x=layout[rows, 0], y=layout[rows, 1])]
+    def frame_data(index: int, layout: np.ndarray) -> list[dict]:
+        moved = [{"type": "scattergl", "x": _float32(layout[rows, 0]), "y": _float32(layout[rows, 1])}]
         if has_trails:  # trails belong to A's layout: shown on its frame only
-            data.append(go.Scattergl(x=figure.data[1].x if index == 0 else [], y=figure.data[1].y if index == 0 else []))
-        return data
+            moved.append({"type": "scattergl", "x": data[1]["x"] if index == 0 else [], "y": data[1]["y"] if index == 0 else []})
+        return moved
 
-    figure.frames = [go.Frame(data=frame_data(index, layout), traces=frame_traces, name=str(index)) for index, layout in enumerate(frames)]
-    for index in range(len(frames)):
-        label = frame_labels[0] if index == 0 else frame_labels[1] if index == len(frames) - 1 else ""
-        steps.append({"method": "animate", "label": label, "args": [[str(index)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                                                                                    "transition": {"duration": 0}}]})
+    frame_list = [{"data": frame_data(index, layout), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index, layout in enumerate(frames)]
+    jump = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
+    steps = [{"method": "animate", "label": frame_labels[0] if index == 0 else frame_labels[1] if index == len(frames) - 1 else "",
+              "args": [[str(index)], jump]} for index in range(len(frames))]
     play = {"frame": {"duration": 120, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": False, "mode": "immediate"}
-    figure.update_layout(
-        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 13}} if title else None,
-        xaxis={"title": {"text": axis_labels[0], "standoff": 4}, "zeroline": False},
-        yaxis={"title": {"text": axis_labels[1]}, "zeroline": False},
-        dragmode="lasso", clickmode="event", hovermode="closest",
-        legend={"orientation": "h", "y": 1.02, "x": 0.99, "xanchor": "right", "yanchor": "bottom", "font": {"size": 11}},
+    layout = {
+        "title": {"text": plotly_text(title), "x": 0.01, "font": {"size": 13}} if title else None,
+        "xaxis": {"title": {"text": axis_labels[0], "standoff": 4}, "zeroline": False},
+        "yaxis": {"title": {"text": axis_labels[1]}, "zeroline": False},
+        "dragmode": "lasso", "clickmode": "event", "hovermode": "closest",
+        "legend": {"orientation": "h", "y": 1.02, "x": 0.99, "xanchor": "right", "yanchor": "bottom", "font": {"size": 11}},
         # The play buttons, then the frame slider on a row of its own, sit below the x-axis title, placed in pixels from
         # the plot's bottom edge (paper fractions would move them onto the title as the figure's height changes, and
         # side by side the buttons' labels, which name the spaces, run into the slider in a narrow window).
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": 0, "xanchor": "left", "yanchor": "top",
-                      "pad": {"t": CONTROLS_TOP_PX, "r": 6}, "showactive": False,
-                      "buttons": [{"label": f"▶ {frame_labels[0]} → {frame_labels[1]}", "method": "animate", "args": [None, play]},
-                                  {"label": f"◀ back to {frame_labels[0]}", "method": "animate",
-                                   "args": [["0"], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": SLIDER_TOP_PX, "r": 10},
-                  "currentvalue": {"visible": False}, "ticklen": 0}],
-    )
-    _layout_defaults(figure, revision)
-    figure.update_layout(margin={"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52})
-    return figure
+        "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": 0, "xanchor": "left", "yanchor": "top",
+                         "pad": {"t": CONTROLS_TOP_PX, "r": 6}, "showactive": False,
+                         "buttons": [{"label": f"▶ {frame_labels[0]} → {frame_labels[1]}", "method": "animate", "args": [None, play]},
+                                     {"label": f"◀ back to {frame_labels[0]}", "method": "animate", "args": [["0"], jump]}]}],
+        "sliders": [{"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": SLIDER_TOP_PX, "r": 10},
+                     "currentvalue": {"visible": False}, "ticklen": 0}],
+        "uirevision": revision or "keep",
+        "margin": {"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52},
+    }
+    return prebuilt_figure(data, layout, frame_list)
 
 
 def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | None = None, revision: str = "",
