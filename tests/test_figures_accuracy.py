@@ -19,6 +19,7 @@ from app.figures.accuracy import (
     reliability_figure,
     roc_pr_figure,
 )
+from tests.figure_checks import assert_unchanged_by_validation
 
 
 def _cohorts(kind: str = "binary") -> list[CohortData]:
@@ -108,3 +109,11 @@ def test_note_figure_says_why_instead_of_empty_axes():
     figure = note_figure("No group here has enough test subjects to draw")
     assert figure.layout.annotations[0].text == "No group here has enough test subjects to draw"
     assert figure.layout.xaxis.visible is False
+
+
+def test_prebuilt_figures_send_what_plotly_would_after_validating_them():
+    binary, continuous = _cohorts(), _cohorts("continuous")
+    table = pd.DataFrame({"subgroup": ["a", "b"], "n": [10, 20], "auroc": [0.7, 0.8], "auroc_low": [0.6, 0.7], "auroc_high": [0.8, 0.9]})
+    for figure in (roc_pr_figure(binary, 0.4, "AF"), roc_pr_figure(binary, None, "AF"), reliability_figure(binary), confusion_figure(binary, 0.5, "AF"),
+                   agreement_figure(continuous, "LV mass", "g"), forest_figure(table, "auroc", (0.75, 0.7, 0.8)), note_figure("nothing here")):
+        assert_unchanged_by_validation(figure)
