@@ -114,6 +114,8 @@ def test_the_brushed_range_is_drawn_into_the_histogram_so_a_redraw_keeps_it(cont
     centres = np.asarray(histogram.data[0].x)
     assert [centres[i] for i in histogram.data[0].selectedpoints] == [c for c in centres if 0.2 <= c <= 0.45]
     assert not overview(context).histogram.layout.selections  # nothing brushed: no box
+    assert_unchanged_by_validation(histogram)
+    assert_unchanged_by_validation(overview(context, selection={"rows": [3, 4]}).histogram)  # with the selection's bars
 
 
 @pytest.mark.parametrize("brushed", [{"range": {"x": ["a", 1]}}, {"range": {"x": [0.1]}}, {"range": {"x": [True, 0.5]}}, {"range": {"x": 5}}])
@@ -168,6 +170,7 @@ def test_a_clicked_subject_is_focused_until_the_selection_changes_and_never_repl
     overview(context)
     view = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", 42, group, None)
     assert view.title.startswith(context.cohort.subject_ids[42]) and "3 selected subjects" in str(view.common)  # focus outside the selection
+    assert_unchanged_by_validation(view.neighbourhood)  # prebuilt: what plotly.py would send after validating it
     with pytest.raises(validation.InputRefused):
         neighbourhoods.focused_row(context, {"row": -1, "selection": inputs_key(None)}, None)
 

@@ -7,18 +7,15 @@ page's WebGL contexts are kept for the explorer's large scatterplots.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from app.core.metrics import METRIC_LABELS, along_curve, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
-from app.figures.prebuilt import prebuilt_figure
+from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 COHORT_COLOUR = "#2c7fb8"
@@ -53,29 +50,12 @@ def _styled(layout: dict, height: int, legend_y: float = 1.1) -> dict:
             "legend": {"orientation": "h", "yanchor": "bottom", "y": legend_y, "x": 0, "font": {"size": 12}}, "hoverlabel": {"font": {"size": 12}}}
 
 
-@lru_cache(maxsize=64)
-def _row_of_panels(titles: tuple[str, ...], spacing: float) -> str:
-    """make_subplots' axes and title annotations (at size 13) for one row of panels, as JSON: make_subplots took ~20 ms a figure."""
-    layout = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=spacing).layout.to_plotly_json()
-    layout.pop("template", None)
+def _panels(titles: Sequence[str], spacing: float) -> dict:
+    """A row of panels (app.figures.prebuilt.panel_row) with their titles at size 13."""
+    layout = panel_row(titles, spacing)
     for annotation in layout.get("annotations", []):
         annotation["font"] = {"size": 13}
-    return json.dumps(layout)
-
-
-def _panels(titles: Sequence[str], spacing: float) -> dict:
-    """A fresh layout of one row of panels; panel ``column`` (from 1) has axes ``_axis("x", column)`` and ``_axis("y", column)``."""
-    return json.loads(_row_of_panels(tuple(titles), spacing))
-
-
-def _axis(letter: str, column: int) -> str:
-    """The layout key of a panel's axis: xaxis, xaxis2, …"""
-    return f"{letter}axis{column if column > 1 else ''}"
-
-
-def _in_panel(trace: dict, column: int) -> dict:
-    suffix = column if column > 1 else ""
-    return {**trace, "type": trace.get("type", "scatter"), "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+    return layout
 
 
 def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_label: str) -> go.Figure:
@@ -85,7 +65,7 @@ def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_l
     Accuracy tab's answer under 20 simulated users.
     """
     layout = _panels(("ROC curve", "Precision–recall curve"), 0.1)
-    data = [_in_panel({"x": [0, 1], "y": [0, 1], "mode": "lines", "line": {"color": GUIDE_COLOUR, "dash": "dot", "width": 1},
+    data = [in_panel({"x": [0, 1], "y": [0, 1], "mode": "lines", "line": {"color": GUIDE_COLOUR, "dash": "dot", "width": 1},
                        "name": "chance", "hoverinfo": "skip", "showlegend": False}, 1)]
     for rank, cohort in reversed(list(enumerate(cohorts, start=1))):  # the first cohort drawn last, on top; listed first
         name = plotly_text(cohort.name)
@@ -94,30 +74,30 @@ def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_l
         kept = along_curve(fpr, tpr)
         fpr, tpr, cut = fpr[kept], tpr[kept], cut[kept]
         hover = f"{name}<br>1 − specificity %{{x:.2f}}<br>sensitivity %{{y:.2f}}<br>threshold %{{customdata:.3f}}<extra></extra>"
-        data.append(_in_panel({"x": fpr, "y": tpr, "mode": "lines", "line": line, "name": name, "legendgroup": cohort.name, "legendrank": rank,
+        data.append(in_panel({"x": fpr, "y": tpr, "mode": "lines", "line": line, "name": name, "legendgroup": cohort.name, "legendrank": rank,
                                "customdata": cut, "hovertemplate": hover}, 1))
         recall, precision, cut = precision_recall_points(cohort.truth, cohort.prediction)
         recall, precision, cut = np.r_[0.0, recall], np.r_[precision[0], precision], np.r_[cut[0], cut]
         kept = along_curve(recall, precision)
-        data.append(_in_panel({"x": recall[kept], "y": precision[kept], "mode": "lines", "line": {**line, "shape": "vh"}, "name": name,
+        data.append(in_panel({"x": recall[kept], "y": precision[kept], "mode": "lines", "line": {**line, "shape": "vh"}, "name": name,
                                "legendgroup": cohort.name, "showlegend": False, "customdata": cut[kept],
                                "hovertemplate": f"{name}<br>recall %{{x:.2f}}<br>precision %{{y:.2f}}<br>threshold %{{customdata:.3f}}<extra></extra>"}, 2))
         prevalence = float(np.mean(np.asarray(cohort.truth) > 0.5))
-        data.append(_in_panel({"x": [0, 1], "y": [prevalence, prevalence], "mode": "lines", "line": {"color": cohort.colour, "dash": "dot", "width": 1},
+        data.append(in_panel({"x": [0, 1], "y": [prevalence, prevalence], "mode": "lines", "line": {"color": cohort.colour, "dash": "dot", "width": 1},
                                "legendgroup": cohort.name, "showlegend": False, "hovertemplate": f"{name}: prevalence {prevalence:.1%}<extra></extra>"}, 2))
         if threshold is not None:
             point = operating_point(cohort.truth, cohort.prediction, threshold)
             marker = {"color": cohort.colour, "size": 10, "line": {"color": "white", "width": 1.5}}
             text = f"{name} at threshold {threshold:.3f}"
-            data.append(_in_panel({"x": [point["fpr"]], "y": [point["tpr"]], "mode": "markers", "marker": marker, "legendgroup": cohort.name,
+            data.append(in_panel({"x": [point["fpr"]], "y": [point["tpr"]], "mode": "markers", "marker": marker, "legendgroup": cohort.name,
                                    "showlegend": False,
                                    "hovertemplate": f"{text}<br>sensitivity %{{y:.2f}}<br>specificity {1 - point['fpr']:.2f}<extra></extra>"}, 1))
             if np.isfinite(point["precision"]):
-                data.append(_in_panel({"x": [point["tpr"]], "y": [point["precision"]], "mode": "markers", "marker": marker, "legendgroup": cohort.name,
+                data.append(in_panel({"x": [point["tpr"]], "y": [point["precision"]], "mode": "markers", "marker": marker, "legendgroup": cohort.name,
                                        "showlegend": False, "hovertemplate": f"{text}<br>recall %{{x:.2f}}<br>precision (PPV) %{{y:.2f}}<extra></extra>"}, 2))
     for column, (x_title, y_title) in enumerate((("1 − specificity (false-positive rate)", "Sensitivity"), ("Recall (sensitivity)", "Precision (PPV)")), start=1):
-        layout[_axis("x", column)].update(title={"text": x_title}, range=[-0.02, 1.02])
-        layout[_axis("y", column)].update(title={"text": y_title}, range=[-0.02, 1.02])
+        layout[axis_key("x", column)].update(title={"text": x_title}, range=[-0.02, 1.02])
+        layout[axis_key("y", column)].update(title={"text": y_title}, range=[-0.02, 1.02])
     return prebuilt_figure(data, _styled(layout, 420, legend_y=1.1))
 
 
@@ -152,11 +132,11 @@ def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         text = [[f"{names[i][j]} <b>{counts[i, j]:,}</b><br>{share[i, j]:.0%} of<br>{'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
         hover = [[f"{plotly_text(cohort.name)}: {counts[i, j]:,} {full[i][j]}, {share[i, j]:.0%} of {'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
-        data.append(_in_panel({"type": "heatmap", "z": share, "x": ["no", "yes"], "y": ["no", "yes"], "text": text, "texttemplate": "%{text}",
+        data.append(in_panel({"type": "heatmap", "z": share, "x": ["no", "yes"], "y": ["no", "yes"], "text": text, "texttemplate": "%{text}",
                                "textfont": {"size": 11}, "customdata": hover, "hovertemplate": "%{customdata}<extra></extra>", "colorscale": BLUES,
                                "zmin": 0, "zmax": 1.4, "showscale": False, "xgap": 2, "ygap": 2}, column))
-        layout[_axis("x", column)].update(title={"text": "Predicted"}, side="bottom")
-        layout[_axis("y", column)].update(showticklabels=column == 1, autorange="reversed",
+        layout[axis_key("x", column)].update(title={"text": "Predicted"}, side="bottom")
+        layout[axis_key("y", column)].update(showticklabels=column == 1, autorange="reversed",
                                           **({"title": {"text": f"{task_label} (true)"}} if column == 1 else {}))
     return prebuilt_figure(data, {**_styled(layout, 380), "margin": {"l": 70, "r": 10, "t": 40, "b": 50}})
 
@@ -168,29 +148,29 @@ def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) 
     values = np.concatenate([np.r_[c.truth, c.prediction] for c in cohorts]) if cohorts else np.array([0.0, 1.0])
     low, high = float(np.min(values)), float(np.max(values))
     pad = 0.03 * (high - low or 1.0)
-    data = [_in_panel({"x": [low - pad, high + pad], "y": [low - pad, high + pad], "mode": "lines", "name": "predicted = true",
+    data = [in_panel({"x": [low - pad, high + pad], "y": [low - pad, high + pad], "mode": "lines", "name": "predicted = true",
                        "line": {"color": GUIDE_COLOUR, "dash": "dot", "width": 1}, "hoverinfo": "skip"}, 1)]
     for rank, cohort in reversed(list(enumerate(cohorts, start=1))):  # the first cohort drawn last, on top; listed first
         name = plotly_text(cohort.name)
         truth, prediction = np.asarray(cohort.truth, dtype=float), np.asarray(cohort.prediction, dtype=float)
         marker = {"color": cohort.colour, "size": 6, "opacity": 0.65}
-        data.append(_in_panel({"x": truth, "y": prediction, "mode": "markers", "marker": marker, "name": name, "legendgroup": cohort.name, "legendrank": rank,
+        data.append(in_panel({"x": truth, "y": prediction, "mode": "markers", "marker": marker, "name": name, "legendgroup": cohort.name, "legendrank": rank,
                                "hovertemplate": f"{name}<br>true %{{x:.1f}}<br>predicted %{{y:.1f}}<extra></extra>"}, 1))
         mean, difference = (truth + prediction) / 2, prediction - truth
-        data.append(_in_panel({"x": mean, "y": difference, "mode": "markers", "marker": marker, "name": name, "legendgroup": cohort.name, "showlegend": False,
+        data.append(in_panel({"x": mean, "y": difference, "mode": "markers", "marker": marker, "name": name, "legendgroup": cohort.name, "showlegend": False,
                                "hovertemplate": f"{name}<br>mean %{{x:.1f}}<br>predicted − true %{{y:.1f}}<extra></extra>"}, 2))
         bias, lower, upper = limits_of_agreement(truth, prediction)
         span = [float(mean.min()), float(mean.max())]
         for level, dash, what in ((bias, "solid", "bias"), (lower, "dash", "lower 95% limit"), (upper, "dash", "upper 95% limit")):
             if np.isfinite(level):
-                data.append(_in_panel({"x": span, "y": [level, level], "mode": "lines", "line": {"color": cohort.colour, "dash": dash, "width": 1.5},
+                data.append(in_panel({"x": span, "y": [level, level], "mode": "lines", "line": {"color": cohort.colour, "dash": dash, "width": 1.5},
                                        "legendgroup": cohort.name, "showlegend": False,
                                        "hovertemplate": f"{name}: {what} {level:+.1f}{(' ' + unit) if unit else ''}<extra></extra>"}, 2))
     layout["shapes"] = [{"type": "line", "x0": 0, "x1": 1, "xref": "x2 domain", "y0": 0, "y1": 0, "yref": "y2", "line": {"color": GUIDE_COLOUR, "width": 1}}]
     for column, (x_title, y_title) in enumerate(((f"True {task_label}{suffix}", f"Predicted {task_label}{suffix}"),
                                                  (f"Mean of predicted and true{suffix}", f"Predicted − true{suffix}")), start=1):
-        layout[_axis("x", column)]["title"] = {"text": x_title}
-        layout[_axis("y", column)]["title"] = {"text": y_title}
+        layout[axis_key("x", column)]["title"] = {"text": x_title}
+        layout[axis_key("y", column)]["title"] = {"text": y_title}
     return prebuilt_figure(data, _styled(layout, 440, legend_y=1.1))
 
 

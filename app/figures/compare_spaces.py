@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from app.figures.prebuilt import prebuilt_figure
+from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
@@ -28,8 +27,7 @@ CONTROLS_TOP_PX = 48  # the map's play buttons start this far below the plot are
 SLIDER_TOP_PX = CONTROLS_TOP_PX + 40  # and its frame slider under the buttons
 
 
-def _layout_defaults(figure: go.Figure, revision: str) -> None:
-    figure.update_layout(uirevision=revision or "keep", margin={"l": 40, "r": 10, "t": 36, "b": 36})
+_LAYOUT_DEFAULTS = {"margin": {"l": 40, "r": 10, "t": 36, "b": 36}}
 
 
 def trail_segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,47 +140,42 @@ def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | Non
     centres = (edges[:-1] + edges[1:]) / 2
     cmin, cmax = overlap_colour_range(overlap)
     inside = None if brushed is None else np.flatnonzero((centres >= brushed[0]) & (centres <= brushed[1])).tolist()
-    figure = go.Figure(go.Bar(
-        x=centres, y=counts, width=np.diff(edges) * 0.95, name="everyone",
-        marker={"color": centres, "colorscale": OVERLAP_SCALE, "cmin": cmin, "cmax": cmax, "line": {"width": 0}},
-        hovertemplate="overlap %{x:.2f}: %{y:,} subjects<extra></extra>",
-        selectedpoints=inside, unselected={"marker": {"opacity": 0.3}},
-    ))
+    data = [{"type": "bar", "x": centres, "y": counts, "width": np.diff(edges) * 0.95, "name": "everyone",
+             "marker": {"color": centres, "colorscale": OVERLAP_SCALE_COLOURS, "cmin": cmin, "cmax": cmax, "line": {"width": 0}},
+             "hovertemplate": "overlap %{x:.2f}: %{y:,} subjects<extra></extra>", "selectedpoints": inside, "unselected": {"marker": {"opacity": 0.3}}}]
+    layout = {"xaxis": {"title": {"text": f"overlap (Jaccard, k = {k})"}, "range": [0, 1]}, "yaxis": {"title": {"text": "subjects"}},
+              "barmode": "overlay", "dragmode": "select", "selectdirection": "h", "bargap": 0, "showlegend": highlighted is not None,
+              "legend": {"orientation": "h", "y": 1.12, "x": 0}, **_LAYOUT_DEFAULTS, "uirevision": revision or "keep"}
     if brushed is not None:
         # In data coordinates on both axes: Plotly re-reads the box after a redraw and reports its range again.
-        figure.update_layout(selections=[{"type": "rect", "xref": "x", "yref": "y", "x0": brushed[0], "x1": brushed[1],
-                                          "y0": 0, "y1": float(max(counts.max(), 1)) * 1.04}])
+        layout["selections"] = [{"type": "rect", "xref": "x", "yref": "y", "x0": brushed[0], "x1": brushed[1],
+                                 "y0": 0, "y1": float(max(counts.max(), 1)) * 1.04}]
     if highlighted is not None:
         selected_counts, _ = np.histogram(overlap[highlighted], bins=edges)
-        figure.add_trace(go.Bar(x=centres, y=selected_counts, width=np.diff(edges) * 0.5, name="selection",
-                                marker={"color": SUBJECT_COLOUR}, hovertemplate="selection, overlap %{x:.2f}: %{y:,}<extra></extra>"))
-    figure.update_layout(
-        xaxis={"title": {"text": f"overlap (Jaccard, k = {k})"}, "range": [0, 1]},
-        yaxis={"title": {"text": "subjects"}}, barmode="overlay", dragmode="select", selectdirection="h", bargap=0,
-        showlegend=highlighted is not None, legend={"orientation": "h", "y": 1.12, "x": 0},
-    )
-    _layout_defaults(figure, revision)
-    return figure
+        data.append({"type": "bar", "x": centres, "y": selected_counts, "width": np.diff(edges) * 0.5, "name": "selection",
+                     "marker": {"color": SUBJECT_COLOUR}, "hovertemplate": "selection, overlap %{x:.2f}: %{y:,}<extra></extra>"})
+    return prebuilt_figure(data, layout)
 
 
-def _panel_points(figure: go.Figure, column: int, coordinates: np.ndarray, groups: list[tuple[str, np.ndarray, str, str, float]],
-                  hover_text: np.ndarray, background: np.ndarray) -> None:
-    figure.add_trace(go.Scatter(x=coordinates[background, 0], y=coordinates[background, 1], mode="markers", name="other subjects",
-                                marker={"size": 4, "color": BACKGROUND_COLOUR}, hoverinfo="skip", showlegend=column == 1,
-                                legendgroup="background"), row=1, col=column)
+def _panel_points(column: int, coordinates: np.ndarray, groups: list[tuple[str, np.ndarray, str, str, float]],
+                  hover_text: np.ndarray, background: np.ndarray) -> list[dict]:
+    traces = [in_panel({"x": coordinates[background, 0], "y": coordinates[background, 1], "mode": "markers", "name": "other subjects",
+                        "marker": {"size": 4, "color": BACKGROUND_COLOUR}, "hoverinfo": "skip", "showlegend": column == 1,
+                        "legendgroup": "background"}, column)]
     for name, rows, colour, symbol, size in groups:
-        figure.add_trace(go.Scatter(
-            x=coordinates[rows, 0], y=coordinates[rows, 1], mode="markers", name=plotly_text(name), legendgroup=name, showlegend=column == 1,
-            marker={"size": size, "color": colour, "symbol": symbol, "line": {"width": 0.5, "color": "white"}},
-            customdata=rows.astype(np.int32), hovertext=hover_text[rows], hovertemplate="%{hovertext}<extra>" + plotly_text(name) + "</extra>",
-        ), row=1, col=column)
+        traces.append(in_panel({
+            "x": coordinates[rows, 0], "y": coordinates[rows, 1], "mode": "markers", "name": plotly_text(name), "legendgroup": name, "showlegend": column == 1,
+            "marker": {"size": size, "color": colour, "symbol": symbol, "line": {"width": 0.5, "color": "white"}},
+            "customdata": rows.astype(np.int32), "hovertext": hover_text[rows].tolist(), "hovertemplate": "%{hovertext}<extra>" + plotly_text(name) + "</extra>",
+        }, column))
+    return traces
 
 
 def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject: int, shared: np.ndarray, only_a: np.ndarray,
                             only_b: np.ndarray, hover_text: np.ndarray, titles: tuple[str, str], background: np.ndarray,
                             revision: str = "") -> go.Figure:
     """One subject's neighbourhood in A's layout and in B's aligned layout, side by side (SVG subplots of one figure)."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.06, shared_xaxes=True, shared_yaxes=True)
+    layout = panel_row(titles, 0.06, shared_axes=True)
     subject_rows = np.array([subject])
     groups = [
         (f"shared ({len(shared)})", shared, SHARED_COLOUR, "circle", 8),
@@ -190,14 +183,14 @@ def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject:
         (f"only in B ({len(only_b)})", only_b, ONLY_B_COLOUR, "square", 8),
         ("subject", subject_rows, SUBJECT_COLOUR, "star", 16),
     ]
-    for column, coordinates in ((1, layout_a), (2, layout_b)):
-        _panel_points(figure, column, coordinates, groups, hover_text, background)
+    data = [trace for column, coordinates in ((1, layout_a), (2, layout_b)) for trace in _panel_points(column, coordinates, groups, hover_text, background)]
     involved = np.concatenate([subject_rows, shared, only_a, only_b])
     points = np.vstack([layout_a[involved], layout_b[involved]])
     low, high = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
     pad = np.maximum((high - low) * 0.08, 1e-3)
-    figure.update_xaxes(range=[low[0] - pad[0], high[0] + pad[0]], zeroline=False)
-    figure.update_yaxes(range=[low[1] - pad[1], high[1] + pad[1]], zeroline=False)
-    figure.update_layout(legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}, hovermode="closest")
-    _layout_defaults(figure, revision)
-    return figure
+    for column in (1, 2):
+        layout[axis_key("x", column)].update(range=[float(low[0] - pad[0]), float(high[0] + pad[0])], zeroline=False)
+        layout[axis_key("y", column)].update(range=[float(low[1] - pad[1]), float(high[1] + pad[1])], zeroline=False)
+    layout.update(legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}, hovermode="closest", **_LAYOUT_DEFAULTS,
+                  uirevision=revision or "keep")
+    return prebuilt_figure(data, layout)
