@@ -75,3 +75,14 @@ def test_the_file_name_holds_fingerprint_kind_and_parameters(tmp_path):
     assert cache.path_for("abc", "knn", {"k": 5, "metric": "cosine"}) == cache.path_for("abc", "knn", {"metric": "cosine", "k": 5})
     assert cache.path_for("abc", "knn", {"k": 5}) != cache.path_for("abc", "knn", {"k": 6})
     assert cache.path_for("abc", "knn", {"k": 5}).name.startswith("abc-knn-")
+
+
+def test_a_read_array_stays_whole_when_its_file_is_replaced(tmp_path):
+    cache = ArrayCache(tmp_path, dtype=np.float32)
+    path = cache.path_for("space", "projection", {"method": "pca"})
+    cache.write(path, np.arange(6, dtype=np.float32))
+    held = cache.read(path)  # memory-mapped: no copy of the file
+    cache.write(path, np.full(6, 7, dtype=np.float32))  # another process recomputes it: a new file renamed over the old
+    assert held.tolist() == list(range(6)) and cache.read(path).tolist() == [7.0] * 6
+    with pytest.raises(ValueError):
+        held[0] = 1.0  # read-only

@@ -46,12 +46,16 @@ class ArrayCache:
         return self.folder / f"{space_fingerprint}-{kind}-{digest}.npy"
 
     def read(self, path: Path) -> np.ndarray | None:
-        """The cached array, read-only, or None when it is not cached."""
+        """The cached array, read-only, or None when it is not cached.
+
+        Memory-mapped: every view and panel reads its projection or neighbour lists on each request, and
+        copying the whole file each time (8 MB for a projection of a million subjects) was a tenth of the
+        server's time under 20 simulated users. The pages stay in the system's cache, shared by every
+        process; a file replaced since (``write`` renames) leaves the mapped one whole.
+        """
         if not path.is_file():
             return None
-        array = np.load(path, allow_pickle=False)
-        array.setflags(write=False)
-        return array
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
     def write(self, path: Path, array: np.ndarray) -> None:
         """Write atomically, so that a concurrent reader never sees half a file."""
