@@ -7,6 +7,7 @@ import pytest
 
 from app.figures import decoder as figures
 from data_loaders.cohort_spec import ECG_LEADS
+from tests.figure_checks import assert_unchanged_by_validation
 
 
 def _beat(leads=ECG_LEADS, scale=1.0):
@@ -22,6 +23,10 @@ def test_agreement_figure_draws_per_lead_bars_and_both_area_curves():
     assert [t.name for t in figure.data[1:]] == ["truth", "decoded"]
     missing = figures.agreement_figure(ECG_LEADS, correlation, np.full(10, np.nan), np.full(10, np.nan))
     assert any("not found" in a.text for a in missing.layout.annotations)
+    correlation[3] = np.nan  # a lead under 0.3 mV: an empty bar marked n/a
+    for prebuilt in (figure, missing, figures.agreement_figure(ECG_LEADS, correlation, np.linspace(800, 400, 10).astype(np.float32), None),
+                     figures.agreement_figure(ECG_LEADS, None, None, None)):
+        assert_unchanged_by_validation(prebuilt)  # what plotly.py would send after validating it
 
 
 def test_interpolation_strip_has_a_column_per_step_with_the_beat_and_the_chosen_frames():

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.figures.prebuilt import in_panel, panel_column, prebuilt_figure
 from app.figures.text import plotly_text
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
@@ -34,32 +35,36 @@ def to_intensity_bytes(cine: np.ndarray) -> np.ndarray:
 
 def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, truth_area: np.ndarray | None,
                      decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> go.Figure:
-    """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded)."""
-    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
-                           subplot_titles=(f"{ecg_label}: r per lead (n/a: under 0.3 mV)", f"{mri_label}: LV cavity area over the cycle"))
+    """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded).
+
+    Prebuilt (app.figures.prebuilt): drawn for every decode, where make_subplots and validation took a fifth of its time.
+    """
+    layout = panel_column((f"{ecg_label}: r per lead (n/a: under 0.3 mV)", f"{mri_label}: LV cavity area over the cycle"), 0.2)
+    data = []
     if lead_correlation is not None:
         values = np.asarray(lead_correlation, dtype=float)
         known = np.isfinite(values)  # a lead without r (too small) gets an empty bar marked n/a
         colours = np.where(~known, "#adb5bd", np.where(values >= 0.8, "#2ca02c", np.where(values >= 0.5, "#ff7f0e", "#d62728")))
-        figure.add_trace(go.Bar(x=list(leads), y=np.where(known, values, 0.0), marker_color=colours, name="r", showlegend=False,
-                                text=[f"{v:.2f}" if ok else "n/a" for v, ok in zip(values, known)], textposition="outside", cliponaxis=False,
-                                customdata=[f"{v:.3f}" if ok else "n/a (lead under 0.3 mV)" for v, ok in zip(values, known)],
-                                hovertemplate="%{x}: r = %{customdata}<extra></extra>"), row=1, col=1)
-    figure.update_traces(textfont={"size": 9}, selector={"type": "bar"})
+        data.append(in_panel({"type": "bar", "x": list(leads), "y": np.where(known, values, 0.0), "marker": {"color": colours.tolist()}, "name": "r",
+                              "showlegend": False, "text": [f"{v:.2f}" if ok else "n/a" for v, ok in zip(values, known)], "textposition": "outside",
+                              "cliponaxis": False, "customdata": [f"{v:.3f}" if ok else "n/a (lead under 0.3 mV)" for v, ok in zip(values, known)],
+                              "hovertemplate": "%{x}: r = %{customdata}<extra></extra>", "textfont": {"size": 9}}, 1))
     for name, curve, colour in (("truth", truth_area, TRACE_COLOURS[0]), ("decoded", decoded_area, TRACE_COLOURS[1])):
         if curve is not None and np.isfinite(curve).any():
-            figure.add_trace(go.Scatter(x=np.arange(len(curve)), y=curve, mode="lines+markers", marker={"size": 3}, name=name,
-                                        line={"color": colour}, hovertemplate=f"{name}: frame %{{x}} · %{{y:.0f}} px<extra></extra>"), row=2, col=1)
+            data.append(in_panel({"x": np.arange(len(curve)), "y": np.asarray(curve), "mode": "lines+markers", "marker": {"size": 3}, "name": name,
+                                  "line": {"color": colour}, "hovertemplate": f"{name}: frame %{{x}} · %{{y:.0f}} px<extra></extra>"}, 2))
     if truth_area is not None and decoded_area is not None and not (np.isfinite(truth_area).any() or np.isfinite(decoded_area).any()):
-        figure.add_annotation(text="LV cavity not found in these cines", showarrow=False, xref="x2 domain", yref="y2 domain", x=0.5, y=0.5)
-    figure.update_yaxes(title={"text": "Pearson r"}, range=[min(-0.05, float(np.nanmin(lead_correlation)) - 0.1) if lead_correlation is not None
-                                                            and np.isfinite(lead_correlation).any() else -0.05, 1.12], row=1, col=1)
-    figure.update_xaxes(title={"text": "frame", "standoff": 2}, row=2, col=1)
-    figure.update_yaxes(title={"text": "area (px)"}, row=2, col=1)
+        layout["annotations"].append({"text": "LV cavity not found in these cines", "showarrow": False, "xref": "x2 domain", "yref": "y2 domain",
+                                      "x": 0.5, "y": 0.5})
+    lowest = (min(-0.05, float(np.nanmin(lead_correlation)) - 0.1) if lead_correlation is not None and np.isfinite(lead_correlation).any()
+              else -0.05)
+    layout["yaxis"].update(title={"text": "Pearson r"}, range=[lowest, 1.12])
+    layout["xaxis2"].update(title={"text": "frame", "standoff": 2})
+    layout["yaxis2"].update(title={"text": "area (px)"})
     # A top margin clear of the mode bar, and the legend under the figure, away from both titles.
-    figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 48, "b": 70},
-                         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.22, "yanchor": "top"})
-    return figure
+    layout.update(height=height, margin={"l": 50, "r": 10, "t": 48, "b": 70},
+                  legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.22, "yanchor": "top"})
+    return prebuilt_figure(data, layout)
 
 
 TITLE_CHAR_PX = 6.5  # width of a character of an 11 px column title, generously

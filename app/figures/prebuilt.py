@@ -30,17 +30,23 @@ def prebuilt_figure(data: list[dict], layout: dict, frames: list[dict] | None = 
 def panel_row(titles: Sequence[str], spacing: float, shared_axes: bool = False) -> dict:
     """A fresh layout of one row of panels, as make_subplots lays them out (axes, domains, title annotations).
 
-    Panel ``column`` (from 1) draws on axes ``axis_key("x", column)`` and ``axis_key("y", column)``;
+    Panel ``index`` (from 1, left to right) draws on axes ``axis_key("x", index)`` and ``axis_key("y", index)``;
     put its traces there with ``in_panel``. ``shared_axes``: every panel shares the first one's x and y.
     """
-    return json.loads(_panel_row_json(tuple(titles), spacing, shared_axes))
+    return json.loads(_panels_json(tuple(titles), 1, len(titles), spacing, shared_axes))
+
+
+def panel_column(titles: Sequence[str], spacing: float) -> dict:
+    """A fresh layout of panels stacked in one column (index from 1, top to bottom); see ``panel_row``."""
+    return json.loads(_panels_json(tuple(titles), len(titles), 1, spacing, False))
 
 
 @lru_cache(maxsize=64)
-def _panel_row_json(titles: tuple[str, ...], spacing: float, shared_axes: bool) -> str:
+def _panels_json(titles: tuple[str, ...], rows: int, cols: int, spacing: float, shared_axes: bool) -> str:
     """Kept per set of titles: make_subplots took ~20 ms a figure."""
-    layout = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=spacing,
-                           shared_xaxes=shared_axes, shared_yaxes=shared_axes).layout.to_plotly_json()
+    spacings = {"horizontal_spacing": spacing} if cols > 1 else {"vertical_spacing": spacing}
+    layout = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=shared_axes, shared_yaxes=shared_axes,
+                           **spacings).layout.to_plotly_json()
     layout.pop("template", None)  # the figure adds the default template itself
     return json.dumps(layout)
 
@@ -51,7 +57,7 @@ def axis_key(letter: str, column: int) -> str:
 
 
 def in_panel(trace: dict, column: int) -> dict:
-    """A trace dict (a scatter unless its type says otherwise) drawn in panel ``column`` of a ``panel_row``."""
+    """A trace dict (a scatter unless its type says otherwise) drawn in panel ``column`` of a ``panel_row`` (or ``panel_column``)."""
     suffix = column if column > 1 else ""
     return {**trace, "type": trace.get("type", "scatter"), "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
 
