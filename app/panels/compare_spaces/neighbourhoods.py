@@ -46,8 +46,6 @@ def load_comparison(context: AppContext, space_a: str, space_b: str, k: int, met
     fingerprints = context.space_fingerprints
     if compute:
         for step, space in enumerate((space_a, space_b)):
-            if cache.path_for(fingerprints[space], k, metric, method).is_file():
-                continue  # cached: reading it here only to drop it was a tenth of Compare spaces' time under load
             report = None if progress is None else (lambda done, step=step, space=space: progress((step + done) / 2, space))
             cache.get_or_compute(context.cohort.spaces[space], fingerprints[space], k, metric, method, report)
     if not all(cache.path_for(fingerprints[space], k, metric, method).is_file() for space in (space_a, space_b)):
