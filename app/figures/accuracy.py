@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
 from app.core.metrics import METRIC_LABELS, along_curve, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
 from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
@@ -23,7 +24,6 @@ OTHER_COLOUR = "#e6550d"
 EVERYONE_COLOUR = "#6c757d"
 GUIDE_COLOUR = "#adb5bd"
 FONT = {"size": 12}
-BLUES = [list(stop) for stop in go.Heatmap(colorscale="Blues").colorscale]  # as plotly.py would send it
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def reliability_figure(cohorts: Sequence[CohortData], n_bins: int = 10) -> go.Fi
         highest = max(highest, float(bins["predicted"].max()), float(bins["observed"].max()))
         name = plotly_text(cohort.name)
         data.append({"type": "scatter", "x": bins["predicted"].to_numpy(), "y": bins["observed"].to_numpy(), "mode": "lines+markers", "name": name,
-                     "customdata": bins["n"].tolist(), "line": {"color": cohort.colour, "dash": cohort.dash, "width": 1.5},
+                     "customdata": bins["n"].to_numpy(), "line": {"color": cohort.colour, "dash": cohort.dash, "width": 1.5},
                      "marker": {"size": 8, "color": cohort.colour},
                      "hovertemplate": f"{name}<br>predicted %{{x:.1%}}<br>observed %{{y:.1%}}<br>%{{customdata}} subjects<extra></extra>"})
     top = min(1.0, highest * 1.1)
@@ -133,7 +133,7 @@ def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label
         text = [[f"{names[i][j]} <b>{counts[i, j]:,}</b><br>{share[i, j]:.0%} of<br>{'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
         hover = [[f"{plotly_text(cohort.name)}: {counts[i, j]:,} {full[i][j]}, {share[i, j]:.0%} of {'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
         data.append(in_panel({"type": "heatmap", "z": share, "x": ["no", "yes"], "y": ["no", "yes"], "text": text, "texttemplate": "%{text}",
-                               "textfont": {"size": 11}, "customdata": hover, "hovertemplate": "%{customdata}<extra></extra>", "colorscale": BLUES,
+                               "textfont": {"size": 11}, "customdata": hover, "hovertemplate": "%{customdata}<extra></extra>", "colorscale": get_colorscale("Blues"),
                                "zmin": 0, "zmax": 1.4, "showscale": False, "xgap": 2, "ygap": 2}, column))
         layout[axis_key("x", column)].update(title={"text": "Predicted"}, side="bottom")
         layout[axis_key("y", column)].update(showticklabels=column == 1, autorange="reversed",

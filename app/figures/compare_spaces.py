@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
 from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
 OVERLAP_SCALE = "RdBu"
-OVERLAP_SCALE_COLOURS = [list(stop) for stop in go.scattergl.Marker(colorscale=OVERLAP_SCALE).colorscale]  # as plotly.py would send it
 SHARED_COLOUR = "#6a3d9a"
 ONLY_A_COLOUR = "#e66101"
 ONLY_B_COLOUR = "#1b9e77"
@@ -27,7 +27,8 @@ CONTROLS_TOP_PX = 48  # the map's play buttons start this far below the plot are
 SLIDER_TOP_PX = CONTROLS_TOP_PX + 40  # and its frame slider under the buttons
 
 
-_LAYOUT_DEFAULTS = {"margin": {"l": 40, "r": 10, "t": 36, "b": 36}}
+def _layout_defaults(revision: str) -> dict:
+    return {"uirevision": revision or "keep", "margin": {"l": 40, "r": 10, "t": 36, "b": 36}}
 
 
 def trail_segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +82,7 @@ def overlap_map(
         position = np.flatnonzero(chosen[rows]).tolist()
     subjects = {
         "type": "scattergl", "x": _float32(start[rows, 0]), "y": _float32(start[rows, 1]), "mode": "markers", "name": "subjects",
-        "marker": {"size": 4 if len(rows) > 20_000 else 6, "color": overlap[rows].astype(np.float32), "colorscale": OVERLAP_SCALE_COLOURS,
+        "marker": {"size": 4 if len(rows) > 20_000 else 6, "color": overlap[rows].astype(np.float32), "colorscale": get_colorscale(OVERLAP_SCALE),
                    "cmin": cmin, "cmax": cmax, "colorbar": {"title": {"text": "overlap", "side": "top"}, "thickness": 12, "len": 0.8}},
         "customdata": rows.astype(np.int32), "hovertext": hover_text[rows].tolist(),
         "hovertemplate": "%{hovertext}<br>overlap %{marker.color:.2f}<extra></extra>",
@@ -122,8 +123,8 @@ def overlap_map(
                                      {"label": f"◀ back to {frame_labels[0]}", "method": "animate", "args": [["0"], jump]}]}],
         "sliders": [{"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": SLIDER_TOP_PX, "r": 10},
                      "currentvalue": {"visible": False}, "ticklen": 0}],
-        "uirevision": revision or "keep",
-        "margin": {"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52},
+        **_layout_defaults(revision),
+        "margin": {"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52},  # room for the buttons and the slider
     }
     return prebuilt_figure(data, layout, frame_list)
 
@@ -141,11 +142,11 @@ def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | Non
     cmin, cmax = overlap_colour_range(overlap)
     inside = None if brushed is None else np.flatnonzero((centres >= brushed[0]) & (centres <= brushed[1])).tolist()
     data = [{"type": "bar", "x": centres, "y": counts, "width": np.diff(edges) * 0.95, "name": "everyone",
-             "marker": {"color": centres, "colorscale": OVERLAP_SCALE_COLOURS, "cmin": cmin, "cmax": cmax, "line": {"width": 0}},
+             "marker": {"color": centres, "colorscale": get_colorscale(OVERLAP_SCALE), "cmin": cmin, "cmax": cmax, "line": {"width": 0}},
              "hovertemplate": "overlap %{x:.2f}: %{y:,} subjects<extra></extra>", "selectedpoints": inside, "unselected": {"marker": {"opacity": 0.3}}}]
     layout = {"xaxis": {"title": {"text": f"overlap (Jaccard, k = {k})"}, "range": [0, 1]}, "yaxis": {"title": {"text": "subjects"}},
               "barmode": "overlay", "dragmode": "select", "selectdirection": "h", "bargap": 0, "showlegend": highlighted is not None,
-              "legend": {"orientation": "h", "y": 1.12, "x": 0}, **_LAYOUT_DEFAULTS, "uirevision": revision or "keep"}
+              "legend": {"orientation": "h", "y": 1.12, "x": 0}, **_layout_defaults(revision)}
     if brushed is not None:
         # In data coordinates on both axes: Plotly re-reads the box after a redraw and reports its range again.
         layout["selections"] = [{"type": "rect", "xref": "x", "yref": "y", "x0": brushed[0], "x1": brushed[1],
@@ -191,6 +192,5 @@ def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject:
     for column in (1, 2):
         layout[axis_key("x", column)].update(range=[float(low[0] - pad[0]), float(high[0] + pad[0])], zeroline=False)
         layout[axis_key("y", column)].update(range=[float(low[1] - pad[1]), float(high[1] + pad[1])], zeroline=False)
-    layout.update(legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}, hovermode="closest", **_LAYOUT_DEFAULTS,
-                  uirevision=revision or "keep")
+    layout.update(legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}, hovermode="closest", **_layout_defaults(revision))
     return prebuilt_figure(data, layout)
