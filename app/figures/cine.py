@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
-from plotly.subplots import make_subplots
 
 from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
-from app.figures.prebuilt import prebuilt_figure
+from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
@@ -85,20 +84,19 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
         raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[panel.stack.shape for panel in panels]}")
     frames = counts.pop()
     # The subplot grid (domains, titles) from Plotly; the traces, frames and controls as plain dicts (app.figures.prebuilt).
-    layout = make_subplots(rows=1, cols=len(panels), subplot_titles=[plotly_text(panel.title) for panel in panels],
-                           horizontal_spacing=0.02).layout.to_plotly_json()
+    layout = panel_row([plotly_text(panel.title) for panel in panels], 0.02)
     bars = [index for index, panel in enumerate(panels) if panel.colourbar]
     data = []
     for index, panel in enumerate(panels):
         bar = dict(panel.colourbar or {})
         if bar and len(bars) > 1:  # one bar per scale, each beside its own panel
             bar["x"] = (index + 1) / len(panels) - 0.005
-        suffix = "" if index == 0 else str(index + 1)
-        data.append({"type": "heatmap", "z": panel.stack[0], "zmin": panel.zmin, "zmax": panel.zmax, "colorscale": get_colorscale(panel.colourscale),
-                     "showscale": bool(panel.colourbar), "colorbar": bar or None, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-                     "hovertemplate": f"{plotly_text(panel.title)}<br>row %{{y}}, col %{{x}}<br>{panel.hover}<extra></extra>"})
-        layout[f"xaxis{suffix}"].update({"visible": False, "constrain": "domain"})
-        layout[f"yaxis{suffix}"].update({"visible": False, "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain"})
+        trace = in_panel({"type": "heatmap", "z": panel.stack[0], "zmin": panel.zmin, "zmax": panel.zmax, "colorscale": get_colorscale(panel.colourscale),
+                          "showscale": bool(panel.colourbar), "colorbar": bar or None,
+                          "hovertemplate": f"{plotly_text(panel.title)}<br>row %{{y}}, col %{{x}}<br>{panel.hover}<extra></extra>"}, index + 1)
+        data.append(trace)
+        layout[axis_key("x", index + 1)].update({"visible": False, "constrain": "domain"})
+        layout[axis_key("y", index + 1)].update({"visible": False, "autorange": "reversed", "scaleanchor": trace["xaxis"], "constrain": "domain"})
     # A frame carries only the new images; every other setting stays as the first frame has it.
     frame_list = [{"data": [{"type": "heatmap", "z": panel.stack[frame]} for panel in panels], "traces": list(range(len(panels))), "name": str(frame)}
                   for frame in range(frames)]
