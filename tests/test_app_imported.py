@@ -14,6 +14,7 @@ from app.panels.accuracy import views as accuracy_views
 from app.panels.decoder import views as decoder_views
 from app.state import CURRENT
 from data_loaders import load_cohort
+from tests.figure_checks import validated
 from tests.serving import running_app
 
 
@@ -38,7 +39,7 @@ def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context)
     chosen = [no_ecg, no_mri, neither, both]
 
     view = decoder_views.decode_subjects_view(context, chosen, "joint", no_ecg)
-    strip, median, mri, agreement, table, status = view.strip, view.median, view.mri, view.agreement, view.table, view.status
+    strip, median, mri, agreement, table, status = validated(view.strip), validated(view.median), validated(view.mri), validated(view.agreement), view.table, view.status
     for sheet in (strip, median):
         title = sheet.layout.title.text or str(sheet.layout.annotations)
         assert f"{no_ecg} " in title and "no ECG recorded" in title
@@ -48,12 +49,12 @@ def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context)
     assert f"no ECG recorded for {no_ecg}" in status.children and f"no cine recorded for {no_mri}" in status.children
 
     view = decoder_views.decode_subjects_view(context, chosen, "ecg", no_mri)
-    mri, agreement = view.mri, view.agreement
+    mri, agreement = validated(view.mri), validated(view.agreement)
     assert mri.layout.title.text == f"{no_mri} · no cine recorded: decoded only" and "original" not in str(mri.layout.annotations)
     assert [trace.name for trace in agreement.data if trace.type == "scatter"] in (["decoded"], [])
 
     view = decoder_views.decode_subjects_view(context, chosen, "mri", neither)
-    strip, mri, table = view.strip, view.mri, view.table
+    strip, mri, table = validated(view.strip), validated(view.mri), view.table
     assert "no ECG recorded" in (strip.layout.title.text or str(strip.layout.annotations)) and "no cine recorded" in mri.layout.title.text
     rows = {row.children[0].children: [cell.children for cell in row.children] for row in table.children[1].children}
     assert rows[neither][3] == "–" and rows[no_mri][5] == "–" and np.isfinite(float(rows[both][3])) and np.isfinite(float(rows[both][5]))

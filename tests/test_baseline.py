@@ -16,6 +16,7 @@ from data_loaders import load_cohort
 from models.baseline import RawBaseline, ensure_raw_space, signal_features
 from models.readiness import RAW_SPACE
 from models.run_status import RunStatus, read_status, write_status
+from tests.figure_checks import validated
 
 
 def test_the_raw_space_is_stored_like_any_other_and_computed_once(tiny_cohort_dir):
@@ -88,8 +89,7 @@ def test_the_status_says_where_a_run_is_and_how_long_is_left(tmp_path):
 def test_an_app_served_before_its_first_space_says_so_and_moves_on_once_the_baseline_is_written(tiny_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=tiny_cohort_dir, cache_dir=tmp_path), load_cohort(tiny_cohort_dir), spaces_pending=True)
     latent = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set())
-    figure = latent.figure
-    assert latent.request is None and "being computed in the background" in figure.layout.annotations[0].text
+    assert latent.request is None and "being computed in the background" in validated(latent.figure).layout.annotations[0].text
     baseline = RunStatus(state="running", stage="baseline", done=3, total=12)
     assert not should_reload(baseline, waiting=True, spaces_pending=True)
     assert not should_reload(None, waiting=True, spaces_pending=True)

@@ -23,6 +23,7 @@ from app.panels.accuracy import tables as accuracy_tables
 from app.panels.accuracy import views as accuracy_views
 from app.state import CURRENT, SPACE_LABELS, space_label
 from data_loaders import load_cohort
+from tests.figure_checks import validated
 
 WOMEN = [ChoiceFilter("sex", ("female",)).to_dict()]
 
@@ -158,7 +159,7 @@ def test_the_current_cohort_being_everyone_is_explained_not_compared_with_nobody
     view = accuracy_views.render_evaluation(context, "lv_mass_g", "ecg", None, CURRENT, [], None)
     assert "The current cohort is everyone" in str(view.sizes)
     assert "no test subjects" in str(view.metrics)
-    names = [trace.name for trace in view.figures[1].figure.data if trace.showlegend is not False]
+    names = [trace.name for trace in validated(view.figures[1].figure).data if trace.showlegend is not False]
     assert "Everyone" in names and "Current cohort" not in names
 
 
@@ -178,7 +179,7 @@ def test_subgroups_by_sex_by_space_and_by_saved_cohort(context):
     _, none_saved = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SAVED, [], None)
     assert len(none_saved) == 1
     no_saved = accuracy_views.render_subgroups(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SAVED, "mae", [], None, None)
-    assert "No saved cohorts yet" in str(no_saved.table) and "No saved cohorts yet" in no_saved.forest.layout.annotations[0].text
+    assert "No saved cohorts yet" in str(no_saved.table) and "No saved cohorts yet" in validated(no_saved.forest).layout.annotations[0].text
     women_cohort = context.store.save("Women", CohortDefinition(filters=tuple(WOMEN)))
     _, saved = accuracy_evaluation.subgroup_results(context, "lv_mass_g", "mri", None, accuracy_settings.BY_SAVED, [], None)
     assert saved["subgroup"].tolist() == [accuracy_settings.EVERYONE_ROW, "Women"] and saved["n"].iloc[1] == int(women[test].sum())
@@ -218,7 +219,7 @@ def test_sorting_keeps_everyone_first_and_flips_on_a_second_click(context):
     subgroups = accuracy_views.render_subgroups(context, "lv_mass_g", "joint", None, accuracy_settings.BY_AGE, "mae", [], None,
                                                 {"column": "mae", "descending": False})
     assert "MAE (g) ▲" in str(subgroups.table)
-    assert subgroups.forest.layout.xaxis.title.text == "MAE with 95% bootstrap interval"
+    assert validated(subgroups.forest).layout.xaxis.title.text == "MAE with 95% bootstrap interval"
 
 
 def test_disparities_are_flagged_only_when_the_interval_excludes_everyone():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dash
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from app import validation
@@ -21,7 +20,7 @@ from app.panels.compare_spaces.settings import PANEL_TAB
 from app.server import create_app
 from app.state import inputs_key
 from data_loaders import load_cohort
-from tests.figure_checks import assert_unchanged_by_validation
+from tests.figure_checks import assert_unchanged_by_validation, validated
 from tests.panels import opened_panel
 
 A, B = "ecg", "joint"
@@ -48,14 +47,14 @@ def test_the_panel_is_laid_out_and_its_callbacks_registered(phenotype_cohort_dir
 
 def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_neighbours(context):
     drawn = overview(context)
-    figure = drawn.map
-    assert isinstance(figure, go.Figure) and drawn.request is dash.no_update  # 300 subjects: computed in the request
+    figure = validated(drawn.map)
+    assert isinstance(drawn.map, dict) and drawn.request is dash.no_update  # 300 subjects: computed in the request, sent as a prebuilt dict
     subjects = figure.data[0]
     assert subjects.type == "scattergl" and sorted(np.asarray(subjects.customdata).tolist()) == list(range(300))
     expected = compare_neighbourhoods(exact_neighbours(context.cohort.spaces[A], 20), exact_neighbours(context.cohort.spaces[B], 20)).overlap
     np.testing.assert_allclose(np.asarray(subjects.marker.color), expected, atol=1e-6)
     assert len(list((context.config.cache_dir / "neighbours").glob("*.npy"))) == 2  # one cached neighbour list per space
-    assert sum(np.asarray(drawn.histogram.data[0].y)) == 300
+    assert np.asarray(validated(drawn.histogram).data[0].y).sum(dtype=int) == 300  # counts go as the narrowest integers that hold them
     most = [row["overlap"] for row in drawn.most]
     least = [row["overlap"] for row in drawn.least]
     assert most == sorted(most) and least == sorted(least, reverse=True) and most[0] == pytest.approx(expected.min(), abs=1e-3)
@@ -64,7 +63,8 @@ def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_n
 
 
 def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
-    figure = overview(context).map
+    prebuilt = overview(context).map
+    figure = validated(prebuilt)
     layout_a = context.cached_projection(A, ProjectionSpec("pca"))
     first, last = figure.frames[0].data[0], figure.frames[-1].data[0]
     np.testing.assert_allclose(np.asarray(first.x), layout_a[:, 0], atol=1e-5)
@@ -75,15 +75,15 @@ def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
     assert len(figure.frames) == 9 and figure.layout.sliders[0].steps[-1].label == "Joint (ECG + MRI)"
     assert figure.data[1].mode == "lines" and len(figure.data[1].x)  # trails, in the same WebGL figure
     assert len(figure.frames[0].data[1].x) == len(figure.data[1].x) and len(figure.frames[-1].data[1].x) == 0  # on A's layout only
-    assert_unchanged_by_validation(figure)  # prebuilt: what plotly.py would send after validating it
+    assert_unchanged_by_validation(prebuilt)  # prebuilt: what plotly.py would send after validating it
 
 
 def test_a_selection_and_a_brushed_range_send_what_a_validated_map_would(context):
     brushed = {"range": {"x": [0.2, 0.45]}}
-    in_range = np.asarray(overview(context, brushed=brushed).map.data[0].customdata)
-    figure = overview(context, selection={"rows": [int(in_range[1]), int(in_range[4])]}, brushed=brushed).map
-    assert list(figure.data[0].selectedpoints) == [1, 4]  # positions among the drawn (brushed) subjects
-    assert_unchanged_by_validation(figure)
+    in_range = np.asarray(validated(overview(context, brushed=brushed).map).data[0].customdata)
+    prebuilt = overview(context, selection={"rows": [int(in_range[1]), int(in_range[4])]}, brushed=brushed).map
+    assert list(validated(prebuilt).data[0].selectedpoints) == [1, 4]  # positions among the drawn (brushed) subjects
+    assert_unchanged_by_validation(prebuilt)
 
 
 def test_a_new_selection_only_patches_the_highlighted_points(context):
@@ -100,7 +100,7 @@ def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(contex
     overlap = neighbourhoods.load_comparison(context, A, B, 20, "euclidean").overlap
     low, high = np.quantile(overlap, [0.0, 0.3])
     brushed = overview(context, brushed={"range": {"x": [float(high), float(low)]}})
-    shown = np.asarray(brushed.map.data[0].customdata)
+    shown = np.asarray(validated(brushed.map).data[0].customdata)
     assert 0 < len(shown) < 300 and set(shown) == set(np.flatnonzero((overlap >= low) & (overlap <= high)))
     assert f"{len(shown):,} subjects" in brushed.title
     assert neighbourhoods.overlap_range(None) is None and neighbourhoods.overlap_range({"points": []}) is None
@@ -108,13 +108,14 @@ def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(contex
 
 def test_the_brushed_range_is_drawn_into_the_histogram_so_a_redraw_keeps_it(context):
     overview(context)
-    histogram = overview(context, brushed={"range": {"x": [0.2, 0.45]}}).histogram
+    prebuilt = overview(context, brushed={"range": {"x": [0.2, 0.45]}}).histogram
+    histogram = validated(prebuilt)
     box = histogram.layout.selections[0]
     assert (box.x0, box.x1, box.xref) == (0.2, 0.45, "x")
     centres = np.asarray(histogram.data[0].x)
     assert [centres[i] for i in histogram.data[0].selectedpoints] == [c for c in centres if 0.2 <= c <= 0.45]
-    assert not overview(context).histogram.layout.selections  # nothing brushed: no box
-    assert_unchanged_by_validation(histogram)
+    assert not validated(overview(context).histogram).layout.selections  # nothing brushed: no box
+    assert_unchanged_by_validation(prebuilt)
     assert_unchanged_by_validation(overview(context, selection={"rows": [3, 4]}).histogram)  # with the selection's bars
 
 
@@ -128,7 +129,7 @@ def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, 
     monkeypatch.setattr(compare_views, "INLINE_SUBJECTS", 100)
     waiting = overview(context, k=7, metric="cosine")
     assert waiting.request == {"space_a": A, "space_b": B, "method": "pca", "k": 7, "metric": "cosine"}
-    assert "nearest neighbours" in waiting.map.layout.annotations[0].text
+    assert "nearest neighbours" in validated(waiting.map).layout.annotations[0].text
     assert overview(context, k=7, metric="cosine", triggers={"selection"}).map is dash.no_update
     assert not neighbourhoods.ready_to_draw(context, A, B, "pca", 7, "cosine")  # what the interval polls for
     progress = []
@@ -137,7 +138,7 @@ def test_large_cohorts_ask_the_background_callback_and_reuse_its_cache(context, 
     assert neighbourhoods.ready_to_draw(context, A, B, "pca", 7, "cosine")
     drawn = overview(context, k=7, metric="cosine")
     assert drawn.request is dash.no_update  # the cached lists are drawn, not asked for again
-    assert sorted(np.asarray(drawn.map.data[0].customdata).tolist()) == list(range(300))
+    assert sorted(np.asarray(validated(drawn.map).data[0].customdata).tolist()) == list(range(300))
 
 
 def test_a_missing_umap_layout_is_requested_not_computed_in_the_request(context, refuse_slow_projections):
@@ -193,7 +194,7 @@ def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_c
     overview(context)
     comparison = neighbourhoods.load_comparison(context, A, B, 20, "euclidean")
     view = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", 11, {"rows": [11]}, None)
-    figure, title = view.neighbourhood, view.title
+    figure, title = validated(view.neighbourhood), view.title
     assert {trace.type for trace in figure.data} == {"scatter"} and figure.layout.xaxis2 is not None  # SVG small multiples, one figure
     names = {trace.name for trace in figure.data}
     assert f"shared ({len(comparison.shared(11))})" in names and f"only in B ({len(comparison.gained(11))})" in names
@@ -205,7 +206,7 @@ def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_c
     text = str(view.common)
     assert "15 selected subjects" in text and "'list': 'gained'" in text and "cs-profile" in text
     hint = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", None, None, None)
-    assert "Click a subject" in hint.neighbourhood.layout.annotations[0].text and hint.title == ""
+    assert "Click a subject" in validated(hint.neighbourhood).layout.annotations[0].text and hint.title == ""
 
 
 def test_a_suggested_group_becomes_the_selection_or_a_saved_cohort(context):

@@ -23,6 +23,7 @@ from app.state import CURRENT, EVERYONE, REST
 from benchmarks.load import User
 from data_loaders import load_cohort
 from data_loaders.ecg_measures import without_baseline_wander
+from tests.figure_checks import validated
 from tests.panels import opened_panel
 from tests.serving import running_app
 
@@ -96,7 +97,7 @@ def test_subject_choices_follow_the_selection_and_start_nearest_its_centre(conte
 def test_chosen_subjects_are_drawn_on_ecg_paper_original_beside_decoded_with_agreement(context):
     subject_ids = list(context.cohort.subject_ids[[3, 7]])
     view = decoder_views.decode_subjects_view(context, subject_ids, "joint", subject_ids[1])
-    strip, median, mri, agreement, table, status = view.strip, view.median, view.mri, view.agreement, view.table, view.status
+    strip, median, mri, agreement, table, status = validated(view.strip), validated(view.median), validated(view.mri), validated(view.agreement), view.table, view.status
     assert {t.name for t in strip.data if t.showlegend} == {"original", PLACED_BEAT_LABEL}  # the model decodes median beats, said so
     assert strip.layout.yaxis.scaleratio == pytest.approx(0.4) and any(t.name == "calibration 1 mV" for t in strip.data)
     rhythm = next(t for t in strip.data if t.hovertemplate and t.hovertemplate.startswith("II (rhythm) · original"))
@@ -120,12 +121,12 @@ def test_chosen_subjects_are_drawn_on_ecg_paper_original_beside_decoded_with_agr
 def test_cross_modal_decodes_the_mri_from_the_ecg_latent_alone(context, models):
     subject_ids = list(context.cohort.subject_ids[[5]])
     view = decoder_views.decode_subjects_view(context, subject_ids, "ecg", None)
-    mri, agreement = view.mri, view.agreement
+    mri, agreement = validated(view.mri), validated(view.agreement)
     expected = models.codec.decode(context.cohort.spaces["ecg"][[5]], "mri")[0]
     assert np.array_equal(np.asarray(mri.data[1].z), np.round(expected[0] * 255).astype(np.uint8))
     assert "cross-modal" in mri.layout.annotations[1].text and "cross-modal" in agreement.layout.annotations[1].text
     view = decoder_views.decode_subjects_view(context, subject_ids, "mri", None)
-    median = view.median
+    median = validated(view.median)
     expected_ecg = models.codec.decode(context.cohort.spaces["mri"][[5]], "ecg")[0]
     decoded_i = next(t for t in median.data if t.hovertemplate.startswith("I · decoded"))
     assert np.allclose(np.asarray(decoded_i.customdata)[:, 0], expected_ecg[:, 0], atol=1e-5) and "cross-modal" in median.layout.title.text
@@ -133,7 +134,7 @@ def test_cross_modal_decodes_the_mri_from_the_ecg_latent_alone(context, models):
 
 def test_no_subjects_gives_guidance_not_empty_axes(context):
     view = decoder_views.decode_subjects_view(context, [], "joint", None)
-    ecg = view.strip
+    ecg = validated(view.strip)
     assert "Choose subjects" in ecg.layout.annotations[0].text
 
 
@@ -141,7 +142,7 @@ def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(
     women = context.store.save("Women (decoder test)", CohortDefinition(filters=({"kind": "choice", "variable": "sex", "values": ["female"]},)))
     groups = decoder_choices.Groups(a=women.id, b=REST, kind="mean")
     view = decoder_views.prototype_view(context, groups, "joint")
-    ecg, mri, table, status = view.ecg, view.mri, view.table, view.status
+    ecg, mri, table, status = validated(view.ecg), validated(view.mri), view.table, view.status
     n_women = int((context.cohort.phenotypes["sex"] == "female").sum())
     label_a = f"A: mean of Women (decoder test) ({n_women:,})"
     assert any(t.name == label_a for t in ecg.data) and any(t.name == f"{label_a} − B: mean of everyone else ({context.n_subjects - n_women:,})"
@@ -161,7 +162,7 @@ def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(
     assert "medoid" in label and any(np.array_equal(latent, row) for row in context.cohort.spaces["joint"])
     empty = decoder_choices.Groups(a=CURRENT, b=REST, selection={"rows": []})
     view = decoder_views.prototype_view(context, empty, "joint")
-    figure = view.ecg
+    figure = validated(view.ecg)
     assert "at least one subject" in figure.layout.annotations[0].text
 
 
@@ -170,7 +171,7 @@ def test_perturbing_along_a_predictors_direction_moves_its_prediction_that_way(c
     task = "lv_mass_g" if "lv_mass_g" in models.tasks("joint") else models.tasks("joint")[0]
     groups = decoder_choices.Groups(selection=SELECTION)
     view = decoder_views.perturb_view(context, "proto-a", "joint", [0, 0, 0], f"predictor:{task}", amount, groups)
-    ecg, table = view.ecg, view.table
+    ecg, table = validated(view.ecg), view.table
     predictors = table.children[-1]
     row = next(r for r in predictors.children[1].children if r.children[0].children == decoder_tables.task_label(context, task))
     assert row.children[-1].children.endswith(arrow)  # A − B: perturbed − start
@@ -186,11 +187,11 @@ def test_a_principal_component_perturbation_changes_the_decoded_heart(context):
     groups = decoder_choices.Groups(selection=SELECTION)
     subject = f"subject:{context.cohort.subject_ids[0]}"
     view = decoder_views.perturb_view(context, subject, "mri", [2.5, 0, 0], None, 0, groups)
-    ecg, mri = view.ecg, view.mri
+    ecg, mri = validated(view.ecg), validated(view.mri)
     assert "PC 1 +2.5 SD" in ecg.layout.title.text
     assert not np.array_equal(np.asarray(mri.data[0].z), np.asarray(mri.data[1].z)) and np.abs(np.asarray(mri.data[2].z)).max() > 0
     view = decoder_views.perturb_view(context, subject, "mri", [0, 0, 0], None, 0, groups)
-    same, same_mri = view.ecg, view.mri
+    same, same_mri = validated(view.ecg), validated(view.mri)
     difference = [t for t in same.data if (t.name or "").startswith("perturbed − ")]
     assert all(np.allclose(t.customdata[:, 0] if np.ndim(t.customdata) == 2 else t.customdata, 0) for t in difference)
     assert "no move yet" in same.layout.title.text and not np.asarray(same_mri.data[2].z).any()
@@ -201,7 +202,7 @@ def test_interpolation_between_prototypes_decodes_every_step_and_reports_progres
     groups = decoder_choices.Groups(a=CURRENT, b=REST, selection=SELECTION)
     view = decoder_views.interpolate_view(context, "proto-a", "proto-b", "ecg", 4, "V5", groups,
                                                           progress=lambda percent, text: events.append(percent))
-    strip, predictions, change, status = view.strip, view.predictions, view.change, view.status
+    strip, predictions, change, status = validated(view.strip), validated(view.predictions), view.change, view.status
     assert events == sorted(events) and len(events) >= 3
     assert len([t for t in strip.data if t.type == "heatmap"]) == 3 * 4  # end-diastole, end-systole and the change at end-diastole
     assert "4 interpolation steps" in status.children

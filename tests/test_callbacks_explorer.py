@@ -22,6 +22,7 @@ from app.server import create_app
 from app.state import resolve_choice
 from app.validation import InputRefused
 from data_loaders import load_cohort
+from tests.figure_checks import validated
 from tests.typed_arrays import unpacked
 
 
@@ -195,7 +196,7 @@ def test_legend_lists_categories_or_a_colour_bar(context):
 
 def test_missing_umap_is_requested_in_the_background_not_computed_in_the_request(context, refuse_slow_projections):
     latent = explorer_views.render_latent_view(context, 1, "ecg", "umap", None, [], None, {"view-1-method"})
-    figure = latent.figure
+    figure = validated(latent.figure)
     assert latent.request == {"space": "ecg", "method": "umap"}
     assert not context.projection_ready("ecg", ProjectionSpec(method="umap"))
     with pytest.raises(AssertionError, match="computed in the request"):  # what computing it here would have met
@@ -254,7 +255,7 @@ def test_a_poll_with_a_malformed_waiting_projection_gets_a_message_not_an_error(
 
 
 def test_cohort_without_spaces_says_how_to_make_them(context):
-    figure = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set()).figure
+    figure = validated(explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set()).figure)
     assert "models.encode" in figure.layout.annotations[0].text
 
 

@@ -11,6 +11,7 @@ from app.figures.accuracy import CohortData, roc_pr_figure
 from app.figures.cine import cine_difference_figure
 from app.figures.ecg_paper import median_beat_paper, overlay
 from app.figures.text import plotly_text
+from tests.figure_checks import validated
 
 HOSTILE_NAME = '<a href="https://evil.example">Click to re-login</a>'
 
@@ -44,7 +45,7 @@ def test_plotly_text_escapes_markup_and_entities():
 def test_cohort_names_reach_accuracy_figures_escaped():
     rng = np.random.default_rng(0)
     cohort = CohortData(HOSTILE_NAME, rng.integers(0, 2, 50).astype(bool), rng.random(50), "#000")
-    figure = roc_pr_figure([cohort], 0.5, "AF")
+    figure = validated(roc_pr_figure([cohort], 0.5, "AF"))
     texts = [trace.name or "" for trace in figure.data] + [trace.hovertemplate or "" for trace in figure.data]
     assert any("&lt;a href" in text for text in texts)
     assert not any("<a " in text for text in texts)
@@ -52,10 +53,10 @@ def test_cohort_names_reach_accuracy_figures_escaped():
 
 def test_cohort_names_reach_decoder_titles_escaped():
     cine = np.zeros((2, 4, 4), dtype=np.float32)
-    player = cine_difference_figure(cine, cine, label_a=HOSTILE_NAME, label_b="B", heart_rate_bpm=60, title=HOSTILE_NAME)
+    player = validated(cine_difference_figure(cine, cine, label_a=HOSTILE_NAME, label_b="B", heart_rate_bpm=60, title=HOSTILE_NAME))
     ecg = np.zeros((500, 12), dtype=np.float32)
     leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
-    sheet = median_beat_paper(overlay(ecg, ecg, original_label=HOSTILE_NAME), leads, title=HOSTILE_NAME, footnote=HOSTILE_NAME)
+    sheet = validated(median_beat_paper(overlay(ecg, ecg, original_label=HOSTILE_NAME), leads, title=HOSTILE_NAME, footnote=HOSTILE_NAME))
     for figure in (player, sheet):
         assert "<a " not in figure.layout.title.text
         assert all("<a " not in annotation.text for annotation in figure.layout.annotations)

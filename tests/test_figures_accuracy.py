@@ -19,7 +19,7 @@ from app.figures.accuracy import (
     reliability_figure,
     roc_pr_figure,
 )
-from tests.figure_checks import assert_unchanged_by_validation
+from tests.figure_checks import assert_unchanged_by_validation, validated
 
 
 def _cohorts(kind: str = "binary") -> list[CohortData]:
@@ -42,7 +42,7 @@ def _all_svg(figure) -> bool:
 
 def test_roc_and_pr_curves_one_per_cohort_with_the_operating_point():
     cohorts = _cohorts()
-    figure = roc_pr_figure(cohorts, threshold=0.4, task_label="Atrial fibrillation")
+    figure = validated(roc_pr_figure(cohorts, threshold=0.4, task_label="Atrial fibrillation"))
     assert _all_svg(figure)
     curves = sorted((t for t in figure.data if t.showlegend is not False and t.mode == "lines"), key=lambda t: t.legendrank)
     assert [t.name for t in curves] == ["Women over 65", "Everyone else"]  # listed in the order given
@@ -59,7 +59,7 @@ def test_roc_and_pr_curves_one_per_cohort_with_the_operating_point():
 
 
 def test_reliability_diagram_has_a_line_per_cohort_and_the_diagonal():
-    figure = reliability_figure(_cohorts(), n_bins=10)
+    figure = validated(reliability_figure(_cohorts(), n_bins=10))
     names = [t.name for t in figure.data]
     assert names == ["Women over 65", "Everyone else", "perfect calibration"]
     assert sum(figure.data[0].customdata) == 120  # every subject is in one bin
@@ -68,7 +68,7 @@ def test_reliability_diagram_has_a_line_per_cohort_and_the_diagonal():
 
 def test_confusion_matrices_count_every_subject_once():
     cohorts = _cohorts()
-    figure = confusion_figure(cohorts, threshold=0.4, task_label="Atrial fibrillation")
+    figure = validated(confusion_figure(cohorts, threshold=0.4, task_label="Atrial fibrillation"))
     assert [t.type for t in figure.data] == ["heatmap", "heatmap"]
     first = cohorts[0]
     (tn, fp), (fn, tp) = skm.confusion_matrix(first.truth, first.prediction >= 0.4)
@@ -80,7 +80,7 @@ def test_confusion_matrices_count_every_subject_once():
 
 def test_agreement_figure_draws_bias_and_limits_of_agreement():
     cohorts = _cohorts("continuous")
-    figure = agreement_figure(cohorts, "LV mass", "g")
+    figure = validated(agreement_figure(cohorts, "LV mass", "g"))
     assert _all_svg(figure)
     bias, lower, upper = limits_of_agreement(cohorts[0].truth, cohorts[0].prediction)
     levels = sorted(t.y[0] for t in figure.data if t.mode == "lines" and t.legendgroup == "Women over 65")
@@ -95,18 +95,18 @@ def test_forest_plot_shows_each_subgroup_with_its_interval_and_skips_those_witho
     prediction = np.clip(truth * 0.3 + rng.random(400) * 0.7, 0, 1)
     table = subgroup_table("binary", [("A", truth[:200], prediction[:200], 0.5), ("B", truth[200:], prediction[200:], 0.5),
                                       ("tiny", truth[:5], prediction[:5], 0.5)], n_resamples=100)
-    figure = forest_figure(table, "auroc", reference=(0.8, 0.75, 0.85))
+    figure = validated(forest_figure(table, "auroc", reference=(0.8, 0.75, 0.85)))
     trace = figure.data[0]
     assert list(trace.y) == ["A (n = 200)", "B (n = 200)"]
     np.testing.assert_allclose(np.asarray(trace.x) + np.asarray(trace.error_x.array), table["auroc_high"][:2])
     np.testing.assert_allclose(np.asarray(trace.x) - np.asarray(trace.error_x.arrayminus), table["auroc_low"][:2])
     assert any(shape.type == "line" and shape.x0 == 0.8 for shape in figure.layout.shapes)
-    empty = forest_figure(pd.DataFrame(table.iloc[2:]), "auroc")
+    empty = validated(forest_figure(pd.DataFrame(table.iloc[2:]), "auroc"))
     assert empty.layout.annotations[0].text == "No subgroup has enough test subjects for the AUROC"
 
 
 def test_note_figure_says_why_instead_of_empty_axes():
-    figure = note_figure("No group here has enough test subjects to draw")
+    figure = validated(note_figure("No group here has enough test subjects to draw"))
     assert figure.layout.annotations[0].text == "No group here has enough test subjects to draw"
     assert figure.layout.xaxis.visible is False
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.figures import cine
-from tests.figure_checks import assert_unchanged_by_validation
+from tests.figure_checks import assert_unchanged_by_validation, validated
 
 
 def _cine(frames=20, value=0.5, seed=0):
@@ -24,13 +24,13 @@ def test_one_cycle_takes_one_rr_interval(rate, frames, expected):
 
 def test_original_and_decoded_share_one_scale_one_slider_and_the_loop_flag():
     original, decoded = _cine(), _cine(value=0.3, seed=1)
-    figure = cine.cine_pair_figure(original, decoded, heart_rate_bpm=75)
+    figure = validated(cine.cine_pair_figure(original, decoded, heart_rate_bpm=75))
     first, second = figure.data
     assert (first.zmin, first.zmax) == (second.zmin, second.zmax) == (0, 255) and first.colorscale == second.colorscale
     assert len(figure.frames) == 20 and all(frame.traces == (0, 1) for frame in figure.frames)
     assert np.array_equal(figure.frames[7].data[1].z, np.round(decoded[7] * 255).astype(np.uint8))
     assert np.asarray(first.z).dtype == np.uint8
-    over_range = cine.cine_pair_figure(original * 2, original, heart_rate_bpm=60)  # clipped to the one scale, not rescaled
+    over_range = validated(cine.cine_pair_figure(original * 2, original, heart_rate_bpm=60))  # clipped to the one scale, not rescaled
     assert np.array_equal(over_range.data[0].z, np.round(np.clip(original[0] * 2, 0, 1) * 255).astype(np.uint8))
     assert figure.layout.meta["cine_loop"] is True and figure.layout.meta["frame_ms"] == 40
     play = figure.layout.updatemenus[0].buttons[0]
@@ -41,7 +41,7 @@ def test_original_and_decoded_share_one_scale_one_slider_and_the_loop_flag():
 
 def test_difference_is_a_minus_b_signed_on_a_symmetric_scale():
     a, b = _cine(value=0.6), _cine(value=0.4, seed=2)
-    figure = cine.cine_difference_figure(a, b, label_a="AF", label_b="rest", heart_rate_bpm=60)
+    figure = validated(cine.cine_difference_figure(a, b, label_a="AF", label_b="rest", heart_rate_bpm=60))
     titles = [annotation.text for annotation in figure.layout.annotations][:3]
     assert titles == ["AF", "rest", "AF − rest"]
     signed = figure.data[2]
@@ -66,8 +66,8 @@ def test_difference_scale_rounds_up_and_never_shrinks_to_noise():
 
 def test_players_refuse_mismatched_cines():
     with pytest.raises(ValueError, match="one frame count"):
-        cine.cine_pair_figure(_cine(20), _cine(10), heart_rate_bpm=60)
+        validated(cine.cine_pair_figure(_cine(20), _cine(10), heart_rate_bpm=60))
     with pytest.raises(ValueError, match="differ in shape"):
-        cine.cine_difference_figure(_cine(20), _cine(10), heart_rate_bpm=60)
+        validated(cine.cine_difference_figure(_cine(20), _cine(10), heart_rate_bpm=60))
     with pytest.raises(ValueError, match="at least one frame"):
         cine.frame_ms_for_heart_rate(60, 0)

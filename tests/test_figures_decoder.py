@@ -7,7 +7,7 @@ import pytest
 
 from app.figures import decoder as figures
 from data_loaders.cohort_spec import ECG_LEADS
-from tests.figure_checks import assert_unchanged_by_validation
+from tests.figure_checks import assert_unchanged_by_validation, validated
 
 
 def _beat(leads=ECG_LEADS, scale=1.0):
@@ -17,16 +17,17 @@ def _beat(leads=ECG_LEADS, scale=1.0):
 
 def test_agreement_figure_draws_per_lead_bars_and_both_area_curves():
     correlation = np.linspace(0.2, 0.99, 12)
-    figure = figures.agreement_figure(ECG_LEADS, correlation, np.linspace(800, 400, 10), np.linspace(780, 420, 10))
+    prebuilt = figures.agreement_figure(ECG_LEADS, correlation, np.linspace(800, 400, 10), np.linspace(780, 420, 10))
+    figure = validated(prebuilt)
     bar = figure.data[0]
     assert bar.type == "bar" and list(bar.x) == list(ECG_LEADS) and np.allclose(bar.y, correlation)
     assert [t.name for t in figure.data[1:]] == ["truth", "decoded"]
     missing = figures.agreement_figure(ECG_LEADS, correlation, np.full(10, np.nan), np.full(10, np.nan))
-    assert any("not found" in a.text for a in missing.layout.annotations)
+    assert any("not found" in a.text for a in validated(missing).layout.annotations)
     correlation[3] = np.nan  # a lead under 0.3 mV: an empty bar marked n/a
-    for prebuilt in (figure, missing, figures.agreement_figure(ECG_LEADS, correlation, np.linspace(800, 400, 10).astype(np.float32), None),
-                     figures.agreement_figure(ECG_LEADS, None, None, None)):
-        assert_unchanged_by_validation(prebuilt)  # what plotly.py would send after validating it
+    for each in (prebuilt, missing, figures.agreement_figure(ECG_LEADS, correlation, np.linspace(800, 400, 10).astype(np.float32), None),
+                 figures.agreement_figure(ECG_LEADS, None, None, None)):
+        assert_unchanged_by_validation(each)  # what plotly.py would send after validating it
 
 
 def test_interpolation_strip_has_a_column_per_step_with_the_beat_and_the_chosen_frames():

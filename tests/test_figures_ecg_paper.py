@@ -9,7 +9,7 @@ from app.core.ecg_agreement import MIN_AMPLITUDE_FOR_R_MV, beat_at_r_peaks, lead
 from app.figures import ecg_paper
 from app.figures.ecg_paper import PaperTrace, median_beat_paper, overlay, twelve_lead_paper
 from data_loaders.cohort_spec import ECG_LEADS
-from tests.figure_checks import assert_unchanged_by_validation
+from tests.figure_checks import assert_unchanged_by_validation, validated
 
 ML4H_LEADS = ("I", "II", "III", "V1", "V2", "V3", "V4", "V5", "V6", "aVF", "aVL", "aVR")
 
@@ -25,14 +25,14 @@ def _lead_trace(figure, lead, label="original"):
 
 
 def test_grid_is_1_mm_and_5_mm_at_25_mm_per_s_and_10_mm_per_mv():
-    layout = twelve_lead_paper(overlay(_strip(), None), ECG_LEADS).layout
+    layout = validated(twelve_lead_paper(overlay(_strip(), None), ECG_LEADS)).layout
     assert layout.xaxis.dtick == pytest.approx(0.2) and layout.xaxis.minor.dtick == pytest.approx(0.04)
     assert layout.yaxis.dtick == pytest.approx(0.5) and layout.yaxis.minor.dtick == pytest.approx(0.1)
     assert layout.xaxis.tick0 == 0 and layout.yaxis.tick0 == 0 and layout.xaxis.minor.showgrid and layout.yaxis.minor.showgrid
 
 
 def test_aspect_is_locked_so_1_mv_is_two_large_squares_wide_or_narrow():
-    layout = twelve_lead_paper(overlay(_strip(), None), ECG_LEADS).layout
+    layout = validated(twelve_lead_paper(overlay(_strip(), None), ECG_LEADS)).layout
     assert layout.yaxis.scaleanchor == "x" and layout.yaxis.scaleratio == pytest.approx(10 / 25)
     for pixels_per_second in (80.0, 113.0, 260.0):  # any window width: the y pixels follow the x pixels
         pixels_per_mv = layout.yaxis.scaleratio * pixels_per_second
@@ -47,7 +47,7 @@ def test_aspect_is_locked_so_1_mv_is_two_large_squares_wide_or_narrow():
 
 
 def test_every_row_starts_with_a_1_mv_0_2_s_calibration_pulse():
-    figure = twelve_lead_paper(overlay(_strip(), None), ECG_LEADS)
+    figure = validated(twelve_lead_paper(overlay(_strip(), None), ECG_LEADS))
     pulse = next(t for t in figure.data if t.name == "calibration 1 mV")
     x, y = np.array(pulse.x, dtype=float), np.array(pulse.y, dtype=float)
     pulses = np.split(np.arange(len(x)), np.flatnonzero(np.isnan(x)) + 1)
@@ -63,7 +63,7 @@ def test_every_row_starts_with_a_1_mv_0_2_s_calibration_pulse():
 
 def test_3_by_4_quarters_of_the_strip_and_a_full_rhythm_lead_found_by_name():
     strip = _strip(ML4H_LEADS)
-    figure = twelve_lead_paper(overlay(strip, strip * 0.5), ML4H_LEADS)
+    figure = validated(twelve_lead_paper(overlay(strip, strip * 0.5), ML4H_LEADS))
     for row, names in enumerate(ecg_paper.STANDARD_LAYOUT):
         for col, name in enumerate(names):
             trace = _lead_trace(figure, name)
@@ -83,7 +83,7 @@ def test_3_by_4_quarters_of_the_strip_and_a_full_rhythm_lead_found_by_name():
 
 def test_median_beats_sit_in_their_own_cells_on_the_same_paper_with_time_from_r():
     beat = _strip(samples=600)
-    figure = median_beat_paper([PaperTrace("original", beat)], ECG_LEADS, title="Median beat")
+    figure = validated(median_beat_paper([PaperTrace("original", beat)], ECG_LEADS, title="Median beat"))
     assert figure.layout.yaxis.scaleratio == pytest.approx(0.4) and figure.layout.xaxis.dtick == pytest.approx(0.2)
     starts = sorted({round(float(np.asarray(t.x)[0]), 6) for t in figure.data if t.hovertemplate.startswith(("I ", "aVR", "V1", "V4"))})
     assert starts == pytest.approx([0.0, 1.4, 2.8, 4.2])  # 1.2 s beats, cells on large-square lines
@@ -100,9 +100,9 @@ def test_sheets_are_prebuilt_exactly_as_plotly_would_validate_them():
 
 def test_a_sheet_refuses_traces_of_the_wrong_shape_or_length():
     with pytest.raises(ValueError, match="12 leads"):
-        twelve_lead_paper([PaperTrace("x", np.zeros((5000, 8)))], ECG_LEADS)
+        validated(twelve_lead_paper([PaperTrace("x", np.zeros((5000, 8)))], ECG_LEADS))
     with pytest.raises(ValueError, match="one length"):
-        twelve_lead_paper(overlay(_strip(), _strip(samples=600)), ECG_LEADS)
+        validated(twelve_lead_paper(overlay(_strip(), _strip(samples=600)), ECG_LEADS))
 
 
 def test_agreement_gives_rmse_in_microvolts_and_no_r_on_a_flat_lead():

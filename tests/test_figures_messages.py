@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from app.figures.messages import message_figure
+from tests.figure_checks import validated
 
 
 def test_message_figure_shows_the_text_without_axes():
-    figure = message_figure("Computing the UMAP…")
+    figure = validated(message_figure("Computing the UMAP…"))
     assert [annotation.text for annotation in figure.layout.annotations] == ["Computing the UMAP…"]
     assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
     assert len(figure.data) == 0
 
 
 def test_a_message_keeps_its_line_breaks_and_shows_markup_as_typed():
-    figure = message_figure("Click a subject,\nor a <b>group</b>")
+    figure = validated(message_figure("Click a subject,\nor a <b>group</b>"))
     assert figure.layout.annotations[0].text == "Click a subject,<br>or a &lt;b&gt;group&lt;/b&gt;"

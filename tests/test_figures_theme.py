@@ -24,5 +24,5 @@ def test_the_cut_down_template_draws_what_the_app_draws_as_plotly_white_does():
 def test_a_bare_figure_gets_the_cut_down_template_not_plotlys_full_default():
     template = go.Figure().to_plotly_json()["layout"]["template"]
     assert set(template["data"]) == set(TRACE_TYPES) & set(pio.templates["plotly_white"].to_plotly_json()["data"])
-    # the figure builders set no template of their own: what they send carries this one
-    assert message_figure("nothing yet").to_plotly_json()["layout"]["template"] == pio.templates[TEMPLATE].to_plotly_json()
+    # the figure builders set no template of their own: what they send carries this one, prebuilt figures (plain dicts) too
+    assert message_figure("nothing yet")["layout"]["template"] == pio.templates[TEMPLATE].to_plotly_json()

@@ -1,7 +1,7 @@
 """Figures of predictor accuracy per cohort: ROC and precision–recall curves, reliability diagram,
 confusion matrices, predicted vs true and Bland–Altman, and a forest plot of one metric by subgroup.
 
-Pure functions, arrays → go.Figure. All SVG: a few hundred points and curves per figure, and the
+Pure functions, arrays → figure dicts (app.figures.prebuilt). All SVG: a few hundred points and curves per figure, and the
 page's WebGL contexts are kept for the explorer's large scatterplots.
 """
 
@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
 from app.core.metrics import METRIC_LABELS, along_curve, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
-from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
+from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 COHORT_COLOUR = "#2c7fb8"
@@ -37,7 +36,7 @@ class CohortData:
     dash: str = "solid"
 
 
-def note_figure(text: str, height: int = 320) -> go.Figure:
+def note_figure(text: str, height: int = 320) -> FigureDict:
     """An empty figure that says why there is nothing to draw (instead of blank axes)."""
     annotation = {"text": plotly_text(text), "showarrow": False, "font": {"size": 14, "color": "#555"}, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
     return prebuilt_figure([], {"annotations": [annotation], "xaxis": {"visible": False}, "yaxis": {"visible": False}, "height": height,
@@ -58,7 +57,7 @@ def _panels(titles: Sequence[str], spacing: float) -> dict:
     return layout
 
 
-def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_label: str) -> go.Figure:
+def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_label: str) -> FigureDict:
     """ROC (left) and precision–recall (right) curves, one colour per cohort, with the threshold's operating point marked.
 
     Prebuilt (app.figures.prebuilt), as are the other figures here: plotly.py validating their traces was most of an
@@ -101,7 +100,7 @@ def roc_pr_figure(cohorts: Sequence[CohortData], threshold: float | None, task_l
     return prebuilt_figure(data, _styled(layout, 420, legend_y=1.1))
 
 
-def reliability_figure(cohorts: Sequence[CohortData], n_bins: int = 10) -> go.Figure:
+def reliability_figure(cohorts: Sequence[CohortData], n_bins: int = 10) -> FigureDict:
     """Reliability diagram: observed fraction with the outcome against mean predicted risk, per decile of predicted risk."""
     data = []
     highest = 0.05
@@ -121,7 +120,7 @@ def reliability_figure(cohorts: Sequence[CohortData], n_bins: int = 10) -> go.Fi
     return prebuilt_figure(data, _styled(layout, 380, legend_y=1.02))
 
 
-def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label: str) -> go.Figure:
+def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label: str) -> FigureDict:
     """One 2×2 confusion matrix per cohort at the threshold: counts, and each cell's share of its true class."""
     layout = _panels([plotly_text(c.name) for c in cohorts], 0.05)
     names = (("TN", "FP"), ("FN", "TP"))
@@ -141,7 +140,7 @@ def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label
     return prebuilt_figure(data, {**_styled(layout, 380), "margin": {"l": 70, "r": 10, "t": 40, "b": 50}})
 
 
-def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) -> go.Figure:
+def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) -> FigureDict:
     """Predicted against true (left, with the identity line) and Bland–Altman (right: difference against mean, bias and 95% limits)."""
     suffix = f" ({unit})" if unit else ""
     layout = _panels(("Predicted vs true", "Bland–Altman"), 0.1)
@@ -174,7 +173,7 @@ def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) 
     return prebuilt_figure(data, _styled(layout, 440, legend_y=1.1))
 
 
-def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, float, float] | None = None, reference_name: str = "Everyone") -> go.Figure:
+def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, float, float] | None = None, reference_name: str = "Everyone") -> FigureDict:
     """One metric with its interval per subgroup (rows of a subgroup table), against the whole test split's value."""
     label = METRIC_LABELS[metric]
     shown = table[np.isfinite(table[metric].to_numpy(dtype=float))]

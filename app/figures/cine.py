@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
 from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
-from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
+from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
@@ -75,7 +74,7 @@ def difference_panel(title: str, cine_a: np.ndarray, cine_b: np.ndarray, limit: 
     return CinePanel(title, steps, "RdBu_r", -DIFFERENCE_MAX, DIFFERENCE_MAX, bar, f"{plotly_text(title)}: %{{z}}/{DIFFERENCE_MAX} of ±{limit:.2f}")
 
 
-def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", caption: str = "", height: int = 400) -> go.Figure:
+def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", caption: str = "", height: int = 400) -> FigureDict:
     """Panels side by side on one frame slider, with Play (loops until Pause) at ``frame_ms`` per frame."""
     if not panels:
         raise ValueError("a cine player needs at least one panel")
@@ -119,7 +118,7 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
 
 
 def cine_pair_figure(original: np.ndarray, decoded: np.ndarray, *, heart_rate_bpm: float | None, original_label: str = "original",
-                     decoded_label: str = "decoded", title: str = "") -> go.Figure:
+                     decoded_label: str = "decoded", title: str = "") -> FigureDict:
     """Original and decoded cine side by side, one grey scale, one frame, one cycle per RR interval."""
     frame_ms = frame_ms_for_heart_rate(heart_rate_bpm, len(original))
     return cine_player([greyscale_panel(original_label, original), greyscale_panel(decoded_label, decoded, colourbar=True)],
@@ -127,7 +126,7 @@ def cine_pair_figure(original: np.ndarray, decoded: np.ndarray, *, heart_rate_bp
 
 
 def cine_difference_figure(cine_a: np.ndarray, cine_b: np.ndarray, *, label_a: str = "A", label_b: str = "B",
-                           heart_rate_bpm: float | None = None, title: str = "") -> go.Figure:
+                           heart_rate_bpm: float | None = None, title: str = "") -> FigureDict:
     """A, B and the signed difference A − B, all on one frame slider, playing one cycle per RR interval."""
     frame_ms = frame_ms_for_heart_rate(heart_rate_bpm, len(cine_a))
     panels = [greyscale_panel(label_a, cine_a), greyscale_panel(label_b, cine_b, colourbar=True),

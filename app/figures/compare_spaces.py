@@ -8,10 +8,9 @@ frames all live in it); the small multiples are SVG subplots of one figure (few 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from app.figures.prebuilt import axis_key, in_panel, panel_row, prebuilt_figure
+from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
@@ -64,7 +63,7 @@ def overlap_map(
     title: str = "",
     axis_labels: tuple[str, str] = ("", ""),
     revision: str = "",
-) -> go.Figure:
+) -> FigureDict:
     """Subjects coloured by overlap, laid out by space A; a slider/play button moves every point to B's aligned layout.
 
     ``frames`` are full (N, 2) layouts from A's to B's; ``rows`` restricts the drawn subjects (e.g. to
@@ -130,7 +129,7 @@ def overlap_map(
 
 
 def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | None = None, revision: str = "",
-                      brushed: tuple[float, float] | None = None) -> go.Figure:
+                      brushed: tuple[float, float] | None = None) -> FigureDict:
     """Counts of subjects by overlap (bars binned here, not per point in the browser); brush to filter the map.
 
     A ``brushed`` range is drawn into the figure (its selection box, and the bars outside it dimmed), so
@@ -174,7 +173,7 @@ def _panel_points(column: int, coordinates: np.ndarray, groups: list[tuple[str, 
 
 def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject: int, shared: np.ndarray, only_a: np.ndarray,
                             only_b: np.ndarray, hover_text: np.ndarray, titles: tuple[str, str], background: np.ndarray,
-                            revision: str = "") -> go.Figure:
+                            revision: str = "") -> FigureDict:
     """One subject's neighbourhood in A's layout and in B's aligned layout, side by side (SVG subplots of one figure)."""
     layout = panel_row(titles, 0.06, shared_axes=True)
     subject_rows = np.array([subject])

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from app.core.ecg_agreement import LeadAgreement, beat_at_r_peaks, lead_agreement
 from app.core.what_changed import measured_changes
 from app.figures.cine import cine_difference_figure
 from app.figures.ecg_paper import RECONSTRUCTION_COLOUR, PaperTrace, difference_traces, median_beat_paper, overlay, twelve_lead_paper
 from app.figures.messages import message_figure
+from app.figures.prebuilt import FigureDict
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ
 from data_loaders.ecg_measures import detect_r_peaks_multilead, median_beat, without_baseline_wander
 
@@ -30,8 +30,8 @@ PLACED_BEAT_LABEL = "decoded median beat, placed at the original's R peaks"
 class SubjectViews:
     """One subject: the strip sheet, the median-beat sheet and each lead's agreement (on the median beats)."""
 
-    strip: go.Figure
-    median: go.Figure
+    strip: FigureDict
+    median: FigureDict
     agreement: list[LeadAgreement]
 
 
@@ -39,8 +39,8 @@ class SubjectViews:
 class ChangeViews:
     """Two decoded hearts: A − B on ECG paper, A, B and A − B cines on one slider, and the measured quantities."""
 
-    ecg: go.Figure
-    cine: go.Figure
+    ecg: FigureDict
+    cine: FigureDict
     table: pd.DataFrame
 
 
@@ -73,7 +73,7 @@ def subject_views(subject_id: str, leads: Sequence[str], original_strip: np.ndar
 
 
 def decoded_only_views(subject_id: str, leads: Sequence[str], decoded: np.ndarray, *, r_peak_index: int, sampling_hz: int = ECG_SAMPLING_HZ,
-                       decoded_from: str = "", median_width_px: int = 620) -> tuple[go.Figure, go.Figure]:
+                       decoded_from: str = "", median_width_px: int = 620) -> tuple[FigureDict, FigureDict]:
     """Strip and median sheets for a subject with no recorded ECG (an imported cohort): the decoding alone.
 
     A decoded strip gives its own median beat (at its own R peaks); a decoded median beat has no
@@ -112,7 +112,7 @@ def change_views(label_a: str, label_b: str, leads: Sequence[str], ecg_a: np.nda
         cine = cine_difference_figure(cine_a, cine_b, label_a=label_a, label_b=label_b, heart_rate_bpm=heart_rate_bpm,
                                       title=f"Cine: {label_a}, {label_b} and {label_a} − {label_b} (red: brighter in {label_a})")
     else:
-        cine = go.Figure(layout={"annotations": [{"text": "No cine for this model", "showarrow": False}]})
+        cine = message_figure("No cine for this model")
     table = measured_changes(ecg_a, ecg_b, leads, cine_a, cine_b, predictions, r_peak_index)
     return ChangeViews(ecg, cine, table)
 

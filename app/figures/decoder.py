@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures.prebuilt import in_panel, panel_column, prebuilt_figure
+from app.figures.prebuilt import FigureDict, in_panel, panel_column, prebuilt_figure
 from app.figures.text import plotly_text
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
@@ -34,7 +34,7 @@ def to_intensity_bytes(cine: np.ndarray) -> np.ndarray:
 
 
 def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, truth_area: np.ndarray | None,
-                     decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> go.Figure:
+                     decoded_area: np.ndarray | None, *, ecg_label: str = "ECG", mri_label: str = "MRI", height: int = 380) -> FigureDict:
     """Per-lead correlation of truth and decoded ECG (bars) and the LV cavity area over the cycle (truth vs decoded).
 
     Prebuilt (app.figures.prebuilt): drawn for every decode, where make_subplots and validation took a fifth of its time.

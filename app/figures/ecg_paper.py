@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 
-from app.figures.prebuilt import prebuilt_figure
+from app.figures.prebuilt import FigureDict, prebuilt_figure
 from app.figures.text import plotly_text
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
@@ -94,7 +93,7 @@ def row_baseline(row: int, spacing_mv: float = ROW_SPACING_MV) -> float:
 
 def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = ECG_SAMPLING_HZ, rhythm_lead: str = "II",
                       title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "",
-                      width_px: int = PLOT_WIDTH_PX) -> go.Figure:
+                      width_px: int = PLOT_WIDTH_PX) -> FigureDict:
     """A 10 s strip (any length) as printed: 3 × 4 leads, each column a quarter of the strip, and ``rhythm_lead`` in full below."""
     samples = _check(traces, leads)
     quarter = samples // 4
@@ -112,7 +111,7 @@ def twelve_lead_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sam
 
 def median_beat_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sampling_hz: int = ECG_SAMPLING_HZ, r_peak_index: int = MEDIAN_R_PEAK_INDEX,
                       title: str = "", lead_notes: Mapping[str, str] | None = None, footnote: str = "",
-                      width_px: int = PLOT_WIDTH_PX) -> go.Figure:
+                      width_px: int = PLOT_WIDTH_PX) -> FigureDict:
     """Median beats (samples, leads) in the standard 3 × 4 layout on the same paper, each beat in its own cell."""
     samples = _check(traces, leads)
     beat_s = samples / sampling_hz
@@ -127,7 +126,7 @@ def median_beat_paper(traces: Sequence[PaperTrace], leads: Sequence[str], *, sam
 
 def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Sequence[_Placement], rows: int, width_s: float,
            sampling_hz: int, separators: Sequence[float], title: str, lead_notes: Mapping[str, str] | None, footnote: str,
-           width_px: int, r_peak_index: int | None = None) -> go.Figure:
+           width_px: int, r_peak_index: int | None = None) -> FigureDict:
     """The sheet: every placement of every trace, calibration pulses, column markers, lead labels, locked aspect.
 
     Hover shows each lead's own mV and time (from the strip's start, or from the R peak for a median beat).

@@ -1,11 +1,13 @@
-"""Figures from plain trace, layout and frame dicts, which plotly.py neither validates nor copies.
+"""Figures as the plain dicts Dash sends, which plotly.py neither validates nor copies.
 
-For the decoder's large figures, made by our own tested builders: a decode's two ECG sheets (about
-30 traces, 40 annotations and shapes) and its cine (50 frames of images). Validating them took 108
-of a decode's 230 ms and Dash's serialising of a validated figure (a deep copy) another 34 ms;
-unchecked, 9 + 18 ms (one user's decode, 5,000-subject demo). Plotly builds its own templates this
-way (``_validate=False``); Plotly.js still checks what it draws, the tests check that validating a
-prebuilt figure changes nothing, and the browser tests look at them.
+For the large figures drawn on every decode, focus or evaluation, made by our own tested builders: a
+decode's two ECG sheets (about 30 traces, 40 annotations and shapes), its cine (50 frames of images),
+the Accuracy and Compare spaces panels. Validating them took 108 of a decode's 230 ms; a go.Figure
+even unvalidated costs its traces' construction, and Dash's serialising of one a deep copy: 50 of
+a decode's 122 ms (5,000-subject demo). Built as dicts, their numeric arrays already Plotly.js typed
+arrays and the app's template in place, they go out as they are, and pickle as they are when a
+background job returns them. Plotly builds its own templates this way; Plotly.js still checks what
+it draws, the tests check that validating a prebuilt figure changes nothing, and the browser tests look at them.
 """
 
 from __future__ import annotations
@@ -14,17 +16,31 @@ import base64
 import json
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 TYPED_ARRAY_KINDS = "fiu"  # floats and integers: Plotly.js reads them as typed arrays (booleans and strings stay lists)
 
+FigureDict = dict[str, Any]  # {"data": [...], "layout": {...}, "frames": [...]}: a figure as Dash sends it
 
-def prebuilt_figure(data: list[dict], layout: dict, frames: list[dict] | None = None) -> go.Figure:
-    """A go.Figure of these dicts as they are (keys set to None are left out, as plotly.py would)."""
-    return go.Figure({"data": _without_none(data), "layout": _without_none(layout), "frames": _without_none(frames or [])}, _validate=False)
+
+def prebuilt_figure(data: list[dict], layout: dict, frames: list[dict] | None = None) -> FigureDict:
+    """The figure of these trace, layout and frame dicts as Dash sends it: keys set to None left out (as plotly.py
+    would), numeric arrays as typed arrays, and Plotly's default template (the app's, ``theme``) in the layout."""
+    figure = {"data": _sendable(data), "layout": {**_sendable(layout), "template": json.loads(_template_json(pio.templates.default))}}
+    if frames:
+        figure["frames"] = _sendable(frames)
+    return figure
+
+
+@lru_cache(maxsize=4)
+def _template_json(name: str) -> str:
+    """Kept as text: each figure gets its own copy, as go.Figure gives it, for the price of parsing 2 KB."""
+    return json.dumps(pio.templates[name].to_plotly_json())
 
 
 def panel_row(titles: Sequence[str], spacing: float, shared_axes: bool = False) -> dict:
@@ -62,32 +78,24 @@ def in_panel(trace: dict, column: int) -> dict:
     return {**trace, "type": trace.get("type", "scatter"), "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
 
 
-def _without_none(value):
-    if isinstance(value, dict):
-        return {key: _without_none(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list) and not (value and isinstance(value[0], (int, float, np.number))):  # a list of numbers is data: left alone
-        return [_without_none(item) for item in value]
-    return value
-
-
-def sendable(figure: go.Figure) -> dict:
-    """The figure as Dash sends it: a plain dict whose numeric arrays are Plotly.js typed arrays (dtype, base64, shape).
+def sendable(figure: go.Figure | FigureDict) -> FigureDict:
+    """A figure as the plain dict Dash sends: a prebuilt one as it is, a go.Figure converted (its arrays typed).
 
     For a background job's result, which is pickled into the disk cache and read back by the request
     that collects it: a go.Figure is validated again when unpickled (68 ms for a decode's figures, on
-    the user's wait), a dict is not (under 1 ms), and arrays already encoded halve Dash's JSON
-    encoding (43 → 22 ms). What reaches the browser is the same, byte for byte.
+    the user's wait), a dict is not (under 1 ms). What reaches the browser is the same, byte for byte.
     """
-    return _typed(figure.to_dict())
+    return _sendable(figure.to_dict()) if isinstance(figure, go.Figure) else figure
 
 
 def typed_array(array: np.ndarray, *, url_safe: bool = False) -> dict:
     """A numeric array as Plotly.js's typed-array spec: its dtype, its bytes in base64 and, past one dimension, its shape.
 
     ``url_safe``: base64's URL-safe alphabet, which Plotly.js does not read but assets/explorer.js does
-    (app.figures.scatter). 64-bit integers, which Plotly.js has not, go as 64-bit floats.
+    (app.figures.scatter). 64-bit integers, which Plotly.js has not, go as the narrowest integers that hold them
+    (as plotly.py sends them), or as 64-bit floats past 32 bits.
     """
-    array = np.ascontiguousarray(array if array.dtype != np.int64 else array.astype(np.float64))
+    array = np.ascontiguousarray(_narrowed(array) if array.dtype == np.int64 else array)
     encode = base64.urlsafe_b64encode if url_safe else base64.b64encode
     spec = {"dtype": array.dtype.str.lstrip("<|="), "bdata": encode(array.tobytes()).decode("ascii")}
     if array.ndim > 1:
@@ -95,11 +103,20 @@ def typed_array(array: np.ndarray, *, url_safe: bool = False) -> dict:
     return spec
 
 
-def _typed(value):
+def _narrowed(array: np.ndarray) -> np.ndarray:
+    low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+    for dtype in (np.int8, np.int16, np.int32):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            return array.astype(dtype)
+    return array.astype(np.float64)
+
+
+def _sendable(value):
+    """Dicts without their None values, numeric arrays typed, lists of numbers (data) left alone, everything else copied through."""
     if isinstance(value, np.ndarray) and value.dtype.kind in TYPED_ARRAY_KINDS and value.size:
         return typed_array(value)
     if isinstance(value, dict):
-        return {key: _typed(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_typed(item) for item in value]
+        return {key: _sendable(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list) and not (value and isinstance(value[0], (int, float, np.number))):
+        return [_sendable(item) for item in value]
     return value

@@ -21,6 +21,7 @@ from app.figures.cine import cine_pair_figure, cine_player, frame_ms_for_heart_r
 from app.figures.decoded_views import change_table_rows, change_views, decoded_only_views, subject_views
 from app.figures.decoder import agreement_figure, interpolation_strip, prediction_strip_figure
 from app.figures.messages import message_figure
+from app.figures.prebuilt import FigureDict
 from app.panels.decoder.choices import Groups, endpoint_latent, group_label, subject_rows
 from app.panels.decoder.model import Decoded, DecoderModels, decoder_models
 from app.panels.decoder.settings import DIFFERENCE, LATENT_NAMES, MAX_SUBJECTS, PREDICTOR_DIRECTION, PRINCIPAL_SLIDERS, SUBJECT_ENDPOINT
@@ -38,10 +39,10 @@ from data_loaders.mri_measures import lv_area_curves
 class SubjectsView:
     """The chosen subjects: the shown one's 10 s ECG sheet, median beats, cine and agreement, and every subject's agreement row."""
 
-    strip: go.Figure
-    median: go.Figure
-    mri: go.Figure
-    agreement: go.Figure
+    strip: FigureDict
+    median: FigureDict
+    mri: FigureDict
+    agreement: FigureDict
     table: Component  # the per-subject agreement table, or an empty block
     status: Component
 
@@ -53,8 +54,8 @@ class SubjectsView:
 class DecodedPairView:
     """Two decoded latents side by side (prototypes A and B, or a start and its perturbation): ECG, cine and predictions."""
 
-    ecg: go.Figure
-    mri: go.Figure
+    ecg: FigureDict
+    mri: FigureDict
     table: Component
     status: Component
 
@@ -66,8 +67,8 @@ class DecodedPairView:
 class InterpolationView:
     """The decoded path between two endpoints: the strip of ECGs and cines, predictions along it, and what changed."""
 
-    strip: go.Figure
-    predictions: go.Figure
+    strip: go.Figure | FigureDict  # a message until there is a path
+    predictions: go.Figure | FigureDict
     change: Component
     status: Component
 
