@@ -224,12 +224,14 @@ class _SubjectMeasure:
         if within is not None:
             band &= within
         positions, profile = _brightest_per_step(np.round(self.along[band]).astype(int), self.frames[frame][band])
-        best, best_depth = default, _MIN_DIP * self.contrast
-        for k in np.flatnonzero((positions > low) & (positions < high)):
-            depth = min(profile[:k].max(initial=-np.inf), profile[k + 1 :].max(initial=-np.inf)) - profile[k]
-            if depth > best_depth:
-                best, best_depth = float(positions[k]), depth
-        return best
+        if profile.size == 0:
+            return default
+        # Each step's depth below the highest point before it and the highest after it (running maxima from both ends).
+        before = np.r_[-np.inf, np.maximum.accumulate(profile)[:-1]]
+        after = np.r_[np.maximum.accumulate(profile[::-1])[::-1][1:], -np.inf]
+        depth = np.where((positions > low) & (positions < high), np.minimum(before, after) - profile, -np.inf)
+        deepest = int(np.argmax(depth))  # the first of equally deep dips
+        return float(positions[deepest]) if depth[deepest] > _MIN_DIP * self.contrast else default
 
     def la_max_area(self) -> int:
         """Left-atrial area (pixels) at its largest: the third-largest frame, so a frame or two where a
