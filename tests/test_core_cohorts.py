@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
+import sqlite3
+import threading
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -169,3 +174,57 @@ def test_a_second_worker_process_sees_and_adds_the_same_cohorts(tmp_path):
     worker.join(60)
     assert worker.exitcode == 0
     assert [c.name for c in store.list()] == ["from worker 1", "from worker 2"]
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_each_thread_keeps_one_connection_sees_the_others_writes_and_closes_it_when_it_ends(tmp_path, monkeypatch):
+    store = CohortStore(tmp_path / "cohorts.sqlite", dataset="demo")
+    saved = store.save("kept", CohortDefinition(subject_ids=("a",)))
+    before = _open_descriptors()
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: opened.append(args) or connect(*args, **kwargs))
+    for _ in range(200):
+        store.get(saved.id)
+    assert opened == [] and _open_descriptors() == before  # the first call's connection, reused: nothing opened per call
+    seen = []
+
+    def in_another_thread():
+        store.save("from a thread", CohortDefinition(subject_ids=("b",)))
+        seen.append([c.name for c in store.list()])
+
+    def round_trip():
+        thread = threading.Thread(target=in_another_thread)
+        thread.start()
+        thread.join()
+        store.delete(next(c.id for c in store.list() if c.name == "from a thread"))  # written there, seen and deleted here
+
+    round_trip()  # SQLite may keep one descriptor of a closed connection for the file's next opening (POSIX locks)
+    gc.collect()
+    after_one_thread = _open_descriptors()
+    for _ in range(20):  # threads come and go, as a server's do
+        round_trip()
+    gc.collect()
+    assert seen == [["from a thread", "kept"]] * 21 and _open_descriptors() == after_one_thread <= before + 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection_and_leaves_its_parents_alone(tmp_path):
+    store = CohortStore(tmp_path / "cohorts.sqlite", dataset="demo")
+    store.save("before the fork", CohortDefinition(subject_ids=("a",)))  # this thread now holds a connection
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns about forking a process with threads
+        child = os.fork()
+    if child == 0:  # the child: as a prefork worker would, with the parent's connection inherited
+        try:
+            store.save("in the child", CohortDefinition(subject_ids=("b",)))
+            os._exit(0 if [c.name for c in store.list()] == ["before the fork", "in the child"] else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [c.name for c in store.list()] == ["before the fork", "in the child"]  # the parent's connection still works
+    store.save("after", CohortDefinition(subject_ids=("c",)))
