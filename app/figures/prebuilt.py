@@ -2,12 +2,13 @@
 
 For the large figures drawn on every decode, focus or evaluation, made by our own tested builders: a
 decode's two ECG sheets (about 30 traces, 40 annotations and shapes), its cine (50 frames of images),
-the Accuracy and Compare spaces panels. Validating them took 108 of a decode's 230 ms; a go.Figure
-even unvalidated costs its traces' construction, and Dash's serialising of one a deep copy: 50 of
-a decode's 122 ms (5,000-subject demo). Built as dicts, their numeric arrays already Plotly.js typed
-arrays and the app's template in place, they go out as they are, and pickle as they are when a
-background job returns them. Plotly builds its own templates this way; Plotly.js still checks what
-it draws, the tests check that validating a prebuilt figure changes nothing, and the browser tests look at them.
+the Accuracy and Compare spaces panels, and the message figures shown in their place. Validating
+them took 108 of a decode's 230 ms; a go.Figure even unvalidated costs its traces' construction, and
+Dash's serialising of one a deep copy: 50 of a decode's 122 ms (5,000-subject demo). Built as dicts,
+their numeric arrays already Plotly.js typed arrays and the app's template in place, they go out as
+they are, and pickle as they are when a background job returns them. Plotly.js still checks what it
+draws; the tests check that validating a prebuilt figure changes nothing (``tests.figure_checks``,
+which also reads one as a validated go.Figure), and the browser tests look at them.
 """
 
 from __future__ import annotations
