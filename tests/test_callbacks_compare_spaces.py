@@ -269,3 +269,20 @@ def test_a_map_waiting_for_a_job_that_ended_without_a_result_says_so_and_stops_p
     same_cache = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
     neighbourhoods.load_comparison(same_cache, A, B, 7, "cosine", compute=True)
     assert answer(3, waiting) == {}  # its neighbours are there after all: the next poll draws them
+
+
+def test_subject_records_show_each_listed_subject_with_missing_values_as_empty_cells_or_dashes(context):
+    phenotypes = context.cohort.phenotypes  # this test's own copy: missing values in every kind of column
+    phenotypes["age_years"] = phenotypes["age_years"].where(np.arange(len(phenotypes)) != 1)
+    phenotypes["sex"] = phenotypes["sex"].where(np.arange(len(phenotypes)) != 2)
+    phenotypes["atrial_fibrillation"] = phenotypes["atrial_fibrillation"].astype("boolean").where(np.arange(len(phenotypes)) != 3)
+    overlap = np.linspace(0, 1, len(phenotypes))
+    overlap[2] = np.nan
+    records = compare_tables.subject_records(context, overlap, np.array([1, 2, 3, 0]), {"count": np.array([4, 5, 6, 7])})
+    assert [record["id"] for record in records] == [1, 2, 3, 0] and [record["count"] for record in records] == [4, 5, 6, 7]
+    assert [record["subject"] for record in records] == [str(phenotypes.index[row]) for row in (1, 2, 3, 0)]
+    assert records[0]["age_years"] is None and records[1]["sex"] == "–" and records[2]["atrial_fibrillation"] == "–"
+    assert records[1]["overlap"] is None and records[0]["overlap"] == round(float(overlap[1]), 3)
+    assert records[3]["age_years"] == round(float(phenotypes["age_years"].iloc[0]), 1) and records[3]["sex"] == str(phenotypes["sex"].iloc[0])
+    assert records[3]["atrial_fibrillation"] == ("yes" if phenotypes["atrial_fibrillation"].iloc[0] else "no")
+    assert all(type(record["id"]) is int and type(record["count"]) is int for record in records)  # plain Python values, as JSON wants

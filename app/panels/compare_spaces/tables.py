@@ -21,22 +21,32 @@ def table_columns(context: AppContext) -> list[dict]:
 
 
 def subject_records(context: AppContext, overlap: np.ndarray | None, rows: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> list[dict]:
-    """Table rows (one per subject, keyed by row number) with overlap and key clinical variables."""
+    """Table rows (one per subject, keyed by row number) with overlap and key clinical variables; a missing number is None.
+
+    Column by column in plain Python: these are lists of ten or fifty subjects, for which building a
+    DataFrame cost seven tenths of a focus change in Compare spaces.
+    """
+    rows = np.asarray(rows, dtype=int)
     phenotypes = context.cohort.phenotypes.iloc[rows]
-    table = pd.DataFrame({"id": rows.astype(int), "subject": phenotypes.index.astype(str)})
+    columns: dict[str, list] = {"id": rows.tolist(), "subject": phenotypes.index.astype(str).tolist()}
     for name, values in (extra or {}).items():
-        table[name] = values
+        columns[name] = _numbers(np.asarray(values))
     if overlap is not None:
-        table["overlap"] = np.round(overlap[rows], 3)
+        columns["overlap"] = _numbers(np.round(overlap[rows], 3))
     for name in (variable for variable in HOVER_VARIABLES if variable in context.variables):
-        spec, column = context.variables[name], phenotypes[name]
+        spec, values = context.variables[name], phenotypes[name]
         if spec.type == "continuous":
-            table[name] = np.round(column.to_numpy(dtype=float, na_value=np.nan), 1)
+            columns[name] = _numbers(np.round(values.to_numpy(dtype=float, na_value=np.nan), 1))
         elif spec.type == "binary":
-            table[name] = column.map(lambda value: "–" if pd.isna(value) else ("yes" if value else "no")).to_numpy(dtype=object)
+            columns[name] = ["–" if pd.isna(value) else ("yes" if value else "no") for value in values.tolist()]
         else:
-            table[name] = column.astype("string").fillna("–").to_numpy(dtype=object)
-    return table.replace({np.nan: None}).to_dict("records")
+            columns[name] = ["–" if pd.isna(value) else str(value) for value in values.tolist()]
+    return [dict(zip(columns, record)) for record in zip(*columns.values())]
+
+
+def _numbers(values: np.ndarray) -> list:
+    """Python numbers, NaN as None (an empty cell)."""
+    return [None if value != value else value for value in values.tolist()]
 
 
 def _cell(value: object) -> str:
