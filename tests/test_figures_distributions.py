@@ -8,6 +8,7 @@ import pytest
 
 from app.figures.distributions import filter_histogram, overlaid_distributions
 from data_loaders.manifest import VariableSpec
+from tests.figure_checks import assert_unchanged_by_validation, validated
 
 MASS = VariableSpec("lv_mass_g", "continuous", "LV mass", "g")
 SEX = VariableSpec("sex", "categorical", "Sex", categories=("female", "male"))
@@ -35,7 +36,9 @@ def test_filter_histograms_show_shares_so_a_small_cohort_is_visible(masses):
 
 def test_overlaid_distributions_draw_every_subject_and_say_where_the_axis_is_clipped(masses):
     group_a = np.arange(len(masses)) < 54
-    figure = overlaid_distributions(masses, MASS, {"A": group_a, "B": ~group_a})
+    prebuilt = overlaid_distributions(masses, MASS, {"A": group_a, "B": ~group_a})
+    assert_unchanged_by_validation(prebuilt)
+    figure = validated(prebuilt)
     bars_a = figure.data[0]
     assert bars_a.name == "A (n=54)"
     assert sum(bars_a.y) == pytest.approx(1)
@@ -47,5 +50,5 @@ def test_overlaid_distributions_draw_every_subject_and_say_where_the_axis_is_cli
 
 def test_no_clipping_note_when_the_axis_shows_everyone():
     values = pd.Series(np.tile([1.0, 2.0, 3.0], 17)[:50])  # ties at both ends: the percentiles are the extremes
-    figure = overlaid_distributions(values, MASS, {"A": np.arange(50) < 25, "B": np.arange(50) >= 25}, bins=10)
+    figure = validated(overlaid_distributions(values, MASS, {"A": np.arange(50) < 25, "B": np.arange(50) >= 25}, bins=10))
     assert not figure.layout.annotations or "below" not in figure.layout.annotations[0].text
