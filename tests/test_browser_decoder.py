@@ -43,6 +43,14 @@ def _with(driver, graph_id: str, predicate):
     return state if state and predicate(state) else None
 
 
+def _boxes(driver, graph_id: str, selectors: tuple[str, ...]) -> list[dict]:
+    """Where each element drawn in a graph sits in the page (its first match per CSS selector)."""
+    return driver.execute_script(
+        "const graph = document.getElementById(arguments[0]);"
+        "return arguments[1].map(s => { const r = graph.querySelector(s).getBoundingClientRect();"
+        " return {top: r.top, bottom: r.bottom, height: r.height}; });", graph_id, list(selectors))
+
+
 def _shot(driver, name: str) -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -175,6 +183,9 @@ def test_prototypes_perturbation_and_interpolation_are_drawn(driver, app_url):
     changed = wait_for(lambda: (text := driver.find_element(By.ID, "decoder-proto-table").text) and "Atrial fibrillation" in text and text,
                        message="what changed and the predictions on the prototypes")
     assert "QRS duration (ms)" in changed and "A − B" in changed and "B − A" not in changed
+    title, legend, sheet = _boxes(driver, "decoder-proto-ecg", (".gtitle", ".legend", ".bglayer .bg"))
+    assert legend["height"] > 30  # the long cohort names wrap onto a second row in this column...
+    assert title["bottom"] <= legend["top"] and legend["bottom"] <= sheet["top"]  # ...under the title, pushing the sheet down
     _shot(driver, "decoder-prototypes")
     _scroll_to(driver, "decoder-proto-mri")
     _shot(driver, "decoder-prototypes-cine")

@@ -164,8 +164,11 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
     grid = {"showgrid": True, "gridcolor": MAJOR_GRID, "gridwidth": 1, "zeroline": False, "showticklabels": False, "ticks": "",
             "showline": False, "fixedrange": False}
     height_px = width_px * (y_range[1] - y_range[0]) * GAIN_MM_PER_MV / ((x_range[1] - x_range[0]) * PAPER_SPEED_MM_PER_S)
-    top = 104 if title else 40  # the mode bar, then the title, then the legend, clear of each other
+    # From the top: the mode bar, the title, then the legend, which hangs from a fixed height and pushes the sheet down
+    # when its entries wrap onto more rows (long cohort names in a narrow column) rather than over the title.
+    top, legend_top = (104, 60) if title else (40, 14)
     bottom = 48 if footnote else 30
+    height = int(round(height_px)) + top + bottom
     layout = dict(
         xaxis={**grid, "range": x_range, "tick0": 0, "dtick": LARGE_SQUARE_S, "constrain": "domain", "constraintoward": "left",
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_S, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
@@ -173,9 +176,9 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
                "scaleanchor": "x", "scaleratio": GAIN_MM_PER_MV / PAPER_SPEED_MM_PER_S,
                "minor": {"tick0": 0, "dtick": SMALL_SQUARE_MV, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5}},
         shapes=shapes or None, annotations=annotations, plot_bgcolor=PAPER_COLOUR, paper_bgcolor="white",
-        title={"text": plotly_text(title), "x": 0, "xref": "paper", "y": 1, "yref": "paper", "yanchor": "bottom", "pad": {"b": 34}, "font": {"size": 14}},
-        height=int(round(height_px)) + top + bottom, margin={"l": 10, "r": 10, "t": top, "b": bottom}, showlegend=True,
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}, hovermode="closest",
+        title={"text": plotly_text(title), "x": 0, "xref": "paper", "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 34}, "font": {"size": 14}},
+        height=height, margin={"l": 10, "r": 10, "t": top, "b": bottom}, showlegend=True,
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - legend_top / height, "yref": "container", "yanchor": "top"}, hovermode="closest",
     )
     return prebuilt_figure(data, layout)
 
