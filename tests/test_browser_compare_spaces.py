@@ -144,9 +144,18 @@ def test_a_range_brushed_on_the_histogram_stays_and_selects_only_the_subjects_sh
     assert driver.execute_script("return document.querySelectorAll('#cs-histogram .selectionlayer path, #cs-histogram .select-outline').length") > 0
     driver.find_element(By.ID, "cs-select-range").click()
     wait_for(lambda: current_count(driver) == shown, message=f"the {shown} subjects shown selected")
+    legend, plot = wait_for(lambda: driver.execute_script(HISTOGRAM_LEGEND), message="the histogram's legend: everyone and the selection")
+    assert legend["bottom"] <= plot["top"] + 1  # above the bars and the brushed box, not over them
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-brushed.png"))
     assert severe_console_errors(driver) == []
 
+
+HISTOGRAM_LEGEND = """
+const graph = document.querySelector('#cs-histogram .js-plotly-plot');
+const legend = graph && graph.querySelector('.legend'), plot = graph && graph.querySelector('.nsewdrag');
+if (!legend || !plot) return null;
+return [legend, plot].map((element) => { const r = element.getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; });
+"""
 
 BOXES = """
 const graph = document.querySelector('#cs-map .js-plotly-plot');

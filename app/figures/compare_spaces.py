@@ -145,7 +145,7 @@ def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | Non
              "hovertemplate": "overlap %{x:.2f}: %{y:,} subjects<extra></extra>", "selectedpoints": inside, "unselected": {"marker": {"opacity": 0.3}}}]
     layout = {"xaxis": {"title": {"text": f"overlap (Jaccard, k = {k})"}, "range": [0, 1]}, "yaxis": {"title": {"text": "subjects"}},
               "barmode": "overlay", "dragmode": "select", "selectdirection": "h", "bargap": 0, "showlegend": highlighted is not None,
-              "legend": {"orientation": "h", "y": 1.12, "x": 0}, **_layout_defaults(revision)}
+              "legend": {"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"}, **_layout_defaults(revision)}  # in the top margin, clear of the bars
     if brushed is not None:
         # In data coordinates on both axes: Plotly re-reads the box after a redraw and reports its range again.
         layout["selections"] = [{"type": "rect", "xref": "x", "yref": "y", "x0": brushed[0], "x1": brushed[1],
