@@ -15,10 +15,10 @@ from app.figures.accuracy import (
     agreement_figure,
     confusion_figure,
     forest_figure,
-    note_figure,
     reliability_figure,
     roc_pr_figure,
 )
+from app.figures.messages import message_figure
 from tests.figure_checks import assert_unchanged_by_validation, validated
 
 
@@ -105,8 +105,8 @@ def test_forest_plot_shows_each_subgroup_with_its_interval_and_skips_those_witho
     assert empty.layout.annotations[0].text == "No subgroup has enough test subjects for the AUROC"
 
 
-def test_note_figure_says_why_instead_of_empty_axes():
-    figure = validated(note_figure("No group here has enough test subjects to draw"))
+def test_an_empty_accuracy_figure_says_why_instead_of_empty_axes():
+    figure = validated(message_figure("No group here has enough test subjects to draw", height=320))
     assert figure.layout.annotations[0].text == "No group here has enough test subjects to draw"
     assert figure.layout.xaxis.visible is False
 
@@ -115,5 +115,5 @@ def test_prebuilt_figures_send_what_plotly_would_after_validating_them():
     binary, continuous = _cohorts(), _cohorts("continuous")
     table = pd.DataFrame({"subgroup": ["a", "b"], "n": [10, 20], "auroc": [0.7, 0.8], "auroc_low": [0.6, 0.7], "auroc_high": [0.8, 0.9]})
     for figure in (roc_pr_figure(binary, 0.4, "AF"), roc_pr_figure(binary, None, "AF"), reliability_figure(binary), confusion_figure(binary, 0.5, "AF"),
-                   agreement_figure(continuous, "LV mass", "g"), forest_figure(table, "auroc", (0.75, 0.7, 0.8)), note_figure("nothing here")):
+                   agreement_figure(continuous, "LV mass", "g"), forest_figure(table, "auroc", (0.75, 0.7, 0.8)), message_figure("nothing here", height=320)):
         assert_unchanged_by_validation(figure)

@@ -15,6 +15,7 @@ import pandas as pd
 from plotly.colors import get_colorscale
 
 from app.core.metrics import METRIC_LABELS, along_curve, confusion_counts, limits_of_agreement, operating_point, precision_recall_points, reliability_bins, roc_points
+from app.figures.messages import message_figure
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
@@ -34,13 +35,6 @@ class CohortData:
     prediction: np.ndarray
     colour: str
     dash: str = "solid"
-
-
-def note_figure(text: str, height: int = 320) -> FigureDict:
-    """An empty figure that says why there is nothing to draw (instead of blank axes)."""
-    annotation = {"text": plotly_text(text), "showarrow": False, "font": {"size": 14, "color": "#555"}, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
-    return prebuilt_figure([], {"annotations": [annotation], "xaxis": {"visible": False}, "yaxis": {"visible": False}, "height": height,
-                                "margin": {"l": 10, "r": 10, "t": 10, "b": 10}})
 
 
 def _styled(layout: dict, height: int, legend_y: float = 1.1) -> dict:
@@ -178,7 +172,7 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
     label = METRIC_LABELS[metric]
     shown = table[np.isfinite(table[metric].to_numpy(dtype=float))]
     if shown.empty:
-        return note_figure(f"No subgroup has enough test subjects for the {label}", height=220)
+        return message_figure(f"No subgroup has enough test subjects for the {label}", height=220)
     names = [f"{plotly_text(name)} (n = {n})" for name, n in zip(shown["subgroup"], shown["n"])]
     value = shown[metric].to_numpy(dtype=float)
     low, high = shown[f"{metric}_low"].to_numpy(dtype=float), shown[f"{metric}_high"].to_numpy(dtype=float)

@@ -21,10 +21,10 @@ from app.figures.accuracy import (
     agreement_figure,
     confusion_figure,
     forest_figure,
-    note_figure,
     reliability_figure,
     roc_pr_figure,
 )
+from app.figures.messages import message_figure
 from app.panels.accuracy.evaluation import (
     Evaluation,
     auroc_comparisons,
@@ -59,7 +59,7 @@ def evaluation_figures(context: AppContext, evaluation: Evaluation) -> list:
     if evaluation.predictions.kind != "binary" and len(drawn) > 1:
         drawn = [group for group in drawn if group.name != EVERYONE_GROUP]  # everyone's points would cover the cohort's and the rest's
     if not drawn:
-        return [dcc.Graph(id="accuracy-curves", figure=note_figure("No group here has enough test subjects to draw"), config=GRAPH_CONFIG)]
+        return [dcc.Graph(id="accuracy-curves", figure=message_figure("No group here has enough test subjects to draw", height=320), config=GRAPH_CONFIG)]
     if evaluation.predictions.kind != "binary":
         return [_figure_heading("Predicted vs true, and Bland–Altman", "Right: bias (solid) and 95% limits of agreement (dashed) per group."),
                 dcc.Graph(id="accuracy-agreement", figure=agreement_figure(drawn, label, task_unit(context, task)), config=GRAPH_CONFIG)]
@@ -218,14 +218,14 @@ def render_subgroups(context: AppContext, task: str | None, space: str | None, t
                      choice: str | int | None = CURRENT) -> SubgroupsView:
     """The subgroup table and forest plot for a breakdown."""
     if not task or not space or (task, space) not in task_predictions(context) or not breakdown:
-        return SubgroupsView(html.Div(), note_figure("Choose an outcome and a breakdown", height=200))
+        return SubgroupsView(html.Div(), message_figure("Choose an outcome and a breakdown", height=200))
     try:
         kind, table = subgroup_results(context, task, space, threshold, breakdown, filters, selection, sort, choice)
     except CohortStoreError as error:  # the chosen saved cohort was deleted in another tab
-        return SubgroupsView(dbc.Alert(f"The chosen saved cohort cannot be used ({error}): choose another.", color="warning"), note_figure("", height=200))
+        return SubgroupsView(dbc.Alert(f"The chosen saved cohort cannot be used ({error}): choose another.", color="warning"), message_figure("", height=200))
     if breakdown == BY_SAVED and len(table) == 1:
         advice = dbc.Alert("No saved cohorts yet: save some in the sidebar to compare the predictor across them.", color="info", className="py-2")
-        return SubgroupsView([advice, subgroup_table_component(table, kind, task_unit(context, task), sort)], note_figure("No saved cohorts yet", height=200))
+        return SubgroupsView([advice, subgroup_table_component(table, kind, task_unit(context, task), sort)], message_figure("No saved cohorts yet", height=200))
     metric = metric if metric in metric_names(kind) else metric_names(kind)[0]
     first = table.iloc[0]
     figure = forest_figure(table.iloc[1:], metric, (first[metric], first[f"{metric}_low"], first[f"{metric}_high"]), "Everyone")
