@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, set_props
 
 from app.figures.prebuilt import sendable
@@ -114,9 +113,7 @@ class BackgroundJob:
 def _without_figure_objects(result, n_outputs: int):
     """A job's outputs with each go.Figure as the plain dict Dash would send (app.figures.prebuilt.sendable): the result
     is pickled into the cache and read back by the request that collects it, where a figure object is validated again."""
-    if n_outputs == 1:
-        return sendable(result) if isinstance(result, go.Figure) else result
-    return [sendable(value) if isinstance(value, go.Figure) else value for value in result]
+    return sendable(result) if n_outputs == 1 else [sendable(value) for value in result]
 
 
 def pass_on(app: dash.Dash, job: BackgroundJob, settings: dict[str, Input | State], visibility: Sequence[Input],
