@@ -174,8 +174,9 @@ class _SubjectMeasure:
         window = (self.valve_ed - 2, self.valve_ed + _MAX_DESCENT * length)
         planes = np.full(count, np.nan)
         planes[0], last, missed = -np.inf, self.valve_ed, 0  # the end-diastolic region is already cut
+        dips = self._valve_dips(self.frames, *window)
         for t in range(1, count):
-            dip = self._valve_plane(t, *window, default=np.nan)
+            dip = dips[t]
             if np.isnan(dip) or abs(dip - last) > _MAX_VALVE_STEP_PX:
                 missed += 1
                 if missed == 3:
@@ -212,26 +213,33 @@ class _SubjectMeasure:
         self.axis_offset = 0.0
 
     def _valve_plane(self, frame: int, low: float, high: float, default: float, within: np.ndarray | None = None) -> float:
-        """Position along the axis of the deepest intensity dip between ``low`` and ``high``, in a band round the axis.
+        """Position along the axis of the deepest valve dip between ``low`` and ``high`` in one frame (see ``_valve_dips``), else ``default``."""
+        dip = self._valve_dips(self.frames[frame : frame + 1], low, high, within)[0]
+        return default if np.isnan(dip) else float(dip)
+
+    def _valve_dips(self, frames: np.ndarray, low: float, high: float, within: np.ndarray | None = None) -> np.ndarray:
+        """Per frame, the position along the axis of the deepest intensity dip between ``low`` and ``high``, in a band round the axis.
 
         The profile takes, at each step along the axis, the mean of the three brightest pixels across
         the band, so the closed valve (dark all across) dips while an atrial wall clipping the band
         does not. The dip must be deeper than ``_MIN_DIP`` of the contrast below the highest point on
-        each side of it (within 6 px beyond the window, and ``within`` a region if given); otherwise
-        ``default`` is returned.
+        each side of it (within 6 px beyond the window, and ``within`` a region if given); a frame
+        without one gets NaN. All frames at once: the band, and so the steps along it, are the same in each.
         """
         band = (np.abs(self.across - self.axis_offset) <= _STRIP_HALF_WIDTH_PX) & (self.along > low - 6) & (self.along < high + 6)
         if within is not None:
             band &= within
-        positions, profile = _brightest_per_step(np.round(self.along[band]).astype(int), self.frames[frame][band])
-        if profile.size == 0:
-            return default
+        positions, profiles = _brightest_per_step(np.round(self.along[band]).astype(int), frames[:, band])
+        if positions.size == 0:
+            return np.full(len(frames), np.nan)
         # Each step's depth below the highest point before it and the highest after it (running maxima from both ends).
-        before = np.r_[-np.inf, np.maximum.accumulate(profile)[:-1]]
-        after = np.r_[np.maximum.accumulate(profile[::-1])[::-1][1:], -np.inf]
-        depth = np.where((positions > low) & (positions < high), np.minimum(before, after) - profile, -np.inf)
-        deepest = int(np.argmax(depth))  # the first of equally deep dips
-        return float(positions[deepest]) if depth[deepest] > _MIN_DIP * self.contrast else default
+        edge = np.full((len(frames), 1), -np.inf)
+        before = np.concatenate([edge, np.maximum.accumulate(profiles, axis=1)[:, :-1]], axis=1)
+        after = np.concatenate([np.maximum.accumulate(profiles[:, ::-1], axis=1)[:, -2::-1], edge], axis=1)
+        depth = np.where((positions > low) & (positions < high), np.minimum(before, after) - profiles, -np.inf)
+        deepest = np.argmax(depth, axis=1)  # the first of equally deep dips
+        found = np.take_along_axis(depth, deepest[:, None], axis=1)[:, 0] > _MIN_DIP * self.contrast
+        return np.where(found, positions[deepest], np.nan)
 
     def la_max_area(self) -> int:
         """Left-atrial area (pixels) at its largest: the third-largest frame, so a frame or two where a
@@ -265,13 +273,14 @@ class _SubjectMeasure:
 
 
 def _brightest_per_step(steps: np.ndarray, values: np.ndarray, count: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``steps`` and, for each, the mean of its ``count`` largest ``values``."""
-    order = np.lexsort((values, steps))
-    steps, values = steps[order], values[order]
-    ends = np.flatnonzero(np.r_[steps[1:] != steps[:-1], True]) + 1
-    starts = np.maximum(np.r_[0, ends[:-1]], ends - count)
-    totals = np.r_[0.0, np.cumsum(values, dtype=np.float64)]
-    return steps[ends - 1], (totals[ends] - totals[starts]) / (ends - starts)
+    """The distinct ``steps`` (n,) and, for each and each row of ``values`` (frames, n), the mean of its ``count`` largest values."""
+    order = np.lexsort((values, np.broadcast_to(steps, values.shape)))  # per row: by step, then by value
+    values, steps = np.take_along_axis(values, order, axis=1), np.sort(steps)
+    ends = np.flatnonzero(np.append(steps[1:] != steps[:-1], True)) + 1
+    starts = np.maximum(np.concatenate(([0], ends[:-1])), ends - count)
+    totals = np.zeros((len(values), len(steps) + 1))
+    totals[:, 1:] = np.cumsum(values, axis=1, dtype=np.float64)
+    return steps[ends - 1], (totals[:, ends] - totals[:, starts]) / (ends - starts)
 
 
 def _otsu_above_lungs(image: np.ndarray) -> float:
