@@ -66,3 +66,21 @@ def test_opening_every_panel_leaves_every_webgl_plot_drawn(driver, app_url):
     entries = driver.get_log("browser")
     assert not [e for e in entries if "WebGL" in e["message"] and ("lost" in e["message"].lower() or "too many" in e["message"].lower())], entries
     assert [e["message"] for e in entries if e["level"] == "SEVERE"] == []
+
+
+LAPTOP_LAYOUT = """
+const tabs = Array.from(document.querySelectorAll('#main-tabs .nav-link')).map((tab) => Math.round(tab.getBoundingClientRect().top));
+return {tabRows: new Set(tabs).size, tabs: tabs.length,
+        pageWidth: document.documentElement.scrollWidth, viewportWidth: document.documentElement.clientWidth};
+"""
+
+
+def test_on_a_1366_pixel_laptop_the_tabs_fit_one_row_and_nothing_scrolls_sideways(driver, app_url):
+    """The commonest clinical laptop screen: every tab in one row (a second row pushed the views down), and no horizontal scrollbar
+    (Dash 4's dropdowns keep an invisible focus target at its natural width, which stuck out past the right-hand view's axis choice)."""
+    driver.set_window_size(1366, 768)
+    driver.get(app_url)
+    wait_for(lambda: _drawn(driver, "view-2"), message="the clinical view drawn")
+    layout = driver.execute_script(LAPTOP_LAYOUT)
+    assert layout["tabs"] == len(PANELS) and layout["tabRows"] == 1, layout
+    assert layout["pageWidth"] <= layout["viewportWidth"], layout
