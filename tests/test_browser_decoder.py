@@ -48,7 +48,7 @@ def _boxes(driver, graph_id: str, selectors: tuple[str, ...]) -> list[dict]:
     return driver.execute_script(
         "const graph = document.getElementById(arguments[0]);"
         "return arguments[1].map(s => { const r = graph.querySelector(s).getBoundingClientRect();"
-        " return {top: r.top, bottom: r.bottom, height: r.height}; });", graph_id, list(selectors))
+        " return {top: r.top, bottom: r.bottom, height: r.height, width: r.width}; });", graph_id, list(selectors))
 
 
 def _shot(driver, name: str) -> Path:
@@ -152,6 +152,16 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     assert "ECG r" in table and "RMSE" in table and "LV area curve r" in table
     _scroll_to(driver, "decoder-ecg")
     _shot(driver, "decoder-subjects-strip")
+    # On a laptop the sheet is narrower than its height was sized for, and the squares stay square, so it ends above its
+    # figure's bottom: the paper-speed note follows the sheet, not the figure (it sat 90 px lower, past blank space).
+    driver.set_window_size(1366, 1300)
+    try:
+        wait_for(lambda: _boxes(driver, "decoder-ecg", (".main-svg",))[0]["width"] < 1100, message="the sheet redrawn narrower")
+        sheet_bottom = _boxes(driver, "decoder-ecg", (".bglayer .bg",))[0]["bottom"]
+        note = next(a for a in driver.execute_script(ANNOTATION_BOXES, "#decoder-ecg") if a["text"].startswith("25 mm/s"))
+        assert 0 <= note["top"] - sheet_bottom <= 12, (note, sheet_bottom)
+    finally:
+        driver.set_window_size(1500, 1300)
     _scroll_to(driver, "decoder-ecg-median")
     _shot(driver, "decoder-subjects-median")
     _cine_loops_until_paused(driver, "decoder-mri")

@@ -157,7 +157,7 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
                     "x": place.note_x + 0.04, "y": place.baseline + 1.6, "xanchor": "left", "yanchor": "bottom", "showarrow": False,
                     "font": {"size": 11}} for place in placements]
     annotations.append({"text": "25 mm/s · 10 mm/mV · 1 mm squares: 0.04 s × 0.1 mV · 5 mm: 0.2 s × 0.5 mV" + (f"<br>{plotly_text(footnote)}" if footnote else ""),
-                        "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yanchor": "top", "xanchor": "left", "yshift": -4, "align": "left",
+                        "xref": "paper", "yref": "y domain", "x": 0, "y": 0, "yanchor": "top", "xanchor": "left", "yshift": -4, "align": "left",
                         "showarrow": False, "font": {"size": 11, "color": "#555"}})
     x_range = [-CALIBRATION_MARGIN_S - SMALL_SQUARE_S, width_s + SMALL_SQUARE_S]
     y_range = [row_baseline(rows - 1) - 1.5, 1.5 + 2 * LARGE_SQUARE_MV]  # room below the last row, and above the first row's labels
