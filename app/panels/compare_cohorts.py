@@ -91,8 +91,8 @@ def layout(context: AppContext) -> html.Div:
                                         size="sm", className="mb-2"),
                         dcc.Download(id="compare-download"),
                         dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300),
-                    ], lg=8),
-                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), lg=4),
+                    ], xxl=8),  # side by side only from 1400 px: on a laptop Table 1 takes the full width, p and q in view
+                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), xxl=4),
                 ]
             ),
             shown_store(COMPARE_TAB),
