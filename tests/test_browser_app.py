@@ -7,12 +7,13 @@ figure is SVG, so opening every panel must leave every WebGL context alive.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import box_select_middle, highlighted_rows, open_tab, plot_state, requires_chromium, wait_for
+from tests.browser import box_select_middle, current_count, highlighted_rows, open_tab, plot_state, requires_chromium, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
 from tests.serving import running_app
 
@@ -94,3 +95,32 @@ def test_on_a_1366_pixel_laptop_the_tabs_fit_one_row_and_neither_the_page_nor_ta
         "const t = document.querySelector('.compare-table'); return t && t.querySelector('tbody tr') && {scroll: t.scrollWidth, width: t.clientWidth};"),
         message="Table 1")
     assert table["scroll"] <= table["width"], table
+
+
+def test_opening_a_panel_leaves_the_selection_alone_and_starts_no_work(driver, app_url):
+    """A panel arrives the first time its tab is opened, and Dash then runs every callback with an input in it and an output
+    outside it, prevent_initial_call notwithstanding. With the neighbour lists and a clustering already on the server (an
+    earlier visit), opening Compare spaces replaced the selection with everyone (its "Select the subjects shown" button,
+    unbrushed) and opening Clusters put a clustering in force before Find clusters was pressed."""
+    driver.get(app_url)
+    open_tab(driver, "Compare spaces")
+    wait_for(lambda: _drawn(driver, "cs-map"), timeout=60, message="the overlap map")
+    open_tab(driver, "Clusters")
+    wait_for(lambda: (button := driver.find_element(By.ID, "cluster-run")).is_enabled() and button, message="Find clusters ready").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#cluster-items .cluster-item"), timeout=60, message="the clusters listed")
+
+    driver.get(app_url)  # a new visit: each panel arrives again when its tab is opened
+    wait_for(lambda: _drawn(driver, "view-0"), message="view 1 drawn")
+    box_select_middle(driver, "view-0")
+    wait_for(lambda: highlighted_rows(plot_state(driver, "view-0")), message="a selection")
+    selected = wait_for(lambda: current_count(driver), message="the current cohort's size")
+    assert selected < SMALL_COHORT_SUBJECTS
+    for label in PANELS[:-1]:
+        open_tab(driver, label)
+        if label == "Compare spaces":
+            wait_for(lambda: _drawn(driver, "cs-map"), timeout=60, message="the overlap map")
+        time.sleep(1)  # what the panel's arrival set off has answered (cached results answer at once)
+        assert current_count(driver) == selected, f"opening {label} changed the selection"
+        if label == "Clusters":
+            assert not driver.find_elements(By.CSS_SELECTOR, "#cluster-items .cluster-item"), "a clustering was put in force without Find clusters"
+            assert "Find clusters" in driver.find_element(By.ID, "cluster-summary").text

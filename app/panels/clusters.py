@@ -23,6 +23,7 @@ from app.core.cohort_algebra import CohortDefinition
 from app.figures.clusters import ClusterEntry, cluster_list
 from app.figures.scatter import colour_coding
 from app.jobs import HEAVY, BackgroundJob
+from app.panels.tab_panes import clicked
 from app.state import CLUSTERS, COHORTS_VERSION, SELECTION, cluster_column, clustering_spec, clustering_value, ordered_spaces, space_label
 
 DEFAULT_K = 4
@@ -174,7 +175,9 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("cluster-min-size", "value"),
         prevent_initial_call=True,
     )
-    def _find(_clicks, space, method, k, min_size):
+    def _find(clicks, space, method, k, min_size):
+        if not clicked(clicks):
+            return dash.no_update, dash.no_update
         request = cluster_request(context, space, method, k, min_size)
         if context.cached_clusters(*clustering_spec(context, request)) is not None:
             return dash.no_update, request  # cached: in force at once, no background job

@@ -7,6 +7,10 @@ panels' first answers. Now a hidden tab holds an empty pane and a flag; opening 
 the browser (``assets/panels.js``) and one request fetches the panel, which then stays on the page
 (its settings kept as the user goes back and forth). Callbacks with outputs or inputs in the panel
 run when it arrives (Dash's first call for components added to the page), as they did on page load.
+Unlike on page load, Dash also runs a callback with ``prevent_initial_call`` then, when an input is in
+the panel and an output outside it (the selection, the clustering in force): such a button's callback
+must check ``clicked`` (opening Compare spaces once replaced the selection with everyone, and opening
+Clusters ran a clustering nobody asked for).
 """
 
 from __future__ import annotations
@@ -52,3 +56,8 @@ def register_pane(app: dash.Dash, tab: str, panel: Component) -> None:
     @app.callback(Output(pane_id(tab), "children"), Input(opened_id(tab), "data"), prevent_initial_call=True)
     def _fill(opened):
         return panel if opened is True else dash.no_update
+
+
+def clicked(n_clicks: int | None) -> bool:
+    """Whether a button's callback was called by a click, not by its panel arriving (n_clicks still None: see above)."""
+    return bool(n_clicks)

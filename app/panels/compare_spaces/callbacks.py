@@ -14,6 +14,7 @@ from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, NEIGHBOURS_NOT_CO
 from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
 from app.panels.compare_spaces.views import Overview, render_overview, render_subject, use_suggestion
 from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
+from app.panels.tab_panes import clicked
 from app.state import COHORTS_VERSION, SELECTION, inputs_key, space_label, triggered
 
 
@@ -139,8 +140,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("cs-brushed", "data"),
         prevent_initial_call=True,
     )
-    def _select_range(_clicks, space_a, space_b, k, metric, brushed):
-        if not space_a or not space_b or space_a == space_b:
+    def _select_range(clicks, space_a, space_b, k, metric, brushed):
+        if not clicked(clicks) or not space_a or not space_b or space_a == space_b:
             return dash.no_update
         comparison = load_comparison(context, space_a, space_b, effective_k(context, k), metric)
         if comparison is None:
