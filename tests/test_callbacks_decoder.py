@@ -152,7 +152,7 @@ def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(
     b_trace = next(t for t in ecg.data if (t.name or "").startswith("B: mean") and t.hovertemplate.startswith("V1 "))
     v1 = next(t for t in a_minus_b if t.hovertemplate.startswith("V1 "))
     assert np.allclose(np.asarray(v1.customdata)[:, 0], np.asarray(a_trace.customdata)[:, 0] - np.asarray(b_trace.customdata)[:, 0], atol=1e-5)
-    assert len(mri.data) == 3 and mri.layout.annotations[2].text.endswith("− B: mean of everyone else (" + f"{context.n_subjects - n_women:,})")
+    assert len(mri.data) == 3 and mri.layout.annotations[2].text.replace("<br>", " ").endswith("− B: mean of everyone else (" + f"{context.n_subjects - n_women:,})")
     assert "2 prototypes" in status.children
     text = str(table)
     assert all(decoder_tables.task_label(context, task) in text for task in models.tasks("joint"))

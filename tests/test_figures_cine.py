@@ -71,3 +71,20 @@ def test_players_refuse_mismatched_cines():
         validated(cine.cine_difference_figure(_cine(20), _cine(10), heart_rate_bpm=60))
     with pytest.raises(ValueError, match="at least one frame"):
         cine.frame_ms_for_heart_rate(60, 0)
+
+
+def test_long_cohort_names_wrap_to_their_panel_and_the_figure_grows_to_keep_the_images():
+    """Prototype names ("A: mean of current cohort (2,795)") ran into each other over the A − B panel and off the colour bar."""
+    label_a, label_b = "A: mean of current cohort (2,795)", "B: mean of everyone else (2,205)"
+    short = cine.cine_difference_figure(_cine(), _cine(seed=1), label_a="A", label_b="B", title="Cine")
+    long = cine.cine_difference_figure(_cine(), _cine(seed=1), label_a=label_a, label_b=label_b,
+                                       title=f"Cine: {label_a}, {label_b} and {label_a} − {label_b} (red: brighter in {label_a}) " * 2)
+    titles = [annotation["text"] for annotation in long["layout"]["annotations"]]
+    per_line = int(0.9 * 1000 / 3 / cine.PANEL_TITLE_CHAR_PX)
+    assert titles[2].replace("<br>", " ") == f"{label_a} − {label_b}" and titles[2].count("<br>") == 1
+    assert all(len(line) <= per_line for title in titles for line in title.split("<br>"))
+    assert long["data"][2]["colorbar"]["title"]["text"] == "difference"
+    title_lines = long["layout"]["title"]["text"].count("<br>")
+    assert title_lines == 2 and long["layout"]["title"]["text"].endswith("…")  # three lines at most
+    grown = long["layout"]["height"] - short["layout"]["height"]
+    assert grown == long["layout"]["margin"]["t"] - short["layout"]["margin"]["t"] == 15 + 18 * title_lines  # the images keep their height

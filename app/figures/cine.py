@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from plotly.colors import get_colorscale
 
-from app.figures.decoder import INTENSITY_MAX, to_intensity_bytes
+from app.figures.decoder import FIGURE_TITLE_CHAR_PX, INTENSITY_MAX, TITLE_CHAR_PX, fit_column_titles, to_intensity_bytes
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import plotly_text
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
 DEFAULT_HEART_RATE_BPM = 60.0
 HEART_RATE_LIMITS_BPM = (30.0, 200.0)  # a rate outside this is a measurement error; clamp rather than play absurdly
+PANEL_TITLE_PX = 13  # font size of each panel's title
+PANEL_TITLE_CHAR_PX = TITLE_CHAR_PX * PANEL_TITLE_PX / 11
 MIN_DIFFERENCE_SCALE = 0.05  # the difference colour scale never narrows below ± this, so noise does not look like change
 
 
@@ -69,7 +71,8 @@ def difference_panel(title: str, cine_a: np.ndarray, cine_b: np.ndarray, limit: 
     difference = a - b
     limit = difference_scale(difference) if limit is None else float(limit)
     steps = np.clip(np.round(difference / limit * DIFFERENCE_MAX), -DIFFERENCE_MAX, DIFFERENCE_MAX).astype(np.int8)
-    bar = {"title": {"text": plotly_text(title), "side": "right"}, "tickvals": [-DIFFERENCE_MAX, 0, DIFFERENCE_MAX],
+    # The panel's title names what is subtracted; beside the bar (as long as the plot is tall) a long cohort name ran off the figure.
+    bar = {"title": {"text": "difference", "side": "right"}, "tickvals": [-DIFFERENCE_MAX, 0, DIFFERENCE_MAX],
            "ticktext": [f"−{limit:.2f}", "0", f"+{limit:.2f}"], "thickness": 10, "len": 0.8, "x": 1.0}
     return CinePanel(title, steps, "RdBu_r", -DIFFERENCE_MAX, DIFFERENCE_MAX, bar, f"{plotly_text(title)}: %{{z}}/{DIFFERENCE_MAX} of ±{limit:.2f}")
 
@@ -83,7 +86,14 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
         raise ValueError(f"cines must be (frames, rows, cols) with one frame count, got {[panel.stack.shape for panel in panels]}")
     frames = counts.pop()
     # The subplot grid (domains, titles) from Plotly; the traces, frames and controls as plain dicts (app.figures.prebuilt).
-    layout = panel_row([plotly_text(panel.title) for panel in panels], 0.02)
+    # Titles are cohort names too: wrapped to their panel (and the figure's to its width), so they never run into each other;
+    # each extra line adds to the top margin and the height, so the images keep their size.
+    panel_titles = fit_column_titles([panel.title for panel in panels], char_px=PANEL_TITLE_CHAR_PX)
+    figure_title = fit_column_titles([title], max_lines=3, char_px=FIGURE_TITLE_CHAR_PX)[0] if title else ""
+    extra_px = 15 * max(panel_title.count("<br>") for panel_title in panel_titles) + 18 * figure_title.count("<br>")
+    layout = panel_row(panel_titles, 0.02)
+    for annotation in layout["annotations"]:
+        annotation["font"] = {"size": PANEL_TITLE_PX}
     bars = [index for index, panel in enumerate(panels) if panel.colourbar]
     data = []
     for index, panel in enumerate(panels):
@@ -104,8 +114,8 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     step = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
     layout.update(
         meta={"cine_loop": True, "frame_ms": frame_ms},
-        title={"text": plotly_text(title), "x": 0.01, "font": {"size": 14}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
-        height=height, margin={"l": 10, "r": 40 if bars else 10, "t": 96 if title or caption else 54, "b": 10},
+        title={"text": figure_title, "x": 0.01, "font": {"size": 14}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
+        height=height + extra_px, margin={"l": 10, "r": 40 if bars else 10, "t": (96 if title or caption else 54) + extra_px, "b": 10},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
                       "pad": {"t": 4, "r": 6},
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},

@@ -110,7 +110,7 @@ def change_views(label_a: str, label_b: str, leads: Sequence[str], ecg_a: np.nda
                             footnote=f"bold: {label_a} − {label_b}; faint: each heart", width_px=ecg_width_px)
     if cine_a is not None and cine_b is not None:
         cine = cine_difference_figure(cine_a, cine_b, label_a=label_a, label_b=label_b, heart_rate_bpm=heart_rate_bpm,
-                                      title=f"Cine: {label_a}, {label_b} and {label_a} − {label_b} (red: brighter in {label_a})")
+                                      title=f"Cine: both hearts and their difference (red: brighter in {label_a})")  # each panel names its heart
     else:
         cine = message_figure("No cine for this model")
     table = measured_changes(ecg_a, ecg_b, leads, cine_a, cine_b, predictions, r_peak_index)

@@ -68,14 +68,16 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
 
 
 TITLE_CHAR_PX = 6.5  # width of a character of an 11 px column title, generously
+FIGURE_TITLE_CHAR_PX = TITLE_CHAR_PX * 14 / 11  # the same for a figure's 14 px title
 NARROWEST_FIGURE_PX = 1000  # the decoder's figures are laid out for at least this width
 
 
-def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_PX, max_lines: int = 2) -> list[str]:
+def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_PX, max_lines: int = 2, char_px: float = TITLE_CHAR_PX) -> list[str]:
     """Column titles that never run into each other: wrapped at spaces onto at most ``max_lines`` lines that fit a column, then cut with "…".
 
-    The labels are user text (cohort names): each line is escaped for Plotly, the line breaks are not."""
-    per_line = max(4, int(0.9 * figure_px / max(len(labels), 1) / TITLE_CHAR_PX))
+    The labels are user text (cohort names): each line is escaped for Plotly, the line breaks are not. ``char_px``: the width
+    of a character in the titles' font (a figure's 14 px title: ``FIGURE_TITLE_CHAR_PX``)."""
+    per_line = max(4, int(0.9 * figure_px / max(len(labels), 1) / char_px))
     fitted = []
     for label in labels:
         lines: list[str] = []
