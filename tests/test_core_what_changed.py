@@ -39,8 +39,8 @@ def test_a_minus_b_of_every_measure_with_the_predictors(hearts):
     assert rows.loc["QRS duration", "A"] == pytest.approx(em.qrs_duration_ms(medians[0]))
     assert rows.loc["LV cavity area, end-systole", "A − B"] > 0 and rows.loc["LV cavity area, end-systole", "moved"]
     assert rows.loc["LV fractional area change", "A − B"] < 0 and rows.loc["LV fractional area change", "unit"] == "%"
-    assert rows.loc["AF (predicted)", "A"] == pytest.approx(97) and rows.loc["AF (predicted)", "A − B"] == pytest.approx(95)
-    assert rows.loc["LVEF (predicted)", "A − B"] == pytest.approx(-25)
+    assert rows.loc["AF, predicted", "A"] == pytest.approx(97) and rows.loc["AF, predicted", "A − B"] == pytest.approx(95)
+    assert rows.loc["LVEF, predicted", "A − B"] == pytest.approx(-25)
 
 
 def test_identical_hearts_moved_nothing_and_no_cine_means_no_mri_rows(hearts):

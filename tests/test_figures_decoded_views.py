@@ -58,5 +58,5 @@ def test_change_views_are_a_minus_b_with_the_table_and_predictions(ecgs):
     assert validated(views.cine).layout.annotations[2].text == "wide QRS − normal" and len(validated(views.cine).frames) == 10
     rows = decoded_views.change_table_rows(views.table)
     assert rows.columns.tolist() == ["Quantity", "A", "B", "A − B"]
-    assert rows["Quantity"].iloc[0] in {"QRS duration (ms)", "AF (predicted) (%)"}  # moved quantities first
-    assert rows.set_index("Quantity").loc["AF (predicted) (%)", "A − B"] == "+95.0"
+    assert rows["Quantity"].iloc[0] in {"QRS duration (ms)", "AF, predicted (%)"}  # moved quantities first
+    assert rows.set_index("Quantity").loc["AF, predicted (%)", "A − B"] == "+95.0"

@@ -62,10 +62,10 @@ def measured_changes(ecg_a: np.ndarray, ecg_b: np.ndarray, leads: Sequence[str],
         rows.append(_row(LV_FAC.name, LV_FAC.unit, *(100 * area_change(curve) for curve in curves), LV_FAC.tolerance))
     for name, (value_a, value_b, unit) in (predictions or {}).items():
         if unit == "probability":
-            rows.append(_row(f"{name} (predicted)", "%", 100 * value_a, 100 * value_b, 100 * PREDICTION_TOLERANCE))
+            rows.append(_row(f"{name}, predicted", "%", 100 * value_a, 100 * value_b, 100 * PREDICTION_TOLERANCE))
         else:
             spread = max(abs(value_a), abs(value_b), 1e-9)
-            rows.append(_row(f"{name} (predicted)", unit, value_a, value_b, PREDICTION_TOLERANCE * spread))
+            rows.append(_row(f"{name}, predicted", unit, value_a, value_b, PREDICTION_TOLERANCE * spread))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -19,6 +19,12 @@ def task_label(context: AppContext, task: str) -> str:
     return f"{label} (probability)" if is_binary(context, task) else (spec.display_label if spec is not None else task)
 
 
+def predictor_name(context: AppContext, task: str) -> str:
+    """A predictor's outcome as a row of a measured-change table names it (its unit has a column of its own there)."""
+    spec = context.variables.get(task)
+    return spec.label if spec is not None else task
+
+
 def is_binary(context: AppContext, task: str) -> bool:
     spec = context.variables.get(task)
     return spec is not None and spec.type == "binary"

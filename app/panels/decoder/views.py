@@ -25,7 +25,7 @@ from app.figures.prebuilt import FigureDict
 from app.panels.decoder.choices import Groups, endpoint_latent, group_label, subject_rows
 from app.panels.decoder.model import Decoded, DecoderModels, decoder_models
 from app.panels.decoder.settings import DIFFERENCE, LATENT_NAMES, MAX_SUBJECTS, PREDICTOR_DIRECTION, PRINCIPAL_SLIDERS, SUBJECT_ENDPOINT
-from app.panels.decoder.tables import frame_table, is_binary, prediction_table, status_line, task_label
+from app.panels.decoder.tables import frame_table, is_binary, prediction_table, predictor_name, status_line, task_label
 from app.state import (
     REST,
     SPACE_LABELS,
@@ -185,7 +185,7 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
 def _change_outputs(context: AppContext, models: DecoderModels, space: str, latents: np.ndarray, labels: tuple[str, str],
                     decoded: Decoded, heart_rate: float | None, title: str) -> tuple:
     """(A − B ECG sheet, A / B / A − B cine, tables) for two decoded latents (A first)."""
-    predictions = {task_label(context, task): (*(float(v) for v in models.predict(task, space, latents)),
+    predictions = {predictor_name(context, task): (*(float(v) for v in models.predict(task, space, latents)),
                                                "probability" if is_binary(context, task) else _unit(context, task))
                    for task in models.tasks(space)}
     beats = decoded.ecg if models.ecg_is_median else median_beats(decoded.ecg)
@@ -308,7 +308,7 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
         predictions["LV FAC (measured)"] = fac
     chart = prediction_strip_figure(labels, predictions, units)
     ends = np.stack([path[0], path[-1]])
-    end_predictions = {task_label(context, task): (*(float(v) for v in models.predict(task, space, ends)),
+    end_predictions = {predictor_name(context, task): (*(float(v) for v in models.predict(task, space, ends)),
                                                    "probability" if is_binary(context, task) else _unit(context, task))
                        for task in models.tasks(space)}
     beats = decoded.ecg if models.ecg_is_median else median_beats(decoded.ecg)
