@@ -71,3 +71,15 @@ def test_column_titles_fit_their_columns_at_nine_steps():
         assert len(lines) <= 2 and all(len(line) * figures.TITLE_CHAR_PX <= 0.9 * column_px + 1e-9 for line in lines)
     assert fitted[1] == "12%" and fitted[0].startswith("mean of")
     assert figures.fit_column_titles(["a b"], max_lines=2) == ["a b"]
+
+
+def test_prediction_strip_titles_fit_their_panels_with_seven_predictors():
+    """The demo's seven predictors' names ("Atrial fibrillation (probability)") ran into each other at 1,000 px."""
+    names = ["Atrial fibrillation (probability)", "Heart failure (probability)", "LV hypertrophy (probability)", "Hypertension (probability)",
+             "LV ejection fraction (%)", "LV mass (g)", "LV FAC (measured)"]
+    figure = figures.prediction_strip_figure(["start", "end"], {name: np.array([1.0, 2.0]) for name in names})
+    per_line = 0.9 * figures.NARROWEST_FIGURE_PX / len(names) / figures.TITLE_CHAR_PX
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert [title.replace("<br>", " ") for title in titles] == names
+    assert all(len(line) <= per_line for title in titles for line in title.split("<br>"))
+    assert figure.layout.margin.t == 40 + 14 and figure.layout.height == 220 + 14  # one more line of titles, the same plots

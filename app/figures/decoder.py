@@ -166,7 +166,9 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
         figure.add_annotation(text="No predictors were fitted for this model", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
         figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=height)
         return figure
-    figure = make_subplots(rows=1, cols=len(names), subplot_titles=[plotly_text(name) for name in names], horizontal_spacing=0.06)
+    titles = fit_column_titles(names)  # seven predictors' names ran into each other at 1,000 px
+    extra_px = 14 * max(title.count("<br>") for title in titles)
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.06)
     positions = np.arange(len(step_labels))
     for col, name in enumerate(names, start=1):
         unit = (units or {}).get(name, "")
@@ -177,5 +179,5 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
         if unit:
             figure.update_yaxes(title={"text": unit, "standoff": 2}, row=1, col=col)
     figure.update_annotations(font={"size": 11})
-    figure.update_layout(height=height, margin={"l": 45, "r": 10, "t": 40, "b": 30})
+    figure.update_layout(height=height + extra_px, margin={"l": 45, "r": 10, "t": 40 + extra_px, "b": 30})
     return figure
