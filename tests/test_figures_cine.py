@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.figures import cine
+from app.figures.text import CHAR_PX_PER_FONT_PX
 from tests.figure_checks import assert_unchanged_by_validation, validated
 
 
@@ -80,7 +81,7 @@ def test_long_cohort_names_wrap_to_their_panel_and_the_figure_grows_to_keep_the_
     long = cine.cine_difference_figure(_cine(), _cine(seed=1), label_a=label_a, label_b=label_b,
                                        title=f"Cine: {label_a}, {label_b} and {label_a} − {label_b} (red: brighter in {label_a}) " * 2)
     titles = [annotation["text"] for annotation in long["layout"]["annotations"]]
-    per_line = int(0.9 * 1000 / 3 / cine.PANEL_TITLE_CHAR_PX)
+    per_line = int(0.9 * 1000 / 3 / (cine.PANEL_TITLE_PX * CHAR_PX_PER_FONT_PX))
     assert titles[2].replace("<br>", " ") == f"{label_a} − {label_b}" and titles[2].count("<br>") == 1
     assert all(len(line) <= per_line for title in titles for line in title.split("<br>"))
     assert long["data"][2]["colorbar"]["title"]["text"] == "difference"

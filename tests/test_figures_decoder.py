@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.figures import decoder as figures
+from app.figures.text import CHAR_PX_PER_FONT_PX, fit_titles
 from data_loaders.cohort_spec import ECG_LEADS
 from tests.figure_checks import assert_unchanged_by_validation, validated
 
@@ -64,13 +65,13 @@ def test_prediction_strip_gives_each_predictor_its_own_panel():
 def test_column_titles_fit_their_columns_at_nine_steps():
     labels = ["mean of current cohort (0%)", *[f"{p}%" for p in range(12, 88, 12)], "mean of everyone else with a long name (100%)"]
     assert len(labels) == 9
-    fitted = figures.fit_column_titles(labels)
+    fitted = fit_titles(labels, figures.NARROWEST_FIGURE_PX)
     column_px = figures.NARROWEST_FIGURE_PX / 9
     for title in fitted:
         lines = title.split("<br>")
-        assert len(lines) <= 2 and all(len(line) * figures.TITLE_CHAR_PX <= 0.9 * column_px + 1e-9 for line in lines)
+        assert len(lines) <= 2 and all(len(line) * 11 * CHAR_PX_PER_FONT_PX <= 0.9 * column_px + 1e-9 for line in lines)
     assert fitted[1] == "12%" and fitted[0].startswith("mean of")
-    assert figures.fit_column_titles(["a b"], max_lines=2) == ["a b"]
+    assert fit_titles(["a b"], figures.NARROWEST_FIGURE_PX, max_lines=2) == ["a b"]
 
 
 def test_prediction_strip_titles_fit_their_panels_with_seven_predictors():
@@ -78,7 +79,7 @@ def test_prediction_strip_titles_fit_their_panels_with_seven_predictors():
     names = ["Atrial fibrillation (probability)", "Heart failure (probability)", "LV hypertrophy (probability)", "Hypertension (probability)",
              "LV ejection fraction (%)", "LV mass (g)", "LV FAC (measured)"]
     figure = figures.prediction_strip_figure(["start", "end"], {name: np.array([1.0, 2.0]) for name in names})
-    per_line = 0.9 * figures.NARROWEST_FIGURE_PX / len(names) / figures.TITLE_CHAR_PX
+    per_line = 0.9 * figures.NARROWEST_FIGURE_PX / len(names) / (11 * CHAR_PX_PER_FONT_PX)
     titles = [annotation.text for annotation in figure.layout.annotations]
     assert [title.replace("<br>", " ") for title in titles] == names
     assert all(len(line) <= per_line for title in titles for line in title.split("<br>"))

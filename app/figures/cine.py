@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from plotly.colors import get_colorscale
 
-from app.figures.decoder import FIGURE_TITLE_CHAR_PX, INTENSITY_MAX, TITLE_CHAR_PX, fit_column_titles, to_intensity_bytes
+from app.figures.decoder import INTENSITY_MAX, NARROWEST_FIGURE_PX, to_intensity_bytes
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
-from app.figures.text import plotly_text
+from app.figures.text import fit_titles, plotly_text
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
 DEFAULT_HEART_RATE_BPM = 60.0
 HEART_RATE_LIMITS_BPM = (30.0, 200.0)  # a rate outside this is a measurement error; clamp rather than play absurdly
 PANEL_TITLE_PX = 13  # font size of each panel's title
-PANEL_TITLE_CHAR_PX = TITLE_CHAR_PX * PANEL_TITLE_PX / 11
+FIGURE_TITLE_PX = 14
 MIN_DIFFERENCE_SCALE = 0.05  # the difference colour scale never narrows below ± this, so noise does not look like change
 
 
@@ -88,8 +88,8 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     # The subplot grid (domains, titles) from Plotly; the traces, frames and controls as plain dicts (app.figures.prebuilt).
     # Titles are cohort names too: wrapped to their panel (and the figure's to its width), so they never run into each other;
     # each extra line adds to the top margin and the height, so the images keep their size.
-    panel_titles = fit_column_titles([panel.title for panel in panels], char_px=PANEL_TITLE_CHAR_PX)
-    figure_title = fit_column_titles([title], max_lines=3, char_px=FIGURE_TITLE_CHAR_PX)[0] if title else ""
+    panel_titles = fit_titles([panel.title for panel in panels], NARROWEST_FIGURE_PX, font_px=PANEL_TITLE_PX)
+    figure_title = fit_titles([title], NARROWEST_FIGURE_PX, font_px=FIGURE_TITLE_PX, max_lines=3)[0] if title else ""
     extra_px = 15 * max(panel_title.count("<br>") for panel_title in panel_titles) + 18 * figure_title.count("<br>")
     layout = panel_row(panel_titles, 0.02)
     for annotation in layout["annotations"]:
@@ -114,7 +114,7 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     step = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
     layout.update(
         meta={"cine_loop": True, "frame_ms": frame_ms},
-        title={"text": figure_title, "x": 0.01, "font": {"size": 14}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
+        title={"text": figure_title, "x": 0.01, "font": {"size": FIGURE_TITLE_PX}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
         height=height + extra_px, margin={"l": 10, "r": 40 if bars else 10, "t": (96 if title or caption else 54) + extra_px, "b": 10},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
                       "pad": {"t": 4, "r": 6},

@@ -11,7 +11,7 @@ import numpy as np
 from plotly.colors import get_colorscale
 
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
-from app.figures.text import plotly_text
+from app.figures.text import fit_titles, plotly_text
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
 OVERLAP_SCALE = "RdBu"
@@ -22,6 +22,8 @@ SUBJECT_COLOUR = "#111111"
 TRAIL_COLOUR = "rgba(90, 90, 90, 0.45)"
 BACKGROUND_COLOUR = "#d9d9d9"
 UNSELECTED_OPACITY = 0.12
+NEIGHBOURHOOD_NARROWEST_PX = 460  # the neighbourhood card on a 1366 px laptop, about the narrowest it is drawn
+NEIGHBOURHOOD_TITLE_PX = 12
 CONTROLS_TOP_PX = 48  # the map's play buttons start this far below the plot area, under the x-axis title
 SLIDER_TOP_PX = CONTROLS_TOP_PX + 40  # and its frame slider under the buttons
 
@@ -174,8 +176,14 @@ def _panel_points(column: int, coordinates: np.ndarray, groups: list[tuple[str, 
 def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject: int, shared: np.ndarray, only_a: np.ndarray,
                             only_b: np.ndarray, hover_text: np.ndarray, titles: tuple[str, str], background: np.ndarray,
                             revision: str = "") -> FigureDict:
-    """One subject's neighbourhood in A's layout and in B's aligned layout, side by side (SVG subplots of one figure)."""
-    layout = panel_row(titles, 0.06, shared_axes=True)
+    """One subject's neighbourhood in A's layout and in B's aligned layout, side by side (SVG subplots of one figure).
+
+    ``titles`` name the spaces (manifest labels): wrapped to their panels, as narrow as half of a 1366 px laptop's column."""
+    fitted = fit_titles(titles, NEIGHBOURHOOD_NARROWEST_PX, font_px=NEIGHBOURHOOD_TITLE_PX)
+    extra_px = 14 * max(title.count("<br>") for title in fitted)
+    layout = panel_row(fitted, 0.06, shared_axes=True)
+    for annotation in layout["annotations"]:
+        annotation["font"] = {"size": NEIGHBOURHOOD_TITLE_PX}
     subject_rows = np.array([subject])
     groups = [
         (f"shared ({len(shared)})", shared, SHARED_COLOUR, "circle", 8),
@@ -192,4 +200,5 @@ def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject:
         layout[axis_key("x", column)].update(range=[float(low[0] - pad[0]), float(high[0] + pad[0])], zeroline=False)
         layout[axis_key("y", column)].update(range=[float(low[1] - pad[1]), float(high[1] + pad[1])], zeroline=False)
     layout.update(legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}, hovermode="closest", **_layout_defaults(revision))
+    layout["margin"]["t"] += extra_px
     return prebuilt_figure(data, layout)

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures.prebuilt import FigureDict, in_panel, panel_column, prebuilt_figure
-from app.figures.text import plotly_text
+from app.figures.text import fit_titles, plotly_text
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -67,30 +67,7 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
     return prebuilt_figure(data, layout)
 
 
-TITLE_CHAR_PX = 6.5  # width of a character of an 11 px column title, generously
-FIGURE_TITLE_CHAR_PX = TITLE_CHAR_PX * 14 / 11  # the same for a figure's 14 px title
 NARROWEST_FIGURE_PX = 1000  # the decoder's figures are laid out for at least this width
-
-
-def fit_column_titles(labels: Sequence[str], figure_px: int = NARROWEST_FIGURE_PX, max_lines: int = 2, char_px: float = TITLE_CHAR_PX) -> list[str]:
-    """Column titles that never run into each other: wrapped at spaces onto at most ``max_lines`` lines that fit a column, then cut with "…".
-
-    The labels are user text (cohort names): each line is escaped for Plotly, the line breaks are not. ``char_px``: the width
-    of a character in the titles' font (a figure's 14 px title: ``FIGURE_TITLE_CHAR_PX``)."""
-    per_line = max(4, int(0.9 * figure_px / max(len(labels), 1) / char_px))
-    fitted = []
-    for label in labels:
-        lines: list[str] = []
-        for word in str(label).split():
-            if lines and len(lines[-1]) + 1 + len(word) <= per_line:
-                lines[-1] += " " + word
-            else:
-                lines.append(word)
-        lines = [line if len(line) <= per_line else line[: per_line - 1] + "…" for line in lines] or [""]
-        if len(lines) > max_lines:
-            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: per_line - 1] + "…"]
-        fitted.append("<br>".join(plotly_text(line) for line in lines))  # escaped line by line: the breaks stay markup
-    return fitted
 
 
 def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads: Sequence[str], lead: str, cines: np.ndarray,
@@ -110,7 +87,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
         raise ValueError(f"lead {lead!r} not among {list(leads)}")
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
-    column_titles = fit_column_titles(step_labels)
+    column_titles = fit_titles(step_labels, NARROWEST_FIGURE_PX)
     title_lines = max(title.count("<br>") for title in column_titles)  # wrapped titles push the figure's title up, never over them
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
                            row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=column_titles)
@@ -166,7 +143,7 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
         figure.add_annotation(text="No predictors were fitted for this model", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
         figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=height)
         return figure
-    titles = fit_column_titles(names)  # seven predictors' names ran into each other at 1,000 px
+    titles = fit_titles(names, NARROWEST_FIGURE_PX)  # seven predictors' names ran into each other at 1,000 px
     extra_px = 14 * max(title.count("<br>") for title in titles)
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.06)
     positions = np.arange(len(step_labels))
