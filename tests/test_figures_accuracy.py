@@ -91,13 +91,13 @@ def test_agreement_figure_draws_bias_and_limits_of_agreement():
 
 def test_forest_plot_shows_each_subgroup_with_its_interval_and_skips_those_without_a_number():
     rng = np.random.default_rng(1)
-    truth = (rng.random(400) < 0.4).astype(float)
-    prediction = np.clip(truth * 0.3 + rng.random(400) * 0.7, 0, 1)
-    table = subgroup_table("binary", [("A", truth[:200], prediction[:200], 0.5), ("B", truth[200:], prediction[200:], 0.5),
+    truth = (rng.random(2400) < 0.4).astype(float)
+    prediction = np.clip(truth * 0.3 + rng.random(2400) * 0.7, 0, 1)
+    table = subgroup_table("binary", [("A", truth[:1200], prediction[:1200], 0.5), ("B", truth[1200:], prediction[1200:], 0.5),
                                       ("tiny", truth[:5], prediction[:5], 0.5)], n_resamples=100)
     figure = validated(forest_figure(table, "auroc", reference=(0.8, 0.75, 0.85)))
     trace = figure.data[0]
-    assert list(trace.y) == ["A (n = 200)", "B (n = 200)"]
+    assert list(trace.y) == ["A (n = 1,200)", "B (n = 1,200)"]  # sizes written as everywhere else in the app
     np.testing.assert_allclose(np.asarray(trace.x) + np.asarray(trace.error_x.array), table["auroc_high"][:2])
     np.testing.assert_allclose(np.asarray(trace.x) - np.asarray(trace.error_x.arrayminus), table["auroc_low"][:2])
     assert any(shape.type == "line" and shape.x0 == 0.8 for shape in figure.layout.shapes)

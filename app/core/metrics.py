@@ -326,7 +326,7 @@ def insufficiency(kind: str, truth: np.ndarray) -> str | None:
     if n == 0:
         return "no test subjects"
     if n < MIN_SUBJECTS:
-        return f"too few test subjects (n = {n}; {MIN_SUBJECTS} needed)"
+        return f"too few test subjects (n = {n:,}; {MIN_SUBJECTS:,} needed)"
     if kind != "binary":
         return None if np.ptp(truth) > 0 else f"every one of the {n} test subjects has the same value"
     cases = int((np.asarray(truth) > 0.5).sum())

@@ -173,7 +173,7 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
     shown = table[np.isfinite(table[metric].to_numpy(dtype=float))]
     if shown.empty:
         return message_figure(f"No subgroup has enough test subjects for the {label}", height=220)
-    names = [f"{plotly_text(name)} (n = {n})" for name, n in zip(shown["subgroup"], shown["n"])]
+    names = [f"{plotly_text(name)} (n = {int(n):,})" for name, n in zip(shown["subgroup"], shown["n"])]
     value = shown[metric].to_numpy(dtype=float)
     low, high = shown[f"{metric}_low"].to_numpy(dtype=float), shown[f"{metric}_high"].to_numpy(dtype=float)
     points = {"type": "scatter", "x": value, "y": names, "mode": "markers", "marker": {"color": COHORT_COLOUR, "size": 10, "symbol": "square"}, "name": label,
