@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -47,6 +48,7 @@ def test_the_app_lays_out_and_registers_the_decoder(trained_cohort_dir, tmp_path
     for component in ("decoder-subjects", "decoder-ecg", "decoder-ecg-median", "decoder-mri", "decoder-interp-run-help",
                        "decoder-proto-ecg", "decoder-pc-0", "decoder-interp-strip", "decoder-device"):
         assert f'"{component}"' in panel
+    assert re.search(r'"id": "decoder-body", "hidden": false', panel)  # a model to decode with: the controls are shown
     outputs = " ".join(app.callback_map)
     for output in ("decoder-ecg.figure", "decoder-proto-mri.figure", "decoder-perturb-ecg.figure", "decoder-interp-strip.figure"):
         assert output in outputs
@@ -213,11 +215,16 @@ def test_interpolation_between_prototypes_decodes_every_step_and_reports_progres
     assert "A − B: A = mean of current cohort (start)" in str(change) and "QRS duration (ms)" in str(change)
 
 
+def _decoder_body(layout):
+    return next(component for component in layout._traverse() if getattr(component, "id", None) == "decoder-body")
+
+
 def test_a_cohort_without_a_model_shows_advice_instead_of_failing(phenotype_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
     assert "no ECG or MRI" in decoder_model.model_problem(context)
     layout = decoder_page.layout(context)
     assert "no ECG or MRI" in str(layout) and "'decoder-ecg'" in str(layout)
+    assert _decoder_body(layout).hidden  # the advice alone, no controls that could never answer
     app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path / "app"))
     assert any("decoder-ecg.figure" in output for output in app.callback_map)
 

@@ -226,16 +226,22 @@ def layout(context: AppContext) -> html.Div:
     return html.Div(
         [
             _device_line(problem),
-            dbc.Tabs(
-                [
-                    dbc.Tab(_subjects_tab(), label="Subjects", tab_id="subjects"),
-                    dbc.Tab(_prototypes_tab(), label="Cohort prototypes", tab_id="prototypes"),
-                    dbc.Tab(_perturb_tab(), label="Perturb", tab_id="perturb"),
-                    dbc.Tab(_interpolate_tab(context), label="Interpolate", tab_id="interpolate"),
-                ],
-                id="decoder-tabs",
-                active_tab="subjects",
-                className="mb-2",
+            # With nothing to decode with, the problem alone: controls that could never answer only invite clicks (their
+            # callbacks still find every component).
+            html.Div(
+                dbc.Tabs(
+                    [
+                        dbc.Tab(_subjects_tab(), label="Subjects", tab_id="subjects"),
+                        dbc.Tab(_prototypes_tab(), label="Cohort prototypes", tab_id="prototypes"),
+                        dbc.Tab(_perturb_tab(), label="Perturb", tab_id="perturb"),
+                        dbc.Tab(_interpolate_tab(context), label="Interpolate", tab_id="interpolate"),
+                    ],
+                    id="decoder-tabs",
+                    active_tab="subjects",
+                    className="mb-2",
+                ),
+                id="decoder-body",
+                hidden=problem is not None,
             ),
             *[part for job in (SUBJECT_JOB, PROTOTYPE_JOB, PERTURB_JOB, INTERPOLATION_JOB) for part in job.components()],
             dcc.Store(id="decoder-choices-for"),  # what the subject choices were last computed for
