@@ -59,6 +59,12 @@
                 }
                 return window.dash_clientside.no_update;
             },
+
+            // "Select the subjects shown" waits for a brushed range: unbrushed, the map shows everyone, and selecting
+            // everyone one by one is not a selection anyone means.
+            nothingBrushed: function (brushed) {
+                return !(brushed && brushed.range && Array.isArray(brushed.range.x) && brushed.range.x.length === 2);
+            },
         },
     });
 })();

@@ -132,6 +132,7 @@ def test_a_range_brushed_on_the_histogram_stays_and_selects_only_the_subjects_sh
     _open_panel(driver, app_url)
     histogram = driver.find_element(By.CSS_SELECTOR, "#cs-histogram .nsewdrag")
     driver.execute_script(SCROLL_INTO_VIEW, histogram)
+    assert not driver.find_element(By.ID, "cs-select-range").is_enabled()  # nothing brushed: nothing to select
     width = histogram.size["width"]
     # From the left edge (overlap 0) to 40 % of the axis: the most-changed subjects.
     ActionChains(driver).move_to_element_with_offset(histogram, -width // 2 + 2, 0).click_and_hold().move_by_offset(
@@ -142,7 +143,7 @@ def test_a_range_brushed_on_the_histogram_stays_and_selects_only_the_subjects_sh
     assert len(plot_state(driver, "cs-map")[0]["rows"]) == shown
     assert "overlap 0.00–" in driver.find_element(By.ID, "cs-map-title").text
     assert driver.execute_script("return document.querySelectorAll('#cs-histogram .selectionlayer path, #cs-histogram .select-outline').length") > 0
-    driver.find_element(By.ID, "cs-select-range").click()
+    wait_for(lambda: (button := driver.find_element(By.ID, "cs-select-range")).is_enabled() and button, message="Select the subjects shown, enabled by the brush").click()
     wait_for(lambda: current_count(driver) == shown, message=f"the {shown} subjects shown selected")
     legend, plot = wait_for(lambda: driver.execute_script(HISTOGRAM_LEGEND), message="the histogram's legend: everyone and the selection")
     assert legend["bottom"] <= plot["top"] + 1  # above the bars and the brushed box, not over them

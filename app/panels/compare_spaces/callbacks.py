@@ -113,6 +113,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         ("subjectFromMap", Output("cs-map-click", "data"), Input("cs-map", "clickData")),
         ("selectionFromMap", Output(SELECTION, "data", allow_duplicate=True), Input("cs-map", "selectedData")),
         ("brushFromHistogram", Output("cs-brushed", "data"), Input("cs-histogram", "selectedData")),
+        ("nothingBrushed", Output("cs-select-range", "disabled"), Input("cs-brushed", "data")),
     ):
         app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name=function_name), result, event, prevent_initial_call=True)
 
@@ -141,7 +142,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def _select_range(clicks, space_a, space_b, k, metric, brushed):
-        if not clicked(clicks) or not space_a or not space_b or space_a == space_b:
+        """The subjects in the brushed overlap range become the selection (nothing brushed: the button is disabled, and nothing happens)."""
+        if not clicked(clicks) or not space_a or not space_b or space_a == space_b or overlap_range(brushed) is None:
             return dash.no_update
         comparison = load_comparison(context, space_a, space_b, effective_k(context, k), metric)
         if comparison is None:

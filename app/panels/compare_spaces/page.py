@@ -57,7 +57,7 @@ def layout(context: AppContext) -> html.Div:
                                          className="small text-muted"),
                                 dcc.Graph(id="cs-histogram", config={"displayModeBar": False}, style={"height": "230px"}),
                                 dbc.Button("Select the subjects shown", id="cs-select-range", size="sm", color="secondary", outline=True,
-                                           className="mb-2"),
+                                           className="mb-2", disabled=True),  # until a range is brushed (assets/compare_spaces.js)
                                 dbc.Checklist(id="cs-show-trails", options=[{"label": "Trails toward each changed subject's new neighbours", "value": "on"}],
                                               value=["on"], switch=True, className="small"),
                                 html.Label("Draw trails for subjects keeping less than", htmlFor="cs-trail-threshold", className="small"),
