@@ -20,7 +20,7 @@ from tests.browser import (
     wait_for,
     wait_until_drawn,
 )
-from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
+from tests.conftest import PHENOTYPE_COHORT_SUBJECTS, SMALL_COHORT_SUBJECTS
 from tests.serving import running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -205,7 +205,7 @@ def test_a_tampered_link_is_refused_part_by_part_and_the_rest_of_the_view_opens(
     assert severe_console_errors(driver) == []
 
 
-def test_a_subject_found_by_id_is_marked_in_every_view_and_opens_in_decode(driver, app_url, screenshots):
+def test_a_subject_found_by_id_is_marked_in_every_view_and_decode_says_why_it_cannot_open(driver, app_url, screenshots):
     driver.get(app_url)
     wait_until_drawn(driver, VIEWS, SUBJECTS)
     suggested = _find_subject(driver, "syn00004", FOUND)
@@ -213,9 +213,21 @@ def test_a_subject_found_by_id_is_marked_in_every_view_and_opens_in_decode(drive
     for graph_id in VIEWS:
         wait_for(lambda g=graph_id: _marked(driver, g) == [FOUND], message=f"{FOUND} marked in {graph_id}")
     driver.save_screenshot(str(screenshots / "found.png"))
-    driver.find_element(By.ID, "open-in-decode").click()
-    wait_for(lambda: _active_tab(driver) == "Decode", message="the Decode tab")
-    wait_for(lambda: FOUND in driver.find_element(By.ID, "decoder-subjects").text, message=f"{FOUND} chosen in Decode")
-    assert _query(driver).get("tab") == ["decoder"]
-    driver.save_screenshot(str(screenshots / "decode.png"))
+    # This cohort has no arrays to decode: Open in Decode stays disabled and says why (its Decode tab shows that alone).
+    button = driver.find_element(By.ID, "open-in-decode")
+    wait_for(lambda: "no ECG or MRI arrays" in (button.get_attribute("title") or ""), message="the reason on the button")
+    assert not button.is_enabled()
     assert severe_console_errors(driver) == []
+
+
+def test_a_subject_found_by_id_opens_in_decode(driver, trained_cohort_dir, tmp_path):
+    with running_app(trained_cohort_dir, tmp_path) as url:
+        driver.get(url)
+        wait_until_drawn(driver, VIEWS, SMALL_COHORT_SUBJECTS)
+        found = "SYN000042"
+        _find_subject(driver, "syn000042", found)
+        wait_for(lambda: (button := driver.find_element(By.ID, "open-in-decode")).is_enabled() and button, message="Open in Decode enabled").click()
+        wait_for(lambda: _active_tab(driver) == "Decode", message="the Decode tab")
+        wait_for(lambda: found in driver.find_element(By.ID, "decoder-subjects").text, message=f"{found} chosen in Decode")
+        assert _query(driver).get("tab") == ["decoder"]
+        assert severe_console_errors(driver) == []

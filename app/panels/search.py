@@ -14,9 +14,11 @@ from dash import Input, Output, State, dcc, html
 from app import validation
 from app.context import AppContext
 from app.core.subject_search import find_subjects
+from app.panels.decoder.model import model_problem
 from app.state import DECODE_SUBJECT, FOUND_SUBJECT, subject_row
 
 SUGGESTIONS = 10
+OPEN_IN_DECODE_TITLE = "Show the subject found by id on the Decode tab"
 MAX_SEARCH_LENGTH = 200
 
 
@@ -27,7 +29,7 @@ def layout(after_badge: bool = False) -> html.Div:
             dcc.Dropdown(id=FOUND_SUBJECT, options=[], placeholder="Find a subject by id…", searchable=True, clearable=True,
                          className="subject-search", style={"minWidth": "230px"}),
             dbc.Button("Open in Decode", id="open-in-decode", size="sm", color="light", outline=True, disabled=True,
-                       title="Show the subject found by id on the Decode tab", className="text-nowrap"),
+                       title=OPEN_IN_DECODE_TITLE, className="text-nowrap"),
         ],
         className="d-flex align-items-center gap-2 " + ("ms-3" if after_badge else "ms-auto"),
         role="search",
@@ -64,9 +66,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update  # the box was left or cleared: the chosen subject stays listed
         return suggestions(context, text, chosen)
 
-    @app.callback(Output("open-in-decode", "disabled"), Input(FOUND_SUBJECT, "value"), prevent_initial_call=True)  # laid out disabled
+    # Laid out disabled; a cohort that cannot be decoded keeps it so, its reason as the button's tooltip (the Decode tab
+    # would show that reason alone). Asked each time: a first start's model becomes ready while the page is open.
+    @app.callback(Output("open-in-decode", "disabled"), Output("open-in-decode", "title"), Input(FOUND_SUBJECT, "value"), prevent_initial_call=True)
     def _decode_possible(subject):
-        return not subject
+        problem = model_problem(context)
+        return not subject or problem is not None, problem or OPEN_IN_DECODE_TITLE
 
     @app.callback(
         Output("main-tabs", "active_tab", allow_duplicate=True),
