@@ -130,6 +130,7 @@ def test_clicking_a_subject_on_the_map_focuses_it_and_keeps_the_selection(driver
 
 def test_a_range_brushed_on_the_histogram_stays_and_selects_only_the_subjects_shown(driver, app_url):
     _open_panel(driver, app_url)
+    wait_for(lambda: plot_state(driver, "cs-histogram"), message="the overlap histogram drawn")  # drawn after the map, at times (a flake in CI)
     histogram = driver.find_element(By.CSS_SELECTOR, "#cs-histogram .nsewdrag")
     driver.execute_script(SCROLL_INTO_VIEW, histogram)
     assert not driver.find_element(By.ID, "cs-select-range").is_enabled()  # nothing brushed: nothing to select
