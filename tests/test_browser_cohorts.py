@@ -159,3 +159,35 @@ def test_saved_cohorts_say_what_they_are_and_an_empty_one_is_not_saved(driver, a
     assert not any("Nobody" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort"))
     driver.save_screenshot(str(tmp_path / "saved-cohorts.png"))
     assert severe_console_errors(driver) == []
+
+
+def _alert(driver):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        return driver.switch_to.alert
+    except NoAlertPresentException:
+        return None
+
+
+def test_deleting_a_saved_cohort_asks_first_and_cancel_keeps_it(driver, app_url):
+    """A saved cohort is gone for good once deleted (for every user, if shared): one stray click on Delete took it."""
+    _ready(driver, app_url)
+    _only_women(driver)
+    driver.find_element(By.ID, "cohort-name").send_keys("Keep me")
+    driver.find_element(By.ID, "save-cohort").click()
+    wait_for(lambda: "Saved" in driver.find_element(By.ID, "save-feedback").text, message="save confirmation")
+    choose_dropdown_option(driver, "manage-cohort", "Keep me")
+
+    driver.find_element(By.ID, "delete-cohort").click()
+    question = wait_for(lambda: _alert(driver), message="the browser's question")
+    assert "Keep me" in question.text and "cannot be undone" in question.text
+    question.dismiss()
+    wait_for(lambda: _alert(driver) is None, message="the question answered")
+    assert any("Keep me" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort"))  # Cancel: still saved
+
+    driver.find_element(By.ID, "delete-cohort").click()
+    wait_for(lambda: _alert(driver), message="the question again").accept()
+    wait_for(lambda: "Deleted" in driver.find_element(By.ID, "manage-feedback").text, message="the deletion confirmed")
+    wait_for(lambda: not any("Keep me" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort")), message="the cohort gone")
+    assert severe_console_errors(driver) == []

@@ -43,8 +43,8 @@ CASES = (
     + [("view-2-spec.data", "explore", {("clinical-x", "value"): value}, False) for value in ("nowhere", {}, 3)]
     + [("compare-", "compare-cohorts", {("compare-a", "value"): value}, False) for value in (*BAD_COHORT_IDS, "x")]
     + [("compare-", "compare-cohorts", {("compare-variable", "value"): value}, False) for value in ("nowhere", 3)]
-    + [("manage-feedback.children", "explore", {("delete-cohort", "n_clicks"): 1, ("manage-cohort", "value"): value}, False)
-       for value in BAD_COHORT_IDS]
+    + [("manage-feedback.children", "explore", {(component, prop): 1, ("manage-cohort", "value"): value}, False)
+       for component, prop in (("delete-cohort", "n_clicks"), ("delete-confirm", "submit_n_clicks")) for value in BAD_COHORT_IDS]
     + [("manage-feedback.children", "explore", {("save-algebra", "n_clicks"): 1, ("algebra-a", "value"): 1, ("algebra-b", "value"): 1,
                                                  ("algebra-operation", "value"): "union", ("algebra-name", "value"): "A or A"}, False)]
     + [("selection.data", "explore", {("apply-cohort", "n_clicks"): 1, ("manage-cohort", "value"): value}, False) for value in BAD_COHORT_IDS[:3]]

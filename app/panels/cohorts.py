@@ -187,6 +187,7 @@ def layout(context: AppContext) -> html.Div:
                                  dbc.Button("Delete", id="delete-cohort", color="danger", outline=True)],
                                 size="sm", className="mb-2 w-100",
                             ),
+                            dcc.ConfirmDialog(id="delete-confirm"),  # the browser asks before a saved cohort is deleted
                             dbc.InputGroup(
                                 [dbc.Input(id="rename-to", placeholder="New name", maxLength=80),
                                  dbc.Button("Rename", id="rename-cohort", color="secondary", outline=True)],
@@ -212,6 +213,18 @@ def layout(context: AppContext) -> html.Div:
             dcc.Store(id="filter-variables", data=[]),
         ]
     )
+
+
+def deletion_question(context: AppContext, chosen: object) -> str:
+    """What to ask before deleting the chosen saved cohort, which is gone for good (and for everyone, if shared);
+    refused at once (CohortStoreError) when there is nothing the user may delete."""
+    if chosen is None:
+        raise CohortStoreError("choose a saved cohort first")
+    saved = context.store.get(chosen)
+    if not context.store.is_owner(saved):
+        raise CohortStoreError(f"only {saved.owner or 'a local user'} can delete the cohort {saved.name!r}")
+    shared = " It is shared: every user loses it." if saved.shared and context.config.resolved_auth != "off" else ""
+    return f"Delete the saved cohort “{saved.name}”?{shared} This cannot be undone."
 
 
 def _feedback(text: str, ok: bool) -> html.Span:
@@ -330,10 +343,24 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return listing, options, options, options
 
     @app.callback(
+        Output("delete-confirm", "displayed"),
+        Output("delete-confirm", "message"),
+        Output("manage-feedback", "children", allow_duplicate=True),
+        Input("delete-cohort", "n_clicks"),
+        State(SAVED_COHORTS, "value"),
+        prevent_initial_call=True,
+    )
+    def _ask_before_deleting(_clicks, chosen):
+        try:
+            return True, deletion_question(context, chosen), ""
+        except (CohortStoreError, ValueError) as error:
+            return False, dash.no_update, _feedback(str(error), False)
+
+    @app.callback(
         Output("manage-feedback", "children", allow_duplicate=True),
         Output(COHORTS_VERSION, "data", allow_duplicate=True),
         Input("rename-cohort", "n_clicks"),
-        Input("delete-cohort", "n_clicks"),
+        Input("delete-confirm", "submit_n_clicks"),  # Delete, once the browser's question is answered OK
         Input("save-algebra", "n_clicks"),
         State(SAVED_COHORTS, "value"),
         State("rename-to", "value"),
