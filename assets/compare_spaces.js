@@ -31,6 +31,9 @@
                     return window.dash_clientside.no_update; // a double-click clears the lasso outline; the selection stays
                 }
                 const traces = mapTraces();
+                if (!traces[0] || traces[0].type !== "scattergl") {
+                    return window.dash_clientside.no_update; // a density map (a large cohort) has cells, not subjects, to select
+                }
                 const rows = new Set();
                 for (const point of selected.points) {
                     const row = rowOf(point, traces);

@@ -286,3 +286,19 @@ def test_subject_records_show_each_listed_subject_with_missing_values_as_empty_c
     assert records[3]["age_years"] == round(float(phenotypes["age_years"].iloc[0]), 1) and records[3]["sex"] == str(phenotypes["sex"].iloc[0])
     assert records[3]["atrial_fibrillation"] == ("yes" if phenotypes["atrial_fibrillation"].iloc[0] else "no")
     assert all(type(record["id"]) is int and type(record["count"]) is int for record in records)  # plain Python values, as JSON wants
+
+
+def test_above_the_density_threshold_the_map_is_a_density_of_mean_overlap_and_a_selection_leaves_it(phenotype_cohort_dir, tmp_path):
+    """As the explorer's views: above the threshold no point per subject (a million subjects, once per frame, would be ~57 MB)."""
+    context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path, density_threshold=100), load_cohort(phenotype_cohort_dir))
+    drawn = overview(context)
+    figure = validated(drawn.map)
+    cells = figure.data[0]
+    assert cells.type == "heatmap" and figure.layout.dragmode == "pan" and "density of 300 subjects" in drawn.title
+    expected = compare_neighbourhoods(exact_neighbours(context.cohort.spaces[A], 20), exact_neighbours(context.cohort.spaces[B], 20)).overlap
+    z = np.asarray(cells.z, dtype=float)
+    assert np.nanmin(z) >= expected.min() - 1e-6 and np.nanmax(z) <= expected.max() + 1e-6 and np.isnan(z).any()
+    assert len(figure.frames) == 9 and all(frame.data[0].type == "heatmap" for frame in figure.frames)
+    assert drawn.most and drawn.least and drawn.suggestions is not dash.no_update  # the lists still focus and the histogram selects
+    reselected = overview(context, selection={"rows": [1, 2, 3]}, triggers={"selection"})
+    assert reselected.map is dash.no_update and reselected.histogram is not dash.no_update  # cells have no points to highlight

@@ -1,8 +1,9 @@
 """Figures for comparing two latent spaces: the overlap map with its animated transition, the overlap
 histogram, and one subject's neighbourhood in both spaces as small multiples.
 
-The overlap map is one WebGL figure whatever the cohort size (subjects, trails and the animation
-frames all live in it); the small multiples are SVG subplots of one figure (few points each).
+The overlap map is one figure (subjects, trails and the animation frames all live in it): WebGL points
+up to the density threshold, above it a density of mean overlap per cell whose size does not grow with
+the cohort; the small multiples are SVG subplots of one figure (few points each).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from plotly.colors import get_colorscale
 
+from app.core.density import Viewport, cell_means, density_grid
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
 from app.figures.text import fit_titles, plotly_text
 
@@ -22,6 +24,7 @@ SUBJECT_COLOUR = "#111111"
 TRAIL_COLOUR = "rgba(90, 90, 90, 0.45)"
 BACKGROUND_COLOUR = "#d9d9d9"
 UNSELECTED_OPACITY = 0.12
+DENSITY_BINS = 160  # cells a side of the density map drawn above the density threshold
 NEIGHBOURHOOD_NARROWEST_PX = 460  # the neighbourhood card on a 1366 px laptop, about the narrowest it is drawn
 NEIGHBOURHOOD_TITLE_PX = 12
 CONTROLS_TOP_PX = 48  # the map's play buttons start this far below the plot area, under the x-axis title
@@ -105,11 +108,16 @@ def overlap_map(
         return moved
 
     frame_list = [{"data": frame_data(index, layout), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index, layout in enumerate(frames)]
+    return prebuilt_figure(data, _map_layout(frame_labels, axis_labels, len(frames), title, revision), frame_list)
+
+
+def _map_layout(frame_labels: tuple[str, str], axis_labels: tuple[str, str], frame_count: int, title: str, revision: str) -> dict:
+    """The overlap map's axes and its A → B controls, drawn as points or as a density alike."""
     jump = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
-    steps = [{"method": "animate", "label": frame_labels[0] if index == 0 else frame_labels[1] if index == len(frames) - 1 else "",
-              "args": [[str(index)], jump]} for index in range(len(frames))]
+    steps = [{"method": "animate", "label": frame_labels[0] if index == 0 else frame_labels[1] if index == frame_count - 1 else "",
+              "args": [[str(index)], jump]} for index in range(frame_count)]
     play = {"frame": {"duration": 120, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": False, "mode": "immediate"}
-    layout = {
+    return {
         "title": {"text": plotly_text(title), "x": 0.01, "font": {"size": 13}} if title else None,
         "xaxis": {"title": {"text": axis_labels[0], "standoff": 4}, "zeroline": False},
         "yaxis": {"title": {"text": axis_labels[1]}, "zeroline": False},
@@ -127,6 +135,62 @@ def overlap_map(
         **_layout_defaults(revision),
         "margin": {"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52},  # room for the buttons and the slider
     }
+
+
+def overlap_density_map(
+    frames: list[np.ndarray],
+    overlap: np.ndarray,
+    *,
+    rows: np.ndarray | None = None,
+    trails: tuple[np.ndarray, np.ndarray] | None = None,
+    frame_labels: tuple[str, str] = ("A", "B"),
+    axis_labels: tuple[str, str] = ("", ""),
+    revision: str = "",
+    bins: int = DENSITY_BINS,
+) -> FigureDict:
+    """The overlap map for a cohort too large to draw as points: every subject binned on one grid spanning every frame,
+    each cell coloured by its subjects' mean overlap (transparent where nobody is), and the slider/play button moving
+    from A's layout to B's aligned one frame by frame, as the points do.
+
+    Its size does not grow with the cohort: drawn as points, a million subjects, once per frame, would send about
+    57 MB. There are no points to lasso or click; the histogram and the lists select and focus subjects.
+    """
+    rows = np.arange(len(overlap)) if rows is None else np.asarray(rows)
+    finite = [frame[rows][np.isfinite(frame[rows]).all(axis=1)] for frame in frames]
+    present = [points for points in finite if len(points)]
+    low = np.min([points.min(axis=0) for points in present], axis=0) if present else np.zeros(2)
+    high = np.max([points.max(axis=0) for points in present], axis=0) if present else np.ones(2)
+    extent = Viewport((float(low[0]), float(max(high[0], low[0] + 1e-9))), (float(low[1]), float(max(high[1], low[1] + 1e-9))))
+    values = overlap[rows].astype(np.float64)
+
+    def mean_overlap(layout: np.ndarray) -> np.ndarray:
+        return cell_means(density_grid(layout[rows], extent, bins), values).astype(np.float32)
+
+    grid = density_grid(frames[0][rows], extent, bins)
+    x_centres = ((grid.x_edges[:-1] + grid.x_edges[1:]) / 2).astype(np.float32)
+    y_centres = ((grid.y_edges[:-1] + grid.y_edges[1:]) / 2).astype(np.float32)
+    cmin, cmax = overlap_colour_range(overlap)
+    cells = {"type": "heatmap", "x": x_centres, "y": y_centres, "z": mean_overlap(frames[0]), "colorscale": get_colorscale(OVERLAP_SCALE),
+             "zmin": cmin, "zmax": cmax, "colorbar": {"title": {"text": "mean<br>overlap", "side": "top"}, "thickness": 12, "len": 0.8},
+             "hovertemplate": "mean overlap %{z:.2f}<extra></extra>", "name": "subjects", "showlegend": False}
+    data = [cells]
+    if trails is not None and len(trails[0]):
+        x, y = trail_segments(frames[0][trails[0]], trails[1])
+        data.append({"type": "scatter", "x": _float32(x), "y": _float32(y), "mode": "lines", "line": {"color": TRAIL_COLOUR, "width": 1},
+                     "hoverinfo": "skip", "name": "trails", "showlegend": False})
+    has_trails = len(data) > 1
+
+    def frame_data(index: int, layout: np.ndarray) -> list[dict]:
+        moved = [{"type": "heatmap", "z": cells["z"] if index == 0 else mean_overlap(layout)}]
+        if has_trails:  # trails belong to A's layout: shown on its frame only
+            moved.append({"type": "scatter", "x": data[1]["x"] if index == 0 else [], "y": data[1]["y"] if index == 0 else []})
+        return moved
+
+    layout = _map_layout(frame_labels, axis_labels, len(frames), "", revision)
+    layout.update(dragmode="pan", clickmode="none", modebar={"remove": ["lasso2d", "select2d"]})  # no points to lasso or click
+    layout["xaxis"].update(range=[float(grid.x_edges[0]), float(grid.x_edges[-1])])
+    layout["yaxis"].update(range=[float(grid.y_edges[0]), float(grid.y_edges[-1])])
+    frame_list = [{"data": frame_data(index, frame), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index, frame in enumerate(frames)]
     return prebuilt_figure(data, layout, frame_list)
 
 

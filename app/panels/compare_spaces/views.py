@@ -14,7 +14,7 @@ from app.context import AppContext
 from app.core.alignment import transition_frames
 from app.core.neighbours import METRICS, NeighbourComparison, cohort_summary, common_changes, neighbour_trails
 from app.core.projections import METHODS
-from app.figures.compare_spaces import neighbourhood_multiples, overlap_histogram, overlap_map
+from app.figures.compare_spaces import neighbourhood_multiples, overlap_density_map, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
 from app.panels.compare_spaces.neighbourhoods import (
     aligned_layouts,
@@ -109,7 +109,10 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     histogram = overlap_histogram(overlap, k, highlighted=rows_selected if rows_selected is not None and len(rows_selected) else None,
                                   brushed=brushed, revision=f"{space_a}-{space_b}-{k}-{metric}")
     summary = summary_text(context, comparison, space_a, space_b, selection)
+    as_density = len(drawn) > context.config.density_threshold  # as the explorer's views: no point per subject above it
     if triggers and triggers <= {SELECTION} and not align_on_selection:
+        if as_density:  # cells have no points to highlight: the histogram and the summary show the selection
+            return Overview(histogram=histogram, summary=summary)
         patch = Patch()
         if rows_selected is None:
             patch["data"][0]["selectedpoints"] = None
@@ -127,17 +130,23 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
         trails = (trails[0][keep], trails[1][keep])
     labels = (space_label(space_a), space_label(space_b))
     shown = f" · overlap {brushed[0]:.2f}–{brushed[1]:.2f}: {len(drawn):,} subjects" if brushed else ""
-    # Above RICH_HOVER_SUBJECTS the map's hover names only the subject (its variables are a click away): the
-    # full hover text would be most of what goes to the browser (13 of 27 MB at 100,000 subjects).
-    hover = context.hover_text if context.n_subjects <= RICH_HOVER_SUBJECTS else context.cohort.subject_ids.astype(str).to_numpy(dtype=object)
-    figure = overlap_map(
-        frames, overlap, hover, rows=drawn, selected_rows=rows_selected, trails=trails, frame_labels=labels,
-        axis_labels=(f"{METHODS[method]} 1", f"{METHODS[method]} 2"), revision=f"{space_a}-{space_b}-{method}",
-    )
+    axis_labels = (f"{METHODS[method]} 1", f"{METHODS[method]} 2")
+    if as_density:
+        figure = overlap_density_map(frames, overlap, rows=drawn, trails=trails, frame_labels=labels, axis_labels=axis_labels,
+                                     revision=f"{space_a}-{space_b}-{method}-density")
+        title = (f"{labels[0]} layout ({METHODS[method]}) as a density of {len(drawn):,} subjects: each cell coloured by the mean share "
+                 f"of their {k} nearest neighbours kept in {labels[1]}{shown} (above {context.config.density_threshold:,} subjects; "
+                 "select with the histogram, focus from the lists)")
+    else:
+        # Above RICH_HOVER_SUBJECTS the map's hover names only the subject (its variables are a click away): the
+        # full hover text would be most of what goes to the browser (13 of 27 MB at 100,000 subjects).
+        hover = context.hover_text if context.n_subjects <= RICH_HOVER_SUBJECTS else context.cohort.subject_ids.astype(str).to_numpy(dtype=object)
+        figure = overlap_map(frames, overlap, hover, rows=drawn, selected_rows=rows_selected, trails=trails, frame_labels=labels,
+                             axis_labels=axis_labels, revision=f"{space_a}-{space_b}-{method}")
+        title = (f"{labels[0]} layout ({METHODS[method]}), each subject coloured by the share of its {k} nearest neighbours "
+                 f"it keeps in {labels[1]}{shown}")
     most, least = changed_lists(context, comparison, drawn)
     suggestions, suggested = suggestion_list(context, comparison)
-    title = (f"{labels[0]} layout ({METHODS[method]}), each subject coloured by the share of its {k} nearest neighbours "
-             f"it keeps in {labels[1]}{shown}")
     return Overview(map=figure, histogram=histogram, most=most, least=least, suggestions=suggestions, suggested=suggested,
                     summary=summary, title=title)
 
