@@ -187,3 +187,36 @@ def test_the_animation_controls_sit_below_the_axis_title_without_overlapping(dri
     assert not _overlap(slider, boxes["buttons"][-1])
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-controls.png"))
     assert severe_console_errors(driver) == []
+
+
+MAP_KIND = """
+const graph = document.querySelector('#cs-map .js-plotly-plot');
+if (!graph || !graph._fullData || !graph._fullData.length) { return null; }
+return {type: graph._fullData[0].type, frames: (graph._transitionData && graph._transitionData._frames || []).length,
+        lasso: Boolean(document.querySelector('#cs-map [data-attr="dragmode"][data-val="lasso"]')),
+        slider: graph._fullLayout.sliders[0].active};
+"""
+
+
+def test_above_the_density_threshold_the_map_is_a_density_that_still_plays_and_the_histogram_selects(driver, phenotype_cohort_dir, tmp_path):
+    with running_app(phenotype_cohort_dir, tmp_path, extra_env={"LSE_DENSITY_THRESHOLD": "100"}) as url:
+        driver.get(url)
+        driver.find_element(By.LINK_TEXT, "Compare spaces").click()
+        drawn = wait_for(lambda: driver.execute_script(MAP_KIND), timeout=60, message="the overlap map")
+        assert drawn["type"] == "heatmap" and drawn["frames"] == 9 and not drawn["lasso"]  # no points to lasso
+        assert "as a density of 300 subjects" in driver.find_element(By.ID, "cs-map-title").text
+        play = driver.find_elements(By.CSS_SELECTOR, "#cs-map .updatemenu-button")[0]
+        driver.execute_script(SCROLL_INTO_VIEW, play)
+        play.click()
+        wait_for(lambda: driver.execute_script(MAP_KIND)["slider"] == 8, message="the density moved to B's layout")
+        histogram = driver.find_element(By.CSS_SELECTOR, "#cs-histogram .nsewdrag")
+        driver.execute_script(SCROLL_INTO_VIEW, histogram)
+        width = histogram.size["width"]
+        ActionChains(driver).move_to_element_with_offset(histogram, -width // 2 + 2, 0).click_and_hold().move_by_offset(
+            int(width * 0.4), 0).release().perform()
+        wait_for(lambda: (button := driver.find_element(By.ID, "cs-select-range")).is_enabled() and button, message="a brushed range").click()
+        selected = wait_for(lambda: (count := current_count(driver)) is not None and count < PHENOTYPE_COHORT_SUBJECTS and count,
+                            message="the brushed subjects selected")
+        assert selected > 0
+        driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-density.png"))
+        assert severe_console_errors(driver) == []
