@@ -18,15 +18,17 @@ from dash import Input, Output, ctx, dcc
 
 from app import validation
 from app.cohort_store import CohortStoreError
+from app.comparisons import load_comparison
 from app.context import AppContext
 from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable, offered_methods
 from app.core.cohort_algebra import CohortDefinition
+from app.core.neighbours import MAX_K, METRICS
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.selection_shapes import parse_shape, shape_mask
 from data_loaders.manifest import VariableSpec
 
 # Page-wide stores: component ids (their values are what the browser posts, so they stay stable).
-SELECTION = "selection"              # a drawn shape {"source", "view", "shape"}, {"cohort": id}, {"rows": [...]}, {"cluster": {...}} or None
+SELECTION = "selection"              # a drawn shape {"source", "view", "shape"}, {"cohort": id}, {"rows": [...]}, {"cluster": {...}}, {"overlap": {...}} or None
 FILTERS = "filters"                  # [filter dict, ...] of the current cohort
 COHORTS_VERSION = "cohorts-version"  # bumped whenever saved cohorts change
 SAVED_COHORTS = "manage-cohort"      # the sidebar's saved-cohort dropdown; its options list every saved cohort
@@ -151,13 +153,38 @@ def cluster_selection_mask(context: AppContext, value: object) -> np.ndarray:
     return labels == label
 
 
+def overlap_selection_spec(context: AppContext, value: object) -> tuple[str, str, int, str, tuple[float, float]]:
+    """A range of neighbourhood overlap between two spaces, as the browser names it ({"a", "b", "k", "metric", "range"}), checked field by field."""
+    if not isinstance(value, dict):
+        raise validation.InputRefused(f"overlap range: expected an object naming two spaces, k, a distance and a range, got {value!r:.60}")
+    space_a = validation.choice(value.get("a"), list(context.cohort.spaces), "space A")
+    space_b = validation.choice(value.get("b"), [space for space in context.cohort.spaces if space != space_a], "space B (not A)")
+    k = validation.integer(value.get("k"), "neighbours k", 1, max(1, min(MAX_K, context.n_subjects - 1)))
+    metric = validation.choice(value.get("metric"), list(METRICS), "distance")
+    ends = value.get("range")
+    if not isinstance(ends, list) or len(ends) != 2:
+        raise validation.InputRefused(f"overlap range: expected two numbers from 0 to 1, got {ends!r:.60}")
+    low, high = sorted(validation.number(end, "overlap range", 0.0, 1.0) for end in ends)
+    return space_a, space_b, k, metric, (low, high)
+
+
+def overlap_selection_mask(context: AppContext, value: object) -> np.ndarray:
+    """The subjects whose neighbourhood overlap lies in a range, resolved on the cached neighbour lists (never computed here)."""
+    space_a, space_b, k, metric, (low, high) = overlap_selection_spec(context, value)
+    comparison = load_comparison(context, space_a, space_b, k, metric)
+    if comparison is None:
+        raise SelectionError(f"the {k} nearest neighbours in {space_label(space_a)} and {space_label(space_b)} are not computed yet")
+    return (comparison.overlap >= low) & (comparison.overlap <= high)
+
+
 def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | None:
     """Who the selection holds, or None when there is none.
 
     A selection is a shape drawn on a view (resolved on the coordinates the server holds), a saved
     cohort, one cluster of a computed clustering (resolved on its cached labels, so a cluster of
-    any size travels as a few bytes) or a short list of rows (a subject clicked in Compare spaces);
-    anything else is refused.
+    any size travels as a few bytes), a range of neighbourhood overlap brushed in Compare spaces
+    (resolved on the cached neighbour lists, as few bytes) or a short list of rows (a subject
+    clicked in Compare spaces); anything else is refused.
     """
     if not selection:
         return None
@@ -177,6 +204,8 @@ def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | 
             raise SelectionError(f"the saved cohort {selection['cohort']!r} cannot be highlighted: {error}") from None
     if "cluster" in selection:
         return cluster_selection_mask(context, selection["cluster"])
+    if "overlap" in selection:
+        return overlap_selection_mask(context, selection["overlap"])
     if "rows" in selection:
         rows = validation.rows(selection["rows"], context.n_subjects, "selected subjects")
         mask = np.zeros(context.n_subjects, dtype=bool)

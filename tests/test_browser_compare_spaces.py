@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -146,6 +147,9 @@ def test_a_range_brushed_on_the_histogram_stays_and_selects_only_the_subjects_sh
     assert driver.execute_script("return document.querySelectorAll('#cs-histogram .selectionlayer path, #cs-histogram .select-outline').length") > 0
     wait_for(lambda: (button := driver.find_element(By.ID, "cs-select-range")).is_enabled() and button, message="Select the subjects shown, enabled by the brush").click()
     wait_for(lambda: current_count(driver) == shown, message=f"the {shown} subjects shown selected")
+    # The selection is the range itself, resolved on the server: a link holds it, however many subjects it covers.
+    assert '"overlap"' in unquote(driver.current_url) and '"rows"' not in unquote(driver.current_url)
+    assert "picked one by one" not in driver.find_element(By.TAG_NAME, "body").text
     legend, plot = wait_for(lambda: driver.execute_script(HISTOGRAM_LEGEND), message="the histogram's legend: everyone and the selection")
     assert legend["bottom"] <= plot["top"] + 1  # above the bars and the brushed box, not over them
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-brushed.png"))

@@ -70,6 +70,10 @@ CASES = (
     + [("cs-", "compare-spaces", {(component, "value"): value}, False)
        for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
     + [("cs-map.figure", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]
+    + [("view-0-spec.data", "explore", {("selection", "data"): {"overlap": value}}, True)
+       for value in ("x", {"a": "ecg", "b": "ecg", "k": 5, "metric": "cosine", "range": [0, 1]},
+                     {"a": "ecg", "b": "joint", "k": 10**12, "metric": "cosine", "range": [0, 1]},
+                     {"a": "ecg", "b": "joint", "k": 5, "metric": "cosine", "range": [0, 1e308, 3]})]
     + [("cs-neighbourhood.figure", "compare-spaces", {("cs-subject", "data"): {"row": value, "selection": inputs_key(None)}}, True)
        for value in (-1, HUGE, 1.5, "3")]
     + [("cluster-request.data", "clusters", {("cluster-run", "n_clicks"): 1, (component, "value"): value}, True)

@@ -31,7 +31,7 @@ from app.core.filters import open_at_limits, slider_limits
 from app.core.projections import METHODS
 from app.core.selection_shapes import parse_shape
 from app.core.url_state import MAX_QUERY_LENGTH, ViewState, Vocabulary, from_query, to_query
-from app.state import FILTERS, FOUND_SUBJECT, SELECTION, SelectionError, clustering_spec, selection_mask, subject_row, triggered
+from app.state import FILTERS, FOUND_SUBJECT, SELECTION, SelectionError, clustering_spec, overlap_selection_spec, selection_mask, subject_row, triggered
 from app.validation import REFUSAL_ALERT_ID
 
 LOCATION = "page-location"
@@ -108,6 +108,8 @@ def link_selection(selection: object) -> tuple[dict | None, int | None, str]:
         return None, selection["cohort"], ""
     if "cluster" in selection:  # a cluster of a clustering: a few words, whatever its size
         return {"cluster": selection["cluster"]}, None, ""
+    if "overlap" in selection:  # a range of neighbourhood overlap: a few words too
+        return {"overlap": selection["overlap"]}, None, ""
     if "shape" in selection:
         view, shape = selection.get("view"), selection.get("shape")
         view = {key: view[key] for key in ("kind", "space", "method", "x", "y") if key in view} if isinstance(view, dict) else view
@@ -151,6 +153,8 @@ def page_state(context: AppContext, setup: LinkSetup, page: Page) -> tuple[ViewS
         cluster = selection["cluster"]
         clustering_spec(context, cluster)
         validation.integer(cluster.get("label"), "cluster", NOISE, MAX_CLUSTERS - 1)
+    if selection is not None and "overlap" in selection:
+        overlap_selection_spec(context, selection["overlap"])
     row = subject_row(context, page.subject)
     subject = None if row is None else str(context.cohort.subject_ids[row])
     return ViewState(tab=tab, views=views, colour=colour or "", filters=tuple(filters), cohort=cohort, selection=selection, subject=subject,
@@ -174,13 +178,17 @@ def _checked_selection(context: AppContext, selection: dict) -> tuple[dict | Non
         candidate = {"rows": selection.get("rows")}
     elif "cluster" in selection:
         candidate = {"cluster": selection.get("cluster")}
+    elif "overlap" in selection:
+        candidate = {"overlap": selection.get("overlap")}
     else:
-        return None, "the selection in the link is neither a drawn shape, a cluster nor a list of subjects, so it was left out"
+        return None, "the selection in the link is neither a drawn shape, a cluster, a range of overlap nor a list of subjects, so it was left out"
     try:
         selection_mask(context, candidate)
     except SelectionError:
         if "cluster" in candidate:
             return None, "the cluster in the link is not computed here yet (find the clusters in the Clusters tab), so it was left out"
+        if "overlap" in candidate:
+            return None, "the neighbours behind the overlap range in the link are not computed here yet (open Compare spaces), so it was left out"
         if not _known_view(context, candidate.get("view")):
             return None, "the selection in the link was drawn on a view this app does not have, so it was left out"
     except validation.InputRefused as error:

@@ -3,54 +3,25 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from app import validation
+from app.comparisons import load_comparison
 from app.context import AppContext
 from app.core.alignment import fit_alignment
 from app.core.cohort_algebra import CohortDefinition
 from app.core.members import Members
-from app.core.neighbours import DEFAULT_K, MAX_K, NeighbourCache, NeighbourComparison, compare_neighbourhoods, resolved_method
+from app.core.neighbours import DEFAULT_K, MAX_K, NeighbourComparison
 from app.core.projections import ProjectionSpec
 from app.core.statistics import compare_groups
 from app.core.table_one import format_probability
 from app.state import SelectionError, inputs_key, selection_mask, space_label
 
 
-def neighbour_cache(context: AppContext) -> NeighbourCache:
-    return NeighbourCache(Path(context.config.cache_dir) / "neighbours")
-
-
-@lru_cache(maxsize=4)
-def _compared(folder: str, fingerprint_a: str, fingerprint_b: str, k: int, metric: str, method: str) -> NeighbourComparison | None:
-    """The comparison from cached neighbour lists; kept in memory for the last few (O(n·k) each)."""
-    cache = NeighbourCache(Path(folder))
-    neighbours_a, neighbours_b = cache.get(fingerprint_a, k, metric, method), cache.get(fingerprint_b, k, metric, method)
-    if neighbours_a is None or neighbours_b is None:
-        return None
-    return compare_neighbourhoods(neighbours_a, neighbours_b)
-
-
 def effective_k(context: AppContext, k: int | None) -> int:
     return int(np.clip(int(k or DEFAULT_K), 1, min(MAX_K, context.n_subjects - 1)))
-
-
-def load_comparison(context: AppContext, space_a: str, space_b: str, k: int, metric: str, compute: bool = False,
-                    progress=None) -> NeighbourComparison | None:
-    """Both spaces' neighbours compared, from the disk cache; computed first when ``compute`` (else None if missing)."""
-    method = resolved_method(context.n_subjects)
-    cache = neighbour_cache(context)
-    fingerprints = context.space_fingerprints
-    if compute:
-        for step, space in enumerate((space_a, space_b)):
-            report = None if progress is None else (lambda done, step=step, space=space: progress((step + done) / 2, space))
-            cache.get_or_compute(context.cohort.spaces[space], fingerprints[space], k, metric, method, report)
-    if not all(cache.path_for(fingerprints[space], k, metric, method).is_file() for space in (space_a, space_b)):
-        return None  # not computed yet (and not remembered as missing)
-    return _compared(str(cache.folder), fingerprints[space_a], fingerprints[space_b], k, metric, method)
 
 
 def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str, align_rows: np.ndarray | None = None

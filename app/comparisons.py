@@ -1,0 +1,42 @@
+"""Two latent spaces' neighbourhoods compared, from the neighbour lists cached on disk.
+
+Here rather than in the Compare spaces panel because a selection can name a range of overlap
+(``app.state``): it is resolved on these cached lists, so it travels as a few words whatever its size.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from app.context import AppContext
+from app.core.neighbours import NeighbourCache, NeighbourComparison, compare_neighbourhoods, resolved_method
+
+
+def neighbour_cache(context: AppContext) -> NeighbourCache:
+    return NeighbourCache(Path(context.config.cache_dir) / "neighbours")
+
+
+@lru_cache(maxsize=4)
+def _compared(folder: str, fingerprint_a: str, fingerprint_b: str, k: int, metric: str, method: str) -> NeighbourComparison | None:
+    """The comparison from cached neighbour lists; kept in memory for the last few (O(n·k) each)."""
+    cache = NeighbourCache(Path(folder))
+    neighbours_a, neighbours_b = cache.get(fingerprint_a, k, metric, method), cache.get(fingerprint_b, k, metric, method)
+    if neighbours_a is None or neighbours_b is None:
+        return None
+    return compare_neighbourhoods(neighbours_a, neighbours_b)
+
+
+def load_comparison(context: AppContext, space_a: str, space_b: str, k: int, metric: str, compute: bool = False,
+                    progress=None) -> NeighbourComparison | None:
+    """Both spaces' neighbours compared, from the disk cache; computed first when ``compute`` (else None if missing)."""
+    method = resolved_method(context.n_subjects)
+    cache = neighbour_cache(context)
+    fingerprints = context.space_fingerprints
+    if compute:
+        for step, space in enumerate((space_a, space_b)):
+            report = None if progress is None else (lambda done, step=step, space=space: progress((step + done) / 2, space))
+            cache.get_or_compute(context.cohort.spaces[space], fingerprints[space], k, metric, method, report)
+    if not all(cache.path_for(fingerprints[space], k, metric, method).is_file() for space in (space_a, space_b)):
+        return None  # not computed yet (and not remembered as missing)
+    return _compared(str(cache.folder), fingerprints[space_a], fingerprints[space_b], k, metric, method)
