@@ -320,3 +320,13 @@ def test_above_the_density_threshold_the_map_is_a_density_of_mean_overlap_and_a_
     assert drawn.most and drawn.least and drawn.suggestions is not dash.no_update  # the lists still focus and the histogram selects
     reselected = overview(context, selection={"rows": [1, 2, 3]}, triggers={"selection"})
     assert reselected.map is dash.no_update and reselected.histogram is not dash.no_update  # cells have no points to highlight
+
+
+def test_a_poll_tick_finding_the_map_already_being_drawn_leaves_it_to_that_one():
+    """Ticks every 1.5 s piled up a dozen identical million-subject renders while the first was still drawing."""
+    from app.panels.compare_spaces.callbacks import InProgress
+
+    drawing = InProgress()
+    assert drawing.claim("ecg-joint") and not drawing.claim("ecg-joint") and drawing.claim("other settings")
+    drawing.release("ecg-joint")
+    assert drawing.claim("ecg-joint")  # drawn, released: the next tick (or another user) may draw again

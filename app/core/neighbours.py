@@ -29,6 +29,7 @@ METRICS: dict[str, str] = {"cosine": "Cosine", "euclidean": "Euclidean"}
 Method = Literal["auto", "exact", "approximate"]
 DEFAULT_K = 50  # as in the Embedding Comparator
 MAX_K = 250
+TRAIL_CHUNK_ROWS = 20_000  # subjects whose trail targets are worked out at once (k × 2 coordinates each)
 EXACT_LIMIT = 5_000  # subjects: above this, the approximate search is the default
 SEARCH_THREADS = int(os.environ.get("LSE_NEIGHBOUR_THREADS", "4"))  # cells searched side by side, one BLAS thread each
 # A cell is also compared with the cells its members have as second-nearest, the most frequent first, up to this many:
@@ -425,9 +426,13 @@ def neighbour_trails(coordinates: np.ndarray, comparison: NeighbourComparison, c
     rows = np.flatnonzero(comparison.overlap < changed_below)
     if not len(rows):
         return rows, np.empty((0, 2), dtype=np.float32)
-    gained = ~comparison.in_a[rows]
-    weights = gained / np.maximum(gained.sum(axis=1, keepdims=True), 1)
-    targets = np.einsum("rk,rkc->rc", weights, coordinates[comparison.neighbours_b[rows]])
+    # In chunks of rows: gathering every changed subject's k neighbours' coordinates at once took 800 MB at a million.
+    targets = np.empty((len(rows), 2))
+    for start in range(0, len(rows), TRAIL_CHUNK_ROWS):
+        chunk = rows[start : start + TRAIL_CHUNK_ROWS]
+        gained = ~comparison.in_a[chunk]
+        weights = gained / np.maximum(gained.sum(axis=1, keepdims=True), 1)
+        targets[start : start + len(chunk)] = np.einsum("rk,rkc->rc", weights, coordinates[comparison.neighbours_b[chunk]])
     strength = (1.0 - comparison.overlap[rows]) * np.linalg.norm(targets - coordinates[rows], axis=1)
     keep = np.argsort(-strength, kind="stable")[:max_trails]
     return rows[keep], targets[keep].astype(np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import dash
@@ -23,7 +24,33 @@ def _triggers() -> set[str]:
     return {SELECTION if trigger == shown_id(PANEL_TAB) else trigger for trigger in triggered()}
 
 
+class InProgress:
+    """Keys of work under way in this process, claimed by one request at a time.
+
+    Once the neighbours are ready, every tick of the 1.5 s poll asks for the map until the first answer
+    arrives and stops the polling. At a million subjects drawing it takes tens of seconds, so ticks piled
+    up a dozen identical renders (6.5 GB, every request thread busy); now the first tick draws and the
+    others return at once. It holds no one's data: a tick that finds the key taken simply asks again.
+    """
+
+    def __init__(self):
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, key: str) -> bool:
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._keys.discard(key)
+
+
 def register(app: dash.Dash, context: AppContext) -> None:
+    first_poll_drawing = InProgress()
     register_shown(app, PANEL_TAB)
 
     @app.callback(
@@ -77,8 +104,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return (dash.no_update,) * 11
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
             return (dash.no_update,) * 11
-        overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
-                                   triggers - {visible_id(PANEL_TAB), "cs-poll"} if drawn else set())
+        if polled and not first_poll_drawing.claim(key):
+            return (dash.no_update,) * 11  # an earlier tick is drawing this already; its answer stops the polling
+        try:
+            overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
+                                       triggers - {visible_id(PANEL_TAB), "cs-poll"} if drawn else set())
+        finally:
+            if polled:
+                first_poll_drawing.release(key)
         waiting = overview.waiting
         if polled:
             overview = replace(overview, request=dash.no_update)  # the computation is already running
