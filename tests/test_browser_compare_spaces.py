@@ -205,7 +205,8 @@ return {type: graph._fullData[0].type, frames: (graph._transitionData && graph._
 def test_above_the_density_threshold_the_map_is_a_density_that_still_plays_and_the_histogram_selects(driver, phenotype_cohort_dir, tmp_path):
     with running_app(phenotype_cohort_dir, tmp_path, extra_env={"LSE_DENSITY_THRESHOLD": "100"}) as url:
         driver.get(url)
-        driver.find_element(By.LINK_TEXT, "Compare spaces").click()
+        wait_for(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#main-tabs a") if a.text == "Compare spaces"), None),
+                 message="the Compare spaces tab").click()  # the page is laid out by React after the load
         drawn = wait_for(lambda: driver.execute_script(MAP_KIND), timeout=60, message="the overlap map")
         assert drawn["type"] == "heatmap" and drawn["frames"] == 9 and not drawn["lasso"]  # no points to lasso
         assert "as a density of 300 subjects" in driver.find_element(By.ID, "cs-map-title").text
