@@ -192,7 +192,8 @@ class CohortStore:
         user = self.current_user() or LOCAL_USER
         return saved.owner == user or (saved.owner == "" and user == LOCAL_USER)
 
-    def _require_owner(self, cohort_id: int) -> SavedCohort:
+    def require_owner(self, cohort_id: int) -> SavedCohort:
+        """The cohort, if the current user may rename, share or delete it; else CohortStoreError saying who may."""
         saved = self.get(cohort_id)
         if not self.is_owner(saved):
             raise CohortStoreError(f"only {saved.owner or 'a local user'} can change the cohort {saved.name!r}")
@@ -200,13 +201,13 @@ class CohortStore:
 
     def set_shared(self, cohort_id: int, shared: bool) -> SavedCohort:
         """Share a cohort with every user, or make it private again (its owner only)."""
-        self._require_owner(cohort_id)
+        self.require_owner(cohort_id)
         with self._connect() as connection:
             connection.execute("UPDATE cohorts SET shared = ? WHERE dataset = ? AND id = ?", (int(bool(shared)), self.dataset, int(cohort_id)))
         return self.get(cohort_id)
 
     def rename(self, cohort_id: int, new_name: str) -> SavedCohort:
-        self._require_owner(cohort_id)
+        self.require_owner(cohort_id)
         new_name = _clean_name(new_name)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
@@ -222,7 +223,7 @@ class CohortStore:
 
     def delete(self, cohort_id: int) -> None:
         """Delete a cohort unless another saved cohort is defined in terms of it."""
-        self._require_owner(cohort_id)
+        self.require_owner(cohort_id)
         with self._connect() as connection:  # every user's cohorts: a private one may be defined from a shared one
             rows = connection.execute("SELECT id, definition FROM cohorts WHERE dataset = ?", (self.dataset,)).fetchall()
         dependents = {dependent for dependent, definition in rows if cohort_id in CohortDefinition.from_dict(json.loads(definition)).operands}

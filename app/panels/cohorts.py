@@ -220,9 +220,7 @@ def deletion_question(context: AppContext, chosen: object) -> str:
     refused at once (CohortStoreError) when there is nothing the user may delete."""
     if chosen is None:
         raise CohortStoreError("choose a saved cohort first")
-    saved = context.store.get(chosen)
-    if not context.store.is_owner(saved):
-        raise CohortStoreError(f"only {saved.owner or 'a local user'} can delete the cohort {saved.name!r}")
+    saved = context.store.require_owner(chosen)
     shared = " It is shared: every user loses it." if saved.shared and context.config.resolved_auth != "off" else ""
     return f"Delete the saved cohort “{saved.name}”?{shared} This cannot be undone."
 
