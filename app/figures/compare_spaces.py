@@ -156,21 +156,20 @@ def overlap_density_map(
     57 MB. There are no points to lasso or click; the histogram and the lists select and focus subjects.
     """
     rows = np.arange(len(overlap)) if rows is None else np.asarray(rows)
-    finite = [frame[rows][np.isfinite(frame[rows]).all(axis=1)] for frame in frames]
+    drawn = [frame[rows] for frame in frames]
+    finite = [points[np.isfinite(points).all(axis=1)] for points in drawn]
     present = [points for points in finite if len(points)]
     low = np.min([points.min(axis=0) for points in present], axis=0) if present else np.zeros(2)
     high = np.max([points.max(axis=0) for points in present], axis=0) if present else np.ones(2)
     extent = Viewport((float(low[0]), float(max(high[0], low[0] + 1e-9))), (float(low[1]), float(max(high[1], low[1] + 1e-9))))
     values = overlap[rows].astype(np.float64)
-
-    def mean_overlap(layout: np.ndarray) -> np.ndarray:
-        return cell_means(density_grid(layout[rows], extent, bins), values).astype(np.float32)
-
-    grid = density_grid(frames[0][rows], extent, bins)
+    grids = [density_grid(points, extent, bins) for points in drawn]
+    means = [cell_means(grid, values).astype(np.float32) for grid in grids]
+    grid = grids[0]
     x_centres = ((grid.x_edges[:-1] + grid.x_edges[1:]) / 2).astype(np.float32)
     y_centres = ((grid.y_edges[:-1] + grid.y_edges[1:]) / 2).astype(np.float32)
     cmin, cmax = overlap_colour_range(overlap)
-    cells = {"type": "heatmap", "x": x_centres, "y": y_centres, "z": mean_overlap(frames[0]), "colorscale": get_colorscale(OVERLAP_SCALE),
+    cells = {"type": "heatmap", "x": x_centres, "y": y_centres, "z": means[0], "colorscale": get_colorscale(OVERLAP_SCALE),
              "zmin": cmin, "zmax": cmax, "colorbar": {"title": {"text": "mean<br>overlap", "side": "top"}, "thickness": 12, "len": 0.8},
              "hovertemplate": "mean overlap %{z:.2f}<extra></extra>", "name": "subjects", "showlegend": False}
     data = [cells]
@@ -180,8 +179,8 @@ def overlap_density_map(
                      "hoverinfo": "skip", "name": "trails", "showlegend": False})
     has_trails = len(data) > 1
 
-    def frame_data(index: int, layout: np.ndarray) -> list[dict]:
-        moved = [{"type": "heatmap", "z": cells["z"] if index == 0 else mean_overlap(layout)}]
+    def frame_data(index: int) -> list[dict]:
+        moved = [{"type": "heatmap", "z": means[index]}]
         if has_trails:  # trails belong to A's layout: shown on its frame only
             moved.append({"type": "scatter", "x": data[1]["x"] if index == 0 else [], "y": data[1]["y"] if index == 0 else []})
         return moved
@@ -190,7 +189,7 @@ def overlap_density_map(
     layout.update(dragmode="pan", clickmode="none", modebar={"remove": ["lasso2d", "select2d"]})  # no points to lasso or click
     layout["xaxis"].update(range=[float(grid.x_edges[0]), float(grid.x_edges[-1])])
     layout["yaxis"].update(range=[float(grid.y_edges[0]), float(grid.y_edges[-1])])
-    frame_list = [{"data": frame_data(index, frame), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index, frame in enumerate(frames)]
+    frame_list = [{"data": frame_data(index), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index in range(len(frames))]
     return prebuilt_figure(data, layout, frame_list)
 
 
