@@ -17,7 +17,7 @@ from plotly.colors import get_colorscale
 
 from app.figures.decoder import INTENSITY_MAX, NARROWEST_FIGURE_PX, to_intensity_bytes
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
-from app.figures.text import fit_titles, plotly_text
+from app.figures.text import extra_lines, fit_titles, plotly_text
 
 DIFFERENCE_MAX = 127  # int8 steps either side of 0 for the signed difference
 DEFAULT_HEART_RATE_BPM = 60.0
@@ -90,7 +90,7 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     # each extra line adds to the top margin and the height, so the images keep their size.
     panel_titles = fit_titles([panel.title for panel in panels], NARROWEST_FIGURE_PX, font_px=PANEL_TITLE_PX)
     figure_title = fit_titles([title], NARROWEST_FIGURE_PX, font_px=FIGURE_TITLE_PX, max_lines=3)[0] if title else ""
-    extra_px = 15 * max(panel_title.count("<br>") for panel_title in panel_titles) + 18 * figure_title.count("<br>")
+    extra_px = 15 * extra_lines(panel_titles) + 18 * extra_lines([figure_title])
     layout = panel_row(panel_titles, 0.02)
     for annotation in layout["annotations"]:
         annotation["font"] = {"size": PANEL_TITLE_PX}

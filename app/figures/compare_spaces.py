@@ -13,7 +13,7 @@ from plotly.colors import get_colorscale
 
 from app.core.density import Viewport, cell_means, density_grid
 from app.figures.prebuilt import FigureDict, axis_key, in_panel, panel_row, prebuilt_figure
-from app.figures.text import fit_titles, plotly_text
+from app.figures.text import extra_lines, fit_titles, plotly_text
 
 # Diverging: red = neighbourhood changed (overlap 0), white = half kept, blue = kept (overlap 1).
 OVERLAP_SCALE = "RdBu"
@@ -243,7 +243,7 @@ def neighbourhood_multiples(layout_a: np.ndarray, layout_b: np.ndarray, subject:
 
     ``titles`` name the spaces (manifest labels): wrapped to their panels, as narrow as half of a 1366 px laptop's column."""
     fitted = fit_titles(titles, NEIGHBOURHOOD_NARROWEST_PX, font_px=NEIGHBOURHOOD_TITLE_PX)
-    extra_px = 14 * max(title.count("<br>") for title in fitted)
+    extra_px = 14 * extra_lines(fitted)
     layout = panel_row(fitted, 0.06, shared_axes=True)
     for annotation in layout["annotations"]:
         annotation["font"] = {"size": NEIGHBOURHOOD_TITLE_PX}

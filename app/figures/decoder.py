@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures.prebuilt import FigureDict, in_panel, panel_column, prebuilt_figure
-from app.figures.text import fit_titles, plotly_text
+from app.figures.text import extra_lines, fit_titles, plotly_text
 from data_loaders.cohort_spec import ECG_SAMPLING_HZ, MEDIAN_R_PEAK_INDEX
 
 TRACE_COLOURS = ("#222222", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -88,7 +88,7 @@ def interpolation_strip(step_labels: Sequence[str], ecg_beats: np.ndarray, leads
     lead_index = positions[lead.upper()]
     rows = 2 + len(cine_frames)
     column_titles = fit_titles(step_labels, NARROWEST_FIGURE_PX)
-    title_lines = max(title.count("<br>") for title in column_titles)  # wrapped titles push the figure's title up, never over them
+    title_lines = extra_lines(column_titles)  # wrapped titles push the figure's title up, never over them
     figure = make_subplots(rows=rows, cols=steps, horizontal_spacing=0.01, vertical_spacing=0.06,
                            row_heights=[1.0] + [1.2] * (len(cine_frames) + 1), column_titles=column_titles)
     time = ecg_time_axis(ecg_beats.shape[1], sampling_hz, r_peak_index)
@@ -144,7 +144,7 @@ def prediction_strip_figure(step_labels: Sequence[str], predictions: Mapping[str
         figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=height)
         return figure
     titles = fit_titles(names, NARROWEST_FIGURE_PX)  # seven predictors' names ran into each other at 1,000 px
-    extra_px = 14 * max(title.count("<br>") for title in titles)
+    extra_px = 14 * extra_lines(titles)
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.06)
     positions = np.arange(len(step_labels))
     for col, name in enumerate(names, start=1):

@@ -37,3 +37,8 @@ def fit_titles(labels: Sequence[str], figure_px: int, *, font_px: float = 11, ma
             lines = lines[: max_lines - 1] + [lines[max_lines - 1][: per_line - 1] + "…"]
         fitted.append("<br>".join(plotly_text(line) for line in lines))  # escaped line by line: the breaks stay markup
     return fitted
+
+
+def extra_lines(titles: Sequence[str]) -> int:
+    """Lines beyond the first in the tallest of these fitted titles: what a figure's top margin grows by, in lines."""
+    return max((title.count("<br>") for title in titles), default=0)
