@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from app.context import AppContext
 from app.core.neighbours import NeighbourCache, NeighbourComparison, compare_neighbourhoods, resolved_method
 
@@ -40,3 +42,8 @@ def load_comparison(context: AppContext, space_a: str, space_b: str, k: int, met
     if not all(cache.path_for(fingerprints[space], k, metric, method).is_file() for space in (space_a, space_b)):
         return None  # not computed yet (and not remembered as missing)
     return _compared(str(cache.folder), fingerprints[space_a], fingerprints[space_b], k, metric, method)
+
+
+def in_overlap_range(overlap: np.ndarray, brushed: tuple[float, float]) -> np.ndarray:
+    """Mask of the subjects whose overlap lies in the closed range ``brushed`` (what a brush on the histogram shows and selects)."""
+    return (overlap >= brushed[0]) & (overlap <= brushed[1])

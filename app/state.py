@@ -18,7 +18,7 @@ from dash import Input, Output, ctx, dcc
 
 from app import validation
 from app.cohort_store import CohortStoreError
-from app.comparisons import load_comparison
+from app.comparisons import in_overlap_range, load_comparison
 from app.context import AppContext
 from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable, offered_methods
 from app.core.cohort_algebra import CohortDefinition
@@ -174,7 +174,7 @@ def overlap_selection_mask(context: AppContext, value: object) -> np.ndarray:
     comparison = load_comparison(context, space_a, space_b, k, metric)
     if comparison is None:
         raise SelectionError(f"the {k} nearest neighbours in {space_label(space_a)} and {space_label(space_b)} are not computed yet")
-    return (comparison.overlap >= low) & (comparison.overlap <= high)
+    return in_overlap_range(comparison.overlap, (low, high))
 
 
 def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | None:

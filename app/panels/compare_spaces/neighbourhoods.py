@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from app import validation
-from app.comparisons import load_comparison
+from app.comparisons import in_overlap_range, load_comparison
 from app.context import AppContext
 from app.core.alignment import fit_alignment
 from app.core.cohort_algebra import CohortDefinition
@@ -58,7 +58,7 @@ def overlap_range(brushed: dict | None) -> tuple[float, float] | None:
 def rows_in_range(overlap: np.ndarray, brushed: tuple[float, float] | None) -> np.ndarray:
     if brushed is None:
         return np.arange(len(overlap))
-    return np.flatnonzero((overlap >= brushed[0]) & (overlap <= brushed[1]))
+    return np.flatnonzero(in_overlap_range(overlap, brushed))
 
 
 def ready_to_draw(context: AppContext, space_a: str | None, space_b: str | None, method: str, k: int | None, metric: str) -> bool:
