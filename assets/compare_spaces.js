@@ -24,6 +24,19 @@
         return graph && graph._fullData ? graph._fullData : [];
     }
 
+    // A subject list's row (app/panels/compare_spaces/tables.py: one escaped HTML table per list, not a component per
+    // cell) focuses its subject when clicked, or on Enter or Space once reached with Tab.
+    function chooseListRow(event) {
+        const row = event.target && event.target.closest ? event.target.closest("tr.cs-row[data-row]") : null;
+        if (!row || (event.type === "keydown" && event.key !== "Enter" && event.key !== " ")) {
+            return;
+        }
+        event.preventDefault();
+        window.dash_clientside.set_props("cs-row-click", { data: { list: row.dataset.list, row: Number(row.dataset.row), at: Date.now() } });
+    }
+    document.addEventListener("click", chooseListRow);
+    document.addEventListener("keydown", chooseListRow);
+
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         compareSpaces: {
             selectionFromMap: function (selected) {

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from data_loaders import load_cohort
 from tests.browser import SCROLL_INTO_VIEW, chrome, current_count, plot_state, requires_chromium, severe_console_errors, wait_for
@@ -62,6 +63,14 @@ def test_the_panel_draws_every_subject_and_selecting_one_shows_its_neighbourhood
     assert current_count(driver) == PHENOTYPE_COHORT_SUBJECTS  # focusing a subject leaves the selection (none) as it is
     assert (plot_state(driver, "cs-map") or [{}])[0].get("selected") is None
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-subject.png"))
+    # The lists are one HTML table each (not a component per cell); their rows work from the keyboard too.
+    assert driver.execute_script("return document.querySelectorAll('#cs-most-changed tr.cs-row[tabindex=\"0\"]').length") >= 2
+    second_row = driver.find_elements(By.CSS_SELECTOR, "#cs-least-changed tr.cs-row")[1]
+    second_id = second_row.find_elements(By.TAG_NAME, "td")[0].text
+    driver.execute_script("arguments[0].focus()", second_row)
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_for(lambda: driver.find_element(By.ID, "cs-subject-title").text.startswith(second_id) or None, message="the row chosen with Enter")
+    assert current_count(driver) == PHENOTYPE_COHORT_SUBJECTS
     assert severe_console_errors(driver) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import dash
 import numpy as np
@@ -173,11 +174,16 @@ def test_the_same_space_twice_or_too_few_spaces_explain_themselves(context):
 
 def test_subject_chosen_by_click_or_list_row_and_checked(context):
     assert neighbourhoods.subject_from_event(context, "cs-map-click", {"row": 42, "at": 1}) == 42
-    assert neighbourhoods.subject_from_event(context, {"type": "cs-row", "list": "most", "row": 17}, None, clicked=True) == 17
-    assert neighbourhoods.subject_from_event(context, {"type": "cs-row", "list": "gained", "row": 3}, None, clicked=False) is None
+    assert neighbourhoods.subject_from_event(context, "cs-row-click", {"list": "most", "row": 17, "at": 2}) == 17
+    assert neighbourhoods.subject_from_event(context, "cs-row-click", {"list": "gained", "row": 3, "at": 3}) == 3
+    assert neighbourhoods.subject_from_event(context, "cs-row-click", None) is None  # the store before any click
     for hostile in (-1, 300, 1.5, True, "7"):
-        with pytest.raises(validation.InputRefused, match="clicked subject"):
-            neighbourhoods.subject_from_event(context, "cs-map-click", {"row": hostile})
+        for trigger in ("cs-map-click", "cs-row-click"):
+            with pytest.raises(validation.InputRefused, match="clicked subject"):
+                neighbourhoods.subject_from_event(context, trigger, {"list": "most", "row": hostile})
+    for hostile_list in ("everyone", None, ["most"]):
+        with pytest.raises(validation.InputRefused, match="subject list"):
+            neighbourhoods.subject_from_event(context, "cs-row-click", {"list": hostile_list, "row": 1})
 
 
 def test_a_clicked_subject_is_focused_until_the_selection_changes_and_never_replaces_it(context):
@@ -202,10 +208,22 @@ def test_lists_sort_by_any_column_with_missing_values_last(context):
     assert [r["id"] for r in compare_tables.sorted_records(records, "age_years", "ascending")] == [2, 1, 0]
     assert [r["id"] for r in compare_tables.sorted_records(records, compare_settings.RANK, "ascending")] == [0, 1, 2]  # as ranked
     assert [r["id"] for r in compare_tables.sorted_records(records, compare_settings.RANK, "descending")] == [2, 1, 0]
-    table = compare_tables.subject_table(records, compare_tables.table_columns(context), "most")
-    rows = table.children[1].children
-    assert [row.id for row in rows] == [{"type": "cs-row", "list": "most", "row": i} for i in range(3)]
-    assert rows[0].children[2].children == "–"  # a missing age
+    table = compare_tables.subject_table(records, compare_tables.table_columns(context), "most").children
+    rows = re.findall(r'<tr class="cs-row" data-list="most" data-row="(\d+)" tabindex="0"', table)
+    assert rows == ["0", "1", "2"]
+    assert table.split("<tr")[2].split("<td>")[3].startswith("–")  # a missing age (the subject's first row: header, then S0)
+
+
+def test_a_subject_list_is_one_component_whose_cells_cannot_become_markup(context):
+    hostile = '<img src=x onerror="alert(1)">\n\n# heading'
+    records = [{"id": 4, "subject": hostile, "overlap": 0.25, "sex": "a & b"}]
+    columns = [{"name": "Subject", "id": "subject"}, {"name": "<b>Overlap</b>", "id": "overlap"}, {"name": "Sex", "id": "sex"}]
+    table = compare_tables.subject_table(records, columns, "least")
+    assert table.dangerously_allow_html and isinstance(table.children, str) and "\n" not in table.children  # one HTML block
+    assert "<img" not in table.children and "<b>" not in table.children and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in table.children
+    assert "<td>a &amp; b</td>" in table.children and "<td>0.25</td>" in table.children
+    with pytest.raises(ValueError, match="unknown subject list"):
+        compare_tables.subject_table(records, columns, "everyone")
 
 
 def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_common(context):
@@ -222,7 +240,7 @@ def test_a_subjects_neighbourhood_in_both_spaces_and_what_the_selection_has_in_c
     most_changed = [context.cohort.subject_ids[row] for row in group if comparison.overlap[row] == comparison.overlap[group[0]]]
     assert view.title.split(":")[0] in most_changed  # no click: the selection's most changed subject (one of them, on a tie)
     text = str(view.common)
-    assert "15 selected subjects" in text and "'list': 'gained'" in text and "cs-profile" in text
+    assert "15 selected subjects" in text and 'data-list="gained"' in text and "cs-profile" in text
     hint = compare_views.render_subject(context, A, B, "pca", 20, "euclidean", None, None, None)
     assert "Click a subject" in validated(hint.neighbourhood).layout.annotations[0].text and hint.title == ""
 

@@ -11,7 +11,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx
 from app.context import AppContext
 from app.core.projections import METHODS, ProjectionSpec
 from app.panels.compare_spaces.neighbourhoods import effective_k, focused_row, load_comparison, overlap_range, ready_to_draw, subject_from_event
-from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, NEIGHBOURS_NOT_COMPUTED, PANEL_TAB, WAITING_MARK
+from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, NEIGHBOURS_NOT_COMPUTED, PANEL_TAB, ROW_CLICK, WAITING_MARK
 from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
 from app.panels.compare_spaces.views import Overview, render_overview, render_subject, use_suggestion
 from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
@@ -153,13 +153,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("cs-subject", "data"),
         Input("cs-map-click", "data"),
-        Input({"type": "cs-row", "list": ALL, "row": ALL}, "n_clicks"),
+        Input(ROW_CLICK, "data"),
         State(SELECTION, "data"),
         prevent_initial_call=True,
     )
-    def _choose_subject(click, _row_clicks, selection):
-        clicked = bool(ctx.triggered and ctx.triggered[0]["value"])
-        row = subject_from_event(context, ctx.triggered_id, click, clicked)
+    def _choose_subject(map_click, row_click, selection):
+        row = subject_from_event(context, ctx.triggered_id, map_click if ctx.triggered_id == "cs-map-click" else row_click)
         if row is None:
             return dash.no_update
         return {"row": row, "selection": inputs_key(selection)}

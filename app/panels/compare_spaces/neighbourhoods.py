@@ -17,6 +17,7 @@ from app.core.neighbours import DEFAULT_K, MAX_K, NeighbourComparison
 from app.core.projections import ProjectionSpec
 from app.core.statistics import compare_groups
 from app.core.table_one import format_probability
+from app.panels.compare_spaces.settings import LIST_NAMES, ROW_CLICK
 from app.state import SelectionError, inputs_key, selection_mask, space_label
 
 
@@ -121,10 +122,10 @@ def save_suggested_group(context: AppContext, rows: list[int], space_a: str, spa
     return context.store.save_unique(f"{space_label(space_a)} vs {space_label(space_b)}, k={k}: group {index + 1}", definition).name
 
 
-def subject_from_event(context: AppContext, trigger: str | dict | None, click: dict | None, clicked: bool = True) -> int | None:
-    """The row number of the subject clicked on the map (reduced in the browser to {"row"}) or in a list (the row's id)."""
-    if trigger == "cs-map-click" and isinstance(click, dict):
+def subject_from_event(context: AppContext, trigger: str | None, click: dict | None) -> int | None:
+    """The row number of the subject clicked on the map or in a list, both reduced in the browser to {"row"}."""
+    if trigger in ("cs-map-click", ROW_CLICK) and isinstance(click, dict):
+        if trigger == ROW_CLICK:
+            validation.choice(click.get("list"), LIST_NAMES, "subject list")
         return validation.integer(click.get("row"), "clicked subject", 0, context.n_subjects - 1)
-    if isinstance(trigger, dict) and trigger.get("type") == "cs-row" and clicked:
-        return validation.integer(trigger.get("row"), "clicked subject", 0, context.n_subjects - 1)
-    return None  # a list was redrawn, not clicked
+    return None

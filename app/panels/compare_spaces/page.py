@@ -8,7 +8,7 @@ from dash import dcc, html
 from app.context import AppContext
 from app.core.neighbours import DEFAULT_K, MAX_K, METRICS
 from app.core.projections import METHODS
-from app.panels.compare_spaces.settings import LIST_LENGTH, NEIGHBOURS_JOB, PANEL_TAB, RANK, SORT_ORDERS
+from app.panels.compare_spaces.settings import LIST_LENGTH, NEIGHBOURS_JOB, PANEL_TAB, RANK, ROW_CLICK, SORT_ORDERS
 from app.panels.compare_spaces.tables import table_columns
 from app.panels.shown import shown_store
 from app.state import space_label
@@ -114,6 +114,7 @@ def layout(context: AppContext) -> html.Div:
             shown_store(PANEL_TAB),  # the current cohort, followed while the tab is shown (app.panels.shown)
             dcc.Store(id="cs-subject"),  # the focused subject {"row", "selection": key of the selection it was clicked under}
             dcc.Store(id="cs-map-click"),
+            dcc.Store(id=ROW_CLICK),
             dcc.Store(id="cs-brushed"),  # the overlap range brushed on the histogram, {"range": {"x": [from, to]}}
             dcc.Store(id="cs-most-data", data=[]),
             dcc.Store(id="cs-least-data", data=[]),

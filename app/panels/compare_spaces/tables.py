@@ -1,15 +1,24 @@
-"""The space comparison's subject lists and suggested groups as HTML: one clickable row per subject."""
+"""The space comparison's subject lists and suggested groups as HTML: one clickable row per subject.
+
+A list is one component, an escaped HTML table in a ``dcc.Markdown``, not a component per cell: Dash's
+renderer runs every mounted component's selector once for each component it mounts, so the two lists'
+900 cells cost seconds when the tab opened (7 of 11 s at 100,000 subjects once the other tabs had been
+visited). A click or Enter on a row reaches the server through ``ROW_CLICK``, set by
+assets/compare_spaces.js.
+"""
 
 from __future__ import annotations
+
+from html import escape
 
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import html
+from dash import dcc, html
 
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.neighbours import NeighbourComparison, common_changes
-from app.panels.compare_spaces.settings import LIST_LENGTH, RANK
+from app.panels.compare_spaces.settings import LIST_LENGTH, LIST_NAMES, RANK
 
 
 def table_columns(context: AppContext) -> list[dict]:
@@ -55,6 +64,11 @@ def _cell(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _html_text(value: object) -> str:
+    """Text as HTML that cannot open a tag or an attribute, or end the table's one-line HTML block (a blank line would)."""
+    return escape(" ".join(str(value).split()) if isinstance(value, str) and not str(value).isprintable() else str(value))
+
+
 def sorted_records(records: list[dict], sort_by: str | None, order: str = "ascending") -> list[dict]:
     """Records sorted by one column, missing values last whichever the direction; ``RANK`` keeps each list's own order."""
     if sort_by == RANK or not sort_by or not records or sort_by not in records[0]:
@@ -64,15 +78,19 @@ def sorted_records(records: list[dict], sort_by: str | None, order: str = "ascen
     return sorted(present, key=lambda record: record[sort_by], reverse=order == "descending") + missing
 
 
-def subject_table(records: list[dict], columns: list[dict], list_name: str) -> dbc.Table:
-    """A compact table, one clickable row per subject (its id carries the subject's row number)."""
-    header = html.Thead(html.Tr([html.Th(column["name"]) for column in columns]))
-    body = html.Tbody([
-        html.Tr([html.Td(_cell(record.get(column["id"]))) for column in columns], id={"type": "cs-row", "list": list_name, "row": record["id"]},
-                n_clicks=0, className="cs-row", title=f"Show {record['subject']}'s neighbourhoods")
+def subject_table(records: list[dict], columns: list[dict], list_name: str) -> dcc.Markdown:
+    """A compact table, one clickable, focusable row per subject (``data-row`` carries its row number), every cell escaped."""
+    if list_name not in LIST_NAMES:
+        raise ValueError(f"unknown subject list {list_name!r}")
+    header = "".join(f"<th>{_html_text(column['name'])}</th>" for column in columns)
+    body = "".join(
+        f'<tr class="cs-row" data-list="{list_name}" data-row="{int(record["id"])}" tabindex="0" '
+        f'title="Show {_html_text(record["subject"])}\'s neighbourhoods">'
+        + "".join(f"<td>{_html_text(_cell(record.get(column['id'])))}</td>" for column in columns) + "</tr>"
         for record in records
-    ])
-    return dbc.Table([header, body], size="sm", hover=True, striped=True, className="small mb-0 cs-table")
+    )
+    table = f'<table class="table table-sm table-hover table-striped small mb-0 cs-table"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
+    return dcc.Markdown(table, dangerously_allow_html=True, className="cs-list")
 
 
 def changed_lists(context: AppContext, comparison: NeighbourComparison, rows: np.ndarray) -> tuple[list[dict], list[dict]]:
