@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from app.cohort_store import CohortStore
 from app.core.cohort_algebra import CohortDefinition
@@ -14,7 +16,7 @@ from app.core.filters import RangeFilter
 from app.core.metrics import MIN_SUBJECTS
 from data_loaders import load_cohort
 from models.predictors import BINARY_TASKS
-from tests.browser import choose_dropdown_option, requires_chromium, severe_console_errors, wait_for
+from tests.browser import SCROLL_INTO_VIEW, choose_dropdown_option, requires_chromium, severe_console_errors, wait_for
 from tests.serving import REPO_ROOT, running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -86,6 +88,18 @@ def test_metrics_with_intervals_for_a_highlighted_cohort_and_its_complement(driv
     assert subgroups[0].text.startswith("Everyone (all test subjects)")
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "accuracy-browser-test.png"))
+    # The table is one component; its headers' sort buttons are plain buttons, by mouse or by keyboard.
+    sizes = lambda: [int(row.split("\t")[1].replace(",", "")) for row in driver.execute_script(SUBGROUP_ROWS)[1:]]  # noqa: E731
+    button = driver.find_element(By.CSS_SELECTOR, "#accuracy-subgroup-table button.accuracy-sort[data-column='n']")
+    driver.execute_script(SCROLL_INTO_VIEW, button)
+    button.click()
+    wait_for(lambda: "n ▼" in driver.find_element(By.CSS_SELECTOR, "#accuracy-subgroup-table thead").text, message="sorted by n")
+    assert len(sizes()) >= 2 and sizes() == sorted(sizes(), reverse=True)  # largest first; everyone stays on top
+    button = driver.find_element(By.CSS_SELECTOR, "#accuracy-subgroup-table button.accuracy-sort[data-column='n']")
+    driver.execute_script("arguments[0].focus()", button)
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_for(lambda: "n ▲" in driver.find_element(By.CSS_SELECTOR, "#accuracy-subgroup-table thead").text, message="the order flipped with Enter")
+    assert sizes() == sorted(sizes()) and driver.execute_script(SUBGROUP_ROWS)[0].startswith("Everyone (all test subjects)")
     assert severe_console_errors(driver) == []
 
 

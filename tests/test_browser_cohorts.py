@@ -73,20 +73,30 @@ def _only_women(driver):
     wait_for(lambda: (n := _count(driver)) is not None and 0 < n < SUBJECTS, message="the Sex filter applied")
 
 
+TABLE_ONE = """
+const table = document.querySelector('#compare-table table.table-one');
+if (!table) return null;
+return {headers: Array.from(table.querySelectorAll('thead th')).map(cell => cell.innerText),
+        rows: Array.from(table.querySelectorAll('tbody tr')).map(row => Array.from(row.querySelectorAll('td'))
+            .map(cell => [cell.innerText, getComputedStyle(cell).whiteSpace]))};
+"""
+
+
 def test_compare_cohorts_reads_like_a_table_one(driver, app_url, tmp_path):
     _ready(driver, app_url)
     _only_women(driver)
     women = _count(driver)
     driver.find_element(By.LINK_TEXT, "Compare cohorts").click()
-    table = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#compare-table table.table-one"), message="Table 1")[0]
-    headers = [cell.text for cell in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    # Read in one script: the table is one component, redrawn whole, so an element found earlier may be gone.
+    table = wait_for(lambda: driver.execute_script(TABLE_ONE), message="Table 1")
+    headers = table["headers"]
     assert f"A (n = {women:,})" in headers and f"B (n = {SUBJECTS - women:,})" in headers and "Missing A / B" in headers
-    rows = {row.find_elements(By.TAG_NAME, "td")[0].text.split(",")[0]: row for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")}
+    rows = {cells[0][0].split(",")[0]: cells for cells in table["rows"]}
     assert "Sex †: female" in rows and not any(name.startswith("Split") for name in rows)
-    age = rows["Age (years)"].find_elements(By.TAG_NAME, "td")
-    assert "±" in age[1].text or "[" in age[1].text
-    assert all(cell.value_of_css_property("white-space") == "nowrap" for cell in age[1:])
-    assert "\n" not in age[5].text  # p never wraps
+    age = rows["Age (years)"]
+    assert "±" in age[1][0] or "[" in age[1][0]
+    assert all(white_space == "nowrap" for _, white_space in age[1:])
+    assert "\n" not in age[5][0]  # p never wraps
     assert "circular" in driver.find_element(By.ID, "compare-table").text
     assert driver.find_element(By.ID, "compare-export-csv").is_displayed() and driver.find_element(By.ID, "compare-export-html").is_displayed()
     driver.save_screenshot(str(tmp_path / "table-one.png"))

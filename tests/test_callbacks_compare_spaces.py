@@ -209,7 +209,7 @@ def test_lists_sort_by_any_column_with_missing_values_last(context):
     assert [r["id"] for r in compare_tables.sorted_records(records, compare_settings.RANK, "ascending")] == [0, 1, 2]  # as ranked
     assert [r["id"] for r in compare_tables.sorted_records(records, compare_settings.RANK, "descending")] == [2, 1, 0]
     table = compare_tables.subject_table(records, compare_tables.table_columns(context), "most").children
-    rows = re.findall(r'<tr class="cs-row" data-list="most" data-row="(\d+)" tabindex="0"', table)
+    rows = re.findall(r'<tr class="cs-row" tabindex="0" title="[^"]*" data-list="most" data-row="(\d+)"', table)
     assert rows == ["0", "1", "2"]
     assert table.split("<tr")[2].split("<td>")[3].startswith("–")  # a missing age (the subject's first row: header, then S0)
 

@@ -27,6 +27,7 @@ from data_loaders.ecg_measures import without_baseline_wander
 from tests.figure_checks import validated
 from tests.panels import opened_panel
 from tests.serving import running_app
+from tests.static_html import elements, text
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +177,10 @@ def test_perturbing_along_a_predictors_direction_moves_its_prediction_that_way(c
     groups = decoder_choices.Groups(selection=SELECTION)
     view = decoder_views.perturb_view(context, "proto-a", "joint", [0, 0, 0], f"predictor:{task}", amount, groups)
     ecg, table = validated(view.ecg), view.table
-    predictors = table.children[-1]
-    row = next(r for r in predictors.children[1].children if r.children[0].children == decoder_tables.task_label(context, task))
-    assert row.children[-1].children.endswith(arrow)  # A − B: perturbed − start
+    predictors = elements(table.children[-1])
+    rows = [[text(cell) for cell in row.findall("td")] for row in predictors.iter("tr")]
+    row = next(cells for cells in rows if cells and cells[0] == decoder_tables.task_label(context, task))
+    assert row[-1].endswith(arrow)  # A − B: perturbed − start
     assert {t.name for t in ecg.data} == {"start: mean of current cohort", "perturbed", "perturbed − start: mean of current cohort", "calibration 1 mV"}
     start, _ = decoder_choices.endpoint_latent(context, "proto-a", "joint", groups)
     principal, extra = decoder_views.perturbation_directions(context, models, "joint", groups, f"predictor:{task}")

@@ -109,17 +109,18 @@ def test_the_csv_never_hands_a_spreadsheet_a_formula_from_a_group_name(cohort):
 
 def test_the_dash_table_keeps_numbers_on_one_line_and_shows_the_footnotes(cohort):
     from app.figures.table_one import table_one_component
+    from tests.static_html import elements, text
 
     older = (cohort["age"] >= 65).to_numpy()
     component = table_one_component(table_one(cohort, VARIABLES, older, ~older, defining={"age"}))
-    table, *notes = component.children
-    header, body = table.children
-    assert [cell.children for cell in header.children.children][-4:-1] == ["Std. difference", "p", "q (BH)"]
-    assert header.children.children[0].className is None
-    first = body.children[0]
-    assert first.className == "table-one-defining"
-    assert [cell.className for cell in first.children][1:] == ["text-nowrap"] * (len(first.children) - 1)
-    assert any("†" in note.children for note in notes)
+    tree = elements(component)
+    header = tree.findall(".//thead/tr/th")
+    assert [text(cell) for cell in header][-4:-1] == ["Std. difference", "p", "q (BH)"]
+    assert header[0].get("class") is None
+    first = tree.find(".//tbody/tr")
+    assert first.get("class") == "table-one-defining"
+    assert [cell.get("class") for cell in first.findall("td")][1:] == ["text-nowrap"] * (len(first.findall("td")) - 1)
+    assert any("†" in text(note) for note in tree.findall("./div/p"))
 
 
 def test_a_complete_separation_has_no_finite_standardised_difference(cohort):

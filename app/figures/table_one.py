@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dash import html
+from dash import dcc, html
 
 from app.core.table_one import TableOne
+from app.figures.static_html import one_component
 
 
-def table_one_component(table: TableOne) -> html.Div:
-    """A compact, striped table whose numbers never wrap (only the variable's name may), with its footnotes below."""
+def table_one_component(table: TableOne) -> dcc.Markdown:
+    """A compact, striped table whose numbers never wrap (only the variable's name may), with its footnotes below, as one component."""
     shown = table.display()
     nowrap = set(shown.columns) - {"Variable"}
     header = html.Thead(html.Tr([html.Th(column, className="text-nowrap" if column in nowrap else None) for column in shown.columns]))
@@ -19,7 +20,7 @@ def table_one_component(table: TableOne) -> html.Div:
         )
         for (_, row), defining in zip(shown.iterrows(), table.rows["defining"])
     ])
-    return html.Div(
+    return one_component(html.Div(
         [html.Table([header, body], className="table table-sm table-striped table-hover small table-one mb-1"),
          *[html.P(note, className="small text-muted mb-1") for note in table.footnotes()]]
-    )
+    ))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from app.context import AppContext
 from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
+from app.figures.static_html import one_component
 from app.panels.tab_panes import pane, register_pane
 
 VARIABLES_TAB = "variables"
@@ -32,10 +33,10 @@ def layout(context: AppContext) -> html.Div:
     ])
 
 
-def content(context: AppContext) -> dbc.Table:
-    """The variable summary table."""
+def content(context: AppContext) -> dcc.Markdown:
+    """The variable summary table, as one component (app.figures.static_html)."""
     summary = variable_summary(context.cohort.phenotypes, context.cohort.variables)
-    return dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm", id="variable-table")
+    return one_component(dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm"), component_id="variable-table")
 
 
 def register(app: dash.Dash, context: AppContext) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc
+from dash import Input, Output, State, ctx, dcc
 from dash.exceptions import PreventUpdate
 
+from app import validation
 from app.context import AppContext
 from app.core.exports import safe_csv_frame
 from app.panels.accuracy.evaluation import export_frame, next_sort, subgroup_results, task_predictions
-from app.panels.accuracy.settings import ACCURACY_TAB
+from app.panels.accuracy.settings import ACCURACY_TAB, SORT_CLICK, SORT_COLUMNS
 from app.panels.accuracy.views import render_evaluation, render_subgroups, synced_threshold, threshold_settings
 from app.panels.shown import register_shown, shown_id, shown_inputs
 from app.state import CURRENT_OPTION, FILTERS, SELECTION, register_saved_cohort_options
@@ -78,14 +79,14 @@ def register(app: dash.Dash, context: AppContext) -> None:
 
     @app.callback(
         Output("accuracy-sort", "data"),
-        Input({"type": "accuracy-sort", "column": ALL}, "n_clicks"),
+        Input(SORT_CLICK, "data"),
         State("accuracy-sort", "data"),
         prevent_initial_call=True,
     )
-    def _sort(clicks, current):
-        if not isinstance(ctx.triggered_id, dict) or not any(clicks):
-            return dash.no_update
-        return next_sort(current, ctx.triggered_id["column"])
+    def _sort(click, current):
+        if not isinstance(click, dict):
+            return dash.no_update  # the store before any click
+        return next_sort(current if isinstance(current, dict) else None, validation.choice(click.get("column"), SORT_COLUMNS, "sort column"))
 
     @app.callback(
         Output("accuracy-subgroups", "children"),

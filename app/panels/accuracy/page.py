@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from app.context import AppContext
 from app.panels.accuracy.evaluation import task_label, task_predictions
-from app.panels.accuracy.settings import ACCURACY_TAB, BY_AGE, BY_SAVED, BY_SPACE, PREVALENCE_NOTE
+from app.panels.accuracy.settings import ACCURACY_TAB, BY_AGE, BY_SAVED, BY_SPACE, PREVALENCE_NOTE, SORT_CLICK
 from app.panels.accuracy.views import threshold_settings
 from app.panels.shown import shown_store
 from app.state import CURRENT, CURRENT_OPTION, SPACE_LABELS, space_label
@@ -107,6 +107,7 @@ def layout(context: AppContext) -> html.Div:
                     dcc.Graph(id="accuracy-forest", config={"displayModeBar": False}),
                     dcc.Download(id="accuracy-download"),
                     dcc.Store(id="accuracy-sort", data=None),
+                    dcc.Store(id=SORT_CLICK),
                     shown_store(ACCURACY_TAB),  # the current cohort, followed while the tab is shown (app.panels.shown)
                 ]
             ),

@@ -1,6 +1,10 @@
 """The accuracy panel's fixed choices: breakdowns, group names, the bootstrap seed, notes shown beside the numbers."""
 
+from app.core.metrics import METRIC_LABELS
+
 ACCURACY_TAB = "accuracy"  # the tab_id app.server gives this panel
+SORT_CLICK = "accuracy-sort-click"  # the store a subgroup table header's sort button sets (assets/accuracy.js): {"column", "at"}
+SORT_COLUMNS = ("subgroup", "n", "cases", "prevalence", *METRIC_LABELS)  # what a header may sort by
 BY_SAVED = "saved-cohorts"
 BY_AGE = "age-band"
 BY_SPACE = "space"

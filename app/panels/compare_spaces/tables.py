@@ -1,15 +1,10 @@
 """The space comparison's subject lists and suggested groups as HTML: one clickable row per subject.
 
-A list is one component, an escaped HTML table in a ``dcc.Markdown``, not a component per cell: Dash's
-renderer runs every mounted component's selector once for each component it mounts, so the two lists'
-900 cells cost seconds when the tab opened (7 of 11 s at 100,000 subjects once the other tabs had been
-visited). A click or Enter on a row reaches the server through ``ROW_CLICK``, set by
-assets/compare_spaces.js.
+A list is one component (app.figures.static_html), not a component per cell; a click, or Enter on a row
+reached with Tab, reaches the server through ``ROW_CLICK``, set by assets/compare_spaces.js.
 """
 
 from __future__ import annotations
-
-from html import escape
 
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -18,6 +13,7 @@ from dash import dcc, html
 
 from app.context import HOVER_VARIABLES, AppContext
 from app.core.neighbours import NeighbourComparison, common_changes
+from app.figures.static_html import one_component
 from app.panels.compare_spaces.settings import LIST_LENGTH, LIST_NAMES, RANK
 
 
@@ -64,11 +60,6 @@ def _cell(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _html_text(value: object) -> str:
-    """Text as HTML that cannot open a tag or an attribute, or end the table's one-line HTML block (a blank line would)."""
-    return escape(" ".join(str(value).split()) if isinstance(value, str) and not str(value).isprintable() else str(value))
-
-
 def sorted_records(records: list[dict], sort_by: str | None, order: str = "ascending") -> list[dict]:
     """Records sorted by one column, missing values last whichever the direction; ``RANK`` keeps each list's own order."""
     if sort_by == RANK or not sort_by or not records or sort_by not in records[0]:
@@ -79,18 +70,16 @@ def sorted_records(records: list[dict], sort_by: str | None, order: str = "ascen
 
 
 def subject_table(records: list[dict], columns: list[dict], list_name: str) -> dcc.Markdown:
-    """A compact table, one clickable, focusable row per subject (``data-row`` carries its row number), every cell escaped."""
+    """A compact table, one clickable, focusable row per subject (``data-row`` carries its row number), as one component."""
     if list_name not in LIST_NAMES:
         raise ValueError(f"unknown subject list {list_name!r}")
-    header = "".join(f"<th>{_html_text(column['name'])}</th>" for column in columns)
-    body = "".join(
-        f'<tr class="cs-row" data-list="{list_name}" data-row="{int(record["id"])}" tabindex="0" '
-        f'title="Show {_html_text(record["subject"])}\'s neighbourhoods">'
-        + "".join(f"<td>{_html_text(_cell(record.get(column['id'])))}</td>" for column in columns) + "</tr>"
+    header = html.Thead(html.Tr([html.Th(column["name"]) for column in columns]))
+    body = html.Tbody([
+        html.Tr([html.Td(_cell(record.get(column["id"]))) for column in columns], className="cs-row", tabIndex="0",
+                title=f"Show {record['subject']}'s neighbourhoods", **{"data-list": list_name, "data-row": str(int(record["id"]))})
         for record in records
-    )
-    table = f'<table class="table table-sm table-hover table-striped small mb-0 cs-table"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
-    return dcc.Markdown(table, dangerously_allow_html=True, className="cs-list")
+    ])
+    return one_component(dbc.Table([header, body], size="sm", hover=True, striped=True, className="small mb-0 cs-table"), class_name="cs-list")
 
 
 def changed_lists(context: AppContext, comparison: NeighbourComparison, rows: np.ndarray) -> tuple[list[dict], list[dict]]:

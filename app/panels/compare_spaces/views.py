@@ -16,6 +16,7 @@ from app.core.neighbours import METRICS, NeighbourComparison, cohort_summary, co
 from app.core.projections import METHODS
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_density_map, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
+from app.figures.static_html import one_component
 from app.panels.compare_spaces.neighbourhoods import (
     aligned_layouts,
     common_profile,
@@ -204,7 +205,7 @@ def render_subject(context: AppContext, space_a: str | None, space_b: str | None
         profile = common_profile(context, rows)
         common += [html.Div("What the selected subjects have in common: the variables that set them apart from everyone else",
                             className="small fw-semibold mt-2 mb-1"),
-                   dbc.Table.from_dataframe(profile, striped=True, hover=True, size="sm", className="small mb-0", id="cs-profile")]
+                   one_component(dbc.Table.from_dataframe(profile, striped=True, hover=True, size="sm", className="small mb-0"), component_id="cs-profile")]
     return SubjectView(figure, title, common)
 
 

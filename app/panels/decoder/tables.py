@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import html
+from dash import dcc, html
 
 from app.context import AppContext
+from app.figures.static_html import one_component
 from app.panels.decoder.model import DecoderModels
 
 
@@ -58,10 +59,11 @@ def prediction_table(context: AppContext, models: DecoderModels, space: str, lat
     return pd.DataFrame(rows, columns=["Predictor", *columns, *(["Change"] if with_change else [])])
 
 
-def frame_table(frame: pd.DataFrame, empty: str) -> dbc.Table | html.Div:
+def frame_table(frame: pd.DataFrame, empty: str) -> dcc.Markdown | html.Div:
+    """A small table as one component (app.figures.static_html), or ``empty`` when it has no rows."""
     if frame.empty:
         return html.Div(empty, className="text-muted small")
-    return dbc.Table.from_dataframe(frame, striped=True, hover=True, size="sm", className="small mb-0")
+    return one_component(dbc.Table.from_dataframe(frame, striped=True, hover=True, size="sm", className="small mb-0"))
 
 
 def status_line(text: str) -> html.Span:
