@@ -76,6 +76,8 @@ CASES = (
                      {"a": "ecg", "b": "joint", "k": 5, "metric": "cosine", "range": [0, 1e308, 3]})]
     + [("cs-neighbourhood.figure", "compare-spaces", {("cs-subject", "data"): {"row": value, "selection": inputs_key(None)}}, True)
        for value in (-1, HUGE, 1.5, "3")]
+    + [("accuracy-sort.data", "accuracy", {("accuracy-sort-click", "data"): value}, True)
+       for value in ({"column": "__class__"}, {"column": ["n"]}, {"column": None}, {"column": "x" * 10_000})]
     + [("cs-subject.data", "compare-spaces", {("cs-row-click", "data"): value}, True)
        for value in ({"list": "most", "row": -1}, {"list": "most", "row": HUGE}, {"list": "everyone", "row": 1}, {"list": ["most"], "row": "3"})]
     + [("cluster-request.data", "clusters", {("cluster-run", "n_clicks"): 1, (component, "value"): value}, True)
