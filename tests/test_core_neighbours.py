@@ -14,6 +14,7 @@ from app.core.neighbours import (
     compare_neighbourhoods,
     exact_neighbours,
     membership,
+    mutual_membership,
     nearest_neighbours,
     neighbour_trails,
     recall,
@@ -60,6 +61,23 @@ def test_overlap_gained_and_lost_on_hand_made_neighbour_sets():
     assert sorted(comparison.gained(1)) == [4, 5]
     assert sorted(comparison.gained(0)) == [] and sorted(comparison.lost(0)) == []
     assert membership(np.array([[7, 8]]), np.array([[8, 9]])).tolist() == [[False, True]]
+
+
+def test_both_ways_membership_from_one_sort_equals_lookups_even_when_a_list_names_someone_twice():
+    rng = np.random.default_rng(3)
+    a = np.stack([rng.choice(60, 8, replace=False) for _ in range(400)]).astype(np.int32)
+    b = np.stack([rng.choice(60, 5, replace=False) for _ in range(400)]).astype(np.int32)  # another k
+    a[7, 1] = a[7, 0]  # a list naming a subject twice (never computed here, but not excluded by the format)
+    b[9, :2] = a[9, 3]
+    b[11, 0] = b[11, 1] = a[11, 2] = a[11, 5]
+    in_b, in_a = mutual_membership(a, b)
+    np.testing.assert_array_equal(in_b, membership(a, b))
+    np.testing.assert_array_equal(in_a, membership(b, a))
+    assert in_b.any() and not in_b.all()
+    empty_b, empty_a = mutual_membership(np.empty((0, 3), dtype=np.int32), np.empty((0, 2), dtype=np.int32))
+    assert empty_b.shape == (0, 3) and empty_a.shape == (0, 2)
+    with pytest.raises(ValueError, match="different subjects"):
+        mutual_membership(a, b[:10])
 
 
 def test_overlap_is_symmetric_bounded_and_one_for_identical_spaces():
