@@ -12,7 +12,7 @@ import pytest
 from app import validation
 from app.config import AppConfig
 from app.context import AppContext
-from app.core.neighbours import compare_neighbourhoods, exact_neighbours
+from app.core.neighbours import compare_neighbourhoods, exact_neighbours, neighbour_trails
 from app.core.projections import ProjectionSpec
 from app.core.statistics import compare_groups
 from app.panels.compare_spaces import neighbourhoods
@@ -348,3 +348,15 @@ def test_a_poll_tick_finding_the_map_already_being_drawn_leaves_it_to_that_one()
     assert drawing.claim("ecg-joint") and not drawing.claim("ecg-joint") and drawing.claim("other settings")
     drawing.release("ecg-joint")
     assert drawing.claim("ecg-joint")  # drawn, released: the next tick (or another user) may draw again
+
+
+def test_trails_are_worked_out_once_per_setting_read_only_and_equal_to_the_core_function(context):
+    overview(context)
+    comparison = neighbourhoods.load_comparison(context, A, B, 20, "euclidean")
+    trails = neighbourhoods.changed_trails(context, A, B, "pca", 20, "euclidean", 0.4, 30)
+    assert neighbourhoods.changed_trails(context, A, B, "pca", 20, "euclidean", 0.4, 30) is trails  # not gathered again on a brush
+    expected = neighbour_trails(context.cached_projection(A, ProjectionSpec(method="pca")), comparison, 0.4, 30)
+    np.testing.assert_array_equal(trails[0], expected[0])
+    np.testing.assert_array_equal(trails[1], expected[1])
+    assert not trails[0].flags.writeable and not trails[1].flags.writeable
+    assert neighbourhoods.changed_trails(context, A, B, "pca", 20, "euclidean", 0.2, 30) is not trails

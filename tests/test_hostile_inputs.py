@@ -69,6 +69,8 @@ CASES = (
     + [("decoder-subjects", "decoder", {("decode-subject", "data"): value}, True) for value in ({"subject": "nobody"}, {"subject": 5}, "SYN000001")]
     + [("cs-", "compare-spaces", {(component, "value"): value}, False)
        for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
+    + [("cs-map.figure", "compare-spaces", {("cs-trail-threshold", "value"): value, ("cs-show-trails", "value"): ["on"]}, True)
+       for value in ("0.3", 1e308, -0.5, [0.3])]
     + [("cs-map.figure", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]
     + [("view-0-spec.data", "explore", {("selection", "data"): {"overlap": value}}, True)
        for value in ("x", {"a": "ecg", "b": "ecg", "k": 5, "metric": "cosine", "range": [0, 1]},

@@ -9,16 +9,18 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Patch, html
 
+from app import validation
 from app.cohort_store import CohortStoreError
 from app.context import AppContext
 from app.core.alignment import transition_frames
-from app.core.neighbours import METRICS, NeighbourComparison, cohort_summary, common_changes, neighbour_trails
+from app.core.neighbours import METRICS, NeighbourComparison, cohort_summary, common_changes
 from app.core.projections import METHODS
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_density_map, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
 from app.figures.static_html import one_component
 from app.panels.compare_spaces.neighbourhoods import (
     aligned_layouts,
+    changed_trails,
     common_profile,
     effective_k,
     focus_subject,
@@ -125,7 +127,8 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     layout_a, layout_b = layouts
     frames = transition_frames(layout_a, layout_b, 5 if context.n_subjects > 20_000 else 9)
     max_trails = int(np.clip(context.n_subjects // 20, 30, 300))  # the strongest few hundred at most, fewer in small cohorts
-    trails = neighbour_trails(layout_a, comparison, float(trail_threshold or 0.3), max_trails) if show_trails else None
+    changed_below = validation.number(0.3 if trail_threshold is None else trail_threshold, "trail threshold", 0.0, 1.0)
+    trails = changed_trails(context, space_a, space_b, method, k, metric, changed_below, max_trails) if show_trails else None
     if trails is not None and brushed is not None:
         keep = np.isin(trails[0], drawn)
         trails = (trails[0][keep], trails[1][keep])
