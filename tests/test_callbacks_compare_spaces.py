@@ -56,7 +56,8 @@ def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_n
     assert subjects.type == "scattergl" and sorted(np.asarray(subjects.customdata).tolist()) == list(range(300))
     expected = compare_neighbourhoods(exact_neighbours(context.cohort.spaces[A], 20), exact_neighbours(context.cohort.spaces[B], 20)).overlap
     np.testing.assert_allclose(np.asarray(subjects.marker.color), expected, atol=1e-6)
-    assert len(list((context.config.cache_dir / "neighbours").glob("*.npy"))) == 2  # one cached neighbour list per space
+    cached = sorted(path.name.split("-")[1] for path in (context.config.cache_dir / "neighbours").glob("*.npy"))
+    assert cached == ["kept", "knn", "knn"]  # one neighbour list per space, and what each kept of the other
     assert np.asarray(validated(drawn.histogram).data[0].y).sum(dtype=int) == 300  # counts go as the narrowest integers that hold them
     most = [row["overlap"] for row in drawn.most]
     least = [row["overlap"] for row in drawn.least]
@@ -360,3 +361,21 @@ def test_trails_are_worked_out_once_per_setting_read_only_and_equal_to_the_core_
     np.testing.assert_array_equal(trails[1], expected[1])
     assert not trails[0].flags.writeable and not trails[1].flags.writeable
     assert neighbourhoods.changed_trails(context, A, B, "pca", 20, "euclidean", 0.2, 30) is not trails
+
+
+def test_what_each_list_kept_is_read_back_from_disk_by_a_fresh_process(context, monkeypatch):
+    from app import comparisons
+    from app.core import neighbours as core_neighbours
+
+    first = neighbourhoods.load_comparison(context, A, B, 20, "euclidean", compute=True)
+    comparisons._compared.cache_clear()  # as a new server process would start
+
+    def not_again(*_args):
+        raise AssertionError("worked out again instead of read from disk")
+
+    monkeypatch.setattr(comparisons, "kept_both_ways", not_again)
+    monkeypatch.setattr(core_neighbours, "kept_both_ways", not_again)
+    again = neighbourhoods.load_comparison(context, A, B, 20, "euclidean")
+    np.testing.assert_array_equal(again.overlap, first.overlap)
+    np.testing.assert_array_equal(again.in_a, first.in_a)
+    comparisons._compared.cache_clear()

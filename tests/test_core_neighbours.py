@@ -13,8 +13,8 @@ from app.core.neighbours import (
     common_changes,
     compare_neighbourhoods,
     exact_neighbours,
+    kept_both_ways,
     membership,
-    mutual_membership,
     nearest_neighbours,
     neighbour_trails,
     recall,
@@ -70,14 +70,17 @@ def test_both_ways_membership_from_one_sort_equals_lookups_even_when_a_list_name
     a[7, 1] = a[7, 0]  # a list naming a subject twice (never computed here, but not excluded by the format)
     b[9, :2] = a[9, 3]
     b[11, 0] = b[11, 1] = a[11, 2] = a[11, 5]
-    in_b, in_a = mutual_membership(a, b)
-    np.testing.assert_array_equal(in_b, membership(a, b))
-    np.testing.assert_array_equal(in_a, membership(b, a))
-    assert in_b.any() and not in_b.all()
-    empty_b, empty_a = mutual_membership(np.empty((0, 3), dtype=np.int32), np.empty((0, 2), dtype=np.int32))
-    assert empty_b.shape == (0, 3) and empty_a.shape == (0, 2)
+    kept = kept_both_ways(a, b)
+    np.testing.assert_array_equal(kept[:, :8], membership(a, b))
+    np.testing.assert_array_equal(kept[:, 8:], membership(b, a))
+    assert kept.any() and not kept.all()
+    assert kept_both_ways(np.empty((0, 3), dtype=np.int32), np.empty((0, 2), dtype=np.int32)).shape == (0, 5)
     with pytest.raises(ValueError, match="different subjects"):
-        mutual_membership(a, b[:10])
+        kept_both_ways(a, b[:10])
+    given = compare_neighbourhoods(a, b, kept)  # as read from disk
+    np.testing.assert_array_equal(given.overlap, compare_neighbourhoods(a, b).overlap)
+    with pytest.raises(ValueError, match="booleans"):
+        compare_neighbourhoods(a, b, kept[:, :8])
 
 
 def test_overlap_is_symmetric_bounded_and_one_for_identical_spaces():

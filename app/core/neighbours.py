@@ -253,13 +253,13 @@ def membership(neighbours: np.ndarray, others: np.ndarray) -> np.ndarray:
     return (haystack[found] == needles).reshape(neighbours.shape)
 
 
-def mutual_membership(neighbours_a: np.ndarray, neighbours_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(in_b, in_a): :func:`membership` both ways, from one stable row-wise sort of the two lists side by side.
+def kept_both_ways(neighbours_a: np.ndarray, neighbours_b: np.ndarray) -> np.ndarray:
+    """(n, k_a + k_b) bool: :func:`membership` both ways side by side (A's neighbours kept in B, then B's that were in A).
 
-    Four times faster than two global sorts and binary searches (21 → 5 s at a million subjects, k = 50),
-    which was most of opening Compare spaces on a fresh server. A subject named in both lists sorts into a
-    run of two equal values, one from each list. Rows where a list names a subject twice (never in lists
-    this project computes) are looked up one by one instead.
+    One stable row-wise sort of the two lists side by side, four times faster than two global sorts
+    and binary searches (21 → 5 s at a million subjects, k = 50). A subject named in both lists sorts
+    into a run of two equal values, one from each list. Rows where a list names a subject twice (never
+    in lists this project computes) are looked up one by one instead.
     """
     if len(neighbours_a) != len(neighbours_b):
         raise ValueError(f"the two neighbour lists cover different subjects ({len(neighbours_a)} and {len(neighbours_b)})")
@@ -272,14 +272,13 @@ def mutual_membership(neighbours_a: np.ndarray, neighbours_b: np.ndarray) -> tup
     found = np.zeros(both.shape, dtype=bool)
     found[:, 1:] |= equal
     found[:, :-1] |= equal
-    member = np.empty_like(found)
-    np.put_along_axis(member, order, found, axis=1)
-    in_b, in_a = member[:, :k_a], member[:, k_a:]
+    kept = np.empty_like(found)
+    np.put_along_axis(kept, order, found, axis=1)
     repeated = np.flatnonzero((equal & (from_b[:, 1:] == from_b[:, :-1])).any(axis=1))
     if len(repeated):
-        in_b[repeated] = membership(neighbours_a[repeated], neighbours_b[repeated])
-        in_a[repeated] = membership(neighbours_b[repeated], neighbours_a[repeated])
-    return in_b, in_a
+        kept[repeated, :k_a] = membership(neighbours_a[repeated], neighbours_b[repeated])
+        kept[repeated, k_a:] = membership(neighbours_b[repeated], neighbours_a[repeated])
+    return kept
 
 
 @dataclass(frozen=True)
@@ -317,11 +316,19 @@ class NeighbourComparison:
         return suggest_groups(self)
 
 
-def compare_neighbourhoods(neighbours_a: np.ndarray, neighbours_b: np.ndarray) -> NeighbourComparison:
-    """Jaccard overlap |A ∩ B| / |A ∪ B| of each subject's two neighbour sets, with what was kept."""
+def compare_neighbourhoods(neighbours_a: np.ndarray, neighbours_b: np.ndarray, kept: np.ndarray | None = None) -> NeighbourComparison:
+    """Jaccard overlap |A ∩ B| / |A ∪ B| of each subject's two neighbour sets, with what was kept.
+
+    ``kept`` is :func:`kept_both_ways` of the two lists when already worked out (e.g. read from disk).
+    """
     if neighbours_a.shape[0] != neighbours_b.shape[0]:
         raise ValueError(f"the spaces cover different numbers of subjects ({neighbours_a.shape[0]} and {neighbours_b.shape[0]})")
-    in_b, in_a = mutual_membership(neighbours_a, neighbours_b)
+    expected = (len(neighbours_a), neighbours_a.shape[1] + neighbours_b.shape[1])
+    if kept is None:
+        kept = kept_both_ways(neighbours_a, neighbours_b)
+    elif kept.shape != expected or kept.dtype != bool:
+        raise ValueError(f"what each list kept should be {expected} booleans, not {kept.shape} {kept.dtype}")
+    in_b, in_a = kept[:, : neighbours_a.shape[1]], kept[:, neighbours_a.shape[1] :]
     shared = in_b.sum(axis=1)
     union = neighbours_a.shape[1] + neighbours_b.shape[1] - shared
     overlap = np.where(union > 0, shared / np.maximum(union, 1), 1.0)
