@@ -57,7 +57,7 @@ def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_n
     expected = compare_neighbourhoods(exact_neighbours(context.cohort.spaces[A], 20), exact_neighbours(context.cohort.spaces[B], 20)).overlap
     np.testing.assert_allclose(np.asarray(subjects.marker.color), expected, atol=1e-6)
     cached = sorted(path.name.split("-")[1] for path in (context.config.cache_dir / "neighbours").glob("*.npy"))
-    assert cached == ["kept", "knn", "knn"]  # one neighbour list per space, and what each kept of the other
+    assert cached == ["centroids", "kept", "knn", "knn"]  # a neighbour list per space, what each kept of the other, the trails' targets
     assert np.asarray(validated(drawn.histogram).data[0].y).sum(dtype=int) == 300  # counts go as the narrowest integers that hold them
     most = [row["overlap"] for row in drawn.most]
     least = [row["overlap"] for row in drawn.least]
@@ -361,6 +361,9 @@ def test_trails_are_worked_out_once_per_setting_read_only_and_equal_to_the_core_
     np.testing.assert_array_equal(trails[1], expected[1])
     assert not trails[0].flags.writeable and not trails[1].flags.writeable
     assert neighbourhoods.changed_trails(context, A, B, "pca", 20, "euclidean", 0.2, 30) is not trails
+    stored = list((context.config.cache_dir / "neighbours").glob("*-centroids-*.npy"))
+    assert len(stored) == 1  # every threshold chooses among the same stored centroids
+    np.testing.assert_allclose(np.load(stored[0])[trails[0]], trails[1])
 
 
 def test_what_each_list_kept_is_read_back_from_disk_by_a_fresh_process(context, monkeypatch):

@@ -13,6 +13,7 @@ from app.core.neighbours import (
     common_changes,
     compare_neighbourhoods,
     exact_neighbours,
+    gained_centroids,
     kept_both_ways,
     membership,
     nearest_neighbours,
@@ -202,4 +203,10 @@ def test_summary_and_trails_of_the_most_changed_subjects():
     assert (targets[moved, 1] > 8).all() and targets[moved, 1].mean() > 14  # movers point to the third cluster (y = 20), away from theirs (y = 0)
     assert (np.linalg.norm(targets[~moved] - [0.0, 0.0], axis=1) < 3.5).all()  # their new neighbours' trails point back at them
     assert len(neighbour_trails(space_a, comparison, changed_below=0.3, max_trails=5)[0]) == 5
+    everyone = gained_centroids(space_a, comparison)  # worked out once for every threshold
+    for threshold in (0.2, 0.3, 0.6):
+        given = neighbour_trails(space_a, comparison, threshold, 40, centroids=everyone)
+        worked_out = neighbour_trails(space_a, comparison, threshold, 40)
+        np.testing.assert_array_equal(given[0], worked_out[0])
+        np.testing.assert_array_equal(given[1], worked_out[1])
     assert len(neighbour_trails(space_a, compare_neighbourhoods(comparison.neighbours_a, comparison.neighbours_a))[0]) == 0

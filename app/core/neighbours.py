@@ -450,24 +450,36 @@ def suggest_groups(comparison: NeighbourComparison, changed_below: float = 0.5, 
     return groups[:max_groups]
 
 
-def neighbour_trails(coordinates: np.ndarray, comparison: NeighbourComparison, changed_below: float = 0.3,
-                     max_trails: int = 300) -> tuple[np.ndarray, np.ndarray]:
-    """For the most-changed subjects: (rows, targets), a target being the centroid, in this layout, of the neighbours it gained.
+def gained_centroids(coordinates: np.ndarray, comparison: NeighbourComparison, rows: np.ndarray | None = None) -> np.ndarray:
+    """(len(rows), 2) float32: each subject's centroid, in this layout, of the neighbours it gained in B (every subject if ``rows`` is None).
 
-    A trail from a subject to its target shows where, in this layout, its new neighbourhood lies.
-    Only subjects with overlap below ``changed_below`` and only the ``max_trails`` strongest
-    trails (most changed × longest) are kept, as Emblaze draws its star trails.
+    A subject that gained nobody gets the origin of its weights, (0, 0); trails are drawn only for
+    changed subjects, who gained someone.
     """
-    rows = np.flatnonzero(comparison.overlap < changed_below)
-    if not len(rows):
-        return rows, np.empty((0, 2), dtype=np.float32)
-    # In chunks of rows: gathering every changed subject's k neighbours' coordinates at once took 800 MB at a million.
-    targets = np.empty((len(rows), 2))
+    rows = np.arange(comparison.n_subjects) if rows is None else np.asarray(rows)
+    # In chunks of rows: gathering every subject's k neighbours' coordinates at once took 800 MB at a million.
+    centroids = np.empty((len(rows), 2), dtype=np.float32)
     for start in range(0, len(rows), TRAIL_CHUNK_ROWS):
         chunk = rows[start : start + TRAIL_CHUNK_ROWS]
         gained = ~comparison.in_a[chunk]
         weights = gained / np.maximum(gained.sum(axis=1, keepdims=True), 1)
-        targets[start : start + len(chunk)] = np.einsum("rk,rkc->rc", weights, coordinates[comparison.neighbours_b[chunk]])
+        centroids[start : start + len(chunk)] = np.einsum("rk,rkc->rc", weights, coordinates[comparison.neighbours_b[chunk]])
+    return centroids
+
+
+def neighbour_trails(coordinates: np.ndarray, comparison: NeighbourComparison, changed_below: float = 0.3,
+                     max_trails: int = 300, centroids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For the most-changed subjects: (rows, targets), a target being the centroid, in this layout, of the neighbours it gained.
+
+    A trail from a subject to its target shows where, in this layout, its new neighbourhood lies.
+    Only subjects with overlap below ``changed_below`` and only the ``max_trails`` strongest
+    trails (most changed × longest) are kept, as Emblaze draws its star trails. ``centroids``:
+    :func:`gained_centroids` of every subject, when already worked out (they do not depend on the threshold).
+    """
+    rows = np.flatnonzero(comparison.overlap < changed_below)
+    if not len(rows):
+        return rows, np.empty((0, 2), dtype=np.float32)
+    targets = gained_centroids(coordinates, comparison, rows) if centroids is None else np.asarray(centroids)[rows]
     strength = (1.0 - comparison.overlap[rows]) * np.linalg.norm(targets - coordinates[rows], axis=1)
     keep = np.argsort(-strength, kind="stable")[:max_trails]
     return rows[keep], targets[keep].astype(np.float32)

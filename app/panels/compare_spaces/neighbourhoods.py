@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from app import validation
-from app.comparisons import in_overlap_range, load_comparison
+from app.comparisons import in_overlap_range, load_comparison, stored_gained_centroids
 from app.context import AppContext
 from app.core.alignment import fit_alignment
 from app.core.cohort_algebra import CohortDefinition
@@ -42,13 +42,15 @@ def changed_trails(context: AppContext, space_a: str, space_b: str, method: str,
     """The strongest trails on A's layout (:func:`neighbour_trails`), worked out once per setting and kept read-only.
 
     They need every changed subject's gained neighbours' coordinates: 50 million at a million subjects, 3 of
-    the 5 s the map took to draw, again on every brush. A's layout is A's projection whatever the alignment.
+    the 5 s the map took to draw, again on every brush; those centroids are stored on disk too
+    (``stored_gained_centroids``). A's layout is A's projection whatever the alignment.
     """
     comparison = load_comparison(context, space_a, space_b, k, metric)
     layout_a = context.cached_projection(space_a, ProjectionSpec(method=method))
     if comparison is None or layout_a is None:
         return None
-    rows, targets = neighbour_trails(layout_a, comparison, changed_below, max_trails)
+    centroids = stored_gained_centroids(context, space_a, space_b, method, k, metric, layout_a, comparison)
+    rows, targets = neighbour_trails(layout_a, comparison, changed_below, max_trails, centroids)
     rows.flags.writeable = targets.flags.writeable = False
     return rows, targets
 
