@@ -79,7 +79,7 @@ def subject_table(records: list[dict], columns: list[dict], list_name: str) -> d
                 title=f"Show {record['subject']}'s neighbourhoods", **{"data-list": list_name, "data-row": str(int(record["id"]))})
         for record in records
     ])
-    return one_component(dbc.Table([header, body], size="sm", hover=True, striped=True, className="small mb-0 cs-table"), class_name="cs-list")
+    return one_component(dbc.Table([header, body], size="sm", hover=True, striped=True, className="small mb-0 cs-table"))
 
 
 def changed_lists(context: AppContext, comparison: NeighbourComparison, rows: np.ndarray) -> tuple[list[dict], list[dict]]:
