@@ -16,9 +16,9 @@ def test_a_table_keeps_its_structure_classes_and_attributes():
                        html.Tbody([html.Tr([html.Td("a", className="fw-semibold", title="first"), html.Td(["1", html.Br(), html.Small("(2)")])],
                                            tabIndex="0", **{"data-row": "7", "aria-label": "row a"})])],
                       size="sm", hover=True, striped=True, responsive=True, className="small")
-    component = one_component(table, component_id="my-table", class_name="extra")
+    component = one_component(table, component_id="my-table")
     assert isinstance(component, dcc.Markdown) and component.dangerously_allow_html and component.id == "my-table"
-    assert component.className == "static-html extra"
+    assert component.className == "static-html"
     tree = elements(component)
     wrapper = tree.find("div")
     assert wrapper.get("class") == "table-responsive"

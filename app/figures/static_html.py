@@ -93,7 +93,7 @@ def _css_name(key: str) -> str:
     return "".join(f"-{letter.lower()}" if letter.isupper() else letter for letter in key)
 
 
-def one_component(tree: object, *, component_id: str | None = None, class_name: str | None = None) -> dcc.Markdown:
+def one_component(tree: object, *, component_id: str | None = None) -> dcc.Markdown:
     """``tree`` as a single component (see the module's docstring); ``component_id`` goes on the wrapper, which tests and styles find."""
     extra = {"id": component_id} if component_id else {}
-    return dcc.Markdown(to_html(tree), dangerously_allow_html=True, className=" ".join(filter(None, ["static-html", class_name])), **extra)
+    return dcc.Markdown(to_html(tree), dangerously_allow_html=True, className="static-html", **extra)
