@@ -46,6 +46,8 @@ def test_what_cannot_be_written_faithfully_is_refused_not_dropped():
         to_html(html.Div(dcc.Input(value="x")))
     with pytest.raises(ValueError, match="'href'"):
         to_html(html.A("link", href="https://example.org"))
+    with pytest.raises(ValueError, match="'style'"):
+        to_html(dbc.Table([], style={"width": "50%"}))
 
 
 def test_a_data_frame_table_reads_back_cell_for_cell():

@@ -20,6 +20,7 @@ VOID_TAGS = {"br", "hr", "wbr"}
 ATTRIBUTES = {"className": "class", "title": "title", "scope": "scope", "colSpan": "colspan", "rowSpan": "rowspan", "tabIndex": "tabindex",
               "role": "role", "type": "type"}  # html.* props written as attributes; anything else is refused, never dropped
 PASSIVE_PROPS = {"n_clicks", "n_clicks_timestamp", "disable_n_clicks"}  # set on every html component by default
+TABLE_PROPS = {"children", "size", "hover", "striped", "bordered", "borderless", "color", "className", "responsive"}  # dbc.Table's, as written
 
 
 def _text(value: object) -> str:
@@ -64,6 +65,9 @@ def to_html(node: object) -> str:
     if getattr(node, "id", None) is not None:
         raise ValueError(f"{node._type} has an id ({node.id!r}): a callback may use it, so it must stay a component")
     if isinstance(node, dbc.Table):
+        unwritten = sorted(prop for prop in node._prop_names if prop not in TABLE_PROPS and getattr(node, prop, None) is not None)
+        if unwritten:
+            raise ValueError(f"dbc.Table's {unwritten} have no static HTML form here")
         table = f'<table class="{_text(_table_classes(node))}">{to_html(getattr(node, "children", None))}</table>'
         return f'<div class="table-responsive">{table}</div>' if getattr(node, "responsive", None) else table
     if node._namespace != "dash_html_components":
