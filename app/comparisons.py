@@ -1,7 +1,8 @@
 """Two latent spaces' neighbourhoods compared, from the neighbour lists cached on disk.
 
-Here rather than in the Compare spaces panel because a selection can name a range of overlap
-(``app.state``): it is resolved on these cached lists, so it travels as a few words whatever its size.
+Here rather than in the Compare spaces panel because a selection can name a range of overlap, or a
+shape drawn on one frame of the overlap map (``app.state``): it is resolved on these cached lists and
+layouts, so it travels as a few words whatever its size.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from app.context import AppContext
+from app.core.alignment import fit_alignment, transition_frame
 from app.core.array_cache import ArrayCache
 from app.core.neighbours import NeighbourCache, NeighbourComparison, compare_neighbourhoods, gained_centroids, kept_both_ways, resolved_method
 from app.core.projections import ProjectionSpec
@@ -70,3 +72,25 @@ def stored_gained_centroids(context: AppContext, space_a: str, space_b: str, met
 def in_overlap_range(overlap: np.ndarray, brushed: tuple[float, float]) -> np.ndarray:
     """Mask of the subjects whose overlap lies in the closed range ``brushed`` (what a brush on the histogram shows and selects)."""
     return (overlap >= brushed[0]) & (overlap <= brushed[1])
+
+
+def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str, align_rows: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """A's projection and B's projection rotated/reflected/scaled onto it (fitted on ``align_rows`` if given)."""
+    spec = ProjectionSpec(method=method)
+    layout_a, layout_b = context.cached_projection(space_a, spec), context.cached_projection(space_b, spec)
+    if layout_a is None or layout_b is None:
+        return None
+    subset = align_rows if align_rows is not None and len(align_rows) >= 3 else None
+    return layout_a, fit_alignment(layout_b, layout_a, subset=subset).apply(layout_b)
+
+
+def transition_frame_count(n_subjects: int) -> int:
+    """Frames of the overlap map's A → B animation: fewer for large cohorts, as each carries every subject."""
+    return 5 if n_subjects > 20_000 else 9
+
+
+def transition_layout(context: AppContext, space_a: str, space_b: str, method: str, frame: int) -> np.ndarray | None:
+    """The coordinates the overlap map draws on ``frame`` (B aligned on everyone); None until both layouts are computed."""
+    layouts = aligned_layouts(context, space_a, space_b, method)
+    return None if layouts is None else transition_frame(*layouts, frame, transition_frame_count(context.n_subjects))

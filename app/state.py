@@ -18,7 +18,7 @@ from dash import Input, Output, ctx, dcc
 
 from app import validation
 from app.cohort_store import CohortStoreError
-from app.comparisons import in_overlap_range, load_comparison
+from app.comparisons import in_overlap_range, load_comparison, transition_frame_count, transition_layout
 from app.context import AppContext
 from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable, offered_methods
 from app.core.cohort_algebra import CohortDefinition
@@ -100,20 +100,53 @@ class SelectionError(validation.InputRefused):
     """
 
 
+VIEW_KEYS = ("kind", "space", "method", "x", "y", "a", "b", "frame")  # what names a view a shape was drawn on (see known_view)
+
+
+def transition_view(space_a: str, space_b: str, method: str, frame: int) -> dict:
+    """Frame ``frame`` of Compare spaces' A → B map, named as a selection names the view it was drawn on (frame 0 is A's own layout)."""
+    if frame == 0:
+        return {"kind": "latent", "space": space_a, "method": method}
+    return {"kind": "transition", "a": space_a, "b": space_b, "method": method, "frame": frame}
+
+
+def known_view(context: AppContext, view: object) -> bool:
+    """Whether ``view`` names a view this app draws: a space's projection, two variables, or a frame of a space comparison's map."""
+    if not isinstance(view, dict):
+        return False
+
+    def named(key: str, names: object) -> bool:  # a string among names: a list or a dict sent in its place is no name (nor hashable)
+        return isinstance(view.get(key), str) and view[key] in names
+
+    spaces = context.cohort.spaces
+    if view.get("kind") == "latent":
+        return named("space", spaces) and named("method", METHODS)
+    if view.get("kind") == "clinical":
+        return named("x", context.variables) and named("y", context.variables)
+    frame = view.get("frame")
+    return (view.get("kind") == "transition" and named("a", spaces) and named("b", spaces) and view["a"] != view["b"] and named("method", METHODS)
+            and type(frame) is int and 0 < frame < transition_frame_count(context.n_subjects))
+
+
 def view_coordinates(context: AppContext, view: object) -> np.ndarray:
     """The coordinates of the view a shape was drawn on, as the server holds them."""
     if not isinstance(view, dict):
         raise SelectionError("the selection does not say which view it was drawn on")
-    if view.get("kind") == "latent" and view.get("space") in context.cohort.spaces and view.get("method") in METHODS:
-        coordinates = context.cached_projection(view["space"], ProjectionSpec(method=view["method"]))
-        if coordinates is None:
-            raise SelectionError(f"the {METHODS[view['method']]} of {space_label(view['space'])} is not computed yet")
-        return coordinates
-    if view.get("kind") == "clinical" and {view.get("x"), view.get("y")} <= set(context.variables):
+    if not known_view(context, view):
+        raise SelectionError(f"the selection was drawn on an unknown view {view!r:.200}")
+    if view["kind"] == "clinical":
         phenotypes = context.cohort.phenotypes
         return np.column_stack([phenotypes[view["x"]].to_numpy(dtype=np.float32, na_value=np.nan),
                                 phenotypes[view["y"]].to_numpy(dtype=np.float32, na_value=np.nan)])
-    raise SelectionError(f"the selection was drawn on an unknown view {view!r}")
+    if view["kind"] == "latent":
+        coordinates = context.cached_projection(view["space"], ProjectionSpec(method=view["method"]))
+        computed = f"the {METHODS[view['method']]} of {space_label(view['space'])}"
+    else:
+        coordinates = transition_layout(context, view["a"], view["b"], view["method"], view["frame"])
+        computed = f"the {METHODS[view['method']]} layouts of {space_label(view['a'])} and {space_label(view['b'])}"
+    if coordinates is None:
+        raise SelectionError(f"{computed} {'is' if view['kind'] == 'latent' else 'are'} not computed yet")
+    return coordinates
 
 
 def clustering_spec(context: AppContext, value: object) -> tuple[str, ClusterSpec]:

@@ -1,8 +1,10 @@
-// Compare-spaces panel: reduce the overlap map's clicks and lasso/box selections to subjects' row ids
-// (the subjects trace's customdata) before anything goes to the server, as the explorer does; and keep
+// Compare-spaces panel: reduce the overlap map's clicks and lasso/box selections to what the server needs (a shape and
+// the frame it was drawn on, a subject's row), as the explorer does; and keep
 // the range brushed on the overlap histogram through Plotly's redraws.
 (function () {
     "use strict";
+
+    const MAP = "compare-spaces-map";
 
     // A point's row id: its customdata, else (WebGL traces leave it out of event data) the trace's own.
     function rowOf(point, traces) {
@@ -17,6 +19,22 @@
             row = row[0];
         }
         return row === undefined || row === null ? null : Number(row);
+    }
+
+    // The frame the map shows, or -1. The animation puts a frame's coordinates in the subjects' trace, and they stay
+    // there when the slider's mark does not (picking a tool from the modebar sets the mark back to the first frame
+    // without moving the points), so the coordinates themselves are compared: the same base64 text the server sent.
+    function shownFrame(graph) {
+        const frames = (graph._transitionData || {})._frames || [];
+        const shown = graph.data && graph.data[0];
+        const same = (a, b) => a === b || Boolean(a && b && typeof a.bdata === "string" && a.dtype === b.dtype && a.bdata === b.bdata);
+        for (let index = 0; shown && index < frames.length; index += 1) {
+            const moved = frames[index].data && frames[index].data[0];
+            if (moved && same(moved.x, shown.x) && same(moved.y, shown.y)) {
+                return index;
+            }
+        }
+        return -1;
     }
 
     function mapTraces() {
@@ -39,13 +57,26 @@
 
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         compareSpaces: {
-            selectionFromMap: function (selected) {
+            // A lasso or box on the map, sent as its shape and the frame it was drawn on (the figure names each frame as a
+            // view in layout.meta, and the server resolves the shape on that frame's coordinates): a few hundred bytes
+            // however many subjects it takes in. On a frame the figure leaves unnamed (a brushed range, or B aligned on
+            // the selection), the rows of the points inside it.
+            selectionFromMap: function (selected, current) {
                 if (!selected || !selected.points) {
                     return window.dash_clientside.no_update; // a double-click clears the lasso outline; the selection stays
                 }
+                const graph = document.querySelector("#cs-map .js-plotly-plot");
                 const traces = mapTraces();
                 if (!traces[0] || traces[0].type !== "scattergl") {
                     return window.dash_clientside.no_update; // a density map (a large cohort) has cells, not subjects, to select
+                }
+                const shape = drawnShape(selected);
+                const views = ((graph.layout || {}).meta || {}).frame_views;
+                const frame = shownFrame(graph);
+                const view = Array.isArray(views) && frame >= 0 ? views[frame] : null;
+                if (shape && view) {
+                    return sameSelection(current, MAP, view, shape) ? window.dash_clientside.no_update
+                        : { source: MAP, view: view, shape: shape, at: Date.now() };
                 }
                 const rows = new Set();
                 for (const point of selected.points) {
@@ -54,7 +85,7 @@
                         rows.add(row);
                     }
                 }
-                return { rows: Array.from(rows), source: "compare-spaces-map" };
+                return { rows: Array.from(rows), source: MAP };
             },
 
             // The clicked subject's row: it becomes the focused subject (the selection is left as it is).

@@ -71,6 +71,23 @@ function colourGroups(trace) {
     return traces.length ? traces : [Object.assign({}, trace, { x: [], y: [], customdata: [], marker: { size: trace.marker.size }, meta: meta })];
 }
 
+// The box or lasso a Plotly selection event was drawn with, in the view's data coordinates; null for an event without
+// one. Also used by assets/compare_spaces.js for the overlap map.
+function drawnShape(selected) {
+    if (selected.range && selected.range.x && selected.range.y) {
+        return { kind: "box", x: selected.range.x.map(Number), y: selected.range.y.map(Number) };
+    }
+    if (selected.lassoPoints && selected.lassoPoints.x && selected.lassoPoints.y) {
+        return { kind: "lasso", x: selected.lassoPoints.x.map(Number), y: selected.lassoPoints.y.map(Number) };
+    }
+    return null;
+}
+
+function sameSelection(current, source, view, shape) {
+    return Boolean(current) && current.source === source && JSON.stringify(current.shape) === JSON.stringify(shape)
+        && JSON.stringify(current.view) === JSON.stringify(view);
+}
+
 function withUserEdits(layout, graphId) {
     // dcc.Graph hands Plotly a copy of the figure, so a zoom since is not in the server's layout: keep
     // it while the figure has the same uirevision (what uirevision promises). The selection's outline
@@ -130,18 +147,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 "view-1": { kind: "latent", space: space1, method: method1 },
                 "view-2": { kind: "clinical", x: clinicalX, y: clinicalY },
             };
-            let shape = null;
-            if (selected.range && selected.range.x && selected.range.y) {
-                shape = { kind: "box", x: selected.range.x.map(Number), y: selected.range.y.map(Number) };
-            } else if (selected.lassoPoints && selected.lassoPoints.x && selected.lassoPoints.y) {
-                shape = { kind: "lasso", x: selected.lassoPoints.x.map(Number), y: selected.lassoPoints.y.map(Number) };
-            }
+            const shape = drawnShape(selected);
             if (shape === null) {
                 // An event without a shape (e.g. Plotly re-emitting after a repaint) changes nothing.
                 return window.dash_clientside.no_update;
             }
-            if (current && current.source === source && JSON.stringify(current.shape) === JSON.stringify(shape)
-                && JSON.stringify(current.view) === JSON.stringify(views[source])) {
+            if (sameSelection(current, source, views[source], shape)) {
                 // Plotly re-emits the outline it keeps after a repaint: the same selection, not a new one.
                 return window.dash_clientside.no_update;
             }

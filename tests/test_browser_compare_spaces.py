@@ -16,7 +16,17 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from data_loaders import load_cohort
-from tests.browser import SCROLL_INTO_VIEW, chrome, current_count, plot_state, requires_chromium, severe_console_errors, wait_for
+from tests.browser import (
+    SCROLL_INTO_VIEW,
+    box_select_middle,
+    chrome,
+    current_count,
+    highlighted_rows,
+    plot_state,
+    requires_chromium,
+    severe_console_errors,
+    wait_for,
+)
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 from tests.serving import running_app
 
@@ -47,14 +57,26 @@ def _open_panel(driver, app_url):
                     PHENOTYPE_COHORT_SUBJECTS else None, timeout=60, message="the overlap map")
 
 
+def _use_row(driver, table: str, index: int, use) -> str:
+    """The subject id of a list's row after ``use`` (a click, a focus) reached it: a list is one table, drawn again whole
+    when the map's second answer arrives, so a row found a moment earlier may be gone; it is then found again."""
+    def attempt():
+        rows = driver.find_elements(By.CSS_SELECTOR, f"{table} tr.cs-row")
+        if len(rows) <= index:
+            return None
+        row = rows[index]
+        subject = row.find_elements(By.TAG_NAME, "td")[0].text
+        use(row)
+        return subject
+    return wait_for(attempt, message=f"row {index} of {table}")
+
+
 def test_the_panel_draws_every_subject_and_selecting_one_shows_its_neighbourhood_in_both_spaces(driver, app_url):
     subjects = _open_panel(driver, app_url)
     assert subjects["type"] == "scattergl" and sorted(subjects["rows"]) == list(range(PHENOTYPE_COHORT_SUBJECTS))
     assert "nearest neighbours" in driver.find_element(By.ID, "cs-summary").text
     SCREENSHOTS.mkdir(exist_ok=True)
-    first_row = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#cs-most-changed tr.cs-row"), message="the most-changed list")[0]
-    subject_id = first_row.find_elements(By.TAG_NAME, "td")[0].text
-    first_row.click()
+    subject_id = _use_row(driver, "#cs-most-changed", 0, lambda row: row.click())
     title = wait_for(lambda: driver.find_element(By.ID, "cs-subject-title").text or None, message="the subject's neighbourhood")
     assert title.startswith(subject_id) and "keeps" in title
     multiples = wait_for(lambda: plot_state(driver, "cs-neighbourhood"), message="the small multiples")
@@ -65,9 +87,7 @@ def test_the_panel_draws_every_subject_and_selecting_one_shows_its_neighbourhood
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-subject.png"))
     # The lists are one HTML table each (not a component per cell); their rows work from the keyboard too.
     assert driver.execute_script("return document.querySelectorAll('#cs-most-changed tr.cs-row[tabindex=\"0\"]').length") >= 2
-    second_row = driver.find_elements(By.CSS_SELECTOR, "#cs-least-changed tr.cs-row")[1]
-    second_id = second_row.find_elements(By.TAG_NAME, "td")[0].text
-    driver.execute_script("arguments[0].focus()", second_row)
+    second_id = _use_row(driver, "#cs-least-changed", 1, lambda row: driver.execute_script("arguments[0].focus()", row))
     ActionChains(driver).send_keys(Keys.ENTER).perform()
     wait_for(lambda: driver.find_element(By.ID, "cs-subject-title").text.startswith(second_id) or None, message="the row chosen with Enter")
     assert current_count(driver) == PHENOTYPE_COHORT_SUBJECTS
@@ -83,6 +103,50 @@ def test_play_moves_every_subject_from_a_layout_to_b(driver, app_url):
         " ? Array.from(g._fullData[0].x).slice(0, 5) : null;"), timeout=30, message="the animation to reach B's layout")
     assert last != first_x  # the points moved
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-animated.png"))
+    assert severe_console_errors(driver) == []
+
+
+RECORD_SELECTIONS = """
+window.__mapSelections = [];
+const send = window.fetch;
+window.fetch = function (url, options) {
+    if (options && typeof options.body === 'string' && options.body.includes('compare-spaces-map')) { window.__mapSelections.push(options.body); }
+    return send.apply(this, arguments);
+};
+"""
+
+# The subjects inside the box Plotly keeps on the map (layout.selections), counted on the coordinates it now draws.
+INSIDE_THE_BOX = """
+const graph = document.querySelector('#cs-map .js-plotly-plot');
+const box = (graph._fullLayout.selections || [])[0], trace = graph._fullData[0];
+if (!box) { return null; }
+const [x0, x1] = [Math.min(box.x0, box.x1), Math.max(box.x0, box.x1)], [y0, y1] = [Math.min(box.y0, box.y1), Math.max(box.y0, box.y1)];
+let inside = 0;
+for (let i = 0; i < trace.x.length; i += 1) { inside += trace.x[i] >= x0 && trace.x[i] <= x1 && trace.y[i] >= y0 && trace.y[i] <= y1; }
+return inside;
+"""
+
+
+def test_a_box_on_the_map_travels_as_its_shape_on_any_frame_and_selects_the_subjects_inside_it(driver, app_url):
+    """Not the rows inside it: on 100,000 subjects those were some 300 KB per lasso."""
+    _open_panel(driver, app_url)
+    driver.execute_script(RECORD_SELECTIONS)
+    for frame_kind in ("latent", "transition"):
+        box_select_middle(driver, "cs-map")
+        inside = wait_for(lambda: driver.execute_script(INSIDE_THE_BOX), message=f"the box on the map ({frame_kind})")
+        assert 0 < inside < PHENOTYPE_COHORT_SUBJECTS
+        wait_for(lambda n=inside: current_count(driver) == n, message=f"{inside} subjects selected, as many as the box holds on this frame")
+        sent = [body for body in driver.execute_script("return window.__mapSelections;") if f'"kind":"{frame_kind}"' in body]
+        assert sent and max(len(body) for body in sent) < 4000 and not any('"rows":[' in body for body in sent)
+        assert len(highlighted_rows(plot_state(driver, "cs-map"))) == inside
+        # Then on B's layout: play to the last frame, where the same box holds other subjects.
+        driver.execute_script("window.__animated = false;"
+                              " document.querySelector('#cs-map .js-plotly-plot').on('plotly_animated', () => { window.__animated = true; });")
+        driver.find_element(By.CSS_SELECTOR, "#cs-map .updatemenu-button").click()
+        wait_for(lambda: driver.execute_script("return window.__animated;"), timeout=30, message="the animation to reach B's layout")
+        # The first box's outline is gone, as a double-click takes it away (the next box starts where it started, and would move it).
+        driver.execute_script("Plotly.relayout(document.querySelector('#cs-map .js-plotly-plot'), {selections: []});")
+    assert any('"frame":8' in body for body in driver.execute_script("return window.__mapSelections;"))  # B's layout: the last of 9 frames
     assert severe_console_errors(driver) == []
 
 

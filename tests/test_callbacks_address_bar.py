@@ -124,6 +124,17 @@ def test_a_selection_on_a_view_this_app_lacks_is_refused(context, setup):
     assert "view this app does not have" in update.problems[0] and "selection" not in _changed(update)
 
 
+def test_a_lasso_on_a_frame_of_compare_spaces_map_travels_in_the_link_with_that_frame(context, setup):
+    frame = {"kind": "transition", "a": "ecg", "b": "joint", "method": "pca", "frame": 3}
+    page = Page("compare-spaces", DEFAULT_PAGE.views, "sex", [], {"source": "compare-spaces-map", "view": frame, "shape": BOX, "at": 5}, None)
+    search = address_bar.record(context, setup, "", page).search
+    assert json.loads(dict(parse_qsl(search[1:]))["selection"])["view"] == frame
+    restored = _changed(address_bar.restore(context, setup, search, DEFAULT_PAGE))
+    assert restored["selection"]["view"] == frame and restored["selection"]["source"] == "link"
+    beyond = search.replace("%22frame%22:3,", "%22frame%22:30,")
+    assert beyond != search and "view this app does not have" in address_bar.restore(context, setup, beyond, DEFAULT_PAGE).problems[0]
+
+
 def test_a_saved_cohort_travels_as_its_number(context, setup):
     saved = context.store.save("women", CohortDefinition(filters=(ChoiceFilter("sex", ("female",)).to_dict(),)))
     page = Page("explore", DEFAULT_PAGE.views, "atrial_fibrillation", [], {"cohort": saved.id, "source": "saved"}, None)

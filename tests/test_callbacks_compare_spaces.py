@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app import validation
+from app.comparisons import aligned_layouts
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.neighbours import compare_neighbourhoods, exact_neighbours, neighbour_trails
@@ -72,7 +73,7 @@ def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
     layout_a = context.cached_projection(A, ProjectionSpec("pca"))
     first, last = figure.frames[0].data[0], figure.frames[-1].data[0]
     np.testing.assert_allclose(np.asarray(first.x), layout_a[:, 0], atol=1e-5)
-    aligned_b = neighbourhoods.aligned_layouts(context, A, B, "pca")[1]
+    aligned_b = aligned_layouts(context, A, B, "pca")[1]
     np.testing.assert_allclose(np.asarray(last.y), aligned_b[:, 1], atol=1e-5)
     raw_b = context.cached_projection(B, ProjectionSpec("pca"))
     assert np.abs(aligned_b - layout_a).mean() <= np.abs(raw_b - layout_a).mean()  # alignment brings B towards A
@@ -97,6 +98,45 @@ def test_a_new_selection_only_patches_the_highlighted_points(context):
     operations = patched.map.to_plotly_json()["operations"]
     assert operations[0]["location"] == ["data", 0, "selectedpoints"] and operations[0]["params"]["value"] == [2, 5]
     assert "Selection (2)" in str(patched.summary)
+
+
+def test_a_lasso_on_any_frame_travels_as_its_shape_and_selects_exactly_the_points_drawn_inside_it(context):
+    """Each frame is named as a view (layout.meta): the shape is resolved on that frame's very coordinates, so the
+    selection is a few hundred bytes however many subjects it takes in (rows were ~300 KB for half of 100,000)."""
+    figure = overview(context).map
+    views = figure["layout"]["meta"]["frame_views"]
+    assert views[0] == {"kind": "latent", "space": A, "method": "pca"}  # frame A is A's own projection: the explorer's view of it too
+    assert [view["frame"] for view in views[1:]] == list(range(1, 9)) and {view["kind"] for view in views[1:]} == {"transition"}
+    frames, rows = validated(figure).frames, np.asarray(validated(figure).data[0].customdata)  # frames move the same points
+    for index in (0, 3, 8):
+        x, y = np.asarray(frames[index].data[0].x), np.asarray(frames[index].data[0].y)
+        box = {"kind": "box", "x": [float(np.quantile(x, 0.2)), float(np.quantile(x, 0.7))], "y": [float(np.quantile(y, 0.3)), float(np.quantile(y, 0.9))]}
+        inside = (x >= box["x"][0]) & (x <= box["x"][1]) & (y >= box["y"][0]) & (y <= box["y"][1])
+        mask = selection_mask(context, {"source": "compare-spaces-map", "view": views[index], "shape": box})
+        assert 10 < inside.sum() < 290 and set(np.flatnonzero(mask)) == set(rows[inside])
+    # Only the drawn subjects may be lassoed: a brushed range or B aligned on the selection leaves the frames unnamed (rows are sent).
+    assert "meta" not in overview(context, brushed={"range": {"x": [0.2, 0.45]}}).map["layout"]
+    assert "meta" not in overview(context, align=["on"], selection={"rows": [1, 2, 3]}).map["layout"]
+
+
+@pytest.mark.parametrize("view", [
+    {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": 0},  # frame 0 is named as A's latent view
+    {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": 9},
+    {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": True},
+    {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": 2.0},
+    {"kind": "transition", "a": A, "b": A, "method": "pca", "frame": 2},
+    {"kind": "transition", "a": A, "b": "nope", "method": "pca", "frame": 2},
+    {"kind": "transition", "a": A, "b": B, "method": "magic", "frame": 2},
+])
+def test_a_frame_the_map_never_draws_is_an_unknown_view(context, view):
+    with pytest.raises(SelectionError, match="unknown view"):
+        selection_mask(context, {"view": view, "shape": {"kind": "box", "x": [0, 1], "y": [0, 1]}})
+
+
+def test_a_frame_of_layouts_not_computed_yet_says_so(context):
+    view = {"kind": "transition", "a": A, "b": B, "method": "umap", "frame": 2}
+    with pytest.raises(SelectionError, match="not computed yet"):
+        selection_mask(context, {"view": view, "shape": {"kind": "box", "x": [0, 1], "y": [0, 1]}})
 
 
 def test_brushing_the_histogram_shows_only_subjects_in_that_overlap_range(context):

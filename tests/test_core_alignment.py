@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.alignment import align_layout, fit_alignment, transition_frames
+from app.core.alignment import align_layout, fit_alignment, transition_frame, transition_frames
 
 
 def _rotation(degrees: float) -> np.ndarray:
@@ -68,3 +68,16 @@ def test_a_transition_runs_from_one_layout_to_the_other(layout):
     np.testing.assert_allclose(frames[2], layout + 2.0, atol=1e-5)
     with pytest.raises(ValueError):
         transition_frames(layout, end, 1)
+
+
+def test_one_frame_alone_is_exactly_that_frame_of_the_transition_and_its_ends_are_the_layouts(layout):
+    """A shape drawn on a frame is resolved on that frame alone: it must be the very coordinates drawn."""
+    start, end = layout.astype(np.float32), (layout * -2.0 + 1.0).astype(np.float32)
+    frames = transition_frames(start, end, 9)
+    for index, frame in enumerate(frames):
+        np.testing.assert_array_equal(transition_frame(start, end, index, 9), frame)
+    np.testing.assert_array_equal(frames[0], start)
+    np.testing.assert_array_equal(frames[-1], end)
+    for index in (-1, 9):
+        with pytest.raises(ValueError, match="no frame"):
+            transition_frame(start, end, index, 9)

@@ -27,6 +27,11 @@ BAD_SELECTIONS = [{"rows": [-1]}, {"rows": [HUGE]}, {"rows": [1.7]}, {"rows": [T
                   {"rows": list(range(N + 1))}, {"cohort": "1"},
                   {"view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}},
                   {"cluster": "joint"}, {"cluster": {"space": "joint", "method": "kmeans", "n_clusters": 3, "min_cluster_size": 50, "label": 99}}]
+BOX = {"kind": "box", "x": [0, 1], "y": [0, 1]}
+FRAMES_NEVER_DRAWN = [{"kind": "transition", "a": "joint", "b": "ecg", "method": "pca", "frame": frame} for frame in (0, 99, -1, True, "2", 1.5)] + [
+    {"kind": "transition", "a": "joint", "b": "joint", "method": "pca", "frame": 2}, {"kind": "transition", "a": "joint", "b": ["ecg"], "frame": 2},
+    {"kind": "latent", "space": ["joint"], "method": "pca"}, {"kind": "latent", "space": "joint", "method": {"pca": 1}},
+    {"kind": "clinical", "x": ["age_years"], "y": "sex"}]  # unhashable names were a TypeError (a generic refusal) before they were checked
 BAD_FILTERS = [[{"kind": "range", "variable": "synthetic_seed", "low": 0}], "age_years > 50", [1], [{"kind": "regex", "variable": "age_years"}],
                [{"kind": "range", "variable": "age_years", "low": "fifty"}], [{"kind": "choice", "variable": "sex", "values": "female"}],
                [{"kind": "choice", "variable": "sex", "values": [{"$ne": 1}]}]]
@@ -37,6 +42,8 @@ CASES = (
     [("view-0-spec.data", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS]
     + [("view-0-spec.data", "explore", {("filters", "data"): value}, True) for value in BAD_FILTERS]
     + [("selection-summary.children", "explore", {("selection", "data"): value}, True) for value in BAD_SELECTIONS[:4]]
+    + [("selection-summary.children", "explore", {("selection", "data"): {"view": view, "shape": BOX}}, b"Selection ignored: the selection was drawn on an unknown view")
+       for view in FRAMES_NEVER_DRAWN]
     + [("view-0-spec.data", "explore", {("view-0-space", "value"): value}, False) for value in ("nowhere", 3, ["joint"], True)]
     + [("view-0-spec.data", "explore", {("view-0-method", "value"): value}, False) for value in ("tsne2", 7, {"a": 1})]
     + [("view-2-spec.data", "explore", {("colour-by", "value"): value}, False) for value in ("synthetic_seed", "__class__", 5, ["sex"])]

@@ -68,7 +68,14 @@ def align_layout(source: np.ndarray, target: np.ndarray, subset: np.ndarray | No
 
 def transition_frames(start: np.ndarray, end: np.ndarray, steps: int) -> list[np.ndarray]:
     """Layouts on the straight path from ``start`` to ``end`` (both included), eased in and out."""
+    return [transition_frame(start, end, index, steps) for index in range(steps)]
+
+
+def transition_frame(start: np.ndarray, end: np.ndarray, index: int, steps: int) -> np.ndarray:
+    """Frame ``index`` of :func:`transition_frames`, alone: a shape drawn on that frame is resolved on exactly what was drawn."""
     if steps < 2:
         raise ValueError("a transition needs at least two frames")
-    fractions = (1 - np.cos(np.linspace(0.0, np.pi, steps))) / 2
-    return [((1 - f) * start + f * end).astype(np.float32) for f in fractions]
+    if not 0 <= index < steps:
+        raise ValueError(f"a transition of {steps} frames has no frame {index}")
+    fraction = (1 - np.cos(np.pi * index / (steps - 1))) / 2
+    return ((1 - fraction) * start + fraction * end).astype(np.float32)

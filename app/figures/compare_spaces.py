@@ -68,11 +68,14 @@ def overlap_map(
     title: str = "",
     axis_labels: tuple[str, str] = ("", ""),
     revision: str = "",
+    frame_views: list[dict] | None = None,
 ) -> FigureDict:
     """Subjects coloured by overlap, laid out by space A; a slider/play button moves every point to B's aligned layout.
 
     ``frames`` are full (N, 2) layouts from A's to B's; ``rows`` restricts the drawn subjects (e.g. to
-    a brushed overlap range); ``trails`` are (rows, targets) segments drawn on A's layout.
+    a brushed overlap range); ``trails`` are (rows, targets) segments drawn on A's layout. ``frame_views``
+    name each frame as a selection names a view (``layout.meta``): a lasso drawn on a named frame is sent
+    as its shape (assets/compare_spaces.js), on any other as the rows inside it.
     Prebuilt (app.figures.prebuilt): it carries every subject once per frame, and validating those
     arrays was most of the Compare spaces callback under 20 simulated users.
     """
@@ -108,7 +111,10 @@ def overlap_map(
         return moved
 
     frame_list = [{"data": frame_data(index, layout), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index, layout in enumerate(frames)]
-    return prebuilt_figure(data, _map_layout(frame_labels, axis_labels, len(frames), title, revision), frame_list)
+    if frame_views is not None and len(frame_views) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(frame_views)} frame views")
+    layout = _map_layout(frame_labels, axis_labels, len(frames), title, revision)
+    return prebuilt_figure(data, {**layout, "meta": {"frame_views": frame_views}} if frame_views else layout, frame_list)
 
 
 def _map_layout(frame_labels: tuple[str, str], axis_labels: tuple[str, str], frame_count: int, title: str, revision: str) -> dict:

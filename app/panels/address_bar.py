@@ -31,7 +31,19 @@ from app.core.filters import open_at_limits, slider_limits
 from app.core.projections import METHODS
 from app.core.selection_shapes import parse_shape
 from app.core.url_state import MAX_QUERY_LENGTH, ViewState, Vocabulary, from_query, to_query
-from app.state import FILTERS, FOUND_SUBJECT, SELECTION, SelectionError, clustering_spec, overlap_selection_spec, selection_mask, subject_row, triggered
+from app.state import (
+    FILTERS,
+    FOUND_SUBJECT,
+    SELECTION,
+    VIEW_KEYS,
+    SelectionError,
+    clustering_spec,
+    known_view,
+    overlap_selection_spec,
+    selection_mask,
+    subject_row,
+    triggered,
+)
 from app.validation import REFUSAL_ALERT_ID
 
 LOCATION = "page-location"
@@ -112,7 +124,7 @@ def link_selection(selection: object) -> tuple[dict | None, int | None, str]:
         return {"overlap": selection["overlap"]}, None, ""
     if "shape" in selection:
         view, shape = selection.get("view"), selection.get("shape")
-        view = {key: view[key] for key in ("kind", "space", "method", "x", "y") if key in view} if isinstance(view, dict) else view
+        view = {key: view[key] for key in VIEW_KEYS if key in view} if isinstance(view, dict) else view
         shape = {key: _rounded(value) for key, value in shape.items()} if isinstance(shape, dict) else shape
         return {"view": view, "shape": shape}, None, ""
     rows = selection.get("rows")
@@ -161,15 +173,6 @@ def page_state(context: AppContext, setup: LinkSetup, page: Page) -> tuple[ViewS
                      clinical=clinical), note
 
 
-def _known_view(context: AppContext, view: object) -> bool:
-    """Whether a selection's view names a space and projection, or two variables, that this app has."""
-    if not isinstance(view, dict):
-        return False
-    if view.get("kind") == "latent":
-        return view.get("space") in context.cohort.spaces and view.get("method") in METHODS
-    return view.get("kind") == "clinical" and {view.get("x"), view.get("y")} <= set(context.variables)
-
-
 def _checked_selection(context: AppContext, selection: dict) -> tuple[dict | None, str]:
     """A link's selection, or None and why it was left out; one whose projection is not computed yet is kept."""
     if "shape" in selection:
@@ -189,7 +192,7 @@ def _checked_selection(context: AppContext, selection: dict) -> tuple[dict | Non
             return None, "the cluster in the link is not computed here yet (find the clusters in the Clusters tab), so it was left out"
         if "overlap" in candidate:
             return None, "the neighbours behind the overlap range in the link are not computed here yet (open Compare spaces), so it was left out"
-        if not _known_view(context, candidate.get("view")):
+        if not known_view(context, candidate.get("view")):
             return None, "the selection in the link was drawn on a view this app does not have, so it was left out"
     except validation.InputRefused as error:
         return None, f"the selection in the link was left out: {error}"

@@ -144,11 +144,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
     # In the browser (assets/compare_spaces.js): Plotly's click and selection events reduced to what the server needs.
     for function_name, result, event in (
         ("subjectFromMap", Output("cs-map-click", "data"), Input("cs-map", "clickData")),
-        ("selectionFromMap", Output(SELECTION, "data", allow_duplicate=True), Input("cs-map", "selectedData")),
         ("brushFromHistogram", Output("cs-brushed", "data"), Input("cs-histogram", "selectedData")),
         ("nothingBrushed", Output("cs-select-range", "disabled"), Input("cs-brushed", "data")),
     ):
         app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name=function_name), result, event, prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name="selectionFromMap"),
+                            Output(SELECTION, "data", allow_duplicate=True), Input("cs-map", "selectedData"), State(SELECTION, "data"),
+                            prevent_initial_call=True)
 
     @app.callback(
         Output("cs-subject", "data"),

@@ -10,7 +10,6 @@ import pandas as pd
 from app import validation
 from app.comparisons import in_overlap_range, load_comparison, stored_gained_centroids
 from app.context import AppContext
-from app.core.alignment import fit_alignment
 from app.core.cohort_algebra import CohortDefinition
 from app.core.members import Members
 from app.core.neighbours import DEFAULT_K, MAX_K, NeighbourComparison, neighbour_trails
@@ -23,17 +22,6 @@ from app.state import SelectionError, inputs_key, selection_mask, space_label
 
 def effective_k(context: AppContext, k: int | None) -> int:
     return int(np.clip(int(k or DEFAULT_K), 1, min(MAX_K, context.n_subjects - 1)))
-
-
-def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str, align_rows: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray] | None:
-    """A's projection and B's projection rotated/reflected/scaled onto it (fitted on ``align_rows`` if given)."""
-    spec = ProjectionSpec(method=method)
-    layout_a, layout_b = context.cached_projection(space_a, spec), context.cached_projection(space_b, spec)
-    if layout_a is None or layout_b is None:
-        return None
-    subset = align_rows if align_rows is not None and len(align_rows) >= 3 else None
-    return layout_a, fit_alignment(layout_b, layout_a, subset=subset).apply(layout_b)
 
 
 @lru_cache(maxsize=16)

@@ -11,6 +11,7 @@ from dash import Patch, html
 
 from app import validation
 from app.cohort_store import CohortStoreError
+from app.comparisons import aligned_layouts, transition_frame_count
 from app.context import AppContext
 from app.core.alignment import transition_frames
 from app.core.neighbours import METRICS, NeighbourComparison, cohort_summary, common_changes
@@ -19,7 +20,6 @@ from app.figures.compare_spaces import neighbourhood_multiples, overlap_density_
 from app.figures.messages import message_figure
 from app.figures.static_html import one_component
 from app.panels.compare_spaces.neighbourhoods import (
-    aligned_layouts,
     changed_trails,
     common_profile,
     effective_k,
@@ -32,7 +32,7 @@ from app.panels.compare_spaces.neighbourhoods import (
 )
 from app.panels.compare_spaces.settings import BACKGROUND_SUBJECTS, INLINE_SUBJECTS, RICH_HOVER_SUBJECTS
 from app.panels.compare_spaces.tables import change_table, changed_lists, suggestion_list
-from app.state import SELECTION, space_label
+from app.state import SELECTION, space_label, transition_view
 
 
 def summary_text(context: AppContext, comparison: NeighbourComparison, space_a: str, space_b: str, selection: dict | None) -> list:
@@ -125,7 +125,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
             patch["data"][0]["selectedpoints"] = np.flatnonzero(chosen[drawn]).tolist()
         return Overview(map=patch, histogram=histogram, summary=summary)
     layout_a, layout_b = layouts
-    frames = transition_frames(layout_a, layout_b, 5 if context.n_subjects > 20_000 else 9)
+    frames = transition_frames(layout_a, layout_b, transition_frame_count(context.n_subjects))
     max_trails = int(np.clip(context.n_subjects // 20, 30, 300))  # the strongest few hundred at most, fewer in small cohorts
     changed_below = validation.number(0.3 if trail_threshold is None else trail_threshold, "trail threshold", 0.0, 1.0)
     trails = changed_trails(context, space_a, space_b, method, k, metric, changed_below, max_trails) if show_trails else None
@@ -145,8 +145,12 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
         # Above RICH_HOVER_SUBJECTS the map's hover names only the subject (its variables are a click away): the
         # full hover text would be most of what goes to the browser (13 of 27 MB at 100,000 subjects).
         hover = context.hover_text if context.n_subjects <= RICH_HOVER_SUBJECTS else context.cohort.subject_ids.astype(str).to_numpy(dtype=object)
+        # A lasso on a frame travels as its shape and that frame's name, resolved on the same coordinates here, unless
+        # the map shows a brushed range only (the shape would take in subjects not drawn) or B aligned on the selection
+        # (which the lasso itself changes): then it sends the rows inside it.
+        views = None if brushed is not None or align_on_selection else [transition_view(space_a, space_b, method, frame) for frame in range(len(frames))]
         figure = overlap_map(frames, overlap, hover, rows=drawn, selected_rows=rows_selected, trails=trails, frame_labels=labels,
-                             axis_labels=axis_labels, revision=f"{space_a}-{space_b}-{method}")
+                             axis_labels=axis_labels, revision=f"{space_a}-{space_b}-{method}", frame_views=views)
         title = (f"{labels[0]} layout ({METHODS[method]}), each subject coloured by the share of its {k} nearest neighbours "
                  f"it keeps in {labels[1]}{shown}")
     most, least = changed_lists(context, comparison, drawn)
