@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from app.context import AppContext
-from app.core.alignment import fit_alignment, transition_frame
+from app.core.alignment import fit_alignment, transition_fractions, transition_frame
 from app.core.array_cache import ArrayCache
 from app.core.neighbours import NeighbourCache, NeighbourComparison, compare_neighbourhoods, gained_centroids, kept_both_ways, resolved_method
 from app.core.projections import ProjectionSpec
@@ -93,4 +93,4 @@ def transition_frame_count(n_subjects: int) -> int:
 def transition_layout(context: AppContext, space_a: str, space_b: str, method: str, frame: int) -> np.ndarray | None:
     """The coordinates the overlap map draws on ``frame`` (B aligned on everyone); None until both layouts are computed."""
     layouts = aligned_layouts(context, space_a, space_b, method)
-    return None if layouts is None else transition_frame(*layouts, frame, transition_frame_count(context.n_subjects))
+    return None if layouts is None else transition_frame(*layouts, transition_fractions(transition_frame_count(context.n_subjects))[frame])

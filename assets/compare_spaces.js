@@ -23,11 +23,11 @@
 
     // The frame the map shows, or -1. The animation puts a frame's coordinates in the subjects' trace, and they stay
     // there when the slider's mark does not (picking a tool from the modebar sets the mark back to the first frame
-    // without moving the points), so the coordinates themselves are compared: the same base64 text the server sent.
+    // without moving the points), so the coordinates themselves are compared: the very arrays drawMap made.
     function shownFrame(graph) {
         const frames = (graph._transitionData || {})._frames || [];
         const shown = graph.data && graph.data[0];
-        const same = (a, b) => a === b || Boolean(a && b && typeof a.bdata === "string" && a.dtype === b.dtype && a.bdata === b.bdata);
+        const same = (a, b) => a === b || Boolean(a && b && a.length === b.length && a.every((value, i) => Object.is(value, b[i])));
         for (let index = 0; shown && index < frames.length; index += 1) {
             const moved = frames[index].data && frames[index].data[0];
             if (moved && same(moved.x, shown.x) && same(moved.y, shown.y)) {
@@ -35,6 +35,16 @@
             }
         }
         return -1;
+    }
+
+    // One frame of the A → B animation: the subjects `fraction` of the way, in double precision rounded to float32,
+    // exactly as app.core.alignment.transition_frame works it out when the server resolves a shape drawn on it.
+    function between(start, end, fraction) {
+        const moved = new Float32Array(start.length);
+        for (let i = 0; i < start.length; i += 1) {
+            moved[i] = (1 - fraction) * start[i] + fraction * end[i];
+        }
+        return moved;
     }
 
     function mapTraces() {
@@ -57,6 +67,31 @@
 
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         compareSpaces: {
+            // The overlap map from what the server sent (cs-map-spec): A's layout in the subjects' trace, and B's with each
+            // frame's share of the way in layout.meta.transition. The frames are drawn here rather than sent, one copy of
+            // every subject's coordinates each. Trails belong to A's layout: shown on its frame only. Anything else (a
+            // message, a density map) is drawn as it is.
+            drawMap: function (spec) {
+                const transition = spec && spec.layout && spec.layout.meta ? spec.layout.meta.transition : null;
+                if (!transition) {
+                    return spec || window.dash_clientside.no_update;
+                }
+                const subjects = spec.data[0], trails = spec.data[1];
+                const start = { x: decoded(subjects.x), y: decoded(subjects.y) }, end = { x: decoded(transition.x), y: decoded(transition.y) };
+                const frames = transition.fractions.map((fraction, index) => {
+                    const moved = [{ type: "scattergl", x: between(start.x, end.x, fraction), y: between(start.y, end.y, fraction) }];
+                    if (trails) {
+                        moved.push({ type: "scattergl", x: index === 0 ? trails.x : [], y: index === 0 ? trails.y : [] });
+                    }
+                    return { name: String(index), data: moved, traces: trails ? [0, 1] : [0] };
+                });
+                const meta = { frame_views: spec.layout.meta.frame_views };
+                // Rows decoded here: Plotly.js leaves a WebGL trace's customdata out of its events while it is still base64.
+                const first = Object.assign({}, subjects, { x: frames[0].data[0].x, y: frames[0].data[0].y, customdata: decoded(subjects.customdata) });
+                return { data: [first, ...spec.data.slice(1)], layout: Object.assign({}, spec.layout, { meta: meta }), frames: frames };
+            },
+
+
             // A lasso or box on the map, sent as its shape and the frame it was drawn on (the figure names each frame as a
             // view in layout.meta, and the server resolves the shape on that frame's coordinates): a few hundred bytes
             // however many subjects it takes in. On a frame the figure leaves unnamed (a brushed range, or B aligned on

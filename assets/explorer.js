@@ -15,8 +15,9 @@ const TYPED_ARRAYS = {
 function base64Bytes(text) {
     // The browser's own decoder where it has one (Chromium 140+, Firefox 133+, Safari 18.2+): the loop below took
     // about 60 ms of every first load and repaint at 100,000 subjects (three views' coordinates, codes and rows).
+    // The explorer's views come in base64's URL-safe alphabet, prebuilt figures (Compare spaces' map) in the standard one.
     if (typeof Uint8Array.fromBase64 === "function") {
-        return Uint8Array.fromBase64(text, { alphabet: "base64url" });
+        return Uint8Array.fromBase64(text, { alphabet: /[+/]/.test(text) ? "base64" : "base64url" });
     }
     const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
     const bytes = new Uint8Array(binary.length);
@@ -27,7 +28,7 @@ function base64Bytes(text) {
 }
 
 function decoded(value) {
-    // A typed array as the server sends it ({dtype, bdata}: URL-safe base64, see app/figures/scatter.py), or a plain list.
+    // A typed array as the server sends it ({dtype, bdata}: base64, see app/figures/prebuilt.py), or a plain list.
     if (value && typeof value === "object" && typeof value.bdata === "string") {
         return new TYPED_ARRAYS[value.dtype](base64Bytes(value.bdata).buffer);
     }

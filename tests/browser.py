@@ -178,6 +178,26 @@ def box_select_middle(driver, graph_id: str) -> None:
         width // 2, height // 2).release().perform()
 
 
+# A subject's point in a view, in pixels from the graph's top-left corner, and the graph's size.
+POINT_PIXEL = """
+const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
+const layout = graph._fullLayout, trace = graph._fullData.find((t) => Array.from(t.customdata).includes(arguments[1]));
+const at = Array.from(trace.customdata).indexOf(arguments[1]);
+return [layout.xaxis.l2p(trace.x[at]) + layout.margin.l, layout.yaxis.l2p(trace.y[at]) + layout.margin.t,
+        graph.offsetWidth, graph.offsetHeight];
+"""
+
+
+def hover_point(driver, graph_id: str, row: int) -> None:
+    """Move the mouse onto one subject's point, as a user would."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    x, y, width, height = driver.execute_script(POINT_PIXEL, f"#{graph_id}", row)
+    graph = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} .js-plotly-plot")
+    ActionChains(driver).move_to_element_with_offset(graph, int(x - width / 2), int(y - height / 2)).perform()
+
+
 def current_count(driver) -> int | None:
     """The size of the current cohort from the sidebar's badge ("2,011 of 5,000"), None before it is drawn."""
     from selenium.webdriver.common.by import By

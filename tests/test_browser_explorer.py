@@ -10,6 +10,7 @@ from tests.browser import (
     choose_dropdown_option,
     drawn_points,
     highlighted_rows,
+    hover_point,
     plot_state,
     requires_chromium,
     severe_console_errors,
@@ -70,22 +71,6 @@ return { plotly: drawn.getContextAttributes().antialias, other: other.getContext
 """
 
 
-POINT_PIXEL = """
-const graph = document.querySelector(arguments[0] + ' .js-plotly-plot');
-const layout = graph._fullLayout, trace = graph._fullData.find((t) => Array.from(t.customdata).includes(arguments[1]));
-const at = Array.from(trace.customdata).indexOf(arguments[1]);
-return [layout.xaxis.l2p(trace.x[at]) + layout.margin.l, layout.yaxis.l2p(trace.y[at]) + layout.margin.t,
-        graph.offsetWidth, graph.offsetHeight];
-"""
-
-
-def _hover_point(driver, graph_id: str, row: int) -> None:
-    """Move the mouse onto one subject's point, as a user would."""
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    x, y, width, height = driver.execute_script(POINT_PIXEL, f"#{graph_id}", row)
-    graph = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} .js-plotly-plot")
-    ActionChains(driver).move_to_element_with_offset(graph, int(x - width / 2), int(y - height / 2)).perform()
 
 
 @pytest.mark.parametrize("base64_decoder", ["the browser's", "the fallback (a browser without Uint8Array.fromBase64)"])
@@ -113,7 +98,7 @@ def test_hovering_a_point_shows_that_subject_looked_up_on_the_server(driver, app
     subject_ids = load_cohort(phenotype_cohort_dir).phenotypes.index
     driver.get(app_url)
     _all_drawn(driver)
-    _hover_point(driver, "view-0", 7)
+    hover_point(driver, "view-0", 7)
     tooltip = wait_for(lambda: driver.execute_script("const t = document.getElementById('view-0-tooltip'); return t && t.textContent;"),
                        message="the hovered subject's tooltip")
     hovered = driver.execute_script("return document.querySelector('#view-0 .js-plotly-plot')._hoverdata[0].customdata;")

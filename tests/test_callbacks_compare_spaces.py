@@ -13,6 +13,7 @@ from app import validation
 from app.comparisons import aligned_layouts
 from app.config import AppConfig
 from app.context import AppContext
+from app.core.alignment import transition_fractions, transition_frame
 from app.core.neighbours import compare_neighbourhoods, exact_neighbours, neighbour_trails
 from app.core.projections import ProjectionSpec
 from app.core.statistics import compare_groups
@@ -26,6 +27,7 @@ from app.state import SelectionError, inputs_key, selection_mask
 from data_loaders import load_cohort
 from tests.figure_checks import assert_unchanged_by_validation, validated
 from tests.panels import opened_panel
+from tests.typed_arrays import unpacked
 
 A, B = "ecg", "joint"
 
@@ -67,20 +69,33 @@ def test_overview_colours_every_subject_by_the_overlap_of_its_full_dimensional_n
     assert "20 nearest neighbours" in drawn.title and "ECG only" in drawn.title
 
 
-def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it(context):
+def test_the_animation_runs_from_a_layout_to_b_aligned_onto_it_drawn_in_the_browser_from_the_two(context):
     prebuilt = overview(context).map
     figure = validated(prebuilt)
     layout_a = context.cached_projection(A, ProjectionSpec("pca"))
-    first, last = figure.frames[0].data[0], figure.frames[-1].data[0]
-    np.testing.assert_allclose(np.asarray(first.x), layout_a[:, 0], atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(figure.data[0].x), layout_a[:, 0])
+    transition = prebuilt["layout"]["meta"]["transition"]
     aligned_b = aligned_layouts(context, A, B, "pca")[1]
-    np.testing.assert_allclose(np.asarray(last.y), aligned_b[:, 1], atol=1e-5)
+    np.testing.assert_array_equal(unpacked(transition["y"]), aligned_b[:, 1])
     raw_b = context.cached_projection(B, ProjectionSpec("pca"))
     assert np.abs(aligned_b - layout_a).mean() <= np.abs(raw_b - layout_a).mean()  # alignment brings B towards A
-    assert len(figure.frames) == 9 and figure.layout.sliders[0].steps[-1].label == "Joint (ECG + MRI)"
+    assert transition["fractions"] == transition_fractions(9) and len(figure.layout.sliders[0].steps) == 9
+    assert figure.layout.sliders[0].steps[-1].label == "Joint (ECG + MRI)" and "frames" not in prebuilt  # drawn in the browser
     assert figure.data[1].mode == "lines" and len(figure.data[1].x)  # trails, in the same WebGL figure
-    assert len(figure.frames[0].data[1].x) == len(figure.data[1].x) and len(figure.frames[-1].data[1].x) == 0  # on A's layout only
+    assert figure.data[0].hoverinfo == "none" and figure.data[0].hovertext is None  # no text per point: the tooltip asks the server
     assert_unchanged_by_validation(prebuilt)  # prebuilt: what plotly.py would send after validating it
+
+
+def test_hovering_a_subject_on_the_map_shows_its_id_and_overlap_looked_up_on_the_server(context):
+    overview(context)
+    overlap = neighbourhoods.load_comparison(context, A, B, 20, "euclidean").overlap
+    hover = {"points": [{"curveNumber": 0, "pointNumber": 4, "customdata": 7, "bbox": {"x0": 3, "y0": 4}}]}
+    tooltip = compare_views.map_tooltip(context, hover, A, B, 20, "euclidean")
+    text = str(tooltip.children)
+    assert tooltip.show and tooltip.bbox == {"x0": 3, "y0": 4} and str(context.cohort.subject_ids[7]) in text and f"overlap {overlap[7]:.2f}" in text
+    assert compare_views.map_tooltip(context, {"points": [{"customdata": 300}]}, A, B, 20, "euclidean").show is False
+    with pytest.raises(validation.InputRefused):
+        compare_views.map_tooltip(context, hover, A, A, 20, "euclidean")
 
 
 def test_a_selection_and_a_brushed_range_send_what_a_validated_map_would(context):
@@ -107,16 +122,17 @@ def test_a_lasso_on_any_frame_travels_as_its_shape_and_selects_exactly_the_point
     views = figure["layout"]["meta"]["frame_views"]
     assert views[0] == {"kind": "latent", "space": A, "method": "pca"}  # frame A is A's own projection: the explorer's view of it too
     assert [view["frame"] for view in views[1:]] == list(range(1, 9)) and {view["kind"] for view in views[1:]} == {"transition"}
-    frames, rows = validated(figure).frames, np.asarray(validated(figure).data[0].customdata)  # frames move the same points
+    transition, rows = figure["layout"]["meta"]["transition"], np.asarray(validated(figure).data[0].customdata)
+    start, end = np.column_stack([unpacked(figure["data"][0][axis]) for axis in "xy"]), np.column_stack([unpacked(transition[axis]) for axis in "xy"])
     for index in (0, 3, 8):
-        x, y = np.asarray(frames[index].data[0].x), np.asarray(frames[index].data[0].y)
+        x, y = transition_frame(start, end, transition["fractions"][index]).T  # as the browser draws frame `index` (assets/compare_spaces.js)
         box = {"kind": "box", "x": [float(np.quantile(x, 0.2)), float(np.quantile(x, 0.7))], "y": [float(np.quantile(y, 0.3)), float(np.quantile(y, 0.9))]}
         inside = (x >= box["x"][0]) & (x <= box["x"][1]) & (y >= box["y"][0]) & (y <= box["y"][1])
         mask = selection_mask(context, {"source": "compare-spaces-map", "view": views[index], "shape": box})
         assert 10 < inside.sum() < 290 and set(np.flatnonzero(mask)) == set(rows[inside])
     # Only the drawn subjects may be lassoed: a brushed range or B aligned on the selection leaves the frames unnamed (rows are sent).
-    assert "meta" not in overview(context, brushed={"range": {"x": [0.2, 0.45]}}).map["layout"]
-    assert "meta" not in overview(context, align=["on"], selection={"rows": [1, 2, 3]}).map["layout"]
+    assert "frame_views" not in overview(context, brushed={"range": {"x": [0.2, 0.45]}}).map["layout"]["meta"]
+    assert "frame_views" not in overview(context, align=["on"], selection={"rows": [1, 2, 3]}).map["layout"]["meta"]
 
 
 @pytest.mark.parametrize("view", [
@@ -340,7 +356,7 @@ def test_a_map_waiting_for_a_job_that_ended_without_a_result_says_so_and_stops_p
 
     shown = answer(1, waiting)
     assert shown["cs-summary"]["children"] == compare_settings.NEIGHBOURS_NOT_COMPUTED
-    assert "not computed" in shown["cs-map"]["figure"]["layout"]["annotations"][0]["text"]
+    assert "not computed" in shown["cs-map-spec"]["data"]["layout"]["annotations"][0]["text"]
     assert shown["cs-drawn"] == {"data": None} and shown["cs-poll"] == {"disabled": True}
     assert answer(2, waiting.removesuffix(compare_settings.WAITING_MARK)) == {}  # a map already drawn is left alone
     same_cache = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))

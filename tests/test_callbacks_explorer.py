@@ -14,7 +14,7 @@ from app.core.cohort_description import readable_time
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
 from app.figures.scatter import FADED_OFFSET
-from app.panels import cohorts, compare_cohorts, explorer, variables
+from app.panels import cohorts, compare_cohorts, explorer, tooltips, variables
 from app.panels.address_bar import VIEW_CONTROLS
 from app.panels.explorer import settings as explorer_settings
 from app.panels.explorer import views as explorer_views
@@ -174,11 +174,11 @@ def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malfo
 
 def test_hovering_a_point_looks_up_that_subject_only(context):
     # Each colour group is its own trace, so the row comes from the point's customdata, never its position.
-    tooltip = explorer_views.hover_tooltip(context, {"points": [{"curveNumber": 5, "pointNumber": 0, "customdata": 3, "bbox": {"x0": 1}}]})
+    tooltip = tooltips.hover_tooltip(context, {"points": [{"curveNumber": 5, "pointNumber": 0, "customdata": 3, "bbox": {"x0": 1}}]})
     assert tooltip.show and tooltip.bbox == {"x0": 1} and context.cohort.phenotypes.index[3] in str(tooltip.children)
     for hostile in (None, {"points": [{"curveNumber": 0, "pointNumber": 3}]}, {"points": [{"customdata": -1}]}, {"points": [{"customdata": "3"}]},
                     {"points": [{"customdata": True}]}, {"points": [{"customdata": context.n_subjects}]}, {"points": ["x"]}):
-        assert explorer_views.hover_tooltip(context, hostile) == explorer_views.Tooltip(show=False)  # bbox and children unchanged
+        assert tooltips.hover_tooltip(context, hostile) == tooltips.Tooltip(show=False)  # bbox and children unchanged
 
 
 def test_a_saved_cohort_is_highlighted_by_reference_not_by_a_list_of_rows(context):
@@ -377,7 +377,7 @@ def test_zooming_in_to_few_enough_subjects_draws_their_points_and_recolours_only
     codes = unpacked(_operations(patch)[("data", 0, "marker", "color")])
     women = (dense_context.cohort.phenotypes["sex"] == "female").to_numpy()
     assert (codes < FADED_OFFSET).tolist() == women[inside].tolist()  # one byte per subject drawn, in the drawn order
-    tooltip = explorer_views.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
+    tooltip = tooltips.hover_tooltip(dense_context, {"points": [{"curveNumber": 0, "pointNumber": 0, "customdata": int(inside[3])}]})
     assert tooltip.show and dense_context.cohort.phenotypes.index[inside[3]] in str(tooltip.children)
 
 

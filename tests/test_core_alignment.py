@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.alignment import align_layout, fit_alignment, transition_frame, transition_frames
+from app.core.alignment import align_layout, fit_alignment, transition_fractions, transition_frames
 
 
 def _rotation(degrees: float) -> np.ndarray:
@@ -70,14 +70,16 @@ def test_a_transition_runs_from_one_layout_to_the_other(layout):
         transition_frames(layout, end, 1)
 
 
-def test_one_frame_alone_is_exactly_that_frame_of_the_transition_and_its_ends_are_the_layouts(layout):
-    """A shape drawn on a frame is resolved on that frame alone: it must be the very coordinates drawn."""
+def test_a_frame_is_that_share_of_the_way_in_double_precision_and_its_ends_are_the_layouts(layout):
+    """The browser draws each frame from the two layouts with this arithmetic; a shape drawn on one is resolved on it here."""
     start, end = layout.astype(np.float32), (layout * -2.0 + 1.0).astype(np.float32)
+    fractions = transition_fractions(9)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions[4] == pytest.approx(0.5) and fractions == sorted(fractions)
     frames = transition_frames(start, end, 9)
-    for index, frame in enumerate(frames):
-        np.testing.assert_array_equal(transition_frame(start, end, index, 9), frame)
+    for fraction, frame in zip(fractions, frames, strict=True):
+        in_double = (1 - fraction) * start.astype(np.float64) + fraction * end.astype(np.float64)
+        np.testing.assert_array_equal(frame, in_double.astype(np.float32))
     np.testing.assert_array_equal(frames[0], start)
     np.testing.assert_array_equal(frames[-1], end)
-    for index in (-1, 9):
-        with pytest.raises(ValueError, match="no frame"):
-            transition_frame(start, end, index, 9)
+    with pytest.raises(ValueError, match="at least two"):
+        transition_fractions(1)

@@ -76,9 +76,9 @@ CASES = (
     + [("decoder-subjects", "decoder", {("decode-subject", "data"): value}, True) for value in ({"subject": "nobody"}, {"subject": 5}, "SYN000001")]
     + [("cs-", "compare-spaces", {(component, "value"): value}, False)
        for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
-    + [("cs-map.figure", "compare-spaces", {("cs-trail-threshold", "value"): value, ("cs-show-trails", "value"): ["on"]}, True)
+    + [("cs-map-spec.data", "compare-spaces", {("cs-trail-threshold", "value"): value, ("cs-show-trails", "value"): ["on"]}, True)
        for value in ("0.3", 1e308, -0.5, [0.3])]
-    + [("cs-map.figure", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]
+    + [("cs-map-spec.data", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]
     + [("view-0-spec.data", "explore", {("selection", "data"): {"overlap": value}}, True)
        for value in ("x", {"a": "ecg", "b": "ecg", "k": 5, "metric": "cosine", "range": [0, 1]},
                      {"a": "ecg", "b": "joint", "k": 10**12, "metric": "cosine", "range": [0, 1]},
@@ -109,11 +109,11 @@ CASES = (
        for value in ("everyone", {"rows": [1]}, {"filters": None, "selection": BAD_SELECTIONS[0], "version": 0})]
     # Whether a tab is shown (app.panels.shown) is posted by the browser too.
     + [(fragment, tab, {(f"{tab}-visible", "data"): value}, True)
-       for fragment, tab in (("decoder-subjects.options", "decoder"), ("cs-map.figure", "compare-spaces"), ("decoder-subject-request.data", "decoder"))
+       for fragment, tab in (("decoder-subjects.options", "decoder"), ("cs-map-spec.data", "compare-spaces"), ("decoder-subject-request.data", "decoder"))
        for value in ("yes", 1, {"shown": True})]
     # A job's "ended without a result" store is written by the server, but the browser posts it back like any input.
     + [(fragment, tab, {(store, "data"): value}, False) for fragment, tab, store in (("view-0-spec.data", "explore", "projection-failed"),
-                                                                                   ("cs-map.figure", "compare-spaces", "cs-failed"))
+                                                                                   ("cs-map-spec.data", "compare-spaces", "cs-failed"))
        for value in ("x", 1, [None], {"space": "nowhere", "method": "umap"})]
     # The flag that fetches a hidden tab's panel (app.panels.tab_panes) is posted by the browser too.
     + [(f"{tab}-pane.children", "explore", {(f"{tab}-opened", "data"): value}, False) for tab in ("decoder", "variables") for value in ("yes", 1, {"x": 1}, None)]

@@ -66,16 +66,23 @@ def align_layout(source: np.ndarray, target: np.ndarray, subset: np.ndarray | No
     return fit_alignment(source, target, subset, allow_reflection).apply(source)
 
 
-def transition_frames(start: np.ndarray, end: np.ndarray, steps: int) -> list[np.ndarray]:
-    """Layouts on the straight path from ``start`` to ``end`` (both included), eased in and out."""
-    return [transition_frame(start, end, index, steps) for index in range(steps)]
-
-
-def transition_frame(start: np.ndarray, end: np.ndarray, index: int, steps: int) -> np.ndarray:
-    """Frame ``index`` of :func:`transition_frames`, alone: a shape drawn on that frame is resolved on exactly what was drawn."""
+def transition_fractions(steps: int) -> list[float]:
+    """Each of ``steps`` frames' share of the way from one layout to the other, eased in and out (0 first, 1 last)."""
     if steps < 2:
         raise ValueError("a transition needs at least two frames")
-    if not 0 <= index < steps:
-        raise ValueError(f"a transition of {steps} frames has no frame {index}")
-    fraction = (1 - np.cos(np.pi * index / (steps - 1))) / 2
-    return ((1 - fraction) * start + fraction * end).astype(np.float32)
+    return [float((1 - np.cos(np.pi * index / (steps - 1))) / 2) for index in range(steps)]
+
+
+def transition_frame(start: np.ndarray, end: np.ndarray, fraction: float) -> np.ndarray:
+    """The layout ``fraction`` of the way from ``start`` to ``end``.
+
+    Worked out in double precision and rounded to float32, exactly as the browser draws the overlap
+    map's frames from the two layouts (assets/compare_spaces.js): a shape drawn on a frame is resolved
+    here on the very coordinates drawn, bit for bit.
+    """
+    return ((1 - fraction) * np.asarray(start, dtype=np.float64) + fraction * np.asarray(end, dtype=np.float64)).astype(np.float32)
+
+
+def transition_frames(start: np.ndarray, end: np.ndarray, steps: int) -> list[np.ndarray]:
+    """Layouts on the straight path from ``start`` to ``end`` (both included), eased in and out."""
+    return [transition_frame(start, end, fraction) for fraction in transition_fractions(steps)]

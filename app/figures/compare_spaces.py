@@ -1,8 +1,8 @@
 """Figures for comparing two latent spaces: the overlap map with its animated transition, the overlap
 histogram, and one subject's neighbourhood in both spaces as small multiples.
 
-The overlap map is one figure (subjects, trails and the animation frames all live in it): WebGL points
-up to the density threshold, above it a density of mean overlap per cell whose size does not grow with
+The overlap map is one figure (subjects, trails and the animation frames all live in it, the frames drawn in
+the browser from A's layout and B's): WebGL points up to the density threshold, above it a density of mean overlap per cell whose size does not grow with
 the cohort; the small multiples are SVG subplots of one figure (few points each).
 """
 
@@ -57,9 +57,10 @@ def _float32(values: np.ndarray) -> np.ndarray:
 
 
 def overlap_map(
-    frames: list[np.ndarray],
+    start: np.ndarray,
+    end: np.ndarray,
+    fractions: list[float],
     overlap: np.ndarray,
-    hover_text: np.ndarray,
     *,
     rows: np.ndarray | None = None,
     selected_rows: np.ndarray | None = None,
@@ -72,15 +73,19 @@ def overlap_map(
 ) -> FigureDict:
     """Subjects coloured by overlap, laid out by space A; a slider/play button moves every point to B's aligned layout.
 
-    ``frames`` are full (N, 2) layouts from A's to B's; ``rows`` restricts the drawn subjects (e.g. to
-    a brushed overlap range); ``trails`` are (rows, targets) segments drawn on A's layout. ``frame_views``
-    name each frame as a selection names a view (``layout.meta``): a lasso drawn on a named frame is sent
-    as its shape (assets/compare_spaces.js), on any other as the rows inside it.
-    Prebuilt (app.figures.prebuilt): it carries every subject once per frame, and validating those
-    arrays was most of the Compare spaces callback under 20 simulated users.
+    ``start`` and ``end`` are full (N, 2) layouts, A's and B's aligned onto it; ``rows`` restricts the
+    drawn subjects (e.g. to a brushed overlap range); ``trails`` are (rows, targets) segments drawn on A's layout.
+    The figure carries the two layouts and each frame's share of the way (``layout.meta.transition``, from
+    :func:`app.core.alignment.transition_fractions`): the browser draws the frames from them
+    (assets/compare_spaces.js), so they are not sent one by one (five copies of every subject's
+    coordinates at 100,000 subjects, most of the 5.7 MB the tab took). ``frame_views`` name each frame as
+    a selection names a view: a lasso drawn on a named frame is sent as its shape, on any other as the
+    rows inside it. No text per point: hovering asks the server for the subject (its tooltip).
+    Prebuilt (app.figures.prebuilt): validating arrays this size was most of the callback under load.
     """
     rows = np.arange(len(overlap)) if rows is None else np.asarray(rows)
-    start = frames[0]
+    if frame_views is not None and len(frame_views) != len(fractions):
+        raise ValueError(f"{len(fractions)} frames but {len(frame_views)} frame views")
     cmin, cmax = overlap_colour_range(overlap)
     position = None
     if selected_rows is not None:
@@ -91,8 +96,7 @@ def overlap_map(
         "type": "scattergl", "x": _float32(start[rows, 0]), "y": _float32(start[rows, 1]), "mode": "markers", "name": "subjects",
         "marker": {"size": 4 if len(rows) > 20_000 else 6, "color": overlap[rows].astype(np.float32), "colorscale": get_colorscale(OVERLAP_SCALE),
                    "cmin": cmin, "cmax": cmax, "colorbar": {"title": {"text": "overlap", "side": "top"}, "thickness": 12, "len": 0.8}},
-        "customdata": rows.astype(np.int32), "hovertext": hover_text[rows].tolist(),
-        "hovertemplate": "%{hovertext}<br>overlap %{marker.color:.2f}<extra></extra>",
+        "customdata": rows.astype(np.int32), "hoverinfo": "none",
         "selectedpoints": position, "selected": {"marker": {"opacity": 1.0}}, "unselected": {"marker": {"opacity": UNSELECTED_OPACITY}},
         "showlegend": False,
     }
@@ -102,19 +106,9 @@ def overlap_map(
         x, y = trail_segments(start[trail_rows], targets)
         data.append({"type": "scattergl", "x": _float32(x), "y": _float32(y), "mode": "lines", "line": {"color": TRAIL_COLOUR, "width": 1},
                      "hoverinfo": "skip", "name": "trails", "showlegend": False})
-    has_trails = len(data) > 1
-
-    def frame_data(index: int, layout: np.ndarray) -> list[dict]:
-        moved = [{"type": "scattergl", "x": _float32(layout[rows, 0]), "y": _float32(layout[rows, 1])}]
-        if has_trails:  # trails belong to A's layout: shown on its frame only
-            moved.append({"type": "scattergl", "x": data[1]["x"] if index == 0 else [], "y": data[1]["y"] if index == 0 else []})
-        return moved
-
-    frame_list = [{"data": frame_data(index, layout), "traces": [0, 1] if has_trails else [0], "name": str(index)} for index, layout in enumerate(frames)]
-    if frame_views is not None and len(frame_views) != len(frames):
-        raise ValueError(f"{len(frames)} frames but {len(frame_views)} frame views")
-    layout = _map_layout(frame_labels, axis_labels, len(frames), title, revision)
-    return prebuilt_figure(data, {**layout, "meta": {"frame_views": frame_views}} if frame_views else layout, frame_list)
+    layout = _map_layout(frame_labels, axis_labels, len(fractions), title, revision)
+    layout["meta"] = {"transition": {"fractions": list(fractions), "x": _float32(end[rows, 0]), "y": _float32(end[rows, 1])}, "frame_views": frame_views}
+    return prebuilt_figure(data, layout)
 
 
 def _map_layout(frame_labels: tuple[str, str], axis_labels: tuple[str, str], frame_count: int, title: str, revision: str) -> dict:

@@ -13,7 +13,7 @@ from app.core.projections import METHODS, ProjectionSpec
 from app.panels.compare_spaces.neighbourhoods import effective_k, focused_row, load_comparison, overlap_range, ready_to_draw, subject_from_event
 from app.panels.compare_spaces.settings import NEIGHBOURS_JOB, NEIGHBOURS_NOT_COMPUTED, PANEL_TAB, ROW_CLICK, WAITING_MARK
 from app.panels.compare_spaces.tables import sorted_records, subject_table, table_columns
-from app.panels.compare_spaces.views import Overview, render_overview, render_subject, use_suggestion
+from app.panels.compare_spaces.views import Overview, map_tooltip, render_overview, render_subject, use_suggestion
 from app.panels.shown import is_shown, register_shown, shown_id, shown_inputs, visible_id
 from app.panels.tab_panes import clicked
 from app.state import COHORTS_VERSION, SELECTION, inputs_key, space_label, triggered
@@ -54,7 +54,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
     register_shown(app, PANEL_TAB)
 
     @app.callback(
-        Output("cs-map", "figure"),
+        Output("cs-map-spec", "data"),
+        Output("cs-map", "figure", allow_duplicate=True),  # a Patch of the highlighted points, applied to the figure drawn
         Output("cs-histogram", "figure"),
         Output("cs-most-data", "data"),
         Output("cs-least-data", "data"),
@@ -92,20 +93,20 @@ def register(app: dash.Dash, context: AppContext) -> None:
         # queued after the full map was drawn must not send it (several MB) again, and stops the polling.
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
         if polled and drawn == key:
-            return (*(dash.no_update,) * 10, True)
+            return (*(dash.no_update,) * 11, True)
         if triggers == {NEIGHBOURS_JOB.failed}:
             # A job ended without a result: the map says so and stops polling, if it still waits for one.
             if drawn != key + WAITING_MARK or not is_shown(visible):
-                return (dash.no_update,) * 11
+                return (dash.no_update,) * 12
             if ready_to_draw(context, space_a, space_b, method, k, metric):
-                return (dash.no_update,) * 11  # its result is there after all: the next poll draws it
+                return (dash.no_update,) * 12  # its result is there after all: the next poll draws it
             return (*Overview.message(NEIGHBOURS_NOT_COMPUTED).outputs(), None, True)
         if not is_shown(visible) or (drawn in (key, key + WAITING_MARK) and not polled):
-            return (dash.no_update,) * 11
+            return (dash.no_update,) * 12
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
-            return (dash.no_update,) * 11
+            return (dash.no_update,) * 12
         if polled and not first_poll_drawing.claim(key):
-            return (dash.no_update,) * 11  # an earlier tick is drawing this already; its answer stops the polling
+            return (dash.no_update,) * 12  # an earlier tick is drawing this already; its answer stops the polling
         try:
             overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
                                        triggers - {visible_id(PANEL_TAB), "cs-poll"} if drawn else set())
@@ -148,9 +149,25 @@ def register(app: dash.Dash, context: AppContext) -> None:
         ("nothingBrushed", Output("cs-select-range", "disabled"), Input("cs-brushed", "data")),
     ):
         app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name=function_name), result, event, prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name="drawMap"), Output("cs-map", "figure"),
+                            Input("cs-map-spec", "data"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction(namespace="compareSpaces", function_name="selectionFromMap"),
                             Output(SELECTION, "data", allow_duplicate=True), Input("cs-map", "selectedData"), State(SELECTION, "data"),
                             prevent_initial_call=True)
+
+    @app.callback(
+        Output("cs-map-tooltip", "show"),
+        Output("cs-map-tooltip", "bbox"),
+        Output("cs-map-tooltip", "children"),
+        Input("cs-map", "hoverData"),
+        State("cs-space-a", "value"),
+        State("cs-space-b", "value"),
+        State("cs-k", "value"),
+        State("cs-metric", "value"),
+        prevent_initial_call=True,
+    )
+    def _hover(hover, space_a, space_b, k, metric):
+        return map_tooltip(context, hover, space_a, space_b, k, metric).outputs()
 
     @app.callback(
         Output("cs-subject", "data"),

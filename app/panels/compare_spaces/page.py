@@ -47,8 +47,11 @@ def layout(context: AppContext) -> html.Div:
             dbc.Row(
                 [
                     dbc.Col(dbc.Card([dbc.CardHeader(html.Span(id="cs-map-title", className="small fw-semibold")),
-                                      dbc.CardBody(dcc.Loading(
-                        dcc.Graph(id="cs-map", config={"displaylogo": False, "scrollZoom": True}, style={"height": "560px"}), delay_show=400),
+                                      dbc.CardBody(html.Div([dcc.Loading(
+                        # As the explorer's views: dragging inside a box or lasso's outline never moves it (that would change the selection).
+                        dcc.Graph(id="cs-map", clear_on_unhover=True, config={"displaylogo": False, "scrollZoom": True, "editSelection": False},
+                                  style={"height": "560px"}), delay_show=400),
+                        dcc.Tooltip(id="cs-map-tooltip", direction="bottom")], style={"position": "relative"}),
                         className="p-1")]), lg=8, className="mb-2"),
                     dbc.Col(
                         dbc.Card(dbc.CardBody(
@@ -113,6 +116,7 @@ def layout(context: AppContext) -> html.Div:
             ),
             shown_store(PANEL_TAB),  # the current cohort, followed while the tab is shown (app.panels.shown)
             dcc.Store(id="cs-subject"),  # the focused subject {"row", "selection": key of the selection it was clicked under}
+            dcc.Store(id="cs-map-spec"),  # the overlap map as the server sends it: its frames are drawn in the browser (assets/compare_spaces.js)
             dcc.Store(id="cs-map-click"),
             dcc.Store(id=ROW_CLICK),
             dcc.Store(id="cs-brushed"),  # the overlap range brushed on the histogram, {"range": {"x": [from, to]}}

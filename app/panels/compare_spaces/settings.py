@@ -7,7 +7,6 @@ from app.jobs import HEAVY, BackgroundJob
 PANEL_TAB = "compare-spaces"  # the tab_id app.server gives this panel
 INLINE_SUBJECTS = 5_000  # up to this many subjects, neighbours are computed in the request (exact, under a second)
 LIST_LENGTH = 50
-RICH_HOVER_SUBJECTS = 20_000
 BACKGROUND_SUBJECTS = 1_500  # grey context points in the small multiples
 SORT_ORDERS = {"ascending": "↑ ascending", "descending": "↓ descending"}
 RANK = "rank"  # sort option: most changed first in one list, least changed first in the other

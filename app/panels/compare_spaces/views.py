@@ -13,8 +13,8 @@ from app import validation
 from app.cohort_store import CohortStoreError
 from app.comparisons import aligned_layouts, transition_frame_count
 from app.context import AppContext
-from app.core.alignment import transition_frames
-from app.core.neighbours import METRICS, NeighbourComparison, cohort_summary, common_changes
+from app.core.alignment import transition_fractions, transition_frame
+from app.core.neighbours import MAX_K, METRICS, NeighbourComparison, cohort_summary, common_changes
 from app.core.projections import METHODS
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_density_map, overlap_histogram, overlap_map
 from app.figures.messages import message_figure
@@ -30,8 +30,9 @@ from app.panels.compare_spaces.neighbourhoods import (
     save_suggested_group,
     selected_rows,
 )
-from app.panels.compare_spaces.settings import BACKGROUND_SUBJECTS, INLINE_SUBJECTS, RICH_HOVER_SUBJECTS
+from app.panels.compare_spaces.settings import BACKGROUND_SUBJECTS, INLINE_SUBJECTS
 from app.panels.compare_spaces.tables import change_table, changed_lists, suggestion_list
+from app.panels.tooltips import Tooltip, hover_tooltip, hovered_row
 from app.state import SELECTION, space_label, transition_view
 
 
@@ -56,7 +57,7 @@ def _request(space_a: str, space_b: str, method: str, k: int, metric: str) -> di
 class Overview:
     """What the overview callback sets; a field left at no_update keeps what the page shows."""
 
-    map: object = dash.no_update  # the overlap map: a figure, or a Patch of its highlighted points
+    map: object = dash.no_update  # the overlap map: a figure (its frames drawn in the browser), or a Patch of its highlighted points
     histogram: object = dash.no_update
     most: object = dash.no_update  # records of the most-changed subjects in what is drawn
     least: object = dash.no_update
@@ -77,7 +78,9 @@ class Overview:
         return isinstance(self.request, dict)
 
     def outputs(self) -> tuple:
-        return (self.map, self.histogram, self.most, self.least, self.suggestions, self.suggested, self.request, self.summary, self.title)
+        """A figure goes to the map's spec (the browser draws its frames), a Patch to the figure drawn."""
+        spec, patch = (dash.no_update, self.map) if isinstance(self.map, Patch) else (self.map, dash.no_update)
+        return (spec, patch, self.histogram, self.most, self.least, self.suggestions, self.suggested, self.request, self.summary, self.title)
 
 
 def render_overview(context: AppContext, space_a: str | None, space_b: str | None, method: str, k: int | None, metric: str,
@@ -125,7 +128,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
             patch["data"][0]["selectedpoints"] = np.flatnonzero(chosen[drawn]).tolist()
         return Overview(map=patch, histogram=histogram, summary=summary)
     layout_a, layout_b = layouts
-    frames = transition_frames(layout_a, layout_b, transition_frame_count(context.n_subjects))
+    fractions = transition_fractions(transition_frame_count(context.n_subjects))
     max_trails = int(np.clip(context.n_subjects // 20, 30, 300))  # the strongest few hundred at most, fewer in small cohorts
     changed_below = validation.number(0.3 if trail_threshold is None else trail_threshold, "trail threshold", 0.0, 1.0)
     trails = changed_trails(context, space_a, space_b, method, k, metric, changed_below, max_trails) if show_trails else None
@@ -136,20 +139,18 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     shown = f" · overlap {brushed[0]:.2f}–{brushed[1]:.2f}: {len(drawn):,} subjects" if brushed else ""
     axis_labels = (f"{METHODS[method]} 1", f"{METHODS[method]} 2")
     if as_density:
+        frames = [transition_frame(layout_a, layout_b, fraction) for fraction in fractions]
         figure = overlap_density_map(frames, overlap, rows=drawn, trails=trails, frame_labels=labels, axis_labels=axis_labels,
                                      revision=f"{space_a}-{space_b}-{method}-density")
         title = (f"{labels[0]} layout ({METHODS[method]}) as a density of {len(drawn):,} subjects: each cell coloured by the mean share "
                  f"of their {k} nearest neighbours kept in {labels[1]}{shown} (above {context.config.density_threshold:,} subjects; "
                  "select with the histogram, focus from the lists)")
     else:
-        # Above RICH_HOVER_SUBJECTS the map's hover names only the subject (its variables are a click away): the
-        # full hover text would be most of what goes to the browser (13 of 27 MB at 100,000 subjects).
-        hover = context.hover_text if context.n_subjects <= RICH_HOVER_SUBJECTS else context.cohort.subject_ids.astype(str).to_numpy(dtype=object)
         # A lasso on a frame travels as its shape and that frame's name, resolved on the same coordinates here, unless
         # the map shows a brushed range only (the shape would take in subjects not drawn) or B aligned on the selection
         # (which the lasso itself changes): then it sends the rows inside it.
-        views = None if brushed is not None or align_on_selection else [transition_view(space_a, space_b, method, frame) for frame in range(len(frames))]
-        figure = overlap_map(frames, overlap, hover, rows=drawn, selected_rows=rows_selected, trails=trails, frame_labels=labels,
+        views = None if brushed is not None or align_on_selection else [transition_view(space_a, space_b, method, frame) for frame in range(len(fractions))]
+        figure = overlap_map(layout_a, layout_b, fractions, overlap, rows=drawn, selected_rows=rows_selected, trails=trails, frame_labels=labels,
                              axis_labels=axis_labels, revision=f"{space_a}-{space_b}-{method}", frame_views=views)
         title = (f"{labels[0]} layout ({METHODS[method]}), each subject coloured by the share of its {k} nearest neighbours "
                  f"it keeps in {labels[1]}{shown}")
@@ -157,6 +158,19 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     suggestions, suggested = suggestion_list(context, comparison)
     return Overview(map=figure, histogram=histogram, most=most, least=least, suggestions=suggestions, suggested=suggested,
                     summary=summary, title=title)
+
+
+def map_tooltip(context: AppContext, hover: dict | None, space_a: object, space_b: object, k: object, metric: object) -> Tooltip:
+    """The hovered subject on the overlap map, and its overlap (read from the cached comparison, as the map was drawn from it)."""
+    if hovered_row(context, hover) is None:
+        return Tooltip(False)
+    spaces = list(context.cohort.spaces)
+    space_a = validation.choice(space_a, spaces, "space A")
+    space_b = validation.choice(space_b, [space for space in spaces if space != space_a], "space B (not A)")
+    k = validation.integer(k, "neighbours k", 1, MAX_K)
+    comparison = load_comparison(context, space_a, space_b, effective_k(context, k), validation.choice(metric, list(METRICS), "distance"))
+    more = [] if comparison is None else [f"overlap {comparison.overlap[hovered_row(context, hover)]:.2f}"]
+    return hover_tooltip(context, hover, more)
 
 
 @dataclass(frozen=True)

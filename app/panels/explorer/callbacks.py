@@ -13,7 +13,6 @@ from app.panels.explorer.views import (
     ask_again,
     checked_projection,
     colour_legend,
-    hover_tooltip,
     other_colour,
     projection_arrived,
     projection_not_computed,
@@ -21,6 +20,7 @@ from app.panels.explorer.views import (
     render_latent_view,
     selection_summary,
 )
+from app.panels.tooltips import hover_tooltip
 from app.state import CLUSTERS, FILTERS, FOUND_SUBJECT, SELECTION, triggered
 
 

@@ -12,7 +12,7 @@ from dash import Patch, html
 from plotly.colors import sample_colorscale
 
 from app import validation
-from app.context import HOVER_VARIABLES, AppContext
+from app.context import AppContext
 from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.selection_shapes import parse_shape
@@ -26,7 +26,6 @@ from app.figures.scatter import (
     highlighted_codes,
     palette,
     selection_outline,
-    subject_lines,
     typed_array,
     view_title,
 )
@@ -282,31 +281,6 @@ def colour_legend(context: AppContext, colour: str | None, clusters: dict | None
     for name, swatch in coding.legend:
         items.append(html.Span([html.Span(className="legend-swatch", style={"background": swatch}), name], className="me-3 text-nowrap"))
     return items
-
-
-@dataclass(frozen=True)
-class Tooltip:
-    """A view's tooltip: whether it shows, where (the hovered point's box) and what it says."""
-
-    show: bool
-    bbox: object = dash.no_update
-    children: object = dash.no_update
-
-    def outputs(self) -> tuple:
-        return self.show, self.bbox, self.children
-
-
-def hover_tooltip(context: AppContext, hover: dict | None) -> Tooltip:
-    """A view's tooltip: the hovered subject's id and key variables, looked up here."""
-    points = (hover or {}).get("points") or []
-    point = points[0] if points and isinstance(points[0], dict) else {}
-    row, bbox = point.get("customdata"), point.get("bbox")  # every point drawn carries its subject's row (assets/explorer.js)
-    if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < context.n_subjects:
-        return Tooltip(False)
-    present = [name for name in HOVER_VARIABLES if name in context.variables]
-    lines = subject_lines(context.cohort.phenotypes, context.variables, present, row)
-    children = [html.Strong(lines[0]), *[html.Div(line) for line in lines[1:]]]
-    return Tooltip(True, bbox, html.Div(children, className="small"))
 
 
 def checked_projection(context: AppContext, value: object, what: str) -> dict | None:
