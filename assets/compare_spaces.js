@@ -47,6 +47,30 @@
         return moved;
     }
 
+    // The slider's mark follows the points. The animation moves them by writing a frame's coordinates into the very trace
+    // objects Dash holds as the figure, while the mark lives in a copy of the layout; so when dcc.Graph drew the figure
+    // again (a modebar tool picked, a zoom), the mark went back to A's frame with the points still on B's. After each such
+    // redraw the mark is set to the frame shown; the figure Dash holds then has it too, so it happens once.
+    function followShownFrame(graph) {
+        const slider = (graph._fullLayout.sliders || [])[0];
+        const frame = shownFrame(graph);
+        if (slider && frame >= 0 && slider.active !== frame) {
+            window.Plotly.relayout(graph, { "sliders[0].active": frame });
+        }
+    }
+
+    function sliderFollowsPoints(triesLeft) {
+        const graph = document.querySelector("#cs-map .js-plotly-plot");
+        if (graph && typeof graph.on === "function") {
+            if (!graph.sliderFollowsPoints) {
+                graph.sliderFollowsPoints = true;
+                graph.on("plotly_react", () => followShownFrame(graph));
+            }
+        } else if (triesLeft > 0) {
+            setTimeout(() => sliderFollowsPoints(triesLeft - 1), 200); // the graph is drawn after this figure is handed over
+        }
+    }
+
     function mapTraces() {
         const graph = document.querySelector("#cs-map .js-plotly-plot");
         return graph && graph._fullData ? graph._fullData : [];
@@ -72,6 +96,7 @@
             // every subject's coordinates each. Trails belong to A's layout: shown on its frame only. Anything else (a
             // message, a density map) is drawn as it is.
             drawMap: function (spec) {
+                sliderFollowsPoints(25);
                 const transition = spec && spec.layout && spec.layout.meta ? spec.layout.meta.transition : null;
                 if (!transition) {
                     return spec || window.dash_clientside.no_update;

@@ -95,6 +95,9 @@ def test_the_panel_draws_every_subject_and_selecting_one_shows_its_neighbourhood
     assert severe_console_errors(driver) == []
 
 
+SLIDER_AND_POINTS = "const g = document.querySelector('#cs-map .js-plotly-plot'); return [g._fullLayout.sliders[0].active, Array.from(g._fullData[0].x).slice(0, 5)];"
+
+
 def test_play_moves_every_subject_from_a_layout_to_b(driver, app_url):
     _open_panel(driver, app_url)
     first_x = driver.execute_script("return Array.from(document.querySelector('#cs-map .js-plotly-plot')._fullData[0].x).slice(0, 5)")
@@ -103,6 +106,12 @@ def test_play_moves_every_subject_from_a_layout_to_b(driver, app_url):
         "const g = document.querySelector('#cs-map .js-plotly-plot'); return g._fullLayout.sliders[0].active === g._transitionData._frames.length - 1"
         " ? Array.from(g._fullData[0].x).slice(0, 5) : null;"), timeout=30, message="the animation to reach B's layout")
     assert last != first_x  # the points moved
+    # Picking a tool draws the figure again: the slider's mark stays on B's frame, where the points are (it went back to A's).
+    driver.find_element(By.CSS_SELECTOR, '#cs-map .modebar-btn[data-val="pan"]').click()
+    wait_for(lambda: driver.execute_script("return document.querySelector('#cs-map .js-plotly-plot')._fullLayout.dragmode === 'pan'"),
+             message="the pan tool")
+    time.sleep(1)  # the redraw, and the mark's correction after it
+    assert driver.execute_script(SLIDER_AND_POINTS) == [8, last]
     driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-animated.png"))
     assert severe_console_errors(driver) == []
 
