@@ -59,12 +59,21 @@
         }
     }
 
+    // A box or lasso's outline is drawn in the coordinates of the frame it was drawn on: once the points move to another
+    // frame it would outline a region that did not choose them, so it goes (the chosen subjects stay highlighted).
+    function dropOutline(graph) {
+        if ((graph._fullLayout.selections || []).length) {
+            window.Plotly.relayout(graph, { selections: [] });
+        }
+    }
+
     function sliderFollowsPoints(triesLeft) {
         const graph = document.querySelector("#cs-map .js-plotly-plot");
         if (graph && typeof graph.on === "function") {
             if (!graph.sliderFollowsPoints) {
                 graph.sliderFollowsPoints = true;
                 graph.on("plotly_react", () => followShownFrame(graph));
+                graph.on("plotly_animated", () => dropOutline(graph));
             }
         } else if (triesLeft > 0) {
             setTimeout(() => sliderFollowsPoints(triesLeft - 1), 200); // the graph is drawn after this figure is handed over
@@ -131,10 +140,13 @@
                     return window.dash_clientside.no_update; // a density map (a large cohort) has cells, not subjects, to select
                 }
                 const shape = drawnShape(selected);
+                if (shape === null) {
+                    return window.dash_clientside.no_update; // an event without a shape (its outline taken away, a re-emit) changes nothing
+                }
                 const views = ((graph.layout || {}).meta || {}).frame_views;
                 const frame = shownFrame(graph);
                 const view = Array.isArray(views) && frame >= 0 ? views[frame] : null;
-                if (shape && view) {
+                if (view) {
                     return sameSelection(current, MAP, view, shape) ? window.dash_clientside.no_update
                         : { source: MAP, view: view, shape: shape, at: Date.now() };
                 }

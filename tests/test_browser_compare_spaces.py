@@ -154,8 +154,10 @@ def test_a_box_on_the_map_travels_as_its_shape_on_any_frame_and_selects_the_subj
                               " document.querySelector('#cs-map .js-plotly-plot').on('plotly_animated', () => { window.__animated = true; });")
         driver.find_element(By.CSS_SELECTOR, "#cs-map .updatemenu-button").click()
         wait_for(lambda: driver.execute_script("return window.__animated;"), timeout=30, message="the animation to reach B's layout")
-        # The first box's outline is gone, as a double-click takes it away (the next box starts where it started, and would move it).
-        driver.execute_script("Plotly.relayout(document.querySelector('#cs-map .js-plotly-plot'), {selections: []});")
+        # The box's outline goes with the frame it was drawn on (on B's layout it would outline other subjects); its subjects stay chosen.
+        wait_for(lambda: driver.execute_script("return document.querySelector('#cs-map .js-plotly-plot')._fullLayout.selections.length === 0"),
+                 message="the outline gone once the points moved")
+        assert current_count(driver) == inside
     assert any('"frame":8' in body for body in driver.execute_script("return window.__mapSelections;"))  # B's layout: the last of 9 frames
     assert severe_console_errors(driver) == []
 
