@@ -81,8 +81,23 @@ def aligned_layouts(context: AppContext, space_a: str, space_b: str, method: str
     layout_a, layout_b = context.cached_projection(space_a, spec), context.cached_projection(space_b, spec)
     if layout_a is None or layout_b is None:
         return None
-    subset = align_rows if align_rows is not None and len(align_rows) >= 3 else None
-    return layout_a, fit_alignment(layout_b, layout_a, subset=subset).apply(layout_b)
+    if align_rows is None or len(align_rows) < 3:
+        return layout_a, _aligned_on_everyone(context, space_a, space_b, method)
+    return layout_a, fit_alignment(layout_b, layout_a, subset=align_rows).apply(layout_b)
+
+
+@lru_cache(maxsize=4)
+def _aligned_on_everyone(context: AppContext, space_a: str, space_b: str, method: str) -> np.ndarray:
+    """B's layout aligned onto A's, fitted on everyone, once per pair (read-only; both layouts are computed).
+
+    Every callback that reads a selection drawn on one of the map's frames works the frame out from it:
+    fitting again took 23 ms of each at 100,000 subjects.
+    """
+    spec = ProjectionSpec(method=method)
+    layout_b = context.cached_projection(space_b, spec)
+    aligned = fit_alignment(layout_b, context.cached_projection(space_a, spec)).apply(layout_b)
+    aligned.flags.writeable = False
+    return aligned
 
 
 def transition_frame_count(n_subjects: int) -> int:

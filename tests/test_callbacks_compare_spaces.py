@@ -135,6 +135,17 @@ def test_a_lasso_on_any_frame_travels_as_its_shape_and_selects_exactly_the_point
     assert "frame_views" not in overview(context, align=["on"], selection={"rows": [1, 2, 3]}).map["layout"]["meta"]
 
 
+def test_b_aligned_on_everyone_is_fitted_once_per_pair_and_read_only(context, monkeypatch):
+    overview(context)
+    first = aligned_layouts(context, A, B, "pca")[1]
+    monkeypatch.setattr("app.comparisons.fit_alignment", lambda *args, **kwargs: pytest.fail("fitted again"))
+    assert aligned_layouts(context, A, B, "pca")[1] is first and not first.flags.writeable
+    view = {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": 4}
+    assert selection_mask(context, {"view": view, "shape": {"kind": "box", "x": [-9, 9], "y": [-9, 9]}}).all()
+    with pytest.raises(pytest.fail.Exception, match="fitted again"):
+        aligned_layouts(context, A, B, "pca", np.arange(10))  # aligned on a selection: fitted each time
+
+
 @pytest.mark.parametrize("view", [
     {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": 0},  # frame 0 is named as A's latent view
     {"kind": "transition", "a": A, "b": B, "method": "pca", "frame": 9},
