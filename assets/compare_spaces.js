@@ -67,16 +67,17 @@
         }
     }
 
-    function sliderFollowsPoints(triesLeft) {
+    // Both of the above, bound once to the map's graph (which outlives every figure drawn in it).
+    function followAnimations(triesLeft) {
         const graph = document.querySelector("#cs-map .js-plotly-plot");
         if (graph && typeof graph.on === "function") {
-            if (!graph.sliderFollowsPoints) {
-                graph.sliderFollowsPoints = true;
+            if (!graph.followsAnimations) {
+                graph.followsAnimations = true;
                 graph.on("plotly_react", () => followShownFrame(graph));
                 graph.on("plotly_animated", () => dropOutline(graph));
             }
         } else if (triesLeft > 0) {
-            setTimeout(() => sliderFollowsPoints(triesLeft - 1), 200); // the graph is drawn after this figure is handed over
+            setTimeout(() => followAnimations(triesLeft - 1), 200); // the graph is drawn after this figure is handed over
         }
     }
 
@@ -105,7 +106,7 @@
             // every subject's coordinates each. Trails belong to A's layout: shown on its frame only. Anything else (a
             // message, a density map) is drawn as it is.
             drawMap: function (spec) {
-                sliderFollowsPoints(25);
+                followAnimations(25);
                 const transition = spec && spec.layout && spec.layout.meta ? spec.layout.meta.transition : null;
                 if (!transition) {
                     return spec || window.dash_clientside.no_update;
@@ -124,7 +125,6 @@
                 const first = Object.assign({}, subjects, { x: frames[0].data[0].x, y: frames[0].data[0].y, customdata: decoded(subjects.customdata) });
                 return { data: [first, ...spec.data.slice(1)], layout: Object.assign({}, spec.layout, { meta: meta }), frames: frames };
             },
-
 
             // A lasso or box on the map, sent as its shape and the frame it was drawn on (the figure names each frame as a
             // view in layout.meta, and the server resolves the shape on that frame's coordinates): a few hundred bytes

@@ -5,7 +5,7 @@ Shared by the explorer's views and Compare spaces' overlap map, whose points car
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dash
@@ -27,7 +27,7 @@ class Tooltip:
         return self.show, self.bbox, self.children
 
 
-def hovered_row(context: AppContext, hover: dict | None) -> int | None:
+def _hovered_row(context: AppContext, hover: dict | None) -> int | None:
     """The hovered subject's row, if the browser's hoverData names one of this cohort's subjects (anything else: None)."""
     points = (hover or {}).get("points") or []
     point = points[0] if points and isinstance(points[0], dict) else {}
@@ -37,12 +37,12 @@ def hovered_row(context: AppContext, hover: dict | None) -> int | None:
     return row
 
 
-def hover_tooltip(context: AppContext, hover: dict | None, more: Sequence[str] = ()) -> Tooltip:
-    """The hovered subject's id and key variables (then ``more`` lines), at the hovered point."""
-    row = hovered_row(context, hover)
+def hover_tooltip(context: AppContext, hover: dict | None, more: Callable[[int], Sequence[str]] | None = None) -> Tooltip:
+    """The hovered subject's id and key variables (then the lines ``more`` gives for its row), at the hovered point."""
+    row = _hovered_row(context, hover)
     if row is None:
         return Tooltip(False)
     present = [name for name in HOVER_VARIABLES if name in context.variables]
-    lines = [*subject_lines(context.cohort.phenotypes, context.variables, present, row), *more]
+    lines = [*subject_lines(context.cohort.phenotypes, context.variables, present, row), *(more(row) if more else ())]
     children = [html.Strong(lines[0]), *[html.Div(line) for line in lines[1:]]]
     return Tooltip(True, hover["points"][0].get("bbox"), html.Div(children, className="small"))

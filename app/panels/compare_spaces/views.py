@@ -13,7 +13,7 @@ from app import validation
 from app.cohort_store import CohortStoreError
 from app.comparisons import aligned_layouts, transition_frame_count
 from app.context import AppContext
-from app.core.alignment import transition_fractions, transition_frame
+from app.core.alignment import transition_fractions, transition_frames
 from app.core.neighbours import MAX_K, METRICS, NeighbourComparison, cohort_summary, common_changes
 from app.core.projections import METHODS
 from app.figures.compare_spaces import neighbourhood_multiples, overlap_density_map, overlap_histogram, overlap_map
@@ -32,7 +32,7 @@ from app.panels.compare_spaces.neighbourhoods import (
 )
 from app.panels.compare_spaces.settings import BACKGROUND_SUBJECTS, INLINE_SUBJECTS
 from app.panels.compare_spaces.tables import change_table, changed_lists, suggestion_list
-from app.panels.tooltips import Tooltip, hover_tooltip, hovered_row
+from app.panels.tooltips import Tooltip, hover_tooltip
 from app.state import SELECTION, space_label, transition_view
 
 
@@ -139,7 +139,7 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
     shown = f" · overlap {brushed[0]:.2f}–{brushed[1]:.2f}: {len(drawn):,} subjects" if brushed else ""
     axis_labels = (f"{METHODS[method]} 1", f"{METHODS[method]} 2")
     if as_density:
-        frames = [transition_frame(layout_a, layout_b, fraction) for fraction in fractions]
+        frames = transition_frames(layout_a, layout_b, len(fractions))
         figure = overlap_density_map(frames, overlap, rows=drawn, trails=trails, frame_labels=labels, axis_labels=axis_labels,
                                      revision=f"{space_a}-{space_b}-{method}-density")
         title = (f"{labels[0]} layout ({METHODS[method]}) as a density of {len(drawn):,} subjects: each cell coloured by the mean share "
@@ -162,15 +162,15 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
 
 def map_tooltip(context: AppContext, hover: dict | None, space_a: object, space_b: object, k: object, metric: object) -> Tooltip:
     """The hovered subject on the overlap map, and its overlap (read from the cached comparison, as the map was drawn from it)."""
-    if hovered_row(context, hover) is None:
-        return Tooltip(False)
-    spaces = list(context.cohort.spaces)
-    space_a = validation.choice(space_a, spaces, "space A")
-    space_b = validation.choice(space_b, [space for space in spaces if space != space_a], "space B (not A)")
-    k = validation.integer(k, "neighbours k", 1, MAX_K)
-    comparison = load_comparison(context, space_a, space_b, effective_k(context, k), validation.choice(metric, list(METRICS), "distance"))
-    more = [] if comparison is None else [f"overlap {comparison.overlap[hovered_row(context, hover)]:.2f}"]
-    return hover_tooltip(context, hover, more)
+    def overlap_line(row: int) -> list[str]:
+        spaces = list(context.cohort.spaces)
+        first = validation.choice(space_a, spaces, "space A")
+        second = validation.choice(space_b, [space for space in spaces if space != first], "space B (not A)")
+        neighbours = effective_k(context, validation.integer(k, "neighbours k", 1, MAX_K))
+        comparison = load_comparison(context, first, second, neighbours, validation.choice(metric, list(METRICS), "distance"))
+        return [] if comparison is None else [f"overlap {comparison.overlap[row]:.2f}"]
+
+    return hover_tooltip(context, hover, overlap_line)
 
 
 @dataclass(frozen=True)
