@@ -78,6 +78,10 @@ CASES = (
        for component, value in (("cs-k", 0), ("cs-k", -1), ("cs-k", 10**9), ("cs-k", 1.5), ("cs-k", True), ("cs-metric", "x"), ("cs-layout", "x"))]
     + [("cs-map-spec.data", "compare-spaces", {("cs-trail-threshold", "value"): value, ("cs-show-trails", "value"): ["on"]}, True)
        for value in ("0.3", 1e308, -0.5, [0.3])]
+    + [("cs-map-tooltip.show", "compare-spaces", {("cs-map", "hoverData"): {"points": [{"customdata": row}]}}, False)
+       for row in (-1, HUGE, "3", True, 1.5, None)]
+    + [("cs-map-tooltip.show", "compare-spaces", {("cs-map", "hoverData"): {"points": [{"customdata": 3}]}, (component, "value"): value}, True)
+       for component, value in (("cs-space-b", "ecg"), ("cs-space-b", ["joint"]), ("cs-k", "abc"), ("cs-k", 10**9), ("cs-metric", "manhattan"))]
     + [("cs-map-spec.data", "compare-spaces", {("cs-brushed", "data"): value}, True) for value in ({"range": {"x": ["a", 1]}}, {"range": {"x": [0.5]}})]
     + [("view-0-spec.data", "explore", {("selection", "data"): {"overlap": value}}, True)
        for value in ("x", {"a": "ecg", "b": "ecg", "k": 5, "metric": "cosine", "range": [0, 1]},
