@@ -29,6 +29,7 @@ from app.jobs import HEAVY, LANES, QUICK, Lane, stopped_job_result
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, tab_panes, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
+from app.panels.decoder import model as decoder_model
 from app.panels.decoder.model import model_problem
 from app.panels.decoder.settings import DECODER_TAB
 from app.panels.explorer import views as explorer_views
@@ -211,10 +212,13 @@ class ThreadJobManager(AnswersLostJobs, PerRequesterResults, JobLanes, dash.Disk
 
 
 def _warm_up(context: AppContext, views: tuple, clinical: tuple | None, colour: str | None) -> None:
-    try:
-        explorer_views.warm_up(context, views, clinical, colour)
-    except Exception:  # a warm-up that fails costs the first page its head start, nothing else: the page reports its own problems
-        log.warning("warming up the default views failed", exc_info=True)
+    """The first page's views, then the decoder's model: what a newcomer meets first is ready first."""
+    for what, warm in (("the default views", lambda: explorer_views.warm_up(context, views, clinical, colour)),
+                       ("the decoder's model", lambda: decoder_model.warm_up(context))):
+        try:
+            warm()
+        except Exception:  # a warm-up that fails costs its first user the head start, nothing else: the page reports its own problems
+            log.warning("warming up %s failed", what, exc_info=True)
 
 
 def background_cache_dir(config: AppConfig) -> Path:
@@ -239,7 +243,8 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     progress instead of their panels until the run is done; a cohort with no space yet (the demo's
     raw baseline is the run's first step) is explored in its clinical view until the baseline is ready. Raises DeviceUnavailableError for a
     ``--device`` this machine lacks, before anything is served. With ``warm_up`` (a server, not a test), the default
-    views are drawn once in the background, so the first page after a start finds their projections ready.
+    views are drawn once in the background, so the first page after a start finds their projections ready, and
+    then the decoder's model is loaded, so the first decode does not wait for torch.
     """
     check_device(config.device)
     secure_cache_dir(config.cache_dir)

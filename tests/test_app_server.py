@@ -15,6 +15,7 @@ import pytest
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.projections import ProjectionSpec
+from app.panels.decoder import model as decoder_model
 from app.server import create_app
 from data_loaders import load_cohort
 from tests.serving import REPO_ROOT, running_app
@@ -72,6 +73,29 @@ def test_a_server_draws_its_default_views_once_at_start_so_the_first_page_finds_
     while warm_up and not cached() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert cached() is warm_up  # a test's app (warm_up off) computes nothing it was not asked for
+
+
+def test_a_server_loads_the_decoder_model_after_its_default_views(phenotype_cohort_dir, tmp_path, monkeypatch):
+    warmed = []
+    monkeypatch.setattr(decoder_model, "warm_up", lambda context: warmed.append(context.projection_cache.has(context.space_fingerprints["joint"], ProjectionSpec("pca"))))
+    create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), warm_up=True)
+    deadline = time.monotonic() + 30
+    while not warmed and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert warmed == [True]  # once, and only after the first page's views were drawn
+
+
+@pytest.mark.slow
+def test_the_decoder_warm_up_leaves_the_model_loaded_and_a_cohort_without_one_loads_nothing(trained_cohort_dir, phenotype_cohort_dir, tmp_path):
+    trained = AppContext(AppConfig(cohort_dir=trained_cohort_dir, cache_dir=tmp_path, device="cpu"), load_cohort(trained_cohort_dir))
+    decoder_model.warm_up(trained)
+    before = decoder_model._load_models.cache_info()
+    decoder_model.decoder_models(trained)
+    assert decoder_model._load_models.cache_info().hits == before.hits + 1  # the first user's decode finds it loaded
+
+    no_model = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
+    decoder_model.warm_up(no_model)
+    assert decoder_model._load_models.cache_info().misses == before.misses
 
 
 @pytest.mark.slow

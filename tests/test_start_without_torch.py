@@ -2,8 +2,8 @@
 decoding, training, statistics and measurements need them.
 
 Each check runs in a fresh interpreter, since this test session has long imported torch itself. A cohort
-with a model starts without it too: the first decode loads the model, and the Decode tab asks where
-decodes run only when it is opened.
+with a model starts without it too: a server loads the model in the background once its first page's
+views are drawn (app.server's warm-up), and the Decode tab asks where decodes run only when it is opened.
 """
 
 from __future__ import annotations
