@@ -15,8 +15,9 @@ to its copy of the page and follows the cascade (background callbacks are polled
 ``cacheKey``/``job`` handles, enabled ``dcc.Interval``s tick), as the Dash renderer does. Prints per action kind: count, p50/p95 of click → everything answered, requests,
 errors; overall throughput; RSS, open descriptors and process count of the server's whole
 process tree before, after the first tenth of the actions (one-off growth: the model, caches), halfway
-(a leak still grows after it, a cache filling up does not) and after (after a short settle); the machine's load average then; and the callbacks that took the
-most time waiting for their answers (where to look first).
+(a leak still grows after it, a cache filling up does not) and after (after a short settle); the machine's load average then; the
+cores each server role, this load generator and the rest of the machine kept busy during the run (when all are busy, the
+machine sets the pace, not the server); and the callbacks that took the most time waiting for their answers (where to look first).
 """
 
 from __future__ import annotations
@@ -509,6 +510,36 @@ def process_tree(pid: int) -> dict[str, float]:
     return {"rss_mib": rss / 2**20, "fds": fds, "processes": alive}
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants, those already ended and reaped included."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all of this machine's cores have spent busy (neither idle nor waiting for the disk) since boot."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def cpu_role(command: list[str]) -> str:
+    """A short name for one of the servers' processes, from its command line."""
+    if "gunicorn" in command:
+        return "gunicorn web workers"
+    if "celery" in command:
+        return f"Celery {command[command.index('--queues') + 1]} lane"
+    return "Redis" if Path(command[0]).name == "redis-server" else "python -m app (and its heavy-job worker)"
+
+
 class Servers:
     """The server under test and whatever it needs (Redis, a Celery worker), each in its own process group."""
 
@@ -551,6 +582,10 @@ class Servers:
                 totals[key] += value
         return dict(totals)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each of the servers' process trees, by role (see :func:`cpu_role`)."""
+        return {cpu_role(process.args): tree_cpu_seconds(process.pid) for process in self.processes}
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
@@ -566,6 +601,18 @@ class Servers:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def report_cpu(elapsed: float, servers_cpu: dict[str, float], generator_cpu: float, machine_busy: float) -> None:
+    """Where the machine's cores went during the run: each server role and this load generator, in cores busy on average.
+
+    With every core busy the figures above are the machine's, not the server's: more web workers cannot add throughput.
+    """
+    cores = os.cpu_count() or 1
+    parts = [f"{role} {seconds / elapsed:.2f}" for role, seconds in servers_cpu.items()]
+    others = machine_busy - sum(servers_cpu.values()) - generator_cpu
+    print(f"cores busy on average over the run ({cores} CPUs): {', '.join(parts)}, this load generator {generator_cpu / elapsed:.2f}, "
+          f"anything else {max(others, 0.0) / elapsed:.2f}; the machine {machine_busy / elapsed:.2f} of {cores} ({100 * machine_busy / elapsed / cores:.0f} %)")
 
 
 def report(results: Results, elapsed: float, before: dict, after: dict, warm: tuple[int, dict] | None = None,
@@ -642,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         results = Results()
         per_user = [args.actions // args.users + (1 if i < args.actions % args.users else 0) for i in range(args.users)]
         deadline = time.monotonic() + args.max_seconds
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), (servers.cpu_seconds(), time.process_time(), machine_busy_seconds())
         threads = [threading.Thread(target=run_user, args=(servers.port, args.seed * 1000 + i, per_user[i], deadline, n_subjects, args.only, results, args.think))
                    for i in range(args.users)]
         for thread in threads:
@@ -658,12 +705,15 @@ def main(argv: list[str] | None = None) -> int:
                 half = (done, servers.tree())
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
+        servers_cpu = {role: seconds - cpu_before[0].get(role, 0.0) for role, seconds in servers.cpu_seconds().items()}
+        generator_cpu, machine_busy = time.process_time() - cpu_before[1], machine_busy_seconds() - cpu_before[2]
         time.sleep(5)  # finished background jobs get reaped
         after, load_after = servers.tree(), os.getloadavg()
-        print(f"server: {args.server}{f' ({args.workers} gunicorn workers + 1 Celery worker)' if args.server == 'scaled' else ''}, "
+        print(f"server: {args.server}{f' ({args.workers} gunicorn workers + a Celery worker per job lane)' if args.server == 'scaled' else ''}, "
               f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions, "
               + (f"pauses of {args.think:g} s on average between a user's actions" if args.think else "no pause between a user's actions"))
         report(results, elapsed, before, after, warm, half)
+        report_cpu(elapsed, servers_cpu, generator_cpu, machine_busy)
         print(f"machine load average (1/5/15 min) on {os.cpu_count()} CPUs: {' / '.join(f'{v:.2f}' for v in load_before)} before, "
               f"{' / '.join(f'{v:.2f}' for v in load_after)} after (other work on the machine slows every figure above)")
         log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()

@@ -38,7 +38,7 @@ def scale_out_commands(port: int, redis_port: int, workdir: Path, web_workers: i
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no"],
         [sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--queues", "quick", "--concurrency", "2",
          "--hostname", "quick@%h", "--loglevel", "INFO"],
-        [sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--queues", "heavy", "--concurrency", "1",
+        ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "app.wsgi:celery_app", "worker", "--queues", "heavy", "--concurrency", "1",
          "--hostname", "heavy@%h", "--loglevel", "INFO"],
         [sys.executable, "-m", "gunicorn", "--workers", str(web_workers), "--worker-class", "gthread", "--threads", "8",
          "--timeout", "120", "--graceful-timeout", "20", "--bind", f"127.0.0.1:{port}", "app.wsgi:server"],

@@ -62,3 +62,10 @@ def test_a_workers_readiness_check_reads_the_trained_cohorts_files_without_torch
     """gunicorn and Celery workers (app.wsgi) check that the demo is trained before they serve: it must not cost an import of torch."""
     check = f"from models.readiness import status\nassert all(status({str(trained_cohort_dir)!r}).values())"
     assert _heavy_imported_by(check) == []
+
+
+def test_the_decode_tabs_badge_answers_cpu_without_importing_torch():
+    """A scaled-out web worker (its decodes run in Celery) told ``--device cpu`` never imports torch for the badge."""
+    check = "from app.panels.decoder.model import expected_device\nassert expected_device(' CPU ') == 'CPU'"
+    assert _heavy_imported_by(check) == []
+    assert "torch" in _heavy_imported_by("from app.panels.decoder.model import expected_device\nassert expected_device('auto') in ('CPU', 'GPU (CUDA)')")

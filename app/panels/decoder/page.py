@@ -216,7 +216,7 @@ def _device_line(problem: str | None) -> html.Div:
     if problem:
         return dbc.Alert(problem, color="warning", className="py-2")
     return html.Div([dbc.Badge(DEVICE_PENDING, color="info", className="me-2", id="decoder-device"),
-                     html.Span("the model is loaded by the first decode, once per process · each view says how long its decode took",
+                     html.Span("the model is loaded once per process (at start, or by a worker's first decode) · each view says how long its decode took",
                                className="text-muted small")],
                     className="mb-2")
 
