@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.load --cohort DIR --server embedded --users 20 --actions 1000
     .venv/bin/python -m benchmarks.load --cohort DIR --server scaled --users 20 --actions 1000
     .venv/bin/python -m benchmarks.load --cohort DIR --server embedded --users 1 --actions 1000 --only decode
+    .venv/bin/python -m benchmarks.load --cohort DIR --server scaled --workers 1 --only filter,selection,colour,compare,saved-cohort,compare-spaces,accuracy
 
 Starts the server itself on a free loopback port (the embedded ``python -m app``, or Redis + gunicorn
 with two gthread workers + a Celery worker per job lane) with a private cache folder, and stops it afterwards.
@@ -59,6 +60,8 @@ INTERVAL_TICKS = 3  # ticks of an enabled dcc.Interval followed after an action 
 CALLBACKS_SHOWN = 12
 PANEL_VIEW_INPUTS = {(FILTERS, "data"), (SELECTION, "data"), (COHORTS_VERSION, "data"), ("main-tabs", "active_tab")}
 ACTION_KINDS = ("filter", "selection", "colour", "compare", "saved-cohort", "projection", "compare-spaces", "accuracy", "decode")
+# The kinds the web workers answer themselves: a projection (once computed) or a decode waits on a background job's lane.
+WEB_KINDS = tuple(kind for kind in ACTION_KINDS if kind not in ("projection", "decode"))
 
 
 def stringify_id(component_id: str | dict) -> str:
@@ -445,15 +448,27 @@ class Results:
             return sum(len(v) for k, v in self.times.items() if k != "page load") + sum(len(v) for k, v in self.errors.items() if k != "page load")
 
 
-def choose_kind(rng: random.Random, only: str | None) -> str:
-    if only:
-        return only
-    if rng.random() < 0.10:
+def choose_kind(rng: random.Random, only: tuple[str, ...] | None) -> str:
+    """The next action: one of ``only`` (every kind when None), a decode one time in ten when decodes are among them."""
+    kinds = only or ACTION_KINDS
+    if len(kinds) == 1:
+        return kinds[0]
+    if "decode" in kinds and rng.random() < 0.10:
         return "decode"
-    return rng.choice([kind for kind in ACTION_KINDS if kind != "decode"])
+    return rng.choice([kind for kind in kinds if kind != "decode"])
 
 
-def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: int, only: str | None, results: Results, think: float = 0) -> None:
+def action_kinds(text: str) -> tuple[str, ...]:
+    """``--only``'s comma-separated kinds, each one the benchmark plays."""
+    kinds = tuple(dict.fromkeys(kind.strip() for kind in text.split(",") if kind.strip()))
+    unknown = [kind for kind in kinds if kind not in ACTION_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown action kind(s) {', '.join(unknown) or '(none)'}: expected some of {', '.join(ACTION_KINDS)}")
+    return kinds
+
+
+def run_user(port: int, seed: int, actions: int, deadline: float, n_subjects: int, only: tuple[str, ...] | None, results: Results,
+             think: float = 0) -> None:
     rng = random.Random(seed)
     user = User(port, rng, give_up_at=deadline + GRACE_S)
     try:
@@ -666,7 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20, choices=range(1, 101), metavar="1..100")
     parser.add_argument("--actions", type=int, default=1000, help="actions in all, shared among the users (at most 20,000)")
     parser.add_argument("--max-seconds", type=float, default=900, help="stop starting actions after this long (at most 3,600)")
-    parser.add_argument("--only", choices=ACTION_KINDS, help="play one action kind only (e.g. decode)")
+    parser.add_argument("--only", type=action_kinds, metavar="KIND[,KIND…]",
+                        help=f"play these action kinds only, e.g. decode, or the web workers' own: {','.join(WEB_KINDS)} ({', '.join(ACTION_KINDS)})")
     parser.add_argument("--workers", type=int, default=2, choices=range(1, 9), metavar="1..8", help="gunicorn workers (scaled)")
     parser.add_argument("--think", type=float, default=0, metavar="SECONDS",
                         help="mean pause of a user between actions (0: back to back, the server saturated; 0..60)")
@@ -711,7 +727,8 @@ def main(argv: list[str] | None = None) -> int:
         after, load_after = servers.tree(), os.getloadavg()
         print(f"server: {args.server}{f' ({args.workers} gunicorn workers + a Celery worker per job lane)' if args.server == 'scaled' else ''}, "
               f"cohort {args.cohort} ({n_subjects:,} subjects), {args.users} users, {args.actions} actions, "
-              + (f"pauses of {args.think:g} s on average between a user's actions" if args.think else "no pause between a user's actions"))
+              + (f"pauses of {args.think:g} s on average between a user's actions" if args.think else "no pause between a user's actions")
+              + (f", only {', '.join(args.only)}" if args.only else ""))
         report(results, elapsed, before, after, warm, half)
         report_cpu(elapsed, servers_cpu, generator_cpu, machine_busy)
         print(f"machine load average (1/5/15 min) on {os.cpu_count()} CPUs: {' / '.join(f'{v:.2f}' for v in load_before)} before, "
