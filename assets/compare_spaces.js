@@ -47,20 +47,34 @@
         return moved;
     }
 
-    // The slider's mark follows the points. The animation moves them by writing a frame's coordinates into the very trace
-    // objects Dash holds as the figure, while the mark lives in a copy of the layout; so when dcc.Graph drew the figure
-    // again (a modebar tool picked, a zoom), the mark went back to A's frame with the points still on B's. After each such
-    // redraw the mark is set to the frame shown; the figure Dash holds then has it too, so it happens once.
+    // The slider's mark and the selection's outline follow the points. The animation moves them by writing a frame's
+    // coordinates into the very trace objects Dash holds as the figure, while the mark and the outline's visibility live in
+    // a copy of the layout; so when dcc.Graph drew the figure again (a modebar tool picked, a zoom, a new selection), the
+    // mark went back to A's frame with the points still on B's. After each such redraw the mark is set to the frame shown,
+    // and the server's outline (app.panels.compare_spaces.views.highlight_patch) shown only on the frame it was drawn on.
     function followShownFrame(graph) {
         const slider = (graph._fullLayout.sliders || [])[0];
         const frame = shownFrame(graph);
+        const update = {};
         if (slider && frame >= 0 && slider.active !== frame) {
-            window.Plotly.relayout(graph, { "sliders[0].active": frame });
+            update["sliders[0].active"] = frame;
+        }
+        const shapes = graph.layout.shapes || [];
+        const outline = shapes.findIndex((shape) => shape && shape.name === "selection");
+        if (outline >= 0) {
+            const visible = frame >= 0 && frame === ((graph.layout.meta || {}).outline_frame);
+            if ((shapes[outline].visible !== false) !== visible) {
+                update[`shapes[${outline}].visible`] = visible;
+            }
+        }
+        if (Object.keys(update).length) {
+            window.Plotly.relayout(graph, update);
         }
     }
 
-    // A box or lasso's outline is drawn in the coordinates of the frame it was drawn on: once the points move to another
-    // frame it would outline a region that did not choose them, so it goes (the chosen subjects stay highlighted).
+    // Plotly's own outline of a box or lasso (the server draws its own in its place, except for a brushed map's rows-only
+    // lasso) is drawn in the coordinates of the frame it was drawn on: once the points move to another frame it would
+    // outline a region that did not choose them, so it goes (the chosen subjects stay highlighted).
     function dropOutline(graph) {
         if ((graph._fullLayout.selections || []).length) {
             window.Plotly.relayout(graph, { selections: [] });
@@ -113,14 +127,19 @@
                 }
                 const subjects = spec.data[0], trails = spec.data[1];
                 const start = { x: decoded(subjects.x), y: decoded(subjects.y) }, end = { x: decoded(transition.x), y: decoded(transition.y) };
+                const outlineFrame = spec.layout.meta.outline_frame;
                 const frames = transition.fractions.map((fraction, index) => {
                     const moved = [{ type: "scattergl", x: between(start.x, end.x, fraction), y: between(start.y, end.y, fraction) }];
                     if (trails) {
                         moved.push({ type: "scattergl", x: index === 0 ? trails.x : [], y: index === 0 ? trails.y : [] });
                     }
-                    return { name: String(index), data: moved, traces: trails ? [0, 1] : [0] };
+                    const frame = { name: String(index), data: moved, traces: trails ? [0, 1] : [0] };
+                    if (typeof outlineFrame === "number") {
+                        frame.layout = { shapes: [{ visible: index === outlineFrame }] }; // the selection's outline on its own frame only
+                    }
+                    return frame;
                 });
-                const meta = { frame_views: spec.layout.meta.frame_views };
+                const meta = { frame_views: spec.layout.meta.frame_views, outline_frame: outlineFrame };
                 // Rows decoded here: Plotly.js leaves a WebGL trace's customdata out of its events while it is still base64.
                 const first = Object.assign({}, subjects, { x: frames[0].data[0].x, y: frames[0].data[0].y, customdata: decoded(subjects.customdata) });
                 return { data: [first, ...spec.data.slice(1)], layout: Object.assign({}, spec.layout, { meta: meta }), frames: frames };

@@ -125,40 +125,56 @@ window.fetch = function (url, options) {
 };
 """
 
-# The subjects inside the box Plotly keeps on the map (layout.selections), counted on the coordinates it now draws.
-INSIDE_THE_BOX = """
+# The selection's outline the server draws on the map (a layout shape named "selection"): whether it is shown, and the
+# subjects inside it counted on the coordinates the map now draws; null while there is none or Plotly still shows its own.
+OUTLINE = """
 const graph = document.querySelector('#cs-map .js-plotly-plot');
-const box = (graph._fullLayout.selections || [])[0], trace = graph._fullData[0];
-if (!box) { return null; }
+const box = (graph._fullLayout.shapes || []).find((shape) => shape.name === 'selection'), trace = graph._fullData[0];
+if (!box || (graph._fullLayout.selections || []).length) { return null; }
 const [x0, x1] = [Math.min(box.x0, box.x1), Math.max(box.x0, box.x1)], [y0, y1] = [Math.min(box.y0, box.y1), Math.max(box.y0, box.y1)];
 let inside = 0;
 for (let i = 0; i < trace.x.length; i += 1) { inside += trace.x[i] >= x0 && trace.x[i] <= x1 && trace.y[i] >= y0 && trace.y[i] <= y1; }
-return inside;
+return {visible: box.visible, inside: inside, frame: graph._fullLayout.sliders[0].active};
 """
 
 
-def test_a_box_on_the_map_travels_as_its_shape_on_any_frame_and_selects_the_subjects_inside_it(driver, app_url):
-    """Not the rows inside it: on 100,000 subjects those were some 300 KB per lasso."""
+def _animate(driver, frame: int | None = None) -> None:
+    """Play the map to B's layout (``frame`` None: the play button), or jump to ``frame`` as its slider step does."""
+    driver.execute_script("window.__animated = false;"
+                          " document.querySelector('#cs-map .js-plotly-plot').on('plotly_animated', () => { window.__animated = true; });")
+    if frame is None:
+        driver.find_element(By.CSS_SELECTOR, "#cs-map .updatemenu-button").click()
+    else:
+        driver.execute_script("const graph = document.querySelector('#cs-map .js-plotly-plot');"
+                              " Plotly.animate(graph, [arguments[0]], graph._fullLayout.sliders[0].steps[0].args[1]);", str(frame))
+    wait_for(lambda: driver.execute_script("return window.__animated;"), timeout=30, message=f"the animation to frame {frame}")
+
+
+def test_a_box_on_the_map_travels_as_its_shape_on_any_frame_and_is_outlined_on_that_frame_only(driver, app_url):
+    """Not the rows inside it: on 100,000 subjects those were some 300 KB per lasso. The server draws its outline, in
+    the frame it was drawn on: elsewhere it would outline subjects it did not choose."""
     _open_panel(driver, app_url)
     driver.execute_script(RECORD_SELECTIONS)
-    for frame_kind in ("latent", "transition"):
+    for frame, frame_kind in ((0, "latent"), (8, "transition")):
         box_select_middle(driver, "cs-map")
-        inside = wait_for(lambda: driver.execute_script(INSIDE_THE_BOX), message=f"the box on the map ({frame_kind})")
-        assert 0 < inside < PHENOTYPE_COHORT_SUBJECTS
+        outline = wait_for(lambda: driver.execute_script(OUTLINE), message=f"the server's outline of the box on frame {frame}")
+        assert outline["visible"] and outline["frame"] == frame and 0 < outline["inside"] < PHENOTYPE_COHORT_SUBJECTS
+        inside = outline["inside"]
         wait_for(lambda n=inside: current_count(driver) == n, message=f"{inside} subjects selected, as many as the box holds on this frame")
         sent = [body for body in driver.execute_script("return window.__mapSelections;") if f'"kind":"{frame_kind}"' in body]
         assert sent and max(len(body) for body in sent) < 4000 and not any('"rows":[' in body for body in sent)
         assert len(highlighted_rows(plot_state(driver, "cs-map"))) == inside
-        # Then on B's layout: play to the last frame, where the same box holds other subjects.
-        driver.execute_script("window.__animated = false;"
-                              " document.querySelector('#cs-map .js-plotly-plot').on('plotly_animated', () => { window.__animated = true; });")
-        driver.find_element(By.CSS_SELECTOR, "#cs-map .updatemenu-button").click()
-        wait_for(lambda: driver.execute_script("return window.__animated;"), timeout=30, message="the animation to reach B's layout")
-        # The box's outline goes with the frame it was drawn on (on B's layout it would outline other subjects); its subjects stay chosen.
-        wait_for(lambda: driver.execute_script("return document.querySelector('#cs-map .js-plotly-plot')._fullLayout.selections.length === 0"),
-                 message="the outline gone once the points moved")
+        # On another frame the same box would hold other subjects: the outline is hidden there, its subjects stay chosen.
+        _animate(driver, 0 if frame else None)
+        wait_for(lambda: (driver.execute_script(OUTLINE) or {}).get("visible") is False, message="the outline hidden on another frame")
         assert current_count(driver) == inside
+    _animate(driver)  # back to B's layout, where the second box was drawn: its outline again
+    wait_for(lambda: (driver.execute_script(OUTLINE) or {}).get("visible") is True, message="the outline shown again on its own frame")
+    driver.find_element(By.CSS_SELECTOR, '#cs-map .modebar-btn[data-val="pan"]').click()  # a redraw keeps it to its frame
+    time.sleep(1)
+    assert driver.execute_script(OUTLINE)["visible"] is True and driver.execute_script(OUTLINE)["frame"] == 8
     assert any('"frame":8' in body for body in driver.execute_script("return window.__mapSelections;"))  # B's layout: the last of 9 frames
+    driver.save_screenshot(str(SCREENSHOTS / "compare-spaces-outline.png"))
     assert severe_console_errors(driver) == []
 
 

@@ -135,6 +135,31 @@ def test_a_lasso_on_any_frame_travels_as_its_shape_and_selects_exactly_the_point
     assert "frame_views" not in overview(context, align=["on"], selection={"rows": [1, 2, 3]}).map["layout"]["meta"]
 
 
+def test_a_box_drawn_on_a_frame_is_outlined_by_the_server_on_that_frame_only_and_goes_when_the_selection_changes_elsewhere(context):
+    views = overview(context).map["layout"]["meta"]["frame_views"]
+    box = {"kind": "box", "x": [-1.0, 0.5], "y": [-0.5, 1.0]}
+    drawn = {"source": compare_settings.MAP_SOURCE, "view": views[3], "shape": box, "at": 1}
+    operations = {tuple(op["location"]): op["params"]["value"] for op in overview(context, selection=drawn, triggers={"selection"}).map.to_plotly_json()["operations"]}
+    outline = operations[("layout", "shapes")]
+    assert [(shape["name"], shape["type"], shape["x0"], shape["y1"], shape["visible"]) for shape in outline] == [("selection", "rect", -1.0, 1.0, True)]
+    assert operations[("layout", "meta", "outline_frame")] == 3
+    assert [operations[("frames", frame, "layout")] for frame in range(9)] == [{"shapes": [{"visible": frame == 3}]} for frame in range(9)]
+    assert operations[("layout", "selections")] == []  # Plotly's own outline makes way for the server's
+    # A full figure (a new setting) carries it too, hidden on A's frame, where the browser starts.
+    figure = overview(context, selection=drawn).map
+    assert figure["layout"]["meta"]["outline_frame"] == 3 and figure["layout"]["shapes"][0]["visible"] is False
+    assert_unchanged_by_validation(figure)
+    # A selection made elsewhere (another view, a saved cohort) leaves no outline on any frame, nor Plotly's own.
+    for elsewhere in ({"source": "view-0", "view": {"kind": "latent", "space": B, "method": "pca"}, "shape": box}, {"cohort": 1}, None):
+        operations = {tuple(op["location"]): op["params"]["value"]
+                      for op in overview(context, selection=elsewhere, triggers={"selection"}).map.to_plotly_json()["operations"]}
+        assert operations[("layout", "shapes")] == [] and operations[("layout", "meta", "outline_frame")] is None
+        assert operations[("frames", 8, "layout")] == {} and operations[("layout", "selections")] == []
+    # The explorer's view of A with the same projection is the map's frame A: a box drawn there is outlined on frame 0.
+    on_a = {"source": "view-0", "view": views[0], "shape": box}
+    assert compare_views.map_outline(views, on_a)[0] == 0 and compare_views.map_outline(None, on_a) is None
+
+
 def test_b_aligned_on_everyone_is_fitted_once_per_pair_and_read_only(context, monkeypatch):
     overview(context)
     first = aligned_layouts(context, A, B, "pca")[1]

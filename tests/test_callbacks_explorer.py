@@ -18,6 +18,7 @@ from app.panels import cohorts, compare_cohorts, explorer, tooltips, variables
 from app.panels.address_bar import VIEW_CONTROLS
 from app.panels.explorer import settings as explorer_settings
 from app.panels.explorer import views as explorer_views
+from app.panels.selection_marks import outline_in_view
 from app.server import create_app
 from app.state import resolve_choice
 from app.validation import InputRefused
@@ -155,7 +156,7 @@ def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_wa
     other_axes = explorer_views.render_clinical_view(context, "age_years", "bmi_kg_m2", None, [], box, {"clinical-y"}, drawn=False)
     assert not other_axes.layout.shapes  # the same view showing other variables: the box does not belong there
     lasso = {**box, "shape": {"kind": "lasso", "x": [60, 200, 200], "y": [0, 0, 500]}}
-    path, = explorer_views.outline_in_view(box["view"], lasso)
+    path, = outline_in_view(box["view"], lasso)
     assert (path["type"], path["path"]) == ("path", "M60.0,0.0L200.0,0.0L200.0,500.0Z")
 
 

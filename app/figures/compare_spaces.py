@@ -70,6 +70,7 @@ def overlap_map(
     axis_labels: tuple[str, str] = ("", ""),
     revision: str = "",
     frame_views: list[dict] | None = None,
+    outline: tuple[int, dict] | None = None,
 ) -> FigureDict:
     """Subjects coloured by overlap, laid out by space A; a slider/play button moves every point to B's aligned layout.
 
@@ -80,7 +81,9 @@ def overlap_map(
     (assets/compare_spaces.js), so they are not sent one by one (five copies of every subject's
     coordinates at 100,000 subjects, most of the 5.7 MB the tab took). ``frame_views`` name each frame as
     a selection names a view: a lasso drawn on a named frame is sent as its shape, on any other as the
-    rows inside it. No text per point: hovering asks the server for the subject (its tooltip).
+    rows inside it; ``outline`` is the selection's box or lasso (a layout shape) and the frame it was drawn on,
+    shown on that frame only (each frame the browser draws says whether). No text per point: hovering asks
+    the server for the subject (its tooltip).
     Prebuilt (app.figures.prebuilt): validating arrays this size was most of the callback under load.
     """
     rows = np.arange(len(overlap)) if rows is None else np.asarray(rows)
@@ -107,7 +110,10 @@ def overlap_map(
         data.append({"type": "scattergl", "x": _float32(x), "y": _float32(y), "mode": "lines", "line": {"color": TRAIL_COLOUR, "width": 1},
                      "hoverinfo": "skip", "name": "trails", "showlegend": False})
     layout = _map_layout(frame_labels, axis_labels, len(fractions), title, revision)
-    layout["meta"] = {"transition": {"fractions": list(fractions), "x": _float32(end[rows, 0]), "y": _float32(end[rows, 1])}, "frame_views": frame_views}
+    layout["meta"] = {"transition": {"fractions": list(fractions), "x": _float32(end[rows, 0]), "y": _float32(end[rows, 1])}, "frame_views": frame_views,
+                      "outline_frame": None if outline is None else outline[0]}
+    if outline is not None:
+        layout["shapes"] = [{**outline[1], "visible": outline[0] == 0}]  # the browser draws A's frame first
     return prebuilt_figure(data, layout)
 
 

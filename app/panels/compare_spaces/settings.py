@@ -14,5 +14,6 @@ WAITING_MARK = "#waiting"  # appended to cs-drawn's key while the map still wait
 NEIGHBOURS_JOB = BackgroundJob(request="cs-request", ready="cs-ready", poll="cs-poll", poll_ms=1500, lane=HEAVY, failed="cs-failed")
 NEIGHBOURS_NOT_COMPUTED = ("The neighbour lists or layouts were not computed: the message above says why.\n"
                            "To ask again, change a setting and back, or reload the page.")  # two lines in the map
+MAP_SOURCE = "compare-spaces-map"  # a selection drawn on the overlap map names this source (assets/compare_spaces.js)
 ROW_CLICK = "cs-row-click"  # the store a subject list's row sets when clicked (assets/compare_spaces.js): {"list", "row", "at"}
 LIST_NAMES = ("most", "least", "gained", "lost")  # the subject lists whose rows focus a subject

@@ -30,8 +30,9 @@ from app.panels.compare_spaces.neighbourhoods import (
     save_suggested_group,
     selected_rows,
 )
-from app.panels.compare_spaces.settings import BACKGROUND_SUBJECTS, INLINE_SUBJECTS
+from app.panels.compare_spaces.settings import BACKGROUND_SUBJECTS, INLINE_SUBJECTS, MAP_SOURCE
 from app.panels.compare_spaces.tables import change_table, changed_lists, suggestion_list
+from app.panels.selection_marks import outline_in_view, plotly_selection_dropped
 from app.panels.tooltips import Tooltip, hover_tooltip
 from app.state import SELECTION, space_label, transition_view
 
@@ -116,19 +117,17 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
                                   brushed=brushed, revision=f"{space_a}-{space_b}-{k}-{metric}")
     summary = summary_text(context, comparison, space_a, space_b, selection)
     as_density = len(drawn) > context.config.density_threshold  # as the explorer's views: no point per subject above it
+    fractions = transition_fractions(transition_frame_count(context.n_subjects))
+    # A lasso on a frame travels as its shape and that frame's name, resolved on the same coordinates here, unless
+    # the map shows a brushed range only (the shape would take in subjects not drawn) or B aligned on the selection
+    # (which the lasso itself changes): then it sends the rows inside it.
+    views = None if brushed is not None or align_on_selection else [transition_view(space_a, space_b, method, frame) for frame in range(len(fractions))]
+    outline = map_outline(views, selection)
     if triggers and triggers <= {SELECTION} and not align_on_selection:
         if as_density:  # cells have no points to highlight: the histogram and the summary show the selection
             return Overview(histogram=histogram, summary=summary)
-        patch = Patch()
-        if rows_selected is None:
-            patch["data"][0]["selectedpoints"] = None
-        else:
-            chosen = np.zeros(context.n_subjects, dtype=bool)
-            chosen[rows_selected] = True
-            patch["data"][0]["selectedpoints"] = np.flatnonzero(chosen[drawn]).tolist()
-        return Overview(map=patch, histogram=histogram, summary=summary)
+        return Overview(map=highlight_patch(context, drawn, rows_selected, selection, outline, views), histogram=histogram, summary=summary)
     layout_a, layout_b = layouts
-    fractions = transition_fractions(transition_frame_count(context.n_subjects))
     max_trails = int(np.clip(context.n_subjects // 20, 30, 300))  # the strongest few hundred at most, fewer in small cohorts
     changed_below = validation.number(0.3 if trail_threshold is None else trail_threshold, "trail threshold", 0.0, 1.0)
     trails = changed_trails(context, space_a, space_b, method, k, metric, changed_below, max_trails) if show_trails else None
@@ -146,18 +145,48 @@ def render_overview(context: AppContext, space_a: str | None, space_b: str | Non
                  f"of their {k} nearest neighbours kept in {labels[1]}{shown} (above {context.config.density_threshold:,} subjects; "
                  "select with the histogram, focus from the lists)")
     else:
-        # A lasso on a frame travels as its shape and that frame's name, resolved on the same coordinates here, unless
-        # the map shows a brushed range only (the shape would take in subjects not drawn) or B aligned on the selection
-        # (which the lasso itself changes): then it sends the rows inside it.
-        views = None if brushed is not None or align_on_selection else [transition_view(space_a, space_b, method, frame) for frame in range(len(fractions))]
         figure = overlap_map(layout_a, layout_b, fractions, overlap, rows=drawn, selected_rows=rows_selected, trails=trails, frame_labels=labels,
-                             axis_labels=axis_labels, revision=f"{space_a}-{space_b}-{method}", frame_views=views)
+                             axis_labels=axis_labels, revision=f"{space_a}-{space_b}-{method}", frame_views=views, outline=outline)
         title = (f"{labels[0]} layout ({METHODS[method]}), each subject coloured by the share of its {k} nearest neighbours "
                  f"it keeps in {labels[1]}{shown}")
     most, least = changed_lists(context, comparison, drawn)
     suggestions, suggested = suggestion_list(context, comparison)
     return Overview(map=figure, histogram=histogram, most=most, least=least, suggestions=suggestions, suggested=suggested,
                     summary=summary, title=title)
+
+
+def map_outline(frame_views: list[dict] | None, selection: dict | None) -> tuple[int, dict] | None:
+    """The selection's box or lasso as a layout shape, and the map's frame it was drawn on; None when it was drawn on none of them."""
+    for frame, view in enumerate(frame_views or []):
+        if shapes := outline_in_view(view, selection):
+            return frame, shapes[0]
+    return None
+
+
+def highlight_patch(context: AppContext, drawn: np.ndarray, rows_selected: np.ndarray | None, selection: dict | None,
+                    outline: tuple[int, dict] | None, frame_views: list[dict] | None) -> Patch:
+    """The map's new selection, patched into the figure drawn: its highlighted points and its outline, on the frame it belongs to.
+
+    Each frame says whether it shows the outline (Plotly applies a frame's layout as it draws the frame); a
+    box just drawn on the map is on the frame shown. Plotly's own outline goes as the server's replaces it,
+    and when the selection came from elsewhere (it outlined the old one); a brushed map's rows-only lasso keeps it.
+    """
+    patch = Patch()
+    if rows_selected is None:
+        patch["data"][0]["selectedpoints"] = None
+    else:
+        chosen = np.zeros(context.n_subjects, dtype=bool)
+        chosen[rows_selected] = True
+        patch["data"][0]["selectedpoints"] = np.flatnonzero(chosen[drawn]).tolist()
+    drawn_here = (selection or {}).get("source") == MAP_SOURCE
+    patch["layout"]["shapes"] = [] if outline is None else [{**outline[1], "visible": drawn_here}]
+    patch["layout"]["meta"]["outline_frame"] = None if outline is None else outline[0]
+    for frame in range(len(frame_views or [])):
+        patch["frames"][frame]["layout"] = {} if outline is None else {"shapes": [{"visible": frame == outline[0]}]}
+    if outline is not None or not drawn_here:
+        for key, value in plotly_selection_dropped(selection).items():
+            patch["layout"][key] = value
+    return patch
 
 
 def map_tooltip(context: AppContext, hover: dict | None, space_a: object, space_b: object, k: object, metric: object) -> Tooltip:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import dash
@@ -15,7 +14,6 @@ from app import validation
 from app.context import AppContext
 from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
-from app.core.selection_shapes import parse_shape
 from app.figures.density import choose_drawing, density_caption, density_data, view_figure
 from app.figures.messages import message_figure
 from app.figures.scatter import (
@@ -25,11 +23,11 @@ from app.figures.scatter import (
     found_subject_marks,
     highlighted_codes,
     palette,
-    selection_outline,
     typed_array,
     view_title,
 )
 from app.panels.explorer.settings import HIGHLIGHT_TRIGGERS, NO_SPACE_YET, NO_SPACES
+from app.panels.selection_marks import outline_in_view, plotly_selection_dropped
 from app.state import (
     CLUSTER_COLOUR,
     CLUSTERS,
@@ -76,10 +74,6 @@ def _found_marks(context: AppContext, coordinates: np.ndarray, found: str | None
     return found_subject_marks(coordinates, row, "" if row is None else str(context.cohort.subject_ids[row]))
 
 
-def _selection_token(selection: dict | None) -> str:
-    return json.dumps(selection, sort_keys=True, default=str)
-
-
 def viewport_for(payload: object, revision: str) -> Viewport | None:
     """The zoom a view's browser reported, if it was reported for the figure now drawn (``revision``); None: everything."""
     if not isinstance(payload, dict) or payload.get("revision") != revision or payload.get("x") is None:
@@ -90,29 +84,6 @@ def viewport_for(payload: object, revision: str) -> Viewport | None:
         raise validation.InputRefused(str(error)) from None
 
 
-def outline_in_view(view: dict, selection: dict | None) -> list[dict]:
-    """The outline (a layout shape) of the selection in force, in the view it was drawn on (``view``: kind, space and method, or x and y); none elsewhere.
-
-    A selection restored from a link, or drawn before the view was last replaced, shows its box or
-    lasso again, so the highlighted subjects never appear without the shape that chose them.
-    """
-    drawn_on = (selection or {}).get("view")
-    if not isinstance(drawn_on, dict) or "shape" not in selection or any(drawn_on.get(key) != value for key, value in view.items()):
-        return []
-    try:
-        return [selection_outline(parse_shape(selection["shape"]).to_json())]
-    except ValueError:
-        return []
-
-
-def _plotly_selection_dropped(selection: dict | None) -> dict:
-    """Plotly's own selection outline taken away (forced by ``selectionrevision``, which changes with every selection).
-
-    The server's outline (:func:`outline_in_view`) stands for it in the view it was drawn on.
-    """
-    return {"selections": [], "selectionrevision": _selection_token(selection)}
-
-
 def _drawn_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
     """What a view draws over its points: the selection's outline and the found subject's ring (shapes) and label."""
     return {"shapes": outline_in_view(view, selection) + found_marks["shapes"], "annotations": found_marks["annotations"]}
@@ -120,14 +91,14 @@ def _drawn_marks(view: dict, selection: dict | None, found_marks: dict[str, list
 
 def view_marks(view: dict, selection: dict | None, found_marks: dict[str, list[dict]]) -> dict:
     """A newly drawn view's marks (see :func:`_drawn_marks`), with no selection of Plotly's own."""
-    return {**_drawn_marks(view, selection, found_marks), **_plotly_selection_dropped(selection)}
+    return {**_drawn_marks(view, selection, found_marks), **plotly_selection_dropped(selection)}
 
 
 def _set_marks(patch: Patch, view: dict, selection: dict | None, triggers: set[str], found_marks: dict[str, list[dict]]) -> None:
     """Redraw the outline and the found subject's marks when the selection or the found subject changed."""
     marks = _drawn_marks(view, selection, found_marks) if triggers & {SELECTION, FOUND_SUBJECT} else {}
     if SELECTION in triggers:
-        marks.update(_plotly_selection_dropped(selection))
+        marks.update(plotly_selection_dropped(selection))
     for key, value in marks.items():
         patch["layout"][key] = value
 
