@@ -76,6 +76,13 @@ def test_gunicorn_and_celery_serve_a_projection_a_decode_and_a_saved_cohort(trai
         driver.quit()
 
 
+def _maps_torch(process: psutil.Process) -> bool:
+    try:
+        return any("libtorch" in region.path for region in process.memory_maps())
+    except psutil.Error:
+        return False
+
+
 def test_a_job_whose_celery_pool_process_is_killed_ends_with_a_message_and_the_next_one_runs(trained_cohort_dir, tmp_path):
     with running_scaled_out(trained_cohort_dir, tmp_path, web_workers=1) as (url, processes):
         def post(path: str, body: dict) -> str:
@@ -87,6 +94,10 @@ def test_a_job_whose_celery_pool_process_is_killed_ends_with_a_message_and_the_n
         body = projection_job_body({"space": "joint", "method": "umap"})  # a fresh pool process first imports UMAP and compiles it: seconds
         heavy_worker = psutil.Process(processes[2].pid)  # the recipe's Celery worker for the heavy lane (tests.browser.scale_out_commands)
         assert heavy_worker.nice() == min(19, psutil.Process().nice() + 10)  # the web workers and decodes get the CPU first
+        # The quick lane's pool processes load the decoder's model as they start, so no user's first decode waits for torch.
+        quick_pool = wait_for(lambda: psutil.Process(processes[1].pid).children(), timeout=30, message="the quick lane's pool processes")
+        wait_for(lambda: all(_maps_torch(process) for process in quick_pool), timeout=90, message="the model loaded in every quick pool process")
+        assert not any(_maps_torch(process) for process in heavy_worker.children())  # the heavy lane never decodes
         pool = wait_for(lambda: heavy_worker.children(), timeout=30, message="the heavy lane's pool process")
         idle = sum(process.cpu_times().user for process in pool)
         handles = start_job(post, body)
