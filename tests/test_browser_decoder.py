@@ -127,6 +127,16 @@ def _cine_loops_until_paused(driver, graph_id: str) -> None:
     assert len(set(held)) == 1, f"the cine kept playing after Pause: {held}"
 
 
+# Hover the rhythm strip's 101st sample (0.2 s at 500 Hz) of the original ECG, as the mouse would; its hover text.
+RHYTHM_HOVER = """
+const graph = document.querySelector('#decoder-ecg .js-plotly-plot');
+const trace = graph.data.findIndex((t) => (t.hovertemplate || '').startsWith('II (rhythm) · original'));
+Plotly.Fx.hover(graph, [{curveNumber: trace, pointNumber: 100}]);
+const text = Array.from(document.querySelectorAll('#decoder-ecg .hovertext')).map((e) => e.textContent).join(' | ');
+return {x: graph.data[trace].x || null, mv: graph._fullData[trace].customdata[100], text: text};
+"""
+
+
 def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver, app_url, trained_cohort_dir):
     driver.get(app_url)
     selected = _box_select(driver)
@@ -139,6 +149,10 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     assert ecg["types"].count("scatter") == 2 * 13 + 1  # 12 leads and the rhythm strip, each original and decoded, and the calibration pulses
     assert {a.split("</b>")[0].removeprefix("<b>") for a in ecg["annotations"]} >= {"I", "aVR", "V1", "V6", "II (rhythm)"}
     assert any(a.startswith("25 mm/s · 10 mm/mV") for a in ecg["annotations"])
+    # Times go as a start and a step (no array per lead): hover still names each sample's time and its lead's own mV.
+    _scroll_to(driver, "decoder-ecg")
+    hovered = driver.execute_script(RHYTHM_HOVER)
+    assert hovered["x"] is None and hovered["text"] == f"II (rhythm) · original0.200 s · {hovered['mv']:.2f} mV", hovered
     median = wait_for(lambda: _with(driver, "decoder-ecg-median", lambda s: {"original", "decoded"} <= set(s["names"])), message="the median beat")
     assert "median beat" in median["title"] and sum("µV" in a for a in median["annotations"]) == 12
     mri = wait_for(lambda: _with(driver, "decoder-mri", lambda s: s["types"] == ["heatmap", "heatmap"]), message="decoded cine drawn")

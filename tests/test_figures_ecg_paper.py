@@ -61,19 +61,25 @@ def test_every_row_starts_with_a_1_mv_0_2_s_calibration_pulse():
         assert x[points].max() < 0  # left of the strip's first sample
 
 
+def _times(trace) -> np.ndarray:
+    """A lead trace's sample times on the sheet: sent as a start and a step (x0, dx), no array."""
+    assert trace.x is None
+    return trace.x0 + np.arange(len(trace.y)) * trace.dx
+
+
 def test_3_by_4_quarters_of_the_strip_and_a_full_rhythm_lead_found_by_name():
     strip = _strip(ML4H_LEADS)
     figure = validated(twelve_lead_paper(overlay(strip, strip * 0.5), ML4H_LEADS))
     for row, names in enumerate(ecg_paper.STANDARD_LAYOUT):
         for col, name in enumerate(names):
             trace = _lead_trace(figure, name)
-            x = np.asarray(trace.x)
+            x = _times(trace)
             assert x[0] == pytest.approx(2.5 * col) and x[-1] == pytest.approx(2.5 * col + 2.5 - 1 / 500)
             expected = strip[col * 1250 : (col + 1) * 1250, ML4H_LEADS.index(name)]
             assert np.allclose(trace.customdata, expected)  # hover shows the lead's own mV
             assert np.allclose(np.asarray(trace.y) - ecg_paper.row_baseline(row), expected, atol=1e-5)  # same gain in every row
     rhythm = _lead_trace(figure, "II (rhythm)")
-    assert np.asarray(rhythm.x)[0] == 0 and np.asarray(rhythm.x)[-1] == pytest.approx(9.998)
+    assert _times(rhythm)[0] == 0 and _times(rhythm)[-1] == pytest.approx(9.998)
     assert np.allclose(np.asarray(rhythm.y) - ecg_paper.row_baseline(3), strip[:, ML4H_LEADS.index("II")], atol=1e-5)
     decoded = _lead_trace(figure, "V1", "decoded")
     assert decoded.line.color == ecg_paper.RECONSTRUCTION_COLOUR != _lead_trace(figure, "V1").line.color
@@ -85,7 +91,7 @@ def test_median_beats_sit_in_their_own_cells_on_the_same_paper_with_time_from_r(
     beat = _strip(samples=600)
     figure = validated(median_beat_paper([PaperTrace("original", beat)], ECG_LEADS, title="Median beat"))
     assert figure.layout.yaxis.scaleratio == pytest.approx(0.4) and figure.layout.xaxis.dtick == pytest.approx(0.2)
-    starts = sorted({round(float(np.asarray(t.x)[0]), 6) for t in figure.data if t.hovertemplate.startswith(("I ", "aVR", "V1", "V4"))})
+    starts = sorted({round(float(_times(t)[0]), 6) for t in figure.data if t.hovertemplate.startswith(("I ", "aVR", "V1", "V4"))})
     assert starts == pytest.approx([0.0, 1.4, 2.8, 4.2])  # 1.2 s beats, cells on large-square lines
     v1 = _lead_trace(figure, "V1")
     assert np.asarray(v1.customdata)[250, 1] == pytest.approx(0.0)  # the R peak is time 0

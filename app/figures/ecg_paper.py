@@ -138,14 +138,15 @@ def _sheet(traces: Sequence[PaperTrace], leads: Sequence[str], placements: Seque
         for place in placements:
             lead = place.lead.split(" ")[0]
             values = ecg[place.samples, index[lead.upper()]]
-            x = place.x0 + np.arange(len(values)) / sampling_hz
             if r_peak_index is None:
                 customdata, when = values, "%{x:.3f} s · %{customdata:.2f} mV"
             else:
                 customdata = np.stack([values, (np.arange(len(values)) - r_peak_index) / sampling_hz], axis=1)
                 when = "%{customdata[1]:.3f} s from R · %{customdata[0]:.2f} mV"
             data.append({
-                "type": "scatter", "x": x, "y": values + place.baseline, "customdata": customdata, "mode": "lines", "name": plotly_text(trace.label),
+                # Time as its start and step (Plotly spaces the samples itself): an array of it was a third of a decode's answer.
+                "type": "scatter", "x0": place.x0, "dx": 1 / sampling_hz, "y": values + place.baseline, "customdata": customdata, "mode": "lines",
+                "name": plotly_text(trace.label),
                 "legendgroup": trace.label, "showlegend": place is placements[0], "line": {"color": trace.colour, "width": trace.width, "dash": trace.dash},
                 "hovertemplate": f"{place.lead} · {plotly_text(trace.label)}<br>{when}<extra></extra>",
             })
