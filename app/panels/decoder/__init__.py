@@ -7,9 +7,10 @@ specs travel through the browser; the model and the arrays stay on the server.
 
 Every decode runs as a Dash background job (app.jobs: threads in the serving process, or Celery
 workers when scaled out), so a slow one never holds up anyone else's requests. The model is loaded
-by the first decode, once per process (``models.decoding`` caches it), never when the app starts:
-starting stays free of torch. A job in a forked process runs torch on one thread (OpenMP's pool
-does not survive a fork).
+once per process (``model.decoder_models`` caches it) and never before serving starts: a server
+loads it in the background once the first page's views are drawn, and each Celery pool process that
+takes decodes as it starts (``app.server``), so the first decode does not wait for torch. Decodes
+run torch on one intra-op thread: a server decodes for several users side by side.
 
 Modules: settings, model (loading the model), choices (which subjects and latents), tables, views (what each view
 shows, as dataclasses), page (the layout) and callbacks.
