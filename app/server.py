@@ -31,7 +31,6 @@ from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder import model as decoder_model
-from app.panels.decoder.model import model_problem
 from app.panels.decoder.settings import DECODER_TAB
 from app.panels.explorer import views as explorer_views
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
@@ -303,7 +302,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     if training is not None:
         register_training_status(app, training, waiting, spaces_pending=context.spaces_pending)
     install_security(app, config)
-    problem = None if waiting else model_problem(context)
+    problem = None if waiting else decoder_model.model_problem(context)
     if problem and context.cohort.has_ecg and context.cohort.has_mri:
         log.warning("Decoding is off: %s", problem)
     return app
