@@ -53,6 +53,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
     first_poll_drawing = InProgress()
     register_shown(app, PANEL_TAB)
 
+    unchanged = (*Overview().outputs(), dash.no_update, dash.no_update)  # every output of _overview left as it is, cs-drawn and the poll's switch too
+
     @app.callback(
         Output("cs-map-spec", "data"),
         Output("cs-map", "figure", allow_duplicate=True),  # a Patch of the highlighted points, applied to the figure drawn
@@ -93,20 +95,20 @@ def register(app: dash.Dash, context: AppContext) -> None:
         # queued after the full map was drawn must not send it (several MB) again, and stops the polling.
         key = inputs_key(space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection)
         if polled and drawn == key:
-            return (*(dash.no_update,) * 11, True)
+            return (*unchanged[:-1], True)
         if triggers == {NEIGHBOURS_JOB.failed}:
             # A job ended without a result: the map says so and stops polling, if it still waits for one.
             if drawn != key + WAITING_MARK or not is_shown(visible):
-                return (dash.no_update,) * 12
+                return unchanged
             if ready_to_draw(context, space_a, space_b, method, k, metric):
-                return (dash.no_update,) * 12  # its result is there after all: the next poll draws it
+                return unchanged  # its result is there after all: the next poll draws it
             return (*Overview.message(NEIGHBOURS_NOT_COMPUTED).outputs(), None, True)
         if not is_shown(visible) or (drawn in (key, key + WAITING_MARK) and not polled):
-            return (dash.no_update,) * 12
+            return unchanged
         if polled and not ready_to_draw(context, space_a, space_b, method, k, metric):
-            return (dash.no_update,) * 12
+            return unchanged
         if polled and not first_poll_drawing.claim(key):
-            return (dash.no_update,) * 12  # an earlier tick is drawing this already; its answer stops the polling
+            return unchanged  # an earlier tick is drawing this already; its answer stops the polling
         try:
             overview = render_overview(context, space_a, space_b, method, k, metric, brushed, threshold, trails, align, selection,
                                        triggers - {visible_id(PANEL_TAB), "cs-poll"} if drawn else set())
