@@ -148,6 +148,17 @@ def plot_state(driver, graph_id: str) -> list[dict] | None:
     return driver.execute_script(PLOT_STATE, f"#{graph_id}")
 
 
+MARGINS = """
+const full = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout;
+return ['l', 'r', 't', 'b'].filter((side) => full._size[side] > full.margin[side]);
+"""
+
+
+def pushed_margins(driver, graph_id: str) -> list[str]:
+    """The sides whose drawn margin is wider than the figure's own: Plotly's automargin grew them, drawing the figure twice."""
+    return driver.execute_script(MARGINS, f"#{graph_id}")
+
+
 def drawn_points(driver, graph_id: str, subjects: int) -> list[dict] | None:
     """A view's traces once they hold all ``subjects`` points; None until then."""
     traces = plot_state(driver, graph_id)

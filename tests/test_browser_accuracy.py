@@ -16,7 +16,7 @@ from app.core.filters import RangeFilter
 from app.core.metrics import MIN_SUBJECTS
 from data_loaders import load_cohort
 from models.predictors import BINARY_TASKS
-from tests.browser import SCROLL_INTO_VIEW, choose_dropdown_option, requires_chromium, severe_console_errors, wait_for
+from tests.browser import SCROLL_INTO_VIEW, choose_dropdown_option, plot_state, pushed_margins, requires_chromium, severe_console_errors, wait_for
 from tests.serving import REPO_ROOT, running_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -117,6 +117,9 @@ def test_threshold_typed_prevalence_auroc_differences_and_the_space_breakdown_fo
     # The small cohort's test split has too few AF cases for a DeLong interval: judge its most balanced outcome instead.
     choose_dropdown_option(driver, "accuracy-task", _balanced_binary_task_label(trained_cohort_dir))
     wait_for(lambda: "AUROC" in str(_metric_table(driver)), message="the balanced outcome's metrics")
+    for graph_id in ("accuracy-curves", "accuracy-calibration", "accuracy-confusion"):
+        wait_for(lambda g=graph_id: plot_state(driver, g), message=f"{graph_id} drawn")
+        assert pushed_margins(driver, graph_id) == [], f"{graph_id}: its labels overflow its margins, so Plotly draws it twice"
     page = driver.execute_script("return document.getElementById('accuracy-panel').getBoundingClientRect().width;")
     block = driver.execute_script(ELEMENT_BOX, "accuracy-threshold-block")
     label = driver.execute_script(ELEMENT_BOX, "accuracy-threshold-label")

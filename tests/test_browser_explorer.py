@@ -12,6 +12,7 @@ from tests.browser import (
     highlighted_rows,
     hover_point,
     plot_state,
+    pushed_margins,
     requires_chromium,
     severe_console_errors,
     wait_for,
@@ -87,6 +88,7 @@ def test_page_loads_with_every_subject_once_in_compact_webgl_traces_one_per_colo
         config = driver.execute_script("return document.querySelector(arguments[0] + ' .js-plotly-plot')._context", f"#{graph_id}")
         assert config["plotGlPixelRatio"] == 1 and config["scrollZoom"] is True and config["displaylogo"] is False
         assert driver.execute_script(CANVAS_ANTIALIAS, f"#{graph_id}") == {"plotly": False, "other": True}
+        assert pushed_margins(driver, graph_id) == []  # the labels fit the margins: drawn once, not again by automargin
     assert "Atrial fibrillation: yes" in driver.find_element(By.ID, "colour-legend").text
     driver.save_screenshot(str(tmp_path / "explorer.png"))
     assert severe_console_errors(driver) == []

@@ -39,7 +39,8 @@ class CohortData:
 
 def _styled(layout: dict, height: int, legend_y: float = 1.1) -> dict:
     """Shared look: white template, legend in a row above the plot (titles live in the page, beside the figure)."""
-    return {**layout, "height": height, "font": FONT, "margin": {"l": 60, "r": 20, "t": 80, "b": 50},
+    # Margins with room for the axes' labels: Plotly's automargin then has nothing to push and draws each figure once.
+    return {**layout, "height": height, "font": FONT, "margin": {"l": 66, "r": 20, "t": 80, "b": 54},
             "legend": {"orientation": "h", "yanchor": "bottom", "y": legend_y, "x": 0, "font": {"size": 12}}, "hoverlabel": {"font": {"size": 12}}}
 
 
@@ -131,7 +132,7 @@ def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label
         layout[axis_key("x", column)].update(title={"text": "Predicted"}, side="bottom")
         layout[axis_key("y", column)].update(showticklabels=column == 1, autorange="reversed",
                                           **({"title": {"text": f"{task_label} (true)"}} if column == 1 else {}))
-    return prebuilt_figure(data, {**_styled(layout, 380), "margin": {"l": 70, "r": 10, "t": 40, "b": 50}})
+    return prebuilt_figure(data, {**_styled(layout, 380), "margin": {"l": 70, "r": 10, "t": 40, "b": 52}})
 
 
 def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) -> FigureDict:
@@ -192,4 +193,4 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
         layout["annotations"] = [{"x": reference[0], "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
                                   "font": {"size": 11, "color": EVERYONE_COLOUR}, "text": f"{plotly_text(reference_name)}: {reference[0]:.3f}"}]
     styled = _styled(layout, 110 + 36 * len(shown))
-    return prebuilt_figure([points], {**styled, "showlegend": False, "margin": {"l": 10, "r": 20, "t": 30, "b": 50}})
+    return prebuilt_figure([points], {**styled, "showlegend": False, "margin": {"l": 10, "r": 20, "t": 30, "b": 52}})

@@ -139,7 +139,9 @@ def _map_layout(frame_labels: tuple[str, str], axis_labels: tuple[str, str], fra
         "sliders": [{"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": SLIDER_TOP_PX, "r": 10},
                      "currentvalue": {"visible": False}, "ticklen": 0}],
         **_layout_defaults(revision),
-        "margin": {"l": 45, "r": 10, "t": 30, "b": SLIDER_TOP_PX + 52},  # room for the buttons and the slider
+        # Room for the buttons and the slider below, and the colour bar on the right: automargin then has nothing to push
+        # and does not draw the map a second time.
+        "margin": {"l": 56, "r": 96, "t": 30, "b": SLIDER_TOP_PX + 52},
     }
 
 
@@ -216,7 +218,8 @@ def overlap_histogram(overlap: np.ndarray, k: int, highlighted: np.ndarray | Non
              "hovertemplate": "overlap %{x:.2f}: %{y:,} subjects<extra></extra>", "selectedpoints": inside, "unselected": {"marker": {"opacity": 0.3}}}]
     layout = {"xaxis": {"title": {"text": f"overlap (Jaccard, k = {k})"}, "range": [0, 1]}, "yaxis": {"title": {"text": "subjects"}},
               "barmode": "overlay", "dragmode": "select", "selectdirection": "h", "bargap": 0, "showlegend": highlighted is not None,
-              "legend": {"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"}, **_layout_defaults(revision)}  # in the top margin, clear of the bars
+              "legend": {"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"}, **_layout_defaults(revision),  # in the top margin, clear of the bars
+              "margin": {"l": 70, "r": 18, "t": 36, "b": 54}}  # room for the counts and the last tick: drawn once
     if brushed is not None:
         # In data coordinates on both axes: Plotly re-reads the box after a redraw and reports its range again.
         layout["selections"] = [{"type": "rect", "xref": "x", "yref": "y", "x0": brushed[0], "x1": brushed[1],
