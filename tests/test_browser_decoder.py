@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 
 from app.figures.decoded_views import PLACED_BEAT_LABEL
 from data_loaders import load_cohort
-from tests.browser import box_select_middle, chrome, highlighted_rows, plot_state, requires_chromium, severe_console_errors, wait_for
+from tests.browser import box_select_middle, chrome, highlighted_rows, plot_state, pushed_margins, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import SMALL_COHORT_SUBJECTS
 from tests.serving import REPO_ROOT, running_app
 
@@ -157,6 +157,9 @@ def test_a_box_selection_is_decoded_in_both_modalities_and_cross_modally(driver,
     assert "median beat" in median["title"] and sum("µV" in a for a in median["annotations"]) == 12
     mri = wait_for(lambda: _with(driver, "decoder-mri", lambda s: s["types"] == ["heatmap", "heatmap"]), message="decoded cine drawn")
     assert mri["frames"] == 50 and "ms a frame · loops until paused" in mri["subtitle"]
+    wait_for(lambda: plot_state(driver, "decoder-agreement"), message="the agreement figure drawn")
+    for graph_id in ("decoder-ecg", "decoder-ecg-median", "decoder-mri", "decoder-agreement"):  # drawn once, not again by automargin
+        assert pushed_margins(driver, graph_id) == [], f"{graph_id}: its labels or controls overflow its margins"
     shown = [label.text for label in driver.find_elements(By.CSS_SELECTOR, "#decoder-shown label")]
     selected_ids = set(load_cohort(trained_cohort_dir).subject_ids[sorted(selected)])
     assert len(shown) == 2 and set(shown) <= selected_ids, "the two subjects nearest the selection's centre are decoded"

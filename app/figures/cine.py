@@ -115,7 +115,9 @@ def cine_player(panels: Sequence[CinePanel], *, frame_ms: int, title: str = "", 
     layout.update(
         meta={"cine_loop": True, "frame_ms": frame_ms},
         title={"text": figure_title, "x": 0.01, "font": {"size": FIGURE_TITLE_PX}, "subtitle": {"text": plotly_text(caption), "font": {"size": 11, "color": "#555"}}},
-        height=height + extra_px, margin={"l": 10, "r": 40 if bars else 10, "t": (96 if title or caption else 54) + extra_px, "b": 10},
+        # Room for the play buttons and the slider below and the colour bar beside: automargin has nothing to push, so the
+        # figure is drawn once (and each image keeps the size it is drawn at).
+        height=height + extra_px, margin={"l": 10, "r": 80 if bars else 10, "t": (96 if title or caption else 54) + extra_px, "b": 88},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False,
                       "pad": {"t": 4, "r": 6},
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},

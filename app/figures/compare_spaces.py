@@ -141,7 +141,7 @@ def _map_layout(frame_labels: tuple[str, str], axis_labels: tuple[str, str], fra
         **_layout_defaults(revision),
         # Room for the buttons and the slider below, and the colour bar on the right: automargin then has nothing to push
         # and does not draw the map a second time.
-        "margin": {"l": 56, "r": 96, "t": 30, "b": SLIDER_TOP_PX + 52},
+        "margin": {"l": 74, "r": 96, "t": 30, "b": SLIDER_TOP_PX + 52},
     }
 
 

@@ -61,8 +61,9 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
     layout["yaxis"].update(title={"text": "Pearson r"}, range=[lowest, 1.12])
     layout["xaxis2"].update(title={"text": "frame", "standoff": 2})
     layout["yaxis2"].update(title={"text": "area (px)"})
-    # A top margin clear of the mode bar, and the legend under the figure, away from both titles.
-    layout.update(height=height, margin={"l": 50, "r": 10, "t": 48, "b": 70},
+    # A top margin clear of the mode bar, and the legend under the figure, away from both titles; margins the labels and the
+    # legend fit, so Plotly's automargin has nothing to push and draws the figure once.
+    layout.update(height=height, margin={"l": 72, "r": 10, "t": 48, "b": 92},
                   legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.22, "yanchor": "top"})
     return prebuilt_figure(data, layout)
 

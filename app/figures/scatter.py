@@ -193,7 +193,7 @@ def view_layout(title: str, x_label: str, y_label: str, revision: str, caption: 
         "uirevision": revision or "keep",
         # Room for the axes' tick labels and titles, so Plotly's automargin has nothing to push and draws the view once
         # (a pushed margin redraws every point: 100-250 ms a view at 100,000 subjects).
-        "margin": {"l": 62, "r": 10, "t": 36 + 15 * len(caption), "b": 52},
+        "margin": {"l": 72, "r": 10, "t": 36 + 15 * len(caption), "b": 52},  # tick labels such as "−0.05" and the axis title
         "clickmode": "event+select",
         "hovermode": "closest",
         "modebar": {"orientation": "v"},
