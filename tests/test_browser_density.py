@@ -14,7 +14,7 @@ from app.context import AppContext
 from app.core.projections import ProjectionSpec
 from app.core.selection_shapes import points_in_box
 from data_loaders import load_cohort
-from tests.browser import box_select_middle, highlighted_rows, plot_state, requires_chromium, severe_console_errors, wait_for
+from tests.browser import box_select_middle, highlighted_rows, plot_state, pushed_margins, requires_chromium, severe_console_errors, wait_for
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 from tests.serving import running_app
 
@@ -76,6 +76,7 @@ def test_every_view_draws_the_density_of_everyone_and_says_how_to_see_points(dri
         view = wait_for(lambda g=graph_id: _density(driver, g), message=f"{graph_id} drawn as a density")
         assert view["meta"]["density"] == PHENOTYPE_COHORT_SUBJECTS and view["meta"]["highlight"] is False
         assert f"Density of {PHENOTYPE_COHORT_SUBJECTS} subjects" in view["title"] and f"zoom in to ≤ {THRESHOLD} subjects to see points" in view["title"]
+        assert pushed_margins(driver, graph_id) == []  # room for the colour bar: drawn once, not again by automargin
     _shot(driver, "density-views.png")
     assert severe_console_errors(driver) == []
 

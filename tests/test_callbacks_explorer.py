@@ -13,7 +13,8 @@ from app.context import AppContext
 from app.core.cohort_description import readable_time
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
-from app.figures.scatter import FADED_OFFSET
+from app.figures.density import COUNT_BAR_MARGIN_PX, SHARE_BAR_MARGIN_PX
+from app.figures.scatter import FADED_OFFSET, VIEW_RIGHT_MARGIN_PX
 from app.panels import cohorts, compare_cohorts, explorer, tooltips, variables
 from app.panels.address_bar import VIEW_CONTROLS
 from app.panels.explorer import settings as explorer_settings
@@ -360,6 +361,17 @@ def test_above_the_threshold_a_view_draws_the_density_of_everyone_then_repaints_
     assert operations[("layout", "shapes")] == []  # the box drawn in the clinical view is not outlined here
     own = _operations(explorer_views.render_clinical_view(dense_context, "age_years", "lv_mass_g", "sex", [], selection, {"selection"}))
     assert [shape["name"] for shape in own[("layout", "shapes")]] == ["selection"] and own[("data",)][0]["meta"]["highlight"] is True
+
+
+def test_a_colour_change_on_a_density_gives_its_colour_bar_room_or_takes_it_back(dense_context):
+    """The patch sets the right margin with the layers: a bar drawn in too narrow a margin makes Plotly push it and draw again."""
+    def margin_after(colour):
+        patch = explorer_views.render_latent_view(dense_context, 0, "joint", "pca", colour, [], None, {"colour-by"}).figure
+        return _operations(patch)[("layout", "margin", "r")]
+
+    assert margin_after("atrial_fibrillation") == SHARE_BAR_MARGIN_PX
+    assert margin_after(None) == COUNT_BAR_MARGIN_PX  # no colour: counts, with their bar
+    assert margin_after("sex") == VIEW_RIGHT_MARGIN_PX  # each cell's majority: the page's legend, no bar
 
 
 def _zoom(view_revision: str, x, y) -> dict:

@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.io as pio
 
 from app.core.density import Viewport, cell_counts, density_grid, in_viewport
-from app.figures.density import choose_drawing, view_figure
-from app.figures.scatter import colour_coding
+from app.figures.density import COUNT_BAR_MARGIN_PX, SHARE_BAR_MARGIN_PX, choose_drawing, view_figure
+from app.figures.scatter import VIEW_RIGHT_MARGIN_PX, colour_coding
 from data_loaders.manifest import VariableSpec
 from tests.typed_arrays import unpacked
 
@@ -79,6 +79,17 @@ def test_categorical_colour_shows_each_cells_majority_and_binary_its_share_of_ye
     assert np.nanmin(share[upper]) == 1.0 and np.nanmax(share[lower]) == 0.0
     colours = _figure(points, af).data[1].colorscale
     assert colours[0][1] == af.colorscale[1 - af.share_code][1] and colours[-1][1] == af.colorscale[af.share_code][1]
+
+
+def test_a_view_with_a_colour_bar_has_the_right_margin_it_needs_and_one_without_none():
+    """Room for the bar's ticks and title from the start: Plotly's automargin would push the margin and draw the view again."""
+    points, table = _cohort()
+    codings = {"share of yes": colour_coding(table.af.astype("boolean"), AF), "counts": colour_coding(pd.Series(np.zeros(N)), None),
+               "majority": colour_coding(table.sex, SEX), "mean": colour_coding(table.age_years, AGE)}
+    margins = {name: _figure(points, coding).layout.margin.r for name, coding in codings.items()}
+    bars = {name: any(trace.type == "heatmap" and trace.showscale for trace in _figure(points, coding).data) for name, coding in codings.items()}
+    assert margins == {"share of yes": SHARE_BAR_MARGIN_PX, "counts": COUNT_BAR_MARGIN_PX, "majority": VIEW_RIGHT_MARGIN_PX, "mean": VIEW_RIGHT_MARGIN_PX}
+    assert bars == {"share of yes": True, "counts": True, "majority": False, "mean": False}
 
 
 def test_continuous_colour_shows_each_cells_mean_on_the_colour_scale():

@@ -17,11 +17,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.core.density import DensityGrid, Viewport, cell_counts, cell_majority, cell_means, density_grid, in_viewport
-from app.figures.scatter import CONTINUOUS_LEVELS, MISSING_CODE, ColourCoding, scatter_figure, view_layout
+from app.figures.scatter import CONTINUOUS_LEVELS, MISSING_CODE, VIEW_RIGHT_MARGIN_PX, ColourCoding, scatter_figure, view_layout
 
 DENSITY_BINS = 200
 EVERYONE_SCALE = [[0, "#c4c4c4"], [1, "#4f4f4f"]]  # everyone's counts, under the coloured layer
 COUNT_SCALE = [[0, "#c6dbef"], [1, "#08306b"]]
+# The right margin beside a view's colour bar, its ticks and its title ("share yes", "subjects per cell"): automargin then
+# need not push it, which draws the view a second time.
+SHARE_BAR_MARGIN_PX = 80
+COUNT_BAR_MARGIN_PX = 96
 FADED_EVERYONE_OPACITY = 0.45  # everyone's layer when a cohort is highlighted over it
 
 
@@ -124,6 +128,14 @@ def density_traces(grid: DensityGrid, coding: ColourCoding, highlight: np.ndarra
     ]
 
 
+def density_right_margin(coding: ColourCoding) -> int:
+    """A density view's right margin: room for its colour bar where ``coding`` gives it one (a share of "yes", or counts
+    with no colour); a colour change patches it with the layers."""
+    if coding.kind == "binary":
+        return SHARE_BAR_MARGIN_PX
+    return COUNT_BAR_MARGIN_PX if coding.kind == "none" else VIEW_RIGHT_MARGIN_PX
+
+
 def density_data(coordinates: np.ndarray, coding: ColourCoding, highlight: np.ndarray | None, viewport: Viewport | None,
                  bins: int = DENSITY_BINS) -> list[dict]:
     """A density view's traces as they travel (typed arrays), for a Patch that repaints it without a new layout."""
@@ -157,5 +169,7 @@ def view_figure(
         return scatter_figure(coordinates, coding, highlight=highlight, rows=drawing.rows, caption=caption,
                               meta={"follows_zoom": True}, **labels)
     figure = go.Figure(density_traces(density_grid(coordinates, viewport, bins), coding, highlight))
-    figure.update_layout(view_layout(title, x_label, y_label, revision, caption), **(marks or {}))
+    layout = view_layout(title, x_label, y_label, revision, caption)
+    layout["margin"]["r"] = density_right_margin(coding)
+    figure.update_layout(layout, **(marks or {}))
     return figure

@@ -177,6 +177,9 @@ def selection_outline(shape: dict) -> dict:
     return {"type": "path", "path": "M" + "L".join(f"{x},{y}" for x, y in zip(xs, ys)) + "Z", **style}
 
 
+VIEW_RIGHT_MARGIN_PX = 10  # a view without a colour bar (the legend is the page's, shared by the three views)
+
+
 def view_title(title: str, caption: list[str] | None = None) -> str:
     """A view's title, with ``caption`` lines (what the view draws) under it in small grey type."""
     return "".join([plotly_text(title), *(f'<br><span style="font-size:11px;color:#6c757d">{plotly_text(line)}</span>' for line in caption or [])])
@@ -193,7 +196,7 @@ def view_layout(title: str, x_label: str, y_label: str, revision: str, caption: 
         "uirevision": revision or "keep",
         # Room for the axes' tick labels and titles, so Plotly's automargin has nothing to push and draws the view once
         # (a pushed margin redraws every point: 100-250 ms a view at 100,000 subjects).
-        "margin": {"l": 72, "r": 10, "t": 36 + 15 * len(caption), "b": 52},  # tick labels such as "−0.05" and the axis title
+        "margin": {"l": 72, "r": VIEW_RIGHT_MARGIN_PX, "t": 36 + 15 * len(caption), "b": 56},  # tick labels such as "−0.05" and the axis title
         "clickmode": "event+select",
         "hovermode": "closest",
         "modebar": {"orientation": "v"},

@@ -14,7 +14,7 @@ from app import validation
 from app.context import AppContext
 from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
-from app.figures.density import choose_drawing, density_caption, density_data, view_figure
+from app.figures.density import choose_drawing, density_caption, density_data, density_right_margin, view_figure
 from app.figures.messages import message_figure
 from app.figures.scatter import (
     CONTINUOUS_SCALE,
@@ -147,6 +147,7 @@ def render_view(context: AppContext, view: dict, coordinates: np.ndarray, labels
     patch = Patch()  # a density view: new layers, the same axes, zoom and outline
     if triggers & HIGHLIGHT_TRIGGERS:
         patch["data"] = density_data(coordinates, coding, highlight, zoom)
+        patch["layout"]["margin"]["r"] = density_right_margin(coding)  # room for its colour bar, if it has one
         patch["layout"]["title"]["text"] = view_title(labels["title"], density_caption(drawing, threshold, coding))
     _set_marks(patch, view, selection, triggers, marks)
     return patch
