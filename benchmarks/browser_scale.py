@@ -295,6 +295,18 @@ def run_baseline(cohort: Path, n: int, loads: int = 1) -> list[tuple]:
         server.wait(timeout=30)
 
 
+def benchmark_cohort(cache: Path, n: int) -> Path:
+    """The ``n``-subject cohort under ``cache`` (its app cache beside it, ``app-cache-{n}``), built unless already there."""
+    cohort = cache / f"cohort-{n}"
+    if not (cohort / BUILT).exists():  # a cohort built by an earlier version of build_cohort is built again
+        shutil.rmtree(cohort, ignore_errors=True)
+        shutil.rmtree(cache / f"app-cache-{n}", ignore_errors=True)
+        cohort.mkdir(parents=True)
+        build_cohort(cohort, n)
+        (cohort / BUILT).touch()
+    return cohort
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subjects", type=int, nargs="+", default=[100_000])
@@ -314,13 +326,7 @@ def main() -> None:
         parser.error("--loads must be between 1 and 20")
     print(f"{'page':>22} {'action':<24} {'seconds':>8} {'MB down':>10} {'of it data':>10} {'KB up':>9} {'RSS GiB':>8}", flush=True)
     for n in args.subjects:
-        cohort = args.cache / f"cohort-{n}"
-        if not (cohort / BUILT).exists():  # a cohort built by an earlier version of build_cohort is built again
-            shutil.rmtree(cohort, ignore_errors=True)
-            shutil.rmtree(args.cache / f"app-cache-{n}", ignore_errors=True)
-            cohort.mkdir(parents=True)
-            build_cohort(cohort, n)
-            (cohort / BUILT).touch()
+        cohort = benchmark_cohort(args.cache, n)
         rows = run_explorer(cohort, args.cache / f"app-cache-{n}", n, args.density_threshold, args.loads)
         for action in ("first load", "colour change", "box selection"):
             print(f"{'data bytes/point/view':>22} {action:<24} {next(r for r in rows if r[1] == action)[6] / n / 3:>8.2f}")
