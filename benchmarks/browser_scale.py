@@ -140,18 +140,21 @@ def load(driver, url: str) -> None:
     driver.get(url)
 
 
+def cold_load(url: str, n: int) -> float:
+    """Seconds from navigation start until every view shows its ``n`` subjects, in a fresh browser (nothing cached)."""
+    driver = chrome_with_network_log()
+    try:
+        load(driver, url)
+        settle(driver, all_drawn(n))
+        return driver.execute_script("return performance.now();") / 1000 - SETTLE_CHECK_S
+    finally:
+        driver.quit()
+
+
 def first_loads(record: Recorder, url: str, n: int, loads: int) -> None:
     """Time ``loads`` first loads in all, the one already in ``record`` and each other in a fresh browser (nothing cached), and
     add their median as "first load, median" (what the ratio uses): one load on this machine varies by a second between runs."""
-    seconds = [next(row[2] for row in record.rows if row[1] == "first load")]
-    for _ in range(loads - 1):
-        driver = chrome_with_network_log()
-        try:
-            load(driver, url)
-            settle(driver, all_drawn(n))
-            seconds.append(driver.execute_script("return performance.now();") / 1000 - SETTLE_CHECK_S)
-        finally:
-            driver.quit()
+    seconds = [next(row[2] for row in record.rows if row[1] == "first load")] + [cold_load(url, n) for _ in range(loads - 1)]
     median = float(np.median(seconds))
     record.rows.append((record.label, "first load, median", median, 0, 0, float("nan"), 0))
     print(f"{record.label:>22} {'first load, median':<24} {median:>8.2f}   of {len(seconds)}: {', '.join(f'{x:.2f}' for x in sorted(seconds))}", flush=True)

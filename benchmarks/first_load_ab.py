@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from benchmarks.browser_scale import SETTLE_CHECK_S, TIMEOUT_S, all_drawn, benchmark_cohort, chrome_with_network_log, load, settle
+from benchmarks.browser_scale import TIMEOUT_S, benchmark_cohort, cold_load
 from tests.serving import REPO_ROOT, free_port, wait_until_serving
 
 LOADS_PER_ROUND = 2
@@ -56,16 +56,7 @@ def timed_loads(tree: Path, cohort: Path, cache: Path, n: int, loads: int) -> li
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(url, [server], TIMEOUT_S, log_path)
-            seconds = []
-            for _ in range(loads):
-                driver = chrome_with_network_log()
-                try:
-                    load(driver, url)
-                    settle(driver, all_drawn(n))
-                    seconds.append(driver.execute_script("return performance.now();") / 1000 - SETTLE_CHECK_S)
-                finally:
-                    driver.quit()
-            return seconds
+            return [cold_load(url, n) for _ in range(loads)]
         finally:
             server.terminate()
             server.wait(timeout=30)
