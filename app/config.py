@@ -100,6 +100,14 @@ class AppConfig:
         return self.cache_dir / "clusters"
 
     @classmethod
+    def for_workers(cls) -> AppConfig:
+        """The gunicorn and Celery processes' settings (``app.wsgi``): as :meth:`from_env`, but sign-in on unless ``LSE_AUTH`` says otherwise.
+
+        Their recipe binds the web workers to loopback behind a reverse proxy, so the host cannot tell that others reach them.
+        """
+        return cls.from_env(auth=None if os.environ.get("LSE_AUTH") else "password")
+
+    @classmethod
     def from_env(cls, **overrides: object) -> AppConfig:
         """Settings from ``LSE_*`` environment variables, then explicit overrides (CLI flags)."""
         values: dict[str, object] = {}

@@ -10,7 +10,10 @@ from app.config import AppConfig
 from app.demo import not_ready_reason
 from app.server import background_manager, create_app, make_celery
 
-config = AppConfig.from_env()
+config = AppConfig.for_workers()
+if config.resolved_auth == "off":
+    print("WARNING: sign-in is OFF (LSE_AUTH=off): anyone who reaches these workers, through a proxy too, can read and export every subject",
+          file=sys.stderr)
 if reason := not_ready_reason(config):
     print(f"error: {reason}", file=sys.stderr)
     raise SystemExit(4)  # gunicorn's "app failed to load": the arbiter stops instead of respawning workers forever

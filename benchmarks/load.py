@@ -564,7 +564,8 @@ class Servers:
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:
-        env = {**os.environ, "LSE_CACHE_DIR": str(self.workdir / "cache"), "LSE_COHORT": str(self.cohort), "LSE_DEVICE": "cpu"}
+        env = {**os.environ, "LSE_CACHE_DIR": str(self.workdir / "cache"), "LSE_COHORT": str(self.cohort), "LSE_DEVICE": "cpu",
+               "LSE_AUTH": "off"}  # the simulated users post callbacks without signing in (the scaled recipe's default is sign-in on)
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - closed with the process
         if self.kind == "embedded":
             self._spawn([sys.executable, "-m", "app", "--cohort", str(self.cohort), "--port", str(self.port)], env, log)

@@ -53,7 +53,8 @@ def running_scaled_out(cohort_dir: Path, workdir: Path, web_workers: int = 2, ti
     """
     port, redis_port = free_port(), free_port()
     environment = {**os.environ, "LSE_CACHE_DIR": str(workdir / "cache"), "LSE_COHORT": str(cohort_dir),
-                   "LSE_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0", "LSE_DEVICE": "cpu"}
+                   "LSE_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0", "LSE_DEVICE": "cpu",
+                   "LSE_AUTH": "off"}  # the recipe's workers ask for sign-in by default; these tests drive the app, not the sign-in
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed below, after the servers stop
     processes = [subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
                  for command in scale_out_commands(port, redis_port, workdir, web_workers)]

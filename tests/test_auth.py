@@ -162,6 +162,22 @@ def test_settings_that_would_expose_the_server_are_refused():
     assert AppConfig(host="0.0.0.0", auth="off").resolved_auth == "off"
 
 
+def test_the_scaled_out_workers_ask_for_sign_in_unless_told_otherwise(monkeypatch, phenotype_cohort_dir, phenotype_cohort, tmp_path, caplog):
+    """gunicorn binds to loopback behind a proxy, so the host cannot tell that others reach it: app.wsgi's settings turn sign-in on."""
+    for name in ("LSE_AUTH", "LSE_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    assert AppConfig.from_env().resolved_auth == "off"  # python -m app on its default loopback host
+    assert AppConfig.for_workers().resolved_auth == "password"
+    monkeypatch.setenv("LSE_AUTH", "off")
+    assert AppConfig.for_workers().resolved_auth == "off"
+    monkeypatch.setenv("LSE_AUTH", "oidc")
+    with pytest.raises(ConfigError, match="oidc"):
+        AppConfig.for_workers()
+    with caplog.at_level("WARNING"):  # no account yet: the log says how to add one
+        make_client(phenotype_cohort_dir, phenotype_cohort, tmp_path, auth="password")
+    assert "python -m app.users add NAME" in caplog.text
+
+
 def test_passwords_are_hashed_and_checked(tmp_path):
     users = UserStore(tmp_path / "c.sqlite")
     users.add("carol", PASSWORD)

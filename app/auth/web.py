@@ -145,6 +145,8 @@ def _install_sign_in(server: Flask, config: AppConfig, mode: str) -> None:
     server.secret_key = secret_key(config)
     server.config["SESSION_COOKIE_SECURE"] = not is_loopback(config.host)
     users = UserStore(config.resolved_cohort_db)
+    if mode == "password" and not users.list():
+        logger.warning("Sign-in is on and there are no accounts yet: add one with `python -m app.users add NAME` (same LSE_COHORT_DB / cache folder)")
     throttle = SignInThrottle(config.resolved_cohort_db)
     manager = LoginManager(server)
     manager.login_view = "lse_login"
