@@ -154,7 +154,7 @@ def _array_format(table: dict[str, Any], manifest_path: Path, where: str) -> str
 
 
 def _ml4h_folder(manifest: dict, table: dict[str, Any], manifest_path: Path, root: Path, ids: pd.Index, where: str) -> arrays.Ml4hFolder:
-    return arrays.Ml4hFolder(manifest_file(manifest, table, manifest_path, root, where), ids, manifest_path, where, _allow_outside(manifest))
+    return arrays.Ml4hFolder(manifest_file(manifest, table, manifest_path, root, where), ids, manifest_path, where, allows_outside_paths(manifest))
 
 
 def _number(table: dict[str, Any], key: str, default: float, manifest_path: Path, where: str) -> float:
@@ -173,13 +173,14 @@ def cohort_file(root: Path, relative: str, manifest_path: Path, field: str, allo
     return path
 
 
-def _allow_outside(manifest: dict[str, Any]) -> bool:
+def allows_outside_paths(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest lets its paths lead out of the cohort folder (``allow_outside_paths = true``, nothing else)."""
     return manifest.get("allow_outside_paths", False) is True
 
 
 def manifest_file(manifest: dict[str, Any], table: dict[str, Any], manifest_path: Path, root: Path, where: str) -> Path:
     """The ``path`` of a manifest table, checked to stay inside the cohort unless the manifest allows otherwise."""
-    return cohort_file(root, string_field(table, "path", manifest_path, where), manifest_path, f"{where}.path", _allow_outside(manifest))
+    return cohort_file(root, string_field(table, "path", manifest_path, where), manifest_path, f"{where}.path", allows_outside_paths(manifest))
 
 
 def _partial(table: dict[str, Any], manifest_path: Path, where: str) -> bool:

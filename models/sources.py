@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from data_loaders import Cohort, CohortFormatError
+from data_loaders.cohort import allows_outside_paths, cohort_file
 from data_loaders.manifest import MANIFEST_NAME
 from models.config import ECG_INPUT_SAMPLES, EcgInput
 
@@ -112,17 +113,18 @@ def source_from_manifest(root: Path, manifest: dict[str, Any]) -> ModelSource | 
     ecg_input = table.get("ecg_input", "median")
     if ecg_input not in ECG_INPUT_SAMPLES:
         raise CohortFormatError(manifest_path, "model.ecg_input", f"one of {', '.join(ECG_INPUT_SAMPLES)}", repr(ecg_input))
+    outside = allows_outside_paths(manifest)  # a manifest from elsewhere must not make the server load any file as a model
     if kind == NATIVE_FORMAT:
         path = table.get("path")
         if not isinstance(path, str) or not path:
             raise CohortFormatError(manifest_path, "model.path", "the checkpoint folder, relative to the cohort folder", repr(path))
-        return ModelSource(NATIVE_FORMAT, path=(root / path).resolve(), ecg_input=ecg_input)
+        return ModelSource(NATIVE_FORMAT, path=cohort_file(root, path, manifest_path, "model.path", outside).resolve(), ecg_input=ecg_input)
     modules = {}
     for name in MODULE_NAMES:
         value = table.get(name)
         if not isinstance(value, str) or not value:
             raise CohortFormatError(manifest_path, f"model.{name}", "the path of a TorchScript file, relative to the cohort folder", repr(value))
-        modules[name] = (root / value).resolve()
+        modules[name] = cohort_file(root, value, manifest_path, f"model.{name}", outside).resolve()
     return ModelSource(TORCHSCRIPT_FORMAT, modules=tuple(modules.items()), ecg_input=ecg_input)
 
 

@@ -13,6 +13,7 @@ import pytest
 from data_loaders import CohortFormatError, load_cohort
 from data_loaders.cohort_io import update_manifest, write_spaces
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
+from models.sources import source_from_manifest
 
 
 def set_attribute(path: Path, name: str, value) -> None:
@@ -77,6 +78,19 @@ def test_paths_outside_the_cohort_are_refused_unless_the_manifest_allows_them(ti
         load_cohort(tiny_cohort_dir)
     update_manifest(tiny_cohort_dir, allow_outside_paths=True)
     assert len(load_cohort(tiny_cohort_dir).subject_ids) == 12
+
+
+@pytest.mark.parametrize("model", [{"path": "../../root"}, {"path": "/etc"},
+                                   {"format": "torchscript", "ecg_encoder": "ecg_encoder.pt", "mri_encoder": "mri_encoder.pt",
+                                    "ecg_decoder": "/etc/passwd", "mri_decoder": "mri_decoder.pt"}])
+def test_model_paths_outside_the_cohort_are_refused_unless_the_manifest_allows_them(tmp_path, model):
+    """A model is read and run by the server (TorchScript is code): its files are held to the cohort folder like the data."""
+    field = "model.path" if "path" in model else "model.ecg_decoder"
+    with pytest.raises(CohortFormatError, match=f"{field}: expected a path inside the cohort folder"):
+        source_from_manifest(tmp_path, {"model": model})
+    assert source_from_manifest(tmp_path, {"model": model, "allow_outside_paths": True}) is not None
+    inside = source_from_manifest(tmp_path, {"model": {"path": "model"}})
+    assert inside is not None and inside.path == (tmp_path / "model").resolve()
 
 
 def test_an_all_missing_continuous_variable_is_left_out(tiny_cohort_dir):
