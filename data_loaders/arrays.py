@@ -97,11 +97,23 @@ def _check_dataset(file: h5py.File, path: Path, name: str, shape_tail: tuple[int
         raise CohortFormatError(path, name, "a numeric dtype", str(dataset.dtype))
 
 
-def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index, partial: bool = False) -> pd.Index:
-    """The file's subject ids: the phenotype table's, or with ``partial`` any subset of them (imported cohorts)."""
+def stored_subject_ids(file: h5py.File, path: Path) -> pd.Index:
+    """The file's ``sample_id`` dataset as text ids: strings as stored, whole numbers (ml4h's UK Biobank ids) as their digits."""
     if IDS_DATASET not in file:
         raise CohortFormatError(path, IDS_DATASET, "a dataset of subject ids", "none")
-    stored = pd.Index(file[IDS_DATASET].asstr()[:])
+    dataset = file[IDS_DATASET]
+    if dataset.ndim != 1:
+        raise CohortFormatError(path, IDS_DATASET, "one id per subject (a 1-D dataset)", f"shape {dataset.shape}")
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        return pd.Index(dataset.asstr()[:])
+    if np.issubdtype(dataset.dtype, np.integer):
+        return pd.Index(dataset[:].astype(str))
+    raise CohortFormatError(path, IDS_DATASET, "subject ids as strings or whole numbers", f"dtype {dataset.dtype}")
+
+
+def _stored_ids(file: h5py.File, path: Path, expected_ids: pd.Index, partial: bool = False) -> pd.Index:
+    """The file's subject ids: the phenotype table's, or with ``partial`` any subset of them (imported cohorts)."""
+    stored = stored_subject_ids(file, path)
     if stored.has_duplicates:
         raise CohortFormatError(path, IDS_DATASET, "unique ids", f"duplicates such as {list(stored[stored.duplicated()][:5])}")
     missing = expected_ids.difference(stored)
@@ -126,6 +138,16 @@ def positive_scale(value: object, path: Path, field: str) -> float:
     return float(value)
 
 
+def stored_scale(file: h5py.File, path: Path, attribute: str, datasets: Sequence[str], meaning: str) -> float:
+    """The file's scale attribute; 1.0 when absent only for float data: integers without it would be read in the wrong unit, silently."""
+    if attribute in file.attrs:
+        return positive_scale(file.attrs[attribute], path, f"attrs.{attribute}")
+    integer = [name for name in datasets if name in file and np.issubdtype(file[name].dtype, np.integer)]
+    if integer:
+        raise CohortFormatError(path, f"attrs.{attribute}", f"{meaning} (needed: {integer[0]} is stored as {file[integer[0]].dtype})", "none")
+    return 1.0
+
+
 def check_subject_size(shape: tuple[int, ...], path: Path, name: str) -> None:
     """Refuse, before reading, per-subject arrays with an empty or impossibly large shape."""
     if any(size < 1 for size in shape):
@@ -140,6 +162,17 @@ def check_finite(values: np.ndarray, ids: Sequence[str], path: Path, name: str) 
     if bad.any():
         named = [str(i) for i, flag in zip(ids, bad) if flag][:5]
         raise CohortFormatError(path, name, "finite values (no NaN or inf)", f"{int(bad.sum())} subjects with NaN/inf, e.g. {named}")
+    return values
+
+
+def check_unit_range(values: np.ndarray, ids: Sequence[str], path: Path, name: str, scale_field: str) -> np.ndarray:
+    """Refuse intensities outside [0, 1] once scaled (a wrong ``intensity_scale``), naming the subjects concerned (first five)."""
+    flat = values.reshape(len(values), -1)
+    bad = ((flat.min(axis=1) < 0) | (flat.max(axis=1) > 1 + 1e-6)) if len(values) else np.zeros(0, dtype=bool)
+    if bad.any():
+        named = [str(i) for i, flag in zip(ids, bad) if flag][:5]
+        raise CohortFormatError(path, name, f"intensities in [0, 1] once divided by {scale_field}",
+                                f"{int(bad.sum())} subjects outside it (values {float(flat.min()):g} to {float(flat.max()):g}), e.g. {named}")
     return values
 
 
@@ -165,10 +198,10 @@ class Hdf5EcgSource:
             if leads is None:
                 raise CohortFormatError(path, "attrs.leads", "the lead names in array order", "none")
             self.leads = tuple(str(lead) for lead in leads)
-            self._scale = positive_scale(file.attrs.get("scale_to_mv", 1.0), path, "attrs.scale_to_mv")
             n = len(self._index)
             _check_dataset(file, path, ECG_STRIP_DATASET, (cohort_spec.ECG_STRIP_SAMPLES, len(self.leads)), n)
             _check_dataset(file, path, ECG_MEDIAN_DATASET, (cohort_spec.ECG_MEDIAN_SAMPLES, len(self.leads)), n)
+            self._scale = stored_scale(file, path, "scale_to_mv", (ECG_STRIP_DATASET, ECG_MEDIAN_DATASET), "the millivolts per stored unit")
 
     def _read(self, name: str, ids: Sequence[str]) -> np.ndarray:
         rows = rows_for(self._index, ids, self.path)
@@ -197,12 +230,13 @@ class Hdf5MriSource:
             _check_dataset(file, path, MRI_CINE_DATASET, (None, None, None), len(self._index))
             self.frame_shape = tuple(file[MRI_CINE_DATASET].shape[1:])
             check_subject_size(self.frame_shape, path, MRI_CINE_DATASET)
-            self._scale = 1.0 / positive_scale(file.attrs.get("intensity_scale", 1.0), path, "attrs.intensity_scale")
+            self._scale = 1.0 / stored_scale(file, path, "intensity_scale", (MRI_CINE_DATASET,), "the stored value of full intensity (255 for uint8)")
 
     def cines(self, ids: Sequence[str]) -> np.ndarray:
         rows = rows_for(self._index, ids, self.path)
         with h5py.File(self.path, "r") as file:
-            return check_finite(scaled(read_rows(file[MRI_CINE_DATASET], rows), self._scale), ids, self.path, MRI_CINE_DATASET)
+            cines = check_finite(scaled(read_rows(file[MRI_CINE_DATASET], rows), self._scale), ids, self.path, MRI_CINE_DATASET)
+        return check_unit_range(cines, ids, self.path, MRI_CINE_DATASET, "attrs.intensity_scale")
 
 
 class Ml4hFolder:
@@ -289,4 +323,4 @@ class Ml4hMriSource:
             raise CohortFormatError(self._folder.folder, self._dataset, "the same cine shape for every subject", str(sorted(shapes)))
         if not frames:
             return np.empty((0, 0, 0, 0), dtype=np.float32)
-        return scaled(np.stack(frames), self._scale)
+        return check_unit_range(scaled(np.stack(frames), self._scale), ids, self._folder.folder, self._dataset, "the manifest's mri.intensity_scale")

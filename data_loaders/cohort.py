@@ -254,10 +254,8 @@ def _read_space_hdf5(path: Path, dataset: str) -> tuple[pd.Index, np.ndarray]:
     with h5py.File(path, "r") as file:
         if dataset not in file:
             raise CohortFormatError(path, dataset, "a latent matrix of that name", f"datasets {sorted(file.keys())}")
-        if arrays.IDS_DATASET not in file:
-            raise CohortFormatError(path, arrays.IDS_DATASET, "a dataset of subject ids", "none")
+        stored_ids = arrays.stored_subject_ids(file, path)
         stored = file[dataset]
-        stored_ids = pd.Index(file[arrays.IDS_DATASET].asstr()[:])
         offset = stored.id.get_offset()
         if offset is None or stored.chunks is not None or stored.compression or stored.dtype != np.dtype("<f4") or stored.ndim != 2:
             return stored_ids, stored[()]

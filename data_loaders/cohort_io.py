@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from data_loaders.arrays import IDS_DATASET
+from data_loaders.arrays import IDS_DATASET, stored_subject_ids
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
 
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
@@ -197,7 +197,7 @@ def _existing_spaces(path: Path, ids: np.ndarray, exclude: set[str]) -> dict[str
     if not path.is_file():
         return {}
     with h5py.File(path, "r") as file:
-        if IDS_DATASET not in file or list(file[IDS_DATASET].asstr()[:]) != list(ids):
+        if IDS_DATASET not in file or list(stored_subject_ids(file, path)) != list(ids):
             return {}
         return {name: file[name][()] for name in file if name not in exclude and name != IDS_DATASET}
 

@@ -82,5 +82,11 @@ def read_latent_table(path: Path, id_column: str = SUBJECT_ID) -> tuple[pd.Index
     expected = [f"latent_{i}" for i in range(len(latent_columns))]
     if set(latent_columns) != set(expected):
         raise CohortFormatError(path, "latent columns", f"latent_0 … latent_{len(expected) - 1} without gaps", str(latent_columns[:6]))
-    values = table[expected].to_numpy(dtype=np.float32)
+    for column in expected:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            bad = table.index[numbers.isna() & table[column].notna()]
+            if len(bad):
+                raise CohortFormatError(path, column, "numbers", f"{table[column][bad[0]]!r} for subject {bad[0]} ({len(bad)} such values)")
+    values = table[expected].apply(pd.to_numeric).to_numpy(dtype=np.float32)
     return table.index, values

@@ -93,6 +93,73 @@ def test_model_paths_outside_the_cohort_are_refused_unless_the_manifest_allows_t
     assert inside is not None and inside.path == (tmp_path / "model").resolve()
 
 
+def _as_whole_number(synthetic_id: str) -> int:
+    return 1_000_000 + int(synthetic_id.removeprefix("SYN"))
+
+
+def _store_ids_as(path: Path, dtype: str) -> None:
+    with h5py.File(path, "a") as file:
+        stored = file["sample_id"]
+        numbers = stored[()] if np.issubdtype(stored.dtype, np.integer) else np.array([_as_whole_number(i) for i in stored.asstr()[()]])
+        del file["sample_id"]
+        file.create_dataset("sample_id", data=numbers.astype(dtype))
+
+
+def test_whole_number_ids_in_hdf5_files_are_read_as_the_tables_ids(tiny_cohort_dir):
+    """ml4h and UK Biobank ids are integers: an HDF5 file may store them so, as its latent TSVs do."""
+    all_ids = list(load_cohort(tiny_cohort_dir).subject_ids)
+    write_spaces(tiny_cohort_dir, {"joint": np.random.default_rng(0).normal(size=(len(all_ids), 4)).astype(np.float32)}, all_ids)
+    before = load_cohort(tiny_cohort_dir)
+    chosen = list(before.subject_ids[[2, 7]])
+    path = tiny_cohort_dir / "phenotypes.parquet"
+    table = pd.read_parquet(path)
+    table["sample_id"] = [str(_as_whole_number(i)) for i in table["sample_id"]]
+    table.to_parquet(path, index=False)
+    for name in ("ecg.h5", "mri.h5", "spaces.h5"):
+        _store_ids_as(tiny_cohort_dir / name, "int64")
+    after = load_cohort(tiny_cohort_dir)
+    renamed = [str(_as_whole_number(i)) for i in chosen]
+    assert list(after.subject_ids) == [str(_as_whole_number(i)) for i in before.subject_ids]
+    assert np.array_equal(after.ecg_median(renamed), before.ecg_median(chosen)) and np.array_equal(after.mri(renamed), before.mri(chosen))
+    assert np.array_equal(after.spaces["joint"], before.spaces["joint"])
+    _store_ids_as(tiny_cohort_dir / "spaces.h5", "float64")
+    with pytest.raises(CohortFormatError, match="spaces.h5: sample_id: expected subject ids as strings or whole numbers, found dtype float64"):
+        load_cohort(tiny_cohort_dir)
+
+
+def test_text_in_a_latent_column_is_refused_naming_the_column_the_value_and_the_subject(tiny_cohort_dir):
+    ids = list(load_cohort(tiny_cohort_dir).subject_ids)
+    table = pd.DataFrame({"sample_id": ids, "latent_0": np.arange(len(ids), dtype=float), "latent_1": ["0.5"] * len(ids)})
+    table.loc[4, "latent_1"] = "about 0.3"
+    table.to_csv(tiny_cohort_dir / "mine.tsv", sep="\t", index=False)
+    update_manifest(tiny_cohort_dir, spaces={**read_manifest(tiny_cohort_dir / MANIFEST_NAME).get("spaces", {}), "mine": {"path": "mine.tsv"}})
+    with pytest.raises(CohortFormatError, match=f"mine.tsv: latent_1: expected numbers, found 'about 0.3' for subject {ids[4]} \\(1 such values\\)"):
+        load_cohort(tiny_cohort_dir)
+    table.loc[4, "latent_1"] = "0.25"  # numbers written as text are numbers
+    table.to_csv(tiny_cohort_dir / "mine.tsv", sep="\t", index=False)
+    assert load_cohort(tiny_cohort_dir).spaces["mine"][4, 1] == np.float32(0.25)
+
+
+def test_integer_arrays_need_their_scale_and_cines_must_scale_into_zero_to_one(tiny_cohort_dir):
+    """Without the attribute, a uint8 cine read as 0-255 (and an integer ECG in its stored units), silently."""
+    with h5py.File(tiny_cohort_dir / "mri.h5", "a") as file:
+        assert file["cine"].dtype == np.uint8
+        del file.attrs["intensity_scale"]
+    with pytest.raises(CohortFormatError, match=r"mri.h5: attrs.intensity_scale: expected the stored value of full intensity \(255 for uint8\) "
+                                                r"\(needed: cine is stored as uint8\), found none"):
+        load_cohort(tiny_cohort_dir)
+    set_attribute(tiny_cohort_dir / "mri.h5", "intensity_scale", 100.0)  # too small: bright pixels land above 1
+    cohort = load_cohort(tiny_cohort_dir)
+    with pytest.raises(CohortFormatError, match=r"mri.h5: cine: expected intensities in \[0, 1\] once divided by attrs.intensity_scale"):
+        cohort.mri(list(cohort.subject_ids[:3]))
+    with h5py.File(tiny_cohort_dir / "ecg.h5", "a") as file:
+        integer = np.issubdtype(file["strip"].dtype, np.integer)
+        del file.attrs["scale_to_mv"]
+    if integer:
+        with pytest.raises(CohortFormatError, match="ecg.h5: attrs.scale_to_mv: expected the millivolts per stored unit"):
+            load_cohort(tiny_cohort_dir)
+
+
 def test_an_all_missing_continuous_variable_is_left_out(tiny_cohort_dir):
     table = pd.read_parquet(tiny_cohort_dir / "phenotypes.parquet")
     table["lv_mass_g"] = np.nan
