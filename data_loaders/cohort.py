@@ -16,7 +16,7 @@ from data_loaders import arrays, cohort_spec
 from data_loaders.cohort_io import clean_leftovers
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import MANIFEST_NAME, VariableSpec, parse_variables, read_manifest, section, string_field
-from data_loaders.tables import read_latent_table, read_phenotypes
+from data_loaders.tables import read_latent_table, read_phenotypes, read_predictions
 
 FINITE_CHECK_ROWS = 65_536
 
@@ -85,7 +85,7 @@ class Cohort:
         table = section(self.manifest, "predictions", manifest_path, required=False)
         if not table:
             return None
-        return pd.read_parquet(manifest_file(self.manifest, table, manifest_path, self.root, "predictions"))
+        return read_predictions(manifest_file(self.manifest, table, manifest_path, self.root, "predictions"), self.phenotypes, self.variables)
 
     @property
     def has_ecg(self) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_loaders.cohort_spec import SUBJECT_ID
+from data_loaders.cohort_spec import SPLIT, SUBJECT_ID
 from data_loaders.errors import CohortFormatError
 from data_loaders.manifest import VariableSpec
 
@@ -15,7 +15,16 @@ TABLE_SUFFIXES = (".parquet", ".csv", ".tsv")
 
 
 def read_table(path: Path, id_column: str) -> pd.DataFrame:
-    """Read a Parquet/CSV/TSV table with its id column as strings (ml4h ids are integers)."""
+    """Read a Parquet/CSV/TSV table with one row per id, indexed by its id column as strings (ml4h ids are integers)."""
+    table = _read_with_ids(path, id_column)
+    duplicated = table[id_column][table[id_column].duplicated()]
+    if len(duplicated):
+        raise CohortFormatError(path, id_column, "unique ids", f"duplicates such as {list(duplicated.unique()[:5])}")
+    return table.set_index(id_column)
+
+
+def _read_with_ids(path: Path, id_column: str) -> pd.DataFrame:
+    """A Parquet/CSV/TSV table whose id column is present, complete, and read as strings."""
     if not path.is_file():
         raise CohortFormatError(path, "file", "an existing Parquet, CSV or TSV file", "no such file")
     suffix = path.suffix.lower()
@@ -36,10 +45,7 @@ def read_table(path: Path, id_column: str) -> pd.DataFrame:
     if ids.isna().any():
         raise CohortFormatError(path, id_column, "an id on every row", f"{int(ids.isna().sum())} empty ids")
     table[id_column] = ids.astype(str)
-    duplicated = table[id_column][table[id_column].duplicated()]
-    if len(duplicated):
-        raise CohortFormatError(path, id_column, "unique ids", f"duplicates such as {list(duplicated.unique()[:5])}")
-    return table.set_index(id_column)
+    return table
 
 
 def read_phenotypes(path: Path, id_column: str, variables: dict[str, VariableSpec]) -> pd.DataFrame:
@@ -90,3 +96,57 @@ def read_latent_table(path: Path, id_column: str = SUBJECT_ID) -> tuple[pd.Index
                 raise CohortFormatError(path, column, "numbers", f"{table[column][bad[0]]!r} for subject {bad[0]} ({len(bad)} such values)")
     values = table[expected].apply(pd.to_numeric).to_numpy(dtype=np.float32)
     return table.index, values
+
+
+PREDICTION_COLUMNS = (SUBJECT_ID, "task", "space", "prediction", SPLIT)  # required; kind, threshold and fit are optional
+PREDICTION_KINDS = {"binary": "binary", "continuous": "continuous"}  # a variable's type → how its predictions are scored
+
+
+def read_predictions(path: Path, phenotypes: pd.DataFrame, variables: dict[str, VariableSpec]) -> pd.DataFrame:
+    """A long table of predictor outputs, one row per (subject, task, space), checked against the cohort.
+
+    Only rows whose ``split`` is ``test`` are ever scored (the rest trained the predictor); ``kind``
+    (binary: probabilities, continuous: values) defaults to the task variable's type. Checked with
+    integer codes, not strings: a million subjects' table has tens of millions of rows.
+    """
+    table = _read_with_ids(path, SUBJECT_ID)
+    missing = [column for column in PREDICTION_COLUMNS if column not in table.columns]
+    if missing:
+        raise CohortFormatError(path, missing[0], f"columns {', '.join(PREDICTION_COLUMNS)} (split: 'test' marks the held-out rows that are scored)",
+                                f"columns {list(table.columns)[:8]}")
+    for name in ("task", "space", SPLIT):
+        table[name] = table[name].astype(str).astype("category")
+    unknown = sorted(set(table["task"].cat.categories) - set(variables))
+    if unknown:
+        raise CohortFormatError(path, "task", "names of variables declared in the manifest", f"{unknown[:5]}")
+    numbers = pd.to_numeric(table["prediction"], errors="coerce")
+    bad = numbers.isna() & table["prediction"].notna()
+    if bad.any():
+        raise CohortFormatError(path, "prediction", "numbers", f"{table['prediction'][bad].iloc[0]!r} for subject {table[SUBJECT_ID][bad].iloc[0]}")
+    table["prediction"] = numbers.astype(np.float64)
+    rows = phenotypes.index.get_indexer(table[SUBJECT_ID])
+    if (rows < 0).any():
+        strangers = table[SUBJECT_ID][rows < 0]
+        raise CohortFormatError(path, SUBJECT_ID, "subjects of the phenotype table", f"{strangers.nunique()} other ids, e.g. {list(strangers.unique()[:3])}")
+    task_codes, space_codes = (table[name].cat.codes.to_numpy(np.int64) for name in ("task", "space"))
+    key = (rows.astype(np.int64) * len(table["task"].cat.categories) + task_codes) * len(table["space"].cat.categories) + space_codes
+    repeated = pd.Series(key).duplicated().to_numpy()
+    if repeated.any():
+        first = table[repeated].iloc[0]
+        raise CohortFormatError(path, SUBJECT_ID, "one row per subject, task and space",
+                                f"{int(repeated.sum())} repeats, e.g. {first[SUBJECT_ID]} for {first['task']} in {first['space']}")
+    if "test" not in set(table[SPLIT].cat.categories):
+        raise CohortFormatError(path, SPLIT, "some rows with split = 'test' (the held-out predictions that are scored)",
+                                f"values {sorted(table[SPLIT].cat.categories)[:5]}")
+    if "kind" in table.columns:
+        table["kind"] = table["kind"].astype(str).astype("category")
+        odd = sorted(set(table["kind"].cat.categories) - set(PREDICTION_KINDS.values()))
+        if odd:
+            raise CohortFormatError(path, "kind", f"one of {', '.join(PREDICTION_KINDS.values())}", f"{odd[:5]}")
+    else:
+        kinds = {task: PREDICTION_KINDS.get(variables[task].type) for task in table["task"].cat.categories}
+        unscorable = sorted(task for task, kind in kinds.items() if kind is None)
+        if unscorable:
+            raise CohortFormatError(path, "kind", f"a kind column for tasks that are not binary or continuous variables, such as {unscorable[0]!r}", "none")
+        table["kind"] = table["task"].map(kinds)
+    return table

@@ -13,6 +13,7 @@ import pytest
 from data_loaders import CohortFormatError, load_cohort
 from data_loaders.cohort_io import update_manifest, write_spaces
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
+from app.core.metrics import held_out_test_predictions
 from models.sources import source_from_manifest
 
 
@@ -158,6 +159,42 @@ def test_integer_arrays_need_their_scale_and_cines_must_scale_into_zero_to_one(t
     if integer:
         with pytest.raises(CohortFormatError, match="ecg.h5: attrs.scale_to_mv: expected the millivolts per stored unit"):
             load_cohort(tiny_cohort_dir)
+
+
+def _write_predictions(cohort_dir: Path, table: pd.DataFrame) -> None:
+    table.to_csv(cohort_dir / "predictions.tsv", sep="\t", index=False)
+    update_manifest(cohort_dir, predictions={"path": "predictions.tsv"})
+
+
+def test_a_predictions_table_of_its_own_needs_only_the_documented_columns_and_is_scored_by_each_tasks_type(tiny_cohort_dir):
+    ids = list(load_cohort(tiny_cohort_dir).subject_ids)
+    split = ["train"] * 6 + ["test"] * 6
+    table = pd.concat([pd.DataFrame({"sample_id": ids, "task": task, "space": "joint", "prediction": np.linspace(0.1, 0.9, 12), "split": split})
+                       for task in ("atrial_fibrillation", "lv_mass_g")])
+    _write_predictions(tiny_cohort_dir, table)
+    read = load_cohort(tiny_cohort_dir).predictions()
+    assert dict(zip(read["task"], read["kind"])) == {"atrial_fibrillation": "binary", "lv_mass_g": "continuous"}  # not all "binary"
+    cohort = load_cohort(tiny_cohort_dir)
+    scored = held_out_test_predictions(read, cohort.phenotypes)
+    assert {key: task.kind for key, task in scored.items()} == {("atrial_fibrillation", "joint"): "binary", ("lv_mass_g", "joint"): "continuous"}
+    assert all(set(task.rows) <= set(range(6, 12)) for task in scored.values())  # the test rows only
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: t.drop(columns="split"), "predictions.tsv: split: expected columns sample_id, task, space, prediction, split"),
+    (lambda t: t.assign(split="train"), "predictions.tsv: split: expected some rows with split = 'test'"),
+    (lambda t: t.assign(task="lv_mas_g"), r"predictions.tsv: task: expected names of variables declared in the manifest, found \['lv_mas_g'\]"),
+    (lambda t: t.assign(prediction=["high"] + [0.5] * 11), "predictions.tsv: prediction: expected numbers, found 'high' for subject"),
+    (lambda t: t.assign(sample_id=["nobody"] + list(t.sample_id[1:])), r"predictions.tsv: sample_id: expected subjects of the phenotype table, found 1 other ids"),
+    (lambda t: pd.concat([t, t.iloc[:1]]), "predictions.tsv: sample_id: expected one row per subject, task and space, found 1 repeats"),
+    (lambda t: t.assign(kind="probability"), r"predictions.tsv: kind: expected one of binary, continuous, found \['probability'\]"),
+])
+def test_a_predictions_table_that_cannot_be_scored_is_refused_naming_file_column_and_value(tiny_cohort_dir, change, message):
+    ids = list(load_cohort(tiny_cohort_dir).subject_ids)
+    table = pd.DataFrame({"sample_id": ids, "task": "lv_mass_g", "space": "joint", "prediction": 0.5, "split": ["train"] * 6 + ["test"] * 6})
+    _write_predictions(tiny_cohort_dir, change(table))
+    with pytest.raises(CohortFormatError, match=message):
+        load_cohort(tiny_cohort_dir).predictions()
 
 
 def test_an_all_missing_continuous_variable_is_left_out(tiny_cohort_dir):
