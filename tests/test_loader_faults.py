@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.core.metrics import held_out_test_predictions
 from data_loaders import CohortFormatError, load_cohort
 from data_loaders.cohort_io import update_manifest, write_spaces
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
-from app.core.metrics import held_out_test_predictions
 from models.sources import source_from_manifest
 
 
