@@ -153,8 +153,19 @@ def test_both_modalities_with_some_subjects_missing_one_load_as_a_cohort(demo, p
     cohort, report = _import(tmp_path, phenotype_csv, ecg_wfdb=tmp_path / "wfdb", mri_nifti=tmp_path / "nifti")
     assert cohort.ecg_present.sum() == 8 and cohort.mri_present.sum() == 8 and (cohort.ecg_present & cohort.mri_present).sum() == 4
     assert set(cohort.phenotypes["split"]) == {"train", "test"}
+    assert cohort.variables["split"].role == "administrative"  # bookkeeping: not a row of Table 1 or a cluster's description
     assert cohort.variables["has_mri"].type == "binary" and cohort.variables["sex"].categories == ("female", "male")
     assert (tmp_path / "imported" / "import_report.csv").is_file()
+
+
+def test_a_text_column_with_too_many_values_to_be_a_category_is_named_in_the_summary(demo, phenotype_csv, tmp_path, monkeypatch):
+    table = pd.read_csv(phenotype_csv)
+    table["gp_practice"] = [f"practice {i}" for i in range(len(table))]
+    table.to_csv(phenotype_csv, index=False)
+    monkeypatch.setattr(cohort_import, "MAX_CATEGORIES", 5)
+    cohort, report = _import(tmp_path, phenotype_csv)
+    assert "gp_practice" not in cohort.variables and "age_years" in cohort.variables
+    assert "  column 'gp_practice' is not offered as a variable: 12 distinct texts (at most 5 make a category)" in report.summary_lines()
 
 
 def test_a_failing_import_leaves_nothing_behind(demo, phenotype_csv, tmp_path, monkeypatch):

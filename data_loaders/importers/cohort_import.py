@@ -74,6 +74,7 @@ class ImportReport:
     out: Path
     rows: list[dict[str, str]] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)  # recordings whose subject is not in the phenotype table
+    left_out: dict[str, str] = field(default_factory=dict)  # phenotype columns not offered as variables, and why
 
     def add(self, subject_id: str, modality: str, status: str, note: str = "") -> None:
         self.rows.append({"subject_id": subject_id, "modality": modality, "status": status, "note": note})
@@ -94,6 +95,8 @@ class ImportReport:
             )
         for modality, count in sorted(self.ignored.items()):
             lines.append(f"  {modality}: {count} recording(s) for subjects not in the phenotype table ignored")
+        for column, why in self.left_out.items():
+            lines.append(f"  column {column!r} is not offered as a variable: {why}")
         skipped = [row for row in self.rows if row["status"] == "skipped"]
         if skipped:
             lines.append(f"Skipped ({len(skipped)}):")
@@ -127,7 +130,10 @@ def import_cohort(options: ImportOptions, progress: Progress | None = None) -> I
         table = _with_import_columns(phenotypes, has_ecg if ecg_paths is not None else None, has_mri if mri_locations is not None else None, options.seed)
         table.reset_index().to_parquet(building / "phenotypes.parquet", index=False)
         report.table().to_csv(building / REPORT_FILE, index=False)
-        write_manifest(building, _manifest(options, table, has_ecg.any(), has_mri.any()))
+        variables = import_variables(table)
+        report.left_out = {str(name): f"{table[name].dropna().astype(str).nunique()} distinct texts (at most {MAX_CATEGORIES} make a category)"
+                           for name in table.columns if str(name) not in variables}
+        write_manifest(building, _manifest(options, variables, has_ecg.any(), has_mri.any()))
     return report
 
 
@@ -380,11 +386,19 @@ def _with_import_columns(phenotypes: pd.DataFrame, has_ecg: np.ndarray | None, h
     return table
 
 
-def _manifest(options: ImportOptions, table: pd.DataFrame, any_ecg: bool, any_mri: bool) -> dict[str, Any]:
+def import_variables(table: pd.DataFrame) -> dict[str, VariableSpec]:
+    """The imported table's variables: inferred from the values, with the columns the import adds described as such."""
     variables = infer_variables(table)
     for column, label in ((HAS_ECG, "Has an ECG"), (HAS_MRI, "Has a cine MRI")):
         if column in variables:
             variables[column] = VariableSpec(column, "binary", label, group="Recordings", description="Whether the import found and accepted this subject's recording.")
+    if cohort_spec.SPLIT in variables and variables[cohort_spec.SPLIT].type == "categorical":  # bookkeeping, not a clinical finding (Table 1)
+        variables[cohort_spec.SPLIT] = VariableSpec(cohort_spec.SPLIT, "categorical", "Split", group="Study", categories=variables[cohort_spec.SPLIT].categories,
+                                                    description="Train/test split for models and predictors.", role="administrative")
+    return variables
+
+
+def _manifest(options: ImportOptions, variables: dict[str, VariableSpec], any_ecg: bool, any_mri: bool) -> dict[str, Any]:
     sources = [str(s) for s in (options.ecg_wfdb, options.ecg_dicom, options.mri_dicom, options.mri_nifti) if s]
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
