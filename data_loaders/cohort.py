@@ -55,6 +55,17 @@ class Cohort:
         return str(self.manifest.get("name", self.root.name))
 
     @property
+    def description(self) -> str:
+        """The manifest's description of the cohort (Markdown; checked to be text at load), or ""."""
+        return self.manifest.get("description", "")
+
+    @property
+    def space_descriptions(self) -> dict[str, str]:
+        """Each latent space's description from the manifest, for the spaces that have one."""
+        tables = self.manifest.get("spaces", {})
+        return {name: tables[name]["description"] for name in self.spaces if name in tables and tables[name].get("description")}
+
+    @property
     def subject_ids(self) -> pd.Index:
         return self.phenotypes.index
 
@@ -131,6 +142,7 @@ def load_cohort(path: Path | str) -> Cohort:
     clean_leftovers(root.parent, only=root.name)  # a swap killed mid-way: the previous state back (logged)
     clean_leftovers(root)
     manifest = read_manifest(manifest_path)
+    _check_description(manifest, manifest_path, "description")
     variables = parse_variables(manifest, manifest_path)
     table = section(manifest, "phenotypes", manifest_path)
     id_column = string_field(table, "id_column", manifest_path, "phenotypes", default=cohort_spec.SUBJECT_ID)
@@ -144,6 +156,13 @@ def load_cohort(path: Path | str) -> Cohort:
     mri = _mri_source(manifest, manifest_path, root, phenotypes)
     spaces = _read_spaces(manifest, manifest_path, root, ids)
     return Cohort(root, manifest, phenotypes, variables, ecg, mri, spaces)
+
+
+def _check_description(table: dict[str, Any], manifest_path: Path, field: str) -> None:
+    """A description, where there is one, is text: the app shows it as Markdown (without HTML)."""
+    value = table.get("description", "")
+    if not isinstance(value, str):
+        raise CohortFormatError(manifest_path, field, "text (Markdown)", f"{type(value).__name__} {value!r}"[:80])
 
 
 def _array_format(table: dict[str, Any], manifest_path: Path, where: str) -> str:
@@ -239,6 +258,7 @@ def _read_spaces(manifest: dict, manifest_path: Path, root: Path, ids: pd.Index)
         where = f"spaces.{name}"
         if not isinstance(table, dict):
             raise CohortFormatError(manifest_path, where, "a table with a path", type(table).__name__)
+        _check_description(table, manifest_path, f"{where}.description")
         path = manifest_file(manifest, table, manifest_path, root, where)
         if path.suffix.lower() in (".h5", ".hdf5"):
             stored_ids, matrix = _read_space_hdf5(path, string_field(table, "dataset", manifest_path, where, default=name))

@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.config import AppConfig
+from app.context import AppContext
 from app.core.metrics import held_out_test_predictions
+from app.panels import variables
 from data_loaders import CohortFormatError, load_cohort
 from data_loaders.cohort_io import update_manifest, write_spaces
 from data_loaders.manifest import MANIFEST_NAME, read_manifest
@@ -195,6 +198,19 @@ def test_a_predictions_table_that_cannot_be_scored_is_refused_naming_file_column
     _write_predictions(tiny_cohort_dir, change(table))
     with pytest.raises(CohortFormatError, match=message):
         load_cohort(tiny_cohort_dir).predictions()
+
+
+def test_the_manifests_descriptions_are_shown_in_the_variables_tab_as_markdown_without_html(tiny_cohort_dir, tmp_path):
+    ids = list(load_cohort(tiny_cohort_dir).subject_ids)
+    write_spaces(tiny_cohort_dir, {"joint": np.zeros((len(ids), 2), dtype=np.float32)}, ids, descriptions={"joint": "Fused ECG + MRI"})
+    update_manifest(tiny_cohort_dir, description="Ward 7's **2024** intake <img src=x onerror=alert(1)>")
+    context = AppContext(AppConfig(cohort_dir=tiny_cohort_dir, cache_dir=tmp_path), load_cohort(tiny_cohort_dir))
+    about, spaces, table = variables.content(context).children
+    assert about.id == "cohort-description" and "**2024**" in about.children and not getattr(about, "dangerously_allow_html", None)
+    assert "joint" in str(spaces) and "Fused ECG + MRI" in str(spaces) and table.id == "variable-table"
+    update_manifest(tiny_cohort_dir, description=["not", "text"])
+    with pytest.raises(CohortFormatError, match=r"manifest.toml: description: expected text \(Markdown\), found list"):
+        load_cohort(tiny_cohort_dir)
 
 
 def test_an_all_missing_continuous_variable_is_left_out(tiny_cohort_dir):

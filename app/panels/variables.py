@@ -33,10 +33,15 @@ def layout(context: AppContext) -> html.Div:
     ])
 
 
-def content(context: AppContext) -> dcc.Markdown:
-    """The variable summary table, as one component (app.figures.static_html)."""
-    summary = variable_summary(context.cohort.phenotypes, context.cohort.variables)
-    return one_component(dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm"), component_id="variable-table")
+def content(context: AppContext) -> html.Div:
+    """The manifest's descriptions of the cohort and its spaces (Markdown, raw HTML shown as text), then the variable summary table."""
+    cohort = context.cohort
+    summary = variable_summary(cohort.phenotypes, cohort.variables)
+    about = [dcc.Markdown(cohort.description, id="cohort-description", className="small")] if cohort.description.strip() else []
+    spaces = cohort.space_descriptions
+    if spaces:
+        about.append(html.Ul([html.Li([html.B(name), f": {text}"]) for name, text in spaces.items()], id="space-descriptions", className="small"))
+    return html.Div([*about, one_component(dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm"), component_id="variable-table")])
 
 
 def register(app: dash.Dash, context: AppContext) -> None:
