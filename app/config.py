@@ -8,6 +8,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from app.core.neighbours import NEIGHBOUR_THREADS_VARIABLE
 from data_loaders.synthetic import GENERATOR_VERSION
 
 DEMO_SUBJECTS = 5000
@@ -122,6 +123,8 @@ class AppConfig:
         for name, key in (("LSE_DEMO_SUBJECTS", "demo_subjects"), ("LSE_DENSITY_THRESHOLD", "density_threshold")):
             if os.environ.get(name):
                 values[key] = _whole_number(name, os.environ[name])
+        if os.environ.get(NEIGHBOUR_THREADS_VARIABLE) and _whole_number(NEIGHBOUR_THREADS_VARIABLE, os.environ[NEIGHBOUR_THREADS_VARIABLE]) < 1:
+            raise ConfigError(f"{NEIGHBOUR_THREADS_VARIABLE}: expected a positive whole number, found {os.environ[NEIGHBOUR_THREADS_VARIABLE]!r}")
         for name, key in (("LSE_AUTH", "auth"), ("LSE_SECRET_KEY", "secret_key"), ("LSE_OIDC_ISSUER", "oidc_issuer"),
                           ("LSE_OIDC_CLIENT_ID", "oidc_client_id"), ("LSE_OIDC_CLIENT_SECRET", "oidc_client_secret"), ("LSE_HOST", "host")):
             if os.environ.get(name):

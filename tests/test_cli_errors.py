@@ -13,6 +13,8 @@ from app.__main__ import main
     ([], {"LSE_DEMO_SUBJECTS": "abc"}, "error: LSE_DEMO_SUBJECTS: expected a positive whole number, found 'abc'"),
     ([], {"LSE_DENSITY_THRESHOLD": "2e5"}, "error: LSE_DENSITY_THRESHOLD: expected a positive whole number, found '2e5'"),
     ([], {"LSE_DENSITY_THRESHOLD": "0"}, "error: LSE_DENSITY_THRESHOLD: expected a positive whole number, found 0"),
+    ([], {"LSE_NEIGHBOUR_THREADS": "four"}, "error: LSE_NEIGHBOUR_THREADS: expected a positive whole number, found 'four'"),
+    ([], {"LSE_NEIGHBOUR_THREADS": "0"}, "error: LSE_NEIGHBOUR_THREADS: expected a positive whole number, found '0'"),
     (["--host", "0.0.0.0", "--debug"], {}, "error: --debug is refused on the non-loopback host 0.0.0.0"),
     (["--auth", "oidc"], {}, "error: auth oidc needs LSE_OIDC_ISSUER"),
 ])

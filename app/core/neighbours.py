@@ -31,7 +31,8 @@ DEFAULT_K = 50  # as in the Embedding Comparator
 MAX_K = 250
 TRAIL_CHUNK_ROWS = 20_000  # subjects whose trail targets are worked out at once (k × 2 coordinates each)
 EXACT_LIMIT = 5_000  # subjects: above this, the approximate search is the default
-SEARCH_THREADS = int(os.environ.get("LSE_NEIGHBOUR_THREADS", "4"))  # cells searched side by side, one BLAS thread each
+NEIGHBOUR_THREADS_VARIABLE = "LSE_NEIGHBOUR_THREADS"  # cells searched side by side, one BLAS thread each (checked by app.config at start)
+DEFAULT_SEARCH_THREADS = 4
 # A cell is also compared with the cells its members have as second-nearest, the most frequent first, up to this many:
 # on structured spaces they are few and all are kept (recall 0.998 at 50,000, as with no cap); on a space with
 # little cluster structure they are nearly every cell, and without the cap the search was slower than an exact one.
@@ -210,7 +211,8 @@ def _inverted_file_search(data: np.ndarray, k: int, n_probe: int, seed: int, pro
             result[chunk] = _top_k(distances, candidates, k)  # cells are disjoint: threads never write the same rows
 
     # numpy releases the GIL in the products and partitions, so cells can be searched side by side.
-    with ThreadPoolExecutor(max_workers=max(1, min(SEARCH_THREADS, os.cpu_count() or 1))) as pool:
+    threads = int(os.environ.get(NEIGHBOUR_THREADS_VARIABLE) or DEFAULT_SEARCH_THREADS)
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, os.cpu_count() or 1))) as pool:
         for done, _ in enumerate(pool.map(search_cell, range(n_cells)), start=1):
             if progress:
                 progress(done / n_cells)
