@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from data_loaders import Cohort, CohortFormatError, load_cohort
+from data_loaders.cohort import allows_outside_paths
 from data_loaders.cohort_io import update_manifest, write_spaces
 from models.autoencoder import CrossModalAutoencoder
 from models.data import CohortArrays, in_stored_order, iter_chunks, read_ecg
@@ -151,6 +152,10 @@ def encode_cohort(
     """Encode every subject of a cohort and store the joint/ecg/mri spaces; returns them in phenotype order."""
     cohort = load_cohort(cohort_dir)
     source = cohort_model_source(cohort, model_path)
+    if source.path is not None and not allows_outside_paths(cohort.manifest) and not source.path.is_relative_to(cohort.root.resolve()):
+        # Refused before any work: the manifest will name this model, and a manifest's paths stay inside its folder.
+        raise CohortFormatError(source.path, "--model", f"a checkpoint folder inside the cohort folder {cohort.root} (or allow_outside_paths = true in its manifest)",
+                                "a folder outside it")
     target = select_device(device)
     with tqdm(total=len(cohort.phenotypes), unit="subject", desc="Encoding", disable=not show_progress) as bar:
 

@@ -98,6 +98,10 @@ def test_command_lines_train_encode_and_fit_predictors(small_cohort_dir: Path, t
     out = tmp_path / "checkpoint"
     assert train.main(["--cohort", str(folder), "--epochs", "1", "--latent-dim", "8", "--device", "cpu", "--out", str(out), "--seed", "1", "--batch-size", "32"]) == 0
     assert load_checkpoint(out, "cpu").model_config.latent_dim == 8
+    # The manifest will name the model, so it must be inside the cohort folder unless the manifest lets paths lead out.
+    assert encode.main(["--cohort", str(folder), "--model", str(out), "--device", "cpu"]) == 2
+    assert "--model: expected a checkpoint folder inside the cohort folder" in capsys.readouterr().err and "joint" not in load_cohort(folder).spaces
+    update_manifest(folder, allow_outside_paths=True)
     assert encode.main(["--cohort", str(folder), "--model", str(out), "--device", "cpu"]) == 0
     cohort = load_cohort(folder)
     assert cohort.spaces["joint"].shape == (len(cohort.phenotypes), 8)
