@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -200,4 +202,29 @@ def test_deleting_a_saved_cohort_asks_first_and_cancel_keeps_it(driver, app_url)
     wait_for(lambda: _alert(driver), message="the question again").accept()
     wait_for(lambda: "Deleted" in driver.find_element(By.ID, "manage-feedback").text, message="the deletion confirmed")
     wait_for(lambda: not any("Keep me" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".saved-cohort")), message="the cohort gone")
+    assert severe_console_errors(driver) == []
+
+
+def test_deleting_the_highlighted_cohort_drops_its_highlight_everywhere_and_says_so(driver, app_url):
+    """Deleted while highlighted, a cohort stayed lit in Explore and in the link while Compare cohorts found it gone; and the
+    sharing switch, answering for the deleted cohort, replaced "Deleted" with "no saved cohort with id N" in 2 of 4 tries."""
+    _ready(driver, app_url)
+    feedback = lambda: driver.find_element(By.ID, "manage-feedback").text  # noqa: E731
+    for attempt in range(2):
+        name = f"Highlighted {attempt}"
+        _only_women(driver)
+        women = _count(driver)
+        driver.find_element(By.ID, "cohort-name").send_keys(name)
+        driver.find_element(By.ID, "save-cohort").click()
+        wait_for(lambda: "Saved" in driver.find_element(By.ID, "save-feedback").text, message="save confirmation")
+        choose_dropdown_option(driver, "manage-cohort", name)
+        driver.find_element(By.ID, "apply-cohort").click()
+        wait_for(lambda women=women: "cohort=" in driver.current_url and _count(driver) == women, message="the saved cohort highlighted")
+        driver.find_element(By.ID, "delete-cohort").click()
+        wait_for(lambda: _alert(driver), message="the browser's question").accept()
+        wait_for(lambda: "Deleted" in feedback(), message="the deletion confirmed")
+        wait_for(lambda: _count(driver) == SUBJECTS, message="the highlight dropped with the cohort")
+        assert "cohort=" not in driver.current_url
+        time.sleep(1.0)  # any late answer (the sharing switch's) has arrived by now
+        assert "Deleted" in feedback() and "highlighted" in feedback() and "no saved cohort" not in feedback()
     assert severe_console_errors(driver) == []

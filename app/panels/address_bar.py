@@ -302,8 +302,9 @@ def record(context: AppContext, setup: LinkSetup, search: object, page: Page) ->
     if len(to_query(shown)) > MAX_QUERY_LENGTH:  # a long lasso: a link that long would be refused when opened
         shown = replace(shown, selection=None)
         note = "The link does not hold the selection (its outline is too detailed for a link): save it as a cohort to share it."
-    linked, _problems = linked_state(context, setup, search)
-    return AddressUpdate(search=KEEP if to_query(shown) == to_query(linked) else to_query(shown), note=note)
+    linked, problems = linked_state(context, setup, search)
+    # An address with parts no longer applied (a saved cohort deleted since) is rewritten, though the view it resolves to is the one shown.
+    return AddressUpdate(search=KEEP if to_query(shown) == to_query(linked) and not problems else to_query(shown), note=note)
 
 
 def refused_parts_message(problems: tuple[str, ...]) -> str:

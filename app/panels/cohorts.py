@@ -357,6 +357,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output("manage-feedback", "children", allow_duplicate=True),
         Output(COHORTS_VERSION, "data", allow_duplicate=True),
+        Output(SAVED_COHORTS, "value", allow_duplicate=True),
+        Output(SELECTION, "data", allow_duplicate=True),
         Input("rename-cohort", "n_clicks"),
         Input("delete-confirm", "submit_n_clicks"),  # Delete, once the browser's question is answered OK
         Input("save-algebra", "n_clicks"),
@@ -367,9 +369,13 @@ def register(app: dash.Dash, context: AppContext) -> None:
         State("algebra-b", "value"),
         State("algebra-name", "value"),
         State(COHORTS_VERSION, "data"),
+        State(SELECTION, "data"),
         prevent_initial_call=True,
     )
-    def _manage(_rename, _delete, _algebra, chosen, new_name, a, operation, b, algebra_name, version):
+    def _manage(_rename, _delete, _algebra, chosen, new_name, a, operation, b, algebra_name, version, selection):
+        """Rename, delete or combine saved cohorts. A deleted cohort is no longer chosen (the sharing switch then has nothing
+        to act on) nor highlighted: every panel drops it at once, rather than some showing it and others refusing it."""
+        chosen_after, selection_after = dash.no_update, dash.no_update
         try:
             if ctx.triggered_id == "save-algebra":
                 operands = (a,) if operation == "complement" else (a, b)
@@ -387,10 +393,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
             else:
                 name = context.store.get(chosen).name
                 context.store.delete(chosen)
-                message = f"Deleted “{name}”"
+                message, chosen_after = f"Deleted “{name}”", None
+                if isinstance(selection, dict) and selection.get("cohort") == chosen:
+                    message, selection_after = f"{message}; it was highlighted, and no longer is", None
         except (CohortStoreError, ValueError) as error:
-            return _feedback(str(error), False), dash.no_update
-        return _feedback(message, True), (version or 0) + 1
+            return _feedback(str(error), False), dash.no_update, dash.no_update, dash.no_update
+        return _feedback(message, True), (version or 0) + 1, chosen_after, selection_after
 
     @app.callback(Output("share-cohort", "value"), Output("share-cohort", "disabled"), Input(SAVED_COHORTS, "value"), Input(COHORTS_VERSION, "data"),
                   prevent_initial_call=True)  # laid out off and disabled, as for no cohort chosen
