@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from app.config import AppConfig
 from app.context import AppContext
+from app.core.cohort_algebra import CohortDefinition
 from app.core.cohort_description import readable_time
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
@@ -323,6 +324,22 @@ def test_comparison_against_the_rest_is_a_table_one_that_marks_the_defining_filt
     as_rows = {"rows": np.flatnonzero(women).tolist()}
     assert compare_cohorts.compare_table(context, "current", "rest", [], as_rows).group_sizes == table.group_sizes
     assert compare_cohorts.compare_table(context, "current", "rest", [], {"rows": list(range(10))}).group_sizes == (10, context.n_subjects - 10)
+
+
+def test_a_highlighted_saved_cohort_or_a_clinical_view_box_marks_its_variables_as_defining(context):
+    """Chosen as "Saved: AF" the AF row had no q-value; the same group highlighted and compared as the current cohort had one."""
+    af = context.store.save("AF only", CohortDefinition(filters=(ChoiceFilter("atrial_fibrillation", (True,)).to_dict(),)))
+    try:
+        highlighted = compare_cohorts.compare_table(context, "current", "rest", [], {"cohort": af.id, "source": "saved"})
+        chosen = compare_cohorts.compare_table(context, af.id, "rest", [], None)
+        for table in (highlighted, chosen):
+            assert table.rows.loc[table.rows["variable"] == "atrial_fibrillation", "defining"].all()
+            assert table.rows.loc[table.rows["variable"] == "atrial_fibrillation", "q_value"].isna().all()
+    finally:
+        context.store.delete(af.id)
+    box = {"shape": {"kind": "box", "x": [50, 70], "y": [0, 400]}, "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"}}
+    drawn = compare_cohorts.compare_table(context, "current", "rest", [], box)
+    assert set(drawn.rows.loc[drawn.rows["defining"], "variable"]) == {"age_years", "lv_mass_g"}
 
 
 def test_table_one_waits_until_its_tab_has_been_shown_and_reads_the_cohort_through_the_tab(context):

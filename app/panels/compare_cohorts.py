@@ -25,6 +25,7 @@ from app.state import (
     REST,
     REST_OPTION,
     SELECTION,
+    known_view,
     register_saved_cohort_options,
     resolve_choice,
     variable_options,
@@ -38,24 +39,38 @@ GROUP_A_OPTIONS = [CURRENT_OPTION]
 GROUP_B_OPTIONS = [REST_OPTION, {"label": "Current cohort", "value": CURRENT}]
 
 
-def defining_variables_of(context: AppContext, choice: str | int | None, filters: list | None) -> set[str]:
-    """The variables a group choice is defined by (its filters, through saved operands): their p-values are circular."""
-    if choice in (CURRENT, REST, None):
-        return defining_variables(CohortDefinition(filters=tuple(filters or ())), lambda operand: context.store.get(operand).definition)
-    return defining_variables(context.store.get(choice).definition, lambda operand: context.store.get(operand).definition)
+def defining_variables_of(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None = None) -> set[str]:
+    """The variables a group choice is defined by: their p-values are circular.
+
+    Its filters, through saved operands; for the current cohort (and everyone else) also its selection's: a highlighted saved
+    cohort's, or the two axes of a shape drawn in the clinical view.
+    """
+    def definition_of(operand: int) -> CohortDefinition:
+        return context.store.get(operand).definition
+
+    if choice not in (CURRENT, REST, None):
+        return defining_variables(definition_of(choice), definition_of)
+    names = defining_variables(CohortDefinition(filters=tuple(filters or ())), definition_of)
+    if isinstance(selection, dict) and "cohort" in selection:
+        names |= defining_variables(definition_of(selection["cohort"]), definition_of)
+    elif isinstance(selection, dict) and "shape" in selection:
+        view = selection.get("view")
+        if known_view(context, view) and view["kind"] == "clinical":
+            names |= {view["x"], view["y"]}
+    return names
 
 
 def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:
     """Table 1 of group A against group B, or None when either group is empty."""
     mask_a = resolve_choice(context, a, filters, selection)
-    return _table_of(context, a, b, filters, mask_a, resolve_choice(context, b, filters, selection, other=mask_a))
+    return _table_of(context, a, b, filters, selection, mask_a, resolve_choice(context, b, filters, selection, other=mask_a))
 
 
-def _table_of(context: AppContext, a, b, filters: list | None, mask_a: np.ndarray, mask_b: np.ndarray) -> TableOne | None:
+def _table_of(context: AppContext, a, b, filters: list | None, selection: dict | None, mask_a: np.ndarray, mask_b: np.ndarray) -> TableOne | None:
     """Table 1 of groups already resolved to their members (A and B still name them, for their defining variables)."""
     if not mask_a.any() or not mask_b.any():
         return None
-    defining = defining_variables_of(context, a, filters) | defining_variables_of(context, b, filters)
+    defining = defining_variables_of(context, a, filters, selection) | defining_variables_of(context, b, filters, selection)
     return _table_of_members(context, Members(mask_a), Members(mask_b), frozenset(defining))
 
 
@@ -105,7 +120,7 @@ def compare_outputs(context: AppContext, a, b, variable: str | None, filters: li
     mask_a = resolve_choice(context, a, filters, selection)
     mask_b = resolve_choice(context, b, filters, selection, other=mask_a)
     sizes = f"A: {int(mask_a.sum()):,} subjects · B: {int(mask_b.sum()):,} subjects"
-    table = _table_of(context, a, b, filters, mask_a, mask_b)
+    table = _table_of(context, a, b, filters, selection, mask_a, mask_b)
     if table is None:
         advice = ("Both groups need at least one subject: narrow the current cohort with filters or a lasso selection, "
                   "or choose saved cohorts.")
