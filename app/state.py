@@ -247,6 +247,36 @@ def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | 
     return None
 
 
+def selection_in_words(context: AppContext, selection: dict | None) -> str:
+    """What a selection holds, for people (the page's summary, an exported Table 1); "" for none or one that does not resolve.
+
+    Only names the app offered are used (a saved cohort by its name, a view by its labels), so nothing sent by a browser is echoed.
+    """
+    try:
+        mask = selection_mask(context, selection)
+    except validation.InputRefused:
+        return ""
+    if mask is None:
+        return ""
+    if "cohort" in selection:
+        return f"saved cohort “{context.store.get(selection['cohort']).label}”"
+    if "shape" in selection:
+        view, kind = selection["view"], "lasso" if selection["shape"].get("kind") == "lasso" else "box"
+        if view["kind"] == "clinical":
+            return f"a {kind} in the clinical view ({context.variables[view['x']].label} × {context.variables[view['y']].label})"
+        if view["kind"] == "latent":
+            return f"a {kind} in {space_label(view['space'])} · {METHODS[view['method']]}"
+        return f"a {kind} in the {space_label(view['a'])} → {space_label(view['b'])} map"
+    if "cluster" in selection:
+        space, spec = clustering_spec(context, selection["cluster"])
+        return f"cluster {selection['cluster']['label']} of {space_label(space)} ({CLUSTER_METHODS[spec.method]})"
+    if "overlap" in selection:
+        space_a, space_b, k, _metric, (low, high) = overlap_selection_spec(context, selection["overlap"])
+        return f"neighbourhood overlap {low:.2f}–{high:.2f} between {space_label(space_a)} and {space_label(space_b)} (k = {k})"
+    count = int(mask.sum())
+    return f"{count:,} subject{'s' if count != 1 else ''} picked one by one"
+
+
 def highlight_mask(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
     """Mask of the current cohort (filters ∧ selection), or None when neither narrows it.
 

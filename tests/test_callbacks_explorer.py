@@ -342,6 +342,21 @@ def test_a_highlighted_saved_cohort_or_a_clinical_view_box_marks_its_variables_a
     assert set(drawn.rows.loc[drawn.rows["defining"], "variable"]) == {"age_years", "lv_mass_g"}
 
 
+def test_the_summary_and_an_exported_table_one_say_what_is_highlighted_and_what_each_group_is(context):
+    """After Highlight and a reload only the link's cohort=5 said which saved cohort was lit; exports said "group A"."""
+    af = context.store.save("AF <b>only</b>", CohortDefinition(filters=(ChoiceFilter("atrial_fibrillation", (True,)).to_dict(),)))
+    highlighted = {"cohort": af.id, "source": "saved"}
+    assert explorer_views.selection_summary(context, [], highlighted).endswith("subjects highlighted · saved cohort “AF <b>only</b>”")
+    box = {"shape": {"kind": "lasso", "x": [50, 70, 70], "y": [0, 0, 400]}, "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"}}
+    assert "· a lasso in the clinical view (Age × LV mass)" in explorer_views.selection_summary(context, [], box)
+    assert compare_cohorts.group_in_words(context, "current", WOMEN, highlighted) == "the current cohort: Sex: female and saved cohort “AF <b>only</b>”"
+    assert compare_cohorts.group_in_words(context, "current", [], None) == "the current cohort: everyone"
+    assert compare_cohorts.group_in_words(context, "rest", WOMEN, None) == "everyone not in group A"
+    assert compare_cohorts.group_in_words(context, af.id, [], None) == "saved cohort “AF <b>only</b>”: Atrial fibrillation"
+    assert compare_cohorts.group_file_name(context, af.id) == "AF__b_only__b_" and compare_cohorts.group_file_name(context, "rest") == "rest"
+    context.store.delete(af.id)
+
+
 def test_table_one_waits_until_its_tab_has_been_shown_and_reads_the_cohort_through_the_tab(context):
     with pytest.raises(PreventUpdate):  # never shown: the store the browser fills while the tab is shown is empty
         compare_cohorts.compare_when_shown(context, "current", "rest", "age_years", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,6 +99,19 @@ def test_exports_keep_the_formatting(cohort):
     page = table.to_html(title="Older vs younger")
     assert "&lt;Older&gt;" in page and "<Older>" not in page
     assert page.count("class=nowrap") == (len(table.display().columns) - 1) * len(table.rows)
+
+
+def test_exports_say_what_each_group_is_below_the_table(cohort):
+    """An exported "Table 1: group A vs group B" did not say which cohorts A and B were."""
+    older = (cohort["age"] >= 65).to_numpy()
+    table = table_one(cohort, VARIABLES, older, ~older, defining={"age"})
+    groups = ["A: the current cohort: Age ≥ 65 years", "=HYPERLINK(\"http://x\")"]
+    lines = pd.read_csv(io.StringIO(table.to_csv(groups=groups).lstrip("\ufeff")), keep_default_na=False)["Variable"].tolist()
+    first_note = lines.index("A: the current cohort: Age ≥ 65 years")
+    assert lines[first_note - 1] == "" and lines[first_note + 1] == "'=HYPERLINK(\"http://x\")"  # never a formula
+    assert lines[first_note + 2].startswith("Std. difference") and lines[-1].startswith("†")
+    page = table.to_html(groups=groups)
+    assert page.index("A: the current cohort") < page.index("<table>")
 
 
 def test_the_csv_never_hands_a_spreadsheet_a_formula_from_a_group_name(cohort):

@@ -30,3 +30,8 @@ def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if not pd.api.types.is_numeric_dtype(safe.index):
         safe.index = pd.Index([neutralise_cell(str(label)) for label in safe.index], name=safe.index.name)
     return safe
+
+
+def file_name_part(text: str, limit: int = 40) -> str:
+    """``text`` as part of a download's file name: letters, digits, - and _ only (no path, no control or bidi characters)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:limit]

@@ -10,7 +10,7 @@ Numbers stay numbers in ``TableOne.rows``; ``display``, ``to_csv`` and ``to_html
 from __future__ import annotations
 
 import html
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,16 +102,20 @@ class TableOne:
             notes.append(f"{DEFINING_MARK} Used to define a group: its p-value is circular and it is left out of the q-value family.")
         return notes
 
-    def to_csv(self) -> str:
-        """The displayed table as CSV with a byte-order mark, so Excel reads ±, × and superscripts correctly."""
+    def to_csv(self, groups: Sequence[str] = ()) -> str:
+        """The displayed table as CSV with a byte-order mark, so Excel reads ±, × and superscripts correctly.
+
+        ``groups`` (what A and B are) and the footnotes follow the table, one per row, as notes follow a table in a paper.
+        """
         shown = self.display()
         # Variable labels, categories and group names come from the manifest, the data and users: never run as formulas.
         shown["Variable"] = shown["Variable"].map(neutralise_cell)
         shown.columns = [neutralise_cell(column) for column in shown.columns]
-        return "\ufeff" + shown.to_csv(index=False)
+        notes = pd.DataFrame({"Variable": ["", *[neutralise_cell(note) for note in (*groups, *self.footnotes())]]})
+        return "\ufeff" + pd.concat([shown, notes], ignore_index=True).to_csv(index=False)
 
-    def to_html(self, title: str = "Table 1") -> str:
-        """A standalone, formatted HTML page of the table (p and q never wrap)."""
+    def to_html(self, title: str = "Table 1", groups: Sequence[str] = ()) -> str:
+        """A standalone, formatted HTML page of the table (p and q never wrap), under what its groups are."""
         shown = self.display()
         nowrap = set(shown.columns) - {"Variable"}
         head = "".join(f"<th>{html.escape(column)}</th>" for column in shown.columns)
@@ -122,12 +126,13 @@ class TableOne:
             for _, row in shown.iterrows()
         )
         notes = "".join(f"<p>{html.escape(note)}</p>" for note in self.footnotes())
+        described = "".join(f"<p>{html.escape(group)}</p>" for group in groups)
         return (
             "<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>"
             "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
             "th,td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}.nowrap{white-space:nowrap}"
-            f"</style></head><body><h1>{html.escape(title)}</h1><table><thead><tr>{head}</tr></thead>"
+            f"</style></head><body><h1>{html.escape(title)}</h1>{described}<table><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>{notes}</body></html>"
         )
 

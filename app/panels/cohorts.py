@@ -18,7 +18,7 @@ from app.cohort_store import LOCAL_USER, CohortStoreError
 from app.context import AppContext
 from app.core.cohort_algebra import OPERATIONS, CohortDefinition
 from app.core.cohort_description import describe_definition, readable_time
-from app.core.exports import safe_csv_frame
+from app.core.exports import file_name_part, safe_csv_frame
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.figures.distributions import filter_histogram
 from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, selection_mask, variable_options
@@ -447,6 +447,6 @@ def register(app: dash.Dash, context: AppContext) -> None:
             return dash.no_update, _feedback("choose a saved cohort first", False)
         saved = context.store.get(chosen)
         table = context.cohort.phenotypes.loc[context.saved_cohort_mask(chosen), list(context.variables)]
-        filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in saved.name) + ".csv"
+        filename = file_name_part(saved.name, limit=80) + ".csv"
         context.store.record("export", f"saved cohort {saved.id} {saved.name!r}: {len(table):,} subjects x {table.shape[1]} variables")
         return dcc.send_data_frame(safe_csv_frame(table).to_csv, filename), _feedback(f"Exported {len(table):,} subjects", True)

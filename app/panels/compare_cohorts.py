@@ -10,8 +10,11 @@ import numpy as np
 from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from app import validation
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition, defining_variables
+from app.core.cohort_description import describe_definition, describe_filter
+from app.core.exports import file_name_part
 from app.core.members import Members
 from app.core.table_one import TableOne, table_one
 from app.figures.distributions import overlaid_distributions
@@ -28,6 +31,7 @@ from app.state import (
     known_view,
     register_saved_cohort_options,
     resolve_choice,
+    selection_in_words,
     variable_options,
 )
 from data_loaders import cohort_spec
@@ -58,6 +62,26 @@ def defining_variables_of(context: AppContext, choice: str | int | None, filters
         if known_view(context, view) and view["kind"] == "clinical":
             names |= {view["x"], view["y"]}
     return names
+
+
+def group_in_words(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None) -> str:
+    """What a group of Table 1 is, for the exported file (a reader cannot tell afterwards which cohorts were compared)."""
+    def name_of(operand: int) -> str:
+        return f"“{context.store.get(operand).label}”"
+
+    if choice == REST:
+        return "everyone not in group A"
+    if choice in (CURRENT, None):
+        parts = [describe_filter(spec, context.variables) for spec in validation.filter_specs(filters, context.variables)]
+        words = selection_in_words(context, selection)
+        return "the current cohort: " + (" and ".join([*parts, *([words] if words else [])]) or "everyone")
+    saved = context.store.get(choice)
+    return f"saved cohort {name_of(saved.id)}: {describe_definition(saved.definition, context.variables, name_of)}"
+
+
+def group_file_name(context: AppContext, choice: str | int | None) -> str:
+    """A group's name as part of an export's file name."""
+    return file_name_part({CURRENT: "current", REST: "rest", None: "current"}.get(choice) or context.store.get(choice).name)
 
 
 def compare_table(context: AppContext, a, b, filters: list | None, selection: dict | None) -> TableOne | None:
@@ -175,6 +199,8 @@ def register(app: dash.Dash, context: AppContext) -> None:
         table = compare_table(context, a, b, filters, selection)
         if table is None:
             return dash.no_update
+        groups = [f"A: {group_in_words(context, a, filters, selection)}", f"B: {group_in_words(context, b, filters, selection)}"]
+        name = f"table-1_{group_file_name(context, a)}_vs_{group_file_name(context, b)}"
         if ctx.triggered_id == "compare-export-html":
-            return dcc.send_string(table.to_html(title="Table 1: group A vs group B"), "table-1.html")
-        return dcc.send_string(table.to_csv(), "table-1.csv")
+            return dcc.send_string(table.to_html(title="Table 1: group A vs group B", groups=groups), f"{name}.html")
+        return dcc.send_string(table.to_csv(groups=groups), f"{name}.csv")

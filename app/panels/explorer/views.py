@@ -36,6 +36,7 @@ from app.state import (
     SelectionError,
     cluster_column,
     highlight_mask,
+    selection_in_words,
     selection_mask,
     space_label,
     subject_row,
@@ -280,4 +281,5 @@ def selection_summary(context: AppContext, filters: list | None, selection: dict
     rows = highlight_rows(context, filters, selection)
     if rows is None:
         return f"All {context.n_subjects:,} subjects · lasso or box-select points in any view"
-    return f"{len(rows):,} of {context.n_subjects:,} subjects highlighted"
+    words = selection_in_words(context, selection)
+    return f"{len(rows):,} of {context.n_subjects:,} subjects highlighted" + (f" · {words}" if words else "")
