@@ -140,7 +140,7 @@ class CohortStore:
                     (self.dataset, name, json.dumps(definition.to_dict()), now, now, self.current_user() or LOCAL_USER, int(bool(shared))),
                 )
         except sqlite3.IntegrityError as error:
-            raise CohortStoreError(f"a cohort named {name!r} already exists") from error
+            raise CohortStoreError(f"a cohort named “{name}” already exists") from error
         return self.get(int(cursor.lastrowid))
 
     def save_unique(self, name: str, definition: CohortDefinition, attempts: int = 50) -> SavedCohort:
@@ -151,7 +151,7 @@ class CohortStore:
             except CohortStoreError as error:
                 if "already exists" not in str(error):
                     raise
-        raise CohortStoreError(f"too many cohorts named {name!r}")
+        raise CohortStoreError(f"too many cohorts named “{name}”")
 
     def depth(self, definition: CohortDefinition) -> int:
         """Levels of algebra under a definition (filters or ids: 0); the longest chain of operands."""
@@ -196,7 +196,7 @@ class CohortStore:
         """The cohort, if the current user may rename, share or delete it; else CohortStoreError saying who may."""
         saved = self.get(cohort_id)
         if not self.is_owner(saved):
-            raise CohortStoreError(f"only {saved.owner or 'a local user'} can change the cohort {saved.name!r}")
+            raise CohortStoreError(f"only {saved.owner or 'a local user'} can change the cohort “{saved.name}”")
         return saved
 
     def set_shared(self, cohort_id: int, shared: bool) -> SavedCohort:
@@ -216,7 +216,7 @@ class CohortStore:
                     "UPDATE cohorts SET name = ?, updated_at = ? WHERE dataset = ? AND id = ?", (new_name, now, self.dataset, cohort_id)
                 ).rowcount
         except sqlite3.IntegrityError as error:
-            raise CohortStoreError(f"a cohort named {new_name!r} already exists") from error
+            raise CohortStoreError(f"a cohort named “{new_name}” already exists") from error
         if not updated:
             raise CohortStoreError(f"no saved cohort with id {cohort_id}")
         return self.get(cohort_id)

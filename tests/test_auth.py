@@ -246,7 +246,7 @@ def test_cohort_names_are_unique_per_owner_so_saving_one_reveals_nothing_about_o
     alices = store.save("Ward 7", everyone)
     user["name"] = "bob"
     bobs = store.save("Ward 7", everyone)  # alice's private "Ward 7" is no obstacle and no hint
-    with pytest.raises(CohortStoreError, match="a cohort named 'Ward 7' already exists"):
+    with pytest.raises(CohortStoreError, match="a cohort named “Ward 7” already exists"):
         store.save("Ward 7", everyone)
     assert [(saved.id, saved.label) for saved in store.list()] == [(bobs.id, "Ward 7")]
     user["name"] = "alice"

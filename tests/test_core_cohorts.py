@@ -112,8 +112,12 @@ def test_store_saves_lists_renames_and_deletes(tmp_path):
     assert lasso.name == "lasso 1"
     combined = store.save("Women or lasso", CohortDefinition(operation="union", operands=(women.id, lasso.id)))
     assert [c.name for c in store.list()] == ["lasso 1", "Women", "Women or lasso"]
-    with pytest.raises(CohortStoreError, match="already exists"):
+    with pytest.raises(CohortStoreError, match="a cohort named “Women” already exists"):  # as typed, no Python escapes
         store.save("Women", CohortDefinition(subject_ids=("c",)))
+    unicode = store.save("Ωμέγα 👩\u200d⚕️", CohortDefinition(subject_ids=("c",)))
+    with pytest.raises(CohortStoreError, match="a cohort named “Ωμέγα 👩\u200d⚕️” already exists"):
+        store.save("Ωμέγα 👩\u200d⚕️", CohortDefinition(subject_ids=("c",)))
+    store.delete(unicode.id)
     store.rename(women.id, "Female subjects")
     assert store.get(combined.id).definition.operands == (women.id, lasso.id)  # algebra follows renames
     with pytest.raises(CohortStoreError, match="Women or lasso is defined from it"):
