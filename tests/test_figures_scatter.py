@@ -15,6 +15,7 @@ from app.figures.scatter import (
     colour_coding,
     highlighted_codes,
     palette,
+    readable_value,
     scatter_figure,
     subject_lines,
     typed_array,
@@ -106,6 +107,8 @@ def test_hover_lines_describe_one_subject():
     assert subject_lines(table, variables, ["age_years", "sex", "af"], 0) == ["s0", "Age 50 years", "Sex male", "AF"]
     assert subject_lines(table, variables, ["age_years", "sex", "af"], 2) == ["s2", "Age 70 years", "Sex –", "no AF"]
     assert subject_lines(table, variables, ["age_years"], 1) == ["s1", "Age – years"]
+    # As stored, not rounded: 59.5 showed as "60", which an age ≥ 60 filter excludes; mV values lost every decimal.
+    assert [readable_value(v) for v in (59.5, 60.0, 1.23456789, 0.000123, 12345.6)] == ["59.5", "60", "1.23457", "0.000123", "12345.6"]
 
 
 def test_typed_arrays_are_url_safe_base64_so_that_dash_does_not_escape_them():

@@ -247,6 +247,12 @@ def scatter_figure(
     return figure
 
 
+def readable_value(value: float) -> str:
+    """A measurement as stored, to at most six significant digits: never rounded to a whole number (59.5 years showed as 60,
+    which an "age ≥ 60" filter then excluded) nor written with an exponent."""
+    return "–" if pd.isna(value) else np.format_float_positional(float(value), precision=6, unique=True, fractional=False, trim="-")
+
+
 def subject_lines(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], key_variables: list[str], row: int) -> list[str]:
     """['SYN000123', 'Age 63 years', 'Sex female', …] for one subject: what hovering it shows."""
     record = phenotypes.iloc[row]
@@ -254,7 +260,7 @@ def subject_lines(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], 
     for name in key_variables:
         spec, value = variables[name], record[name]
         if spec.type == "continuous":
-            lines.append(f"{spec.label} " + ("–" if pd.isna(value) else f"{value:.0f}") + (f" {spec.unit}" if spec.unit else ""))
+            lines.append(f"{spec.label} {readable_value(value)}" + (f" {spec.unit}" if spec.unit else ""))
         elif spec.type == "binary":
             lines.append(spec.label if not pd.isna(value) and bool(value) else f"no {spec.label}")
         else:
@@ -269,7 +275,8 @@ def hover_texts(phenotypes: pd.DataFrame, variables: dict[str, VariableSpec], ke
         spec = variables[name]
         column = phenotypes[name]
         if spec.type == "continuous":
-            text = column.map(lambda v: "–" if pd.isna(v) else f"{v:.0f}").astype(str)
+            codes, uniques = pd.factorize(column)  # each distinct value formatted once: a million subjects hold few
+            text = pd.Series(np.append(np.array([readable_value(v) for v in uniques], dtype=object), "–")[codes], index=column.index)
             parts.append((f"{spec.label} " + text + (f" {spec.unit}" if spec.unit else "")).to_numpy(dtype=object))
         elif spec.type == "binary":
             parts.append(np.where(column.fillna(False).to_numpy(dtype=bool), spec.label, f"no {spec.label}").astype(object))
