@@ -31,6 +31,8 @@ class InputRefused(ValueError):
 
 
 def _describe(value: object) -> str:
+    if value is None:  # what a browser's number box sends when it is empty or holds a number outside its min/max
+        return "an empty box or a number outside that range"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

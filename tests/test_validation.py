@@ -19,6 +19,14 @@ def test_integers_are_whole_numbers_in_range_never_coerced(hostile):
         v.integer(hostile, "steps", 0, 9)
 
 
+def test_an_empty_or_out_of_range_number_box_is_named_as_such_not_as_none():
+    """Typing 1, 31 or 2.5 in the k box (min 2, max 30) sends None: "got None" told the user nothing."""
+    with pytest.raises(v.InputRefused, match="number of clusters: expected a whole number from 2 to 30, got an empty box or a number outside that range"):
+        v.integer(None, "number of clusters", 2, 30)
+    with pytest.raises(v.InputRefused, match="got an empty box"):
+        v.number(None, "threshold", 0, 1)
+
+
 def test_accepted_values_come_back_unchanged():
     assert v.integer(3, "k", 1, 250) == 3
     assert v.number(0.25, "threshold", 0, 1) == 0.25
