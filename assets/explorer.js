@@ -159,6 +159,18 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             }
             return { source: source, view: views[source], shape: shape, at: at };
         },
+        // A selection drawn on a projection that was not computed yet (a link opened before its t-SNE existed) was
+        // ignored everywhere; once a view reports that projection drawn (its pending store emptied), the selection is
+        // sent again, unchanged but for its time, so every view, the count and the summary resolve it.
+        selectionWhenProjected: function (pending0, pending1, selection, seen) {
+            const noUpdate = window.dash_clientside.no_update;
+            const now = [pending0 || null, pending1 || null];
+            const before = Array.isArray(seen) ? seen : [null, null];
+            const view = selection && selection.shape && selection.view;
+            const arrived = before.some((waited, index) => waited && !now[index] && view && view.kind === "latent"
+                && waited.space === view.space && waited.method === view.method);
+            return [arrived ? Object.assign({}, selection, { at: Date.now() }) : noUpdate, now];
+        },
         // A zoom or pan of a view above the density threshold (its first trace's meta says it follows
         // zoom), reduced to the axis ranges it now shows and the figure revision they belong to; a
         // double-click back to the full extent sends no ranges. Other relayouts (a tool picked, an

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -242,3 +245,20 @@ def test_a_link_with_two_projections_still_to_compute_draws_both(driver, phenoty
 
 
 VIEW_TITLE = "const g = document.querySelector(arguments[0] + ' .js-plotly-plot'); return g && g.layout.title ? g.layout.title.text : null;"
+
+
+def test_a_links_selection_on_a_projection_still_to_compute_applies_in_every_view_once_it_is_drawn(driver, phenotype_cohort_dir, tmp_path):
+    """Opened before its t-SNE existed, the link's box lit the t-SNE view once drawn, while the other views, the count and
+    the summary ("Selection ignored: … not computed yet") stayed as they were until a reload."""
+    box = {"shape": {"kind": "box", "x": [0, 1000], "y": [0, 1000]}, "view": {"kind": "latent", "method": "tsne", "space": "ecg"}}
+    with running_app(phenotype_cohort_dir, tmp_path) as url:
+        driver.get(url + "/?tab=explore&view2=ecg:tsne&selection=" + quote(json.dumps(box)))
+        wait_for(lambda: driver.execute_script(VIEW_TITLE, "#view-1") == "ECG only · t-SNE" and _drawn(driver, "view-1"), timeout=120,
+                 message="the t-SNE drawn")
+        inside = wait_for(lambda: (rows := _highlighted(driver, "view-1")) and len(rows) < SUBJECTS and rows, message="the box lit in the t-SNE")
+        for graph_id in ("view-0", "view-2"):
+            wait_for(lambda g=graph_id: _highlighted(driver, g) == inside, message=f"the same subjects lit in {graph_id}")
+        summary = driver.find_element(By.ID, "selection-summary").text
+        assert summary.startswith(f"{len(inside):,} of {SUBJECTS:,} subjects highlighted") and "ignored" not in summary
+        assert driver.find_element(By.ID, "current-count").text.startswith(f"{len(inside):,} of")
+        assert severe_console_errors(driver) == []

@@ -8,7 +8,7 @@ from dash import ClientsideFunction, Input, Output, State
 from app.context import AppContext
 from app.core.projections import ProjectionSpec
 from app.panels.explorer.page import progress_bar
-from app.panels.explorer.settings import CLINICAL_VIEW, LATENT_VIEWS, PROJECTION_JOB, VIEWS
+from app.panels.explorer.settings import CLINICAL_VIEW, LATENT_VIEWS, PENDING_SEEN, PROJECTION_JOB, VIEWS
 from app.panels.explorer.views import (
     ask_again,
     checked_projection,
@@ -90,6 +90,16 @@ def register(app: dash.Dash, context: AppContext) -> None:
             shown = f"{space}-{method}"
             return render_latent_view(context, view, space, method, colour, filters, selection, triggers, drawn=not pending and drawn == shown,
                                       clusters=clusters, found=found, viewport=viewport).outputs(shown)
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="selectionWhenProjected"),
+        Output(SELECTION, "data", allow_duplicate=True),
+        Output(PENDING_SEEN, "data"),
+        [Input(ids.pending, "data") for ids in LATENT_VIEWS],
+        State(SELECTION, "data"),
+        State(PENDING_SEEN, "data"),
+        prevent_initial_call=True,
+    )
 
     # Poll for a projection only while a view waits for one; in the browser, as the views' answers land (no round trip of its own).
     app.clientside_callback("function () { return !Array.from(arguments).some(Boolean); }",

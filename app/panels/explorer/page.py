@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from app.context import AppContext
 from app.core.projections import METHODS
-from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PROJECTION_JOB, VIEWS, ViewIds
+from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PENDING_SEEN, PROJECTION_JOB, VIEWS, ViewIds
 from app.state import ordered_spaces, space_label, variable_options
 from data_loaders import cohort_spec
 
@@ -79,6 +79,7 @@ def layout(context: AppContext) -> html.Div:
             dbc.Row([dbc.Col(card, lg=4, className="mb-3") for card in cards], className="g-2"),
             *PROJECTION_JOB.components(),
             *[dcc.Store(id=ids.pending) for ids in LATENT_VIEWS],
+            dcc.Store(id=PENDING_SEEN, data=[None, None]),  # the projections the latent views last waited for
             *[dcc.Store(id=ids.spec) for ids in VIEWS],  # the figure the server drew, split by colour in the browser
             *[dcc.Store(id=ids.drawn) for ids in VIEWS],  # what each view has drawn (see the package's docstring)
             *[dcc.Store(id=ids.viewport) for ids in VIEWS],

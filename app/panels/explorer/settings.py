@@ -43,6 +43,7 @@ LATENT_VIEWS = (
                   space="view-1-space", method="view-1-method", pending="view-1-pending"),
 )
 CLINICAL_VIEW = ViewIds(graph="view-2", spec="view-2-spec", tooltip="view-2-tooltip", drawn="view-2-drawn", viewport="view-2-viewport")
+PENDING_SEEN = "views-pending-seen"  # the latent views' pending projections as last seen in the browser (see selectionWhenProjected)
 VIEWS = (*LATENT_VIEWS, CLINICAL_VIEW)  # in the order the page shows them (and assets/explorer.js reads their selections)
 
 PROJECTION_JOB = BackgroundJob(request="projection-request", ready="projection-ready", poll="projection-poll", poll_ms=1000, lane=HEAVY,
