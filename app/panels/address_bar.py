@@ -21,7 +21,7 @@ from itertools import zip_longest
 from typing import Any
 
 import dash
-from dash import Input, Output, dcc, html, set_props
+from dash import Input, Output, State, dcc, html, set_props
 
 from app import validation
 from app.cohort_store import CohortStoreError
@@ -47,6 +47,7 @@ from app.state import (
 from app.validation import REFUSAL_ALERT_ID
 
 LOCATION = "page-location"
+OPENED_LINK = "link-opened"  # the address the page last restored a view from (see record)
 LINK_NOTE = "link-note"
 MAX_LINK_ROWS = 50            # subjects picked one by one that a link may list; more belong in a saved cohort
 SHAPE_DIGITS = 7              # significant digits of a shape's corners: the float32 precision the server resolves it at
@@ -61,7 +62,8 @@ KEEP = dash.no_update
 
 def layout() -> list:
     """The address bar's component and the note shown when part of the view cannot go into a link."""
-    return [dcc.Location(id=LOCATION, refresh=False), html.Div(id=LINK_NOTE, className="small text-muted mb-1", role="status")]
+    return [dcc.Location(id=LOCATION, refresh=False), html.Div(id=LINK_NOTE, className="small text-muted mb-1", role="status"),
+            dcc.Store(id=OPENED_LINK)]
 
 
 @dataclass(frozen=True)
@@ -296,15 +298,20 @@ def restore(context: AppContext, setup: LinkSetup, search: object, page: Page) -
     return AddressUpdate(**changes)
 
 
-def record(context: AppContext, setup: LinkSetup, search: object, page: Page) -> AddressUpdate:
-    """The address to push for the view the page shows now, unless the address already says so."""
+def record(context: AppContext, setup: LinkSetup, search: object, page: Page, opened: object = None) -> AddressUpdate:
+    """The address to push for the view the page shows now, unless the address already says so.
+
+    A link's refused parts stay in the address while the page shows the view that link opened (``opened``: the address it
+    was opened at), so the user sees what was refused; an address the page wrote itself is rewritten once parts of it no
+    longer apply (a highlighted saved cohort deleted since), though the view it resolves to is the one shown.
+    """
     shown, note = page_state(context, setup, page)
     if len(to_query(shown)) > MAX_QUERY_LENGTH:  # a long lasso: a link that long would be refused when opened
         shown = replace(shown, selection=None)
         note = "The link does not hold the selection (its outline is too detailed for a link): save it as a cohort to share it."
     linked, problems = linked_state(context, setup, search)
-    # An address with parts no longer applied (a saved cohort deleted since) is rewritten, though the view it resolves to is the one shown.
-    return AddressUpdate(search=KEEP if to_query(shown) == to_query(linked) and not problems else to_query(shown), note=note)
+    current = to_query(shown) == to_query(linked) and (not problems or search == opened)
+    return AddressUpdate(search=KEEP if current else to_query(shown), note=note)
 
 
 def refused_parts_message(problems: tuple[str, ...]) -> str:
@@ -332,18 +339,20 @@ def register(app: dash.Dash, context: AppContext) -> LinkSetup:
         Input(FILTERS, "data"),
         Input(SELECTION, "data"),
         Input(FOUND_SUBJECT, "value"),
+        State(OPENED_LINK, "data"),
         prevent_initial_call=True,  # the Location reports the address once it is on the page, which restores the view
     )
     def _sync_address(search, tab, *values):
-        controls, (colour, filters, selection, subject) = values[: len(view_ids)], values[len(view_ids):]
+        controls, (colour, filters, selection, subject, opened) = values[: len(view_ids)], values[len(view_ids):]
         latent, clinical = controls[: -len(CLINICAL_CONTROLS)], tuple(controls[-len(CLINICAL_CONTROLS):])
         page = Page(tab, tuple(zip(latent[::2], latent[1::2])), colour, filters, selection, subject, clinical)
         if LOCATION in triggered():
             update = restore(context, setup, search, page)
+            set_props(OPENED_LINK, {"data": search})
             if update.problems:
                 set_props(REFUSAL_ALERT_ID, {"children": refused_parts_message(update.problems), "is_open": True})
         else:
-            update = record(context, setup, search, page)
+            update = record(context, setup, search, page, opened)
         address, *controls, note = update.outputs()
         props: dict[str, dict] = {}
         for (component, prop), value in zip(restored, controls, strict=True):
