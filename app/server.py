@@ -27,7 +27,7 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.heavy_worker import HeavyWorkers, WorkerRecipe
 from app.jobs import HEAVY, LANES, QUICK, Lane, stopped_job_result
-from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, search, tab_panes, variables
+from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, messages, search, tab_panes, variables
 from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder import model as decoder_model
@@ -294,6 +294,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
     links = address_bar.register(app, context)  # after the panels: it reads their controls' defaults from the layout
+    messages.register(app)
     if isinstance(manager, CeleryJobManager) and not waiting:
         warm_up_decodes_in_celery(manager.handle, context)
     if warm_up and not waiting:
@@ -404,7 +405,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                 className="mb-3",
             ),
             dbc.Container([dbc.Alert(id=REFUSAL_ALERT_ID, is_open=False, dismissable=True, color="warning", className="py-2"),
-                           *address_bar.layout()], fluid=True),
+                           messages.layout(), *address_bar.layout()], fluid=True),
             dbc.Container(
                 dbc.Row(
                     [
@@ -417,7 +418,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                                               label=label, tab_id=tab) for panel, label, tab in HIDDEN_TABS],
                                     dbc.Tab(variables.layout(context), label="Variables", tab_id=variables.VARIABLES_TAB),
                                 ],
-                                id=tab_panes.TABS,
+                                id=tab_panes.TABS,  # reached and moved along by keyboard through assets/tabs.js (dbc 2.0.4 cannot)
                                 active_tab="explore",
                                 className="mb-2",
                             ),

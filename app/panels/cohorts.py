@@ -426,14 +426,15 @@ def register(app: dash.Dash, context: AppContext) -> None:
     @app.callback(
         Output(SELECTION, "data", allow_duplicate=True),
         Output("filter-variables", "data", allow_duplicate=True),
+        Output("manage-feedback", "children", allow_duplicate=True),
         Input("apply-cohort", "n_clicks"),
         State(SAVED_COHORTS, "value"),
         prevent_initial_call=True,
     )
     def _highlight_saved(_clicks, chosen):
         if chosen is None:
-            return dash.no_update, dash.no_update
-        return {"cohort": chosen, "source": "saved"}, []
+            return dash.no_update, dash.no_update, _feedback("choose a saved cohort first", False)
+        return {"cohort": chosen, "source": "saved"}, [], ""  # an earlier action's message no longer applies
 
     @app.callback(
         Output("cohort-download", "data"),
