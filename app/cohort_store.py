@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -274,12 +275,20 @@ def _check_id(cohort_id: object) -> None:
         raise CohortStoreError(f"no saved cohort with id {cohort_id!r}")
 
 
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _clean_name(name: str) -> str:
+    """The name with its white space collapsed; refused when empty, too long, or holding characters that would change how
+    the text around it reads (controls, and text-direction overrides that turned "…RTL \u202eevil" into "…RTL live")."""
     cleaned = " ".join(str(name).split())
     if not cleaned:
         raise CohortStoreError("a cohort needs a name")
     if len(cleaned) > 80:
         raise CohortStoreError("cohort names are at most 80 characters")
+    odd = next((c for c in cleaned if c in BIDI_CONTROLS or unicodedata.category(c) == "Cc"), None)
+    if odd is not None:
+        raise CohortStoreError(f"a cohort name cannot hold control or text-direction characters (found U+{ord(odd):04X})")
     return cleaned
 
 

@@ -118,6 +118,11 @@ def test_store_saves_lists_renames_and_deletes(tmp_path):
     with pytest.raises(CohortStoreError, match="a cohort named “Ωμέγα 👩\u200d⚕️” already exists"):
         store.save("Ωμέγα 👩\u200d⚕️", CohortDefinition(subject_ids=("c",)))
     store.delete(unicode.id)
+    for odd in ("RTL \u202eevil", "a\u2066b", "tab\x07bell"):  # text-direction overrides and isolates, control characters
+        with pytest.raises(CohortStoreError, match="cannot hold control or text-direction characters"):
+            store.save(odd, CohortDefinition(subject_ids=("c",)))
+        with pytest.raises(CohortStoreError, match="cannot hold control or text-direction characters"):
+            store.rename(women.id, odd)
     store.rename(women.id, "Female subjects")
     assert store.get(combined.id).definition.operands == (women.id, lasso.id)  # algebra follows renames
     with pytest.raises(CohortStoreError, match="Women or lasso is defined from it"):
