@@ -116,5 +116,5 @@ def test_clusters_become_a_categorical_variable_to_colour_by():
 def test_labels_read_mid_sentence_and_acronyms_stay():
     from app.core.clusters import _in_sentence
 
-    assert [_in_sentence(label) for label in ("Heart rate", "LV mass", "AF", "QRS duration", "Sex", "x")] == [
-        "heart rate", "LV mass", "AF", "QRS duration", "sex", "x"]
+    assert [_in_sentence(label) for label in ("Heart rate", "LV mass", "AF", "QRS duration", "Sex", "x", "Sokolow-Lyon voltage", "McKenna score")] == [
+        "heart rate", "LV mass", "AF", "QRS duration", "sex", "x", "Sokolow-Lyon voltage", "McKenna score"]  # names keep their capitals

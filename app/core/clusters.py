@@ -132,8 +132,11 @@ class ClusterCache:
 
 
 def _in_sentence(label: str) -> str:
-    """A label as it reads mid-sentence: "Heart rate" → "heart rate"; acronyms ("LV mass", "AF") stay as they are."""
-    return label[0].lower() + label[1:] if len(label) > 1 and label[0].isupper() and label[1].islower() else label
+    """A label as it reads mid-sentence: "Heart rate" → "heart rate"; acronyms ("LV mass", "AF") and names ("Sokolow-Lyon
+    voltage": another capital in its first word) stay as they are."""
+    first_word = label.split(" ")[0]
+    common = len(label) > 1 and label[0].isupper() and first_word[1:] == first_word[1:].lower()
+    return label[0].lower() + label[1:] if common else label
 
 
 def _phrase(row: pd.Series, spec: VariableSpec, share_in_cluster: float) -> str:
