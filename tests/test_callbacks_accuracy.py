@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from html import escape
 
 import dash
 import numpy as np
@@ -13,9 +14,10 @@ from sklearn.metrics import roc_auc_score
 
 from app.config import AppConfig
 from app.context import AppContext
+from app.core import metrics
 from app.core.cohort_algebra import CohortDefinition
 from app.core.filters import ChoiceFilter
-from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_group
+from app.core.metrics import MIN_PER_CLASS, MIN_SUBJECTS, N_RESAMPLES, evaluate_group, subgroup_table
 from app.panels import accuracy
 from app.panels.accuracy import evaluation as accuracy_evaluation
 from app.panels.accuracy import settings as accuracy_settings
@@ -136,23 +138,90 @@ def test_metrics_for_the_cohort_its_complement_and_everyone(context):
     assert "test split only" in view.sizes[0]
 
 
-def test_a_group_with_too_few_cases_says_so_instead_of_a_number(context):
-    task = _balanced_binary_task(context)
+def _cases_and_controls(context: AppContext, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """The test split's rows with and without the outcome."""
     test = _test_rows(context)
     outcome = context.cohort.phenotypes[task].to_numpy(dtype=float)
-    cases, controls = test[outcome[test] == 1], test[outcome[test] == 0]
+    return test[outcome[test] == 1], test[outcome[test] == 0]
+
+
+def test_a_group_with_too_few_cases_says_so_for_the_metrics_that_need_them(context):
+    task = _balanced_binary_task(context)
+    cases, controls = _cases_and_controls(context, task)
     selection = {"rows": [int(row) for row in (*cases[:2], *controls[:MIN_SUBJECTS])]}  # enough subjects, too few cases (JSON ints, as a browser sends)
     evaluation = accuracy_evaluation.evaluate(context, task, "ecg", None, CURRENT, [], selection)
     cohort = evaluation.groups[0]
-    assert (cohort.n, cohort.cases) == (MIN_SUBJECTS + 2, 2)
-    assert cohort.reason == f"too few cases (2 cases, {MIN_SUBJECTS} controls; {MIN_PER_CLASS} of each needed)"
-    assert not any(e.available for e in cohort.estimates.values())
-    assert cohort.reason in str(accuracy_tables.metrics_table(evaluation, ""))
+    assert (cohort.n, cohort.cases) == (MIN_SUBJECTS + 2, 2) and cohort.reason is None
+    assert cohort.estimates["auroc"].reason == f"too few cases (2 cases, {MIN_SUBJECTS} controls; {MIN_PER_CLASS} of each needed)"
+    assert cohort.estimates["sensitivity"].reason == f"too few cases (2; {MIN_PER_CLASS} needed)"
+    assert not cohort.estimates["sensitivity"].available and not cohort.estimates["auroc"].available
+    assert np.isfinite(cohort.estimates["specificity"].value)  # ten controls: a specificity, whatever its interval
+    text = str(accuracy_tables.metrics_table(evaluation, ""))
+    assert cohort.estimates["auroc"].reason in text and cohort.estimates["sensitivity"].reason in text
     only_controls = accuracy_evaluation.evaluate(context, task, "ecg", None, CURRENT, [], {"rows": controls[:MIN_SUBJECTS].tolist()})
-    assert only_controls.groups[0].reason == f"one class only: no cases among {MIN_SUBJECTS} test subjects"
+    assert only_controls.groups[0].reason is None
+    assert only_controls.groups[0].estimates["sensitivity"].reason == f"needs cases: none among the {MIN_SUBJECTS} test subjects"
     everyone = evaluation.groups[2]
     assert everyone.reason is None and everyone.estimates["auroc"].available
     assert evaluation.threshold == pytest.approx(accuracy_evaluation.task_predictions(context)[(task, "ecg")].threshold)
+
+
+@pytest.mark.parametrize("outcome", [1.0, 0.0], ids=["cases only", "controls only"])
+def test_a_cohort_of_one_class_shows_what_it_can_and_a_note_per_metric_it_cannot_have(context, monkeypatch, outcome):
+    """The clinician's audit: a saved cohort of AF patients showed no metric at all; how many of them does the model flag?"""
+    task = _balanced_binary_task(context)  # everyone has enough cases and controls: the cohort is the only one lacking a class
+    members = np.flatnonzero(context.cohort.phenotypes[task].to_numpy(dtype=float) == outcome)
+    n = int(np.isin(members, _test_rows(context)).sum())
+    # The small cohort's test split has at most 7 cases of any outcome: let a group of 5 be judged, so that a cohort of cases only can be.
+    monkeypatch.setattr(metrics, "MIN_SUBJECTS", MIN_PER_CLASS)
+    assert n >= MIN_PER_CLASS, "the trained small cohort's test split is too small for this test"
+    saved = context.store.save("One class", CohortDefinition(subject_ids=tuple(str(context.cohort.phenotypes.index[row]) for row in members)))
+    context.store.save("All", CohortDefinition(subject_ids=tuple(str(i) for i in context.cohort.phenotypes.index)))  # both classes
+    evaluation = accuracy_evaluation.evaluate(context, task, "joint", None, saved.id, [], None)
+    cohort = evaluation.groups[0]
+    assert (cohort.name, cohort.n, cohort.cases, cohort.reason) == ("Saved: One class", n, n if outcome else 0, None)
+    shown, refused = ("sensitivity", "specificity") if outcome else ("specificity", "sensitivity")
+    why = f"needs controls: all {n} test subjects are cases" if outcome else f"needs cases: none among the {n} test subjects"
+    both = f"needs cases and controls: {f'all {n} test subjects are cases' if outcome else f'no cases among the {n} test subjects'}"
+    estimate = cohort.estimates[shown]
+    assert estimate.available and estimate.low <= estimate.value <= estimate.high
+    assert cohort.estimates[refused].reason == why and cohort.estimates["auroc"].reason == both and cohort.estimates["brier"].available
+    # The side-by-side table: the cohort's column has the metric over its interval, and a note under each metric it lacks.
+    table = str(accuracy_tables.metrics_table(evaluation, ""))
+    assert f"{estimate.low:.2f} to {estimate.high:.2f}" in table and why in table and both in table
+    for metric in ("ppv", "npv"):  # by construction (shown, with the tooltip saying why), or too few flagged or unflagged
+        value = cohort.estimates[metric]
+        assert value.reason in table and (np.isnan(value.value) or (metrics.BY_CONSTRUCTION in value.reason and np.isnan(value.low)))
+        if np.isfinite(value.value):
+            assert f'title="{escape(accuracy_settings.BY_CONSTRUCTION_NOTE)}"' in table  # the tooltip (static HTML, escaped)
+    lines = accuracy_evaluation.auroc_comparisons(context, evaluation, evaluation.cohort_mask)
+    assert lines[0][1] == f"not available for Saved: One class: {both}"
+    # Figures: no ROC or PR curve for the cohort (they rank cases against controls), named in the heading; its confusion matrix is drawn.
+    view = accuracy_views.render_evaluation(context, task, "joint", None, saved.id, [], None)
+    curves = validated(next(f for f in view.figures if getattr(f, "id", None) == "accuracy-curves").figure)
+    assert "Saved: One class" not in {trace.name for trace in curves.data}
+    assert f"Not drawn here: Saved: One class: {both}" in str(view.figures[0])
+    confusion = validated(view.figures[2].children[1].children[1].figure)
+    empty_row = 0 if outcome else 1
+    assert confusion.layout.annotations[0].text == "Saved: One class"
+    assert f"no {'controls' if outcome else 'cases'} here" in confusion.data[0].text[empty_row][0]
+    # The subgroup table keeps the row, with its numbers and a note in each cell it cannot fill; the forest plot leaves it out
+    # of the metrics it lacks alone, and says so under the plot.
+    _kind, subgroups = accuracy_evaluation.subgroup_results(context, task, "joint", None, accuracy_settings.BY_SAVED, [], None)
+    row = subgroups.set_index("subgroup").loc["One class"]
+    assert row["note"] == "" and row["n"] == n and row[shown] == pytest.approx(estimate.value) and row[f"{refused}_note"] == why
+    lacking = accuracy_views.render_subgroups(context, task, "joint", None, accuracy_settings.BY_SAVED, refused, [], None, None)
+    component = str(lacking.table)
+    assert why in component and both in component and f"{estimate.low:.2f} to {estimate.high:.2f}" in component
+    forest = validated(lacking.forest)
+    everyone_n = len(_test_rows(context))
+    assert list(forest.data[0].y) == [f"All (n = {everyone_n:,})"]  # the other saved cohort is still plotted
+    assert f"One class: {why}" in forest.layout.annotations[-1].text
+    having = validated(accuracy_views.render_subgroups(context, task, "joint", None, accuracy_settings.BY_SAVED, shown, [], None, None).forest)
+    assert sorted(having.data[0].y) == [f"All (n = {everyone_n:,})", f"One class (n = {n:,})"]
+    exported = pd.read_csv(io.StringIO(accuracy_evaluation.export_frame(subgroups, task, "joint").to_csv(index=False)))
+    one_class = exported.set_index("subgroup").loc["One class"]
+    assert one_class[f"{refused}_note"] == why and np.isnan(one_class[refused]) and one_class[shown] == pytest.approx(estimate.value)
 
 
 def test_the_current_cohort_being_everyone_is_explained_not_compared_with_nobody(context):
@@ -267,9 +336,9 @@ def test_auroc_differences_prevalence_and_its_note_are_shown(context):
     lines = accuracy_evaluation.auroc_comparisons(context, evaluation, evaluation.cohort_mask)
     assert lines[0][0].startswith("AUROC, Current cohort − everyone else")
     cohort, rest = evaluation.groups[:2]
-    # The small test split leaves everyone else too few cases to judge: the unpaired line says so instead of a number.
-    assert cohort.reason is None and rest.reason is not None
-    assert lines[0][1] == f"not available: {rest.reason}"
+    # The small test split leaves everyone else too few cases for an AUROC: the unpaired line says so instead of a number.
+    assert cohort.reason is None and not np.isfinite(rest.estimates["auroc"].value)
+    assert lines[0][1] == f"not available for Everyone else: {rest.estimates['auroc'].reason}"
     others = [space for space in _spaces(context, task) if space != "joint"]
     assert [what.split(" space, same")[0] for what, _ in lines[1:]] == [f"AUROC, Joint (ECG + MRI) − {space_label(other)}" for other in others]
     # The paired line: the two spaces' AUROCs on the cohort's test subjects, as scikit-learn computes them.
@@ -284,6 +353,37 @@ def test_auroc_differences_prevalence_and_its_note_are_shown(context):
     assert f"({100 * cohort.prevalence:.1f}%)" in text
     component = accuracy_views.render_subgroups(context, task, "joint", None, "sex", "auroc", [], None, None).table
     assert "Prevalence" in str(component) and "%" in str(component)
+
+
+def test_a_table_cell_says_why_a_group_lacks_a_metric_instead_of_the_row_being_refused():
+    """No trained cohort needed: the tables from groups evaluated directly."""
+    rng = np.random.default_rng(4)
+    truth = (rng.random(400) < 0.3).astype(float)
+    prediction = np.clip(0.3 * truth + 0.7 * rng.random(400), 0, 1)
+    cases_only = np.ones(40), rng.beta(4, 2, 40)
+    table = subgroup_table("binary", [("Everyone (all test subjects)", truth, prediction, 0.5), ("AF", *cases_only, 0.5),
+                                      ("tiny", truth[:6], prediction[:6], 0.5)], n_resamples=200)
+    component = str(accuracy_tables.subgroup_table_component(table, "binary", "", None))
+    rows = component.split("<tr")
+    af_row = next(row for row in rows if ">AF<" in row)
+    af = table.iloc[1]
+    assert f"{af['sensitivity']:.2f}" in af_row and f"{af['sensitivity_low']:.2f} to {af['sensitivity_high']:.2f}" in af_row
+    assert af_row.count("needs cases and controls: all 40 test subjects are cases") == 2  # AUROC and AUPRC
+    assert "needs controls: all 40 test subjects are cases" in af_row and "= 1 by construction: no controls here" in af_row
+    assert "accuracy-note" not in af_row  # no whole-row refusal under its name
+    tiny_row = next(row for row in rows if ">tiny<" in row)
+    assert tiny_row.count("too few test subjects") == 1 and "accuracy-note" in tiny_row  # refused as a whole: said once, beside the name
+    # The side-by-side table: the cohort's column has a number or a note in every row.
+    predictions = metrics.TaskPredictions("af", "joint", "binary", np.arange(440), np.r_[truth, cases_only[0]], np.r_[prediction, cases_only[1]], 0.5)
+    groups = (evaluate_group("Saved: AF", "binary", *cases_only, 0.5, 200), evaluate_group("Everyone else", "binary", truth, prediction, 0.5, 200),
+              evaluate_group("Everyone", "binary", predictions.truth, predictions.prediction, 0.5, 200))
+    evaluation = accuracy_evaluation.Evaluation(predictions, "Saved: AF", groups, (cases_only, (truth, prediction), (predictions.truth, predictions.prediction)),
+                                                False, 0.5)
+    side_by_side = str(accuracy_tables.metrics_table(evaluation, ""))
+    sensitivity = groups[0].estimates["sensitivity"]
+    assert f"{sensitivity.low:.2f} to {sensitivity.high:.2f}" in side_by_side and "one class only: all" not in side_by_side
+    assert "needs controls: all 40 test subjects are cases" in side_by_side
+    assert "Specificity is shown for a group of at least 10 test subjects with at least 5 controls." in side_by_side  # the note's tooltip
 
 
 def test_numbers_are_formatted_for_reading():

@@ -138,23 +138,120 @@ def test_percentile_intervals_cover_the_true_auroc_and_bias_about_95_percent_of_
     [
         ([], "no test subjects"),
         ([0, 1] * 4, f"too few test subjects (n = 8; {MIN_SUBJECTS} needed)"),
-        ([0] * 30, "one class only: no cases among 30 test subjects"),
-        ([1] * 12, "one class only: all 12 test subjects are cases"),
-        ([1] * (MIN_PER_CLASS - 1) + [0] * 40, f"too few cases ({MIN_PER_CLASS - 1} cases, 40 controls; {MIN_PER_CLASS} of each needed)"),
+        ([0] * 30, None),  # one class only: each metric asks for the class it needs (metrics.metric_insufficiency)
+        ([1] * 12, None),
+        ([1] * (MIN_PER_CLASS - 1) + [0] * 40, None),
         ([1] * 20 + [0] * 20, None),
     ],
 )
-def test_a_group_too_small_or_with_one_class_says_so(labels, expected):
+def test_only_a_group_too_small_as_a_whole_is_refused_as_a_whole(labels, expected):
     assert insufficiency("binary", np.asarray(labels, dtype=float)) == expected
 
 
-def test_an_insufficient_group_has_reasons_instead_of_numbers():
-    labels = np.zeros(40)
-    result = evaluate_group("Women over 65", "binary", labels, np.linspace(0, 1, 40), 0.5)
-    assert result.reason.startswith("one class only") and result.n == 40 and result.cases == 0
+@pytest.mark.parametrize(
+    ("labels", "flagged", "expected"),
+    [
+        ([1] * 12, 8, {"auroc": "needs cases and controls: all 12 test subjects are cases", "sensitivity": None,
+                       "specificity": "needs controls: all 12 test subjects are cases", "ppv": None, "brier": None}),
+        ([0] * 30, 8, {"auroc": "needs cases and controls: no cases among the 30 test subjects",
+                       "sensitivity": "needs cases: none among the 30 test subjects", "specificity": None, "npv": None, "brier": None}),
+        ([1] * (MIN_PER_CLASS - 1) + [0] * 40, 10,
+         {"auroc": f"too few cases ({MIN_PER_CLASS - 1} cases, 40 controls; {MIN_PER_CLASS} of each needed)",
+          "auprc": f"too few cases ({MIN_PER_CLASS - 1} cases, 40 controls; {MIN_PER_CLASS} of each needed)",
+          "sensitivity": f"too few cases ({MIN_PER_CLASS - 1}; {MIN_PER_CLASS} needed)", "specificity": None}),
+        ([1] * 20 + [0] * 20, 0, {"ppv": "no one at or above the threshold", "npv": None, "auroc": None}),
+        ([1] * 20 + [0] * 20, 3, {"ppv": f"too few flagged (3 at or above the threshold; {MIN_PER_CLASS} needed)", "npv": None}),
+        ([1] * 20 + [0] * 20, 38, {"ppv": None, "npv": f"too few below the threshold (2; {MIN_PER_CLASS} needed)"}),
+        ([1] * 20 + [0] * 20, 20, dict.fromkeys(metrics.BINARY_METRICS)),
+        ([0, 1] * 4, 4, dict.fromkeys(metrics.BINARY_METRICS, f"too few test subjects (n = 8; {MIN_SUBJECTS} needed)")),
+    ],
+)
+def test_each_metric_asks_for_the_subjects_it_needs(labels, flagged, expected):
+    labels = np.asarray(labels, dtype=float)
+    scores = np.r_[np.zeros(len(labels) - flagged), np.ones(flagged)]  # the last `flagged` subjects are at or above the threshold
+    reasons = metrics.metric_insufficiency("binary", labels, scores, 0.5)
+    assert list(reasons) == list(metrics.BINARY_METRICS)
+    assert {metric: reasons[metric] for metric in expected} == expected
+
+
+def test_a_group_too_small_as_a_whole_has_its_reason_instead_of_every_number():
+    result = evaluate_group("Women over 65", "binary", np.r_[np.zeros(4), np.ones(4)], np.linspace(0, 1, 8), 0.5)
+    assert result.reason == f"too few test subjects (n = 8; {MIN_SUBJECTS} needed)" and result.n == 8 and result.cases == 4
     assert all(not estimate.available and estimate.reason == result.reason for estimate in result.estimates.values())
     constant = evaluate_group("x", "continuous", np.full(20, 150.0), np.linspace(100, 200, 20))
     assert constant.reason == "every one of the 20 test subjects has the same value"
+    assert all(estimate.reason == constant.reason for estimate in constant.estimates.values())
+
+
+def _one_class_sample(n: int, case: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n test subjects all of one class, with predicted risks spread on both sides of 0.5."""
+    rng = np.random.default_rng(seed)
+    return np.full(n, float(case)), rng.beta(4, 2, n) if case else rng.beta(2, 4, n)
+
+
+def test_a_cohort_of_cases_only_has_its_sensitivity_with_an_interval_and_says_why_not_its_specificity():
+    """The clinician's question: of my 88 AF patients, how many does the model flag?"""
+    labels, scores = _one_class_sample(88, True, seed=21)
+    result = evaluate_group("Saved: AF", "binary", labels, scores, 0.5, n_resamples=400)
+    assert result.reason is None and (result.n, result.cases) == (88, 88)
+    sensitivity = result.estimates["sensitivity"]
+    assert sensitivity.available and sensitivity.value == pytest.approx(np.mean(scores >= 0.5))
+    assert sensitivity.low < sensitivity.value < sensitivity.high and sensitivity.defined_resamples == 400
+    assert np.percentile(bootstrap_metrics("binary", labels, scores, 0.5, 400, 0)["sensitivity"], [2.5, 97.5]) == pytest.approx(
+        [sensitivity.low, sensitivity.high])
+    specificity = result.estimates["specificity"]
+    assert np.isnan(specificity.value) and specificity.reason == "needs controls: all 88 test subjects are cases"
+    for metric in ("auroc", "auprc"):
+        assert np.isnan(result.estimates[metric].value)
+        assert result.estimates[metric].reason == "needs cases and controls: all 88 test subjects are cases"
+    # PPV is 1 whatever the predictor does: shown as the counts give it, with no interval and the reason why.
+    ppv, npv = result.estimates["ppv"], result.estimates["npv"]
+    assert ppv.value == 1.0 and np.isnan(ppv.low) and not ppv.available and metrics.BY_CONSTRUCTION in ppv.reason and "no controls" in ppv.reason
+    assert npv.value == 0.0 and np.isnan(npv.low) and not npv.available and npv.reason.startswith("= 0 by construction")
+    brier = result.estimates["brier"]  # defined with one class: how far the predicted risks are from the outcome they all share
+    assert brier.available and brier.value == pytest.approx(np.mean((1 - scores) ** 2)) and brier.low < brier.value < brier.high
+
+
+def test_a_cohort_of_controls_only_has_its_specificity_with_an_interval_and_says_why_not_its_sensitivity():
+    labels, scores = _one_class_sample(60, False, seed=22)
+    result = evaluate_group("Saved: no AF", "binary", labels, scores, 0.5, n_resamples=400)
+    assert result.reason is None and (result.n, result.cases) == (60, 0)
+    specificity = result.estimates["specificity"]
+    assert specificity.available and specificity.value == pytest.approx(np.mean(scores < 0.5))
+    assert specificity.low < specificity.value < specificity.high
+    sensitivity = result.estimates["sensitivity"]
+    assert np.isnan(sensitivity.value) and sensitivity.reason == "needs cases: none among the 60 test subjects"
+    assert result.estimates["auroc"].reason == "needs cases and controls: no cases among the 60 test subjects"
+    ppv, npv = result.estimates["ppv"], result.estimates["npv"]
+    assert ppv.value == 0.0 and np.isnan(ppv.high) and ppv.reason.startswith("= 0 by construction: no cases")
+    assert npv.value == 1.0 and np.isnan(npv.high) and npv.reason.startswith("= 1 by construction: no cases")
+    assert result.estimates["brier"].available
+
+
+def test_a_group_with_three_cases_has_its_specificity_but_not_its_sensitivity():
+    rng = np.random.default_rng(23)
+    labels = np.r_[np.ones(3), np.zeros(57)]
+    scores = np.clip(np.r_[rng.normal(0.7, 0.1, 3), rng.normal(0.3, 0.15, 57)], 0, 1)
+    result = evaluate_group("small", "binary", labels, scores, 0.5, n_resamples=400)
+    assert result.reason is None and result.cases == 3
+    assert np.isnan(result.estimates["sensitivity"].value)
+    assert result.estimates["sensitivity"].reason == f"too few cases (3; {MIN_PER_CLASS} needed)"
+    specificity = result.estimates["specificity"]
+    assert specificity.available and specificity.value == pytest.approx(np.mean(scores[3:] < 0.5)) and specificity.low < specificity.high
+    assert result.estimates["auroc"].reason == f"too few cases (3 cases, 57 controls; {MIN_PER_CLASS} of each needed)"
+    assert result.estimates["brier"].available
+
+
+def test_a_group_with_enough_of_each_class_is_evaluated_as_before():
+    """The normal case: every metric with its percentile interval from the same resamples, and no note."""
+    labels, scores = _binary_sample(400, seed=24)
+    result = evaluate_group("A", "binary", labels, scores, 0.3, n_resamples=300, seed=5)
+    resampled = bootstrap_metrics("binary", labels, scores, 0.3, 300, 5)
+    assert result.reason is None
+    for metric, estimate in result.estimates.items():
+        assert estimate.available and estimate.reason is None and estimate.defined_resamples == 300
+        assert estimate.value == pytest.approx(_sklearn_binary(labels, scores, 0.3)[metric], abs=1e-12)
+        assert [estimate.low, estimate.high] == pytest.approx(np.percentile(resampled[metric], [2.5, 97.5]))
 
 
 def test_ppv_is_undefined_when_no_one_is_flagged_and_the_rest_still_has_numbers():
@@ -222,6 +319,25 @@ def test_age_bands_and_level_masks():
     assert list(masks) == ["< 55", "55–64", "65–74", "≥ 75"] and sum(m.sum() for m in masks.values()) == 8
     flags = level_masks(pd.Series([True, False, True]))
     assert flags["yes"].tolist() == [True, False, True] and flags["no"].tolist() == [False, True, False]
+
+
+def test_subgroup_table_keeps_a_one_class_group_with_a_note_per_metric():
+    labels, scores = _binary_sample(600, seed=25)
+    cases_only = _one_class_sample(40, True, seed=26)
+    table = subgroup_table("binary", [("everyone", labels, scores, 0.3), ("AF", *cases_only, 0.3), ("tiny", labels[:6], scores[:6], 0.3)],
+                           n_resamples=200)
+    af = table.iloc[1]
+    assert af["note"] == ""  # not refused as a whole
+    assert af["sensitivity"] == pytest.approx(np.mean(cases_only[1] >= 0.3)) and af["sensitivity_low"] < af["sensitivity_high"]
+    assert af["sensitivity_note"] == ""
+    assert np.isnan(af["specificity"]) and af["specificity_note"] == "needs controls: all 40 test subjects are cases"
+    assert np.isnan(af["auroc"]) and af["auroc_note"].startswith("needs cases and controls")
+    assert af["ppv"] == 1.0 and np.isnan(af["ppv_low"]) and "by construction" in af["ppv_note"]
+    assert table.loc[2, "note"].startswith("too few test subjects") and table.loc[2, "sensitivity_note"] == table.loc[2, "note"]
+    # Sorting by PPV: a value fixed by the group's make-up ranks after every value with an interval, before no value at all.
+    assert sort_subgroups(table, "ppv", descending=True)["subgroup"].tolist() == ["everyone", "AF", "tiny"]
+    assert sort_subgroups(table, "ppv", descending=False)["subgroup"].tolist() == ["everyone", "AF", "tiny"]
+    assert sort_subgroups(table, "sensitivity", descending=False)["subgroup"].tolist()[-1] == "tiny"
 
 
 def test_subgroup_table_has_intervals_notes_and_sorts_missing_last():

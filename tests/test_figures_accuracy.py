@@ -105,6 +105,46 @@ def test_forest_plot_shows_each_subgroup_with_its_interval_and_skips_those_witho
     assert empty.layout.annotations[0].text == "No subgroup has enough test subjects for the AUROC"
 
 
+def _with_a_cohort_of_cases_only() -> pd.DataFrame:
+    """A subgroup table: a group with both classes, a cohort of 40 cases only, and a group too small as a whole."""
+    rng = np.random.default_rng(2)
+    truth = (rng.random(1200) < 0.4).astype(float)
+    prediction = np.clip(truth * 0.3 + rng.random(1200) * 0.7, 0, 1)
+    cases_only = np.ones(40), rng.beta(4, 2, 40)
+    return subgroup_table("binary", [("A", truth, prediction, 0.5), ("AF", *cases_only, 0.5), ("tiny", truth[:5], prediction[:5], 0.5)],
+                          n_resamples=100)
+
+
+def test_forest_plot_leaves_out_only_the_groups_lacking_the_metric_and_says_why_under_it():
+    table = _with_a_cohort_of_cases_only()
+    specificity = forest_figure(table, "specificity", reference=(0.7, 0.65, 0.75))
+    assert_unchanged_by_validation(specificity)
+    figure = validated(specificity)
+    assert list(figure.data[0].y) == ["A (n = 1,200)"]
+    note = figure.layout.annotations[-1].text
+    assert note.startswith("Not plotted for the Specificity:")
+    assert "AF: needs controls: all 40 test subjects are cases" in note and "tiny: too few test subjects (n = 5; 10 needed)" in note
+    assert figure.layout.margin.b > 52 and figure.layout.annotations[0].text == "Everyone: 0.700"
+    sensitivity = validated(forest_figure(table, "sensitivity"))  # the cohort of cases has its sensitivity: plotted with its interval
+    assert list(sensitivity.data[0].y) == ["A (n = 1,200)", "AF (n = 40)"]
+    np.testing.assert_allclose(np.asarray(sensitivity.data[0].x) + np.asarray(sensitivity.data[0].error_x.array), table["sensitivity_high"][:2])
+    assert "AF" not in sensitivity.layout.annotations[-1].text
+    ppv = validated(forest_figure(table, "ppv"))  # 1 by construction among cases only: shown in the table, not compared here
+    assert list(ppv.data[0].y) == ["A (n = 1,200)"] and "AF: = 1 by construction: no controls here" in ppv.layout.annotations[-1].text
+    nothing = validated(forest_figure(table.iloc[1:], "specificity"))
+    assert nothing.data == () and "AF: needs controls" in nothing.layout.annotations[0].text
+
+
+def test_a_confusion_matrix_of_one_class_says_the_other_row_is_empty():
+    rng = np.random.default_rng(3)
+    cases_only = CohortData("AF", np.ones(30), rng.random(30), COHORT_COLOUR)
+    figure = validated(confusion_figure([cases_only], threshold=0.5, task_label="Atrial fibrillation"))
+    text = np.asarray(figure.data[0].text)
+    assert text[0, 0] == "TN <b>0</b><br>no controls here" and text[0, 1] == "FP <b>0</b><br>no controls here"
+    flagged = int((cases_only.prediction >= 0.5).sum())
+    assert text[1, 1] == f"TP <b>{flagged}</b><br>{flagged / 30:.0%} of<br>cases"
+
+
 def test_an_empty_accuracy_figure_says_why_instead_of_empty_axes():
     figure = validated(message_figure("No group here has enough test subjects to draw", height=320))
     assert figure.layout.annotations[0].text == "No group here has enough test subjects to draw"

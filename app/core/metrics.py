@@ -41,8 +41,8 @@ HIGHER_IS_BETTER = {"auroc": True, "auprc": True, "sensitivity": True, "specific
                     "brier": False, "r2": True, "mae": False, "rmse": False, "bias": None}
 METRIC_UNITS_FOLLOW_TASK = ("mae", "rmse", "bias")  # in the task's unit (g, %); the others are unitless
 
-MIN_SUBJECTS = 10
-MIN_PER_CLASS = 5
+MIN_SUBJECTS = 10  # a group with fewer test subjects gets no metric at all
+MIN_PER_CLASS = 5  # the fewest subjects a proportion or a ranking is estimated from: see METRIC_NEEDS
 N_RESAMPLES = 2000
 CONFIDENCE = 0.95
 CHUNK_CELLS = 2_500_000  # resample weights held at once (rows × subjects): about 20 MB of float64
@@ -54,6 +54,19 @@ LITTLE_SUBSET_MIN = 3_000
 LITTLE_SUBSET_EXPONENT = 0.65
 CURVE_POINTS = 800  # a drawn ROC or PR curve keeps at most this many points (see along_curve)
 AGE_BANDS = ((None, 55, "< 55"), (55, 65, "55–64"), (65, 75, "65–74"), (75, None, "≥ 75"))
+# What each binary metric needs of a group of at least MIN_SUBJECTS test subjects, beyond them (metric_insufficiency): a metric is shown
+# when its subjects are there, so a cohort of cases only still has its sensitivity. Brier needs nothing more: it is the
+# mean squared distance of each subject's predicted risk from their own outcome, defined with one class.
+METRIC_NEEDS = {
+    "auroc": f"{MIN_PER_CLASS} cases and {MIN_PER_CLASS} controls",
+    "auprc": f"{MIN_PER_CLASS} cases and {MIN_PER_CLASS} controls",
+    "sensitivity": f"{MIN_PER_CLASS} cases",
+    "specificity": f"{MIN_PER_CLASS} controls",
+    "ppv": f"{MIN_PER_CLASS} subjects at or above the threshold",
+    "npv": f"{MIN_PER_CLASS} subjects below the threshold",
+    "brier": None,  # nothing beyond MIN_SUBJECTS test subjects
+}
+BY_CONSTRUCTION = "by construction"  # in the reason of a PPV or NPV that a group with one class only fixes whatever the predictor does
 
 
 def metric_names(kind: str) -> tuple[str, ...]:
@@ -100,14 +113,18 @@ class _BinaryKernel:
         false_pos = (running[:, self.n_controls] - running[:, self.first_flagged_control]).astype(np.float64)
         squared_error = (weights @ self.squared_error.astype(weights.dtype)).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            controls_below = 0.5 * (running[:, self.below] + running[:, self.level])
-            # Row sums along contiguous rows are pairwise in numpy: accurate in float32.
-            auroc = (case_weights * controls_below).sum(axis=1, dtype=np.float64) / (cases * controls)
-            # Average precision as scikit-learn defines it: precision at each distinct score, weighted by the recall gained there.
-            flagged_cases = everyone - running[:, self.first_level_case]
-            flagged = flagged_cases + (controls_all - running[:, self.below])
-            precision = np.divide(flagged_cases, flagged, out=np.zeros_like(flagged), where=flagged > 0)
-            auprc = (case_weights * precision).sum(axis=1, dtype=np.float64) / cases
+            if 0 < self.n_controls < n:
+                controls_below = 0.5 * (running[:, self.below] + running[:, self.level])
+                # Row sums along contiguous rows are pairwise in numpy: accurate in float32.
+                auroc = (case_weights * controls_below).sum(axis=1, dtype=np.float64) / (cases * controls)
+                # Average precision as scikit-learn defines it: precision at each distinct score, weighted by the recall gained there.
+                flagged_cases = everyone - running[:, self.first_level_case]
+                flagged = flagged_cases + (controls_all - running[:, self.below])
+                precision = np.divide(flagged_cases, flagged, out=np.zeros_like(flagged), where=flagged > 0)
+                auprc = (case_weights * precision).sum(axis=1, dtype=np.float64) / cases
+            else:  # one class only (a cohort of cases, say): nothing ranked against anything, so no work spent on it (same values)
+                auroc = np.full(n_rows, np.nan)
+                auprc = np.where(cases > 0, 1.0, np.nan) if self.n_controls == 0 else auroc  # cases only: every precision is 1
             false_neg, true_neg = cases - true_pos, controls - false_pos
             return {
                 "auroc": auroc,
@@ -294,7 +311,7 @@ class MetricEstimate:
     value: float = np.nan
     low: float = np.nan
     high: float = np.nan
-    reason: str | None = None  # shown instead of a number
+    reason: str | None = None  # shown instead of a number, or instead of the interval of a number that has none
     defined_resamples: int = 0  # resamples in which the metric was defined (a resample can lose every case)
 
     @property
@@ -310,7 +327,7 @@ class GroupMetrics:
     kind: str
     n: int
     cases: int | None  # binary tasks: subjects with the outcome
-    reason: str | None  # why the group has no metrics at all (too small, one class only)
+    reason: str | None  # why the group has no metrics at all (too few test subjects); a metric lacking its own subjects says so in its estimate
     estimates: dict[str, MetricEstimate] = field(default_factory=dict)
     threshold: float | None = None
 
@@ -321,7 +338,11 @@ class GroupMetrics:
 
 
 def insufficiency(kind: str, truth: np.ndarray) -> str | None:
-    """Why a group cannot be evaluated (too few subjects, one class only, too few of a class), or None."""
+    """Why a group cannot be evaluated at all (no test subjects, too few, a continuous outcome that never varies), or None.
+
+    A yes/no outcome's classes are not asked for here: each metric asks for the subjects it needs
+    (:func:`metric_insufficiency`), so a cohort of cases only keeps its sensitivity.
+    """
     n = len(truth)
     if n == 0:
         return "no test subjects"
@@ -329,15 +350,77 @@ def insufficiency(kind: str, truth: np.ndarray) -> str | None:
         return f"too few test subjects (n = {n:,}; {MIN_SUBJECTS:,} needed)"
     if kind != "binary":
         return None if np.ptp(truth) > 0 else f"every one of the {n} test subjects has the same value"
-    cases = int((np.asarray(truth) > 0.5).sum())
-    if cases == 0:
-        return f"one class only: no cases among {n} test subjects"
-    if cases == n:
-        return f"one class only: all {n} test subjects are cases"
-    if min(cases, n - cases) < MIN_PER_CLASS:
-        counts = f"{cases} case{'s' if cases != 1 else ''}, {n - cases} control{'s' if n - cases != 1 else ''}"
-        return f"too few {'cases' if cases < n - cases else 'controls'} ({counts}; {MIN_PER_CLASS} of each needed)"
     return None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _class_reasons(n: int, cases: int) -> dict[str, str | None]:
+    """Why sensitivity, specificity, AUROC and AUPRC cannot be estimated from this many cases among n (None: they can)."""
+    controls = n - cases
+    if cases == 0:
+        both = f"needs cases and controls: no cases among the {n:,} test subjects"
+    elif controls == 0:
+        both = f"needs cases and controls: all {n:,} test subjects are cases"
+    elif min(cases, controls) < MIN_PER_CLASS:
+        rarer = "cases" if cases < controls else "controls"
+        both = f"too few {rarer} ({_plural(cases, 'case')}, {_plural(controls, 'control')}; {MIN_PER_CLASS} of each needed)"
+    else:
+        both = None
+    sensitivity = (f"needs cases: none among the {n:,} test subjects" if cases == 0
+                   else f"too few cases ({cases:,}; {MIN_PER_CLASS} needed)" if cases < MIN_PER_CLASS else None)
+    specificity = (f"needs controls: all {n:,} test subjects are cases" if controls == 0
+                   else f"too few controls ({controls:,}; {MIN_PER_CLASS} needed)" if controls < MIN_PER_CLASS else None)
+    return {"auroc": both, "auprc": both, "sensitivity": sensitivity, "specificity": specificity}
+
+
+def _threshold_reasons(n: int, flagged: int) -> dict[str, str | None]:
+    """Why PPV and NPV cannot be estimated with this many of n subjects flagged (None: they can)."""
+    unflagged = n - flagged
+    ppv = ("no one at or above the threshold" if flagged == 0
+           else f"too few flagged ({flagged:,} at or above the threshold; {MIN_PER_CLASS} needed)" if flagged < MIN_PER_CLASS else None)
+    npv = ("no one below the threshold" if unflagged == 0
+           else f"too few below the threshold ({unflagged:,}; {MIN_PER_CLASS} needed)" if unflagged < MIN_PER_CLASS else None)
+    return {"ppv": ppv, "npv": npv}
+
+
+def metric_insufficiency(kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None = None) -> dict[str, str | None]:
+    """Why each metric cannot be estimated on this group, or None where it can (see :data:`METRIC_NEEDS`).
+
+    A group too small as a whole (:func:`insufficiency`) gives that reason for every metric. Otherwise,
+    for a yes/no outcome: sensitivity needs ``MIN_PER_CLASS`` cases, specificity as many controls, AUROC
+    and AUPRC (rankings of cases above controls) as many of each, PPV as many subjects flagged (predicted
+    risk ≥ threshold) and NPV as many below the threshold; the Brier score needs no more than the group.
+    Counting costs two passes over the group, whatever its size.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    reason = insufficiency(kind, truth)
+    if reason is not None or kind != "binary":
+        return {metric: reason for metric in metric_names(kind)}
+    n = len(truth)
+    cases = int(np.count_nonzero(truth > 0.5))
+    flagged = int(np.count_nonzero(np.asarray(prediction, dtype=np.float64) >= (0.5 if threshold is None else float(threshold))))
+    reasons = {**_class_reasons(n, cases), **_threshold_reasons(n, flagged), "brier": None}
+    return {metric: reasons[metric] for metric in BINARY_METRICS}
+
+
+def by_construction(metric: str, n: int, cases: int) -> str | None:
+    """Why a PPV or NPV says nothing about the predictor in a group with one class only, or None.
+
+    With no controls no one flagged can be a false positive, so PPV is 1 whatever the predictor
+    does (and NPV 0: everyone below the threshold is a missed case); with no cases the reverse. Such
+    a value is shown, as the counts give it, but without an interval (every resample gives it) and
+    with this reason, and it is not compared with other groups (forest plot, sorting, disparities).
+    """
+    if metric not in ("ppv", "npv") or 0 < cases < n:
+        return None
+    if cases == n:  # cases only
+        return (f"= 1 {BY_CONSTRUCTION}: no controls here, so no one flagged can be a false positive" if metric == "ppv"
+                else f"= 0 {BY_CONSTRUCTION}: no controls here, so everyone below the threshold is a missed case")
+    return (f"= 0 {BY_CONSTRUCTION}: no cases here, so everyone flagged is a false positive" if metric == "ppv"
+            else f"= 1 {BY_CONSTRUCTION}: no cases here, so no one below the threshold can be a missed case")
 
 
 def _undefined_reason(metric: str) -> str:
@@ -346,7 +429,12 @@ def _undefined_reason(metric: str) -> str:
 
 def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None = None,
                    n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = CONFIDENCE) -> GroupMetrics:
-    """Every metric with a (percentile) bootstrap interval over resampled subjects, or the reason there are none."""
+    """Every metric with a (percentile) bootstrap interval over resampled subjects, or the reason there is none.
+
+    A group too small as a whole has its reason for every metric (``GroupMetrics.reason``); otherwise
+    each metric has its own (:func:`metric_insufficiency`), so a cohort of cases only still gets its
+    sensitivity with an interval, and its specificity says that it needs controls.
+    """
     truth, prediction = np.asarray(truth, dtype=np.float64), np.asarray(prediction, dtype=np.float64)
     known = np.isfinite(truth) & np.isfinite(prediction)
     truth, prediction = truth[known], prediction[known]
@@ -354,14 +442,20 @@ def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarr
     reason = insufficiency(kind, truth)
     if reason is not None:
         return GroupMetrics(name, kind, len(truth), cases, reason, {m: MetricEstimate(m, reason=reason) for m in metric_names(kind)}, threshold)
+    needs = metric_insufficiency(kind, truth, prediction, threshold)
     point = point_metrics(kind, truth, prediction, threshold)
     resampled = _RESAMPLED.get(kind, truth, prediction, threshold, n_resamples, seed)
     tail = 100 * (1 - confidence) / 2
     estimates = {}
     for metric in metric_names(kind):
         values = resampled[metric][np.isfinite(resampled[metric])]
-        if not np.isfinite(point[metric]):
+        fixed = by_construction(metric, len(truth), cases) if kind == "binary" else None
+        if needs[metric] is not None:
+            estimates[metric] = MetricEstimate(metric, reason=needs[metric])
+        elif not np.isfinite(point[metric]):
             estimates[metric] = MetricEstimate(metric, reason=_undefined_reason(metric))
+        elif fixed is not None:
+            estimates[metric] = MetricEstimate(metric, point[metric], reason=fixed, defined_resamples=len(values))
         elif len(values) < 0.5 * n_resamples:
             estimates[metric] = MetricEstimate(metric, point[metric], reason="too unstable for an interval", defined_resamples=len(values))
         else:
@@ -527,31 +621,37 @@ def subgroup_table(kind: str, groups: Sequence[tuple[str, np.ndarray, np.ndarray
                    seed: int = 0, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """One row per subgroup (name, truth, prediction, threshold): size, cases, every metric with its interval, and why not.
 
-    Columns: subgroup, n, cases, prevalence, threshold (the one each row was evaluated at), note,
-    then ``<metric>``, ``<metric>_low``, ``<metric>_high`` for each metric; NaN where a group has no
-    number (the note says why).
+    Columns: subgroup, n, cases, prevalence, threshold (the one each row was evaluated at), note (why
+    the group has no metric at all, else empty), then ``<metric>``, ``<metric>_low``, ``<metric>_high``
+    and ``<metric>_note`` for each metric: NaN where a group has no number or no interval, and the
+    metric's own note says why (a cohort of cases only has a sensitivity, and a note under specificity).
     """
     rows = []
     for name, truth, prediction, threshold in groups:
         result = evaluate_group(name, kind, truth, prediction, threshold, n_resamples, seed, confidence)
         row: dict[str, object] = {"subgroup": name, "n": result.n, "cases": result.cases, "prevalence": result.prevalence,
                                   "threshold": np.nan if threshold is None else float(threshold), "note": result.reason or ""}
-        notes = []
         for metric, estimate in result.estimates.items():
             row[metric] = estimate.value
             row[f"{metric}_low"], row[f"{metric}_high"] = estimate.low, estimate.high
-            if result.reason is None and estimate.reason:
-                notes.append(f"{METRIC_LABELS[metric]}: {estimate.reason}")
-        if notes:
-            row["note"] = "; ".join(notes)
+            row[f"{metric}_note"] = estimate.reason or ""
         rows.append(row)
-    columns = ["subgroup", "n", "cases", "prevalence", "threshold", "note"] + [f"{m}{suffix}" for m in metric_names(kind) for suffix in ("", "_low", "_high")]
+    columns = ["subgroup", "n", "cases", "prevalence", "threshold", "note"] + [
+        f"{m}{suffix}" for m in metric_names(kind) for suffix in ("", "_low", "_high", "_note")]
     return pd.DataFrame(rows, columns=columns)
 
 
 def sort_subgroups(table: pd.DataFrame, column: str, descending: bool) -> pd.DataFrame:
-    """Rows ordered by one column; groups without a number always last."""
-    return table.sort_values(column, ascending=not descending, na_position="last", kind="stable").reset_index(drop=True)
+    """Rows ordered by one column. For a metric, the groups whose number has an interval are ranked first, then those
+    with a number but no interval (a PPV fixed by a group of cases only, a number too unstable for one), and groups
+    without a number always last."""
+    values = table[column]
+    tier = values.isna().to_numpy(dtype=np.int8) * 2
+    low, high = f"{column}_low", f"{column}_high"
+    if low in table.columns and high in table.columns:
+        tier = np.maximum(tier, (table[low].isna() | table[high].isna()).to_numpy(dtype=np.int8))
+    ordered = table.assign(_tier=tier).sort_values(["_tier", column], ascending=[True, not descending], na_position="last", kind="stable")
+    return ordered.drop(columns="_tier").reset_index(drop=True)
 
 
 # --- AUROC differences: DeLong's method ------------------------------------------------------------------------------

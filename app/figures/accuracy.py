@@ -123,9 +123,14 @@ def confusion_figure(cohorts: Sequence[CohortData], threshold: float, task_label
     data = []
     for column, cohort in enumerate(cohorts, start=1):
         counts = confusion_counts(cohort.truth, cohort.prediction, threshold)
-        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-        text = [[f"{names[i][j]} <b>{counts[i, j]:,}</b><br>{share[i, j]:.0%} of<br>{'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
-        hover = [[f"{plotly_text(cohort.name)}: {counts[i, j]:,} {full[i][j]}, {share[i, j]:.0%} of {'cases' if i else 'controls'}" for j in range(2)] for i in range(2)]
+        totals = counts.sum(axis=1)
+        share = counts / np.maximum(totals[:, None], 1)
+        # A group of cases only (or controls only) is drawn too: its empty row says so rather than "0% of controls".
+        of = [[f"{share[i, j]:.0%} of {'cases' if i else 'controls'}" if totals[i] else f"no {'cases' if i else 'controls'} here" for j in range(2)]
+              for i in range(2)]
+        text = [[f"{names[i][j]} <b>{counts[i, j]:,}</b><br>{of[i][j].replace(' of ', ' of<br>') if totals[i] else of[i][j]}" for j in range(2)]
+                for i in range(2)]
+        hover = [[f"{plotly_text(cohort.name)}: {counts[i, j]:,} {full[i][j]}, {of[i][j]}" for j in range(2)] for i in range(2)]
         data.append(in_panel({"type": "heatmap", "z": share, "x": ["no", "yes"], "y": ["no", "yes"], "text": text, "texttemplate": "%{text}",
                                "textfont": {"size": 11}, "customdata": hover, "hovertemplate": "%{customdata}<extra></extra>", "colorscale": get_colorscale("Blues"),
                                "zmin": 0, "zmax": 1.4, "showscale": False, "xgap": 2, "ygap": 2}, column))
@@ -168,12 +173,38 @@ def agreement_figure(cohorts: Sequence[CohortData], task_label: str, unit: str) 
     return prebuilt_figure(data, _styled(layout, 440, legend_y=1.1))
 
 
+FOREST_NOTES = 6  # groups named under a forest plot as left out; more are counted
+
+
+def _left_out_notes(table: pd.DataFrame, metric: str) -> list[str]:
+    """'name: why' for each row of a subgroup table without the metric's number and interval (its own note, else the row's)."""
+    notes = []
+    for _, row in table.iterrows():
+        why = next((note for note in (row.get(f"{metric}_note"), row.get("note")) if isinstance(note, str) and note), "no interval")
+        notes.append(f"{row['subgroup']}: {why}")
+    return notes
+
+
 def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, float, float] | None = None, reference_name: str = "Everyone") -> FigureDict:
-    """One metric with its interval per subgroup (rows of a subgroup table), against the whole test split's value."""
+    """One metric with its interval per subgroup (rows of a subgroup table), against the whole test split's value.
+
+    A forest plot compares intervals: a group without this metric's number and interval (too few test subjects, cases
+    or controls for it, or a PPV a group of cases only fixes at 1) is left out of it alone, and named under the plot
+    with its reason (the subgroup table's ``<metric>_note``); its other metrics plot as usual.
+    """
     label = METRIC_LABELS[metric]
-    shown = table[np.isfinite(table[metric].to_numpy(dtype=float))]
+    value = table[metric].to_numpy(dtype=float)
+    plotted = np.isfinite(value)
+    if f"{metric}_low" in table.columns and f"{metric}_high" in table.columns:
+        plotted &= np.isfinite(table[f"{metric}_low"].to_numpy(dtype=float)) & np.isfinite(table[f"{metric}_high"].to_numpy(dtype=float))
+    shown, left_out = table[plotted], _left_out_notes(table[~plotted], metric)
+    if len(left_out) > FOREST_NOTES:
+        left_out = [*left_out[: FOREST_NOTES - 1], f"and {len(left_out) - FOREST_NOTES + 1} more groups"]
     if shown.empty:
-        return message_figure(f"No subgroup has enough test subjects for the {label}", height=220)
+        whole_rows = "note" in table.columns and table["note"].astype(bool).all()
+        if table.empty or whole_rows:
+            return message_figure(f"No subgroup has enough test subjects for the {label}", height=220)
+        return message_figure("\n".join([f"{label}: no subgroup has a number with an interval to plot", *left_out]), height=220)
     names = [f"{plotly_text(name)} (n = {int(n):,})" for name, n in zip(shown["subgroup"], shown["n"])]
     value = shown[metric].to_numpy(dtype=float)
     low, high = shown[f"{metric}_low"].to_numpy(dtype=float), shown[f"{metric}_high"].to_numpy(dtype=float)
@@ -183,6 +214,7 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
               "customdata": np.column_stack([low, high]),
               "hovertemplate": "%{y}<br>" + label + " %{x:.3f} (95% CI %{customdata[0]:.3f}–%{customdata[1]:.3f})<extra></extra>"}
     layout: dict = {"yaxis": {"autorange": "reversed", "automargin": True}, "xaxis": {"title": {"text": f"{label} with 95% bootstrap interval"}, "zeroline": False}}
+    annotations = []
     if reference is not None and np.isfinite(reference[0]):
         shapes = [{"type": "line", "x0": reference[0], "x1": reference[0], "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
                    "line": {"color": EVERYONE_COLOUR, "dash": "dash", "width": 1.5}}]
@@ -190,7 +222,15 @@ def forest_figure(table: pd.DataFrame, metric: str, reference: tuple[float, floa
             shapes.append({"type": "rect", "x0": reference[1], "x1": reference[2], "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
                            "fillcolor": EVERYONE_COLOUR, "opacity": 0.12, "line": {"width": 0}})
         layout["shapes"] = shapes
-        layout["annotations"] = [{"x": reference[0], "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                                  "font": {"size": 11, "color": EVERYONE_COLOUR}, "text": f"{plotly_text(reference_name)}: {reference[0]:.3f}"}]
-    styled = _styled(layout, 110 + 36 * len(shown))
-    return prebuilt_figure([points], {**styled, "showlegend": False, "margin": {"l": 10, "r": 20, "t": 30, "b": 52}})
+        annotations.append({"x": reference[0], "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": 11, "color": EVERYONE_COLOUR}, "text": f"{plotly_text(reference_name)}: {reference[0]:.3f}"})
+    bottom = 52
+    if left_out:
+        lines = [f"Not plotted for the {label}:", *left_out]
+        annotations.append({"x": 0, "xref": "paper", "xanchor": "left", "y": 0, "yref": "paper", "yanchor": "top", "yshift": -46, "showarrow": False,
+                            "align": "left", "font": {"size": 11, "color": EVERYONE_COLOUR}, "text": "<br>".join(plotly_text(line) for line in lines)})
+        bottom += 16 * len(lines)
+    if annotations:
+        layout["annotations"] = annotations
+    styled = _styled(layout, 110 + 36 * len(shown) + bottom - 52)
+    return prebuilt_figure([points], {**styled, "showlegend": False, "margin": {"l": 10, "r": 20, "t": 30, "b": bottom}})

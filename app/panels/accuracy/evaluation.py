@@ -23,9 +23,9 @@ from app.core.metrics import (
     auroc_difference_unpaired,
     evaluate_group,
     held_out_test_predictions,
-    insufficiency,
     interval_method,
     level_masks,
+    metric_insufficiency,
     paired_scores,
     sort_subgroups,
     subgroup_table,
@@ -104,15 +104,18 @@ def _difference_text(difference: AurocDifference) -> str:
 
 def auroc_comparisons(context: AppContext, evaluation: Evaluation, cohort_mask: np.ndarray) -> list[tuple[str, str]]:
     """(what, DeLong difference as text) for the cohort against everyone else (unpaired) and this space against each other space on
-    the cohort's test subjects (paired); a comparison a group is too small for says why."""
+    the cohort's test subjects (paired); a comparison a group has no AUROC for (too few subjects, cases or controls) says why."""
     predictions = evaluation.predictions
     if predictions.kind != "binary":
         return []
     lines = []
     cohort, rest = evaluation.groups[0], evaluation.groups[1]
     what = f"AUROC, {evaluation.cohort_name} − everyone else (different subjects; DeLong)"
-    if evaluation.cohort_is_everyone or cohort.reason or rest.reason:
-        lines.append((what, "not available: " + (cohort.reason or rest.reason or "the cohort is everyone")))
+    lacking = next((group for group in (cohort, rest) if not np.isfinite(group.estimates["auroc"].value)), None)
+    if evaluation.cohort_is_everyone:
+        lines.append((what, "not available: the cohort is everyone"))
+    elif lacking is not None:
+        lines.append((what, f"not available for {lacking.name}: {lacking.estimates['auroc'].reason or 'no AUROC'}"))
     else:
         (truth_a, score_a), (truth_b, score_b) = evaluation.arrays[0], evaluation.arrays[1]
         lines.append((what, _difference_text(auroc_difference_unpaired(truth_a, score_a, truth_b, score_b))))
@@ -124,7 +127,7 @@ def auroc_comparisons(context: AppContext, evaluation: Evaluation, cohort_mask: 
         truth, mine, theirs = paired_scores(predictions, other, None if evaluation.cohort_is_everyone else cohort_mask)
         what = (f"AUROC, {space_label(predictions.space)} − {space_label(space)} space, same test subjects of "
                 f"{'everyone' if evaluation.cohort_is_everyone else evaluation.cohort_name} (paired DeLong)")
-        reason = insufficiency("binary", truth)
+        reason = metric_insufficiency("binary", truth, mine, evaluation.threshold)["auroc"]
         lines.append((what, f"not available: {reason}" if reason else _difference_text(auroc_difference_paired(truth, mine, theirs))))
     return lines
 

@@ -19,3 +19,8 @@ PREVALENCE_NOTE = ("PPV, NPV and the Brier score move with the share of cases in
 
 DEGENERATE_INTERVAL = ("Every resample gave the same value: with this few cases or controls the bootstrap cannot show the uncertainty, "
                        "which is larger than it looks.")
+BY_CONSTRUCTION_NOTE = ("In a group with one class only, PPV and NPV follow from the group's make-up, not from the predictor: with no controls "
+                        "no one flagged can be a false positive (PPV 1) and everyone below the threshold is a missed case (NPV 0), and the "
+                        "reverse with no cases. The number is shown without an interval and is not compared with other groups "
+                        "(no shading, ranked after groups with an interval, left out of the forest plot); sensitivity or specificity "
+                        "is the measure of the predictor in such a group.")

@@ -12,10 +12,20 @@ import numpy as np
 import pandas as pd
 from dash import dcc, html
 
-from app.core.metrics import METRIC_LABELS, METRIC_UNITS_FOLLOW_TASK, THRESHOLD_METRICS, GroupMetrics, MetricEstimate, metric_names
+from app.core.metrics import (
+    BY_CONSTRUCTION,
+    METRIC_LABELS,
+    METRIC_NEEDS,
+    METRIC_UNITS_FOLLOW_TASK,
+    MIN_SUBJECTS,
+    THRESHOLD_METRICS,
+    GroupMetrics,
+    MetricEstimate,
+    metric_names,
+)
 from app.figures.static_html import one_component
 from app.panels.accuracy.evaluation import Evaluation, disparity
-from app.panels.accuracy.settings import DEGENERATE_INTERVAL, PREVALENCE_METRICS, PREVALENCE_NOTE
+from app.panels.accuracy.settings import BY_CONSTRUCTION_NOTE, DEGENERATE_INTERVAL, PREVALENCE_METRICS, PREVALENCE_NOTE
 
 
 def _decimals(metric: str, kind: str) -> int:
@@ -40,11 +50,22 @@ def _group_header(group: GroupMetrics) -> html.Th:
     return html.Th([html.Div(group.name), html.Small(counts, className="text-muted fw-normal")], className="accuracy-group")
 
 
+def _note_title(estimate: MetricEstimate, kind: str) -> str | None:
+    """The tooltip of a number without an interval, or of a metric without a number: what the metric needs of a group."""
+    if estimate.reason and BY_CONSTRUCTION in estimate.reason:
+        return BY_CONSTRUCTION_NOTE
+    if not np.isfinite(estimate.value) and estimate.metric in METRIC_LABELS:
+        needs = METRIC_NEEDS.get(estimate.metric) if kind == "binary" else None
+        return f"{METRIC_LABELS[estimate.metric]} is shown for a group of at least {MIN_SUBJECTS} test subjects" + (f" with at least {needs}." if needs else ".")
+    return None
+
+
 def _estimate_lines(estimate: MetricEstimate, kind: str) -> list:
     """The estimate in bold over its interval (or why there is no interval)."""
     value = html.Span(format_number(estimate.metric, kind, estimate.value), className="fw-semibold accuracy-value")
     if not np.isfinite(estimate.low):
-        return [value, html.Br(), html.Small(estimate.reason or "no interval", className="text-muted fst-italic")]
+        return [value, html.Br(), html.Small(estimate.reason or "no interval", className="text-muted fst-italic accuracy-metric-note",
+                                             title=_note_title(estimate, kind))]
     text = f"{format_number(estimate.metric, kind, estimate.low)} to {format_number(estimate.metric, kind, estimate.high)}"
     if estimate.low == estimate.high:
         return [value, html.Br(), html.Small([text, " ", html.Abbr("(no spread)", title=DEGENERATE_INTERVAL)], className="text-warning-emphasis")]
@@ -53,7 +74,8 @@ def _estimate_lines(estimate: MetricEstimate, kind: str) -> list:
 
 def _metric_cell(estimate: MetricEstimate, kind: str) -> html.Td:
     if not np.isfinite(estimate.value):
-        return html.Td(html.Small(estimate.reason or "–", className="text-muted fst-italic"), className="accuracy-missing")
+        return html.Td(html.Small(estimate.reason or "–", className="text-muted fst-italic accuracy-metric-note", title=_note_title(estimate, kind)),
+                       className="accuracy-missing")
     return html.Td(_estimate_lines(estimate, kind))
 
 
@@ -108,16 +130,21 @@ def subgroup_table_component(table: pd.DataFrame, kind: str, unit: str, sort: di
             cells.append(html.Td("–" if pd.isna(row["cases"]) else f"{int(row['cases']):,}"))
             cells.append(html.Td("–" if pd.isna(row["prevalence"]) else f"{100 * row['prevalence']:.1f}%"))
         for metric in metrics:
-            estimate = MetricEstimate(metric, row[metric], row[f"{metric}_low"], row[f"{metric}_high"])
-            if not np.isfinite(estimate.value):
-                cells.append(html.Td("–", className="text-muted"))
+            note = row.get(f"{metric}_note")
+            estimate = MetricEstimate(metric, row[metric], row[f"{metric}_low"], row[f"{metric}_high"], note if isinstance(note, str) and note else None)
+            if row["note"] or (not np.isfinite(estimate.value) and not estimate.reason):
+                cells.append(html.Td("–", className="text-muted"))  # the whole row's note says why
+                continue
+            if not np.isfinite(estimate.value):  # this metric's own note, wrapped in its cell: the row's other metrics stand
+                cells.append(html.Td(_metric_cell(estimate, kind).children, className="accuracy-missing text-wrap"))
                 continue
             flag = None if position == 0 else disparity(metric, estimate.low, estimate.high, reference[metric])
             flag_title = {"worse": "95% interval entirely worse than everyone's value",
                           "better": "95% interval entirely better than everyone's value"}.get(flag)
             if flag_title and metric in PREVALENCE_METRICS:
                 flag_title += f" ({METRIC_LABELS[metric]} moves with prevalence: compare this group's prevalence with everyone's)"
-            cells.append(html.Td(_estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else None, title=flag_title))
+            wrap = "text-wrap" if estimate.reason and not np.isfinite(estimate.low) else None  # a number with a note instead of an interval
+            cells.append(html.Td(_estimate_lines(estimate, kind), className=f"accuracy-{flag}" if flag else wrap, title=flag_title))
         body.append(html.Tr(cells, className="accuracy-reference" if position == 0 else None))
     return one_component(dbc.Table([html.Thead(html.Tr(header)), html.Tbody(body)], size="sm", hover=True, responsive=True,
                                    className="accuracy-subgroups small"), component_id="accuracy-subgroup-table")

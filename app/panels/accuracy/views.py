@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 from dash import dcc, html
 
 from app.cohort_store import CohortStoreError
@@ -40,22 +41,29 @@ from app.panels.accuracy.tables import comparisons_component, metric_label, metr
 from app.state import CURRENT, space_label
 
 
-def _drawn_groups(evaluation: Evaluation) -> list[CohortData]:
-    """The groups to draw: the cohort and everyone else when each can be judged, and everyone dashed (once, if the cohort is everyone)."""
+def _drawn_groups(evaluation: Evaluation, metric: str | None = None) -> tuple[list[CohortData], list[str]]:
+    """The groups to draw: the cohort and everyone else when each can be judged, and everyone dashed (once, if the cohort is everyone).
+
+    Given a metric (the ROC and PR curves: ``auroc``, which needs cases and controls), only the groups with that
+    metric; the second list says which groups that left out and why ("name: reason").
+    """
     styles = ((COHORT_COLOUR, "solid"), (OTHER_COLOUR, "solid"), (EVERYONE_COLOUR, "dash"))
-    drawn = []
+    drawn, left_out = [], []
     for index, (group, (truth, prediction), (colour, dash_style)) in enumerate(zip(evaluation.groups, evaluation.arrays, styles)):
         if group.reason is not None or (index == 0 and evaluation.cohort_is_everyone):
             continue
+        if metric is not None and not np.isfinite(group.estimates[metric].value):
+            left_out.append(f"{group.name}: {group.estimates[metric].reason or 'undefined'}")
+            continue
         drawn.append(CohortData(group.name, truth, prediction, colour, dash_style))
-    return drawn
+    return drawn, left_out
 
 
 def evaluation_figures(context: AppContext, evaluation: Evaluation) -> list:
     """The figures for a task's kind: curves, calibration and confusion (binary); agreement (continuous)."""
     task = evaluation.predictions.task
     label = task_label(context, task)
-    drawn = _drawn_groups(evaluation)
+    drawn, _ = _drawn_groups(evaluation)
     if evaluation.predictions.kind != "binary" and len(drawn) > 1:
         drawn = [group for group in drawn if group.name != EVERYONE_GROUP]  # everyone's points would cover the cohort's and the rest's
     if not drawn:
@@ -64,10 +72,16 @@ def evaluation_figures(context: AppContext, evaluation: Evaluation) -> list:
         return [_figure_heading("Predicted vs true, and Bland–Altman", "Right: bias (solid) and 95% limits of agreement (dashed) per group."),
                 dcc.Graph(id="accuracy-agreement", figure=agreement_figure(drawn, label, task_unit(context, task)), config=GRAPH_CONFIG)]
     threshold = evaluation.threshold if evaluation.threshold is not None else 0.5
+    # A curve ranks cases against controls: a group with one class only (or too few of one) is left out of the curves, not
+    # of calibration and the confusion matrices, which are defined with one class.
+    curved, left_out = _drawn_groups(evaluation, "auroc")
+    not_drawn = f" Not drawn here: {'; '.join(left_out)}." if left_out else ""
+    curves = (roc_pr_figure(curved, threshold, label) if curved else
+              message_figure("No group here has enough cases and controls for ROC and precision–recall curves\n" + "\n".join(left_out), height=320))
     return [
         _figure_heading(f"ROC and precision–recall curves · dots: threshold {threshold:.3f}",
-                        "Dotted: chance (ROC) and each group's prevalence (PR)."),
-        dcc.Graph(id="accuracy-curves", figure=roc_pr_figure(drawn, threshold, label), config=GRAPH_CONFIG),
+                        f"Dotted: chance (ROC) and each group's prevalence (PR).{not_drawn}"),
+        dcc.Graph(id="accuracy-curves", figure=curves, config=GRAPH_CONFIG),
         dbc.Row(
             [
                 dbc.Col([_figure_heading("Calibration (reliability diagram)", "Each dot: a tenth of the group by predicted risk."),
