@@ -100,6 +100,10 @@ def test_compare_cohorts_reads_like_a_table_one(driver, app_url, tmp_path):
     assert all(white_space == "nowrap" for _, white_space in age[1:])
     assert "\n" not in age[5][0]  # p never wraps
     assert "circular" in driver.find_element(By.ID, "compare-table").text
+    # At 1,500 px (the test window) Table 1 fits its box: p, q and the test were cut off beside the plot.
+    widths = driver.execute_script("const box = document.getElementById('compare-table'); const table = box.querySelector('table');"
+                                   "return [table.getBoundingClientRect().width, box.clientWidth];")
+    assert widths[0] <= widths[1] + 1, widths
     assert driver.find_element(By.ID, "compare-export-csv").is_displayed() and driver.find_element(By.ID, "compare-export-html").is_displayed()
     driver.save_screenshot(str(tmp_path / "table-one.png"))
     assert severe_console_errors(driver) == []

@@ -130,8 +130,8 @@ def layout(context: AppContext) -> html.Div:
                                         size="sm", className="mb-2"),
                         dcc.Download(id="compare-download"),
                         dcc.Loading(html.Div(id="compare-table", className="compare-table"), delay_show=300),
-                    ], xxl=8),  # side by side only from 1400 px: on a laptop Table 1 takes the full width, p and q in view
-                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), xxl=4),
+                    ], width=12, className="compare-table-column"),  # beside the plot only on wide screens (assets/style.css)
+                    dbc.Col(dcc.Graph(id="compare-distribution", config={"displaylogo": False}), width=12, className="compare-plot-column"),
                 ]
             ),
             shown_store(COMPARE_TAB),
