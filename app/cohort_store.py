@@ -145,7 +145,14 @@ class CohortStore:
         return self.get(int(cursor.lastrowid))
 
     def save_unique(self, name: str, definition: CohortDefinition, attempts: int = 50) -> SavedCohort:
-        """Save under ``name``, or ``name (2)``, ``name (3)``… when taken: for names the app makes up (a suggested group, a cluster)."""
+        """Save under ``name``, or ``name (2)``, ``name (3)``… when taken: for names the app makes up (a suggested group, a cluster).
+
+        The same group saved again by its owner is refused, naming the copy (a second click on a cluster's Save made "… (2)").
+        """
+        names = {name if attempt == 1 else f"{name} ({attempt})" for attempt in range(1, attempts + 1)}
+        same = next((saved for saved in self.list() if saved.name in names and saved.definition == definition and self.is_owner(saved)), None)
+        if same is not None:
+            raise CohortStoreError(f"already saved as “{same.name}”")
         for attempt in range(1, attempts + 1):
             try:
                 return self.save(name if attempt == 1 else f"{name} ({attempt})", definition)

@@ -118,8 +118,9 @@ def test_a_cluster_saved_as_a_cohort_keeps_its_subjects(context):
     saved = context.store.list()[0]
     assert saved.name == "Joint (ECG + MRI), k-means, k = 3: cluster 3"
     np.testing.assert_array_equal(context.saved_cohort_mask(saved.id), labels == 2)
-    clusters.use_cluster(context, {"type": "cluster-save", "index": 2}, True, KMEANS_3, 6)
-    assert sorted(cohort.name for cohort in context.store.list())[-1].endswith("cluster 3 (2)")
+    _, again, version = clusters.use_cluster(context, {"type": "cluster-save", "index": 2}, True, KMEANS_3, 6)  # a second click
+    assert "already saved as “Joint (ECG + MRI), k-means, k = 3: cluster 3”" in str(again) and version is dash.no_update
+    assert len(context.store.list()) == 1
 
 
 @pytest.mark.parametrize("selection", [{"cluster": {**KMEANS_3, "label": 40}}, {"cluster": {**KMEANS_3, "label": True}}, {"cluster": "joint"},

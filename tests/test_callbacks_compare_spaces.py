@@ -348,8 +348,9 @@ def test_a_suggested_group_becomes_the_selection_or_a_saved_cohort(context):
     saved = context.store.list()[0]
     assert saved.name == "ECG only vs Joint (ECG + MRI), k=20: group 1"
     assert context.saved_cohort_mask(saved.id).sum() == len(suggested[0])
-    compare_views.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 4)
-    assert [cohort.name for cohort in context.store.list()][-1].endswith("group 1 (2)")
+    again = compare_views.use_suggestion(context, {"type": "cs-suggestion-save", "index": 0}, True, suggested, A, B, 20, 4)
+    assert "already saved as “ECG only vs Joint (ECG + MRI), k=20: group 1”" in str(again.feedback) and again.cohorts_version is dash.no_update
+    assert len(context.store.list()) == 1
     unchanged = compare_views.use_suggestion(context, {"type": "cs-suggestion-select", "index": 0}, False, suggested, A, B, 20, 0)
     assert unchanged == compare_views.SuggestionUse(dash.no_update, dash.no_update, dash.no_update)  # the buttons being drawn is not a click
 

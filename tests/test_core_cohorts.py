@@ -118,6 +118,13 @@ def test_store_saves_lists_renames_and_deletes(tmp_path):
     with pytest.raises(CohortStoreError, match="a cohort named “Ωμέγα 👩\u200d⚕️” already exists"):
         store.save("Ωμέγα 👩\u200d⚕️", CohortDefinition(subject_ids=("c",)))
     store.delete(unicode.id)
+    first = store.save_unique("Cluster 1", CohortDefinition(subject_ids=("a",)))
+    second = store.save_unique("Cluster 1", CohortDefinition(subject_ids=("b",)))
+    assert second.name == "Cluster 1 (2)"  # another group of that name
+    with pytest.raises(CohortStoreError, match="already saved as “Cluster 1”"):  # the same group again
+        store.save_unique("Cluster 1", CohortDefinition(subject_ids=("a",)))
+    store.delete(first.id)
+    store.delete(second.id)
     for odd in ("RTL \u202eevil", "a\u2066b", "tab\x07bell"):  # text-direction overrides and isolates, control characters
         with pytest.raises(CohortStoreError, match="cannot hold control or text-direction characters"):
             store.save(odd, CohortDefinition(subject_ids=("c",)))
