@@ -124,6 +124,15 @@ def test_cine_agreement_follows_the_lv_cavity_of_synthetic_cines(small_cohort_di
     assert same.curve_correlation == pytest.approx(1.0) and same.truth_fac == pytest.approx(same.decoded_fac)
     assert 0.1 < same.truth_fac < 0.8
     assert np.isnan(unrelated.curve_correlation) and unrelated.decoded_fac == 0.0  # a motionless cine: no correlation, no area change
+    assert same.area_error_pct == 0.0
+
+
+def test_the_lv_area_error_sees_the_size_offset_the_correlation_cannot():
+    """A decoded cavity 20 % too large all cycle long had r = 1.00 and nothing beside it to say so."""
+    truth = 1000 + 200 * np.sin(np.linspace(0, 2 * np.pi, 50))
+    assert decoding.area_error(truth, 1.2 * truth) == pytest.approx(20.0)
+    assert decoding.area_error(truth, truth) == 0.0
+    assert np.isnan(decoding.area_error(truth, np.where(np.arange(50) == 3, np.nan, truth)))  # a frame without a cavity
 
 
 def test_a_recorded_cines_lv_curve_is_measured_once_per_process(small_cohort_dir, monkeypatch):

@@ -22,7 +22,7 @@ def test_agreement_figure_draws_per_lead_bars_and_both_area_curves():
     figure = validated(prebuilt)
     bar = figure.data[0]
     assert bar.type == "bar" and list(bar.x) == list(ECG_LEADS) and np.allclose(bar.y, correlation)
-    assert [t.name for t in figure.data[1:]] == ["truth", "decoded"]
+    assert [t.name for t in figure.data[1:]] == ["original", "decoded"]
     missing = figures.agreement_figure(ECG_LEADS, correlation, np.full(10, np.nan), np.full(10, np.nan))
     assert any("not found" in a.text for a in validated(missing).layout.annotations)
     correlation[3] = np.nan  # a lead under 0.3 mV: an empty bar marked n/a

@@ -145,7 +145,8 @@ class CineAgreement:
 
     truth_area: np.ndarray  # (frames,) pixels
     decoded_area: np.ndarray
-    curve_correlation: float  # Pearson r of the two area curves
+    curve_correlation: float  # Pearson r of the two area curves: their shape only
+    area_error_pct: float  # mean |decoded − truth| over the cycle, in % of the truth's mean area: the size r cannot see
     truth_fac: float  # fractional area change
     decoded_fac: float
 
@@ -160,8 +161,15 @@ def cine_agreement(truth: np.ndarray, decoded: np.ndarray, truth_curves: np.ndar
     results = []
     for truth_area, decoded_area in zip(truth_curves, decoded_curves):
         r = _correlation(truth_area, decoded_area)
-        results.append(CineAgreement(truth_area, decoded_area, r, area_change(truth_area), area_change(decoded_area)))
+        results.append(CineAgreement(truth_area, decoded_area, r, area_error(truth_area, decoded_area), area_change(truth_area), area_change(decoded_area)))
     return results
+
+
+def area_error(truth_area: np.ndarray, decoded_area: np.ndarray) -> float:
+    """Mean absolute difference of two area curves, in % of the truth's mean area; NaN when either has gaps or no area."""
+    if not (np.isfinite(truth_area).all() and np.isfinite(decoded_area).all()) or np.mean(truth_area) <= 0:
+        return float("nan")
+    return float(100 * np.mean(np.abs(decoded_area - truth_area)) / np.mean(truth_area))
 
 
 def area_change(curve: np.ndarray) -> float:

@@ -49,7 +49,7 @@ def agreement_figure(leads: Sequence[str], lead_correlation: np.ndarray | None, 
                               "showlegend": False, "text": [f"{v:.2f}" if ok else "n/a" for v, ok in zip(values, known)], "textposition": "outside",
                               "cliponaxis": False, "customdata": [f"{v:.3f}" if ok else "n/a (lead under 0.3 mV)" for v, ok in zip(values, known)],
                               "hovertemplate": "%{x}: r = %{customdata}<extra></extra>", "textfont": {"size": 9}}, 1))
-    for name, curve, colour in (("truth", truth_area, TRACE_COLOURS[0]), ("decoded", decoded_area, TRACE_COLOURS[1])):
+    for name, curve, colour in (("original", truth_area, TRACE_COLOURS[0]), ("decoded", decoded_area, TRACE_COLOURS[1])):
         if curve is not None and np.isfinite(curve).any():
             data.append(in_panel({"x": np.arange(len(curve)), "y": np.asarray(curve), "mode": "lines+markers", "marker": {"size": 3}, "name": name,
                                   "line": {"color": colour}, "hovertemplate": f"{name}: frame %{{x}} · %{{y:.0f}} px<extra></extra>"}, 2))

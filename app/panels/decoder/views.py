@@ -94,7 +94,7 @@ def _cine_agreement(context: AppContext, subject_ids: Sequence[str], true_mri: n
             results.append(next(measured))
         else:
             area = next(decoded_areas)
-            results.append(decoding.CineAgreement(np.full_like(area, np.nan), area, float("nan"), float("nan"), decoding.area_change(area)))
+            results.append(decoding.CineAgreement(np.full_like(area, np.nan), area, float("nan"), float("nan"), float("nan"), decoding.area_change(area)))
     return results
 
 
@@ -173,6 +173,7 @@ def decode_subjects_view(context: AppContext, subject_ids: Sequence[str] | None,
             "ECG r (worst lead)": [worst(items) for items in agreements],
             "ECG RMSE (µV, median of leads)": [f"{np.median([i.rmse_uv for i in items]):.0f}" if items else "–" for items in agreements],
             "LV area curve r": [f"{c.curve_correlation:.2f}" if np.isfinite(c.curve_correlation) else "–" for c in cines],
+            "LV area error (% of original)": [f"{c.area_error_pct:.0f}" if np.isfinite(c.area_error_pct) else "–" for c in cines],
             "LV FAC original": [f"{c.truth_fac:.2f}" if np.isfinite(c.truth_fac) else "–" for c in cines],
             "LV FAC decoded": [f"{c.decoded_fac:.2f}" if np.isfinite(c.decoded_fac) else "–" for c in cines],
         }
