@@ -160,6 +160,7 @@ def test_prototypes_of_a_saved_cohort_and_the_rest_are_decoded_with_predictions(
     text = str(table)
     assert all(decoder_tables.task_label(context, task) in text for task in models.tasks("joint"))
     assert "QRS duration (ms)" in text and "LV fractional area change (%)" in text and "A − B" in text and "B − A" not in text
+    assert f"{label_a} · B: mean of everyone else" in text and "A = A:" not in text  # each side named once
     # Each predictor's outcome is measured once more in what moved, named once with its unit once ("LV mass (g) (predicted) (g)" was shown).
     assert all(f"{decoder_tables.predictor_name(context, task)}, predicted (" in text for task in models.tasks("joint")) and "(predicted)" not in text
     medoid_groups = decoder_choices.Groups(a=women.id, b=REST, kind="medoid")

@@ -196,7 +196,8 @@ def _change_outputs(context: AppContext, models: DecoderModels, space: str, late
     table = prediction_table(context, models, space, latents[::-1], ["B", "A"], with_change=True).rename(columns={"Change": "A − B"})
     table = table[["Predictor", "A", "B", "A − B"]] if not table.empty else table
     tables = html.Div([
-        html.Div(f"A = {labels[0]} · B = {labels[1]}", className="small text-muted mb-1"),
+        html.Div(" · ".join(label if label.startswith(f"{name}: ") else f"{name} = {label}" for name, label in zip("AB", labels)),
+                 className="small text-muted mb-1"),  # a prototype's label names its side already ("A: mean of …")
         html.Div("What moved: measured on both decoded hearts the same way (A − B)", className="small fw-semibold mb-1"),
         frame_table(change_table_rows(views.table), ""),
         html.Div("Predictors", className="small fw-semibold mt-2 mb-1"),
@@ -305,8 +306,8 @@ def interpolate_view(context: AppContext, start: str, end: str, space: str, step
     units = {task_label(context, task): "%" if is_binary(context, task) else (context.variables[task].unit or "") for task in models.tasks(space)
              if task in context.variables}
     fac = np.array([decoding.area_change(curve) for curve in areas])
-    if np.isfinite(fac).any():
-        predictions["LV FAC (measured)"] = fac
+    if np.isfinite(fac).any():  # in %, as the table of what changed gives it (the plot said 0.44 beside the table's 43.8)
+        predictions["LV FAC (measured)"], units["LV FAC (measured)"] = 100 * fac, "%"
     chart = prediction_strip_figure(labels, predictions, units)
     ends = np.stack([path[0], path[-1]])
     end_predictions = {predictor_name(context, task): (*(float(v) for v in models.predict(task, space, ends)),
