@@ -45,6 +45,8 @@ def test_app_registers_its_callbacks_and_lays_out_every_panel(phenotype_cohort_d
     for component in ("variable-table", "compare-a", "decoder-subjects", "accuracy-task", "cs-map", "cluster-list"):
         assert f"'{component}'" not in layout  # laid out when its tab is first opened (app.panels.tab_panes)
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
+    facts = next(c for c in variables.layout(context)._traverse() if getattr(c, "id", None) == "cohort-facts")
+    assert facts.children.endswith("spaces: Joint (ECG + MRI), ECG only")  # as every dropdown names them, not "joint, ecg"
     table = variables.content(context).children[-1]
     assert table.id == "variable-table" and table.children.count("<tr>") == len(context.variables) + 1  # a header, then a row per variable
     assert len(app.callback_map) >= 12

@@ -17,6 +17,7 @@ from app.core.modalities import missing_modalities_note
 from app.core.summary import variable_summary
 from app.figures.static_html import one_component
 from app.panels.tab_panes import pane, register_pane
+from app.state import ordered_spaces, space_label
 
 VARIABLES_TAB = "variables"
 
@@ -24,7 +25,8 @@ VARIABLES_TAB = "variables"
 def layout(context: AppContext) -> html.Div:
     """The cohort's facts and a note on any missing modality (read by people and tests from the page itself), the table to come."""
     cohort = context.cohort
-    facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {', '.join(cohort.spaces) or 'none yet'}"
+    spaces = ", ".join(space_label(name) for name in ordered_spaces(context)) or "none yet"
+    facts = f"{context.n_subjects:,} subjects · {len(cohort.variables)} variables · spaces: {spaces}"
     missing = missing_modalities_note(cohort.ecg_present, cohort.mri_present, cohort.has_ecg, cohort.has_mri)
     return html.Div([
         html.P(facts, className="text-muted mt-2", id="cohort-facts"),
