@@ -87,6 +87,7 @@ def test_threshold_starts_at_the_stored_training_threshold(context):
     assert continuous.disabled and continuous.metric == "r2" and "no threshold" in continuous.note and not continuous.shown
     assert continuous.metric_options[1] == {"label": "MAE (g)", "value": "mae"}
     assert continuous.block_style == {"display": "none"} and binary.block_style == {}
+    assert continuous.outputs()[-1] == {"display": "none"}  # the note on prevalence (PPV, NPV, Brier) goes with the threshold
 
 
 def _older_half(context: AppContext) -> dict:

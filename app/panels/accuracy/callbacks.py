@@ -42,6 +42,7 @@ def register(app: dash.Dash, context: AppContext) -> None:
         Output("accuracy-forest-metric", "options"),
         Output("accuracy-forest-metric", "value"),
         Output("accuracy-threshold-block", "style"),
+        Output("accuracy-prevalence-note", "style"),
         Input("accuracy-task", "value"),
         Input("accuracy-space", "value"),
         State("accuracy-forest-metric", "value"),

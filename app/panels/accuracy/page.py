@@ -103,7 +103,7 @@ def layout(context: AppContext) -> html.Div:
                               ": the subgroup's 95% interval lies entirely on the worse / better side of everyone's value. "
                               "Click a column header to sort."], className="small text-muted mt-1"),
                     html.Div(["Prevalence: the share of cases in each group. ", PREVALENCE_NOTE], className="small text-warning-emphasis mt-1",
-                             id="accuracy-prevalence-note"),
+                             id="accuracy-prevalence-note", style=start.block_style),  # yes/no outcomes only
                     dcc.Graph(id="accuracy-forest", config={"displayModeBar": False}),
                     dcc.Download(id="accuracy-download"),
                     dcc.Store(id="accuracy-sort", data=None),

@@ -172,7 +172,8 @@ class ThresholdSettings:
         return {} if self.shown else {"display": "none"}
 
     def outputs(self) -> tuple:
-        return self.value, self.disabled, self.note, list(self.metric_options), self.metric, self.block_style
+        """The threshold block and the note on prevalence share one style: both concern yes/no outcomes only."""
+        return self.value, self.disabled, self.note, list(self.metric_options), self.metric, self.block_style, self.block_style
 
 
 def threshold_settings(context: AppContext, task: str | None, space: str | None, metric: str | None) -> ThresholdSettings:
