@@ -89,7 +89,7 @@ def test_the_status_says_where_a_run_is_and_how_long_is_left(tmp_path):
 def test_an_app_served_before_its_first_space_says_so_and_moves_on_once_the_baseline_is_written(tiny_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=tiny_cohort_dir, cache_dir=tmp_path), load_cohort(tiny_cohort_dir), spaces_pending=True)
     latent = explorer_views.render_latent_view(context, 0, None, "pca", None, [], None, set())
-    assert latent.request is None and "being computed in the background" in validated(latent.figure).layout.annotations[0].text
+    assert latent.request is None and "being computed in the background" in validated(latent.figure).layout.annotations[0].text.replace("<br>", " ")
     baseline = RunStatus(state="running", stage="baseline", done=3, total=12)
     assert not should_reload(baseline, waiting=True, spaces_pending=True)
     assert not should_reload(None, waiting=True, spaces_pending=True)

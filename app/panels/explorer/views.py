@@ -15,7 +15,7 @@ from app.context import AppContext
 from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
 from app.figures.density import choose_drawing, density_caption, density_data, density_right_margin, view_figure
-from app.figures.messages import message_figure
+from app.figures.messages import NARROW_LINE, message_figure
 from app.figures.scatter import (
     CONTINUOUS_SCALE,
     ColourCoding,
@@ -175,14 +175,14 @@ def render_latent_view(context: AppContext, view: int, space: str | None, method
                        clusters: dict | None = None, found: str | None = None, viewport: object = None) -> LatentView:
     """The figure (or patch) of one latent view, and the projection it asks for; ``drawn``: the view shows its points now; ``found``: a subject to mark."""
     if not space:
-        return LatentView(message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES))
+        return LatentView(message_figure(NO_SPACE_YET if context.spaces_pending else NO_SPACES, line_characters=NARROW_LINE))
     spec = ProjectionSpec(method=method)
     coordinates = context.cached_projection(space, spec)
     if coordinates is None:
         if _repaint_only(triggers):
             return LatentView(dash.no_update, dash.no_update)
         text = f"Computing the {METHODS[method]} of the {space_label(space)} space…"
-        return LatentView(message_figure(text), {"space": space, "method": method})
+        return LatentView(message_figure(text, line_characters=NARROW_LINE), {"space": space, "method": method})
     labels = {"title": f"{space_label(space)} · {METHODS[method]}", "x_label": f"{METHODS[method]} 1", "y_label": f"{METHODS[method]} 2",
               "revision": f"{view}-{space}-{method}"}
     shown = {"kind": "latent", "space": space, "method": method}
