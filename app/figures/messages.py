@@ -7,7 +7,6 @@ import textwrap
 from app.figures.prebuilt import FigureDict, prebuilt_figure
 from app.figures.text import plotly_text
 
-
 NARROW_LINE = 44  # characters an explorer view (about 330 px at a 1,500 px window) holds at 14 px: Plotly does not wrap, it clips
 
 
