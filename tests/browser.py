@@ -109,11 +109,20 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str
 
 def open_tab(driver, label: str, timeout: float = 30) -> None:
     """Click a main tab, as a user does, and wait for its panel (fetched the first time it is opened: app.panels.tab_panes)."""
+    from selenium.common.exceptions import ElementClickInterceptedException
     from selenium.webdriver.common.by import By
 
     tab = wait_for(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#main-tabs a") if a.text == label), None), message=f"the {label} tab")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tab)
-    tab.click()
+
+    def clicked() -> bool:  # the page may still move under the tab (a summary growing a line as a selection lands): scroll and try again
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tab)
+        try:
+            tab.click()
+        except ElementClickInterceptedException:
+            return False
+        return True
+
+    wait_for(clicked, message=f"the {label} tab clicked")
     wait_for(lambda: driver.execute_script(
         f"const pane = document.querySelector('.tab-pane.active'); return Boolean(pane) && !pane.querySelector('.{LOADING_CLASS}');"),
         timeout=timeout, message=f"the {label} panel")
