@@ -124,12 +124,12 @@ def read_predictions(path: Path, phenotypes: pd.DataFrame, variables: dict[str, 
     if bad.any():
         raise CohortFormatError(path, "prediction", "numbers", f"{table['prediction'][bad].iloc[0]!r} for subject {table[SUBJECT_ID][bad].iloc[0]}")
     table["prediction"] = numbers.astype(np.float64)
-    rows = phenotypes.index.get_indexer(table[SUBJECT_ID])
-    if (rows < 0).any():
-        strangers = table[SUBJECT_ID][rows < 0]
-        raise CohortFormatError(path, SUBJECT_ID, "subjects of the phenotype table", f"{strangers.nunique()} other ids, e.g. {list(strangers.unique()[:3])}")
+    subject_codes, subjects = pd.factorize(table[SUBJECT_ID])  # each id looked up once, not once per task and space
+    strangers = subjects[phenotypes.index.get_indexer(subjects) < 0]
+    if len(strangers):
+        raise CohortFormatError(path, SUBJECT_ID, "subjects of the phenotype table", f"{len(strangers)} other ids, e.g. {list(strangers[:3])}")
     task_codes, space_codes = (table[name].cat.codes.to_numpy(np.int64) for name in ("task", "space"))
-    key = (rows.astype(np.int64) * len(table["task"].cat.categories) + task_codes) * len(table["space"].cat.categories) + space_codes
+    key = (subject_codes.astype(np.int64) * len(table["task"].cat.categories) + task_codes) * len(table["space"].cat.categories) + space_codes
     repeated = pd.Series(key).duplicated().to_numpy()
     if repeated.any():
         first = table[repeated].iloc[0]
