@@ -57,8 +57,10 @@ def test_decoding_subjects_without_an_ecg_or_a_cine_shows_what_there_is(context)
     view = decoder_views.decode_subjects_view(context, chosen, "mri", neither)
     strip, mri, table = validated(view.strip), validated(view.mri), view.table
     assert "no ECG recorded" in (strip.layout.title.text or str(strip.layout.annotations)) and "no cine recorded" in mri.layout.title.text
-    rows = {cells[0]: cells for cells in ([text(cell) for cell in row.findall("td")] for row in elements(table).iter("tr")) if cells}
-    assert rows[neither][3] == "–" and rows[no_mri][5] == "–" and np.isfinite(float(rows[both][3])) and np.isfinite(float(rows[both][5]))
+    header = next([text(cell) for cell in row.findall("th")] for row in elements(table).iter("tr") if row.findall("th"))
+    rows = {cells[0]: dict(zip(header, cells)) for cells in ([text(cell) for cell in row.findall("td")] for row in elements(table).iter("tr")) if cells}
+    rmse, fac = "ECG RMSE (µV, median of leads)", "LV FAC original"
+    assert rows[neither][rmse] == "–" and rows[no_mri][fac] == "–" and np.isfinite(float(rows[both][rmse])) and np.isfinite(float(rows[both][fac]))
 
 
 def test_accuracy_says_how_many_scored_subjects_lack_a_recording(context):
