@@ -207,7 +207,7 @@ def test_the_manifests_descriptions_are_shown_in_the_variables_tab_as_markdown_w
     context = AppContext(AppConfig(cohort_dir=tiny_cohort_dir, cache_dir=tmp_path), load_cohort(tiny_cohort_dir))
     about, spaces, table = variables.content(context).children
     assert about.id == "cohort-description" and "**2024**" in about.children and not getattr(about, "dangerously_allow_html", None)
-    assert "joint" in str(spaces) and "Fused ECG + MRI" in str(spaces) and table.id == "variable-table"
+    assert "Joint (ECG + MRI)" in str(spaces) and "Fused ECG + MRI" in str(spaces) and table.id == "variable-table"  # named as the dropdowns do
     update_manifest(tiny_cohort_dir, description=["not", "text"])
     with pytest.raises(CohortFormatError, match=r"manifest.toml: description: expected text \(Markdown\), found list"):
         load_cohort(tiny_cohort_dir)

@@ -42,7 +42,8 @@ def content(context: AppContext) -> html.Div:
     about = [dcc.Markdown(cohort.description, id="cohort-description", className="small")] if cohort.description.strip() else []
     spaces = cohort.space_descriptions
     if spaces:
-        about.append(html.Ul([html.Li([html.B(name), f": {text}"]) for name, text in spaces.items()], id="space-descriptions", className="small"))
+        about.append(html.Ul([html.Li([html.B(space_label(name)), f": {spaces[name]}"]) for name in ordered_spaces(context) if name in spaces],
+                             id="space-descriptions", className="small"))
     return html.Div([*about, one_component(dbc.Table.from_dataframe(summary, striped=True, hover=True, size="sm"), component_id="variable-table")])
 
 
