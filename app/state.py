@@ -247,16 +247,14 @@ def selection_mask(context: AppContext, selection: dict | None) -> np.ndarray | 
     return None
 
 
-def selection_in_words(context: AppContext, selection: dict | None) -> str:
-    """What a selection holds, for people (the page's summary, an exported Table 1); "" for none or one that does not resolve.
+def selection_in_words(context: AppContext, selection: dict | None, selected: np.ndarray | None) -> str:
+    """What a selection holds, for people (the page's summary, an exported Table 1); "" for none.
 
-    Only names the app offered are used (a saved cohort by its name, a view by its labels), so nothing sent by a browser is echoed.
+    ``selected``: its members, as :func:`selection_mask` resolved them for the caller (None: no selection, or one that does
+    not resolve). Only names the app offered are used (a saved cohort by its name, a view by its labels), so nothing sent
+    by a browser is echoed.
     """
-    try:
-        mask = selection_mask(context, selection)
-    except validation.InputRefused:
-        return ""
-    if mask is None:
+    if selected is None:
         return ""
     if "cohort" in selection:
         return f"saved cohort “{context.store.get(selection['cohort']).label}”"
@@ -273,7 +271,7 @@ def selection_in_words(context: AppContext, selection: dict | None) -> str:
     if "overlap" in selection:
         space_a, space_b, k, _metric, (low, high) = overlap_selection_spec(context, selection["overlap"])
         return f"neighbourhood overlap {low:.2f}–{high:.2f} between {space_label(space_a)} and {space_label(space_b)} (k = {k})"
-    count = int(mask.sum())
+    count = int(selected.sum())
     return f"{count:,} subject{'s' if count != 1 else ''} picked one by one"
 
 
@@ -286,6 +284,11 @@ def highlight_mask(context: AppContext, filters: list[dict] | None, selection: d
         selected = selection_mask(context, selection)
     except SelectionError:
         selected = None
+    return narrowed_mask(context, filters, selected)
+
+
+def narrowed_mask(context: AppContext, filters: list[dict] | None, selected: np.ndarray | None) -> np.ndarray | None:
+    """Filters ∧ a selection already resolved (``selected``; None: none), or None when neither narrows the cohort."""
     filters = validation.filter_specs(filters, context.variables)
     if not filters and selected is None:
         return None

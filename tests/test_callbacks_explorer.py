@@ -22,7 +22,7 @@ from app.panels.explorer import settings as explorer_settings
 from app.panels.explorer import views as explorer_views
 from app.panels.selection_marks import outline_in_view
 from app.server import create_app
-from app.state import resolve_choice
+from app.state import highlight_mask, resolve_choice
 from app.validation import InputRefused
 from data_loaders import load_cohort
 from tests.figure_checks import validated
@@ -88,14 +88,20 @@ def test_every_explorer_view_id_written_out_in_settings_is_laid_out_once_and_the
     assert tuple((ids.space, ids.method) for ids in explorer_settings.LATENT_VIEWS) == VIEW_CONTROLS
 
 
+def _highlighted_rows(context, filters, selection):
+    """Rows of the current cohort (filters ∧ selection), or None when neither narrows it."""
+    mask = highlight_mask(context, filters, selection)
+    return None if mask is None else np.flatnonzero(mask)
+
+
 def test_highlight_is_filters_and_selection_together(context):
     phenotypes = context.cohort.phenotypes
-    assert explorer_views.highlight_rows(context, [], None) is None
+    assert highlight_mask(context, [], None) is None
     women = np.flatnonzero((phenotypes["sex"] == "female").to_numpy())
-    assert explorer_views.highlight_rows(context, WOMEN, None).tolist() == women.tolist()
+    assert np.flatnonzero(highlight_mask(context, WOMEN, None)).tolist() == women.tolist()
     chosen = {"rows": [0, 1, 2, 3, 4, 5]}
-    assert explorer_views.highlight_rows(context, WOMEN, chosen).tolist() == [r for r in range(6) if r in set(women)]
-    assert explorer_views.highlight_rows(context, [], {"rows": []}).tolist() == []
+    assert np.flatnonzero(highlight_mask(context, WOMEN, chosen)).tolist() == [r for r in range(6) if r in set(women)]
+    assert np.flatnonzero(highlight_mask(context, [], {"rows": []})).tolist() == []
 
 
 def _operations(patch: dash.Patch) -> dict[tuple, object]:
@@ -132,7 +138,7 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
                  "shape": {"kind": "box", "x": [60, 200], "y": [-1e9, 1e9]}, "at": 1}
     in_box = (phenotypes["age_years"] >= 60).to_numpy()
     women = (phenotypes["sex"] == "female").to_numpy()
-    assert explorer_views.highlight_rows(context, WOMEN, selection).tolist() == np.flatnonzero(in_box & women).tolist()
+    assert _highlighted_rows(context, WOMEN, selection).tolist() == np.flatnonzero(in_box & women).tolist()
     own = _operations(explorer_views.render_clinical_view(context, "age_years", "lv_mass_g", None, WOMEN, selection, {"selection"}))
     other = explorer_views.render_latent_view(context, 0, "joint", "pca", None, WOMEN, selection, {"selection"}).figure
     other = _operations(other)
@@ -144,7 +150,7 @@ def test_a_box_drawn_in_one_view_is_resolved_on_that_view_and_highlights_filters
     assert [shape["name"] for shape in own[("layout", "shapes")]] == ["selection"]
     assert other[("layout", "shapes")] == []
     lasso = {**selection, "shape": {"kind": "lasso", "x": [60, 200, 200, 60], "y": [-1e9, -1e9, 1e9, 1e9]}}
-    assert explorer_views.highlight_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
+    assert _highlighted_rows(context, [], lasso).tolist() == np.flatnonzero(in_box).tolist()
 
 
 def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_was_drawn_on_only(context):
@@ -165,14 +171,14 @@ def test_a_selection_from_a_link_or_a_redraw_shows_its_outline_on_the_view_it_wa
 
 
 def test_a_cleared_or_stale_selection_highlights_nobody_and_says_why_and_a_malformed_one_is_refused(context):
-    assert explorer_views.highlight_rows(context, [], {"source": "clear", "at": 5}) is None
+    assert _highlighted_rows(context, [], {"source": "clear", "at": 5}) is None
     broken = {"source": "view-0", "view": {"kind": "latent", "space": "joint", "method": "pca"}, "shape": {"kind": "box", "x": ["a"], "y": []}}
     with pytest.raises(InputRefused, match="selection shape x must be a list of numbers"):
-        explorer_views.highlight_rows(context, [], broken)
+        _highlighted_rows(context, [], broken)
     with pytest.raises(InputRefused, match="expected a whole number from 0"):
         explorer_views.selection_summary(context, [], {"rows": [context.n_subjects]})
     unknown_view = {**broken, "shape": {"kind": "box", "x": [0, 1], "y": [0, 1]}, "view": {"kind": "latent", "space": "nope", "method": "pca"}}
-    assert explorer_views.highlight_rows(context, [], unknown_view) is None
+    assert _highlighted_rows(context, [], unknown_view) is None
     assert explorer_views.selection_summary(context, [], unknown_view).startswith("Selection ignored:")
     assert "unknown view" in explorer_views.selection_summary(context, [], unknown_view)
 
@@ -189,7 +195,7 @@ def test_hovering_a_point_looks_up_that_subject_only(context):
 def test_a_saved_cohort_is_highlighted_by_reference_not_by_a_list_of_rows(context):
     saved = context.store.save("women", cohorts.current_definition(context, WOMEN, None))
     women = (context.cohort.phenotypes["sex"] == "female").to_numpy()
-    assert explorer_views.highlight_rows(context, [], {"cohort": saved.id, "source": "saved"}).tolist() == np.flatnonzero(women).tolist()
+    assert _highlighted_rows(context, [], {"cohort": saved.id, "source": "saved"}).tolist() == np.flatnonzero(women).tolist()
     assert "cannot be highlighted" in explorer_views.selection_summary(context, [], {"cohort": 999, "source": "saved"})
 
 

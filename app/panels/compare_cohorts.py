@@ -28,10 +28,12 @@ from app.state import (
     REST,
     REST_OPTION,
     SELECTION,
+    SelectionError,
     known_view,
     register_saved_cohort_options,
     resolve_choice,
     selection_in_words,
+    selection_mask,
     variable_options,
 )
 from data_loaders import cohort_spec
@@ -73,7 +75,11 @@ def group_in_words(context: AppContext, choice: str | int | None, filters: list 
         return "everyone not in group A"
     if choice in (CURRENT, None):
         parts = [describe_filter(spec, context.variables) for spec in validation.filter_specs(filters, context.variables)]
-        words = selection_in_words(context, selection)
+        try:
+            selected = selection_mask(context, selection)
+        except SelectionError:  # ignored in the table too (app.state.highlight_mask)
+            selected = None
+        words = selection_in_words(context, selection, selected)
         return "the current cohort: " + (" and ".join([*parts, *([words] if words else [])]) or "everyone")
     saved = context.store.get(choice)
     return f"saved cohort {name_of(saved.id)}: {describe_definition(saved.definition, context.variables, name_of)}"

@@ -36,18 +36,13 @@ from app.state import (
     SelectionError,
     cluster_column,
     highlight_mask,
+    narrowed_mask,
     selection_in_words,
     selection_mask,
     space_label,
     subject_row,
     view_coordinates,
 )
-
-
-def highlight_rows(context: AppContext, filters: list[dict] | None, selection: dict | None) -> np.ndarray | None:
-    """Rows of the current cohort, or None when neither filters nor a selection narrow it."""
-    mask = highlight_mask(context, filters, selection)
-    return None if mask is None else np.flatnonzero(mask)
 
 
 def _colour(context: AppContext, colour: str | None, clusters: dict | None = None) -> ColourCoding:
@@ -274,12 +269,13 @@ def projection_arrived(context: AppContext, pending: object) -> bool:
 
 
 def selection_summary(context: AppContext, filters: list | None, selection: dict | None) -> str:
+    """How many are highlighted, and by what; the selection resolved once (a lasso at a million subjects is not free)."""
     try:
-        selection_mask(context, selection)
+        selected = selection_mask(context, selection)
     except SelectionError as error:
         return f"Selection ignored: {error}"
-    rows = highlight_rows(context, filters, selection)
-    if rows is None:
+    highlighted = narrowed_mask(context, filters, selected)
+    if highlighted is None:
         return f"All {context.n_subjects:,} subjects · lasso or box-select points in any view"
-    words = selection_in_words(context, selection)
-    return f"{len(rows):,} of {context.n_subjects:,} subjects highlighted" + (f" · {words}" if words else "")
+    words = selection_in_words(context, selection, selected)
+    return f"{int(highlighted.sum()):,} of {context.n_subjects:,} subjects highlighted" + (f" · {words}" if words else "")
