@@ -149,13 +149,13 @@ class CohortStore:
 
         The same group saved again by its owner is refused, naming the copy (a second click on a cluster's Save made "… (2)").
         """
-        names = {name if attempt == 1 else f"{name} ({attempt})" for attempt in range(1, attempts + 1)}
+        names = [name, *(f"{name} ({attempt})" for attempt in range(2, attempts + 1))]
         same = next((saved for saved in self.list() if saved.name in names and saved.definition == definition and self.is_owner(saved)), None)
         if same is not None:
             raise CohortStoreError(f"already saved as “{same.name}”")
-        for attempt in range(1, attempts + 1):
+        for candidate in names:
             try:
-                return self.save(name if attempt == 1 else f"{name} ({attempt})", definition)
+                return self.save(candidate, definition)
             except CohortStoreError as error:
                 if "already exists" not in str(error):
                     raise
