@@ -423,10 +423,6 @@ def by_construction(metric: str, n: int, cases: int) -> str | None:
             else f"= 1 {BY_CONSTRUCTION}: no cases here, so no one below the threshold can be a missed case")
 
 
-def _undefined_reason(metric: str) -> str:
-    return {"ppv": "no one at or above the threshold", "npv": "no one below the threshold"}.get(metric, "undefined for this group")
-
-
 def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarray, threshold: float | None = None,
                    n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = CONFIDENCE) -> GroupMetrics:
     """Every metric with a (percentile) bootstrap interval over resampled subjects, or the reason there is none.
@@ -453,7 +449,8 @@ def evaluate_group(name: str, kind: str, truth: np.ndarray, prediction: np.ndarr
         if needs[metric] is not None:
             estimates[metric] = MetricEstimate(metric, reason=needs[metric])
         elif not np.isfinite(point[metric]):
-            estimates[metric] = MetricEstimate(metric, reason=_undefined_reason(metric))
+            # A PPV or NPV without a denominator never gets here (metric_insufficiency names it): what is left has no better name.
+            estimates[metric] = MetricEstimate(metric, reason="undefined for this group")
         elif fixed is not None:
             estimates[metric] = MetricEstimate(metric, point[metric], reason=fixed, defined_resamples=len(values))
         elif len(values) < 0.5 * n_resamples:
