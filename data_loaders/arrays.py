@@ -48,11 +48,16 @@ class MriSource(Protocol):
     def cines(self, ids: Sequence[str]) -> np.ndarray: ...
 
 
+def first_flagged(ids: Sequence[str], flags: np.ndarray, count: int = 5) -> list[str]:
+    """The first ``count`` ids whose flag is set: what an error names of the subjects concerned."""
+    return [str(i) for i, flag in zip(ids, flags) if flag][:count]
+
+
 def rows_for(index: pd.Index, ids: Sequence[str], path: Path) -> np.ndarray:
     """Positions of ``ids`` in a stored id index, with an error naming ids the file lacks."""
     rows = index.get_indexer(pd.Index([str(i) for i in ids]))
     if (rows < 0).any():
-        missing = [str(i) for i, row in zip(ids, rows) if row < 0][:5]
+        missing = first_flagged(ids, rows < 0)
         raise KeyError(f"{path}: no arrays for subject ids {missing}")
     return rows
 
@@ -160,7 +165,7 @@ def check_finite(values: np.ndarray, ids: Sequence[str], path: Path, name: str) 
     """Refuse arrays holding NaN or inf, naming the subjects concerned (first five)."""
     bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1) if len(values) else np.zeros(0, dtype=bool)
     if bad.any():
-        named = [str(i) for i, flag in zip(ids, bad) if flag][:5]
+        named = first_flagged(ids, bad)
         raise CohortFormatError(path, name, "finite values (no NaN or inf)", f"{int(bad.sum())} subjects with NaN/inf, e.g. {named}")
     return values
 
@@ -170,7 +175,7 @@ def check_unit_range(values: np.ndarray, ids: Sequence[str], path: Path, name: s
     flat = values.reshape(len(values), -1)
     bad = ((flat.min(axis=1) < 0) | (flat.max(axis=1) > 1 + 1e-6)) if len(values) else np.zeros(0, dtype=bool)
     if bad.any():
-        named = [str(i) for i, flag in zip(ids, bad) if flag][:5]
+        named = first_flagged(ids, bad)
         raise CohortFormatError(path, name, f"intensities in [0, 1] once divided by {scale_field}",
                                 f"{int(bad.sum())} subjects outside it (values {float(flat.min()):g} to {float(flat.max()):g}), e.g. {named}")
     return values
