@@ -89,17 +89,18 @@ def read_latent_table(path: Path, id_column: str = SUBJECT_ID) -> tuple[pd.Index
     if set(latent_columns) != set(expected):
         raise CohortFormatError(path, "latent columns", f"latent_0 … latent_{len(expected) - 1} without gaps", str(latent_columns[:6]))
     for column in expected:
-        if not pd.api.types.is_numeric_dtype(table[column]):
+        if not pd.api.types.is_numeric_dtype(table[column]):  # numbers written as text are numbers; anything else is refused
             numbers = pd.to_numeric(table[column], errors="coerce")
             bad = table.index[numbers.isna() & table[column].notna()]
             if len(bad):
                 raise CohortFormatError(path, column, "numbers", f"{table[column][bad[0]]!r} for subject {bad[0]} ({len(bad)} such values)")
-    values = table[expected].apply(pd.to_numeric).to_numpy(dtype=np.float32)
+            table[column] = numbers
+    values = table[expected].to_numpy(dtype=np.float32)
     return table.index, values
 
 
 PREDICTION_COLUMNS = (SUBJECT_ID, "task", "space", "prediction", SPLIT)  # required; kind, threshold and fit are optional
-PREDICTION_KINDS = {"binary": "binary", "continuous": "continuous"}  # a variable's type → how its predictions are scored
+PREDICTION_KINDS = ("binary", "continuous")  # how predictions are scored: as the task variable's type, when it is one of these
 
 
 def read_predictions(path: Path, phenotypes: pd.DataFrame, variables: dict[str, VariableSpec]) -> pd.DataFrame:
@@ -140,12 +141,12 @@ def read_predictions(path: Path, phenotypes: pd.DataFrame, variables: dict[str, 
                                 f"values {sorted(table[SPLIT].cat.categories)[:5]}")
     if "kind" in table.columns:
         table["kind"] = table["kind"].astype(str).astype("category")
-        odd = sorted(set(table["kind"].cat.categories) - set(PREDICTION_KINDS.values()))
+        odd = sorted(set(table["kind"].cat.categories) - set(PREDICTION_KINDS))
         if odd:
-            raise CohortFormatError(path, "kind", f"one of {', '.join(PREDICTION_KINDS.values())}", f"{odd[:5]}")
+            raise CohortFormatError(path, "kind", f"one of {', '.join(PREDICTION_KINDS)}", f"{odd[:5]}")
     else:
-        kinds = {task: PREDICTION_KINDS.get(variables[task].type) for task in table["task"].cat.categories}
-        unscorable = sorted(task for task, kind in kinds.items() if kind is None)
+        kinds = {task: variables[task].type for task in table["task"].cat.categories}
+        unscorable = sorted(task for task, kind in kinds.items() if kind not in PREDICTION_KINDS)
         if unscorable:
             raise CohortFormatError(path, "kind", f"a kind column for tasks that are not binary or continuous variables, such as {unscorable[0]!r}", "none")
         table["kind"] = table["task"].map(kinds)
