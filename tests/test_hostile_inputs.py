@@ -54,6 +54,8 @@ CASES = (
        for component, prop in (("delete-cohort", "n_clicks"), ("delete-confirm", "submit_n_clicks")) for value in BAD_COHORT_IDS]
     + [("manage-feedback.children", "explore", {("save-algebra", "n_clicks"): 1, ("algebra-a", "value"): 1, ("algebra-b", "value"): 1,
                                                  ("algebra-operation", "value"): "union", ("algebra-name", "value"): "A or A"}, False)]
+    + [("manage-feedback.children", "explore", {("delete-confirm", "submit_n_clicks"): 1, ("manage-cohort", "value"): 999, ("selection", "data"): value}, False)
+       for value in ({"cohort": [999]}, {"cohort": {"$ne": 1}}, "x", [999])]  # the selection a deletion reads, to drop a deleted highlight
     + [("selection.data", "explore", {("apply-cohort", "n_clicks"): 1, ("manage-cohort", "value"): value}, False) for value in BAD_COHORT_IDS[:3]]
     + [("save-feedback.children", "explore", {("save-cohort", "n_clicks"): 1, ("cohort-name", "value"): "hostile",
                                                ("selection", "data"): {"rows": [-1]}}, False)]
@@ -66,6 +68,8 @@ CASES = (
        for output in ("accuracy-sizes.children", "accuracy-subgroups.children") for value in (5, -0.1, "a", True, [0.5], {"x": 1})]
     + [("page-location.search", "explore", {("page-location", "search"): value}, False)
        for value in (5, ["?tab=admin"], "?tab=admin", "?" + "x" * 20_000, "?selection=" + "%5B" * 5000, "?cohort=99999999999999999999999")]
+    + [("page-location.search", "explore", {("link-opened", "data"): value, ("colour-by", "value"): "sex"}, False)  # the address a link was opened at
+       for value in (5, {"x": 1}, ["?tab=explore"], "?" + "x" * 20_000)]
     + [("page-location.search", "explore", {(component, property_): value}, True)
        for component, property_, value in (("colour-by", "value", "synthetic_seed"), ("view-0-space", "value", "nowhere"), ("main-tabs", "active_tab", "admin"),
                                            ("subject-search", "value", "nobody"), ("selection", "data", {"cohort": "1"}),
