@@ -25,6 +25,7 @@ from app.auth import current_username, job_context
 from app.auth.web import install_security
 from app.config import AppConfig
 from app.context import AppContext
+from app.core.url_state import to_query
 from app.heavy_worker import HeavyWorkers, WorkerRecipe
 from app.jobs import HEAVY, LANES, QUICK, Lane, stopped_job_result
 from app.panels import accuracy, address_bar, clusters, cohorts, compare_cohorts, compare_spaces, decoder, explorer, messages, search, tab_panes, variables
@@ -32,6 +33,7 @@ from app.panels.accuracy.settings import ACCURACY_TAB
 from app.panels.compare_spaces.settings import PANEL_TAB as COMPARE_SPACES_TAB
 from app.panels.decoder import model as decoder_model
 from app.panels.decoder.settings import DECODER_TAB
+from app.panels.explorer import page as explorer_page
 from app.panels.explorer import views as explorer_views
 from app.panels.training_status import register_training_status, training_badge, training_placeholder
 from app.state import stores
@@ -261,9 +263,10 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     With ``training`` (a background run is making the model), the tabs that need the model show its
     progress instead of their panels until the run is done; a cohort with no space yet (the demo's
     raw baseline is the run's first step) is explored in its clinical view until the baseline is ready. Raises DeviceUnavailableError for a
-    ``--device`` this machine lacks, before anything is served. With ``warm_up`` (a server, not a test), the default
-    views are drawn once in the background, so the first page after a start finds their projections ready, and
-    then the decoder's model is loaded, so the first decode does not wait for torch.
+    ``--device`` this machine lacks, before anything is served. With ``warm_up`` (a server, not a test), the page carries a
+    picture of each default view to show until it is drawn (app/figures/preview.py; their projections are computed now
+    if not on disk), the default views are drawn once in the background, so the first page after a start finds them
+    ready, and then the decoder's model is loaded, so the first decode does not wait for torch.
     """
     check_device(config.device)
     secure_cache_dir(config.cache_dir)
@@ -287,13 +290,14 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     app.server.register_error_handler(Exception, _refuse_malformed_request)
     compress_answers(app.server)
     waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
-    app.layout = page_layout(context, training, waiting)
+    app.layout = page_layout(context, training, waiting, pictured=warm_up)
     for tab, panel in hidden_panels(context, waiting).items():
         tab_panes.register_pane(app, tab, panel)
     for panel in PANELS:
         if not (waiting and panel in MODEL_PANELS):
             panel.register(app, context)
     links = address_bar.register(app, context)  # after the panels: it reads their controls' defaults from the layout
+    explorer_page.mark_previews(app.layout, to_query(links.defaults))
     messages.register(app)
     if isinstance(manager, CeleryJobManager) and not waiting:
         warm_up_decodes_in_celery(manager.handle, context)
@@ -386,7 +390,7 @@ def hidden_panels(context: AppContext, waiting: bool = False) -> dict[str, Compo
     return {tab: panel.layout(context) for panel, _label, tab in HIDDEN_TABS if not (waiting and panel in MODEL_PANELS)}
 
 
-def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False) -> html.Div:
+def page_layout(context: AppContext, training: TrainingWatch | None = None, waiting: bool = False, pictured: bool = False) -> html.Div:
     cohort = context.cohort
     return html.Div(
         [
@@ -413,7 +417,7 @@ def page_layout(context: AppContext, training: TrainingWatch | None = None, wait
                         dbc.Col(
                             dbc.Tabs(
                                 [
-                                    dbc.Tab(explorer.layout(context), label="Explore", tab_id="explore"),
+                                    dbc.Tab(explorer.layout(context, pictured), label="Explore", tab_id="explore"),
                                     *[dbc.Tab(training_placeholder(f"training-progress-{tab}") if waiting and panel in MODEL_PANELS else tab_panes.pane(tab),
                                               label=label, tab_id=tab) for panel, label, tab in HIDDEN_TABS],
                                     dbc.Tab(variables.layout(context), label="Variables", tab_id=variables.VARIABLES_TAB),

@@ -107,6 +107,54 @@ function withUserEdits(layout, graphId) {
     return kept;
 }
 
+// Each default view comes in the page's layout as a picture of its points (app/figures/preview.py), on screen as soon as
+// the layout is, about 2 s before Plotly has drawn 100,000 points. It is shown only where it pictures what the view will
+// draw: on a page opened with no address or with the default view's (its data-query), not on a link to another view. It
+// is hidden for good once Plotly has drawn the view over it (or after PREVIEW_GIVE_UP_MS, whatever happened).
+const PREVIEW_GIVE_UP_MS = 30000;
+
+function sameAddress(search, other) {
+    const pairs = (text) => Array.from(new URLSearchParams(text)).map(([key, value]) => key + "=" + value).sort().join("&");
+    return pairs(search) === pairs(other);
+}
+
+(function showPreviewsThatApply() {
+    const observer = new MutationObserver(() => {
+        if (!document.getElementById("view-0")) {
+            return;
+        }
+        observer.disconnect();
+        for (const picture of document.querySelectorAll(".view-preview")) {
+            if (!window.location.search || sameAddress(window.location.search, picture.dataset.query || "")) {
+                picture.classList.add("shown");
+            }
+        }
+    });
+    observer.observe(document.documentElement, { childList: true, subtree: true });
+})();
+
+function retirePreview(graphId) {
+    const picture = document.querySelector('.view-preview[data-view="' + graphId + '"]');
+    if (!picture || picture.hidden || picture.dataset.retiring) {
+        return;
+    }
+    if (!picture.classList.contains("shown")) {
+        picture.hidden = true; // not shown on this page (a link to another view): nothing to wait for
+        return;
+    }
+    picture.dataset.retiring = "1";
+    const started = performance.now();
+    const check = () => {
+        const graph = document.querySelector("#" + graphId + " .js-plotly-plot");
+        if ((graph && graph._fullData && graph._fullData.length) || performance.now() - started > PREVIEW_GIVE_UP_MS) {
+            picture.hidden = true;
+        } else {
+            window.requestAnimationFrame(check);
+        }
+    };
+    window.requestAnimationFrame(check);
+}
+
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     explorer: {
         // With the figure, the view's config gets the screen's own pixel ratio for WebGL (1 or 2): Plotly draws
@@ -127,7 +175,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                     data.push(trace);
                 }
             }
-            return [{ data: data, layout: withUserEdits(spec.layout, dash_clientside.callback_context.outputs_list[0].id) }, sharp];
+            const graphId = dash_clientside.callback_context.outputs_list[0].id;
+            retirePreview(graphId);
+            return [{ data: data, layout: withUserEdits(spec.layout, graphId) }, sharp];
         },
         selectionFromViews: function (sel0, sel1, sel2, _clear, space0, method0, space1, method1, clinicalX, clinicalY, current) {
             const triggered = dash_clientside.callback_context.triggered.map((t) => t.prop_id);

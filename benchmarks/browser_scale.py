@@ -9,8 +9,10 @@ sizes of every response (Chrome's performance log, CDP Network events); bytes up
 of the page's requests (counted by a wrapper around ``fetch``). An action is done when every view
 shows its result (every point, or a density of every subject above the app's density threshold)
 and no request is in flight; it is timed from the user's last input (the end of the drag, the click), and a
-first load from the navigation's start (so the page, its scripts and its layout count); ``--loads`` first loads are
-timed, each in a fresh browser, and their median printed too. The same loads and a box selection are then timed on
+first load from the navigation's start (so the page, its scripts and its layout count). A first load has two times:
+"first paint", when every view first shows every subject (the explorer's layout carries a picture of each view,
+app/figures/preview.py, until Plotly has drawn it), and "first load", when every view is drawn and nothing is in
+flight. ``--loads`` first loads are timed, each in a fresh browser, and their medians printed too. The same loads and a box selection are then timed on
 a plain Dash page (three Scattergl figures with hover strings, the selection sent as Plotly's
 ``selectedData``) with the same points, and the ratios printed (of the median for loads).
 """
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,13 +37,24 @@ from tests.serving import free_port, running_app
 
 INSTRUMENT = """
 if (!window.__bench) {
-    window.__bench = { inflight: 0, up: 0 };
+    window.__bench = { inflight: 0, up: 0, pictured: null };
     const send = window.fetch;
     window.fetch = function (url, options) {
         window.__bench.inflight += 1;
         if (options && typeof options.body === 'string') { window.__bench.up += options.body.length; }
         return send.apply(this, arguments).finally(() => { window.__bench.inflight -= 1; });
     };
+    // The frame in which all three views' pictures (app/figures/preview.py) are on screen, decoded: checked before
+    // each frame is painted, for the first minute.
+    const pictured = () => {
+        const shown = Array.from(document.querySelectorAll('.view-preview.shown:not([hidden]) img'));
+        if (shown.length === 3 && shown.every((picture) => picture.complete && picture.naturalWidth > 0)) {
+            window.__bench.pictured = performance.now();
+        } else if (performance.now() < 60000) {
+            requestAnimationFrame(pictured);
+        }
+    };
+    requestAnimationFrame(pictured);
 }
 """
 VIEW_STATE = """
@@ -109,6 +123,13 @@ class Recorder:
     def __init__(self, driver, server_pid: int | None, label: str):
         self.driver, self.server_pid, self.label, self.rows = driver, server_pid, label, []
 
+    def first_paint(self) -> None:
+        """Add "first paint" for the first load just measured: when every view first showed every subject."""
+        drawn = next(row[2] for row in self.rows if row[1] == "first load")
+        seconds = load_times(self.driver, drawn).painted
+        self.rows.append((self.label, "first paint", seconds, 0, 0, float("nan"), 0))
+        print(f"{self.label:>22} {'first paint':<24} {seconds:>8.2f}", flush=True)
+
     def measure(self, action: str, act, done, give_up_after: float | None = None, from_navigation: bool = False) -> float:
         """Seconds from the end of ``act`` (the user's last input) until ``done``; with ``from_navigation``, from the
         page's navigation start instead (a load: the HTML, scripts and layout count too). With ``give_up_after``,
@@ -140,24 +161,40 @@ def load(driver, url: str) -> None:
     driver.get(url)
 
 
-def cold_load(url: str, n: int) -> float:
-    """Seconds from navigation start until every view shows its ``n`` subjects, in a fresh browser (nothing cached)."""
+class LoadTimes(NamedTuple):
+    """A first load's seconds from the navigation's start."""
+
+    painted: float  # every view shows every subject: the server's picture of it (app/figures/preview.py) or its points drawn
+    drawn: float    # every view drawn by Plotly (hover, selection and zoom work), nothing in flight
+
+
+def load_times(driver, drawn: float) -> LoadTimes:
+    """The load just finished (``drawn`` seconds after its navigation started): when the views' pictures were on screen, if they were."""
+    pictured = driver.execute_script("return window.__bench.pictured;")
+    return LoadTimes(min(pictured / 1000, drawn) if pictured else drawn, drawn)
+
+
+def cold_load(url: str, n: int) -> LoadTimes:
+    """A first load in a fresh browser (nothing cached): until every view shows its ``n`` subjects, pictured and drawn."""
     driver = chrome_with_network_log()
     try:
         load(driver, url)
         settle(driver, all_drawn(n))
-        return driver.execute_script("return performance.now();") / 1000 - SETTLE_CHECK_S
+        return load_times(driver, driver.execute_script("return performance.now();") / 1000 - SETTLE_CHECK_S)
     finally:
         driver.quit()
 
 
 def first_loads(record: Recorder, url: str, n: int, loads: int) -> None:
     """Time ``loads`` first loads in all, the one already in ``record`` and each other in a fresh browser (nothing cached), and
-    add their median as "first load, median" (what the ratio uses): one load on this machine varies by a second between runs."""
-    seconds = [next(row[2] for row in record.rows if row[1] == "first load")] + [cold_load(url, n) for _ in range(loads - 1)]
-    median = float(np.median(seconds))
-    record.rows.append((record.label, "first load, median", median, 0, 0, float("nan"), 0))
-    print(f"{record.label:>22} {'first load, median':<24} {median:>8.2f}   of {len(seconds)}: {', '.join(f'{x:.2f}' for x in sorted(seconds))}", flush=True)
+    add their medians as "first paint, median" and "first load, median" (what the ratios use): one load on this machine varies
+    by a second between runs."""
+    first = LoadTimes(*(next(row[2] for row in record.rows if row[1] == action) for action in ("first paint", "first load")))
+    times = [first] + [cold_load(url, n) for _ in range(loads - 1)]
+    for action, seconds in (("first paint", [t.painted for t in times]), ("first load", [t.drawn for t in times])):
+        median = float(np.median(seconds))
+        record.rows.append((record.label, f"{action}, median", median, 0, 0, float("nan"), 0))
+        print(f"{record.label:>22} {action + ', median':<24} {median:>8.2f}   of {len(seconds)}: {', '.join(f'{x:.2f}' for x in sorted(seconds))}", flush=True)
 
 
 def all_drawn(n: int):
@@ -190,6 +227,7 @@ def run_explorer(cohort: Path, cache: Path, n: int, density_threshold: int | Non
         try:
             record = Recorder(driver, server_pid, f"explorer {n:,}")
             record.measure("first load", lambda: load(driver, url), all_drawn(n), from_navigation=True)
+            record.first_paint()
             first_loads(record, url, n, loads)
             print(f"{'views drawn as':>22} {', '.join(view['mode'] for view in views(driver))}", flush=True)
             scales = [view["scale"] for view in views(driver)]
@@ -287,6 +325,7 @@ def run_baseline(cohort: Path, n: int, loads: int = 1) -> list[tuple]:
         try:
             record = Recorder(driver, server.pid, f"plain Dash {n:,}")
             record.measure("first load", lambda: load(driver, url), all_drawn(n), from_navigation=True)
+            record.first_paint()
             first_loads(record, url, n, loads)
             record.measure("box selection", lambda: box_select_middle(driver, "view-0"),
                            lambda state: all(view["highlight"] for view in state[1:]), give_up_after=BASELINE_GIVE_UP_S)

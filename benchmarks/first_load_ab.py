@@ -8,7 +8,8 @@ Here each revision is checked out (``git worktree``, removed afterwards; ``.`` i
 as it is) and, round after round, each is started with ``python -m app`` on the benchmark's cohort
 (``benchmarks.browser_scale``'s, built under ``--cache`` unless there) and loaded twice, each in a
 fresh browser; a load is timed as ``browser_scale`` times it (navigation start to every view drawn,
-nothing in flight). It prints each round's times, then each revision's median and its ratio to the first's.
+nothing in flight; its first paint too: when every view first shows every subject). It prints each round's times,
+then each revision's medians and their ratios to the first's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from benchmarks.browser_scale import TIMEOUT_S, benchmark_cohort, cold_load
+from benchmarks.browser_scale import TIMEOUT_S, LoadTimes, benchmark_cohort, cold_load
 from tests.serving import REPO_ROOT, free_port, wait_until_serving
 
 LOADS_PER_ROUND = 2
@@ -46,7 +47,7 @@ def checkout(revision: str) -> Iterator[Path]:
         subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(folder)], check=False, capture_output=True)
 
 
-def timed_loads(tree: Path, cohort: Path, cache: Path, n: int, loads: int) -> list[float]:
+def timed_loads(tree: Path, cohort: Path, cache: Path, n: int, loads: int) -> list[LoadTimes]:
     """Start the app in ``tree`` and time ``loads`` first loads, each in a fresh browser; stop it."""
     port = free_port()
     log_path = cache / "first-load-ab-server.log"
@@ -76,18 +77,21 @@ def main() -> None:
     cohort = benchmark_cohort(args.cache, args.subjects)
     app_cache = args.cache / f"app-cache-{args.subjects}"
     app_cache.mkdir(parents=True, exist_ok=True)
-    times: dict[str, list[float]] = {revision: [] for revision in args.revisions}
+    times: dict[str, list[LoadTimes]] = {revision: [] for revision in args.revisions}
     with ExitStack() as stack:
         trees = {revision: stack.enter_context(checkout(revision)) for revision in args.revisions}
         for round_number in range(1, args.rounds + 1):
             for revision, tree in trees.items():
                 times[revision] += timed_loads(tree, cohort, app_cache, args.subjects, LOADS_PER_ROUND)
-            print(f"round {round_number}: " + "; ".join(f"{revision} {', '.join(f'{x:.2f}' for x in seconds)}" for revision, seconds in times.items()), flush=True)
-    reference = statistics.median(times[args.revisions[0]])
-    for revision, seconds in times.items():
-        median = statistics.median(seconds)
-        print(f"{revision:>24}  median first load {median:.2f} s over {len(seconds)} loads ({min(seconds):.2f}–{max(seconds):.2f}), "
-              f"{median / reference:.2f}× {args.revisions[0]}'s")
+            print(f"round {round_number} (drawn / painted): " + "; ".join(f"{revision} {', '.join(f'{x.drawn:.2f}/{x.painted:.2f}' for x in loads)}"
+                                                                      for revision, loads in times.items()), flush=True)
+    for what in LoadTimes._fields:
+        reference = statistics.median(getattr(load, what) for load in times[args.revisions[0]])
+        for revision, loads in times.items():
+            seconds = [getattr(load, what) for load in loads]
+            median = statistics.median(seconds)
+            print(f"{revision:>24}  median first load {what} {median:.2f} s over {len(seconds)} loads ({min(seconds):.2f}–{max(seconds):.2f}), "
+                  f"{median / reference:.2f}× {args.revisions[0]}'s")
 
 
 if __name__ == "__main__":

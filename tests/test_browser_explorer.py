@@ -262,3 +262,61 @@ def test_a_links_selection_on_a_projection_still_to_compute_applies_in_every_vie
         assert summary.startswith(f"{len(inside):,} of {SUBJECTS:,} subjects highlighted") and "ignored" not in summary
         assert driver.find_element(By.ID, "current-count").text.startswith(f"{len(inside):,} of")
         assert severe_console_errors(driver) == []
+
+
+PICTURES = """
+return Array.from(document.querySelectorAll('.view-preview')).map((cover) => {
+    const picture = cover.querySelector('img');
+    const box = picture.getBoundingClientRect();
+    return { view: cover.dataset.view, query: cover.dataset.query, hidden: cover.hidden,
+             shown: !cover.hidden && getComputedStyle(cover).visibility === 'visible' && picture.complete && picture.naturalWidth > 0,
+             box: [box.left, box.top, box.width, box.height] };
+});
+"""
+PLOT_AREA = "const r = document.querySelector(arguments[0] + ' .nsewdrag').getBoundingClientRect(); return [r.left, r.top, r.width, r.height];"
+UNHIDDEN_PICTURE_BOX = """
+const cover = document.querySelector('.view-preview[data-view="' + arguments[0] + '"]');
+cover.hidden = false;
+const r = cover.querySelector('img').getBoundingClientRect();
+cover.hidden = true;
+return [r.left, r.top, r.width, r.height];
+"""
+
+
+def _with_callbacks_blocked(driver, url: str) -> None:
+    """Open ``url`` with every callback request refused: the page's layout and nothing the server draws afterwards."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*_dash-update-component*"]})
+    driver.get(url)
+    wait_for(lambda: driver.find_elements(By.ID, "view-0"), message="the layout")
+
+
+def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driver, app_url, tmp_path):
+    _with_callbacks_blocked(driver, app_url)
+    pictures = wait_for(lambda: (shown := driver.execute_script(PICTURES)) and all(p["shown"] for p in shown) and shown,
+                        message="the views' pictures on screen before any view is drawn")
+    assert [p["view"] for p in pictures] == list(VIEWS)
+    assert not any(_drawn(driver, graph_id) for graph_id in VIEWS)
+    driver.save_screenshot(str(tmp_path / "pictured.png"))
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    driver.get_log("browser")  # the blocked requests' errors; what follows is a plain load
+    driver.get(app_url)
+    _all_drawn(driver)
+    wait_for(lambda: all(p["hidden"] for p in driver.execute_script(PICTURES)), message="every picture hidden once its view is drawn")
+    for graph_id in VIEWS:  # where Plotly draws the points: the picture's box is the plot area's, to the pixel
+        assert driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id) == pytest.approx(driver.execute_script(PLOT_AREA, f"#{graph_id}"), abs=1.5)
+    driver.save_screenshot(str(tmp_path / "drawn.png"))
+    assert severe_console_errors(driver) == []
+
+
+def test_a_link_to_another_view_is_not_pictured_as_the_default_one(driver, app_url):
+    _with_callbacks_blocked(driver, app_url)
+    default_address = wait_for(lambda: driver.execute_script(PICTURES), message="the pictures")[0]["query"]
+    assert default_address.startswith("?tab=explore")
+    for address, pictured in ((default_address, True), ("?colour=sex", False), ("?tab=explore&selection=x", False)):
+        _with_callbacks_blocked(driver, app_url + address)
+        if pictured:
+            wait_for(lambda: all(p["shown"] for p in driver.execute_script(PICTURES)), message=f"pictures shown at {address}")
+        else:  # shown or not is settled as the layout joins the page, before it is painted
+            assert len(wait_for(lambda: driver.execute_script(PICTURES), message="the pictures in the layout")) == 3
+            assert not any(p["shown"] for p in driver.execute_script(PICTURES)), address

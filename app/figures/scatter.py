@@ -178,6 +178,7 @@ def selection_outline(shape: dict) -> dict:
 
 
 VIEW_RIGHT_MARGIN_PX = 10  # a view without a colour bar (the legend is the page's, shared by the three views)
+MARKER_SIZE_PX = 4.0
 
 
 def view_title(title: str, caption: list[str] | None = None) -> str:
@@ -212,7 +213,7 @@ def scatter_figure(
     x_label: str = "",
     y_label: str = "",
     revision: str = "",
-    marker_size: float = 4.0,
+    marker_size: float = MARKER_SIZE_PX,
     marks: dict[str, list[dict]] | None = None,
     rows: np.ndarray | None = None,
     caption: list[str] | None = None,

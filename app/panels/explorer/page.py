@@ -4,23 +4,41 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from app.context import AppContext
-from app.core.projections import METHODS
+from app.core.projections import METHODS, ProjectionSpec
+from app.figures.scatter import view_layout
 from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PENDING_SEEN, PROJECTION_JOB, VIEWS, ViewIds
-from app.state import ordered_spaces, space_label, variable_options
+from app.panels.explorer.views import view_preview
+from app.state import ordered_spaces, space_label, variable_options, view_coordinates
 from data_loaders import cohort_spec
 
+VIEW_HEIGHT_PX = 430
+PREVIEW_CLASS = "view-preview"
 
-def _view_card(ids: ViewIds, title: str, controls: list) -> dbc.Card:
-    graph = dcc.Graph(id=ids.graph, clear_on_unhover=True, style={"height": "430px"},
+
+def _preview(ids: ViewIds, picture: str | None) -> list:
+    """A white cover over the view (Plotly's empty first figure, axes and all, is under it) holding the view's picture in the
+    plot area, shown until Plotly has drawn the view (assets/explorer.js hides it then)."""
+    if picture is None:
+        return []
+    margin = view_layout("", "", "", "")["margin"]
+    style = {"top": f"{margin['t']}px", "left": f"{margin['l']}px", "width": f"calc(100% - {margin['l'] + margin['r']}px)",
+             "height": f"{VIEW_HEIGHT_PX - margin['t'] - margin['b']}px"}
+    return [html.Div(html.Img(src=picture, alt="", style=style), className=PREVIEW_CLASS, style={"height": f"{VIEW_HEIGHT_PX}px"},
+                     **{"aria-hidden": "true", "data-view": ids.graph})]
+
+
+def _view_card(ids: ViewIds, title: str, controls: list, picture: str | None = None) -> dbc.Card:
+    graph = dcc.Graph(id=ids.graph, clear_on_unhover=True, style={"height": f"{VIEW_HEIGHT_PX}px"},
                       # A double-click zooms out to everything drawn (not to the zoom a redrawn view started at).
                       config={"displaylogo": False, "scrollZoom": True, "editSelection": False, "doubleClick": "autosize"})
     return dbc.Card(
         [
             dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
             dbc.CardBody(
-                html.Div([dcc.Loading(graph, delay_show=400), dcc.Tooltip(id=ids.tooltip, direction="bottom")],
+                html.Div([*_preview(ids, picture), dcc.Loading(graph, delay_show=400), dcc.Tooltip(id=ids.tooltip, direction="bottom")],
                          style={"position": "relative"}),
                 className="p-1",
             ),
@@ -29,14 +47,26 @@ def _view_card(ids: ViewIds, title: str, controls: list) -> dbc.Card:
     )
 
 
-def layout(context: AppContext) -> html.Div:
+def mark_previews(layout: Component, default_query: str) -> None:
+    """Write on each view's picture the address of the view it pictures (the page's defaults, as ``to_query`` writes them):
+    assets/explorer.js shows the pictures only on a page opened there (or with no address), not on a link to another view."""
+    for component in layout._traverse():
+        if getattr(component, "className", None) == PREVIEW_CLASS:
+            setattr(component, "data-query", default_query)
+
+
+def layout(context: AppContext, pictured: bool = False) -> html.Div:
+    """The explorer; ``pictured``: with a picture of each default view to show until it is drawn (app/figures/preview.py)."""
     spaces = ordered_spaces(context)
     space_options = [{"label": space_label(name), "value": name} for name in spaces]
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
     continuous = variable_options(context, ("continuous",))
+    default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
+    pictured = pictured and context.n_subjects <= context.config.density_threshold  # a density view is drawn at once: nothing to wait with
     cards = []
     for number, ids in enumerate(LATENT_VIEWS):
         default_space = spaces[min(number, len(spaces) - 1)] if spaces else None
+        coordinates = context.cached_projection(default_space, ProjectionSpec(method="pca")) if default_space and pictured else None
         cards.append(
             _view_card(
                 ids,
@@ -47,6 +77,7 @@ def layout(context: AppContext) -> html.Div:
                     dbc.Col(dcc.Dropdown(id=ids.method, options=method_options, value="pca", clearable=False,
                                          style={"minWidth": "90px"}), width="auto"),
                 ],
+                view_preview(context, coordinates, default_colour, VIEW_HEIGHT_PX),
             )
         )
     default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
@@ -60,9 +91,10 @@ def layout(context: AppContext) -> html.Div:
                 dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
                 dbc.Col(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), width=True),
             ],
+            view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour, VIEW_HEIGHT_PX)
+            if default_x and default_y and pictured else None,
         )
     )
-    default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
     return html.Div(
         [
             dbc.Row(

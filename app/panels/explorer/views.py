@@ -16,14 +16,17 @@ from app.core.density import Viewport, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
 from app.figures.density import choose_drawing, density_caption, density_data, density_right_margin, view_figure
 from app.figures.messages import NARROW_LINE, message_figure
+from app.figures.preview import preview_data_url
 from app.figures.scatter import (
     CONTINUOUS_SCALE,
+    MARKER_SIZE_PX,
     ColourCoding,
     colour_coding,
     found_subject_marks,
     highlighted_codes,
     palette,
     typed_array,
+    view_layout,
     view_title,
 )
 from app.panels.explorer.settings import HIGHLIGHT_TRIGGERS, NO_SPACE_YET, NO_SPACES
@@ -231,6 +234,19 @@ def warm_up(context: AppContext, views: tuple, clinical: tuple | None, colour: s
             render_latent_view(context, view, shown[0], shown[1], colour, [], None, set())
     if clinical:
         render_clinical_view(context, clinical[0], clinical[1], colour, [], None, set())
+
+
+def view_preview(context: AppContext, coordinates: np.ndarray | None, colour: str | None, height_px: int) -> str | None:
+    """A picture of a view as it is first drawn (everyone, not highlighted; see app.figures.preview) to show until it is;
+    None where there is nothing to picture yet (a projection not computed) or the view draws a density.
+
+    ``height_px``: the view's height; the picture covers its plot area (the view's margins left out).
+    """
+    if coordinates is None or choose_drawing(coordinates, None, context.config.density_threshold).mode != "points":
+        return None
+    coding = _colour(context, colour)
+    margin = view_layout("", "", "", "")["margin"]
+    return preview_data_url(coordinates, coding.codes, palette(coding), height_px - margin["t"] - margin["b"], MARKER_SIZE_PX)
 
 
 def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
