@@ -106,7 +106,7 @@ def prepare(config: AppConfig) -> int:
 
 
 def build_app(config: AppConfig, training: TrainingWatch | None = None, warm_up: bool = True) -> dash.Dash:
-    app = create_app(config, training=training, warm_up=warm_up)
+    app = create_app(config, training=training, warm_up=warm_up, pictures=warm_up)
     if config.debug:
         app.enable_dev_tools(debug=True)
     return app

@@ -257,16 +257,17 @@ def background_manager(config: AppConfig, celery_app=None, worker_recipe: Worker
 
 
 def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, training: TrainingWatch | None = None,
-               warm_up: bool = False) -> dash.Dash:
+               warm_up: bool = False, pictures: bool = False) -> dash.Dash:
     """Build the app for a cohort (loaded from ``config`` unless given, e.g. by tests).
 
     With ``training`` (a background run is making the model), the tabs that need the model show its
     progress instead of their panels until the run is done; a cohort with no space yet (the demo's
     raw baseline is the run's first step) is explored in its clinical view until the baseline is ready. Raises DeviceUnavailableError for a
-    ``--device`` this machine lacks, before anything is served. With ``warm_up`` (a server, not a test), the page carries a
-    picture of each default view to show until it is drawn (app/figures/preview.py; their projections are computed now
-    if not on disk), the default views are drawn once in the background, so the first page after a start finds them
-    ready, and then the decoder's model is loaded, so the first decode does not wait for torch.
+    ``--device`` this machine lacks, before anything is served. With ``warm_up`` (a server, not a test), the default
+    views are drawn once in the background, so the first page after a start finds their projections ready, and
+    then the decoder's model is loaded, so the first decode does not wait for torch. With ``pictures`` (a server), the
+    page carries a picture of each default view to show until it is drawn (app/figures/preview.py; their projections
+    are computed now if they are not on disk).
     """
     check_device(config.device)
     secure_cache_dir(config.cache_dir)
@@ -290,7 +291,7 @@ def create_app(config: AppConfig, cohort: Cohort | None = None, manager=None, tr
     app.server.register_error_handler(Exception, _refuse_malformed_request)
     compress_answers(app.server)
     waiting = training is not None and not all(space in context.cohort.spaces for space in MODEL_SPACES)
-    app.layout = page_layout(context, training, waiting, pictured=warm_up)
+    app.layout = page_layout(context, training, waiting, pictured=pictures)
     for tab, panel in hidden_panels(context, waiting).items():
         tab_panes.register_pane(app, tab, panel)
     for panel in PANELS:

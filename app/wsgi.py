@@ -18,7 +18,7 @@ if reason := not_ready_reason(config):
     print(f"error: {reason}", file=sys.stderr)
     raise SystemExit(4)  # gunicorn's "app failed to load": the arbiter stops instead of respawning workers forever
 celery_app = make_celery(config.celery_broker) if config.celery_broker else None
-app = create_app(config, manager=background_manager(config, celery_app))
+app = create_app(config, manager=background_manager(config, celery_app), pictures=True)
 server = app.server
 # Dash registers the JavaScript libraries a process may serve while it renders its first page: a gunicorn
 # worker whose first request is for a script (the page came from another worker) would refuse it. Render

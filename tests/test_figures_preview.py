@@ -99,7 +99,7 @@ def test_a_view_is_pictured_in_its_colours_and_not_above_the_density_threshold(p
 
 
 def test_the_page_carries_a_picture_of_each_default_view_marked_with_the_address_it_pictures(phenotype_cohort_dir, tmp_path):
-    app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), warm_up=True)  # a server's, not a test's
+    app = create_app(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), pictures=True)  # as a server's
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
     pictures = [c for c in app.layout._traverse() if getattr(c, "className", None) == explorer_page.PREVIEW_CLASS]
     assert [getattr(c, "data-view") for c in pictures] == ["view-0", "view-1", "view-2"]
