@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 import dash
@@ -66,12 +67,19 @@ def ordered_spaces(context: AppContext) -> list[str]:
     return sorted(context.cohort.spaces, key=lambda name: known.index(name) if name in known else len(known))
 
 
-def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical")) -> list[dict]:
-    return [
-        {"label": f"{spec.group} · {spec.display_label}" if spec.group else spec.display_label, "value": name}
-        for name, spec in context.variables.items()
-        if spec.type in types
-    ]
+def variable_options(context: AppContext, types: tuple[str, ...] = ("continuous", "binary", "categorical"), short: bool = False) -> list[dict]:
+    """Dropdown options for the variables of ``types``, labelled "Group · Label (unit)".
+
+    ``short``: labelled "Label (unit)" for a narrow dropdown ("Clinical · Age (…" was all the clinical view's
+    showed), the group kept where two variables share a label; the full label is still searched and shown on hover.
+    """
+    specs = {name: spec for name, spec in context.variables.items() if spec.type in types}
+    full = {name: f"{spec.group} · {spec.display_label}" if spec.group else spec.display_label for name, spec in specs.items()}
+    if not short:
+        return [{"label": label, "value": name} for name, label in full.items()]
+    shared = {label for label, count in Counter(spec.display_label for spec in specs.values()).items() if count > 1}
+    return [{"label": full[name] if spec.display_label in shared else spec.display_label, "value": name, "search": full[name], "title": full[name]}
+            for name, spec in specs.items()]
 
 
 def register_saved_cohort_options(app: dash.Dash, *dropdowns: tuple[str, Sequence[dict]]) -> None:

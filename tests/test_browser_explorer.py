@@ -297,15 +297,19 @@ def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driv
                         message="the views' pictures on screen before any view is drawn")
     assert [p["view"] for p in pictures] == list(VIEWS)
     assert not any(_drawn(driver, graph_id) for graph_id in VIEWS)
+    assert "Atrial fibrillation: yes" in driver.find_element(By.ID, "colour-legend").text  # the legend and summary are the layout's:
+    assert driver.find_element(By.ID, "selection-summary").text.startswith(f"All {SUBJECTS:,} subjects")  # no row grows when they come
     driver.save_screenshot(str(tmp_path / "pictured.png"))
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
     driver.get_log("browser")  # the blocked requests' errors; what follows is a plain load
     driver.get(app_url)
     _all_drawn(driver)
     wait_for(lambda: all(p["hidden"] for p in driver.execute_script(PICTURES)), message="every picture hidden once its view is drawn")
-    for graph_id in VIEWS:  # where Plotly draws the points: the picture's box is the plot area's, to the pixel
-        assert driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id) == pytest.approx(driver.execute_script(PLOT_AREA, f"#{graph_id}"), abs=1.5)
     driver.save_screenshot(str(tmp_path / "drawn.png"))
+    for graph_id, picture in zip(VIEWS, pictures):  # where Plotly draws the points: the picture's box is the plot area's, to the pixel
+        assert driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id) == pytest.approx(driver.execute_script(PLOT_AREA, f"#{graph_id}"), abs=1.5)
+        # nothing moved since the picture was first seen (a dropdown drawn once its script loaded made its header a row taller)
+        assert picture["box"] == pytest.approx(driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id), abs=1.5)
     assert severe_console_errors(driver) == []
 
 

@@ -463,3 +463,20 @@ def test_a_range_filter_is_kept_in_step_within_the_servers_limits_and_hostile_va
                                  ({"type": "range-low", "variable": "password"}, None, 1), ("range-low", None, 1)):
         with pytest.raises(InputRefused):
             cohorts.checked_range_sync(context, trigger, slider, low, None)
+
+
+def test_the_clinical_views_dropdowns_name_variables_short_but_search_and_hover_with_their_group():
+    from types import SimpleNamespace
+
+    from app.state import variable_options
+    from data_loaders.manifest import VariableSpec
+
+    variables = {"age": VariableSpec("age", "continuous", "Age", "years", group="Clinical"),
+                 "ecg_hr": VariableSpec("ecg_hr", "continuous", "Heart rate", "bpm", group="ECG"),
+                 "mri_hr": VariableSpec("mri_hr", "continuous", "Heart rate", "bpm", group="MRI"),
+                 "af": VariableSpec("af", "binary", "AF", group="Outcome")}
+    context = SimpleNamespace(variables=variables)
+    assert [o["label"] for o in variable_options(context, ("continuous",))] == ["Clinical · Age (years)", "ECG · Heart rate (bpm)", "MRI · Heart rate (bpm)"]
+    short = variable_options(context, ("continuous",), short=True)
+    assert [o["label"] for o in short] == ["Age (years)", "ECG · Heart rate (bpm)", "MRI · Heart rate (bpm)"]  # a shared label keeps its group
+    assert short[0] == {"label": "Age (years)", "value": "age", "search": "Clinical · Age (years)", "title": "Clinical · Age (years)"}

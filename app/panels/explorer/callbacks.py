@@ -125,11 +125,12 @@ def register(app: dash.Dash, context: AppContext) -> None:
         return render_clinical_view(context, x, y, colour, filters, selection, triggered(), drawn=drawn == shown, found=found,
                                     clusters=clusters, viewport=viewport), shown
 
-    @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"))
+    # The layout holds the default view's summary and legend (page.py): nothing to ask for on load, nor a row that grows when they come.
+    @app.callback(Output("selection-summary", "children"), Input(FILTERS, "data"), Input(SELECTION, "data"), prevent_initial_call=True)
     def _summarise(filters, selection):
         return selection_summary(context, filters, selection)
 
-    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"), Input(CLUSTERS, "data"))
+    @app.callback(Output("colour-legend", "children"), Input("colour-by", "value"), Input(CLUSTERS, "data"), prevent_initial_call=True)
     def _legend(colour, clusters):
         return colour_legend(context, colour, clusters)
 

@@ -10,11 +10,12 @@ from app.context import AppContext
 from app.core.projections import METHODS, ProjectionSpec
 from app.figures.scatter import view_layout
 from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PENDING_SEEN, PROJECTION_JOB, VIEWS, ViewIds
-from app.panels.explorer.views import view_preview
+from app.panels.explorer.views import colour_legend, selection_summary, view_preview
 from app.state import ordered_spaces, space_label, variable_options, view_coordinates
 from data_loaders import cohort_spec
 
 VIEW_HEIGHT_PX = 430
+DROPDOWN_HEIGHT = "34px"  # Dash 4's dcc.Dropdown, one line
 PREVIEW_CLASS = "view-preview"
 
 
@@ -47,6 +48,12 @@ def _view_card(ids: ViewIds, title: str, controls: list, picture: str | None = N
     )
 
 
+def _control(dropdown: dcc.Dropdown, width: bool | str) -> dbc.Col:
+    """A view's dropdown in its header, its column as wide and tall as the dropdown will be: a dropdown is drawn once its
+    script has loaded, and the header grew then, moving the view and its picture down a row."""
+    return dbc.Col(dropdown, width=width, style={"minWidth": dropdown.style["minWidth"], "minHeight": DROPDOWN_HEIGHT})
+
+
 def mark_previews(layout: Component, default_query: str) -> None:
     """Write on each view's picture the address of the view it pictures (the page's defaults, as ``to_query`` writes them):
     assets/explorer.js shows the pictures only on a page opened there (or with no address), not on a link to another view."""
@@ -60,7 +67,7 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
     spaces = ordered_spaces(context)
     space_options = [{"label": space_label(name), "value": name} for name in spaces]
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
-    continuous = variable_options(context, ("continuous",))
+    continuous = variable_options(context, ("continuous",), short=True)  # two to a narrow header
     default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
     pictured = pictured and context.n_subjects <= context.config.density_threshold  # a density view is drawn at once: nothing to wait with
     cards = []
@@ -72,10 +79,9 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                 ids,
                 f"Latent view {number + 1}",
                 [
-                    dbc.Col(dcc.Dropdown(id=ids.space, options=space_options, value=default_space, clearable=False,
-                                         placeholder="no latent spaces", style={"minWidth": "150px"}), width=True),
-                    dbc.Col(dcc.Dropdown(id=ids.method, options=method_options, value="pca", clearable=False,
-                                         style={"minWidth": "90px"}), width="auto"),
+                    _control(dcc.Dropdown(id=ids.space, options=space_options, value=default_space, clearable=False,
+                                          placeholder="no latent spaces", style={"minWidth": "150px"}), True),
+                    _control(dcc.Dropdown(id=ids.method, options=method_options, value="pca", clearable=False, style={"minWidth": "90px"}), "auto"),
                 ],
                 view_preview(context, coordinates, default_colour, VIEW_HEIGHT_PX),
             )
@@ -87,9 +93,9 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
             CLINICAL_VIEW,
             "Clinical view",
             [
-                dbc.Col(dcc.Dropdown(id="clinical-x", options=continuous, value=default_x, clearable=False, style={"minWidth": "120px"}), width=True),
+                _control(dcc.Dropdown(id="clinical-x", options=continuous, value=default_x, clearable=False, style={"minWidth": "120px"}), True),
                 dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
-                dbc.Col(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), width=True),
+                _control(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), True),
             ],
             view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour, VIEW_HEIGHT_PX)
             if default_x and default_y and pictured else None,
@@ -101,8 +107,9 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                 [
                     dbc.Col(html.Label("Colour by", htmlFor="colour-by", className="col-form-label fw-semibold"), width="auto"),
                     dbc.Col(dcc.Dropdown(id="colour-by", options=[*variable_options(context), CLUSTER_OPTION], value=default_colour, placeholder="no colour"), md=4),
-                    dbc.Col(html.Div(id="colour-legend", className="small"), width=True),
-                    dbc.Col(html.Div(id="selection-summary", className="text-muted small"), width="auto", className="text-end"),
+                    dbc.Col(html.Div(colour_legend(context, default_colour), id="colour-legend", className="small"), width=True),
+                    dbc.Col(html.Div(selection_summary(context, [], None), id="selection-summary", className="text-muted small"), width="auto",
+                            className="text-end"),
                     dbc.Col(dbc.Button("Clear selection", id="clear-selection", size="sm", color="secondary", outline=True), width="auto"),
                 ],
                 className="g-2 mb-2 align-items-center",
