@@ -27,7 +27,9 @@ def _preview(ids: ViewIds, picture: str | None) -> list:
     margin = view_layout("", "", "", "")["margin"]
     style = {"top": f"{margin['t']}px", "left": f"{margin['l']}px", "width": f"calc(100% - {margin['l'] + margin['r']}px)",
              "height": f"{VIEW_HEIGHT_PX - margin['t'] - margin['b']}px"}
-    return [html.Div(html.Img(src=picture, alt="", style=style), className=PREVIEW_CLASS, style={"height": f"{VIEW_HEIGHT_PX}px"},
+    # Where the view's title will be: hovering and selecting wait for the view itself.
+    note = html.Div("Drawing the interactive view…", className="view-preview-note small text-muted")
+    return [html.Div([note, html.Img(src=picture, alt="", style=style)], className=PREVIEW_CLASS, style={"height": f"{VIEW_HEIGHT_PX}px"},
                      **{"aria-hidden": "true", "data-view": ids.graph})]
 
 
