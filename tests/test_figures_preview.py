@@ -86,16 +86,16 @@ def test_the_picture_of_200000_subjects_stays_small_on_the_wire():
 def test_a_view_is_pictured_in_its_colours_and_not_above_the_density_threshold(phenotype_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
     coordinates = context.cohort.phenotypes[["age_years", "lv_mass_g"]].to_numpy(dtype=float)
-    url = view_preview(context, coordinates, "atrial_fibrillation", 430)
+    url = view_preview(context, coordinates, "atrial_fibrillation", 338)
     picture = decoded_png(base64.b64decode(url.split(",", 1)[1]))
     coding = colour_coding(context.cohort.phenotypes["atrial_fibrillation"], context.variables["atrial_fibrillation"])
     colours = {tuple(int(c) for c in colour[5:-1].split(",")[:3]) for colour in palette(coding)[:2]}
     drawn = {tuple(int(c) for c in pixel[:3]) for pixel in picture[picture[..., 3] > 0]}
     assert drawn <= colours and len(drawn) == 2  # AF: no and yes, nothing else
-    assert picture.shape[0] == 430 - 36 - 56  # the plot area: the view less its margins
+    assert picture.shape[0] == 338
     crowded = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path, density_threshold=len(coordinates) - 1), context.cohort)
-    assert view_preview(crowded, coordinates, "atrial_fibrillation", 430) is None  # a density is drawn at once
-    assert view_preview(context, None, "atrial_fibrillation", 430) is None  # a projection not computed yet
+    assert view_preview(crowded, coordinates, "atrial_fibrillation", 338) is None  # a density is drawn at once
+    assert view_preview(context, None, "atrial_fibrillation", 338) is None  # a projection not computed yet
 
 
 def test_the_page_carries_a_picture_of_each_default_view_marked_with_the_address_it_pictures(phenotype_cohort_dir, tmp_path):
@@ -105,7 +105,10 @@ def test_the_page_carries_a_picture_of_each_default_view_marked_with_the_address
     assert [getattr(c, "data-view") for c in pictures] == ["view-0", "view-1", "view-2"]
     query = to_query(link_setup(context, app.layout).defaults)
     assert query.startswith("?tab=explore") and all(getattr(c, "data-query") == query for c in pictures)
-    assert all(c.children.src.startswith("data:image/png;base64,") for c in pictures)
+    for cover in pictures:  # a picture of the plot area, as tall as the page shows it
+        picture = next(child for child in cover.children if getattr(child, "src", None))
+        assert decoded_png(base64.b64decode(picture.src.split(",", 1)[1])).shape[0] == explorer_page.PLOT_HEIGHT_PX
+        assert picture.style["height"] == f"{explorer_page.PLOT_HEIGHT_PX}px"
 
 
 def test_a_colourless_view_is_pictured_in_the_one_colour_its_points_have():

@@ -8,13 +8,14 @@ from dash.development.base_component import Component
 
 from app.context import AppContext
 from app.core.projections import METHODS, ProjectionSpec
-from app.figures.scatter import view_layout
+from app.figures.scatter import view_margin
 from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PENDING_SEEN, PROJECTION_JOB, VIEWS, ViewIds
 from app.panels.explorer.views import colour_legend, selection_summary, view_preview
 from app.state import ordered_spaces, space_label, variable_options, view_coordinates
 from data_loaders import cohort_spec
 
 VIEW_HEIGHT_PX = 430
+PLOT_HEIGHT_PX = VIEW_HEIGHT_PX - view_margin()["t"] - view_margin()["b"]  # a view of points (no caption under its title)
 DROPDOWN_HEIGHT = "34px"  # Dash 4's dcc.Dropdown, one line
 PREVIEW_CLASS = "view-preview"
 
@@ -24,9 +25,9 @@ def _preview(ids: ViewIds, picture: str | None) -> list:
     plot area, shown until Plotly has drawn the view (assets/explorer.js hides it then)."""
     if picture is None:
         return []
-    margin = view_layout("", "", "", "")["margin"]
+    margin = view_margin()
     style = {"top": f"{margin['t']}px", "left": f"{margin['l']}px", "width": f"calc(100% - {margin['l'] + margin['r']}px)",
-             "height": f"{VIEW_HEIGHT_PX - margin['t'] - margin['b']}px"}
+             "height": f"{PLOT_HEIGHT_PX}px"}
     # Where the view's title will be: hovering and selecting wait for the view itself.
     note = html.Div("Drawing the interactive view…", className="view-preview-note small text-muted")
     return [html.Div([note, html.Img(src=picture, alt="", style=style)], className=PREVIEW_CLASS, style={"height": f"{VIEW_HEIGHT_PX}px"},
@@ -85,7 +86,7 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                                           placeholder="no latent spaces", style={"minWidth": "150px"}), True),
                     _control(dcc.Dropdown(id=ids.method, options=method_options, value="pca", clearable=False, style={"minWidth": "90px"}), "auto"),
                 ],
-                view_preview(context, coordinates, default_colour, VIEW_HEIGHT_PX),
+                view_preview(context, coordinates, default_colour, PLOT_HEIGHT_PX),
             )
         )
     default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
@@ -99,7 +100,7 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                 dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
                 _control(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), True),
             ],
-            view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour, VIEW_HEIGHT_PX)
+            view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour, PLOT_HEIGHT_PX)
             if default_x and default_y and pictured else None,
         )
     )

@@ -26,7 +26,6 @@ from app.figures.scatter import (
     highlighted_codes,
     palette,
     typed_array,
-    view_layout,
     view_title,
 )
 from app.panels.explorer.settings import HIGHLIGHT_TRIGGERS, NO_SPACE_YET, NO_SPACES
@@ -236,17 +235,13 @@ def warm_up(context: AppContext, views: tuple, clinical: tuple | None, colour: s
         render_clinical_view(context, clinical[0], clinical[1], colour, [], None, set())
 
 
-def view_preview(context: AppContext, coordinates: np.ndarray | None, colour: str | None, height_px: int) -> str | None:
-    """A picture of a view as it is first drawn (everyone, not highlighted; see app.figures.preview) to show until it is;
-    None where there is nothing to picture yet (a projection not computed) or the view draws a density.
-
-    ``height_px``: the view's height; the picture covers its plot area (the view's margins left out).
-    """
+def view_preview(context: AppContext, coordinates: np.ndarray | None, colour: str | None, plot_height_px: int) -> str | None:
+    """A picture of a view's plot area as it is first drawn (everyone, not highlighted; see app.figures.preview) to show
+    until it is; None where there is nothing to picture yet (a projection not computed) or the view draws a density."""
     if coordinates is None or choose_drawing(coordinates, None, context.config.density_threshold).mode != "points":
         return None
     coding = _colour(context, colour)
-    margin = view_layout("", "", "", "")["margin"]
-    return preview_data_url(coordinates, coding.codes, palette(coding), height_px - margin["t"] - margin["b"], MARKER_SIZE_PX)
+    return preview_data_url(coordinates, coding.codes, palette(coding), plot_height_px, MARKER_SIZE_PX)
 
 
 def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
