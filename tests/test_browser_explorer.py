@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+import numpy as np
+import pandas as pd
 import pytest
 from selenium.webdriver.common.by import By
 
+from app.figures.preview import AUTORANGE_PAD, MARKER_PAD_PX
+from app.figures.scatter import MARKER_SIZE_PX
 from tests.browser import (
     box_select_middle,
     choose_dropdown_option,
@@ -291,7 +295,10 @@ def _with_callbacks_blocked(driver, url: str) -> None:
     wait_for(lambda: driver.find_elements(By.ID, "view-0"), message="the layout")
 
 
-def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driver, app_url, tmp_path):
+AXES = "const l = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout; return [[l.xaxis.range, l.xaxis._length], [l.yaxis.range, l.yaxis._length]];"
+
+
+def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driver, app_url, tmp_path, phenotype_cohort_dir):
     _with_callbacks_blocked(driver, app_url)
     pictures = wait_for(lambda: (shown := driver.execute_script(PICTURES)) and all(p["shown"] for p in shown) and shown,
                         message="the views' pictures on screen before any view is drawn")
@@ -310,6 +317,13 @@ def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driv
         assert driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id) == pytest.approx(driver.execute_script(PLOT_AREA, f"#{graph_id}"), abs=1.5)
         # nothing moved since the picture was first seen (a dropdown drawn once its script loaded made its header a row taller)
         assert picture["box"] == pytest.approx(driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id), abs=1.5)
+    # and inside it, the subjects where Plotly's autorange put them: the outermost this far from the axes' ends, as pictured
+    phenotypes = pd.read_parquet(phenotype_cohort_dir / "phenotypes.parquet")
+    for (axis_range, length), variable in zip(driver.execute_script(AXES, "#view-2"), ("age_years", "lv_mass_g")):
+        values = phenotypes[variable].dropna().to_numpy(dtype=np.float32)
+        per_pixel = (axis_range[1] - axis_range[0]) / length
+        margins = [(values.min() - axis_range[0]) / per_pixel, (axis_range[1] - values.max()) / per_pixel]
+        assert margins == pytest.approx([AUTORANGE_PAD * length + MARKER_SIZE_PX / 2 + MARKER_PAD_PX] * 2, abs=0.5), variable
     assert severe_console_errors(driver) == []
 
 

@@ -46,9 +46,9 @@ def test_each_subject_is_a_disc_of_its_colour_where_plotly_puts_it_and_the_rest_
     coordinates = np.array([[0.0, 0.0], [10.0, 5.0], [np.nan, 1.0]])
     picture = decoded_png(indexed_png(preview_pixels(coordinates, np.array([0, 1, 2], dtype=np.uint8), 200, 100, 4.0), PALETTE))
     assert picture.shape == (100, 200, 4)
-    # Plotly's autorange keeps the outermost markers 5 % of the axis plus their radius from its ends; rows count from the top.
-    low_x, high_x = round(AUTORANGE_PAD * 200 + 2), round(199 - AUTORANGE_PAD * 200 - 2)
-    low_y, high_y = round(99 - AUTORANGE_PAD * 100 - 2), round(AUTORANGE_PAD * 100 + 2)
+    # Plotly's autorange keeps the outermost markers 5 % of the axis, their radius and a pixel from its ends; rows count from the top.
+    low_x, high_x = round(AUTORANGE_PAD * 200 + 3), round(199 - AUTORANGE_PAD * 200 - 3)
+    low_y, high_y = round(99 - AUTORANGE_PAD * 100 - 3), round(AUTORANGE_PAD * 100 + 3)
     assert tuple(picture[low_y, low_x]) == (0, 255, 7, 255)
     assert tuple(picture[high_y, high_x]) == (1, 254, 7, 255)
     drawn = picture[..., 3] > 0
