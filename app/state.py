@@ -22,7 +22,7 @@ from app.cohort_store import CohortStoreError
 from app.comparisons import in_overlap_range, load_comparison, transition_frame_count, transition_layout
 from app.context import AppContext
 from app.core.clusters import CLUSTER_METHODS, MAX_CLUSTERS, NOISE, ClusterSpec, cluster_variable, offered_methods
-from app.core.cohort_algebra import CohortDefinition
+from app.core.cohort_algebra import CohortDefinition, defining_variables
 from app.core.neighbours import MAX_K, METRICS
 from app.core.projections import METHODS, ProjectionSpec
 from app.core.selection_shapes import parse_shape, shape_mask
@@ -116,6 +116,18 @@ def transition_view(space_a: str, space_b: str, method: str, frame: int) -> dict
     if frame == 0:
         return {"kind": "latent", "space": space_a, "method": method}
     return {"kind": "transition", "a": space_a, "b": space_b, "method": method, "frame": frame}
+
+
+def selection_variables(context: AppContext, selection: object) -> set[str]:
+    """The variables a selection picks subjects by: a highlighted saved cohort's (its filters', through its operands), or the two
+    axes of a shape drawn in the clinical view; none for a shape in a latent view or subjects picked one by one."""
+    if isinstance(selection, dict) and "cohort" in selection:
+        return defining_variables(context.store.get(selection["cohort"]).definition, lambda operand: context.store.get(operand).definition)
+    if isinstance(selection, dict) and "shape" in selection:
+        view = selection.get("view")
+        if known_view(context, view) and view["kind"] == "clinical":
+            return {view["x"], view["y"]}
+    return set()
 
 
 def known_view(context: AppContext, view: object) -> bool:

@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.cohort_algebra import CohortDefinition
-from app.core.cohort_description import readable_time
+from app.core.cohort_description import describe_definition, readable_time
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.core.projections import ProjectionSpec
 from app.figures.density import COUNT_BAR_MARGIN_PX, SHARE_BAR_MARGIN_PX
@@ -348,6 +348,29 @@ def test_a_highlighted_saved_cohort_or_a_clinical_view_box_marks_its_variables_a
     box = {"shape": {"kind": "box", "x": [50, 70], "y": [0, 400]}, "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"}}
     drawn = compare_cohorts.compare_table(context, "current", "rest", [], box)
     assert set(drawn.rows.loc[drawn.rows["defining"], "variable"]) == {"age_years", "lv_mass_g"}
+
+
+def test_a_cohort_saved_from_a_clinical_view_box_or_a_highlighted_cohort_keeps_the_variables_it_was_picked_by(context):
+    """Saved, a clinical-view box became its subjects' ids only, and Table 1 gave age and LV mass q-values it had drawn by hand."""
+    box = {"shape": {"kind": "box", "x": [50, 70], "y": [0, 400]}, "view": {"kind": "clinical", "x": "age_years", "y": "lv_mass_g"}}
+    from_box = context.store.save("boxed", cohorts.current_definition(context, WOMEN, box))
+    af = context.store.save("AF only", CohortDefinition(filters=(ChoiceFilter("atrial_fibrillation", (True,)).to_dict(),)))
+    from_highlight = context.store.save("AF again", cohorts.current_definition(context, [], {"cohort": af.id, "source": "saved"}))
+    latent_box = {"shape": {"kind": "box", "x": [-100, 100], "y": [-100, 100]}, "view": {"kind": "latent", "space": "joint", "method": "pca"}}
+    from_latent = context.store.save("latent box", cohorts.current_definition(context, [], latent_box))
+    try:
+        reloaded = {record.id: record for record in context.store.list()}  # as stored, not as saved in this process
+        assert reloaded[from_box.id].definition.selection_variables == ("age_years", "lv_mass_g")
+        assert reloaded[from_highlight.id].definition.selection_variables == ("atrial_fibrillation",)
+        assert reloaded[from_latent.id].definition.selection_variables == ()
+        table = compare_cohorts.compare_table(context, from_box.id, "rest", [], None)
+        assert set(table.rows.loc[table.rows["defining"], "variable"]) == {"sex", "age_years", "lv_mass_g"}
+        assert table.rows.loc[table.rows["defining"], "q_value"].isna().all()
+        assert describe_definition(reloaded[from_box.id].definition, context.variables, str).endswith(
+            f"selection by Age × LV mass ({len(from_box.definition.subject_ids):,} subjects)")
+    finally:
+        for record in (from_box, from_highlight, from_latent, af):
+            context.store.delete(record.id)
 
 
 def test_the_summary_and_an_exported_table_one_say_what_is_highlighted_and_what_each_group_is(context):

@@ -30,6 +30,9 @@ class CohortDefinition:
     operation: Operation | None = None
     operands: tuple[int, ...] = ()
     selection_label: str = ""  # where the ids were picked, for people: "box in joint/UMAP", "cluster 2 of joint"
+    # The variables the ids were picked by (a clinical view's axes, a highlighted saved cohort's filters): comparing on them
+    # is circular, as on the filters', though only the ids are kept.
+    selection_variables: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.operation is not None:
@@ -56,7 +59,11 @@ class CohortDefinition:
 
     def to_dict(self) -> dict[str, Any]:
         saved = {"filters": list(self.filters), "subject_ids": list(self.subject_ids), "operation": self.operation, "operands": list(self.operands)}
-        return {**saved, "selection_label": self.selection_label} if self.selection_label else saved
+        if self.selection_label:
+            saved["selection_label"] = self.selection_label
+        if self.selection_variables:
+            saved["selection_variables"] = list(self.selection_variables)
+        return saved
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CohortDefinition:
@@ -66,12 +73,13 @@ class CohortDefinition:
             operation=data.get("operation"),
             operands=tuple(int(i) for i in data.get("operands") or ()),
             selection_label=str(data.get("selection_label") or ""),
+            selection_variables=tuple(str(name) for name in data.get("selection_variables") or ()),
         )
 
 
 def defining_variables(definition: CohortDefinition, lookup: Callable[[int], CohortDefinition], _seen: frozenset[int] = frozenset()) -> set[str]:
-    """The variables a cohort's filters use, through its operands: comparing on them is circular."""
-    names = {filter_from_dict(spec).variable for spec in definition.filters}
+    """The variables a cohort's filters and selection use, through its operands: comparing on them is circular."""
+    names = {filter_from_dict(spec).variable for spec in definition.filters} | set(definition.selection_variables)
     for operand in definition.operands:
         if operand in _seen:
             raise ValueError(f"cohort {operand} is defined in terms of itself")

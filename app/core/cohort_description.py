@@ -60,7 +60,9 @@ def describe_definition(definition: CohortDefinition, variables: dict[str, Varia
     parts = [describe_filter(spec, variables) for spec in definition.filters]
     if definition.subject_ids:
         count = len(definition.subject_ids)
-        parts.append(f"{definition.selection_label or 'selection'} ({count:,} subject{'s' if count != 1 else ''})")
+        picked_by = " × ".join(variables[name].label if name in variables else name for name in definition.selection_variables)
+        label = definition.selection_label or (f"selection by {picked_by}" if picked_by else "selection")
+        parts.append(f"{label} ({count:,} subject{'s' if count != 1 else ''})")
     return " and ".join(parts) or "everyone"
 
 

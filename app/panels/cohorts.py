@@ -21,16 +21,18 @@ from app.core.cohort_description import describe_definition, readable_time
 from app.core.exports import file_name_part, safe_csv_frame
 from app.core.filters import ChoiceFilter, RangeFilter, slider_limits
 from app.figures.distributions import filter_histogram
-from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, selection_mask, variable_options
+from app.state import COHORTS_VERSION, FILTERS, SAVED_COHORTS, SELECTION, current_cohort_mask, selection_mask, selection_variables, variable_options
 
 OPERATION_LABELS = {"union": "A ∪ B (either)", "intersection": "A ∩ B (both)", "difference": "A − B (A, not B)", "complement": "not A"}
 
 
 def current_definition(context: AppContext, filters: list | None, selection: dict | None) -> CohortDefinition:
-    """The definition to save for what is highlighted now: filters plus the selected subjects' ids."""
+    """The definition to save for what is highlighted now: filters plus the selected subjects' ids, and the variables they
+    were picked by (a later Table 1 marks them as defining)."""
     selected = selection_mask(context, selection)
     ids = tuple(context.cohort.subject_ids[np.flatnonzero(selected)]) if selected is not None else ()
-    return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids)
+    picked_by = tuple(sorted(selection_variables(context, selection))) if selected is not None else ()
+    return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids, selection_variables=picked_by)
 
 
 def filter_block(context: AppContext, variable: str, current: dict | None = None) -> html.Div:

@@ -29,11 +29,11 @@ from app.state import (
     REST_OPTION,
     SELECTION,
     SelectionError,
-    known_view,
     register_saved_cohort_options,
     resolve_choice,
     selection_in_words,
     selection_mask,
+    selection_variables,
     variable_options,
 )
 from data_loaders import cohort_spec
@@ -56,14 +56,7 @@ def defining_variables_of(context: AppContext, choice: str | int | None, filters
 
     if choice not in (CURRENT, REST, None):
         return defining_variables(definition_of(choice), definition_of)
-    names = defining_variables(CohortDefinition(filters=tuple(filters or ())), definition_of)
-    if isinstance(selection, dict) and "cohort" in selection:
-        names |= defining_variables(definition_of(selection["cohort"]), definition_of)
-    elif isinstance(selection, dict) and "shape" in selection:
-        view = selection.get("view")
-        if known_view(context, view) and view["kind"] == "clinical":
-            names |= {view["x"], view["y"]}
-    return names
+    return defining_variables(CohortDefinition(filters=tuple(filters or ())), definition_of) | selection_variables(context, selection)
 
 
 def group_in_words(context: AppContext, choice: str | int | None, filters: list | None, selection: dict | None) -> str:
