@@ -238,3 +238,18 @@ def test_enabled_secondary_buttons_look_enabled_and_disabled_ones_do_not(driver,
                  timeout=5, message="the disabled button faint")
     finally:
         driver.execute_script("document.getElementById('rename-cohort').disabled = false;")
+
+
+SLIDER_NAMES = """
+const slider = document.getElementById(arguments[0]);
+return slider && Array.from(slider.querySelectorAll('[role="slider"], input')).map((part) => part.getAttribute('aria-label'));
+"""
+
+
+def test_a_slider_and_its_number_box_are_named_by_their_label(driver, app_url):
+    """dcc.Slider takes no aria-label: a screen reader said "slider, 20" for Compare spaces' k (assets/slider_labels.js)."""
+    _ready(driver, app_url)
+    open_tab(driver, "Compare spaces")
+    for slider_id, label in (("cs-k", "Neighbours k"), ("cs-trail-threshold", "Draw trails for subjects keeping less than")):
+        names = wait_for(lambda s=slider_id: (found := driver.execute_script(SLIDER_NAMES, s)) and all(found) and found, message=f"{slider_id} named")
+        assert names == [label, label]  # the number box, then the thumb

@@ -75,7 +75,8 @@ def layout(context: AppContext) -> html.Div:
                                 id="accuracy-threshold-label"),
                      dbc.Input(id="accuracy-threshold-value", type="number", min=0, max=1, step=0.001, value=start.value, size="sm",
                                debounce=True, className="accuracy-threshold-value")], width="auto"),
-            dbc.Col([dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=start.value, disabled=start.disabled,
+            dbc.Col([html.Label("Threshold", htmlFor="accuracy-threshold", className="visually-hidden"),  # for screen readers (assets/slider_labels.js)
+                     dcc.Slider(id="accuracy-threshold", min=0, max=1, step=0.001, value=start.value, disabled=start.disabled,
                                 marks={v / 10: f"{v / 10:g}" for v in range(11)}, updatemode="mouseup"),
                      html.Div(start.note, id="accuracy-threshold-note", className="small text-muted")], className="accuracy-threshold-slider"),
         ],

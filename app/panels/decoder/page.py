@@ -130,7 +130,8 @@ def _slider(slider_id: str) -> dcc.Slider:
 
 
 def _perturb_tab() -> html.Div:
-    principal = [dbc.Col([html.Div(f"PC {i + 1} (SD)", className="small fw-semibold"), _slider(f"decoder-pc-{i}")], md=4) for i in range(PRINCIPAL_SLIDERS)]
+    principal = [dbc.Col([html.Label(f"PC {i + 1} (SD)", htmlFor=f"decoder-pc-{i}", className="small fw-semibold"), _slider(f"decoder-pc-{i}")], md=4)
+                 for i in range(PRINCIPAL_SLIDERS)]
     return html.Div(
         [
             _help("Move a prototype or a subject through the latent space and decode it live: along the space's principal components, "
@@ -149,7 +150,8 @@ def _perturb_tab() -> html.Div:
             dbc.Row(
                 [
                     _labelled("Along", dcc.Dropdown(id="decoder-direction", clearable=True, placeholder="a predictor's direction, or A − B"), 4),
-                    dbc.Col([html.Div("Amount (population SDs along it)", className="small fw-semibold"), _slider("decoder-direction-amount")], md=8),
+                    dbc.Col([html.Label("Amount (population SDs along it)", htmlFor="decoder-direction-amount", className="small fw-semibold"),
+                             _slider("decoder-direction-amount")], md=8),
                 ],
                 className="g-2 mb-2",
             ),
@@ -178,7 +180,7 @@ def _interpolate_tab(context: AppContext) -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col([html.Div("Steps", className="small fw-semibold"),
+                    dbc.Col([html.Label("Steps", htmlFor="decoder-interp-steps", className="small fw-semibold"),
                              dcc.Slider(id="decoder-interp-steps", min=INTERPOLATION_STEPS[0], max=INTERPOLATION_STEPS[1], step=1, value=5,
                                         marks={v: str(v) for v in range(INTERPOLATION_STEPS[0], INTERPOLATION_STEPS[1] + 1)})], md=4),
                     dbc.Col(dbc.Button("Decode again", id="decoder-interp-run", color="primary", size="sm",
