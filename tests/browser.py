@@ -245,3 +245,36 @@ def choose_dropdown_option(driver, dropdown_id: str, text: str, timeout: float =
                       timeout=timeout, message=f"the option {text!r} of {dropdown_id}")
     driver.execute_script(SCROLL_INTO_VIEW, option)  # a long list opened low on the page reaches below the window
     option.click()
+
+
+# The pictures of the explorer's views (app/figures/preview.py), shown until Plotly has drawn each view.
+PICTURES = """
+return Array.from(document.querySelectorAll('.view-preview')).map((cover) => {
+    const picture = cover.querySelector('img');
+    const box = picture.getBoundingClientRect();
+    return { view: cover.dataset.view, query: cover.dataset.query, hidden: cover.hidden,
+             shown: !cover.hidden && getComputedStyle(cover).visibility === 'visible' && picture.complete && picture.naturalWidth > 0,
+             box: [box.left, box.top, box.width, box.height] };
+});
+"""
+PLOT_AREA = "const r = document.querySelector(arguments[0] + ' .nsewdrag').getBoundingClientRect(); return [r.left, r.top, r.width, r.height];"
+UNHIDDEN_PICTURE_BOX = """
+const cover = document.querySelector('.view-preview[data-view="' + arguments[0] + '"]');
+cover.hidden = false;
+const r = cover.querySelector('img').getBoundingClientRect();
+cover.hidden = true;
+return [r.left, r.top, r.width, r.height];
+"""
+
+
+def with_callbacks_blocked(driver, url: str) -> None:
+    """Open ``url`` with every callback request refused: the page's layout and nothing the server draws afterwards."""
+    from selenium.webdriver.common.by import By
+
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*_dash-update-component*"]})
+    driver.get(url)
+    wait_for(lambda: driver.find_elements(By.ID, "view-0"), message="the layout")
+
+
+AXES = "const l = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout; return [[l.xaxis.range, l.xaxis._length], [l.yaxis.range, l.yaxis._length]];"

@@ -13,8 +13,22 @@ from app.config import AppConfig
 from app.context import AppContext
 from app.core.projections import ProjectionSpec
 from app.core.selection_shapes import points_in_box
+from app.figures.preview import autorange_pad_px
 from data_loaders import load_cohort
-from tests.browser import box_select_middle, highlighted_rows, plot_state, pushed_margins, requires_chromium, severe_console_errors, wait_for
+from tests.browser import (
+    AXES,
+    PICTURES,
+    PLOT_AREA,
+    UNHIDDEN_PICTURE_BOX,
+    box_select_middle,
+    highlighted_rows,
+    plot_state,
+    pushed_margins,
+    requires_chromium,
+    severe_console_errors,
+    wait_for,
+    with_callbacks_blocked,
+)
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 from tests.serving import running_app
 
@@ -123,4 +137,32 @@ def test_zooming_in_draws_the_points_in_range_and_autoscale_the_density_again(dr
     driver.find_element(By.CSS_SELECTOR, '#view-0 .modebar-btn[data-val="auto"]').click()
     back = wait_for(lambda: _density(driver, "view-0"), message="the density again after Autoscale")
     assert back["meta"]["density"] == PHENOTYPE_COHORT_SUBJECTS
+    assert severe_console_errors(driver) == []
+
+
+GRID_EDGES = """
+const g = document.querySelector(arguments[0] + ' .js-plotly-plot');
+const x = Array.from(g._fullData[0].x), y = Array.from(g._fullData[0].y);
+return [[x[0], x[x.length - 1]], [y[0], y[y.length - 1]]];
+"""
+
+
+def test_each_density_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driver, app_url, tmp_path):
+    """Above the threshold the picture is the view's density layers, where Plotly puts the grid (its corners' markers set the range)."""
+    with_callbacks_blocked(driver, app_url)
+    pictures = wait_for(lambda: (shown := driver.execute_script(PICTURES)) and all(p["shown"] for p in shown) and shown,
+                        message="the densities' pictures on screen before any view is drawn")
+    driver.save_screenshot(str(tmp_path / "pictured.png"))
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    driver.get_log("browser")  # the blocked requests' errors
+    driver.get(app_url)
+    wait_for(lambda: all((view := _view(driver, g)) and view["meta"].get("density") for g in VIEWS), message="every view a density")
+    wait_for(lambda: all(p["hidden"] for p in driver.execute_script(PICTURES)), message="every picture hidden once its view is drawn")
+    for graph_id, picture in zip(VIEWS, pictures):
+        plot_area = driver.execute_script(PLOT_AREA, f"#{graph_id}")
+        assert picture["box"] == pytest.approx(plot_area, abs=1.5) == driver.execute_script(UNHIDDEN_PICTURE_BOX, graph_id)
+        for (axis_range, length), edges in zip(driver.execute_script(AXES, f"#{graph_id}"), driver.execute_script(GRID_EDGES, f"#{graph_id}")):
+            per_pixel = (axis_range[1] - axis_range[0]) / length
+            margins = [(edges[0] - axis_range[0]) / per_pixel, (axis_range[1] - edges[1]) / per_pixel]
+            assert margins == pytest.approx([autorange_pad_px(length)] * 2, abs=0.5), graph_id
     assert severe_console_errors(driver) == []

@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 from selenium.webdriver.common.by import By
 
-from app.figures.preview import AUTORANGE_PAD, MARKER_PAD_PX
-from app.figures.scatter import MARKER_SIZE_PX
+from app.figures.preview import autorange_pad_px
 from tests.browser import (
+    AXES,
+    PICTURES,
+    PLOT_AREA,
+    UNHIDDEN_PICTURE_BOX,
     box_select_middle,
     choose_dropdown_option,
     drawn_points,
@@ -24,6 +27,7 @@ from tests.browser import (
     severe_console_errors,
     wait_for,
     wait_until_drawn,
+    with_callbacks_blocked,
 )
 from tests.conftest import PHENOTYPE_COHORT_SUBJECTS
 from tests.serving import heavy_workers, running_app
@@ -268,38 +272,10 @@ def test_a_links_selection_on_a_projection_still_to_compute_applies_in_every_vie
         assert severe_console_errors(driver) == []
 
 
-PICTURES = """
-return Array.from(document.querySelectorAll('.view-preview')).map((cover) => {
-    const picture = cover.querySelector('img');
-    const box = picture.getBoundingClientRect();
-    return { view: cover.dataset.view, query: cover.dataset.query, hidden: cover.hidden,
-             shown: !cover.hidden && getComputedStyle(cover).visibility === 'visible' && picture.complete && picture.naturalWidth > 0,
-             box: [box.left, box.top, box.width, box.height] };
-});
-"""
-PLOT_AREA = "const r = document.querySelector(arguments[0] + ' .nsewdrag').getBoundingClientRect(); return [r.left, r.top, r.width, r.height];"
-UNHIDDEN_PICTURE_BOX = """
-const cover = document.querySelector('.view-preview[data-view="' + arguments[0] + '"]');
-cover.hidden = false;
-const r = cover.querySelector('img').getBoundingClientRect();
-cover.hidden = true;
-return [r.left, r.top, r.width, r.height];
-"""
-
-
-def _with_callbacks_blocked(driver, url: str) -> None:
-    """Open ``url`` with every callback request refused: the page's layout and nothing the server draws afterwards."""
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*_dash-update-component*"]})
-    driver.get(url)
-    wait_for(lambda: driver.find_elements(By.ID, "view-0"), message="the layout")
-
-
-AXES = "const l = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout; return [[l.xaxis.range, l.xaxis._length], [l.yaxis.range, l.yaxis._length]];"
 
 
 def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driver, app_url, tmp_path, phenotype_cohort_dir):
-    _with_callbacks_blocked(driver, app_url)
+    with_callbacks_blocked(driver, app_url)
     pictures = wait_for(lambda: (shown := driver.execute_script(PICTURES)) and all(p["shown"] for p in shown) and shown,
                         message="the views' pictures on screen before any view is drawn")
     assert [p["view"] for p in pictures] == list(VIEWS)
@@ -323,16 +299,16 @@ def test_each_view_is_pictured_over_its_plot_area_until_plotly_has_drawn_it(driv
         values = phenotypes[variable].dropna().to_numpy(dtype=np.float32)
         per_pixel = (axis_range[1] - axis_range[0]) / length
         margins = [(values.min() - axis_range[0]) / per_pixel, (axis_range[1] - values.max()) / per_pixel]
-        assert margins == pytest.approx([AUTORANGE_PAD * length + MARKER_SIZE_PX / 2 + MARKER_PAD_PX] * 2, abs=0.5), variable
+        assert margins == pytest.approx([autorange_pad_px(length)] * 2, abs=0.5), variable
     assert severe_console_errors(driver) == []
 
 
 def test_a_link_to_another_view_is_not_pictured_as_the_default_one(driver, app_url):
-    _with_callbacks_blocked(driver, app_url)
+    with_callbacks_blocked(driver, app_url)
     default_address = wait_for(lambda: driver.execute_script(PICTURES), message="the pictures")[0]["query"]
     assert default_address.startswith("?tab=explore")
     for address, pictured in ((default_address, True), ("?colour=sex", False), ("?tab=explore&selection=x", False)):
-        _with_callbacks_blocked(driver, app_url + address)
+        with_callbacks_blocked(driver, app_url + address)
         if pictured:
             wait_for(lambda: all(p["shown"] for p in driver.execute_script(PICTURES)), message=f"pictures shown at {address}")
         else:  # shown or not is settled as the layout joins the page, before it is painted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,18 @@ import pandas as pd
 from app.config import AppConfig
 from app.context import AppContext
 from app.core.url_state import to_query
-from app.figures.preview import AUTORANGE_PAD, drawing_order, indexed_png, preview_data_url, preview_pixels
-from app.figures.scatter import FADED_OFFSET, colour_coding, palette
+from app.figures.density import SHARE_BAR_MARGIN_PX, density_margin
+from app.figures.preview import (
+    AUTORANGE_PAD,
+    autorange_pad_px,
+    density_data_url,
+    drawing_order,
+    heatmap_cells,
+    indexed_png,
+    preview_data_url,
+    preview_pixels,
+)
+from app.figures.scatter import FADED_OFFSET, colour_coding, palette, view_margin
 from app.panels.address_bar import link_setup
 from app.panels.explorer import page as explorer_page
 from app.panels.explorer.views import view_preview
@@ -34,9 +45,12 @@ def decoded_png(png: bytes) -> np.ndarray:
         chunks[kind] = chunks.get(kind, b"") + data
         at += 12 + length
     width, height, depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, colour_type) == (8, 3)
-    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8).reshape(height, width + 1)
+    assert depth == 8 and colour_type in (3, 6)  # indexed (points) or RGBA (a density)
+    per_pixel = 1 if colour_type == 3 else 4
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8).reshape(height, width * per_pixel + 1)
     assert (rows[:, 0] == 0).all()  # no row filter
+    if colour_type == 6:
+        return rows[:, 1:].reshape(height, width, 4)
     rgb = np.frombuffer(chunks[b"PLTE"], dtype=np.uint8).reshape(-1, 3)
     alpha = np.frombuffer(chunks[b"tRNS"], dtype=np.uint8)
     return np.concatenate([rgb, alpha[:, None]], axis=1)[rows[:, 1:]]
@@ -46,9 +60,10 @@ def test_each_subject_is_a_disc_of_its_colour_where_plotly_puts_it_and_the_rest_
     coordinates = np.array([[0.0, 0.0], [10.0, 5.0], [np.nan, 1.0]])
     picture = decoded_png(indexed_png(preview_pixels(coordinates, np.array([0, 1, 2], dtype=np.uint8), 200, 100, 4.0), PALETTE))
     assert picture.shape == (100, 200, 4)
-    # Plotly's autorange keeps the outermost markers 5 % of the axis, their radius and a pixel from its ends; rows count from the top.
+    # Plotly's autorange keeps the outermost markers 5 % of the axis and 3 px from its ends; rows count from the top.
     low_x, high_x = round(AUTORANGE_PAD * 200 + 3), round(199 - AUTORANGE_PAD * 200 - 3)
     low_y, high_y = round(99 - AUTORANGE_PAD * 100 - 3), round(AUTORANGE_PAD * 100 + 3)
+    assert autorange_pad_px(200) == AUTORANGE_PAD * 200 + 3
     assert tuple(picture[low_y, low_x]) == (0, 255, 7, 255)
     assert tuple(picture[high_y, high_x]) == (1, 254, 7, 255)
     drawn = picture[..., 3] > 0
@@ -76,26 +91,50 @@ def test_a_picture_of_nobody_or_of_everyone_in_one_place_is_still_a_valid_png():
 
 def test_the_picture_of_200000_subjects_stays_small_on_the_wire():
     rng = np.random.default_rng(0)
-    url = preview_data_url(rng.normal(size=(200_000, 2)), (rng.random(200_000) < 0.1).astype(np.uint8), PALETTE, 338, 4.0)
+    url = preview_data_url(rng.normal(size=(200_000, 2)), (rng.random(200_000) < 0.1).astype(np.uint8), PALETTE, 270, 338, 4.0)
     assert url.startswith("data:image/png;base64,")
     png = base64.b64decode(url.split(",", 1)[1])
     assert len(png) < 60_000  # about 12 KB: well under a view's 7 bytes a point
-    assert decoded_png(png).shape == (338, 360, 4)
+    assert decoded_png(png).shape == (338, 270, 4)
 
 
-def test_a_view_is_pictured_in_its_colours_and_not_above_the_density_threshold(phenotype_cohort_dir, tmp_path):
+def test_a_view_is_pictured_in_its_colours_as_points_or_above_the_density_threshold_as_its_density(phenotype_cohort_dir, tmp_path):
     context = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path), load_cohort(phenotype_cohort_dir))
     coordinates = context.cohort.phenotypes[["age_years", "lv_mass_g"]].to_numpy(dtype=float)
-    url = view_preview(context, coordinates, "atrial_fibrillation", 338)
-    picture = decoded_png(base64.b64decode(url.split(",", 1)[1]))
+    points = view_preview(context, coordinates, "atrial_fibrillation", (352, 430))
+    picture = decoded_png(base64.b64decode(points.url.split(",", 1)[1]))
     coding = colour_coding(context.cohort.phenotypes["atrial_fibrillation"], context.variables["atrial_fibrillation"])
     colours = {tuple(int(c) for c in colour[5:-1].split(",")[:3]) for colour in palette(coding)[:2]}
     drawn = {tuple(int(c) for c in pixel[:3]) for pixel in picture[picture[..., 3] > 0]}
     assert drawn <= colours and len(drawn) == 2  # AF: no and yes, nothing else
-    assert picture.shape[0] == 338
+    margin = points.margin
+    assert margin == view_margin() and picture.shape[:2] == (430 - margin["t"] - margin["b"], 352 - margin["l"] - margin["r"])  # the plot area
     crowded = AppContext(AppConfig(cohort_dir=phenotype_cohort_dir, cache_dir=tmp_path, density_threshold=len(coordinates) - 1), context.cohort)
-    assert view_preview(crowded, coordinates, "atrial_fibrillation", 338) is None  # a density is drawn at once
-    assert view_preview(context, None, "atrial_fibrillation", 338) is None  # a projection not computed yet
+    density = view_preview(crowded, coordinates, "atrial_fibrillation", (352, 430))
+    assert density.margin == density_margin(coding) == {**view_margin(2), "r": SHARE_BAR_MARGIN_PX}  # its caption and colour bar
+    cells = decoded_png(base64.b64decode(density.url.split(",", 1)[1]))
+    margin = density.margin
+    assert cells.shape == (430 - margin["t"] - margin["b"], 352 - margin["l"] - margin["r"], 4)
+    assert (cells[..., 3] == 255).any() and (cells[..., 3] == 0).any()  # cells with subjects, and empty ones
+    assert view_preview(context, None, "atrial_fibrillation", (352, 430)) is None  # a projection not computed yet
+
+
+def test_a_densitys_layers_are_pictured_each_over_the_one_before_where_plotly_puts_the_grid():
+    grey = SimpleNamespace(z=np.array([[1.0, 1.0], [1.0, np.nan]]), zmin=0, zmax=1, colorscale=((0, "#000000"), (1, "#808080")), opacity=0.5)
+    share = SimpleNamespace(z=np.array([[0.0, np.nan], [1.0, np.nan]]), zmin=0, zmax=1,
+                            colorscale=((0, "rgba(0,0,255,1.0)"), (1, "rgb(255, 0, 0)")), opacity=None)
+    cells = heatmap_cells([grey, share])
+    assert np.allclose(cells[0, 0], [0, 0, 255, 255]) and np.allclose(cells[1, 0], [255, 0, 0, 255])  # the top layer, opaque
+    assert np.allclose(cells[0, 1], [128, 128, 128, 127.5])  # only the grey layer, at its opacity
+    assert cells[1, 1, 3] == 0  # nobody in the cell
+    width, height = 100, 60
+    picture = decoded_png(base64.b64decode(density_data_url([share], np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0]), width, height)
+                                           .split(",", 1)[1]))
+    pad_x, pad_y = autorange_pad_px(width), autorange_pad_px(height)
+    assert picture.shape == (height, width, 4)
+    assert tuple(picture[height - 1 - round(pad_y) - 2, round(pad_x) + 2]) == (0, 0, 255, 255)  # lowest row, first column: z 0
+    assert tuple(picture[round(pad_y) + 2, round(pad_x) + 2]) == (255, 0, 0, 255)  # top row, first column: z 1
+    assert picture[height // 2, round(pad_x) - 2, 3] == 0 and picture[round(pad_y) + 2, width - round(pad_x) - 3, 3] == 0  # outside; empty
 
 
 def test_the_page_carries_a_picture_of_each_default_view_marked_with_the_address_it_pictures(phenotype_cohort_dir, tmp_path):
@@ -107,8 +146,8 @@ def test_the_page_carries_a_picture_of_each_default_view_marked_with_the_address
     assert query.startswith("?tab=explore") and all(getattr(c, "data-query") == query for c in pictures)
     for cover in pictures:  # a picture of the plot area, as tall as the page shows it
         picture = next(child for child in cover.children if getattr(child, "src", None))
-        assert decoded_png(base64.b64decode(picture.src.split(",", 1)[1])).shape[0] == explorer_page.PLOT_HEIGHT_PX
-        assert picture.style["height"] == f"{explorer_page.PLOT_HEIGHT_PX}px"
+        height = decoded_png(base64.b64decode(picture.src.split(",", 1)[1])).shape[0]
+        assert height == explorer_page.VIEW_HEIGHT_PX - view_margin()["t"] - view_margin()["b"] and picture.style["height"] == f"{height}px"
 
 
 def test_a_colourless_view_is_pictured_in_the_one_colour_its_points_have():

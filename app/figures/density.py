@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.core.density import DensityGrid, Viewport, cell_counts, cell_majority, cell_means, density_grid, in_viewport
-from app.figures.scatter import CONTINUOUS_LEVELS, MISSING_CODE, VIEW_RIGHT_MARGIN_PX, ColourCoding, scatter_figure, view_layout
+from app.figures.scatter import CONTINUOUS_LEVELS, MISSING_CODE, VIEW_RIGHT_MARGIN_PX, ColourCoding, scatter_figure, view_layout, view_margin
 
 DENSITY_BINS = 200
 EVERYONE_SCALE = [[0, "#c4c4c4"], [1, "#4f4f4f"]]  # everyone's counts, under the coloured layer
@@ -62,6 +62,9 @@ def density_caption(drawing: ViewDrawing, threshold: int, coding: ColourCoding) 
         return [f"{drawing.n_shown:,} subjects in range, as points", "double-click or Autoscale to see everyone"]
     colour = {"none": "count", "continuous": "mean colour", "binary": "share of yes", "categorical": "most common category"}[coding.kind]
     return [f"Density of {drawing.n_shown:,} subjects · {colour} per cell", f"zoom in to ≤ {threshold:,} subjects to see points"]
+
+
+DENSITY_CAPTION_LINES = 2  # density_caption's, whether zoomed or not
 
 
 def _log_counts(counts: np.ndarray) -> np.ndarray:
@@ -136,6 +139,11 @@ def density_right_margin(coding: ColourCoding) -> int:
     return COUNT_BAR_MARGIN_PX if coding.kind == "none" else VIEW_RIGHT_MARGIN_PX
 
 
+def density_margin(coding: ColourCoding) -> dict[str, int]:
+    """A density view's margins: room for its title's two caption lines and, where it has one, its colour bar."""
+    return {**view_margin(DENSITY_CAPTION_LINES), "r": density_right_margin(coding)}
+
+
 def density_data(coordinates: np.ndarray, coding: ColourCoding, highlight: np.ndarray | None, viewport: Viewport | None,
                  bins: int = DENSITY_BINS) -> list[dict]:
     """A density view's traces as they travel (typed arrays), for a Patch that repaints it without a new layout."""
@@ -170,6 +178,6 @@ def view_figure(
                               meta={"follows_zoom": True}, **labels)
     figure = go.Figure(density_traces(density_grid(coordinates, viewport, bins), coding, highlight))
     layout = view_layout(title, x_label, y_label, revision, caption)
-    layout["margin"]["r"] = density_right_margin(coding)
+    layout["margin"] = density_margin(coding)
     figure.update_layout(layout, **(marks or {}))
     return figure

@@ -8,33 +8,32 @@ from dash.development.base_component import Component
 
 from app.context import AppContext
 from app.core.projections import METHODS, ProjectionSpec
-from app.figures.scatter import view_margin
 from app.panels.explorer.settings import CLINICAL_VIEW, CLUSTER_OPTION, LATENT_VIEWS, PENDING_SEEN, PROJECTION_JOB, VIEWS, ViewIds
-from app.panels.explorer.views import colour_legend, selection_summary, view_preview
+from app.panels.explorer.views import ViewPicture, colour_legend, selection_summary, view_preview
 from app.state import ordered_spaces, space_label, variable_options, view_coordinates
 from data_loaders import cohort_spec
 
 VIEW_HEIGHT_PX = 430
-PLOT_HEIGHT_PX = VIEW_HEIGHT_PX - view_margin()["t"] - view_margin()["b"]  # a view of points (no caption under its title)
+VIEW_WIDTH_PX = 352  # about a view's width on a 1,500-px-wide screen: its picture is drawn for it and stretched to the width it has
 DROPDOWN_HEIGHT = "34px"  # Dash 4's dcc.Dropdown, one line
 PREVIEW_CLASS = "view-preview"
 
 
-def _preview(ids: ViewIds, picture: str | None) -> list:
-    """A white cover over the view (Plotly's empty first figure, axes and all, is under it) holding the view's picture in the
+def _preview(ids: ViewIds, picture: ViewPicture | None) -> list:
+    """A white cover over the view (Plotly's empty first figure, axes and all, is under it) holding the picture of its
     plot area, shown until Plotly has drawn the view (assets/explorer.js hides it then)."""
     if picture is None:
         return []
-    margin = view_margin()
+    margin = picture.margin
     style = {"top": f"{margin['t']}px", "left": f"{margin['l']}px", "width": f"calc(100% - {margin['l'] + margin['r']}px)",
-             "height": f"{PLOT_HEIGHT_PX}px"}
+             "height": f"{VIEW_HEIGHT_PX - margin['t'] - margin['b']}px"}
     # Where the view's title will be: hovering and selecting wait for the view itself.
     note = html.Div("Drawing the interactive view…", className="view-preview-note small text-muted")
-    return [html.Div([note, html.Img(src=picture, alt="", style=style)], className=PREVIEW_CLASS, style={"height": f"{VIEW_HEIGHT_PX}px"},
+    return [html.Div([note, html.Img(src=picture.url, alt="", style=style)], className=PREVIEW_CLASS, style={"height": f"{VIEW_HEIGHT_PX}px"},
                      **{"aria-hidden": "true", "data-view": ids.graph})]
 
 
-def _view_card(ids: ViewIds, title: str, controls: list, picture: str | None = None) -> dbc.Card:
+def _view_card(ids: ViewIds, title: str, controls: list, picture: ViewPicture | None = None) -> dbc.Card:
     graph = dcc.Graph(id=ids.graph, clear_on_unhover=True, style={"height": f"{VIEW_HEIGHT_PX}px"},
                       # A double-click zooms out to everything drawn (not to the zoom a redrawn view started at).
                       config={"displaylogo": False, "scrollZoom": True, "editSelection": False, "doubleClick": "autosize"})
@@ -42,8 +41,9 @@ def _view_card(ids: ViewIds, title: str, controls: list, picture: str | None = N
         [
             dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), width="auto"), *controls], className="g-2 align-items-center")),
             dbc.CardBody(
+                # As tall as the graph before its script has loaded too, so the card holds the picture and nothing moves later.
                 html.Div([*_preview(ids, picture), dcc.Loading(graph, delay_show=400), dcc.Tooltip(id=ids.tooltip, direction="bottom")],
-                         style={"position": "relative"}),
+                         style={"position": "relative", "minHeight": f"{VIEW_HEIGHT_PX}px"}),
                 className="p-1",
             ),
         ],
@@ -72,7 +72,6 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
     method_options = [{"label": label, "value": method} for method, label in METHODS.items()]
     continuous = variable_options(context, ("continuous",), short=True)  # two to a narrow header
     default_colour = cohort_spec.AF if cohort_spec.AF in context.variables else None
-    pictured = pictured and context.n_subjects <= context.config.density_threshold  # a density view is drawn at once: nothing to wait with
     cards = []
     for number, ids in enumerate(LATENT_VIEWS):
         default_space = spaces[min(number, len(spaces) - 1)] if spaces else None
@@ -86,7 +85,7 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                                           placeholder="no latent spaces", style={"minWidth": "150px"}), True),
                     _control(dcc.Dropdown(id=ids.method, options=method_options, value="pca", clearable=False, style={"minWidth": "90px"}), "auto"),
                 ],
-                view_preview(context, coordinates, default_colour, PLOT_HEIGHT_PX),
+                view_preview(context, coordinates, default_colour, (VIEW_WIDTH_PX, VIEW_HEIGHT_PX)),
             )
         )
     default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
@@ -100,7 +99,8 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                 dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
                 _control(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), True),
             ],
-            view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour, PLOT_HEIGHT_PX)
+            view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour,
+                         (VIEW_WIDTH_PX, VIEW_HEIGHT_PX))
             if default_x and default_y and pictured else None,
         )
     )

@@ -12,11 +12,20 @@ from plotly.colors import sample_colorscale
 
 from app import validation
 from app.context import AppContext
-from app.core.density import Viewport, parse_viewport
+from app.core.density import Viewport, density_grid, parse_viewport
 from app.core.projections import METHODS, ProjectionSpec
-from app.figures.density import choose_drawing, density_caption, density_data, density_right_margin, view_figure
+from app.figures.density import (
+    DENSITY_BINS,
+    choose_drawing,
+    density_caption,
+    density_data,
+    density_margin,
+    density_right_margin,
+    density_traces,
+    view_figure,
+)
 from app.figures.messages import NARROW_LINE, message_figure
-from app.figures.preview import preview_data_url
+from app.figures.preview import density_data_url, preview_data_url
 from app.figures.scatter import (
     CONTINUOUS_SCALE,
     MARKER_SIZE_PX,
@@ -26,6 +35,7 @@ from app.figures.scatter import (
     highlighted_codes,
     palette,
     typed_array,
+    view_margin,
     view_title,
 )
 from app.panels.explorer.settings import HIGHLIGHT_TRIGGERS, NO_SPACE_YET, NO_SPACES
@@ -235,13 +245,34 @@ def warm_up(context: AppContext, views: tuple, clinical: tuple | None, colour: s
         render_clinical_view(context, clinical[0], clinical[1], colour, [], None, set())
 
 
-def view_preview(context: AppContext, coordinates: np.ndarray | None, colour: str | None, plot_height_px: int) -> str | None:
-    """A picture of a view's plot area as it is first drawn (everyone, not highlighted; see app.figures.preview) to show
-    until it is; None where there is nothing to picture yet (a projection not computed) or the view draws a density."""
-    if coordinates is None or choose_drawing(coordinates, None, context.config.density_threshold).mode != "points":
+@dataclass(frozen=True)
+class ViewPicture:
+    """A picture of a view's plot area (a ``data:`` URL) and the view's margins, around it."""
+
+    url: str
+    margin: dict[str, int]
+
+
+def view_preview(context: AppContext, coordinates: np.ndarray | None, colour: str | None, view_size_px: tuple[int, int]) -> ViewPicture | None:
+    """A picture of a view as it is first drawn (everyone, not highlighted; see app.figures.preview) to show until it is:
+    its points, or above the density threshold its density; None where there is nothing to picture yet (a projection not computed).
+
+    ``view_size_px``: the view's (width, height); the picture is of its plot area, the margins left out (the page
+    stretches it to the width the view has on the screen).
+    """
+    if coordinates is None:
         return None
     coding = _colour(context, colour)
-    return preview_data_url(coordinates, coding.codes, palette(coding), plot_height_px, MARKER_SIZE_PX)
+    width, height = view_size_px
+    if choose_drawing(coordinates, None, context.config.density_threshold).mode == "points":
+        margin = view_margin()
+        plot = {"width": width - margin["l"] - margin["r"], "height": height - margin["t"] - margin["b"]}
+        return ViewPicture(preview_data_url(coordinates, coding.codes, palette(coding), marker_px=MARKER_SIZE_PX, **plot), margin)
+    grid = density_grid(coordinates, None, DENSITY_BINS)
+    layers = [trace for trace in density_traces(grid, coding, None) if trace.type == "heatmap"]
+    margin = density_margin(coding)
+    plot = {"width": width - margin["l"] - margin["r"], "height": height - margin["t"] - margin["b"]}
+    return ViewPicture(density_data_url(layers, grid.x_edges, grid.y_edges, **plot), margin)
 
 
 def colour_legend(context: AppContext, colour: str | None, clusters: dict | None = None) -> list:
