@@ -19,9 +19,10 @@ import zlib
 
 import numpy as np
 
+from app.figures.scatter import FADED_OFFSET
+
 AUTORANGE_PAD = 0.05     # Plotly's autorange leaves 5 % of the axis' length beyond the outermost markers' centres,
 AUTORANGE_EXTRA_PX = 3   # and 3 px more, for the views' 4-px markers and a density's 1-px corner markers alike (measured in Chromium)
-FADED_CODES_FROM = 128   # codes from here on are faded twins, drawn first (see app/figures/scatter.py, assets/explorer.js)
 
 
 def _rgba(colour: str) -> tuple[int, int, int, int]:
@@ -43,7 +44,7 @@ def drawing_order(codes: np.ndarray) -> np.ndarray:
     the largest colour group first within each, so a rare category lies over a common one (as assets/explorer.js)."""
     counts = np.bincount(codes, minlength=256)
     present = np.flatnonzero(counts)
-    ranked = sorted(present, key=lambda code: (code < FADED_CODES_FROM, -counts[code]))
+    ranked = sorted(present, key=lambda code: (code < FADED_OFFSET, -counts[code]))  # faded twins are FADED_OFFSET and up
     rank = np.zeros(256, dtype=np.int64)
     rank[ranked] = np.arange(len(ranked))
     return np.argsort(rank[codes], kind="stable")
