@@ -107,8 +107,8 @@ function withUserEdits(layout, graphId) {
     return kept;
 }
 
-// Each default view comes in the page's layout as a picture of its points (app/figures/preview.py), on screen as soon as
-// the layout is, about 2 s before Plotly has drawn 100,000 points. It is shown only where it pictures what the view will
+// Each default view comes in the page's layout as a picture of its plot area, its points or its density (app/figures/preview.py),
+// on screen as soon as the layout is, about 2 s before Plotly has drawn 100,000 points. It is shown only where it pictures what the view will
 // draw: on a page opened with no address or with the default view's (its data-query), not on a link to another view. It
 // is hidden for good once Plotly has drawn the view over it (or after PREVIEW_GIVE_UP_MS, whatever happened).
 const PREVIEW_GIVE_UP_MS = 30000;
