@@ -31,8 +31,8 @@ def current_definition(context: AppContext, filters: list | None, selection: dic
     were picked by (a later Table 1 marks them as defining)."""
     selected = selection_mask(context, selection)
     ids = tuple(context.cohort.subject_ids[np.flatnonzero(selected)]) if selected is not None else ()
-    picked_by = tuple(sorted(selection_variables(context, selection))) if selected is not None else ()
-    return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids, selection_variables=picked_by)
+    return CohortDefinition(filters=tuple(validation.filter_specs(filters, context.variables)), subject_ids=ids,
+                            selection_variables=tuple(sorted(selection_variables(context, selection))))
 
 
 def filter_block(context: AppContext, variable: str, current: dict | None = None) -> html.Div:

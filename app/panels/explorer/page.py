@@ -90,6 +90,7 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
         )
     default_x = cohort_spec.AGE if cohort_spec.AGE in context.variables else (continuous[0]["value"] if continuous else None)
     default_y = cohort_spec.LV_MASS if cohort_spec.LV_MASS in context.variables else (continuous[-1]["value"] if continuous else None)
+    clinical_coordinates = view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}) if default_x and default_y and pictured else None
     cards.append(
         _view_card(
             CLINICAL_VIEW,
@@ -99,9 +100,7 @@ def layout(context: AppContext, pictured: bool = False) -> html.Div:
                 dbc.Col(html.Span("vs", className="text-muted"), width="auto"),
                 _control(dcc.Dropdown(id="clinical-y", options=continuous, value=default_y, clearable=False, style={"minWidth": "120px"}), True),
             ],
-            view_preview(context, view_coordinates(context, {"kind": "clinical", "x": default_x, "y": default_y}), default_colour,
-                         (VIEW_WIDTH_PX, VIEW_HEIGHT_PX))
-            if default_x and default_y and pictured else None,
+            view_preview(context, clinical_coordinates, default_colour, (VIEW_WIDTH_PX, VIEW_HEIGHT_PX)),
         )
     )
     return html.Div(

@@ -263,15 +263,13 @@ def view_preview(context: AppContext, coordinates: np.ndarray | None, colour: st
     if coordinates is None:
         return None
     coding = _colour(context, colour)
-    width, height = view_size_px
-    if choose_drawing(coordinates, None, context.config.density_threshold).mode == "points":
-        margin = view_margin()
-        plot = {"width": width - margin["l"] - margin["r"], "height": height - margin["t"] - margin["b"]}
+    points = choose_drawing(coordinates, None, context.config.density_threshold).mode == "points"
+    margin = view_margin() if points else density_margin(coding)
+    plot = {"width": view_size_px[0] - margin["l"] - margin["r"], "height": view_size_px[1] - margin["t"] - margin["b"]}
+    if points:
         return ViewPicture(preview_data_url(coordinates, coding.codes, palette(coding), marker_px=MARKER_SIZE_PX, **plot), margin)
     grid = density_grid(coordinates, None, DENSITY_BINS)
     layers = [trace for trace in density_traces(grid, coding, None) if trace.type == "heatmap"]
-    margin = density_margin(coding)
-    plot = {"width": width - margin["l"] - margin["r"], "height": height - margin["t"] - margin["b"]}
     return ViewPicture(density_data_url(layers, grid.x_edges, grid.y_edges, **plot), margin)
 
 
